@@ -1,0 +1,184 @@
+// The contract every provider implements. The controller builds a DesiredLoadBalancer from the
+// Service and the eligible Nodes (pure), asks the provider what exists (observe), lets it compute a
+// printable Plan (diff, pure), and applies it. Providers never talk to the Kubernetes API.
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+export type IPFamily = 'IPv4' | 'IPv6';
+export type IPFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
+export type TrafficPolicy = 'Cluster' | 'Local';
+
+/** Identifies one Service. The uid distinguishes a re-created Service with the same name. */
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface DesiredPort {
+  /** spec.ports[i].name, may be empty for single-port Services. */
+  name: string;
+  protocol: Protocol;
+  port: number;
+  nodePort: number;
+}
+
+/** An eligible node, as the provider needs it. Sorted by name in DesiredLoadBalancer.nodes. */
+export interface NodeTarget {
+  name: string;
+  /** spec.providerID, e.g. aws:///us-east-1a/i-0abc or gce://project/zone/name. */
+  providerID?: string;
+  internalIPs: string[];
+  externalIPs: string[];
+  /** topology.kubernetes.io/zone, when labelled. */
+  zone?: string;
+  labels: Record<string, string>;
+}
+
+/** How the provider checks that a node serves the Service (design: upstream semantics). */
+export interface HealthCheckSpec {
+  protocol: 'HTTP' | 'TCP';
+  port: number;
+  /** Only for HTTP. */
+  path?: string;
+}
+
+export interface LoadBalancerIngressPort {
+  port: number;
+  protocol: Protocol;
+  error?: string;
+}
+
+/** status.loadBalancer.ingress[i] */
+export interface LoadBalancerIngress {
+  ip?: string;
+  hostname?: string;
+  ipMode?: 'VIP' | 'Proxy';
+  ports?: LoadBalancerIngressPort[];
+}
+
+export interface DesiredLoadBalancer {
+  ref: ServiceRef;
+  /** Cluster name from configuration, used in ownership tags. */
+  clusterName: string;
+  /** spec.loadBalancerClass, undefined for the default class. */
+  loadBalancerClass?: string;
+  ports: DesiredPort[];
+  /** Eligible nodes (upstream predicates; with a providerID where the provider needs one), by name. */
+  nodes: NodeTarget[];
+  externalTrafficPolicy: TrafficPolicy;
+  healthCheckNodePort?: number;
+  /** Derived: Local -> HTTP healthCheckNodePort /healthz; Cluster -> HTTP 10256 /healthz. */
+  healthCheck: HealthCheckSpec;
+  /** spec.loadBalancerIP, if set. Providers may read more IPs from annotations. */
+  loadBalancerIP?: string;
+  /** spec.loadBalancerSourceRanges, or the source-ranges annotation; empty means everyone. */
+  sourceRanges: string[];
+  ipFamilies: IPFamily[];
+  ipFamilyPolicy: IPFamilyPolicy;
+  /** All Service annotations; each provider parses the ones it understands. */
+  annotations: Record<string, string>;
+  labels: Record<string, string>;
+  /** spec.selector, for MetalLB's sharing rule under externalTrafficPolicy Local. */
+  selector: Record<string, string>;
+  /** Names of nodes with a ready endpoint of this Service (from EndpointSlices). */
+  endpointNodes: string[];
+  /** What status.loadBalancer.ingress says today (lets metal rebuild assignments after restart). */
+  currentIngress: LoadBalancerIngress[];
+}
+
+export interface Capabilities {
+  protocols: Protocol[];
+  /** TCP and UDP ports in one Service. */
+  mixedProtocol: boolean;
+  loadBalancerIP: boolean;
+  sourceRanges: boolean;
+  dualStack: boolean;
+  /** Nodes without a usable providerID are skipped (with an Event). */
+  needsProviderID: boolean;
+}
+
+/** One step of a plan. `describe` is what `kube-lb-provisioner plan` prints. */
+export interface PlanAction {
+  /** Short machine-readable verb, e.g. "createTargetGroup", "registerTargets". */
+  kind: string;
+  /** Human-readable line: what changes and why. */
+  description: string;
+  /** False for waits and reads. A plan with no mutating action is a no-op. */
+  mutating: boolean;
+  /** True for actions that only change node membership (these map to UpdatedLoadBalancer). */
+  membershipOnly?: boolean;
+}
+
+export interface Plan {
+  ref: ServiceRef;
+  actions: PlanAction[];
+}
+
+export type ApplyResult =
+  | { state: 'ready'; ingress: LoadBalancerIngress[] }
+  | { state: 'inProgress'; retryAfterMs: number; reason: string };
+
+export type DeleteResult =
+  | { state: 'deleted' }
+  | { state: 'inProgress'; retryAfterMs: number; reason: string };
+
+/**
+ * A problem the user must fix on the Service (bad annotation, unsupported protocol, an IP the
+ * account does not own, an exhausted pool). Becomes a Warning Event naming `field`; the Service
+ * stays pending and is retried at the slow end of the backoff.
+ */
+export class ServiceConfigError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'ServiceConfigError';
+  }
+}
+
+/** Records one call to a cloud API, for metrics and benchmarks. */
+export type CallOutcome = 'ok' | 'error' | 'throttled';
+export type CallRecorder = (call: { provider: string; operation: string; mutating: boolean; outcome: CallOutcome }) => void;
+
+export interface ProviderEvent {
+  ref: ServiceRef;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** What the controller hands a provider when it starts. */
+export interface ProviderContext {
+  /** The Services this provider serves, as desired now (from the informer cache). */
+  listServices(): DesiredLoadBalancer[];
+  /** Ask the controller to reconcile another Service (e.g. an address was freed). */
+  requeue(ref: ServiceRef): void;
+  /** Emit an Event on a Service. */
+  emit(event: ProviderEvent): void;
+}
+
+export interface Provider<TObserved = unknown, TPlan extends Plan = Plan> {
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  /** Optional warm-up before the first reconcile (metal rebuilds its assignments here). */
+  start?(ctx: ProviderContext): Promise<void>;
+  stop?(): Promise<void>;
+  observe(ref: ServiceRef): Promise<TObserved | undefined>;
+  /** Pure. Throws ServiceConfigError for input the provider cannot serve. */
+  diff(observed: TObserved | undefined, desired: DesiredLoadBalancer): TPlan;
+  apply(plan: TPlan): Promise<ApplyResult>;
+  /** Idempotent: deleting what is already gone answers { state: 'deleted' }. */
+  delete(ref: ServiceRef): Promise<DeleteResult>;
+  /** Every Service this cluster owns a load balancer for, from the cloud's own records. */
+  listOwned(): Promise<ServiceRef[]>;
+}
+
+/** A plan with no mutating actions changes nothing. */
+export function isNoop(plan: Plan): boolean {
+  return plan.actions.every((a) => !a.mutating);
+}
+
+export function serviceKey(ref: Pick<ServiceRef, 'namespace' | 'name'>): string {
+  return `${ref.namespace}/${ref.name}`;
+}

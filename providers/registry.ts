@@ -1,0 +1,18 @@
+// Turns one provider entry of the configuration into a running Provider. Each provider is loaded
+// lazily, so a deployment pulls in only the cloud SDKs it uses.
+import type { Logger } from '../src/observability/logger.js';
+import type { ProviderConfig } from '../src/config/schema.js';
+import type { CallRecorder, Provider } from './provider.js';
+
+export interface ProviderDeps {
+  clusterName: string;
+  logger: Logger;
+  record: CallRecorder;
+}
+
+export async function createProvider(config: ProviderConfig, deps: ProviderDeps): Promise<Provider> {
+  switch (config.type) {
+    default:
+      throw new Error(`provider type "${config.type}" is not available in this build`);
+  }
+}
