@@ -12,6 +12,10 @@ export interface ProviderDeps {
 
 export async function createProvider(config: ProviderConfig, deps: ProviderDeps): Promise<Provider> {
   switch (config.type) {
+    case 'metal': {
+      const { createMetalProvider } = await import('./metal/index.js');
+      return createMetalProvider(config, deps) as Provider;
+    }
     default:
       throw new Error(`provider type "${config.type}" is not available in this build`);
   }

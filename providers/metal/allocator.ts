@@ -1,0 +1,362 @@
+// The address allocator: which Service holds which pool address. Pure state and rules, no client:
+// the provider feeds it claims (from Services) and asks for assignments.
+//
+// Rules, as MetalLB's where MetalLB has one:
+// - requested addresses (spec.loadBalancerIP or the loadBalancerIPs annotations) must lie in a pool
+//   the Service may use; otherwise the first free address of the first pool (priority, then name)
+//   that admits the Service and auto-assigns, or of the pool it names;
+// - two Services share an address only if both carry the same allow-shared-ip key, no
+//   protocol/port pair is used by both, and under externalTrafficPolicy Local both are Local with
+//   the same selector;
+// - dual-stack follows ipFamilyPolicy, both families from one pool;
+// - an existing assignment is kept while it stays valid, so nothing reshuffles.
+import { ServiceConfigError, type IPFamily } from '../provider.js';
+import { bigIntToIP, canonicalIP, familyOf, ipToBigInt } from './addressRange.js';
+import { describePool, isUsable, poolContains, poolRefusal, usableCount, type AddressPool } from './addressPools.js';
+import type { ServiceClaim } from './serviceClaim.js';
+
+export interface Assignment {
+  /** Canonical addresses, primary family first. */
+  ips: string[];
+  /** The pool of each address, same order. */
+  pools: string[];
+}
+
+export interface PoolUsage {
+  pool: string;
+  family: IPFamily;
+  assigned: number;
+  available: number;
+}
+
+interface Holding {
+  claim: ServiceClaim;
+  assignment: Assignment;
+}
+
+const AUTO_FIELD = 'spec.type';
+
+function sameSelector(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
+}
+
+/** Why `claim` may not share an address with `holder`, or undefined when it may. */
+export function sharingConflict(claim: ServiceClaim, holder: ServiceClaim): string | undefined {
+  if (!holder.sharing) return 'which has no allow-shared-ip annotation';
+  if (!claim.sharing) return `which shares it under key "${holder.sharing.key}" while this Service has no allow-shared-ip annotation`;
+  if (holder.sharing.key !== claim.sharing.key) {
+    return `whose allow-shared-ip key is "${holder.sharing.key}", not "${claim.sharing.key}"`;
+  }
+  const clash = claim.ports.find((p) => holder.ports.some((q) => q.protocol === p.protocol && q.port === p.port));
+  if (clash) return `which also uses ${clash.protocol}/${clash.port}`;
+  if (claim.trafficPolicy === 'Local' || holder.trafficPolicy === 'Local') {
+    if (claim.trafficPolicy !== holder.trafficPolicy) return 'and externalTrafficPolicy differs (Local must share only with Local)';
+    if (!sameSelector(claim.selector, holder.selector)) return 'with externalTrafficPolicy Local and a different selector';
+  }
+  return undefined;
+}
+
+function wantedFamilies(claim: ServiceClaim): IPFamily[] {
+  const primary = claim.families[0] ?? 'IPv4';
+  if (claim.familyPolicy === 'SingleStack') return [primary];
+  return [primary, primary === 'IPv4' ? 'IPv6' : 'IPv4'];
+}
+
+export class Allocator {
+  readonly pools: AddressPool[];
+  private readonly byService = new Map<string, Holding>();
+  private readonly holders = new Map<string, Set<string>>();
+  private readonly held: Record<IPFamily, Set<bigint>> = { IPv4: new Set(), IPv6: new Set() };
+
+  /** `pools` as compilePools returns them (sorted by priority, then name). */
+  constructor(pools: AddressPool[]) {
+    this.pools = pools;
+  }
+
+  assignmentOf(key: string): Assignment | undefined {
+    return this.byService.get(key)?.assignment;
+  }
+
+  serviceKeys(): string[] {
+    return [...this.byService.keys()];
+  }
+
+  claimOf(key: string): ServiceClaim | undefined {
+    return this.byService.get(key)?.claim;
+  }
+
+  /** Services holding `ip`. */
+  holdersOf(ip: string): string[] {
+    return [...(this.holders.get(ip) ?? [])];
+  }
+
+  poolOf(ip: string): AddressPool | undefined {
+    return this.pools.find((p) => poolContains(p, ip));
+  }
+
+  /** What assign() would give, without changing anything. Throws ServiceConfigError. */
+  plan(claim: ServiceClaim): Assignment {
+    // What the Service holds, or (not yet adopted, e.g. start() was skipped) what its status says.
+    const existing = this.byService.get(claim.key)?.assignment ?? this.fromStatus(claim);
+    if (existing && this.stillValid(existing, claim)) return existing;
+    return claim.requested ? this.planRequested(claim) : this.planAuto(claim);
+  }
+
+  /**
+   * Assigns and records. Returns the addresses the Service gave up that nobody holds any more
+   * (so the caller can hand them to pending Services).
+   */
+  assign(claim: ServiceClaim): { assignment: Assignment; freed: string[] } {
+    const assignment = this.plan(claim);
+    const freed = this.release(claim.key).filter((ip) => !assignment.ips.includes(ip));
+    this.record(claim, assignment);
+    return { assignment, freed };
+  }
+
+  /**
+   * Adopts an assignment found in a Service's status (after a restart). Refuses, answering why,
+   * when an address is no longer in any pool, the pool refuses the Service, or it clashes with
+   * what was adopted before; the Service is then re-allocated at its next reconcile.
+   */
+  restore(claim: ServiceClaim, ips: string[]): string | undefined {
+    const assignment: Assignment = { ips: [], pools: [] };
+    for (const raw of ips) {
+      const ip = canonicalIP(raw);
+      if (!ip) return `${raw} is not an IP address`;
+      const pool = this.poolOf(ip);
+      if (!pool) return `${ip} is outside every pool`;
+      const refusal = poolRefusal(pool, claim.namespace, claim.labels);
+      if (refusal) return refusal;
+      const conflict = this.firstConflict(ip, claim);
+      if (conflict) return conflict;
+      assignment.ips.push(ip);
+      assignment.pools.push(pool.name);
+    }
+    if (assignment.ips.length === 0) return 'no address';
+    this.release(claim.key);
+    this.record(claim, assignment);
+    return undefined;
+  }
+
+  /** Forgets a Service's assignment; answers the addresses nobody holds any more. */
+  release(key: string): string[] {
+    const holding = this.byService.get(key);
+    if (!holding) return [];
+    this.byService.delete(key);
+    const freed: string[] = [];
+    for (const ip of holding.assignment.ips) {
+      const set = this.holders.get(ip);
+      set?.delete(key);
+      if (!set || set.size === 0) {
+        this.holders.delete(ip);
+        this.held[familyOf(ip)!].delete(ipToBigInt(ip));
+        freed.push(ip);
+      }
+    }
+    return freed;
+  }
+
+  /** Whether an unassigned Service with `claim` might get `ip` (used to pick whom to requeue). */
+  couldUse(claim: ServiceClaim, ip: string): boolean {
+    if (claim.requested) return claim.requested.ips.includes(ip);
+    const pool = this.poolOf(ip);
+    if (!pool || poolRefusal(pool, claim.namespace, claim.labels)) return false;
+    return claim.pool ? claim.pool.name === pool.name : pool.autoAssign;
+  }
+
+  usage(): PoolUsage[] {
+    const out: PoolUsage[] = [];
+    for (const pool of this.pools) {
+      for (const family of ['IPv4', 'IPv6'] as const) {
+        if (!pool.ranges.some((r) => r.family === family)) continue;
+        let assigned = 0;
+        for (const ip of this.holders.keys()) if (familyOf(ip) === family && poolContains(pool, ip)) assigned++;
+        const size = usableCount(pool, family);
+        out.push({ pool: pool.name, family, assigned, available: Number(size - BigInt(assigned)) });
+      }
+    }
+    return out;
+  }
+
+  private record(claim: ServiceClaim, assignment: Assignment): void {
+    this.byService.set(claim.key, { claim, assignment });
+    for (const ip of assignment.ips) {
+      let set = this.holders.get(ip);
+      if (!set) {
+        set = new Set();
+        this.holders.set(ip, set);
+        this.held[familyOf(ip)!].add(ipToBigInt(ip));
+      }
+      set.add(claim.key);
+    }
+  }
+
+  /** The first holder of `ip` (other than the claim's own Service) it may not share with. */
+  private firstConflict(ip: string, claim: ServiceClaim): string | undefined {
+    for (const key of this.holders.get(ip) ?? []) {
+      if (key === claim.key) continue;
+      const holder = this.byService.get(key)!;
+      const reason = sharingConflict(claim, holder.claim);
+      if (reason) return `${ip} is in use by ${key}, ${reason}`;
+    }
+    return undefined;
+  }
+
+  private fromStatus(claim: ServiceClaim): Assignment | undefined {
+    if (claim.current.length === 0) return undefined;
+    const pools = claim.current.map((ip) => this.poolOf(ip)?.name);
+    if (pools.some((p) => p === undefined)) return undefined;
+    return { ips: [...claim.current], pools: pools as string[] };
+  }
+
+  private stillValid(assignment: Assignment, claim: ServiceClaim): boolean {
+    if (claim.requested) {
+      const want = claim.requested.ips;
+      if (want.length !== assignment.ips.length || !want.every((ip) => assignment.ips.includes(ip))) return false;
+    }
+    const families = assignment.ips.map((ip) => familyOf(ip));
+    const wanted = wantedFamilies(claim);
+    if (claim.familyPolicy === 'SingleStack' && (families.length !== 1 || families[0] !== wanted[0])) return false;
+    if (claim.familyPolicy === 'RequireDualStack' && families.length !== 2) return false;
+    if (!claim.requested && families[0] !== wanted[0]) return false;
+    return assignment.ips.every((ip) => {
+      const pool = this.poolOf(ip);
+      if (!pool || poolRefusal(pool, claim.namespace, claim.labels)) return false;
+      if (claim.pool && claim.pool.name !== pool.name) return false;
+      return this.firstConflict(ip, claim) === undefined;
+    });
+  }
+
+  private planRequested(claim: ServiceClaim): Assignment {
+    const { ips, field } = claim.requested!;
+    const families = ips.map((ip) => familyOf(ip)!);
+    if (claim.familyPolicy === 'SingleStack' && ips.length > 1) {
+      throw new ServiceConfigError(field, `asks for ${ips.join(',')} but ipFamilyPolicy is SingleStack: give one address or set PreferDualStack`);
+    }
+    if (claim.familyPolicy === 'RequireDualStack' && ips.length < 2) {
+      throw new ServiceConfigError(field, `asks for only ${ips.join(',')} but ipFamilyPolicy is RequireDualStack: give one IPv4 and one IPv6 address`);
+    }
+    if (claim.familyPolicy === 'SingleStack' && families[0] !== claim.families[0]) {
+      throw new ServiceConfigError(field, `${ips[0]} is ${families[0]} but the Service's ipFamilies is ${claim.families.join(',')}`);
+    }
+    const assignment: Assignment = { ips: [], pools: [] };
+    // Primary family first, as status.loadBalancer.ingress lists them.
+    const ordered = [...ips].sort((a, b) => Number(familyOf(a) !== claim.families[0]) - Number(familyOf(b) !== claim.families[0]));
+    for (const ip of ordered) {
+      const pool = this.poolOf(ip);
+      if (!pool) {
+        throw new ServiceConfigError(field, `${ip} is outside every pool (${this.pools.map(describePool).join('; ')}): ask for an address in a pool or add one`);
+      }
+      if (claim.pool && claim.pool.name !== pool.name) {
+        throw new ServiceConfigError(field, `${ip} belongs to pool "${pool.name}", not to "${claim.pool.name}" named by ${claim.pool.field}`);
+      }
+      const refusal = poolRefusal(pool, claim.namespace, claim.labels);
+      if (refusal) throw new ServiceConfigError(field, `${ip} is in pool "${pool.name}", but ${refusal}`);
+      if (!isUsable(pool, ipToBigInt(ip), familyOf(ip)!)) {
+        throw new ServiceConfigError(field, `${ip} ends in .0 or .255, which pool "${pool.name}" avoids (avoidBuggyIPs)`);
+      }
+      const conflict = this.firstConflict(ip, claim);
+      if (conflict) throw new ServiceConfigError(claim.sharing?.field ?? field, conflict);
+      assignment.ips.push(ip);
+      assignment.pools.push(pool.name);
+    }
+    return assignment;
+  }
+
+  private candidatePools(claim: ServiceClaim): AddressPool[] {
+    if (claim.pool) {
+      const pool = this.pools.find((p) => p.name === claim.pool!.name);
+      if (!pool) {
+        throw new ServiceConfigError(claim.pool.field, `there is no pool "${claim.pool.name}" (pools: ${this.pools.map((p) => p.name).join(', ')})`);
+      }
+      const refusal = poolRefusal(pool, claim.namespace, claim.labels);
+      if (refusal) throw new ServiceConfigError(claim.pool.field, refusal);
+      return [pool];
+    }
+    const auto = this.pools.filter((p) => p.autoAssign);
+    const admitted = auto.filter((p) => !poolRefusal(p, claim.namespace, claim.labels));
+    if (admitted.length === 0) {
+      const why = auto.map((p) => poolRefusal(p, claim.namespace, claim.labels)).join('; ');
+      throw new ServiceConfigError(
+        'metadata.labels',
+        auto.length === 0
+          ? 'no pool assigns addresses automatically: name a pool with kube-lb-provisioner.io/address-pool or ask for an address'
+          : `no pool admits Service ${claim.key}: ${why}`,
+      );
+    }
+    return admitted;
+  }
+
+  private planAuto(claim: ServiceClaim): Assignment {
+    const pools = this.candidatePools(claim);
+    const wanted = wantedFamilies(claim);
+    let partial: Assignment | undefined;
+    for (const pool of pools) {
+      const picked: Assignment = { ips: [], pools: [] };
+      for (const family of wanted) {
+        const ip = this.pick(pool, family, claim);
+        if (ip === undefined) continue;
+        picked.ips.push(ip);
+        picked.pools.push(pool.name);
+      }
+      if (picked.ips.length === wanted.length) return picked;
+      // PreferDualStack settles for the primary family when no pool can give both.
+      if (claim.familyPolicy === 'PreferDualStack' && !partial && picked.ips.length === 1 && familyOf(picked.ips[0]!) === wanted[0]) {
+        partial = picked;
+      }
+    }
+    if (partial) return partial;
+    throw this.exhausted(claim, pools, wanted);
+  }
+
+  private exhausted(claim: ServiceClaim, pools: AddressPool[], wanted: IPFamily[]): ServiceConfigError {
+    const state = pools
+      .map((p) => {
+        const parts = wanted
+          .map((f) => {
+            const size = usableCount(p, f);
+            if (size === 0n) return `no ${f}`;
+            const used = [...this.holders.keys()].filter((ip) => familyOf(ip) === f && poolContains(p, ip)).length;
+            return `${used}/${size} ${f} in use`;
+          })
+          .join(', ');
+        return `"${p.name}" ${parts}`;
+      })
+      .join('; ');
+    const need = claim.familyPolicy === 'RequireDualStack' ? 'an IPv4 and an IPv6 address from one pool' : `an ${wanted[0]} address`;
+    const field = claim.pool?.field ?? AUTO_FIELD;
+    const subject = pools.length === 1 ? `pool "${pools[0]!.name}" is exhausted` : 'every pool this Service may use is exhausted';
+    return new ServiceConfigError(
+      field,
+      `${subject}: no free ${need} (${state}); the Service stays pending and gets the next address freed (or add addresses to a pool)`,
+    );
+  }
+
+  /** An address of `family` in `pool` for `claim`: one it may share first, else the lowest free one. */
+  private pick(pool: AddressPool, family: IPFamily, claim: ServiceClaim): string | undefined {
+    if (claim.sharing) {
+      for (const [ip, keys] of this.holders) {
+        if (familyOf(ip) !== family || !poolContains(pool, ip)) continue;
+        const own = keys.has(claim.key) && keys.size === 1;
+        if (own) continue;
+        if (this.firstConflict(ip, claim) === undefined) return ip;
+      }
+    }
+    const own = new Set((this.byService.get(claim.key)?.assignment.ips ?? []).filter((ip) => this.holders.get(ip)?.size === 1));
+    const held = this.held[family];
+    for (const range of pool.ranges) {
+      if (range.family !== family) continue;
+      for (let value = range.first; value <= range.last; value++) {
+        if (!isUsable(pool, value, family)) continue;
+        if (!held.has(value)) return bigIntToIP(value, family);
+        // An address only this Service holds is free for it (it is changing pool or family).
+        if (own.size > 0) {
+          const ip = bigIntToIP(value, family);
+          if (own.has(ip)) return ip;
+        }
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,157 @@
+// The metal provider: addresses come from configured pools (allocator.ts), and the speakers
+// (src/speaker) announce them from the nodes. The "load balancer" is only the assignment, kept in
+// memory and rebuilt from Service status at start, so observe/apply never leave the process.
+import type { Registry } from 'prom-client';
+import {
+  serviceKey,
+  type ApplyResult,
+  type Capabilities,
+  type DeleteResult,
+  type DesiredLoadBalancer,
+  type Plan,
+  type PlanAction,
+  type Provider,
+  type ProviderContext,
+  type ServiceRef,
+} from '../provider.js';
+import type { ProviderDeps } from '../registry.js';
+import { compilePools } from './addressPools.js';
+import { Allocator, type Assignment } from './allocator.js';
+import type { MetalConfig } from './config.js';
+import { poolMetrics, type PoolMetrics } from './poolMetrics.js';
+import { serviceClaim, type ServiceClaim } from './serviceClaim.js';
+
+export { metalConfigSchema, addressPoolSchema, type MetalConfig } from './config.js';
+export { Allocator, type Assignment } from './allocator.js';
+
+export interface MetalObserved {
+  ref: ServiceRef;
+  assignment: Assignment;
+}
+
+export interface MetalPlan extends Plan {
+  claim: ServiceClaim;
+  assignment: Assignment;
+}
+
+export const metalCapabilities: Capabilities = {
+  protocols: ['TCP', 'UDP', 'SCTP'],
+  mixedProtocol: true,
+  loadBalancerIP: true,
+  // kube-proxy enforces loadBalancerSourceRanges on the nodes for VIP-mode ingress.
+  sourceRanges: true,
+  dualStack: true,
+  needsProviderID: false,
+};
+
+export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
+  readonly name = 'metal';
+  readonly capabilities = metalCapabilities;
+  readonly allocator: Allocator;
+  private ctx: ProviderContext | undefined;
+  private readonly metrics: PoolMetrics;
+
+  constructor(
+    config: MetalConfig,
+    private readonly deps: ProviderDeps,
+    registry?: Registry,
+  ) {
+    this.allocator = new Allocator(compilePools(config.pools));
+    this.metrics = poolMetrics(registry);
+    this.metrics.update(this.allocator.usage());
+  }
+
+  /** Adopts every address already in Service status before anything new is allocated. */
+  async start(ctx: ProviderContext): Promise<void> {
+    this.ctx = ctx;
+    const services = [...ctx.listServices()].sort((a, b) => serviceKey(a.ref).localeCompare(serviceKey(b.ref)));
+    let adopted = 0;
+    for (const desired of services) {
+      let claim: ServiceClaim;
+      try {
+        claim = serviceClaim(desired);
+      } catch {
+        continue; // its reconcile reports the bad annotation
+      }
+      if (claim.current.length === 0) continue;
+      const refusal = this.allocator.restore(claim, claim.current);
+      if (refusal) this.deps.logger.warn({ service: claim.key, reason: refusal }, 'metal: not keeping the address in status; the Service gets a new one');
+      else adopted++;
+    }
+    this.metrics.update(this.allocator.usage());
+    this.deps.logger.info({ adopted, services: services.length }, 'metal: rebuilt address assignments from Service status');
+  }
+
+  async stop(): Promise<void> {
+    this.ctx = undefined;
+  }
+
+  async observe(ref: ServiceRef): Promise<MetalObserved | undefined> {
+    const key = serviceKey(ref);
+    const assignment = this.allocator.assignmentOf(key);
+    const claim = this.allocator.claimOf(key);
+    if (!assignment || !claim || claim.ref.uid !== ref.uid) return undefined;
+    return { ref, assignment };
+  }
+
+  diff(observed: MetalObserved | undefined, desired: DesiredLoadBalancer): MetalPlan {
+    const claim = serviceClaim(desired);
+    const assignment = this.allocator.plan(claim);
+    const actions: PlanAction[] = [];
+    const where = assignment.ips.map((ip, i) => `${ip} (pool "${assignment.pools[i]}")`).join(', ');
+    const same = observed !== undefined && observed.assignment.ips.join(',') === assignment.ips.join(',');
+    if (same) {
+      actions.push({ kind: 'keepAddress', description: `keep ${where}`, mutating: false });
+    } else {
+      const stale = observed?.assignment.ips.filter((ip) => !assignment.ips.includes(ip)) ?? [];
+      if (stale.length > 0) actions.push({ kind: 'releaseAddress', description: `release ${stale.join(', ')}`, mutating: true });
+      actions.push({ kind: 'assignAddress', description: `assign ${where}`, mutating: true });
+    }
+    return { ref: desired.ref, actions, claim, assignment };
+  }
+
+  async apply(plan: MetalPlan): Promise<ApplyResult> {
+    // Planned again inside assign: another Service may have taken the address since diff.
+    const { assignment, freed } = this.allocator.assign(plan.claim);
+    this.metrics.update(this.allocator.usage());
+    this.requeuePending(freed);
+    return { state: 'ready', ingress: assignment.ips.map((ip) => ({ ip, ipMode: 'VIP' as const })) };
+  }
+
+  async delete(ref: ServiceRef): Promise<DeleteResult> {
+    const key = serviceKey(ref);
+    const claim = this.allocator.claimOf(key);
+    if (claim && claim.ref.uid === ref.uid) {
+      const freed = this.allocator.release(key);
+      this.metrics.update(this.allocator.usage());
+      this.requeuePending(freed);
+    }
+    return { state: 'deleted' };
+  }
+
+  async listOwned(): Promise<ServiceRef[]> {
+    return this.allocator.serviceKeys().map((key) => this.allocator.claimOf(key)!.ref);
+  }
+
+  /** Freed addresses go to Services still waiting for one (exhausted pool, or asking for it). */
+  private requeuePending(freed: string[]): void {
+    if (freed.length === 0 || !this.ctx) return;
+    for (const desired of this.ctx.listServices()) {
+      if (this.allocator.assignmentOf(serviceKey(desired.ref))) continue;
+      let claim: ServiceClaim;
+      try {
+        claim = serviceClaim(desired);
+      } catch {
+        continue;
+      }
+      if (freed.some((ip) => this.allocator.couldUse(claim, ip))) {
+        this.deps.logger.debug({ service: claim.key, freed }, 'metal: address freed, requeueing a pending Service');
+        this.ctx.requeue(desired.ref);
+      }
+    }
+  }
+}
+
+export function createMetalProvider(config: MetalConfig, deps: ProviderDeps, registry?: Registry): MetalProvider {
+  return new MetalProvider(config, deps, registry);
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the network-namespace tests need, only when a tool is missing.
+# `apt-get update` runs only if something has to be installed. Needs root (CI is root).
+set -euo pipefail
+
+# tool -> package that ships it
+declare -A wanted=(
+  [ip]=iproute2
+  [nft]=nftables
+  [arping]=iputils-arping
+  [ndisc6]=ndisc6
+  [curl]=curl
+)
+
+missing=()
+for tool in "${!wanted[@]}"; do
+  if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ] && ! [ -x "/usr/bin/$tool" ]; then
+    missing+=("${wanted[$tool]}")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-debian-packages: need root to install ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-debian-packages: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
