@@ -12,6 +12,10 @@ export interface ProviderDeps {
 
 export async function createProvider(config: ProviderConfig, deps: ProviderDeps): Promise<Provider> {
   switch (config.type) {
+    case 'simulated': {
+      const { createSimulatedProvider } = await import('./simulated/index.js');
+      return (await createSimulatedProvider(config, deps)) as Provider;
+    }
     case 'metal': {
       const { createMetalProvider } = await import('./metal/index.js');
       return createMetalProvider(config, deps) as Provider;

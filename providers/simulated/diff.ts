@@ -1,0 +1,125 @@
+// The simulated provider's pure diff: what exists (observed) vs what the Service wants (desired),
+// as a printable plan of cloud calls. Node changes produce membership-only steps.
+import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction } from '../provider.js';
+import type { AddressPool } from './addressPool.js';
+import type { CloudLoadBalancer, CreateLoadBalancerInput, LoadBalancerAttributes, Listener, Target } from './cloud.js';
+
+export const IDLE_TIMEOUT_ANNOTATION = 'kube-lb-provisioner.io/idle-timeout-seconds';
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 350;
+
+export const TAG_CLUSTER = 'kube-lb-provisioner.io/cluster';
+export const TAG_SERVICE = 'kube-lb-provisioner.io/service';
+export const TAG_SERVICE_UID = 'kube-lb-provisioner.io/service-uid';
+
+export type Step =
+  | { op: 'create'; input: CreateLoadBalancerInput }
+  | { op: 'delete'; id: string }
+  | { op: 'modifyListeners'; id: string; listeners: Listener[] }
+  | { op: 'modifyAttributes'; id: string; attributes: LoadBalancerAttributes }
+  | { op: 'registerTargets'; id: string; targets: Target[] }
+  | { op: 'deregisterTargets'; id: string; names: string[] }
+  | { op: 'waitActive'; id: string };
+
+export interface SimulatedPlan extends Plan {
+  steps: Step[];
+  /** The load balancer the plan works on, if it exists already. */
+  observed?: CloudLoadBalancer;
+}
+
+export function ownershipTags(desired: Pick<DesiredLoadBalancer, 'clusterName' | 'ref'>): Record<string, string> {
+  return {
+    [TAG_CLUSTER]: desired.clusterName,
+    [TAG_SERVICE]: `${desired.ref.namespace}/${desired.ref.name}`,
+    [TAG_SERVICE_UID]: desired.ref.uid,
+  };
+}
+
+function idleTimeout(desired: DesiredLoadBalancer): number {
+  const raw = desired.annotations[IDLE_TIMEOUT_ANNOTATION];
+  if (raw === undefined) return DEFAULT_IDLE_TIMEOUT_SECONDS;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < 1 || n > 4000) {
+    throw new ServiceConfigError(`metadata.annotations[${IDLE_TIMEOUT_ANNOTATION}]`, `"${raw}" is not a whole number of seconds between 1 and 4000`);
+  }
+  return n;
+}
+
+function targetsOf(desired: DesiredLoadBalancer): Target[] {
+  return desired.nodes.map((n) => ({ name: n.name, ip: n.internalIPs[0] ?? n.externalIPs[0] ?? '' }));
+}
+
+const listenerKey = (l: Listener) => `${l.protocol}/${l.port}->${l.nodePort}`;
+const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+export function simulatedDiff(observed: CloudLoadBalancer | undefined, desired: DesiredLoadBalancer, pool: AddressPool): SimulatedPlan {
+  const requested = desired.loadBalancerIP;
+  if (requested !== undefined && !pool.owns(requested)) {
+    throw new ServiceConfigError('spec.loadBalancerIP', `${requested} is not an address this account owns; use a static address of the account or remove the field`);
+  }
+  const attributes: LoadBalancerAttributes = {
+    healthCheck: { ...desired.healthCheck },
+    sourceRanges: [...desired.sourceRanges].sort(),
+    idleTimeoutSeconds: idleTimeout(desired),
+  };
+  const listeners: Listener[] = desired.ports.map((p) => ({ protocol: p.protocol, port: p.port, nodePort: p.nodePort }));
+  const targets = targetsOf(desired);
+  const steps: Step[] = [];
+  const actions: PlanAction[] = [];
+  const ref = desired.ref;
+  const create = () => {
+    const input: CreateLoadBalancerInput = { clientToken: `${desired.clusterName}/${ref.uid}`, tags: ownershipTags(desired), listeners, targets, ...attributes };
+    if (requested !== undefined) input.requestedAddress = requested;
+    steps.push({ op: 'create', input });
+    actions.push({
+      kind: 'createLoadBalancer',
+      description: `create load balancer (${listeners.map(listenerKey).join(', ')}; ${targets.length} targets; address ${requested ?? 'from the pool'})`,
+      mutating: true,
+    });
+  };
+
+  if (!observed) {
+    create();
+    return { ref, steps, actions };
+  }
+  if (requested !== undefined && observed.address !== requested) {
+    // An address cannot move between load balancers: replace it (deleting frees the client token).
+    steps.push({ op: 'delete', id: observed.id });
+    actions.push({ kind: 'deleteLoadBalancer', description: `delete ${observed.id}: it holds ${observed.address}, the Service asks for ${requested}`, mutating: true });
+    create();
+    return { ref, steps, actions, observed };
+  }
+  if (observed.state === 'provisioning') {
+    steps.push({ op: 'waitActive', id: observed.id });
+    actions.push({ kind: 'waitActive', description: `wait for ${observed.id} to become active`, mutating: false });
+    return { ref, steps, actions, observed };
+  }
+  const haveListeners = observed.listeners.map(listenerKey).sort();
+  const wantListeners = listeners.map(listenerKey).sort();
+  if (!sameList(haveListeners, wantListeners)) {
+    steps.push({ op: 'modifyListeners', id: observed.id, listeners });
+    actions.push({ kind: 'modifyListeners', description: `listeners ${haveListeners.join(', ') || '(none)'} -> ${wantListeners.join(', ')}`, mutating: true });
+  }
+  const hc = (a: LoadBalancerAttributes) => `${a.healthCheck.protocol}:${a.healthCheck.port}${a.healthCheck.path ?? ''}`;
+  const haveRanges = [...observed.sourceRanges].sort();
+  if (hc(observed) !== hc(attributes) || !sameList(haveRanges, attributes.sourceRanges) || observed.idleTimeoutSeconds !== attributes.idleTimeoutSeconds) {
+    steps.push({ op: 'modifyAttributes', id: observed.id, attributes });
+    actions.push({
+      kind: 'modifyAttributes',
+      description: `health check ${hc(observed)} -> ${hc(attributes)}; source ranges [${haveRanges.join(', ')}] -> [${attributes.sourceRanges.join(', ')}]; idle timeout ${observed.idleTimeoutSeconds}s -> ${attributes.idleTimeoutSeconds}s`,
+      mutating: true,
+    });
+  }
+  const have = new Map(observed.targets.map((t) => [t.name, t.ip]));
+  const want = new Map(targets.map((t) => [t.name, t.ip]));
+  const add = targets.filter((t) => have.get(t.name) !== t.ip);
+  const remove = [...have.keys()].filter((name) => !want.has(name));
+  if (add.length > 0) {
+    steps.push({ op: 'registerTargets', id: observed.id, targets: add });
+    actions.push({ kind: 'registerTargets', description: `register ${add.map((t) => t.name).join(', ')}`, mutating: true, membershipOnly: true });
+  }
+  if (remove.length > 0) {
+    steps.push({ op: 'deregisterTargets', id: observed.id, names: remove });
+    actions.push({ kind: 'deregisterTargets', description: `deregister ${remove.join(', ')}`, mutating: true, membershipOnly: true });
+  }
+  return { ref, steps, actions, observed };
+}

@@ -1,0 +1,34 @@
+// Entry point the provider registry loads: a SimulatedProvider, plus the TCP forwarder when the
+// configuration asks for real traffic (the playground).
+import type { ProviderConfig } from '../../src/config/schema.js';
+import type { ProviderDeps } from '../registry.js';
+import type { SimulatedCloud } from './cloud.js';
+import { SimulatedProvider } from './provider.js';
+import { TcpForwarder } from './tcpForwarder.js';
+
+export { SimulatedCloud, CloudError } from './cloud.js';
+export { SimulatedProvider, cloudFromConfig } from './provider.js';
+export { TcpForwarder } from './tcpForwarder.js';
+export { NodePortBackends } from './nodePortBackends.js';
+export type { SimulatedConfig } from './config.js';
+
+type SimulatedEntry = Extract<ProviderConfig, { type: 'simulated' }>;
+
+/** A provider whose cloud is shared if given; with forwardTcp it also forwards real traffic. */
+export class ForwardingSimulatedProvider extends SimulatedProvider {
+  private forwarder: TcpForwarder | undefined;
+
+  constructor(config: SimulatedEntry, deps: ProviderDeps, cloud?: SimulatedCloud) {
+    super({ config, clusterName: deps.clusterName, record: deps.record, ...(cloud ? { cloud } : {}) });
+    if (config.forwardTcp) this.forwarder = new TcpForwarder(this.cloud, (m) => deps.logger.warn(m));
+  }
+
+  async stop(): Promise<void> {
+    await this.forwarder?.stop();
+    this.forwarder = undefined;
+  }
+}
+
+export function createSimulatedProvider(config: SimulatedEntry, deps: ProviderDeps, cloud?: SimulatedCloud): Promise<SimulatedProvider> {
+  return Promise.resolve(new ForwardingSimulatedProvider(config, deps, cloud));
+}

@@ -1,0 +1,140 @@
+// Builds the provider-neutral DesiredLoadBalancer from a Service, the Nodes and the Service's
+// EndpointSlices. Pure: no client, no clock. Throws ServiceConfigError for input no provider can use.
+import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import ipaddr from 'ipaddr.js';
+import {
+  ServiceConfigError,
+  type DesiredLoadBalancer,
+  type DesiredPort,
+  type HealthCheckSpec,
+  type IPFamily,
+  type IPFamilyPolicy,
+  type LoadBalancerIngress,
+  type NodeTarget,
+  type Protocol,
+  type TrafficPolicy,
+} from '../../providers/provider.js';
+import { eligibleTargets } from './eligibleNodes.js';
+import { serviceRefOf } from './serviceSelection.js';
+
+/** kube-proxy's health endpoint, checked for externalTrafficPolicy: Cluster (upstream). */
+export const KUBE_PROXY_HEALTH_PORT = 10256;
+/** Upstream's annotation for source ranges, used when spec.loadBalancerSourceRanges is empty. */
+export const SOURCE_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export interface DesiredOptions {
+  clusterName: string;
+  needsProviderID: boolean;
+  /** Eligible targets computed once for all Services; computed from `nodes` when absent. */
+  targets?: NodeTarget[];
+}
+
+const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+export function desiredLoadBalancer(
+  service: V1Service,
+  nodes: readonly V1Node[],
+  endpointSlices: readonly V1EndpointSlice[],
+  opts: DesiredOptions,
+): DesiredLoadBalancer {
+  const spec = service.spec ?? {};
+  const annotations = { ...(service.metadata?.annotations ?? {}) };
+  const externalTrafficPolicy: TrafficPolicy = spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster';
+  const healthCheckNodePort = spec.healthCheckNodePort;
+  const desired: DesiredLoadBalancer = {
+    ref: serviceRefOf(service),
+    clusterName: opts.clusterName,
+    ports: desiredPorts(service),
+    nodes: opts.targets ?? eligibleTargets(nodes, { needsProviderID: opts.needsProviderID }),
+    externalTrafficPolicy,
+    healthCheck: healthCheckFor(externalTrafficPolicy, healthCheckNodePort),
+    sourceRanges: sourceRanges(spec.loadBalancerSourceRanges ?? [], annotations[SOURCE_RANGES_ANNOTATION]),
+    ipFamilies: ipFamilies(spec.ipFamilies),
+    ipFamilyPolicy: ipFamilyPolicy(spec.ipFamilyPolicy),
+    annotations,
+    labels: { ...(service.metadata?.labels ?? {}) },
+    selector: { ...(spec.selector ?? {}) },
+    endpointNodes: endpointNodes(endpointSlices),
+    currentIngress: currentIngress(service),
+  };
+  if (spec.loadBalancerClass) desired.loadBalancerClass = spec.loadBalancerClass;
+  if (healthCheckNodePort !== undefined) desired.healthCheckNodePort = healthCheckNodePort;
+  if (spec.loadBalancerIP) desired.loadBalancerIP = validLoadBalancerIP(spec.loadBalancerIP);
+  return desired;
+}
+
+function desiredPorts(service: V1Service): DesiredPort[] {
+  const ports = service.spec?.ports ?? [];
+  if (ports.length === 0) throw new ServiceConfigError('spec.ports', 'a LoadBalancer Service needs at least one port');
+  return ports.map((p, i) => {
+    const protocol = (p.protocol ?? 'TCP') as Protocol;
+    if (!PROTOCOLS.includes(protocol)) throw new ServiceConfigError(`spec.ports[${i}].protocol`, `unknown protocol ${p.protocol}`);
+    if (!p.nodePort) {
+      // allocateLoadBalancerNodePorts: false leaves node ports to the user; we forward to node ports.
+      throw new ServiceConfigError(`spec.ports[${i}].nodePort`, 'no node port allocated (allocateLoadBalancerNodePorts: false is not supported)');
+    }
+    return { name: p.name ?? '', protocol, port: p.port, nodePort: p.nodePort };
+  });
+}
+
+export function healthCheckFor(policy: TrafficPolicy, healthCheckNodePort: number | undefined): HealthCheckSpec {
+  if (policy === 'Local' && healthCheckNodePort) return { protocol: 'HTTP', port: healthCheckNodePort, path: '/healthz' };
+  return { protocol: 'HTTP', port: KUBE_PROXY_HEALTH_PORT, path: '/healthz' };
+}
+
+function validLoadBalancerIP(ip: string): string {
+  if (!ipaddr.isValid(ip)) throw new ServiceConfigError('spec.loadBalancerIP', `"${ip}" is not an IP address`);
+  return ipaddr.parse(ip).toString();
+}
+
+function sourceRanges(fromSpec: readonly string[], fromAnnotation: string | undefined): string[] {
+  const useAnnotation = fromSpec.length === 0 && fromAnnotation !== undefined;
+  const field = useAnnotation ? `metadata.annotations[${SOURCE_RANGES_ANNOTATION}]` : 'spec.loadBalancerSourceRanges';
+  const raw = useAnnotation
+    ? (fromAnnotation ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+    : [...fromSpec];
+  return raw.map((cidr) => {
+    try {
+      const [addr, len] = ipaddr.parseCIDR(cidr.trim());
+      return `${addr.toString()}/${len}`;
+    } catch {
+      throw new ServiceConfigError(field, `"${cidr}" is not a CIDR (e.g. 203.0.113.0/24)`);
+    }
+  });
+}
+
+function ipFamilies(families: string[] | undefined): IPFamily[] {
+  const valid = (families ?? []).filter((f): f is IPFamily => f === 'IPv4' || f === 'IPv6');
+  return valid.length > 0 ? valid : ['IPv4'];
+}
+
+function ipFamilyPolicy(policy: string | undefined): IPFamilyPolicy {
+  return policy === 'PreferDualStack' || policy === 'RequireDualStack' ? policy : 'SingleStack';
+}
+
+/** Nodes hosting a ready endpoint, from EndpointSlices (ready unset counts as ready, per the API). */
+export function endpointNodes(slices: readonly V1EndpointSlice[]): string[] {
+  const names = new Set<string>();
+  for (const slice of slices) {
+    for (const ep of slice.endpoints ?? []) {
+      if (ep.conditions?.ready === false) continue;
+      if (ep.nodeName) names.add(ep.nodeName);
+    }
+  }
+  return [...names].sort();
+}
+
+function currentIngress(service: V1Service): LoadBalancerIngress[] {
+  return (service.status?.loadBalancer?.ingress ?? []).map((i) => {
+    const out: LoadBalancerIngress = {};
+    if (i.ip) out.ip = i.ip;
+    if (i.hostname) out.hostname = i.hostname;
+    if (i.ipMode === 'VIP' || i.ipMode === 'Proxy') out.ipMode = i.ipMode;
+    if (i.ports?.length) out.ports = i.ports.map((p) => ({ port: p.port, protocol: (p.protocol ?? 'TCP') as Protocol, ...(p.error ? { error: p.error } : {}) }));
+    return out;
+  });
+}

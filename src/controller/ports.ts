@@ -1,0 +1,29 @@
+// What reconcile needs from the outside world, as interfaces: the informer caches (ClusterView) and
+// the few writes it makes to the Kubernetes API (KubeWriter). src/kube implements them with
+// client-node; unit tests implement them in memory.
+import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import type { LoadBalancerIngress, Provider } from '../../providers/provider.js';
+import type { ProviderSlot } from './serviceSelection.js';
+
+export interface ClusterView {
+  service(namespace: string, name: string): V1Service | undefined;
+  services(): readonly V1Service[];
+  nodes(): readonly V1Node[];
+  /** Bumped whenever the node cache changes, so derived node targets can be cached. */
+  nodesVersion(): number;
+  endpointSlices(namespace: string, serviceName: string): readonly V1EndpointSlice[];
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface KubeWriter {
+  addFinalizer(service: V1Service): Promise<void>;
+  removeFinalizer(service: V1Service): Promise<void>;
+  patchIngress(service: V1Service, ingress: LoadBalancerIngress[]): Promise<void>;
+  /** Records an Event on the Service; never throws (events are best effort). */
+  event(service: V1Service, type: EventType, reason: string, message: string): void;
+}
+
+export interface ProviderRuntime extends ProviderSlot {
+  provider: Provider;
+}

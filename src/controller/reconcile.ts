@@ -1,0 +1,216 @@
+// reconcile(key): level-triggered and idempotent. Reads the Service from the informer cache, works
+// out which provider (if any) should have a load balancer for it, and converges: finalizer first,
+// then observe -> pure diff -> apply, status patched only when it changed; or delete, then the
+// finalizer removed once the provider confirms. Never waits on the cloud: "in progress" is handed
+// back to the queue as a delay.
+import type { V1Service } from '@kubernetes/client-node';
+import {
+  isNoop,
+  ServiceConfigError,
+  serviceKey,
+  type NodeTarget,
+  type Plan,
+  type ServiceRef,
+} from '../../providers/provider.js';
+import { desiredLoadBalancer } from './desiredLoadBalancer.js';
+import { eligibleTargets } from './eligibleNodes.js';
+import { Reasons } from './events.js';
+import { sameIngress } from './ingressStatus.js';
+import type { ClusterView, KubeWriter, ProviderRuntime } from './ports.js';
+import { hasCleanupFinalizer, isBeingDeleted, serviceRefOf, slotForClass, wantedSlot } from './serviceSelection.js';
+import { validateAgainstCapabilities } from './validateService.js';
+
+export type Outcome =
+  | { kind: 'done'; action: 'none' | 'ensured' | 'updated' | 'deleted' | 'unchanged' }
+  | { kind: 'retryAfter'; ms: number; reason: string }
+  | { kind: 'failed'; error: unknown; configError: boolean };
+
+export interface ReconcilerDeps {
+  view: ClusterView;
+  kube: KubeWriter;
+  slots: readonly ProviderRuntime[];
+  clusterName: string;
+  /** Upstream-like behaviour for benchmarks: wait inline while the cloud is in progress. */
+  blockOnInProgress?: boolean;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface Ownership {
+  uid: string;
+  slotId: string;
+}
+
+export class Reconciler {
+  /** Which provider holds a load balancer for which Service (seeded from listOwned()). */
+  private readonly owned = new Map<string, Ownership>();
+  /** Services for which EnsuringLoadBalancer was said and EnsuredLoadBalancer is still owed. */
+  private readonly ensuring = new Set<string>();
+  private readonly deleting = new Set<string>();
+  private readonly targetCache = new Map<string, { version: number; targets: NodeTarget[] }>();
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** Learns what already exists in every provider (after a restart, the cloud is the truth). */
+  async seedOwnership(): Promise<void> {
+    for (const slot of this.deps.slots) {
+      for (const ref of await slot.provider.listOwned()) this.owned.set(serviceKey(ref), { uid: ref.uid, slotId: slot.id });
+    }
+  }
+
+  ownershipOf(key: string): Ownership | undefined {
+    return this.owned.get(key);
+  }
+
+  forgetOwnership(key: string, uid: string): void {
+    if (this.owned.get(key)?.uid === uid) this.owned.delete(key);
+  }
+
+  targetsFor(slot: ProviderRuntime): NodeTarget[] {
+    const version = this.deps.view.nodesVersion();
+    const cached = this.targetCache.get(slot.id);
+    if (cached && cached.version === version) return cached.targets;
+    const targets = eligibleTargets(this.deps.view.nodes(), { needsProviderID: slot.provider.capabilities.needsProviderID });
+    this.targetCache.set(slot.id, { version, targets });
+    return targets;
+  }
+
+  /** The plan for a Service under a provider, changing nothing (also what `plan` prints). */
+  async planFor(service: V1Service, slot: ProviderRuntime): Promise<Plan> {
+    const ref = serviceRefOf(service);
+    const desired = desiredLoadBalancer(service, [], this.deps.view.endpointSlices(ref.namespace, ref.name), {
+      clusterName: this.deps.clusterName,
+      needsProviderID: slot.provider.capabilities.needsProviderID,
+      targets: this.targetsFor(slot),
+    });
+    validateAgainstCapabilities(desired, slot.provider.capabilities, slot.provider.name);
+    const observed = await slot.provider.observe(ref);
+    return slot.provider.diff(observed, desired);
+  }
+
+  async reconcile(key: string): Promise<Outcome> {
+    const [namespace = '', name = ''] = key.split('/');
+    const service = this.deps.view.service(namespace, name);
+    try {
+      if (!service) return await this.cleanupGone(key);
+      const slot = wantedSlot(service, this.deps.slots);
+      if (!slot) return await this.cleanup(service);
+      return await this.ensure(service, slot);
+    } catch (error) {
+      const configError = error instanceof ServiceConfigError;
+      if (service) {
+        const deleting = !wantedSlot(service, this.deps.slots);
+        const message = error instanceof Error ? error.message : String(error);
+        this.deps.kube.event(
+          service,
+          'Warning',
+          deleting ? Reasons.DeleteFailed : Reasons.SyncFailed,
+          deleting ? `Error deleting load balancer: ${message}` : `Error syncing load balancer: ${message}`,
+        );
+      }
+      return { kind: 'failed', error, configError };
+    }
+  }
+
+  private async ensure(service: V1Service, slot: ProviderRuntime): Promise<Outcome> {
+    const ref = serviceRefOf(service);
+    const key = serviceKey(ref);
+    // Another provider (class changed) or an older Service of the same name holds one: clean it first.
+    const prior = this.owned.get(key);
+    if (prior && (prior.slotId !== slot.id || prior.uid !== ref.uid)) {
+      const waiting = await this.deleteFrom(prior.slotId, { ...ref, uid: prior.uid });
+      if (waiting) return waiting;
+    }
+    if (!hasCleanupFinalizer(service)) await this.deps.kube.addFinalizer(service);
+
+    for (;;) {
+      const plan = await this.planFor(service, slot);
+      const mutating = !isNoop(plan);
+      const membershipOnly = mutating && plan.actions.every((a) => !a.mutating || a.membershipOnly === true);
+      if (mutating && !membershipOnly && !this.ensuring.has(key)) {
+        this.ensuring.add(key);
+        this.deps.kube.event(service, 'Normal', Reasons.Ensuring, 'Ensuring load balancer');
+      }
+      if (mutating) this.owned.set(key, { uid: ref.uid, slotId: slot.id });
+      const result = await slot.provider.apply(plan);
+      if (result.state === 'inProgress') {
+        if (this.deps.blockOnInProgress) {
+          await (this.deps.sleep ?? defaultSleep)(result.retryAfterMs);
+          continue;
+        }
+        return { kind: 'retryAfter', ms: result.retryAfterMs, reason: result.reason };
+      }
+      this.owned.set(key, { uid: ref.uid, slotId: slot.id });
+      const current = service.status?.loadBalancer?.ingress ?? [];
+      if (!sameIngress(current, result.ingress)) await this.deps.kube.patchIngress(service, result.ingress);
+      if (this.targetsFor(slot).length === 0) {
+        this.deps.kube.event(service, 'Warning', Reasons.Unavailable, 'There are no available nodes for LoadBalancer');
+      }
+      if (this.ensuring.delete(key)) {
+        this.deps.kube.event(service, 'Normal', Reasons.Ensured, 'Ensured load balancer');
+        return { kind: 'done', action: 'ensured' };
+      }
+      if (membershipOnly) {
+        this.deps.kube.event(service, 'Normal', Reasons.Updated, `Updated load balancer with new hosts (${this.targetsFor(slot).length} nodes)`);
+        return { kind: 'done', action: 'updated' };
+      }
+      return { kind: 'done', action: 'unchanged' };
+    }
+  }
+
+  /** Type changed away, class no longer ours, or the Service is being deleted. */
+  private async cleanup(service: V1Service): Promise<Outcome> {
+    if (!hasCleanupFinalizer(service)) return { kind: 'done', action: 'none' };
+    const ref = serviceRefOf(service);
+    const key = serviceKey(ref);
+    const owner = this.owned.get(key);
+    const slotId = owner?.slotId ?? slotForClass(service, this.deps.slots)?.id;
+    if (slotId !== undefined) {
+      if (!this.deleting.has(key)) {
+        this.deleting.add(key);
+        this.deps.kube.event(service, 'Normal', Reasons.Deleting, 'Deleting load balancer');
+      }
+      const waiting = await this.deleteFrom(slotId, { ...ref, uid: owner?.uid ?? ref.uid });
+      if (waiting) return waiting;
+    }
+    // Upstream clears the status of a Service that stays but is no longer ours to serve.
+    if (!isBeingDeleted(service) && (service.status?.loadBalancer?.ingress ?? []).length > 0) {
+      await this.deps.kube.patchIngress(service, []);
+    }
+    await this.deps.kube.removeFinalizer(service);
+    this.ensuring.delete(key);
+    if (this.deleting.delete(key) || slotId !== undefined) {
+      this.deps.kube.event(service, 'Normal', Reasons.Deleted, 'Deleted load balancer');
+    }
+    return { kind: 'done', action: 'deleted' };
+  }
+
+  /** The Service is gone from the API (it never had our finalizer): release what we know of. */
+  private async cleanupGone(key: string): Promise<Outcome> {
+    const owner = this.owned.get(key);
+    this.ensuring.delete(key);
+    this.deleting.delete(key);
+    if (!owner) return { kind: 'done', action: 'none' };
+    const [namespace = '', name = ''] = key.split('/');
+    const waiting = await this.deleteFrom(owner.slotId, { namespace, name, uid: owner.uid });
+    return waiting ?? { kind: 'done', action: 'deleted' };
+  }
+
+  /** Deletes from one provider; answers a retry outcome while the cloud is still deleting. */
+  private async deleteFrom(slotId: string, ref: ServiceRef): Promise<Outcome | undefined> {
+    const slot = this.deps.slots.find((s) => s.id === slotId);
+    if (!slot) return undefined;
+    for (;;) {
+      const result = await slot.provider.delete(ref);
+      if (result.state === 'deleted') {
+        this.forgetOwnership(serviceKey(ref), ref.uid);
+        return undefined;
+      }
+      if (!this.deps.blockOnInProgress) return { kind: 'retryAfter', ms: result.retryAfterMs, reason: result.reason };
+      await (this.deps.sleep ?? defaultSleep)(result.retryAfterMs);
+    }
+  }
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,54 @@
+// Which Services this deployment handles, and by which provider: upstream semantics for classes.
+// A Service with a class goes to the provider serving that class (or to nobody: it belongs to
+// someone else). A class-less Service goes to the provider marked default, if any.
+import type { V1Service } from '@kubernetes/client-node';
+
+export const LOAD_BALANCER_CLEANUP_FINALIZER = 'service.kubernetes.io/load-balancer-cleanup';
+
+export interface ProviderSlot {
+  /** Provider instance name (unique within the deployment). */
+  id: string;
+  loadBalancerClass?: string;
+  default: boolean;
+}
+
+export function isLoadBalancerService(service: V1Service): boolean {
+  return service.spec?.type === 'LoadBalancer';
+}
+
+export function isBeingDeleted(service: V1Service): boolean {
+  return Boolean(service.metadata?.deletionTimestamp);
+}
+
+export function hasCleanupFinalizer(service: V1Service): boolean {
+  return (service.metadata?.finalizers ?? []).includes(LOAD_BALANCER_CLEANUP_FINALIZER);
+}
+
+/** The slot whose provider should serve this Service's class, ignoring type and deletion. */
+export function slotForClass<T extends ProviderSlot>(service: V1Service, slots: readonly T[]): T | undefined {
+  const cls = service.spec?.loadBalancerClass;
+  if (cls === undefined || cls === '') return slots.find((s) => s.default);
+  return slots.find((s) => s.loadBalancerClass === cls);
+}
+
+/**
+ * The slot that should have a load balancer for this Service right now: a LoadBalancer Service,
+ * not being deleted, whose class we serve. Undefined means "nothing should exist".
+ */
+export function wantedSlot<T extends ProviderSlot>(service: V1Service, slots: readonly T[]): T | undefined {
+  if (!isLoadBalancerService(service) || isBeingDeleted(service)) return undefined;
+  return slotForClass(service, slots);
+}
+
+/** Is this Service any of our business (to provision, or to clean up after)? */
+export function concernsUs(service: V1Service, slots: readonly ProviderSlot[]): boolean {
+  return hasCleanupFinalizer(service) || wantedSlot(service, slots) !== undefined;
+}
+
+export function serviceRefOf(service: V1Service): { namespace: string; name: string; uid: string } {
+  return {
+    namespace: service.metadata?.namespace ?? 'default',
+    name: service.metadata?.name ?? '',
+    uid: service.metadata?.uid ?? '',
+  };
+}
