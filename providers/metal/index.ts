@@ -124,7 +124,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     if (claim && claim.ref.uid === ref.uid) {
       const freed = this.allocator.release(key);
       this.metrics.update(this.allocator.usage());
-      this.requeuePending(freed);
+      this.requeuePending(freed, key);
     }
     return { state: 'deleted' };
   }
@@ -134,10 +134,12 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
   }
 
   /** Freed addresses go to Services still waiting for one (exhausted pool, or asking for it). */
-  private requeuePending(freed: string[]): void {
+  private requeuePending(freed: string[], deleting?: string): void {
     if (freed.length === 0 || !this.ctx) return;
     for (const desired of this.ctx.listServices()) {
-      if (this.allocator.assignmentOf(serviceKey(desired.ref))) continue;
+      const key = serviceKey(desired.ref);
+      // The Service being deleted is still listed until its finalizer goes.
+      if (key === deleting || this.allocator.assignmentOf(key)) continue;
       let claim: ServiceClaim;
       try {
         claim = serviceClaim(desired);
