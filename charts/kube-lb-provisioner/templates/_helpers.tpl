@@ -1,0 +1,139 @@
+{{/* Names and labels shared by every template. */}}
+
+{{- define "klp.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "klp.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The speaker's objects are named "<fullname>-speaker"; keep room for the suffix. */}}
+{{- define "klp.speakerFullname" -}}
+{{- printf "%s-speaker" (include "klp.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "klp.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "klp.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Selector labels of one component: include "klp.selectorLabels" (list . "controller") */}}
+{{- define "klp.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "klp.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{- define "klp.controllerServiceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "klp.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "klp.speakerServiceAccountName" -}}
+{{- if .Values.speaker.serviceAccount.create -}}
+{{- default (include "klp.speakerFullname" .) .Values.speaker.serviceAccount.name -}}
+{{- else -}}
+{{- required "speaker.serviceAccount.name is required when speaker.serviceAccount.create is false" .Values.speaker.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "klp.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the controller reads its configuration file (the ConfigMap is mounted there). */}}
+{{- define "klp.configDir" -}}/etc/kube-lb-provisioner{{- end -}}
+
+{{/*
+Checks the values the JSON schema cannot express across fields, with messages that say what to do.
+The controller checks the same rules at start-up (src/config/schema.ts); failing here fails the install.
+*/}}
+{{- define "klp.validate" -}}
+{{- $enabled := list -}}
+{{- $defaults := list -}}
+{{- $classes := dict -}}
+{{- range $name := list "aws" "gcp" "metal" -}}
+{{- $p := index $.Values.providers $name | default dict -}}
+{{- if $p.enabled -}}
+{{- $enabled = append $enabled $name -}}
+{{- if $p.default -}}{{- $defaults = append $defaults $name -}}{{- end -}}
+{{- with $p.loadBalancerClass -}}
+{{- if hasKey $classes . -}}
+{{- fail (printf "providers.%s.loadBalancerClass %q is also the class of providers.%s: give each provider its own class" $name . (get $classes .)) -}}
+{{- end -}}
+{{- $_ := set $classes . $name -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if not $enabled -}}
+{{- fail "no provider is enabled: set providers.aws.enabled, providers.gcp.enabled or providers.metal.enabled to true (see values-aws.yaml, values-gcp.yaml, values-metal.yaml)" -}}
+{{- end -}}
+{{- if and (gt (int .Values.controller.replicas) 1) (not .Values.controller.leaderElection.enabled) -}}
+{{- fail (printf "controller.replicas is %d but controller.leaderElection.enabled is false: the replicas would all act on the same Services. Enable leader election or set controller.replicas to 1" (int .Values.controller.replicas)) -}}
+{{- end -}}
+{{- if gt (len $defaults) 1 -}}
+{{- fail (printf "at most one provider may be the default, but providers %s all set default: true; keep it on one of them" (join " and " $defaults)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The controller's configuration file. Its keys are exactly those of controllerConfigSchema in
+src/config/schema.ts (test/chart checks this with a strict parse). Provider entries pass through the
+provider's values minus the chart-only keys (enabled, iamRoleArn, serviceAccount), dropping empty
+optional strings.
+*/}}
+{{- define "klp.config" -}}
+{{- $c := .Values.controller -}}
+{{- $providers := list -}}
+{{- range $name := list "aws" "gcp" "metal" -}}
+{{- $p := index $.Values.providers $name | default dict -}}
+{{- if $p.enabled -}}
+{{- $entry := dict "type" $name -}}
+{{- range $key, $value := omit $p "enabled" "iamRoleArn" "serviceAccount" -}}
+{{- if not (and (kindIs "string" $value) (eq $value "")) -}}
+{{- $_ := set $entry $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- $providers = append $providers $entry -}}
+{{- end -}}
+{{- end -}}
+{{- $config := dict
+  "clusterName" .Values.clusterName
+  "workers" $c.workers
+  "resyncPeriodSeconds" $c.resyncPeriodSeconds
+  "backoff" $c.backoff
+  "leaderElection" (dict
+    "enabled" $c.leaderElection.enabled
+    "namespace" .Release.Namespace
+    "leaseName" (include "klp.fullname" .)
+    "leaseDurationSeconds" $c.leaderElection.leaseDurationSeconds
+    "renewDeadlineSeconds" $c.leaderElection.renewDeadlineSeconds
+    "retryPeriodSeconds" $c.leaderElection.retryPeriodSeconds)
+  "metricsAddress" (printf "0.0.0.0:%d" (int $c.metricsPort))
+  "logLevel" $c.logLevel
+  "providers" $providers
+-}}
+{{- toYaml $config -}}
+{{- end -}}
