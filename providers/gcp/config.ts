@@ -7,7 +7,18 @@ export const gcpConfigSchema = z.object({
   project: z.string().min(1),
   region: z.string().min(1),
   network: z.string().default('default'),
-  /** Override the Compute API endpoint (the fake in tests). */
+  /** Subnetwork for internal load balancers (networking.gke.io/load-balancer-type: Internal). */
+  subnetwork: z.string().optional(),
+  /** Network tags of the nodes; firewall rules target them. Empty: every instance in the network. */
+  nodeTags: z.array(z.string().min(1)).default([]),
+  /** Override the Compute API endpoint (the fake in tests): a host name, or a URL with scheme and port. */
   apiEndpoint: z.string().optional(),
+  /** How long a reconcile waits before polling a running operation again. */
+  pollIntervalMs: z.number().int().positive().default(2000),
+  /** Client-side rate limit for Compute API calls (GCP's default quota is 20/s per project). */
+  apiRatePerSecond: z.number().positive().default(20),
+  apiBurst: z.number().int().positive().default(40),
+  /** How long the shared instance-group membership read stays fresh before it is read again. */
+  instanceGroupCacheMs: z.number().int().min(0).default(10_000),
 });
 export type GcpConfig = z.infer<typeof gcpConfigSchema>;

@@ -1,0 +1,127 @@
+// Maps the provider-neutral DesiredLoadBalancer to the GCP resources of a passthrough network load
+// balancer (pure). Throws ServiceConfigError for what GCP cannot serve.
+import ipaddr from 'ipaddr.js';
+import { ServiceConfigError, type DesiredLoadBalancer } from '../provider.js';
+import { loadBalancerName, parseProviderID, serviceDescription } from './names.js';
+
+export const LB_TYPE_ANNOTATION = 'networking.gke.io/load-balancer-type';
+export const LEGACY_LB_TYPE_ANNOTATION = 'cloud.google.com/load-balancer-type';
+
+/** Where Google's health checkers and passthrough load balancer probes come from. */
+export const GCP_HEALTH_CHECK_RANGES = ['35.191.0.0/16', '130.211.0.0/22', '209.85.152.0/22', '209.85.204.0/22'];
+
+export interface GcpSettings {
+  project: string;
+  region: string;
+  network: string;
+  subnetwork?: string | undefined;
+  nodeTags: string[];
+  clusterName: string;
+}
+
+export interface DesiredGroup {
+  zone: string;
+  /** Instance names, sorted. */
+  instances: string[];
+  /** name -> partial instance URL (projects/<p>/zones/<z>/instances/<name>). */
+  urls: Record<string, string>;
+}
+
+export interface DesiredGcp {
+  name: string;
+  description: string;
+  scheme: 'EXTERNAL' | 'INTERNAL';
+  backendProtocol: 'TCP' | 'UDP' | 'UNSPECIFIED';
+  ruleProtocol: 'TCP' | 'UDP' | 'L3_DEFAULT';
+  /** Exactly one of ports / portRange / allPorts describes the forwarding rule's ports. */
+  ports: string[];
+  portRange?: string;
+  allPorts: boolean;
+  healthCheck: { protocol: 'HTTP' | 'TCP'; port: number; path: string };
+  /** Firewall "allowed" for the Service ports, as "tcp:80", sorted. */
+  allowed: string[];
+  sourceRanges: string[];
+  requestedIP?: string;
+  groups: DesiredGroup[];
+}
+
+function loadBalancerScheme(annotations: Record<string, string>): 'EXTERNAL' | 'INTERNAL' {
+  const value = annotations[LB_TYPE_ANNOTATION] ?? annotations[LEGACY_LB_TYPE_ANNOTATION];
+  if (value === undefined || value === '' || value === 'External') return 'EXTERNAL';
+  if (value === 'Internal') return 'INTERNAL';
+  throw new ServiceConfigError(`metadata.annotations[${LB_TYPE_ANNOTATION}]`, `"${value}" is not a load balancer type; use "Internal" or "External"`);
+}
+
+function sourceRanges(ranges: string[]): string[] {
+  if (ranges.length === 0) return ['0.0.0.0/0'];
+  const out = new Set<string>();
+  for (const raw of ranges) {
+    const range = raw.trim();
+    let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    try {
+      parsed = ipaddr.parseCIDR(range);
+    } catch {
+      throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${range}" is not a CIDR (e.g. 203.0.113.0/24)`);
+    }
+    if (parsed[0].kind() !== 'ipv4')
+      throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${range}" is IPv6; this provider serves IPv4 load balancers, list IPv4 ranges only`);
+    out.add(`${ipaddr.IPv4.networkAddressFromCIDR(range).toString()}/${parsed[1]}`);
+  }
+  return [...out].sort();
+}
+
+export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings): DesiredGcp {
+  if (desired.ports.length === 0) throw new ServiceConfigError('spec.ports', 'a LoadBalancer Service needs at least one port');
+  const sctp = desired.ports.find((p) => p.protocol === 'SCTP');
+  if (sctp) throw new ServiceConfigError('spec.ports', `port ${sctp.port}: GCP passthrough load balancers do not carry SCTP; use TCP or UDP`);
+  if (desired.ipFamilies.length > 0 && !desired.ipFamilies.includes('IPv4'))
+    throw new ServiceConfigError('spec.ipFamilies', 'this provider serves IPv4 load balancers; add IPv4 to spec.ipFamilies');
+  const requestedIP = desired.loadBalancerIP?.trim() || undefined;
+  if (requestedIP !== undefined && !ipaddr.IPv4.isValidFourPartDecimal(requestedIP))
+    throw new ServiceConfigError('spec.loadBalancerIP', `"${requestedIP}" is not an IPv4 address`);
+
+  const scheme = loadBalancerScheme(desired.annotations);
+  const protocols = new Set(desired.ports.map((p) => p.protocol));
+  const mixed = protocols.size > 1;
+  const only = desired.ports[0]!.protocol as 'TCP' | 'UDP';
+  const distinctPorts = [...new Set(desired.ports.map((p) => p.port))].sort((a, b) => a - b);
+  let ports: string[] = [];
+  let portRange: string | undefined;
+  let allPorts = false;
+  if (mixed) allPorts = true;
+  else if (distinctPorts.length <= 5) ports = distinctPorts.map(String);
+  else if (scheme === 'EXTERNAL') portRange = `${distinctPorts[0]}-${distinctPorts[distinctPorts.length - 1]}`;
+  else allPorts = true;
+
+  const allowed = [...new Set(desired.ports.map((p) => `${p.protocol.toLowerCase()}:${p.port}`))].sort();
+
+  const byZone = new Map<string, DesiredGroup>();
+  for (const node of desired.nodes) {
+    const id = parseProviderID(node.providerID);
+    if (!id) continue; // the controller reports nodes without a usable providerID
+    const group = byZone.get(id.zone) ?? { zone: id.zone, instances: [], urls: {} };
+    group.instances.push(id.instance);
+    group.urls[id.instance] = `projects/${id.project}/zones/${id.zone}/instances/${id.instance}`;
+    byZone.set(id.zone, group);
+  }
+  const groups = [...byZone.values()].sort((a, b) => a.zone.localeCompare(b.zone));
+  for (const g of groups) g.instances.sort();
+
+  const hc = desired.healthCheck;
+  const out: DesiredGcp = {
+    name: loadBalancerName(desired.ref.uid),
+    description: serviceDescription(desired.ref, settings.clusterName),
+    scheme,
+    backendProtocol: mixed ? 'UNSPECIFIED' : only,
+    ruleProtocol: mixed ? 'L3_DEFAULT' : only,
+    ports,
+    allPorts,
+    healthCheck: { protocol: hc.protocol, port: hc.port, path: hc.protocol === 'HTTP' ? (hc.path ?? '/healthz') : '' },
+    allowed,
+    sourceRanges: sourceRanges(desired.sourceRanges),
+    groups,
+  };
+  if (portRange !== undefined) out.portRange = portRange;
+  if (requestedIP !== undefined) out.requestedIP = requestedIP;
+  return out;
+}

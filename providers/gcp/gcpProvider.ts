@@ -1,0 +1,413 @@
+// The GCP provider: passthrough network load balancers built on regional backend services (as GKE
+// does for new Services), in front of every eligible node through one unmanaged instance group per
+// zone shared by all Services. Nothing here waits for an operation: apply starts the next phase and
+// answers "in progress"; the next reconcile polls what was started and plans again from what exists.
+import type { Logger } from '../../src/observability/logger.js';
+import {
+  ServiceConfigError,
+  type ApplyResult,
+  type Capabilities,
+  type DeleteResult,
+  type DesiredLoadBalancer,
+  type Provider,
+  type ProviderContext,
+  type ServiceRef,
+} from '../provider.js';
+import { httpStatusOf, isAlreadyExists, isNotFound, isUserFacing, messageOf } from './apiErrors.js';
+import type { ComputeApi, IFirewall, OperationRef } from './computeApi.js';
+import type { GcpSettings } from './desiredGcp.js';
+import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
+import type { AddressOwner, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
+import { OperationTracker } from './operationTracker.js';
+import { currentPhase, planActions, type GcpPlan, type Step } from './planActions.js';
+
+export interface GcpProviderOptions {
+  settings: GcpSettings;
+  pollIntervalMs: number;
+  instanceGroupCacheMs: number;
+  logger: Logger;
+}
+
+const serviceKeyOf = (ref: ServiceRef) => `${ref.namespace}/${ref.name}/${ref.uid}`;
+
+function firewallView(fw: IFirewall, owned: boolean): ObservedFirewall {
+  return {
+    owned,
+    sourceRanges: [...(fw.sourceRanges ?? [])],
+    allowed: (fw.allowed ?? []).flatMap((a) => (a.ports ?? []).map((p) => `${(a.IPProtocol ?? '').toLowerCase()}:${p}`)).sort(),
+    targetTags: [...(fw.targetTags ?? [])],
+  };
+}
+
+/** Which Service field a failed step is about, for the Warning Event. */
+function fieldOf(step: Step, status: number | undefined, requestedIP: boolean): string {
+  if (status === 403) return 'spec';
+  switch (step.op) {
+    case 'insertForwardingRule':
+    case 'insertAddress':
+      return requestedIP ? 'spec.loadBalancerIP' : 'spec';
+    case 'insertFirewall':
+    case 'updateFirewall':
+      return 'spec.loadBalancerSourceRanges';
+    case 'insertHealthCheck':
+    case 'updateHealthCheck':
+      return 'spec.healthCheckNodePort';
+    default:
+      return 'spec.ports';
+  }
+}
+
+export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
+  readonly name = 'gcp';
+  readonly capabilities: Capabilities = {
+    protocols: ['TCP', 'UDP'],
+    mixedProtocol: true,
+    loadBalancerIP: true,
+    sourceRanges: true,
+    dualStack: false,
+    needsProviderID: true,
+  };
+  private readonly tracker: OperationTracker;
+  private readonly groupName: string;
+  private groupCache?: { at: number; groups: ObservedGroup[] };
+  private groupRead?: Promise<ObservedGroup[]>;
+  private ctx?: ProviderContext;
+
+  constructor(
+    private readonly api: ComputeApi,
+    private readonly options: GcpProviderOptions,
+  ) {
+    this.tracker = new OperationTracker((ref) => api.getOperation(ref));
+    this.groupName = instanceGroupName(options.settings.clusterName);
+  }
+
+  private get settings(): GcpSettings {
+    return this.options.settings;
+  }
+
+  async start(ctx: ProviderContext): Promise<void> {
+    this.ctx = ctx;
+  }
+
+  async stop(): Promise<void> {
+    await this.api.close();
+  }
+
+  // ---- observe -----------------------------------------------------------------------------
+
+  /** The shared groups, read at most once per cache period however many Services ask. */
+  private async readGroups(fresh = false): Promise<ObservedGroup[]> {
+    const now = Date.now();
+    if (!fresh && this.groupCache && now - this.groupCache.at < this.options.instanceGroupCacheMs) return this.groupCache.groups;
+    if (this.groupRead) return this.groupRead;
+    const read = (async () => {
+      const found = await this.api.findInstanceGroups(this.groupName);
+      const groups = await Promise.all(
+        found.map(async (g): Promise<ObservedGroup> => {
+          const zone = lastSegment(g.zone);
+          return { zone, owned: isOwned(g.description, this.settings.clusterName), instances: (await this.api.listGroupInstances(zone, this.groupName)) ?? [] };
+        }),
+      );
+      groups.sort((a, b) => a.zone.localeCompare(b.zone));
+      this.groupCache = { at: Date.now(), groups };
+      return groups;
+    })().finally(() => {
+      this.groupRead = undefined;
+    });
+    this.groupRead = read;
+    return read;
+  }
+
+  private async pollGroupOperations(): Promise<void> {
+    const finished = await this.tracker.pollZones();
+    if (finished.length === 0) return;
+    this.groupCache = undefined;
+    for (const f of finished)
+      if (f.status.error) this.options.logger.warn({ operation: f.ref.description, error: f.status.error }, 'instance group operation failed; it will be planned again');
+  }
+
+  async observe(ref: ServiceRef): Promise<GcpObserved> {
+    const key = serviceKeyOf(ref);
+    const name = loadBalancerName(ref.uid);
+    const running = await this.tracker.pollService(key);
+    await this.pollGroupOperations();
+    const observed: GcpObserved = {
+      ref,
+      name,
+      pendingOperations: running.map((r) => r.description),
+      groupZonesBusy: this.tracker.busyZones(),
+      failures: this.tracker.takeFailures(key),
+      addresses: [],
+      groups: [],
+    };
+    // While this Service's operations run (or one just failed) nothing else is planned: skip the reads.
+    if (running.length > 0 || observed.failures.length > 0) return observed;
+
+    const cluster = this.settings.clusterName;
+    const mine = (d: string | null | undefined) => isOwned(d, cluster, ref.uid);
+    const [hc, bs, fr, fw, hcFw, addresses, groups] = await Promise.all([
+      this.api.getHealthCheck(name),
+      this.api.getBackendService(name),
+      this.api.getForwardingRule(name),
+      this.api.getFirewall(serviceFirewallName(name)),
+      this.api.getFirewall(healthCheckFirewallName(name)),
+      this.api.listAddresses(),
+      this.readGroups(),
+    ]);
+    if (hc) {
+      const check = hc.type === 'TCP' ? hc.tcpHealthCheck : hc.httpHealthCheck;
+      observed.healthCheck = { owned: mine(hc.description), path: hc.type === 'TCP' ? '' : (hc.httpHealthCheck?.requestPath ?? '/') };
+      if (typeof check?.port === 'number') observed.healthCheck.port = check.port;
+    }
+    if (bs)
+      observed.backendService = {
+        owned: mine(bs.description),
+        protocol: bs.protocol ?? '',
+        scheme: bs.loadBalancingScheme ?? '',
+        healthCheck: bs.healthChecks?.[0] ?? '',
+        groupZones: (bs.backends ?? []).map((b) => /zones\/([^/]+)\//.exec(b.group ?? '')?.[1] ?? '').filter((z) => z !== ''),
+      };
+    if (fr) {
+      observed.forwardingRule = {
+        owned: mine(fr.description),
+        ip: fr.IPAddress ?? '',
+        protocol: fr.IPProtocol ?? '',
+        scheme: fr.loadBalancingScheme ?? '',
+        backendService: fr.backendService ?? '',
+        ports: [...(fr.ports ?? [])],
+        allPorts: fr.allPorts === true,
+      };
+      if (fr.portRange) observed.forwardingRule.portRange = fr.portRange;
+    }
+    if (fw) observed.firewall = firewallView(fw, mine(fw.description));
+    if (hcFw) observed.healthCheckFirewall = firewallView(hcFw, mine(hcFw.description));
+    observed.addresses = addresses
+      .filter((a) => a.address)
+      .map((a) => {
+        const owner = parseOwnership(a.description);
+        const who: AddressOwner =
+          owner.cluster === cluster && owner.service?.uid === ref.uid ? 'thisService' : owner.cluster === cluster && owner.service ? 'otherService' : 'foreign';
+        return { name: a.name ?? '', ip: a.address ?? '', type: a.addressType ?? 'EXTERNAL', owner: who, users: (a.users ?? []).map(lastSegment) };
+      });
+    observed.groups = groups;
+    return observed;
+  }
+
+  // ---- diff --------------------------------------------------------------------------------
+
+  diff(observed: GcpObserved | undefined, desired: DesiredLoadBalancer): GcpPlan {
+    const seen: GcpObserved = observed ?? {
+      ref: desired.ref,
+      name: loadBalancerName(desired.ref.uid),
+      pendingOperations: [],
+      groupZonesBusy: [],
+      failures: [],
+      addresses: [],
+      groups: [],
+    };
+    const plan = planActions(seen, desired, this.settings, this.groupName);
+    // A shared group with an operation running: its membership is in motion, wait for it.
+    const busy = plan.actions.filter((a) => a.step && 'zone' in a.step && seen.groupZonesBusy.includes(a.step.zone));
+    if (busy.length > 0) {
+      const zones = [...new Set(busy.map((a) => (a.step && 'zone' in a.step ? a.step.zone : '')))].join(', ');
+      plan.waitFor = `instance group operation in ${zones}`;
+      plan.actions.unshift({ kind: 'waitForOperations', description: `wait for the running instance group operation in ${zones}`, mutating: false, phase: 0 });
+    }
+    return plan;
+  }
+
+  // ---- apply -------------------------------------------------------------------------------
+
+  private inProgress(reason: string): ApplyResult {
+    return { state: 'inProgress', retryAfterMs: this.options.pollIntervalMs, reason };
+  }
+
+  /** Starts one step; answers its operation, or undefined when there is nothing to wait for. */
+  private async startStep(step: Step): Promise<{ ref: OperationRef; zone?: string } | undefined> {
+    const api = this.api;
+    const s = this.settings;
+    switch (step.op) {
+      case 'insertAddress':
+        return { ref: await api.insertAddress(step.body) };
+      case 'deleteAddress':
+        return { ref: await api.deleteAddress(step.name) };
+      case 'insertHealthCheck':
+        return { ref: await api.insertHealthCheck(step.body) };
+      case 'updateHealthCheck':
+        return { ref: await api.updateHealthCheck(step.body) };
+      case 'insertFirewall':
+        return { ref: await api.insertFirewall(step.body) };
+      case 'updateFirewall':
+        return { ref: await api.updateFirewall(step.body) };
+      case 'insertBackendService':
+        return { ref: await api.insertBackendService(step.body) };
+      case 'updateBackendService':
+        return { ref: await api.updateBackendService(step.body) };
+      case 'deleteBackendService':
+        return { ref: await api.deleteBackendService(step.name) };
+      case 'insertForwardingRule':
+        if (step.body.IPAddress === '') return undefined; // the address is not reserved yet
+        return { ref: await api.insertForwardingRule(step.body) };
+      case 'deleteForwardingRule':
+        return { ref: await api.deleteForwardingRule(step.name) };
+      case 'insertInstanceGroup':
+      case 'addInstances':
+      case 'removeInstances': {
+        // Shared by every Service: one operation per zone at a time, whoever asks first.
+        if (this.tracker.zoneBusy(step.zone)) return undefined;
+        const net = s.network.includes('/') ? s.network : `projects/${s.project}/global/networks/${s.network}`;
+        const ref =
+          step.op === 'insertInstanceGroup'
+            ? await api.insertInstanceGroup(step.zone, this.groupName, clusterDescription(s.clusterName), net)
+            : step.op === 'addInstances'
+              ? await api.addInstances(step.zone, this.groupName, step.instances)
+              : await api.removeInstances(step.zone, this.groupName, step.instances);
+        this.tracker.addForZone(step.zone, ref);
+        this.groupCache = undefined;
+        return { ref, zone: step.zone };
+      }
+    }
+  }
+
+  async apply(plan: GcpPlan): Promise<ApplyResult> {
+    if (plan.waitFor) return this.inProgress(`waiting for ${plan.waitFor}`);
+    const steps = currentPhase(plan);
+    if (steps.length === 0) {
+      if (plan.ingressIP) return { state: 'ready', ingress: [{ ip: plan.ingressIP, ipMode: 'VIP' }] };
+      return this.inProgress('waiting for the forwarding rule');
+    }
+    const key = serviceKeyOf(plan.ref);
+    const requestedIP = plan.actions.some((a) => a.step?.op === 'insertForwardingRule' && !a.step.needsOwnAddress);
+    const results = await Promise.allSettled(steps.map((a) => this.startStep(a.step!)));
+    const problems: ServiceConfigError[] = [];
+    let other: unknown;
+    results.forEach((r, i) => {
+      const step = steps[i]!.step!;
+      if (r.status === 'fulfilled') {
+        if (r.value && r.value.zone === undefined) this.tracker.addForService(key, r.value.ref, fieldOf(step, undefined, requestedIP));
+        return;
+      }
+      const error = r.reason;
+      // Already there (a retry after a lost reply, or an insert from before a restart): observe will see it.
+      if (isAlreadyExists(error) || (isNotFound(error) && step.op.startsWith('delete'))) return;
+      if (/already a member/i.test(messageOf(error))) {
+        this.groupCache = undefined;
+        return;
+      }
+      if (isUserFacing(error)) {
+        problems.push(new ServiceConfigError(fieldOf(step, httpStatusOf(error), requestedIP), `GCP rejected "${steps[i]!.description}": ${messageOf(error)}`));
+        return;
+      }
+      other ??= error;
+    });
+    if (problems.length > 0) throw problems[0];
+    if (other !== undefined) throw other;
+    return this.inProgress(steps.map((a) => a.description).join('; '));
+  }
+
+  // ---- delete ------------------------------------------------------------------------------
+
+  private async startOwned(key: string, starts: Array<() => Promise<OperationRef>>): Promise<void> {
+    const results = await Promise.allSettled(starts.map((s) => s()));
+    for (const r of results) {
+      if (r.status === 'fulfilled') this.tracker.addForService(key, r.value, 'metadata');
+      else if (!isNotFound(r.reason)) throw r.reason;
+    }
+  }
+
+  async delete(ref: ServiceRef): Promise<DeleteResult> {
+    const key = serviceKeyOf(ref);
+    const running = await this.tracker.pollService(key);
+    await this.pollGroupOperations();
+    const failures = this.tracker.takeFailures(key);
+    for (const f of failures) this.options.logger.warn({ service: key, failure: f }, 'a delete operation failed; trying again');
+    if (running.length > 0) return { state: 'inProgress', retryAfterMs: this.options.pollIntervalMs, reason: running.map((r) => r.description).join('; ') };
+
+    const name = loadBalancerName(ref.uid);
+    const cluster = this.settings.clusterName;
+    const mine = (d: string | null | undefined) => isOwned(d, cluster, ref.uid);
+    const [fr, bs, hc, fw, hcFw, address] = await Promise.all([
+      this.api.getForwardingRule(name),
+      this.api.getBackendService(name),
+      this.api.getHealthCheck(name),
+      this.api.getFirewall(serviceFirewallName(name)),
+      this.api.getFirewall(healthCheckFirewallName(name)),
+      this.api.getAddress(name),
+    ]);
+    const notMine = [fr, bs, hc, fw, hcFw, address].filter((r) => r && !mine(r.description)).map((r) => r!.name);
+    if (notMine.length > 0) this.options.logger.warn({ service: key, resources: notMine }, 'resources with this load balancer name are not owned by this Service; left alone');
+    const inProgress = (what: string): DeleteResult => ({ state: 'inProgress', retryAfterMs: this.options.pollIntervalMs, reason: what });
+
+    // Phase 1: the forwarding rule (it holds the address and the backend service) and the firewalls.
+    const first: Array<() => Promise<OperationRef>> = [];
+    if (fr && mine(fr.description)) first.push(() => this.api.deleteForwardingRule(name));
+    if (fw && mine(fw.description)) first.push(() => this.api.deleteFirewall(fw.name!));
+    if (hcFw && mine(hcFw.description)) first.push(() => this.api.deleteFirewall(hcFw.name!));
+    if (first.length > 0) {
+      await this.startOwned(key, first);
+      return inProgress('deleting the forwarding rule and firewalls');
+    }
+    // Phase 2: the backend service and our own address (a user's static address is never released).
+    const second: Array<() => Promise<OperationRef>> = [];
+    if (bs && mine(bs.description)) second.push(() => this.api.deleteBackendService(name));
+    if (address && mine(address.description)) second.push(() => this.api.deleteAddress(name));
+    if (second.length > 0) {
+      await this.startOwned(key, second);
+      return inProgress('deleting the backend service and address');
+    }
+    // Phase 3: the health check, once nothing references it.
+    if (hc && mine(hc.description)) {
+      await this.startOwned(key, [() => this.api.deleteHealthCheck(name)]);
+      return inProgress('deleting the health check');
+    }
+    // Phase 4: the shared instance groups, only when no Service uses them any more.
+    const removing = await this.removeUnusedGroups(ref);
+    if (removing) return inProgress('deleting unused instance groups');
+    return { state: 'deleted' };
+  }
+
+  /** Deletes the cluster's instance groups when no backend service and no other Service needs them. */
+  private async removeUnusedGroups(ref: ServiceRef): Promise<boolean> {
+    const others = this.ctx?.listServices().filter((d) => d.ref.uid !== ref.uid) ?? [];
+    if (others.length > 0) return false;
+    const [services, groups] = await Promise.all([this.api.listBackendServices(), this.api.findInstanceGroups(this.groupName)]);
+    const usedZones = new Set(services.flatMap((b) => (b.backends ?? []).filter((x) => lastSegment(x.group) === this.groupName).map((x) => /zones\/([^/]+)\//.exec(x.group ?? '')?.[1])));
+    let started = false;
+    for (const g of groups) {
+      const zone = lastSegment(g.zone);
+      if (!isOwned(g.description, this.settings.clusterName) || usedZones.has(zone)) continue;
+      if (this.tracker.zoneBusy(zone)) {
+        started = true;
+        continue;
+      }
+      try {
+        this.tracker.addForZone(zone, await this.api.deleteInstanceGroup(zone, this.groupName));
+        this.groupCache = undefined;
+        started = true;
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    return started;
+  }
+
+  // ---- garbage collection ------------------------------------------------------------------
+
+  async listOwned(): Promise<ServiceRef[]> {
+    const [hcs, bss, frs, addrs, fws] = await Promise.all([
+      this.api.listHealthChecks(),
+      this.api.listBackendServices(),
+      this.api.listForwardingRules(),
+      this.api.listAddresses(),
+      this.api.listFirewalls(),
+    ]);
+    const found = new Map<string, ServiceRef>();
+    for (const r of [...hcs, ...bss, ...frs, ...addrs, ...fws]) {
+      const o = parseOwnership(r.description);
+      if (o.cluster !== this.settings.clusterName || !o.service?.uid) continue;
+      if (r.name !== loadBalancerName(o.service.uid) && !(r.name ?? '').startsWith('k8s-')) continue;
+      found.set(o.service.uid, o.service);
+    }
+    return [...found.values()];
+  }
+}

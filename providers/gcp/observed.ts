@@ -1,0 +1,96 @@
+// What observe reads back from Compute for one Service, reduced to the fields the diff compares.
+// `owned` is false when a resource with our name exists but carries another owner's description:
+// such a resource is never modified or deleted.
+import type { ServiceRef } from '../provider.js';
+
+export interface ObservedHealthCheck {
+  owned: boolean;
+  port?: number;
+  path?: string;
+}
+
+export interface ObservedBackendService {
+  owned: boolean;
+  protocol: string;
+  scheme: string;
+  healthCheck: string;
+  /** Zones of the instance groups it has as backends. */
+  groupZones: string[];
+}
+
+export interface ObservedForwardingRule {
+  owned: boolean;
+  ip: string;
+  protocol: string;
+  scheme: string;
+  backendService: string;
+  ports: string[];
+  portRange?: string;
+  allPorts: boolean;
+}
+
+export interface ObservedFirewall {
+  owned: boolean;
+  sourceRanges: string[];
+  /** "tcp:80", sorted. */
+  allowed: string[];
+  targetTags: string[];
+}
+
+export type AddressOwner = 'thisService' | 'otherService' | 'foreign';
+
+export interface ObservedAddress {
+  name: string;
+  ip: string;
+  type: string;
+  owner: AddressOwner;
+  /** Names of the forwarding rules using it. */
+  users: string[];
+}
+
+export interface ObservedGroup {
+  zone: string;
+  owned: boolean;
+  /** Instance names. */
+  instances: string[];
+}
+
+/** An operation of this Service that finished with an error, reported once. */
+export interface OperationFailure {
+  action: string;
+  field: string;
+  status: number;
+  message: string;
+}
+
+export interface GcpObserved {
+  ref: ServiceRef;
+  name: string;
+  /** Operations of this Service still running (descriptions). */
+  pendingOperations: string[];
+  /** Zones whose shared instance group has an operation running. */
+  groupZonesBusy: string[];
+  failures: OperationFailure[];
+  healthCheck?: ObservedHealthCheck;
+  backendService?: ObservedBackendService;
+  forwardingRule?: ObservedForwardingRule;
+  firewall?: ObservedFirewall;
+  healthCheckFirewall?: ObservedFirewall;
+  /** Every address of the region: our own one, and any static address loadBalancerIP may name. */
+  addresses: ObservedAddress[];
+  /** The cluster's shared instance groups, by zone. */
+  groups: ObservedGroup[];
+}
+
+/** True when nothing of this Service exists in Compute. */
+export function nothingObserved(o: GcpObserved): boolean {
+  return (
+    !o.healthCheck &&
+    !o.backendService &&
+    !o.forwardingRule &&
+    !o.firewall &&
+    !o.healthCheckFirewall &&
+    !o.addresses.some((a) => a.owner === 'thisService' && a.name === o.name) &&
+    o.pendingOperations.length === 0
+  );
+}

@@ -1,0 +1,319 @@
+// The GCP diff (pure): from what Compute holds and what the Service wants, the ordered steps that
+// converge them. Steps come in phases that respect GCP's references (a backend service needs its
+// health check and instance groups, a forwarding rule its backend service and address; nothing in
+// use can be deleted). apply runs only the first phase that has steps; the next reconcile observes
+// again and re-plans, so a plan never acts on state it has not seen, and a restart loses nothing.
+import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction, type ServiceRef } from '../provider.js';
+import { desiredGcp, GCP_HEALTH_CHECK_RANGES, type DesiredGcp, type GcpSettings } from './desiredGcp.js';
+import { healthCheckFirewallName, lastSegment, serviceFirewallName } from './names.js';
+import type { GcpObserved, ObservedFirewall, ObservedForwardingRule } from './observed.js';
+
+export interface HealthCheckBody {
+  name: string;
+  description: string;
+  type: 'HTTP' | 'TCP';
+  httpHealthCheck?: { port: number; requestPath: string };
+  tcpHealthCheck?: { port: number };
+  checkIntervalSec: number;
+  timeoutSec: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+}
+
+export interface BackendServiceBody {
+  name: string;
+  description: string;
+  protocol: string;
+  loadBalancingScheme: string;
+  healthChecks: string[];
+  backends: Array<{ group: string; balancingMode: string }>;
+  network?: string;
+}
+
+export interface ForwardingRuleBody {
+  name: string;
+  description: string;
+  IPAddress: string;
+  IPProtocol: string;
+  loadBalancingScheme: string;
+  backendService: string;
+  ports?: string[];
+  portRange?: string;
+  allPorts?: boolean;
+  networkTier?: string;
+  network?: string;
+  subnetwork?: string;
+}
+
+export interface FirewallBody {
+  name: string;
+  description: string;
+  network: string;
+  direction: 'INGRESS';
+  sourceRanges: string[];
+  allowed: Array<{ IPProtocol: string; ports: string[] }>;
+  targetTags?: string[];
+}
+
+export interface AddressBody {
+  name: string;
+  description: string;
+  addressType: string;
+  subnetwork?: string;
+}
+
+export type Step =
+  | { op: 'insertAddress'; body: AddressBody }
+  | { op: 'deleteAddress'; name: string }
+  | { op: 'insertHealthCheck'; body: HealthCheckBody }
+  | { op: 'updateHealthCheck'; body: HealthCheckBody }
+  | { op: 'insertFirewall'; body: FirewallBody }
+  | { op: 'updateFirewall'; body: FirewallBody }
+  | { op: 'insertInstanceGroup'; zone: string }
+  | { op: 'addInstances'; zone: string; instances: string[] }
+  | { op: 'removeInstances'; zone: string; instances: string[] }
+  | { op: 'insertBackendService'; body: BackendServiceBody }
+  | { op: 'updateBackendService'; body: BackendServiceBody }
+  | { op: 'deleteBackendService'; name: string }
+  | { op: 'insertForwardingRule'; body: ForwardingRuleBody; needsOwnAddress: boolean }
+  | { op: 'deleteForwardingRule'; name: string };
+
+export interface GcpAction extends PlanAction {
+  phase: number;
+  step?: Step;
+}
+
+export interface GcpPlan extends Plan {
+  name: string;
+  actions: GcpAction[];
+  /** Set when an operation of this Service must finish before anything else is planned. */
+  waitFor?: string;
+  /** The load balancer's address, when the forwarding rule exists as desired. */
+  ingressIP?: string;
+  /** True when the plan sees nothing of this Service in Compute yet (a first create). */
+  creating: boolean;
+}
+
+const zonesUrl = (s: GcpSettings, zone: string, group: string) => `projects/${s.project}/zones/${zone}/instanceGroups/${group}`;
+const regionUrl = (s: GcpSettings, collection: string, name: string) => `projects/${s.project}/regions/${s.region}/${collection}/${name}`;
+const networkUrl = (s: GcpSettings) => (s.network.includes('/') ? s.network : `projects/${s.project}/global/networks/${s.network}`);
+const subnetworkUrl = (s: GcpSettings) =>
+  s.subnetwork === undefined ? undefined : s.subnetwork.includes('/') ? s.subnetwork : regionUrl(s, 'subnetworks', s.subnetwork);
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
+}
+
+function firewallAllowed(allowed: string[]): FirewallBody['allowed'] {
+  const byProto = new Map<string, string[]>();
+  for (const entry of allowed) {
+    const [proto, port] = entry.split(':') as [string, string];
+    byProto.set(proto, [...(byProto.get(proto) ?? []), port]);
+  }
+  return [...byProto.entries()].map(([IPProtocol, ports]) => ({ IPProtocol, ports }));
+}
+
+function firewallMatches(observed: ObservedFirewall, body: FirewallBody): boolean {
+  const allowed = body.allowed.flatMap((a) => a.ports.map((p) => `${a.IPProtocol}:${p}`));
+  return sameList(observed.sourceRanges, body.sourceRanges) && sameList(observed.allowed, allowed) && sameList(observed.targetTags, body.targetTags ?? []);
+}
+
+function ruleMatches(rule: ObservedForwardingRule, want: DesiredGcp, ip: string | undefined, name: string): boolean {
+  return (
+    (ip === undefined || rule.ip === ip) &&
+    rule.protocol === want.ruleProtocol &&
+    rule.scheme === want.scheme &&
+    lastSegment(rule.backendService) === name &&
+    sameList(rule.ports, want.ports) &&
+    (rule.portRange ?? '') === (want.portRange ?? '') &&
+    rule.allPorts === want.allPorts
+  );
+}
+
+function notOwned(what: string, name: string, settings: GcpSettings): ServiceConfigError {
+  return new ServiceConfigError(
+    'metadata.uid',
+    `the ${what} ${name} exists but is not owned by cluster ${settings.clusterName} and this Service; it is left alone, remove or rename it`,
+  );
+}
+
+/** Which address the forwarding rule should carry: the user's static address, or our own. */
+function chooseAddress(observed: GcpObserved, want: DesiredGcp, settings: GcpSettings): { ip?: string; own: boolean } {
+  if (want.requestedIP !== undefined) {
+    const holder = observed.addresses.find((a) => a.ip === want.requestedIP);
+    if (!holder)
+      throw new ServiceConfigError(
+        'spec.loadBalancerIP',
+        `${want.requestedIP} is not a static address reserved in project ${settings.project}, region ${settings.region}; reserve it (gcloud compute addresses create) or remove loadBalancerIP`,
+      );
+    if (holder.owner === 'otherService') throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} belongs to another Service's load balancer`);
+    const foreignUser = holder.users.find((u) => u !== want.name);
+    if (foreignUser) throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} is already used by forwarding rule ${foreignUser}`);
+    if (holder.owner === 'foreign' && holder.type !== want.scheme)
+      throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} is a ${holder.type} address; this Service needs an ${want.scheme} one`);
+    return { ip: want.requestedIP, own: holder.owner === 'thisService' };
+  }
+  const own = observed.addresses.find((a) => a.owner === 'thisService' && a.name === want.name && a.type === want.scheme);
+  return own ? { ip: own.ip, own: true } : { own: true };
+}
+
+export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer, settings: GcpSettings, groupName: string): GcpPlan {
+  const ref: ServiceRef = desired.ref;
+  const want = desiredGcp(desired, settings);
+  const name = want.name;
+  const creating = !observed.healthCheck && !observed.backendService && !observed.forwardingRule;
+  const failure = observed.failures[0];
+  if (failure) throw new ServiceConfigError(failure.field, `GCP rejected ${failure.action} (HTTP ${failure.status}): ${failure.message}`);
+  if (observed.pendingOperations.length > 0) {
+    const waitFor = observed.pendingOperations.join(', ');
+    return { ref, name, creating, waitFor, actions: [{ kind: 'waitForOperations', description: `wait for running operations: ${waitFor}`, mutating: false, phase: 0 }] };
+  }
+  const owned: Array<[string, string, { owned: boolean } | undefined]> = [
+    ['health check', name, observed.healthCheck],
+    ['backend service', name, observed.backendService],
+    ['forwarding rule', name, observed.forwardingRule],
+    ['firewall', serviceFirewallName(name), observed.firewall],
+    ['firewall', healthCheckFirewallName(name), observed.healthCheckFirewall],
+  ];
+  for (const [what, n, r] of owned) if (r && !r.owned) throw notOwned(what, n, settings);
+  const squatter = observed.addresses.find((a) => a.name === name && a.owner !== 'thisService');
+  if (squatter && want.requestedIP === undefined) throw notOwned('address', name, settings);
+
+  const address = chooseAddress(observed, want, settings);
+  const actions: GcpAction[] = [];
+  const add = (phase: number, step: Step, description: string, membershipOnly = false) =>
+    actions.push({ kind: step.op, description, mutating: true, phase, step, ...(membershipOnly ? { membershipOnly } : {}) });
+
+  const fr = observed.forwardingRule;
+  const bs = observed.backendService;
+  const bsStale = bs !== undefined && (bs.scheme !== want.scheme || bs.protocol !== want.backendProtocol);
+  const frStale = fr !== undefined && (bsStale || !ruleMatches(fr, want, address.ip, name));
+  // Phase 1: a forwarding rule's address, ports and protocol are immutable: replace it.
+  if (fr && frStale) add(1, { op: 'deleteForwardingRule', name }, `delete forwarding rule ${name} (${fr.protocol} ${fr.ip}) to recreate it as desired`);
+  // Phase 2: a backend service's scheme is immutable and its protocol must match the rule's.
+  if (bs && bsStale) add(2, { op: 'deleteBackendService', name }, `delete backend service ${name} (${bs.scheme} ${bs.protocol}) to recreate it as ${want.scheme} ${want.backendProtocol}`);
+  const ownAddress = observed.addresses.find((a) => a.owner === 'thisService' && a.name === name);
+  const keepOwnAddress = want.requestedIP === undefined ? ownAddress?.type === want.scheme : want.requestedIP === ownAddress?.ip;
+  if (ownAddress && !keepOwnAddress) {
+    const inUse = ownAddress.users.length > 0 && !(ownAddress.users.length === 1 && ownAddress.users[0] === name && frStale);
+    add(inUse ? 6 : 2, { op: 'deleteAddress', name }, `release address ${name} (${ownAddress.ip}): no longer used by this Service`);
+  }
+
+  // Phase 3: everything that references nothing of ours.
+  if (want.requestedIP === undefined && !(ownAddress && keepOwnAddress)) {
+    const body: AddressBody = { name, description: want.description, addressType: want.scheme };
+    const sub = subnetworkUrl(settings);
+    if (want.scheme === 'INTERNAL' && sub) body.subnetwork = sub;
+    add(ownAddress ? 4 : 3, { op: 'insertAddress', body }, `reserve ${want.scheme.toLowerCase()} address ${name}`);
+  }
+  const hcBody: HealthCheckBody = {
+    name,
+    description: want.description,
+    type: want.healthCheck.protocol,
+    checkIntervalSec: 8,
+    timeoutSec: 1,
+    healthyThreshold: 1,
+    unhealthyThreshold: 3,
+  };
+  if (want.healthCheck.protocol === 'HTTP') hcBody.httpHealthCheck = { port: want.healthCheck.port, requestPath: want.healthCheck.path };
+  else hcBody.tcpHealthCheck = { port: want.healthCheck.port };
+  const hcDesc = `${want.healthCheck.protocol} :${want.healthCheck.port}${want.healthCheck.path}`;
+  if (!observed.healthCheck) add(3, { op: 'insertHealthCheck', body: hcBody }, `create health check ${name} (${hcDesc})`);
+  else if (observed.healthCheck.port !== want.healthCheck.port || (observed.healthCheck.path ?? '') !== want.healthCheck.path)
+    add(3, { op: 'updateHealthCheck', body: hcBody }, `update health check ${name}: :${observed.healthCheck.port}${observed.healthCheck.path ?? ''} -> ${hcDesc}`);
+
+  const targetTags = settings.nodeTags.length > 0 ? [...settings.nodeTags].sort() : undefined;
+  const fwBody: FirewallBody = {
+    name: serviceFirewallName(name),
+    description: want.description,
+    network: networkUrl(settings),
+    direction: 'INGRESS',
+    sourceRanges: want.sourceRanges,
+    allowed: firewallAllowed(want.allowed),
+    ...(targetTags ? { targetTags } : {}),
+  };
+  const hcFwBody: FirewallBody = {
+    ...fwBody,
+    name: healthCheckFirewallName(name),
+    sourceRanges: [...GCP_HEALTH_CHECK_RANGES].sort(),
+    allowed: [{ IPProtocol: 'tcp', ports: [String(want.healthCheck.port)] }],
+  };
+  for (const [obs, body, what] of [
+    [observed.firewall, fwBody, `${want.allowed.join(',')} from ${want.sourceRanges.join(',')}`],
+    [observed.healthCheckFirewall, hcFwBody, `health checks to tcp:${want.healthCheck.port}`],
+  ] as const) {
+    if (!obs) add(3, { op: 'insertFirewall', body }, `create firewall ${body.name} (${what})`);
+    else if (!firewallMatches(obs, body)) add(3, { op: 'updateFirewall', body }, `update firewall ${body.name} (${what})`);
+  }
+
+  // The shared instance groups: create missing ones, then bring their membership to the eligible nodes.
+  for (const g of want.groups) {
+    const have = observed.groups.find((o) => o.zone === g.zone);
+    if (!have) {
+      add(3, { op: 'insertInstanceGroup', zone: g.zone }, `create instance group ${groupName} in ${g.zone}`, true);
+      add(4, { op: 'addInstances', zone: g.zone, instances: g.instances.map((i) => g.urls[i]!) }, `add ${g.instances.join(', ')} to ${groupName} in ${g.zone}`, true);
+      continue;
+    }
+    if (!have.owned) throw new ServiceConfigError('spec', `instance group ${groupName} in ${g.zone} exists but is not owned by cluster ${settings.clusterName}`);
+    const missing = g.instances.filter((i) => !have.instances.includes(i));
+    if (missing.length > 0) add(4, { op: 'addInstances', zone: g.zone, instances: missing.map((i) => g.urls[i]!) }, `add ${missing.join(', ')} to ${groupName} in ${g.zone}`, true);
+  }
+  for (const have of observed.groups) {
+    if (!have.owned) continue;
+    const wanted = want.groups.find((g) => g.zone === have.zone)?.instances ?? [];
+    const extra = have.instances.filter((i) => !wanted.includes(i));
+    if (extra.length > 0)
+      add(4, { op: 'removeInstances', zone: have.zone, instances: extra.map((i) => `projects/${settings.project}/zones/${have.zone}/instances/${i}`) }, `remove ${extra.join(', ')} from ${groupName} in ${have.zone}`, true);
+  }
+
+  // Phase 4: the backend service, over the groups of every zone with eligible nodes.
+  const zones = want.groups.map((g) => g.zone);
+  const bsBody: BackendServiceBody = {
+    name,
+    description: want.description,
+    protocol: want.backendProtocol,
+    loadBalancingScheme: want.scheme,
+    healthChecks: [regionUrl(settings, 'healthChecks', name)],
+    backends: zones.map((z) => ({ group: zonesUrl(settings, z, groupName), balancingMode: 'CONNECTION' })),
+    ...(want.scheme === 'INTERNAL' ? { network: networkUrl(settings) } : {}),
+  };
+  if (!bs || bsStale) add(4, { op: 'insertBackendService', body: bsBody }, `create backend service ${name} (${want.scheme} ${want.backendProtocol}, zones ${zones.join(', ') || 'none'})`);
+  else if (lastSegment(bs.healthCheck) !== name) add(4, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: health check ${name}`);
+  else if (!sameList(bs.groupZones, zones))
+    add(4, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: zones ${bs.groupZones.join(', ') || 'none'} -> ${zones.join(', ') || 'none'}`, true);
+
+  // Phase 5: the forwarding rule, once its backend service and address exist.
+  if (!fr || frStale) {
+    const body: ForwardingRuleBody = {
+      name,
+      description: want.description,
+      IPAddress: address.ip ?? '',
+      IPProtocol: want.ruleProtocol,
+      loadBalancingScheme: want.scheme,
+      backendService: regionUrl(settings, 'backendServices', name),
+    };
+    if (want.allPorts) body.allPorts = true;
+    else if (want.portRange !== undefined) body.portRange = want.portRange;
+    else body.ports = want.ports;
+    if (want.scheme === 'EXTERNAL') body.networkTier = 'PREMIUM';
+    else {
+      body.network = networkUrl(settings);
+      const sub = subnetworkUrl(settings);
+      if (sub) body.subnetwork = sub;
+    }
+    const ports = want.allPorts ? 'all ports' : (want.portRange ?? want.ports.join(','));
+    add(5, { op: 'insertForwardingRule', body, needsOwnAddress: address.ip === undefined }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
+  }
+
+  const plan: GcpPlan = { ref, name, creating, actions: actions.sort((a, b) => a.phase - b.phase) };
+  if (fr && !frStale) plan.ingressIP = fr.ip;
+  return plan;
+}
+
+/** The steps apply runs now: those of the first phase that has any. */
+export function currentPhase(plan: GcpPlan): GcpAction[] {
+  const mutating = plan.actions.filter((a) => a.mutating && a.step);
+  if (mutating.length === 0) return [];
+  const first = mutating[0]!.phase;
+  return mutating.filter((a) => a.phase === first);
+}
