@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // kube-lb-provisioner: one binary, one subcommand per role. Each subcommand lives in its own file.
 import { Command } from 'commander';
+import { speakerCommand } from './speakerCommand.js';
 
 const program = new Command('kube-lb-provisioner')
   .description('Provisions load balancers for Kubernetes Services of type LoadBalancer')
   .showHelpAfterError();
 
 // Subcommands register themselves here: program.addCommand(fooCommand()).
+program.addCommand(speakerCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,67 @@
+// `kube-lb-provisioner speaker`: the metal provider's L2 announcer, one per node (a DaemonSet with
+// hostNetwork and NET_ADMIN + NET_RAW). See providers/metal/README.md.
+import { Command, InvalidArgumentError } from 'commander';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createLogger } from '../observability/logger.js';
+import { ipCommandEffects } from '../speaker/ipCommandEffects.js';
+import { Speaker } from '../speaker/speaker.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+export function speakerCommand(): Command {
+  return new Command('speaker')
+    .description('Announce metal load-balancer addresses from this node (L2: gratuitous ARP / NDP)')
+    .requiredOption('--node-name <name>', 'this node\'s name (the DaemonSet passes spec.nodeName)', process.env.NODE_NAME)
+    .requiredOption('--interface <if>', 'interface that carries the addresses, e.g. eth0')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then ~/.kube/config)')
+    .option('--namespace <ns>', 'namespace of the speakers\' Leases', process.env.POD_NAMESPACE ?? 'kube-system')
+    .option('--load-balancer-class <class>', 'serve Services of this loadBalancerClass (default: Services without a class)')
+    .option('--netns <name>', 'run network commands inside this network namespace (labs and tests)')
+    .option('--renew-interval-ms <ms>', 'how often the node Lease is renewed', positiveInt, 1000)
+    .option('--lapse-ms <ms>', 'a speaker whose Lease was not renewed for this long is dead', positiveInt, 1500)
+    .option('--address-lifetime-seconds <s>', 'valid_lft of announced addresses (kept fresh while alive)', positiveInt, 2)
+    .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
+    .action(async (opts: {
+      nodeName: string;
+      interface: string;
+      kubeconfig?: string;
+      namespace: string;
+      loadBalancerClass?: string;
+      netns?: string;
+      renewIntervalMs: number;
+      lapseMs: number;
+      addressLifetimeSeconds: number;
+      logLevel: string;
+    }) => {
+      const logger = createLogger(opts.logLevel, 'kube-lb-provisioner-speaker');
+      const kubeConfig = new KubeConfig();
+      if (opts.kubeconfig) kubeConfig.loadFromFile(opts.kubeconfig);
+      else kubeConfig.loadFromDefault();
+      const effects = ipCommandEffects({ iface: opts.interface, netns: opts.netns, lifetimeSeconds: opts.addressLifetimeSeconds });
+      await effects.prepare();
+      const speaker = new Speaker({
+        kubeConfig,
+        nodeName: opts.nodeName,
+        namespace: opts.namespace,
+        loadBalancerClass: opts.loadBalancerClass,
+        effects,
+        logger,
+        renewIntervalMs: opts.renewIntervalMs,
+        lapseMs: opts.lapseMs,
+      });
+      let stopping = false;
+      const shutdown = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'speaker: shutting down, withdrawing addresses');
+        void speaker.stop(true).finally(() => process.exit(0));
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      await speaker.start();
+    });
+}

@@ -1,0 +1,12 @@
+// The speaker's only side effects on the host network, behind a small interface so the ownership
+// and convergence logic is tested without root. ipCommandEffects.ts is the real implementation.
+
+export interface NetEffects {
+  /** Load-balancer addresses this speaker put on the interface (found by their mark). */
+  listVIPs(): Promise<string[]>;
+  /** Adds the address as /32 or /128, or refreshes its lifetime when present. */
+  addVIP(ip: string): Promise<void>;
+  removeVIP(ip: string): Promise<void>;
+  /** One gratuitous ARP (IPv4) or unsolicited Neighbour Advertisement (IPv6). */
+  announce(ip: string): Promise<void>;
+}

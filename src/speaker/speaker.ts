@@ -1,0 +1,319 @@
+// The speaker on one node: keeps this node's Lease alive, watches Leases, Nodes, Services and
+// EndpointSlices, computes who owns each address (announcementOwnership.ts, pure) and converges the
+// interface (announcer.ts, effects injected). The owner reports itself on the Service (annotation
+// and Event) so "where is my IP" has an answer.
+//
+// Timing, for failover under 2 s: the Lease is renewed every `renewIntervalMs` (1 s) and counts as
+// lapsed `lapseMs` (1.5 s) after the last renewal this speaker SAW (its own clock, so clock skew
+// between nodes does not matter). A timer fires exactly when the next Lease would lapse, so a dead
+// owner is noticed within lapseMs of its last renewal; the new owner then adds the address and
+// sends gratuitous ARP at once. A speaker that cannot renew its own Lease for lapseMs withdraws its
+// addresses itself, since the others already consider it dead.
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  KubeConfig,
+  PatchStrategy,
+  makeInformer,
+  setHeaderOptions,
+  V1MicroTime,
+  type Informer,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Lease,
+  type V1Node,
+  type V1Service,
+  type V1EndpointSlice,
+} from '@kubernetes/client-node';
+import type { Logger } from '../observability/logger.js';
+import { addressOwners, nextLapseMs, type AddressOwner, type AnnouncedService, type NodeState, type SpeakerLease } from './announcementOwnership.js';
+import { Announcer } from './announcer.js';
+import type { NetEffects } from './netEffects.js';
+
+export const ANNOUNCING_NODE_ANNOTATION = 'kube-lb-provisioner.io/announcing-node';
+export const SPEAKER_LEASE_LABEL = 'kube-lb-provisioner.io/speaker';
+export const EVENT_REASON_NODE_ASSIGNED = 'nodeAssigned';
+
+export interface SpeakerOptions {
+  kubeConfig: KubeConfig;
+  nodeName: string;
+  /** Namespace of the speakers' Leases (the speaker's own namespace). */
+  namespace: string;
+  /** Serve Services of this spec.loadBalancerClass; undefined: Services without a class. */
+  loadBalancerClass?: string;
+  effects: NetEffects;
+  logger: Logger;
+  renewIntervalMs?: number;
+  lapseMs?: number;
+  /** How often addresses are re-converged (and their lifetime refreshed) without any change. */
+  refreshIntervalMs?: number;
+}
+
+type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
+export function speakerLeaseName(node: string): string {
+  return `speaker-${node}`;
+}
+
+function errorCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export class Speaker {
+  private readonly core: CoreV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly renewIntervalMs: number;
+  private readonly lapseMs: number;
+  private readonly refreshIntervalMs: number;
+  private readonly announcer: Announcer;
+  private informers: { leases: Watched<V1Lease>; nodes: Watched<V1Node>; services: Watched<V1Service>; slices: Watched<V1EndpointSlice> } | undefined;
+  /** node -> the renewTime last seen and when (local clock) it was first seen */
+  private readonly seenRenewals = new Map<string, { renewTime: string; seenAt: number }>();
+  private lastOwnRenewal = 0;
+  private leaseResourceVersion: string | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private lapseTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private converging: Promise<void> | undefined;
+  private dirty = false;
+  /** service key -> node last reported by this speaker */
+  private readonly reported = new Map<string, string>();
+  /** Owners from the last evaluation, for tests and logs. */
+  owners: AddressOwner[] = [];
+
+  constructor(private readonly options: SpeakerOptions) {
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.coordination = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.renewIntervalMs = options.renewIntervalMs ?? 1000;
+    this.lapseMs = options.lapseMs ?? 1500;
+    this.refreshIntervalMs = options.refreshIntervalMs ?? 500;
+    if (this.lapseMs <= this.renewIntervalMs) throw new Error(`lapse (${this.lapseMs} ms) must exceed the renew interval (${this.renewIntervalMs} ms)`);
+    this.announcer = new Announcer(options.effects, options.logger);
+  }
+
+  async start(): Promise<void> {
+    const kc = this.options.kubeConfig;
+    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    const ns = this.options.namespace;
+    this.informers = {
+      leases: makeInformer(kc, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, () => this.coordination.listNamespacedLease({ namespace: ns, labelSelector: SPEAKER_LEASE_LABEL }), SPEAKER_LEASE_LABEL),
+      nodes: makeInformer(kc, '/api/v1/nodes', () => this.core.listNode()),
+      services: makeInformer(kc, '/api/v1/services', () => this.core.listServiceForAllNamespaces()),
+      slices: makeInformer(kc, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()),
+    };
+    for (const [name, informer] of Object.entries(this.informers) as [string, Watched<KubernetesObject>][]) {
+      for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, () => this.evaluateSoon());
+      informer.on('error', (error: unknown) => {
+        if (this.stopped) return;
+        this.options.logger.warn({ err: error, informer: name }, 'speaker: watch failed, restarting');
+        setTimeout(() => void informer.start().catch(() => undefined), 500);
+      });
+    }
+    await this.renew();
+    await Promise.all(Object.values(this.informers).map((i: Watched<KubernetesObject>) => i.start()));
+    this.timers.push(setInterval(() => void this.renew(), this.renewIntervalMs));
+    this.timers.push(setInterval(() => this.evaluateSoon(), this.refreshIntervalMs));
+    this.evaluateSoon();
+    this.options.logger.info({ node: this.options.nodeName, renewIntervalMs: this.renewIntervalMs, lapseMs: this.lapseMs }, 'speaker: started');
+  }
+
+  /**
+   * Stops. `release` (graceful shutdown): remove every address and delete the Lease, so another
+   * node takes over at once instead of after the lapse.
+   */
+  async stop(release = true): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.lapseTimer) clearTimeout(this.lapseTimer);
+    await Promise.all(Object.values(this.informers ?? {}).map((i: Watched<KubernetesObject>) => i.stop().catch(() => undefined)));
+    await this.converging;
+    if (!release) return;
+    await this.announcer.releaseAll();
+    await this.coordination
+      .deleteNamespacedLease({ name: speakerLeaseName(this.options.nodeName), namespace: this.options.namespace })
+      .catch((error: unknown) => this.options.logger.warn({ err: error }, 'speaker: could not delete its Lease'));
+  }
+
+  /** Addresses this node holds now. */
+  held(): string[] {
+    return this.announcer.held();
+  }
+
+  private async renew(): Promise<void> {
+    if (this.stopped) return;
+    const { nodeName, namespace } = this.options;
+    const name = speakerLeaseName(nodeName);
+    const now = new Date();
+    const body: V1Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace, labels: { [SPEAKER_LEASE_LABEL]: 'true' }, resourceVersion: this.leaseResourceVersion },
+      spec: { holderIdentity: nodeName, leaseDurationSeconds: Math.ceil(this.lapseMs / 1000), renewTime: new V1MicroTime(now.getTime()) },
+    };
+    try {
+      let saved: V1Lease;
+      try {
+        saved = this.leaseResourceVersion
+          ? await this.coordination.replaceNamespacedLease({ name, namespace, body })
+          : await this.coordination.createNamespacedLease({ namespace, body });
+      } catch (error) {
+        // Someone else wrote it (or it exists from a previous run): take the current version and retry once.
+        if (errorCode(error) !== 409 && errorCode(error) !== 404) throw error;
+        if (errorCode(error) === 404) {
+          body.metadata!.resourceVersion = undefined;
+          saved = await this.coordination.createNamespacedLease({ namespace, body });
+        } else {
+          const current = await this.coordination.readNamespacedLease({ name, namespace });
+          body.metadata!.resourceVersion = current.metadata?.resourceVersion;
+          saved = await this.coordination.replaceNamespacedLease({ name, namespace, body });
+        }
+      }
+      this.leaseResourceVersion = saved.metadata?.resourceVersion;
+      this.lastOwnRenewal = Date.now();
+    } catch (error) {
+      this.leaseResourceVersion = undefined;
+      this.options.logger.warn({ err: error }, 'speaker: cannot renew its Lease');
+      this.evaluateSoon();
+    }
+  }
+
+  private evaluateSoon(): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    if (this.converging) return;
+    this.converging = (async () => {
+      while (this.dirty && !this.stopped) {
+        this.dirty = false;
+        await this.evaluate().catch((error: unknown) => this.options.logger.error({ err: error }, 'speaker: evaluation failed'));
+      }
+    })().finally(() => {
+      this.converging = undefined;
+    });
+  }
+
+  private leaseView(now: number): SpeakerLease[] {
+    const leases: SpeakerLease[] = [];
+    const present = new Set<string>();
+    for (const lease of this.informers!.leases.list(this.options.namespace)) {
+      const node = lease.spec?.holderIdentity;
+      const renewTime = lease.spec?.renewTime ? new Date(lease.spec.renewTime).toISOString() : undefined;
+      if (!node || !renewTime) continue;
+      present.add(node);
+      const seen = this.seenRenewals.get(node);
+      if (!seen || seen.renewTime !== renewTime) {
+        // First sight: trust the writer's clock but never into the future.
+        const seenAt = seen ? now : Math.min(now, new Date(renewTime).getTime());
+        this.seenRenewals.set(node, { renewTime, seenAt });
+      }
+      leases.push({ node, renewTimeMs: this.seenRenewals.get(node)!.seenAt });
+    }
+    for (const node of this.seenRenewals.keys()) if (!present.has(node)) this.seenRenewals.delete(node);
+    // Our own liveness is what we know of our renewals, not what the watch echoed back.
+    const own = leases.find((l) => l.node === this.options.nodeName);
+    if (own) own.renewTimeMs = this.lastOwnRenewal;
+    return leases;
+  }
+
+  private nodeView(): NodeState[] {
+    return this.informers!.nodes.list().map((n) => ({
+      name: n.metadata?.name ?? '',
+      labels: n.metadata?.labels ?? {},
+      networkUnavailable: (n.status?.conditions ?? []).some((c) => c.type === 'NetworkUnavailable' && c.status === 'True'),
+      deleting: n.metadata?.deletionTimestamp !== undefined,
+    }));
+  }
+
+  private serviceView(): AnnouncedService[] {
+    const readyNodes = new Map<string, Set<string>>();
+    for (const slice of this.informers!.slices.list()) {
+      const service = slice.metadata?.labels?.['kubernetes.io/service-name'];
+      if (!service) continue;
+      const key = `${slice.metadata?.namespace}/${service}`;
+      const nodes = readyNodes.get(key) ?? new Set<string>();
+      for (const endpoint of slice.endpoints ?? []) {
+        if (endpoint.nodeName && endpoint.conditions?.ready !== false) nodes.add(endpoint.nodeName);
+      }
+      readyNodes.set(key, nodes);
+    }
+    const wantedClass = this.options.loadBalancerClass;
+    const out: AnnouncedService[] = [];
+    for (const svc of this.informers!.services.list()) {
+      if (svc.spec?.type !== 'LoadBalancer' || svc.spec.loadBalancerClass !== wantedClass) continue;
+      const ips = (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ip && i.ipMode !== 'Proxy').map((i) => i.ip!);
+      if (ips.length === 0) continue;
+      const key = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
+      out.push({ key, ips, trafficPolicy: svc.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster', endpointNodes: [...(readyNodes.get(key) ?? [])] });
+    }
+    return out;
+  }
+
+  private async evaluate(): Promise<void> {
+    const now = Date.now();
+    const leases = this.leaseView(now);
+    this.owners = addressOwners({ leases, nodes: this.nodeView(), services: this.serviceView(), nowMs: now, lapseMs: this.lapseMs });
+    const mine = this.owners.filter((o) => o.node === this.options.nodeName);
+    const { added, removed } = await this.announcer.converge(mine.map((o) => o.ip));
+    if (added.length > 0 || removed.length > 0) this.options.logger.info({ node: this.options.nodeName, added, removed }, 'speaker: addresses changed');
+    this.scheduleLapseCheck(leases, now);
+    await this.report(mine);
+  }
+
+  /** Re-evaluates right when the next Lease lapses, and while announcements are still due. */
+  private scheduleLapseCheck(leases: SpeakerLease[], now: number): void {
+    if (this.lapseTimer) clearTimeout(this.lapseTimer);
+    const at = nextLapseMs(leases, now, this.lapseMs);
+    if (at === undefined || this.stopped) return;
+    this.lapseTimer = setTimeout(() => this.evaluateSoon(), at - now + 5);
+  }
+
+  private async report(mine: AddressOwner[]): Promise<void> {
+    const node = this.options.nodeName;
+    const services = new Map(this.informers!.services.list().map((s) => [`${s.metadata?.namespace}/${s.metadata?.name}`, s]));
+    for (const owner of mine) {
+      for (const key of owner.services) {
+        const svc = services.get(key);
+        if (!svc?.metadata?.name || !svc.metadata.namespace) continue;
+        const annotated = svc.metadata.annotations?.[ANNOUNCING_NODE_ANNOTATION];
+        if (annotated === node && this.reported.get(key) === node) continue;
+        const { name, namespace } = svc.metadata;
+        try {
+          if (annotated !== node) {
+            await this.core.patchNamespacedService(
+              { name, namespace, body: { metadata: { annotations: { [ANNOUNCING_NODE_ANNOTATION]: node } } } },
+              setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+            );
+          }
+          if (this.reported.get(key) !== node) await this.recordEvent(svc, owner.ip);
+          this.reported.set(key, node);
+        } catch (error) {
+          this.options.logger.warn({ err: error, service: key }, 'speaker: cannot report the announcing node');
+        }
+      }
+    }
+    const mineKeys = new Set(mine.flatMap((o) => o.services));
+    for (const key of this.reported.keys()) if (!mineKeys.has(key)) this.reported.delete(key);
+  }
+
+  private async recordEvent(svc: V1Service, ip: string): Promise<void> {
+    const now = new Date();
+    const node = this.options.nodeName;
+    await this.core.createNamespacedEvent({
+      namespace: svc.metadata!.namespace!,
+      body: {
+        metadata: { name: `${svc.metadata!.name}.${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 8)}`, namespace: svc.metadata!.namespace },
+        involvedObject: { apiVersion: 'v1', kind: 'Service', name: svc.metadata!.name, namespace: svc.metadata!.namespace, uid: svc.metadata!.uid },
+        reason: EVENT_REASON_NODE_ASSIGNED,
+        message: `announcing ${ip} from node "${node}" with protocol "layer2"`,
+        type: 'Normal',
+        source: { component: 'kube-lb-provisioner-speaker', host: node },
+        reportingComponent: 'kube-lb-provisioner.io/speaker',
+        reportingInstance: node,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+  }
+}
