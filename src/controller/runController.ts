@@ -1,0 +1,313 @@
+// The whole controller in one process: providers, informers, the work queue and its workers,
+// leader election, the periodic resync with garbage collection, and metrics. The CLI's
+// `controller` and `playground` commands and the providers' end-to-end tests all run this.
+import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Registry } from 'prom-client';
+import type { Provider, ProviderContext, DesiredLoadBalancer } from '../../providers/provider.js';
+import { serviceKey } from '../../providers/provider.js';
+import { createProvider as createRegisteredProvider, type ProviderDeps } from '../../providers/registry.js';
+import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
+import { ClusterCache } from '../kube/clusterCache.js';
+import { EventRecorder } from '../kube/eventRecorder.js';
+import { LeaderElector } from '../kube/leaderElection.js';
+import { ServiceWriter } from '../kube/serviceWriter.js';
+import { startHealthServer, type HealthServer } from '../observability/healthServer.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createControllerMetrics } from '../observability/metrics.js';
+import { desiredLoadBalancer } from './desiredLoadBalancer.js';
+import { collectGarbage } from './garbageCollect.js';
+import type { ProviderRuntime } from './ports.js';
+import { Reconciler, type Outcome } from './reconcile.js';
+import { concernsUs, serviceRefOf, wantedSlot } from './serviceSelection.js';
+import { WorkQueue } from './workQueue.js';
+
+/** Knobs that are not user configuration: tests and benchmarks turn them. */
+export interface ControllerTuning {
+  /** Node changes within this window are coalesced into one membership pass (default 500 ms). */
+  nodeSyncDelayMs?: number;
+  /** Resync period override in ms (config.resyncPeriodSeconds otherwise; 0 disables the timer). */
+  resyncPeriodMs?: number;
+  /** Upstream-like: a worker waits inline while the cloud is in progress (benchmarks only). */
+  blockOnInProgress?: boolean;
+  informerRestartMinMs?: number;
+  informerRestartMaxMs?: number;
+  /** Serve /healthz, /readyz and /metrics on config.metricsAddress (the CLI does). */
+  serveHttp?: boolean;
+}
+
+export interface RunControllerOptions {
+  kubeConfig: KubeConfig;
+  config: ControllerConfig;
+  logger?: Logger;
+  createProvider?: (config: ProviderConfig, deps: ProviderDeps) => Promise<Provider>;
+  registry?: Registry;
+  identity?: string;
+  tuning?: ControllerTuning;
+}
+
+export interface RunningController {
+  stop(): Promise<void>;
+  isLeader(): boolean;
+  /** Caches synced, providers started, and (when electing) this replica can act. */
+  ready(): boolean;
+  /** Runs one resync now (enqueue everything ours, garbage-collect orphans); resolves when GC is done. */
+  resyncNow(): Promise<number>;
+  /** Keys queued, in flight or scheduled. */
+  pendingWork(): number;
+  identity: string;
+  httpUrl?: string;
+  providers: ReadonlyArray<{ id: string; provider: Provider }>;
+}
+
+export function slotId(entry: ProviderConfig, index: number): string {
+  return entry.loadBalancerClass ? `${entry.type}:${entry.loadBalancerClass}` : index === 0 ? entry.type : `${entry.type}#${index}`;
+}
+
+/** Creates every configured provider, in order; a provider with no class serves class-less Services. */
+export async function createProviderRuntimes(
+  config: ControllerConfig,
+  logger: Logger,
+  record: ProviderDeps['record'],
+  create: (config: ProviderConfig, deps: ProviderDeps) => Promise<Provider>,
+): Promise<ProviderRuntime[]> {
+  const runtimes: ProviderRuntime[] = [];
+  for (const [i, entry] of config.providers.entries()) {
+    const id = slotId(entry, i);
+    const provider = await create(entry, { clusterName: config.clusterName, logger: logger.child({ provider: id }), record });
+    const runtime: ProviderRuntime = { id, default: entry.default || entry.loadBalancerClass === undefined, provider };
+    if (entry.loadBalancerClass) runtime.loadBalancerClass = entry.loadBalancerClass;
+    runtimes.push(runtime);
+  }
+  return runtimes;
+}
+
+export async function runController(options: RunControllerOptions): Promise<RunningController> {
+  const { kubeConfig, config } = options;
+  const tuning = options.tuning ?? {};
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const identity = options.identity ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const metrics = createControllerMetrics(options.registry);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const events = new EventRecorder(core, { component: 'kube-lb-provisioner', host: identity, logger });
+  const writer = new ServiceWriter(core, events);
+
+  const slots = await createProviderRuntimes(config, logger, metrics.record, options.createProvider ?? createRegisteredProvider);
+  const queue = new WorkQueue({
+    backoff: { initialMs: config.backoff.initialSeconds * 1000, maxMs: config.backoff.maxSeconds * 1000, jitter: 0.2 },
+    onDepthChange: (d) => metrics.queueDepth.set(d),
+  });
+
+  let cache: ClusterCache;
+  let reconciler: Reconciler;
+  let nodeSyncTimer: NodeJS.Timeout | undefined;
+  const nodeSyncDelayMs = tuning.nodeSyncDelayMs ?? 500;
+
+  const enqueueAllOurs = () => {
+    for (const s of cache.services()) if (concernsUs(s, slots)) queue.add(serviceKey(serviceRefOf(s)));
+  };
+
+  cache = new ClusterCache(
+    kubeConfig,
+    {
+      serviceChanged: (service, deleted) => {
+        const key = serviceKey(serviceRefOf(service));
+        if (deleted ? reconciler.ownershipOf(key) !== undefined : concernsUs(service, slots) || reconciler.ownershipOf(key) !== undefined) queue.add(key);
+      },
+      nodesChanged: () => {
+        // Coalesce: one pass over the Services for any number of node changes inside the window.
+        nodeSyncTimer ??= setTimeout(() => {
+          nodeSyncTimer = undefined;
+          for (const s of cache.services()) if (wantedSlot(s, slots)) queue.add(serviceKey(serviceRefOf(s)));
+        }, nodeSyncDelayMs);
+      },
+      endpointsChanged: (namespace, name) => {
+        const s = cache.service(namespace, name);
+        if (s && s.spec?.externalTrafficPolicy === 'Local' && wantedSlot(s, slots)) queue.add(`${namespace}/${name}`);
+      },
+    },
+    {
+      logger,
+      ...(tuning.informerRestartMinMs !== undefined ? { informerRestartMinMs: tuning.informerRestartMinMs } : {}),
+      ...(tuning.informerRestartMaxMs !== undefined ? { informerRestartMaxMs: tuning.informerRestartMaxMs } : {}),
+    },
+  );
+  reconciler = new Reconciler({ view: cache, kube: writer, slots, clusterName: config.clusterName, blockOnInProgress: tuning.blockOnInProgress ?? false });
+
+  // Providers may warm up from the Services they serve (metal rebuilds its address assignments).
+  const context = (slot: ProviderRuntime): ProviderContext => ({
+    listServices: () => {
+      const out: DesiredLoadBalancer[] = [];
+      for (const s of cache.services()) {
+        if (wantedSlot(s, slots)?.id !== slot.id) continue;
+        try {
+          const ref = serviceRefOf(s);
+          out.push(
+            desiredLoadBalancer(s, [], cache.endpointSlices(ref.namespace, ref.name), {
+              clusterName: config.clusterName,
+              needsProviderID: slot.provider.capabilities.needsProviderID,
+              targets: reconciler.targetsFor(slot),
+            }),
+          );
+        } catch {
+          // A Service with bad input is reported by its own reconcile.
+        }
+      }
+      return out;
+    },
+    requeue: (ref) => queue.add(serviceKey(ref)),
+    emit: (event) => {
+      const s = cache.service(event.ref.namespace, event.ref.name);
+      if (s) writer.event(s, event.type, event.reason, event.message);
+    },
+  });
+
+  const handle = async (key: string) => {
+    const [ns = '', name = ''] = key.split('/');
+    const svc: V1Service | undefined = cache.service(ns, name);
+    const providerLabel = (svc && wantedSlot(svc, slots)?.id) ?? reconciler.ownershipOf(key)?.slotId ?? 'none';
+    const end = metrics.reconcileDuration.startTimer({ provider: providerLabel });
+    const outcome: Outcome = await reconciler.reconcile(key);
+    end();
+    switch (outcome.kind) {
+      case 'done':
+        queue.forget(key);
+        metrics.reconcileTotal.inc({ provider: providerLabel, result: outcome.action });
+        break;
+      case 'retryAfter':
+        metrics.reconcileTotal.inc({ provider: providerLabel, result: 'inProgress' });
+        queue.addAfter(key, outcome.ms);
+        break;
+      case 'failed': {
+        const delay = queue.addRateLimited(key);
+        metrics.reconcileTotal.inc({ provider: providerLabel, result: 'error' });
+        metrics.reconcileErrors.inc({ provider: providerLabel, kind: outcome.configError ? 'config' : 'provider' });
+        const err = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+        logger.warn({ service: key, err, retryInMs: delay, configError: outcome.configError }, 'reconcile failed');
+        break;
+      }
+    }
+  };
+
+  // ---- leading: workers and resync run only on the leader ------------------------------------
+  let working: Promise<void> | undefined;
+  let resyncTimer: NodeJS.Timeout | undefined;
+  let started = false;
+  let stopping = false;
+  let abortStart: () => void = () => {};
+
+  const resync = async (): Promise<number> => {
+    enqueueAllOurs();
+    return collectGarbage(
+      cache,
+      slots,
+      (orphan) => {
+        metrics.garbageCollected.inc({ provider: orphan.slotId });
+        reconciler.forgetOwnership(serviceKey(orphan.ref), orphan.ref.uid);
+        logger.info({ service: serviceKey(orphan.ref), uid: orphan.ref.uid, provider: orphan.slotId }, 'deleted orphaned load balancer');
+      },
+      (orphan, error) => logger.warn({ service: orphan ? serviceKey(orphan.ref) : undefined, err: String(error) }, 'garbage collection failed'),
+    );
+  };
+
+  const startWorking = async () => {
+    if (working || stopping) return;
+    queue.reopen();
+    let done: () => void = () => {};
+    working = new Promise<void>((resolve) => (done = resolve));
+    let aborted = false;
+    const abort = new Promise<void>((resolve) => (abortStart = () => ((aborted = true), resolve())));
+    await Promise.race([cache.waitForSync(), abort]);
+    for (let attempt = 0; !aborted; attempt++) {
+      try {
+        await reconciler.seedOwnership();
+        break;
+      } catch (error) {
+        logger.warn({ err: String(error) }, 'could not list owned load balancers; retrying');
+        await Promise.race([new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt))), abort]);
+      }
+    }
+    if (aborted) {
+      done();
+      return;
+    }
+    enqueueAllOurs();
+    const periodMs = tuning.resyncPeriodMs ?? config.resyncPeriodSeconds * 1000;
+    if (periodMs > 0) {
+      resyncTimer = setInterval(() => void resync().catch((e: unknown) => logger.warn({ err: String(e) }, 'resync failed')), periodMs);
+      resyncTimer.unref();
+    }
+    started = true;
+    void queue
+      .run(config.workers, handle, (key, error) => logger.error({ service: key, err: String(error) }, 'reconcile threw'))
+      .finally(() => done());
+  };
+
+  const stopWorking = async () => {
+    clearInterval(resyncTimer);
+    resyncTimer = undefined;
+    abortStart();
+    queue.shutDown(); // in-flight reconciles finish; nothing new starts
+    await working;
+    working = undefined;
+    started = false;
+  };
+
+  const le = config.leaderElection;
+  const elector = le.enabled
+    ? new LeaderElector({
+        coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+        namespace: le.namespace,
+        name: le.leaseName,
+        identity,
+        leaseDurationMs: le.leaseDurationSeconds * 1000,
+        renewDeadlineMs: le.renewDeadlineSeconds * 1000,
+        retryPeriodMs: le.retryPeriodSeconds * 1000,
+        logger,
+        onStartedLeading: () => {
+          metrics.leader.set(1);
+          void startWorking();
+        },
+        onStoppedLeading: async () => {
+          metrics.leader.set(0);
+          await stopWorking();
+        },
+      })
+    : undefined;
+
+  for (const slot of slots) await slot.provider.start?.(context(slot));
+  cache.start();
+  if (elector) elector.start();
+  else void startWorking();
+
+  let http: HealthServer | undefined;
+  const ready = () => cache.synced() && (!elector || elector.isLeader() ? started : true);
+  if (tuning.serveHttp) http = await startHealthServer(config.metricsAddress, metrics.registry, ready);
+
+  logger.info({ identity, providers: slots.map((s) => ({ id: s.id, class: s.loadBalancerClass ?? null, default: s.default })) }, 'controller started');
+
+  const running: RunningController = {
+    identity,
+    providers: slots.map((s) => ({ id: s.id, provider: s.provider })),
+    isLeader: () => (elector ? elector.isLeader() : true),
+    ready,
+    pendingWork: () => queue.pending,
+    resyncNow: () => resync(),
+    stop: async () => {
+      if (stopping) return;
+      stopping = true;
+      clearTimeout(nodeSyncTimer);
+      if (elector) await elector.stop(stopWorking);
+      await stopWorking();
+      metrics.leader.set(0);
+      await cache.stop();
+      await events.flush();
+      for (const slot of slots) await slot.provider.stop?.();
+      await http?.close();
+      logger.info({ identity }, 'controller stopped');
+    },
+  };
+  if (http) running.httpUrl = http.url;
+  return running;
+}

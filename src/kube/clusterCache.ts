@@ -1,0 +1,145 @@
+// The controller's view of the cluster: informers for Services, Nodes and EndpointSlices, exposed
+// as the ClusterView reconcile reads. Cheap filters here decide what is worth enqueueing: status-only
+// Service updates (our own patches) and Node heartbeats are dropped.
+import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Node, type V1Service } from '@kubernetes/client-node';
+import type { ClusterView } from '../controller/ports.js';
+import { SERVICE_NAME_LABEL, endpointNodes } from '../controller/desiredLoadBalancer.js';
+import { ineligibility, nodeTarget } from '../controller/eligibleNodes.js';
+import type { Logger } from '../observability/logger.js';
+import { startInformer, type RunningInformer } from './informers.js';
+
+export interface ClusterCacheHandlers {
+  /** A Service appeared, changed in a way that matters, or went away. */
+  serviceChanged(service: V1Service, deleted: boolean): void;
+  /** Something providers see of the node set changed (eligibility, addresses, labels). */
+  nodesChanged(): void;
+  /** The nodes with ready endpoints of a Service changed. */
+  endpointsChanged(namespace: string, serviceName: string): void;
+}
+
+export interface ClusterCacheOptions {
+  logger: Logger;
+  informerRestartMinMs?: number;
+  informerRestartMaxMs?: number;
+}
+
+const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+
+function serviceFingerprint(s: V1Service): string {
+  const m = s.metadata ?? {};
+  return JSON.stringify([m.uid, m.deletionTimestamp ? 1 : 0, m.finalizers ?? [], m.annotations ?? {}, m.labels ?? {}, s.spec ?? {}]);
+}
+
+function nodeFingerprint(n: V1Node): string {
+  const t = nodeTarget(n);
+  return JSON.stringify([ineligibility(n, { needsProviderID: false }) ?? '', t.providerID ?? '', t.internalIPs, t.externalIPs, t.labels]);
+}
+
+export class ClusterCache implements ClusterView {
+  private serviceInformer!: RunningInformer<V1Service>;
+  private nodeInformer!: RunningInformer<V1Node>;
+  private slices!: RunningInformer<V1EndpointSlice>;
+  private readonly serviceFps = new Map<string, string>();
+  private readonly nodeFps = new Map<string, string>();
+  private readonly sliceFps = new Map<string, string>();
+  private version = 0;
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly handlers: ClusterCacheHandlers,
+    private readonly options: ClusterCacheOptions,
+  ) {}
+
+  start(): void {
+    const core = this.kubeConfig.makeApiClient(CoreV1Api);
+    const discovery = this.kubeConfig.makeApiClient(DiscoveryV1Api);
+    const informerOptions = {
+      logger: this.options.logger,
+      ...(this.options.informerRestartMinMs !== undefined ? { restartMinMs: this.options.informerRestartMinMs } : {}),
+      ...(this.options.informerRestartMaxMs !== undefined ? { restartMaxMs: this.options.informerRestartMaxMs } : {}),
+    };
+    const onService = (deleted: boolean) => (s: V1Service) => {
+      const key = keyOf(s);
+      if (deleted) {
+        this.serviceFps.delete(key);
+        this.handlers.serviceChanged(s, true);
+        return;
+      }
+      const fp = serviceFingerprint(s);
+      if (this.serviceFps.get(key) === fp) return;
+      this.serviceFps.set(key, fp);
+      this.handlers.serviceChanged(s, false);
+    };
+    this.serviceInformer = startInformer<V1Service>(
+      this.kubeConfig,
+      '/api/v1/services',
+      () => core.listServiceForAllNamespaces(),
+      { add: onService(false), update: onService(false), delete: onService(true) },
+      informerOptions,
+    );
+    const onNode = (deleted: boolean) => (n: V1Node) => {
+      const name = n.metadata?.name ?? '';
+      const fp = deleted ? undefined : nodeFingerprint(n);
+      if (this.nodeFps.get(name) === fp) return;
+      if (fp === undefined) this.nodeFps.delete(name);
+      else this.nodeFps.set(name, fp);
+      this.version++;
+      this.handlers.nodesChanged();
+    };
+    this.nodeInformer = startInformer<V1Node>(
+      this.kubeConfig,
+      '/api/v1/nodes',
+      () => core.listNode(),
+      { add: onNode(false), update: onNode(false), delete: onNode(true) },
+      informerOptions,
+    );
+    const onSlice = (deleted: boolean) => (e: V1EndpointSlice) => {
+      const key = keyOf(e);
+      const fp = deleted ? undefined : endpointNodes([e]).join(',');
+      if (this.sliceFps.get(key) === fp) return;
+      if (fp === undefined) this.sliceFps.delete(key);
+      else this.sliceFps.set(key, fp);
+      const serviceName = e.metadata?.labels?.[SERVICE_NAME_LABEL];
+      if (serviceName) this.handlers.endpointsChanged(e.metadata?.namespace ?? '', serviceName);
+    };
+    this.slices = startInformer<V1EndpointSlice>(
+      this.kubeConfig,
+      '/apis/discovery.k8s.io/v1/endpointslices',
+      () => discovery.listEndpointSliceForAllNamespaces(),
+      { add: onSlice(false), update: onSlice(false), delete: onSlice(true) },
+      informerOptions,
+    );
+  }
+
+  synced(): boolean {
+    return this.serviceInformer.synced() && this.nodeInformer.synced() && this.slices.synced();
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all([this.serviceInformer.waitForSync(), this.nodeInformer.waitForSync(), this.slices.waitForSync()]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.serviceInformer?.stop(), this.nodeInformer?.stop(), this.slices?.stop()]);
+  }
+
+  service(namespace: string, name: string): V1Service | undefined {
+    return this.serviceInformer.cache.get(name, namespace);
+  }
+
+  services(): readonly V1Service[] {
+    return this.serviceInformer.cache.list();
+  }
+
+  nodes(): readonly V1Node[] {
+    return this.nodeInformer.cache.list();
+  }
+
+  nodesVersion(): number {
+    return this.version;
+  }
+
+  endpointSlices(namespace: string, serviceName: string): readonly V1EndpointSlice[] {
+    return this.slices.cache.list(namespace).filter((e) => e.metadata?.labels?.[SERVICE_NAME_LABEL] === serviceName);
+  }
+}

@@ -1,0 +1,85 @@
+// Writes core/v1 Events on Services, aggregating repeats the way kubectl shows them (count and
+// lastTimestamp bumped on one Event instead of a new Event per retry). Best effort: never throws.
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Service } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../observability/logger.js';
+
+export interface EventRecorderOptions {
+  component: string;
+  host: string;
+  logger: Logger;
+}
+
+const MAX_REMEMBERED = 4096;
+
+export class EventRecorder {
+  /** (uid, type, reason, message) -> the Event we wrote and its count. */
+  private readonly seen = new Map<string, { namespace: string; name: string; count: number }>();
+  private chain: Promise<void> = Promise.resolve();
+  private pendingWrites = 0;
+
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly options: EventRecorderOptions,
+  ) {}
+
+  record(service: V1Service, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const namespace = service.metadata?.namespace ?? 'default';
+    const name = service.metadata?.name ?? '';
+    const uid = service.metadata?.uid ?? '';
+    (type === 'Warning' ? this.options.logger.warn : this.options.logger.info).call(this.options.logger, { service: `${namespace}/${name}`, reason }, message);
+    // Writes are serialised so a repeat always finds the Event its predecessor created.
+    this.pendingWrites++;
+    this.chain = this.chain
+      .then(() => this.write(namespace, name, uid, service, type, reason, message))
+      .catch((error: unknown) => this.options.logger.debug({ err: String(error), reason }, 'could not record event'))
+      .finally(() => this.pendingWrites--);
+  }
+
+  /** Resolves when every Event recorded so far is written (or given up). */
+  flush(): Promise<void> {
+    return this.chain;
+  }
+
+  private async write(namespace: string, name: string, uid: string, service: V1Service, type: string, reason: string, message: string): Promise<void> {
+    const key = `${uid}\u0000${type}\u0000${reason}\u0000${message}`;
+    const now = new Date();
+    const prior = this.seen.get(key);
+    if (prior) {
+      prior.count++;
+      try {
+        await this.core.patchNamespacedEvent(
+          { namespace: prior.namespace, name: prior.name, body: { count: prior.count, lastTimestamp: now.toISOString() } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+        return;
+      } catch {
+        this.seen.delete(key); // gone (expired or deleted): write a fresh one
+      }
+    }
+    const eventName = `${name}.${randomBytes(8).toString('hex')}`;
+    const body: CoreV1Event = {
+      metadata: { name: eventName, namespace },
+      involvedObject: {
+        apiVersion: 'v1',
+        kind: 'Service',
+        namespace,
+        name,
+        uid,
+        ...(service.metadata?.resourceVersion ? { resourceVersion: service.metadata.resourceVersion } : {}),
+      },
+      reason,
+      message,
+      type,
+      count: 1,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      source: { component: this.options.component, host: this.options.host },
+      reportingComponent: this.options.component,
+      reportingInstance: this.options.host,
+    };
+    await this.core.createNamespacedEvent({ namespace, body });
+    if (this.seen.size >= MAX_REMEMBERED) this.seen.delete(this.seen.keys().next().value ?? '');
+    this.seen.set(key, { namespace, name: eventName, count: 1 });
+  }
+}

@@ -1,0 +1,87 @@
+// client-node informers (list + watch + cache) that survive the API server going away: the library
+// relists by itself on 410 Gone, but stops on other errors, so we restart it with backoff. After a
+// restart it resumes from its resourceVersion, or relists when that has expired.
+import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import type { Logger } from '../observability/logger.js';
+
+export interface InformerHandlers<T> {
+  add?(obj: T): void;
+  update?(obj: T): void;
+  delete?(obj: T): void;
+}
+
+export interface RunningInformer<T extends KubernetesObject> {
+  cache: ObjectCache<T>;
+  /** True once a first list has been loaded. */
+  synced(): boolean;
+  /** Resolves after the first list (retrying until it succeeds, or the informer is stopped). */
+  waitForSync(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface InformerOptions {
+  logger: Logger;
+  restartMinMs?: number;
+  restartMaxMs?: number;
+}
+
+export function startInformer<T extends KubernetesObject>(
+  kubeConfig: KubeConfig,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+  handlers: InformerHandlers<T>,
+  options: InformerOptions,
+): RunningInformer<T> {
+  const informer = makeInformer<T>(kubeConfig, path, list);
+  const minMs = options.restartMinMs ?? 250;
+  const maxMs = options.restartMaxMs ?? 10_000;
+  let stopped = false;
+  let synced = false;
+  let delay = minMs;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let resolveSync: () => void = () => {};
+  const syncPromise = new Promise<void>((resolve) => (resolveSync = resolve));
+
+  if (handlers.add) informer.on('add', handlers.add);
+  if (handlers.update) informer.on('update', handlers.update);
+  if (handlers.delete) informer.on('delete', handlers.delete);
+  informer.on('error', (error: unknown) => {
+    if (stopped) return;
+    options.logger.warn({ path, err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'watch failed; restarting informer');
+    clearTimeout(restartTimer);
+    restartTimer = setTimeout(() => void begin(), delay);
+    delay = Math.min(maxMs, delay * 2);
+  });
+
+  const begin = async () => {
+    if (stopped) return;
+    try {
+      await informer.start();
+    } catch (error) {
+      options.logger.warn({ path, err: String(error) }, 'informer start failed');
+    }
+    // start() resolves once the list is loaded and the watch is open; on failure the error handler
+    // has scheduled a restart and the resourceVersion is still empty.
+    const rv = (informer as unknown as { latestResourceVersion?: () => string }).latestResourceVersion?.() ?? '';
+    if (!stopped && rv !== '') {
+      delay = minMs;
+      if (!synced) {
+        synced = true;
+        resolveSync();
+      }
+    }
+  };
+  void begin();
+
+  return {
+    cache: informer,
+    synced: () => synced,
+    waitForSync: () => syncPromise,
+    stop: async () => {
+      stopped = true;
+      clearTimeout(restartTimer);
+      resolveSync();
+      await informer.stop();
+    },
+  };
+}

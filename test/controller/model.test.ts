@@ -1,0 +1,137 @@
+// The pure parts: node eligibility, the desired model, capability checks, class selection, orphans.
+import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { ServiceConfigError, type Capabilities } from '../../providers/provider.js';
+import { desiredLoadBalancer } from '../../src/controller/desiredLoadBalancer.js';
+import { eligibleNodes, eligibleTargets, targetsFingerprint } from '../../src/controller/eligibleNodes.js';
+import { findOrphans } from '../../src/controller/garbageCollect.js';
+import { sameIngress, statusPatch } from '../../src/controller/ingressStatus.js';
+import { slotForClass, wantedSlot } from '../../src/controller/serviceSelection.js';
+import { validateAgainstCapabilities } from '../../src/controller/validateService.js';
+
+const node = (name: string, extra: Partial<V1Node> = {}, labels: Record<string, string> = {}): V1Node => ({
+  metadata: { name, labels, ...(extra.metadata ?? {}) },
+  spec: { providerID: `sim://${name}`, ...(extra.spec ?? {}) },
+  status: { addresses: [{ type: 'InternalIP', address: `10.0.0.${name.slice(-1)}` }] },
+});
+
+const service = (spec: V1Service['spec'] = {}, meta: V1Service['metadata'] = {}): V1Service => ({
+  metadata: { namespace: 'ns', name: 'web', uid: 'u1', ...meta },
+  spec: { type: 'LoadBalancer', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }], ...spec },
+});
+
+const opts = { clusterName: 'c1', needsProviderID: false };
+
+describe('eligibleNodes (upstream predicates)', () => {
+  const nodes = [
+    node('n1'),
+    node('n2', {}, { 'node.kubernetes.io/exclude-from-external-load-balancers': '' }),
+    node('n3', { spec: { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] } }),
+    node('n4', { metadata: { name: 'n4', deletionTimestamp: new Date() } }),
+    node('n5', { spec: { providerID: '' } }),
+  ];
+  it('drops excluded, autoscaler-tainted and deleting nodes', () => {
+    expect(eligibleNodes(nodes, { needsProviderID: false }).map((n) => n.metadata?.name)).toEqual(['n1', 'n5']);
+  });
+  it('drops nodes without providerID only where the provider needs one', () => {
+    expect(eligibleNodes(nodes, { needsProviderID: true }).map((n) => n.metadata?.name)).toEqual(['n1']);
+  });
+  it('fingerprints only what providers see', () => {
+    const a = eligibleTargets([node('n1'), node('n2')], opts);
+    const beat = node('n1');
+    beat.status!.conditions = [{ type: 'Ready', status: 'True' }];
+    expect(targetsFingerprint(eligibleTargets([beat, node('n2')], opts))).toBe(targetsFingerprint(a));
+    expect(targetsFingerprint(eligibleTargets([node('n1')], opts))).not.toBe(targetsFingerprint(a));
+  });
+});
+
+describe('desiredLoadBalancer', () => {
+  it('maps ports, nodes sorted by name, and the Cluster health check on kube-proxy', () => {
+    const d = desiredLoadBalancer(service(), [node('n2'), node('n1')], [], opts);
+    expect(d.ref).toEqual({ namespace: 'ns', name: 'web', uid: 'u1' });
+    expect(d.ports).toEqual([{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }]);
+    expect(d.nodes.map((n) => n.name)).toEqual(['n1', 'n2']);
+    expect(d.healthCheck).toEqual({ protocol: 'HTTP', port: 10256, path: '/healthz' });
+  });
+  it('health-checks Local on healthCheckNodePort /healthz and lists endpoint nodes', () => {
+    const slices: V1EndpointSlice[] = [
+      {
+        addressType: 'IPv4',
+        metadata: { name: 's1', labels: { 'kubernetes.io/service-name': 'web' } },
+        endpoints: [
+          { addresses: ['10.1.0.1'], nodeName: 'n2', conditions: { ready: true } },
+          { addresses: ['10.1.0.2'], nodeName: 'n1', conditions: { ready: false } },
+        ],
+      },
+    ];
+    const d = desiredLoadBalancer(service({ externalTrafficPolicy: 'Local', healthCheckNodePort: 31000 }), [node('n1')], slices, opts);
+    expect(d.healthCheck).toEqual({ protocol: 'HTTP', port: 31000, path: '/healthz' });
+    expect(d.endpointNodes).toEqual(['n2']);
+  });
+  it('names the field for an invalid loadBalancerIP or source range', () => {
+    expect(() => desiredLoadBalancer(service({ loadBalancerIP: '300.1.1.1' }), [], [], opts)).toThrow(/spec.loadBalancerIP/);
+    const bad = service({}, { annotations: { 'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/8, nope' } });
+    const err = (() => {
+      try {
+        desiredLoadBalancer(bad, [], [], opts);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ServiceConfigError);
+    expect((err as ServiceConfigError).field).toBe('metadata.annotations[service.beta.kubernetes.io/load-balancer-source-ranges]');
+  });
+});
+
+describe('validateAgainstCapabilities', () => {
+  const caps: Capabilities = { protocols: ['TCP', 'UDP'], mixedProtocol: false, loadBalancerIP: false, sourceRanges: true, dualStack: false, needsProviderID: false };
+  it('names the port of an unsupported protocol', () => {
+    const d = desiredLoadBalancer(service({ ports: [{ port: 80, nodePort: 30080 }, { port: 9, protocol: 'SCTP', nodePort: 30009 }] }), [], [], opts);
+    expect(() => validateAgainstCapabilities(d, caps, 'x')).toThrow(/^spec.ports\[1\].protocol: SCTP is not supported/);
+  });
+  it('refuses mixed protocols and loadBalancerIP where the provider cannot', () => {
+    const mixed = desiredLoadBalancer(service({ ports: [{ port: 53, protocol: 'UDP', nodePort: 30053 }, { port: 53, protocol: 'TCP', nodePort: 30054 }] }), [], [], opts);
+    expect(() => validateAgainstCapabilities(mixed, caps, 'x')).toThrow(/^spec.ports:/);
+    const ip = desiredLoadBalancer(service({ loadBalancerIP: '192.0.2.1' }), [], [], opts);
+    expect(() => validateAgainstCapabilities(ip, caps, 'x')).toThrow(/^spec.loadBalancerIP:/);
+  });
+});
+
+describe('class selection', () => {
+  const slots = [
+    { id: 'sim', default: true },
+    { id: 'metal', loadBalancerClass: 'example.com/metal', default: false },
+  ];
+  it('sends class-less Services to the default and classed ones to their provider, never others', () => {
+    expect(wantedSlot(service(), slots)?.id).toBe('sim');
+    expect(wantedSlot(service({ loadBalancerClass: 'example.com/metal' }), slots)?.id).toBe('metal');
+    expect(wantedSlot(service({ loadBalancerClass: 'someone.else/lb' }), slots)).toBeUndefined();
+    expect(wantedSlot(service({ type: 'ClusterIP' }), slots)).toBeUndefined();
+    expect(wantedSlot(service({}, { deletionTimestamp: new Date() }), slots)).toBeUndefined();
+    expect(slotForClass(service(), [slots[1]!])).toBeUndefined();
+  });
+});
+
+describe('status comparison and orphans', () => {
+  it('ignores order and compares ip, hostname, ipMode and ports', () => {
+    expect(sameIngress([{ ip: '1.1.1.1' }, { ip: '2.2.2.2' }], [{ ip: '2.2.2.2' }, { ip: '1.1.1.1' }])).toBe(true);
+    expect(sameIngress([{ ip: '1.1.1.1' }], [{ ip: '1.1.1.1', ipMode: 'VIP' }])).toBe(false);
+    expect(sameIngress([{ ip: '1.1.1.1', ports: [{ port: 80, protocol: 'TCP' }] }], [{ ip: '1.1.1.1' }])).toBe(false);
+    expect(statusPatch([])).toEqual({ status: { loadBalancer: { ingress: null } } });
+  });
+  it('finds owned refs whose Service is gone or re-created', () => {
+    const svc = service({}, { finalizers: ['service.kubernetes.io/load-balancer-cleanup'] });
+    const view = { service: (ns: string, name: string) => (ns === 'ns' && name === 'web' ? svc : undefined) };
+    const slots = [{ id: 'sim', default: true, provider: {} as never }];
+    const orphans = findOrphans(
+      [
+        { slotId: 'sim', ref: { namespace: 'ns', name: 'web', uid: 'u1' } },
+        { slotId: 'sim', ref: { namespace: 'ns', name: 'web', uid: 'old' } },
+        { slotId: 'sim', ref: { namespace: 'ns', name: 'gone', uid: 'u9' } },
+      ],
+      view,
+      slots,
+    );
+    expect(orphans.map((o) => o.ref.uid)).toEqual(['old', 'u9']);
+  });
+});
