@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { providerEntryBase } from '../common/providerConfig.js';
 
+const bucket = z.object({ ratePerSecond: z.number().positive(), burst: z.number().int().min(1) });
+
 export const awsConfigSchema = z.object({
   type: z.literal('aws'),
   ...providerEntryBase,
@@ -8,5 +10,24 @@ export const awsConfigSchema = z.object({
   /** Override the AWS endpoints (moto_server in tests, VPC endpoints in production). */
   endpoint: z.url().optional(),
   vpcId: z.string().optional(),
+  /**
+   * Security groups of the nodes, where the NodePorts are opened to the load balancer's security
+   * group. Default: every security group tagged kubernetes.io/cluster/<cluster> that is not one of ours.
+   */
+  nodeSecurityGroupIds: z.array(z.string().min(1)).optional(),
+  /** Client-side rate limits (AWS Load Balancer Controller defaults). */
+  rateLimits: z
+    .object({
+      registration: bucket.default({ ratePerSecond: 4, burst: 20 }),
+      other: bucket.default({ ratePerSecond: 10, burst: 40 }),
+    })
+    .prefault({}),
+  /** How long subnets, Elastic IPs and node security groups are cached between reads. */
+  environmentCacheSeconds: z.number().int().min(0).default(300),
+  /** How soon to look again at a load balancer that is still provisioning. */
+  provisioningRetrySeconds: z.number().positive().default(15),
+  /** Targets per RegisterTargets/DeregisterTargets call. */
+  targetChunkSize: z.number().int().min(1).max(500).default(100),
+  retries: z.number().int().min(0).default(6),
 });
 export type AwsConfig = z.infer<typeof awsConfigSchema>;

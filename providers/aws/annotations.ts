@@ -1,0 +1,152 @@
+// Reads the service.beta.kubernetes.io/aws-load-balancer-* annotations users bring from
+// cloud-provider-aws and the AWS Load Balancer Controller. Pure; bad values throw ServiceConfigError
+// naming the annotation, so the user sees which one to fix.
+import { ServiceConfigError } from '../provider.js';
+
+const P = 'service.beta.kubernetes.io/aws-load-balancer-';
+export const AWS_ANNOTATIONS = {
+  type: `${P}type`,
+  internal: `${P}internal`,
+  scheme: `${P}scheme`,
+  subnets: `${P}subnets`,
+  eipAllocations: `${P}eip-allocations`,
+  privateIPv4Addresses: `${P}private-ipv4-addresses`,
+  additionalTags: `${P}additional-resource-tags`,
+  hcProtocol: `${P}healthcheck-protocol`,
+  hcPort: `${P}healthcheck-port`,
+  hcPath: `${P}healthcheck-path`,
+  hcInterval: `${P}healthcheck-interval`,
+  hcTimeout: `${P}healthcheck-timeout`,
+  hcHealthy: `${P}healthcheck-healthy-threshold`,
+  hcUnhealthy: `${P}healthcheck-unhealthy-threshold`,
+  hcSuccessCodes: `${P}healthcheck-success-codes`,
+} as const;
+
+export interface HealthCheckOverrides {
+  protocol?: 'TCP' | 'HTTP' | 'HTTPS';
+  /** A port number, or 'traffic-port'. */
+  port?: number | 'traffic-port';
+  path?: string;
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  healthyThreshold?: number;
+  unhealthyThreshold?: number;
+  successCodes?: string;
+}
+
+export interface AwsServiceOptions {
+  scheme: 'internet-facing' | 'internal';
+  /** Subnet IDs or Name tags from aws-load-balancer-subnets; undefined means discover by tags. */
+  subnets?: string[];
+  eipAllocations?: string[];
+  privateIPv4Addresses?: string[];
+  additionalTags: Record<string, string>;
+  healthCheck: HealthCheckOverrides;
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function integer(annotations: Record<string, string>, key: string, min: number, max: number): number | undefined {
+  const raw = annotations[key];
+  if (raw === undefined) return undefined;
+  const n = Number(raw.trim());
+  if (!Number.isInteger(n) || n < min || n > max) throw new ServiceConfigError(key, `must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+function bool(annotations: Record<string, string>, key: string): boolean | undefined {
+  const raw = annotations[key]?.trim().toLowerCase();
+  if (raw === undefined) return undefined;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  // cloud-provider-aws historically accepted "0.0.0.0/0" to mean internal.
+  if (raw === '0.0.0.0/0') return true;
+  throw new ServiceConfigError(key, `must be "true" or "false", got "${annotations[key]}"`);
+}
+
+export function parseAwsAnnotations(annotations: Record<string, string>): AwsServiceOptions {
+  const type = annotations[AWS_ANNOTATIONS.type]?.trim();
+  if (type !== undefined && type !== 'nlb' && type !== 'external') {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.type, `this provider creates Network Load Balancers only ("nlb" or "external"), got "${type}"`);
+  }
+
+  let scheme: AwsServiceOptions['scheme'] = 'internet-facing';
+  if (bool(annotations, AWS_ANNOTATIONS.internal) === true) scheme = 'internal';
+  const schemeRaw = annotations[AWS_ANNOTATIONS.scheme]?.trim();
+  if (schemeRaw !== undefined) {
+    if (schemeRaw !== 'internal' && schemeRaw !== 'internet-facing') {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.scheme, `must be "internal" or "internet-facing", got "${schemeRaw}"`);
+    }
+    scheme = schemeRaw;
+  }
+
+  const options: AwsServiceOptions = { scheme, additionalTags: {}, healthCheck: {} };
+  const subnets = annotations[AWS_ANNOTATIONS.subnets];
+  if (subnets !== undefined) {
+    options.subnets = list(subnets);
+    if (options.subnets.length === 0) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'lists no subnet');
+  }
+  const eips = annotations[AWS_ANNOTATIONS.eipAllocations];
+  if (eips !== undefined) {
+    options.eipAllocations = list(eips);
+    const bad = options.eipAllocations.find((e) => !/^eipalloc-[0-9a-f]+$/.test(e));
+    if (bad !== undefined) throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, `"${bad}" is not an Elastic IP allocation ID (eipalloc-...)`);
+    if (scheme === 'internal') throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, 'Elastic IPs need an internet-facing load balancer');
+  }
+  const privates = annotations[AWS_ANNOTATIONS.privateIPv4Addresses];
+  if (privates !== undefined) {
+    options.privateIPv4Addresses = list(privates);
+    if (scheme !== 'internal') throw new ServiceConfigError(AWS_ANNOTATIONS.privateIPv4Addresses, 'private addresses need an internal load balancer');
+  }
+
+  const tags = annotations[AWS_ANNOTATIONS.additionalTags];
+  if (tags !== undefined) {
+    for (const pair of list(tags)) {
+      const eq = pair.indexOf('=');
+      const key = (eq < 0 ? pair : pair.slice(0, eq)).trim();
+      const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
+      if (key === '' || key.length > 128 || value.length > 256 || key.startsWith('aws:')) {
+        throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `"${pair}" is not a valid tag (key=value, key up to 128 chars, not aws:)`);
+      }
+      if (key.startsWith('kubernetes.io/') || key.startsWith('kube-lb-provisioner.io/')) {
+        throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `tag "${key}" is reserved for ownership`);
+      }
+      options.additionalTags[key] = value;
+    }
+  }
+
+  const hc = options.healthCheck;
+  const protocol = annotations[AWS_ANNOTATIONS.hcProtocol]?.trim().toUpperCase();
+  if (protocol !== undefined) {
+    if (protocol !== 'TCP' && protocol !== 'HTTP' && protocol !== 'HTTPS') {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.hcProtocol, `must be TCP, HTTP or HTTPS, got "${annotations[AWS_ANNOTATIONS.hcProtocol]}"`);
+    }
+    hc.protocol = protocol;
+  }
+  const port = annotations[AWS_ANNOTATIONS.hcPort]?.trim();
+  if (port !== undefined) {
+    if (port === 'traffic-port') hc.port = 'traffic-port';
+    else hc.port = integer(annotations, AWS_ANNOTATIONS.hcPort, 1, 65535);
+  }
+  const path = annotations[AWS_ANNOTATIONS.hcPath]?.trim();
+  if (path !== undefined) {
+    if (!path.startsWith('/') || path.length > 1024) throw new ServiceConfigError(AWS_ANNOTATIONS.hcPath, `must be a path starting with "/", got "${path}"`);
+    hc.path = path;
+  }
+  hc.intervalSeconds = integer(annotations, AWS_ANNOTATIONS.hcInterval, 5, 300);
+  hc.timeoutSeconds = integer(annotations, AWS_ANNOTATIONS.hcTimeout, 2, 120);
+  hc.healthyThreshold = integer(annotations, AWS_ANNOTATIONS.hcHealthy, 2, 10);
+  hc.unhealthyThreshold = integer(annotations, AWS_ANNOTATIONS.hcUnhealthy, 2, 10);
+  const codes = annotations[AWS_ANNOTATIONS.hcSuccessCodes]?.trim();
+  if (codes !== undefined) {
+    if (!/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/.test(codes)) throw new ServiceConfigError(AWS_ANNOTATIONS.hcSuccessCodes, `must be codes like "200" or "200-399", got "${codes}"`);
+    hc.successCodes = codes;
+  }
+  for (const key of Object.keys(hc) as (keyof HealthCheckOverrides)[]) if (hc[key] === undefined) delete hc[key];
+  return options;
+}

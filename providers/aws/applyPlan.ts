@@ -1,0 +1,274 @@
+// Carries out an AwsPlan step by step. Every step is safe to repeat after a crash at any point:
+// creates look for an owned resource with the deterministic name first (AWS would otherwise hand
+// back a foreign one with the same name), deletes treat "not found" as done.
+import { CreateSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  DeleteListenerCommand,
+  DeregisterTargetsCommand,
+  DescribeListenersCommand,
+  ModifyListenerCommand,
+  ModifyTargetGroupCommand,
+  RegisterTargetsCommand,
+  type Action,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { ApplyResult, ProviderEvent } from '../provider.js';
+import { isCode, type AwsApi } from './awsApi.js';
+import type { AwsPlan, DesiredPortGroup, HealthCheckSettings } from './awsTypes.js';
+import { deleteOwnedTargetGroupsByName, deleteStack, deleteTargetGroup, StillReleasingError } from './deleteStack.js';
+import { describeElbTags, describeLoadBalancersByName, describeTargetGroupsByName } from './observe.js';
+import { AwsOwnershipConflictError, ingressFor } from './planActions.js';
+import { authorizeIngress, cidrPermissions, groupPermissions, revokeIngress, revokeRuleIds } from './securityGroupRules.js';
+import { ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
+
+export interface ApplyDeps {
+  api: AwsApi;
+  clusterName: string;
+  provisioningRetryMs: number;
+  emit(event: ProviderEvent): void;
+  /** Test hook: called before each step; throwing simulates a crash at that point. */
+  beforeStep?(index: number, kind: string): void;
+}
+
+function healthCheckParams(hc: HealthCheckSettings) {
+  return {
+    HealthCheckProtocol: hc.protocol,
+    HealthCheckPort: hc.port,
+    HealthCheckPath: hc.protocol === 'TCP' ? undefined : (hc.path ?? '/'),
+    HealthCheckIntervalSeconds: hc.intervalSeconds,
+    HealthCheckTimeoutSeconds: hc.timeoutSeconds,
+    HealthyThresholdCount: hc.healthyThreshold,
+    UnhealthyThresholdCount: hc.unhealthyThreshold,
+    Matcher: hc.successCodes !== undefined ? { HttpCode: hc.successCodes } : undefined,
+  };
+}
+
+function forward(arn: string): Action[] {
+  return [{ Type: 'forward', TargetGroupArn: arn }];
+}
+
+export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyResult> {
+  const { api, clusterName } = deps;
+  const d = plan.desired;
+  const uid = d.ref.uid;
+  let sgId = plan.current?.securityGroup.id;
+  let lb = plan.current?.loadBalancer ? { arn: plan.current.loadBalancer.arn, dnsName: plan.current.loadBalancer.dnsName, state: plan.current.loadBalancer.state } : undefined;
+  const tgArns = new Map((plan.current?.targetGroups ?? []).map((g) => [g.name, g.arn]));
+
+  for (const node of d.skippedNodes) {
+    deps.emit({ ref: d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `node ${node.name} is not a target: ${node.reason}` });
+  }
+
+  const needSg = () => {
+    if (!sgId) throw new Error(`security group of ${d.lbName} is not known yet`);
+    return sgId;
+  };
+  const needLb = () => {
+    if (!lb) throw new Error(`load balancer ${d.lbName} is not known yet`);
+    return lb.arn;
+  };
+  const targetGroupArn = async (name: string): Promise<string> => {
+    const known = tgArns.get(name);
+    if (known) return known;
+    const [found] = await describeTargetGroupsByName(api, [name]);
+    if (!found?.TargetGroupArn) throw new Error(`target group ${name} is not known yet`);
+    tgArns.set(name, found.TargetGroupArn);
+    return found.TargetGroupArn;
+  };
+
+  const createSecurityGroup = async () => {
+    const find = async () => {
+      const res = await api.ec2('DescribeSecurityGroups', false, (c) =>
+        c.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [d.lbName] }, { Name: 'vpc-id', Values: [d.vpcId] }] })),
+      );
+      const group = res.SecurityGroups?.[0];
+      if (!group) return undefined;
+      const tags = tagMap(group.Tags);
+      if (!isOwned(tags, clusterName) || tags[SERVICE_UID_TAG] !== uid) throw new AwsOwnershipConflictError(`security group ${d.lbName} (${group.GroupId}) exists without this cluster's ownership tags; it is left alone`);
+      return group.GroupId;
+    };
+    try {
+      const res = await api.ec2('CreateSecurityGroup', true, (c) =>
+        c.send(
+          new CreateSecurityGroupCommand({
+            GroupName: d.lbName,
+            Description: `kube-lb-provisioner: NLB of ${d.ref.namespace}/${d.ref.name}`,
+            VpcId: d.vpcId,
+            TagSpecifications: [{ ResourceType: 'security-group', Tags: toTagList({ ...d.tags, Name: d.lbName, [LOAD_BALANCER_NAME_TAG]: d.lbName, [PLACEMENT_TAG]: d.placement }) }],
+          }),
+        ),
+      );
+      sgId = res.GroupId;
+    } catch (error) {
+      if (!isCode(error, 'InvalidGroup.Duplicate')) throw error;
+      sgId = await find();
+    }
+  };
+
+  const createTargetGroup = async (g: DesiredPortGroup) => {
+    const [existing] = await describeTargetGroupsByName(api, [g.targetGroupName]);
+    if (existing?.TargetGroupArn) {
+      const tags = (await describeElbTags(api, [existing.TargetGroupArn])).get(existing.TargetGroupArn) ?? {};
+      if (!isOwned(tags, clusterName) || tags[SERVICE_UID_TAG] !== uid) throw new AwsOwnershipConflictError(`target group ${g.targetGroupName} exists without this cluster's ownership tags; it is left alone`);
+      tgArns.set(g.targetGroupName, existing.TargetGroupArn);
+      return;
+    }
+    const res = await api.elb('CreateTargetGroup', true, (c) =>
+      c.send(
+        new CreateTargetGroupCommand({
+          Name: g.targetGroupName,
+          Protocol: g.protocol,
+          Port: g.nodePort,
+          VpcId: d.vpcId,
+          TargetType: 'instance',
+          ...healthCheckParams(g.healthCheck),
+          Tags: toTagList({ ...d.tags, [SERVICE_PORT_TAG]: `${g.port}/${g.protocol}` }),
+        }),
+      ),
+    );
+    tgArns.set(g.targetGroupName, res.TargetGroups![0]!.TargetGroupArn!);
+  };
+
+  const createLoadBalancer = async () => {
+    const [existing] = await describeLoadBalancersByName(api, [d.lbName]);
+    if (existing?.LoadBalancerArn) {
+      const tags = (await describeElbTags(api, [existing.LoadBalancerArn])).get(existing.LoadBalancerArn) ?? {};
+      if (!isOwned(tags, clusterName) || tags[SERVICE_UID_TAG] !== uid) {
+        throw new AwsOwnershipConflictError(`a load balancer named ${d.lbName} exists without the tag kubernetes.io/cluster/${clusterName}=owned; it is left alone`);
+      }
+      lb = { arn: existing.LoadBalancerArn, dnsName: existing.DNSName ?? '', state: existing.State?.Code ?? 'provisioning' };
+      return;
+    }
+    if (plan.retiring.length > 0) {
+      deps.emit({ ref: d.ref, type: 'Normal', reason: 'EnsuringLoadBalancer', message: `replacing NLB ${plan.retiring.map((s) => s.lbName).join(', ')} with ${d.lbName}: its addresses or subnets changed and cannot be modified in place; the old one is deleted once the new one is active` });
+    }
+    const tags: Record<string, string> = { ...d.tags, [PLACEMENT_TAG]: d.placement };
+    if (d.addresses.length > 0) tags[ADDRESSES_TAG] = d.addresses.join(' ');
+    const res = await api.elb('CreateLoadBalancer', true, (c) =>
+      c.send(
+        new CreateLoadBalancerCommand({
+          Name: d.lbName,
+          Type: 'network',
+          Scheme: d.scheme,
+          IpAddressType: 'ipv4',
+          SubnetMappings: d.subnetMappings,
+          SecurityGroups: [needSg()],
+          Tags: toTagList(tags),
+        }),
+      ),
+    );
+    const created = res.LoadBalancers![0]!;
+    lb = { arn: created.LoadBalancerArn!, dnsName: created.DNSName ?? '', state: created.State?.Code ?? 'provisioning' };
+  };
+
+  const createListener = async (g: DesiredPortGroup) => {
+    const tgArn = await targetGroupArn(g.targetGroupName);
+    try {
+      await api.elb('CreateListener', true, (c) =>
+        c.send(new CreateListenerCommand({ LoadBalancerArn: needLb(), Protocol: g.protocol, Port: g.port, DefaultActions: forward(tgArn), Tags: toTagList(d.tags) })),
+      );
+    } catch (error) {
+      if (!isCode(error, 'DuplicateListenerException', 'DuplicateListener')) throw error;
+      // A crashed run created it (with other settings): point it where it belongs.
+      const res = await api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: needLb() })));
+      const listener = res.Listeners?.find((l) => l.Port === g.port);
+      if (!listener?.ListenerArn) throw error;
+      await api.elb('ModifyListener', true, (c) => c.send(new ModifyListenerCommand({ ListenerArn: listener.ListenerArn, Protocol: g.protocol, Port: g.port, DefaultActions: forward(tgArn) })));
+    }
+  };
+
+  let index = 0;
+  try {
+    for (const action of plan.actions) {
+      deps.beforeStep?.(index++, action.kind);
+      const step = action.step;
+      switch (step.op) {
+        case 'announceReplacement':
+          break;
+        case 'createSecurityGroup':
+          await createSecurityGroup();
+          break;
+        case 'authorizeIngress':
+          await authorizeIngress(api, needSg(), cidrPermissions(step.rules));
+          break;
+        case 'revokeIngress':
+          await revokeIngress(api, needSg(), cidrPermissions(step.rules));
+          break;
+        case 'createTargetGroup':
+          await createTargetGroup(step.group);
+          break;
+        case 'modifyTargetGroup':
+          await api.elb('ModifyTargetGroup', true, (c) => c.send(new ModifyTargetGroupCommand({ TargetGroupArn: step.arn, ...healthCheckParams(step.healthCheck) })));
+          break;
+        case 'createLoadBalancer':
+          await createLoadBalancer();
+          break;
+        case 'createListener':
+          await createListener(step.group);
+          break;
+        case 'modifyListener': {
+          const tgArn = await targetGroupArn(step.group.targetGroupName);
+          await api.elb('ModifyListener', true, (c) =>
+            c.send(new ModifyListenerCommand({ ListenerArn: step.arn, Protocol: step.group.protocol, Port: step.group.port, DefaultActions: forward(tgArn) })),
+          );
+          break;
+        }
+        case 'deleteListener':
+          try {
+            await api.elb('DeleteListener', true, (c) => c.send(new DeleteListenerCommand({ ListenerArn: step.arn })));
+          } catch (error) {
+            if (!isCode(error, 'ListenerNotFoundException', 'ListenerNotFound')) throw error;
+          }
+          break;
+        case 'deleteTargetGroup':
+          await deleteTargetGroup(api, step.arn);
+          break;
+        case 'deleteTargetGroupsByName':
+          await deleteOwnedTargetGroupsByName(api, clusterName, uid, step.names);
+          break;
+        case 'registerTargets': {
+          const arn = await targetGroupArn(step.targetGroupName);
+          await api.elb('RegisterTargets', true, (c) => c.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: step.targets.map((t) => ({ Id: t.id, Port: t.port })) })));
+          break;
+        }
+        case 'deregisterTargets': {
+          const arn = await targetGroupArn(step.targetGroupName);
+          try {
+            await api.elb('DeregisterTargets', true, (c) => c.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: step.targets.map((t) => ({ Id: t.id, Port: t.port })) })));
+          } catch (error) {
+            // A terminated instance is already gone from the group.
+            if (!isCode(error, 'InvalidTargetException', 'InvalidTarget')) throw error;
+          }
+          break;
+        }
+        case 'authorizeNodeRules':
+          await authorizeIngress(api, step.groupId, groupPermissions(step.ports, needSg(), `kube-lb-provisioner ${d.ref.namespace}/${d.ref.name}`), [
+            { ResourceType: 'security-group-rule', Tags: toTagList(d.tags) },
+          ]);
+          break;
+        case 'revokeNodeRules':
+          await revokeRuleIds(api, step.groupId, step.ruleIds);
+          break;
+        case 'retireStack':
+          await deleteStack(api, clusterName, uid, step.stack);
+          deps.emit({ ref: d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `deleted replaced NLB ${step.stack.lbName}` });
+          break;
+      }
+    }
+  } catch (error) {
+    if (error instanceof StillReleasingError) return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: error.message };
+    throw error;
+  }
+
+  if (!lb || lb.state === 'provisioning') {
+    return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `NLB ${d.lbName} is provisioning` };
+  }
+  if (lb.state === 'failed') throw new Error(`NLB ${d.lbName} failed to provision; delete it in AWS or recreate the Service`);
+  if (plan.retiring.length > 0 && !plan.actions.some((a) => a.step.op === 'retireStack')) {
+    return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `replaced NLB ${plan.retiring.map((s) => s.lbName).join(', ')} is still to be deleted` };
+  }
+  if (plan.ingress) return { state: 'ready', ingress: plan.ingress };
+  return { state: 'ready', ingress: plan.current ? ingressFor({ ...plan.current, loadBalancer: { ...plan.current.loadBalancer!, dnsName: lb.dnsName } }) : [{ hostname: lb.dnsName }] };
+}

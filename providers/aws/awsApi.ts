@@ -1,0 +1,76 @@
+// The edge to AWS: every SDK call goes through cloudCall (token bucket per API family, p-retry with
+// jitter on throttling and 5xx, call accounting). The SDK's own retries are off so they do not
+// multiply with ours into a call storm.
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { cloudCall, type CloudCallPolicy } from '../common/cloudCall.js';
+import { TokenBucket } from '../common/tokenBucket.js';
+import type { CallRecorder } from '../provider.js';
+import type { AwsConfig } from './config.js';
+
+const THROTTLE_CODES = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'SlowDown', 'PriorRequestNotComplete']);
+const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+
+/** The AWS error code of an SDK error (its name), or undefined for anything else. */
+export function awsErrorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { name?: unknown; Code?: unknown; code?: unknown };
+  if (typeof e.Code === 'string') return e.Code;
+  if (typeof e.name === 'string' && e.name !== 'Error') return e.name;
+  return typeof e.code === 'string' ? e.code : undefined;
+}
+
+export function classifyAwsError(error: unknown): 'throttled' | 'transient' | 'fatal' {
+  const code = awsErrorCode(error) ?? '';
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  if (THROTTLE_CODES.has(code) || status === 429) return 'throttled';
+  if ((status !== undefined && status >= 500) || TRANSIENT_NETWORK.has(code) || (error as { $fault?: string } | null)?.$fault === 'server') return 'transient';
+  return 'fatal';
+}
+
+export function isCode(error: unknown, ...codes: string[]): boolean {
+  const code = awsErrorCode(error);
+  return code !== undefined && codes.includes(code);
+}
+
+export interface AwsClients {
+  elbv2: ElasticLoadBalancingV2Client;
+  ec2: EC2Client;
+}
+
+export class AwsApi {
+  private readonly policy: CloudCallPolicy;
+  private readonly registration: TokenBucket;
+  private readonly other: TokenBucket;
+
+  constructor(
+    private readonly clients: AwsClients,
+    config: Pick<AwsConfig, 'rateLimits' | 'retries'>,
+    record: CallRecorder,
+    timing: { minTimeoutMs?: number; maxTimeoutMs?: number } = {},
+  ) {
+    this.registration = new TokenBucket(config.rateLimits.registration.ratePerSecond, config.rateLimits.registration.burst);
+    this.other = new TokenBucket(config.rateLimits.other.ratePerSecond, config.rateLimits.other.burst);
+    this.policy = { provider: 'aws', record, classify: classifyAwsError, retries: config.retries, ...timing };
+  }
+
+  elb<T>(operation: string, mutating: boolean, fn: (client: ElasticLoadBalancingV2Client) => Promise<T>): Promise<T> {
+    const limiter = operation === 'RegisterTargets' || operation === 'DeregisterTargets' ? this.registration : this.other;
+    return cloudCall(this.policy, { operation, mutating, limiter }, () => fn(this.clients.elbv2));
+  }
+
+  ec2<T>(operation: string, mutating: boolean, fn: (client: EC2Client) => Promise<T>): Promise<T> {
+    return cloudCall(this.policy, { operation, mutating, limiter: this.other }, () => fn(this.clients.ec2));
+  }
+}
+
+/** cloudCall wraps fatal errors in p-retry's AbortError; this unwraps them for code checks. */
+export function rootError(error: unknown): unknown {
+  let e = error;
+  for (let i = 0; i < 3; i++) {
+    const inner = (e as { originalError?: unknown } | null)?.originalError;
+    if (inner === undefined) break;
+    e = inner;
+  }
+  return e;
+}

@@ -1,0 +1,144 @@
+// The shapes the AWS provider passes between observe (effects), diff (pure) and apply (effects).
+import type { LoadBalancerIngress, Plan, PlanAction, ServiceRef } from '../provider.js';
+import type { TargetGroupProtocol } from './names.js';
+
+/** Subnets, Elastic IPs and node security groups: read rarely, cached with a TTL. */
+export interface AwsEnvironment {
+  subnets: { id: string; zone: string; vpcId: string; cidr: string; tags: Record<string, string> }[];
+  addresses: { allocationId: string; publicIp: string; associated: boolean }[];
+  nodeSecurityGroupIds: string[];
+}
+
+/** One rule as we compare them: protocol (tcp/udp), a single port, and a source. */
+export interface IngressRule {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** An IPv4/IPv6 CIDR, or a security group ID. */
+  source: string;
+}
+
+export interface HealthCheckSettings {
+  protocol: 'TCP' | 'HTTP' | 'HTTPS';
+  /** 'traffic-port' or a port number as a string (as AWS reports it). */
+  port: string;
+  path?: string;
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  healthyThreshold?: number;
+  unhealthyThreshold?: number;
+  successCodes?: string;
+}
+
+export interface ObservedTargetGroup {
+  arn: string;
+  name: string;
+  protocol: string;
+  port: number;
+  owned: boolean;
+  healthCheck: HealthCheckSettings;
+  targets: { id: string; port: number }[];
+}
+
+export interface ObservedListener {
+  arn: string;
+  port: number;
+  protocol: string;
+  targetGroupArn?: string;
+}
+
+/** One load balancer of a Service with everything hanging off it, found from its security group. */
+export interface ObservedStack {
+  lbName: string;
+  placement: string;
+  securityGroup: { id: string; ingress: IngressRule[] };
+  loadBalancer?: {
+    arn: string;
+    dnsName: string;
+    state: string;
+    owned: boolean;
+    /** Addresses of attached Elastic IPs (from AWS, or from our tag where AWS does not say). */
+    addresses: string[];
+  };
+  listeners: ObservedListener[];
+  targetGroups: ObservedTargetGroup[];
+  /** Our tagged rules in the node security groups that admit this stack's security group. */
+  nodeRules: { ruleId: string; groupId: string; protocol: 'tcp' | 'udp'; port: number }[];
+}
+
+export interface AwsObserved {
+  ref: ServiceRef;
+  stacks: ObservedStack[];
+  env: AwsEnvironment;
+}
+
+export interface SubnetMapping {
+  SubnetId: string;
+  AllocationId?: string;
+  PrivateIPv4Address?: string;
+}
+
+export interface DesiredPortGroup {
+  port: number;
+  protocol: TargetGroupProtocol;
+  nodePort: number;
+  targetGroupName: string;
+  healthCheck: HealthCheckSettings;
+}
+
+/** Everything the Service should have on AWS, resolved against the environment. Pure data. */
+export interface DesiredStack {
+  ref: ServiceRef;
+  clusterName: string;
+  lbName: string;
+  placement: string;
+  vpcId: string;
+  scheme: 'internet-facing' | 'internal';
+  subnetMappings: SubnetMapping[];
+  /** Public addresses of the Elastic IPs in subnetMappings, in the same order. */
+  addresses: string[];
+  /** Ownership plus the user's additional tags: on every resource. */
+  tags: Record<string, string>;
+  groups: DesiredPortGroup[];
+  /** Instance IDs of the eligible nodes, sorted. */
+  instanceIds: string[];
+  skippedNodes: { name: string; reason: string }[];
+  /** Rules of the load balancer's security group (the source ranges on each listener port). */
+  ingress: IngressRule[];
+  nodeSecurityGroupIds: string[];
+  /** Node security group rules, with source left as the stack's security group. */
+  nodePorts: { protocol: 'tcp' | 'udp'; port: number }[];
+}
+
+/** Every step knows how to redo itself safely after a crash (find before create, ignore not-found on delete). */
+export type AwsStep =
+  | { op: 'announceReplacement'; from: string[] }
+  | { op: 'createSecurityGroup' }
+  | { op: 'authorizeIngress'; rules: IngressRule[] }
+  | { op: 'revokeIngress'; rules: IngressRule[] }
+  | { op: 'createTargetGroup'; group: DesiredPortGroup }
+  | { op: 'modifyTargetGroup'; arn: string; name: string; healthCheck: HealthCheckSettings }
+  | { op: 'createLoadBalancer' }
+  | { op: 'createListener'; group: DesiredPortGroup }
+  | { op: 'modifyListener'; arn: string; group: DesiredPortGroup }
+  | { op: 'deleteListener'; arn: string; port: number }
+  | { op: 'deleteTargetGroup'; arn: string; name: string }
+  /** Target groups of ports that are gone but may have been left unattached by an interrupted run. */
+  | { op: 'deleteTargetGroupsByName'; names: string[] }
+  | { op: 'registerTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
+  | { op: 'deregisterTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
+  | { op: 'authorizeNodeRules'; groupId: string; ports: { protocol: 'tcp' | 'udp'; port: number }[] }
+  | { op: 'revokeNodeRules'; groupId: string; ruleIds: string[] }
+  | { op: 'retireStack'; stack: ObservedStack };
+
+export type AwsAction = PlanAction & { step: AwsStep };
+
+export interface AwsPlan extends Plan {
+  actions: AwsAction[];
+  desired: DesiredStack;
+  /** The stack being converged, if it exists already. */
+  current?: ObservedStack;
+  /** Older stacks (a replaced placement), deleted once the new load balancer is active. */
+  retiring: ObservedStack[];
+  /** When nothing mutates: the status to report. */
+  ingress?: LoadBalancerIngress[];
+}

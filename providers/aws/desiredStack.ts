@@ -1,0 +1,220 @@
+// Pure: from the Service (DesiredLoadBalancer), its AWS annotations and the environment snapshot to
+// the full AWS shape it should have. Everything a user can get wrong is a ServiceConfigError here.
+import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import { ServiceConfigError, serviceKey, type DesiredLoadBalancer } from '../provider.js';
+import { AWS_ANNOTATIONS, parseAwsAnnotations, type AwsServiceOptions } from './annotations.js';
+import type { AwsEnvironment, DesiredPortGroup, DesiredStack, HealthCheckSettings, IngressRule, SubnetMapping } from './awsTypes.js';
+import { loadBalancerName, targetGroupName, type TargetGroupProtocol } from './names.js';
+import { instanceIdFromProviderID } from './providerID.js';
+import { clusterTagKey, SERVICE_NAME_TAG, SERVICE_UID_TAG } from './tags.js';
+
+/** What decides where the NLB lives; subnet mappings cannot change, so a new value means a new NLB. */
+export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): string {
+  const key = JSON.stringify([
+    options.scheme,
+    options.subnets ?? null,
+    desired.loadBalancerIP ?? null,
+    options.eipAllocations ?? null,
+    options.privateIPv4Addresses ?? null,
+  ]);
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, clusterName: string): AwsEnvironment['subnets'] {
+  if (options.subnets !== undefined) {
+    return options.subnets.map((wanted) => {
+      const found = env.subnets.find((s) => s.id === wanted || s.tags.Name === wanted);
+      if (!found) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `no subnet with ID or Name "${wanted}" in the VPC`);
+      return found;
+    });
+  }
+  const role = options.scheme === 'internal' ? 'kubernetes.io/role/internal-elb' : 'kubernetes.io/role/elb';
+  const tagged = env.subnets
+    .filter((s) => s.tags[role] !== undefined && s.tags[clusterTagKey(clusterName)] !== undefined)
+    .sort((a, b) => a.zone.localeCompare(b.zone) || a.id.localeCompare(b.id));
+  const perZone = new Map<string, AwsEnvironment['subnets'][number]>();
+  for (const s of tagged) if (!perZone.has(s.zone)) perZone.set(s.zone, s);
+  if (perZone.size === 0) {
+    throw new ServiceConfigError(
+      AWS_ANNOTATIONS.subnets,
+      `no subnet is tagged ${role} and ${clusterTagKey(clusterName)}; tag the subnets or list them in this annotation`,
+    );
+  }
+  return [...perZone.values()];
+}
+
+function cidrContains(cidr: string, ip: string): boolean {
+  try {
+    const address = ipaddr.parse(ip);
+    const range = ipaddr.parseCIDR(cidr);
+    return address.kind() === range[0].kind() && address.match(range);
+  } catch {
+    return false;
+  }
+}
+
+function resolveMappings(
+  desired: DesiredLoadBalancer,
+  options: AwsServiceOptions,
+  env: AwsEnvironment,
+): { mappings: SubnetMapping[]; addresses: string[]; vpcId: string } {
+  const subnets = resolveSubnets(options, env, desired.clusterName);
+  const vpcId = subnets[0]!.vpcId;
+  if (subnets.some((s) => s.vpcId !== vpcId)) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'the subnets are in different VPCs');
+  return { vpcId, ...mappingsFor(desired, options, env, subnets) };
+}
+
+function mappingsFor(
+  desired: DesiredLoadBalancer,
+  options: AwsServiceOptions,
+  env: AwsEnvironment,
+  subnets: AwsEnvironment['subnets'],
+): { mappings: SubnetMapping[]; addresses: string[] } {
+  const ip = desired.loadBalancerIP;
+  if (ip !== undefined && (options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined)) {
+    throw new ServiceConfigError('spec.loadBalancerIP', `set either spec.loadBalancerIP or ${AWS_ANNOTATIONS.eipAllocations}/${AWS_ANNOTATIONS.privateIPv4Addresses}, not both`);
+  }
+  if (ip !== undefined && !ipaddr.isValid(ip)) throw new ServiceConfigError('spec.loadBalancerIP', `"${ip}" is not an IP address`);
+
+  if (options.scheme === 'internal') {
+    const wanted = ip !== undefined ? [ip] : options.privateIPv4Addresses;
+    if (wanted === undefined) return { mappings: subnets.map((s) => ({ SubnetId: s.id })), addresses: [] };
+    const field = ip !== undefined ? 'spec.loadBalancerIP' : AWS_ANNOTATIONS.privateIPv4Addresses;
+    // Each private address picks the subnet whose range holds it: one subnet per address.
+    const mappings = wanted.map((address) => {
+      const subnet = subnets.find((s) => cidrContains(s.cidr, address));
+      if (!subnet) throw new ServiceConfigError(field, `${address} is in none of the load balancer's subnets (${subnets.map((s) => `${s.id} ${s.cidr}`).join(', ')})`);
+      return { SubnetId: subnet.id, PrivateIPv4Address: address };
+    });
+    return { mappings, addresses: [] };
+  }
+
+  if (ip !== undefined) {
+    const eip = env.addresses.find((a) => a.publicIp === ip);
+    if (!eip) throw new ServiceConfigError('spec.loadBalancerIP', `the AWS account holds no Elastic IP ${ip}; allocate it first (or remove spec.loadBalancerIP)`);
+    // NLBs take an Elastic IP for every subnet or for none: one address means one zone.
+    return { mappings: [{ SubnetId: subnets[0]!.id, AllocationId: eip.allocationId }], addresses: [ip] };
+  }
+  if (options.eipAllocations !== undefined) {
+    if (options.eipAllocations.length !== subnets.length) {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, `lists ${options.eipAllocations.length} allocations for ${subnets.length} subnets; give one per subnet`);
+    }
+    const addresses = options.eipAllocations.map((id) => {
+      const eip = env.addresses.find((a) => a.allocationId === id);
+      if (!eip) throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, `the AWS account holds no Elastic IP allocation ${id}`);
+      return eip.publicIp;
+    });
+    return { mappings: subnets.map((s, i) => ({ SubnetId: s.id, AllocationId: options.eipAllocations![i]! })), addresses };
+  }
+  return { mappings: subnets.map((s) => ({ SubnetId: s.id })), addresses: [] };
+}
+
+function healthCheckFor(desired: DesiredLoadBalancer, options: AwsServiceOptions, protocol: TargetGroupProtocol): HealthCheckSettings {
+  let base: HealthCheckSettings;
+  if (desired.externalTrafficPolicy === 'Local' && desired.healthCheckNodePort !== undefined) {
+    base = { protocol: 'HTTP', port: String(desired.healthCheckNodePort), path: '/healthz' };
+  } else if (protocol === 'UDP') {
+    // A UDP NodePort cannot answer a TCP probe: ask kube-proxy (the controller's derived check).
+    base = { protocol: desired.healthCheck.protocol, port: String(desired.healthCheck.port), ...(desired.healthCheck.path ? { path: desired.healthCheck.path } : {}) };
+  } else {
+    base = { protocol: 'TCP', port: 'traffic-port' };
+  }
+  const o = options.healthCheck;
+  const hc: HealthCheckSettings = { ...base };
+  if (o.protocol !== undefined) hc.protocol = o.protocol;
+  if (o.port !== undefined) hc.port = String(o.port);
+  if (hc.protocol === 'TCP') delete hc.path;
+  else hc.path = o.path ?? hc.path ?? '/';
+  if (o.intervalSeconds !== undefined) hc.intervalSeconds = o.intervalSeconds;
+  if (o.timeoutSeconds !== undefined) hc.timeoutSeconds = o.timeoutSeconds;
+  if (o.healthyThreshold !== undefined) hc.healthyThreshold = o.healthyThreshold;
+  if (o.unhealthyThreshold !== undefined) hc.unhealthyThreshold = o.unhealthyThreshold;
+  if (o.successCodes !== undefined && hc.protocol !== 'TCP') hc.successCodes = o.successCodes;
+  return hc;
+}
+
+function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lbName: string): DesiredPortGroup[] {
+  const byPort = new Map<number, { protocols: Set<string>; nodePort: number }>();
+  desired.ports.forEach((p, i) => {
+    if (p.protocol === 'SCTP') throw new ServiceConfigError(`spec.ports[${i}].protocol`, 'Network Load Balancers with instance targets do not support SCTP; use TCP or UDP');
+    if (!(p.nodePort > 0)) throw new ServiceConfigError(`spec.ports[${i}].nodePort`, 'a NodePort is needed for instance targets (allocateLoadBalancerNodePorts must not be false)');
+    const entry = byPort.get(p.port);
+    if (!entry) byPort.set(p.port, { protocols: new Set([p.protocol]), nodePort: p.nodePort });
+    else {
+      if (entry.nodePort !== p.nodePort) {
+        throw new ServiceConfigError(`spec.ports[${i}].nodePort`, `TCP and UDP on port ${p.port} share one TCP_UDP target group, so they need the same nodePort (${entry.nodePort} vs ${p.nodePort})`);
+      }
+      entry.protocols.add(p.protocol);
+    }
+  });
+  if (byPort.size === 0) throw new ServiceConfigError('spec.ports', 'the Service has no ports');
+  return [...byPort.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([port, { protocols, nodePort }]) => {
+      const protocol: TargetGroupProtocol = protocols.size > 1 ? 'TCP_UDP' : (protocols.values().next().value as 'TCP' | 'UDP');
+      return { port, protocol, nodePort, targetGroupName: targetGroupName(lbName, port, protocol), healthCheck: healthCheckFor(desired, options, protocol) };
+    });
+}
+
+function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
+  return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'TCP' ? 'tcp' : 'udp'];
+}
+
+export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironment): DesiredStack {
+  const options = parseAwsAnnotations(desired.annotations);
+  const placement = placementOf(desired, options);
+  const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placement);
+  const groups = groupPorts(desired, options, lbName);
+  const { mappings, addresses, vpcId } = resolveMappings(desired, options, env);
+
+  const sources = desired.sourceRanges.length > 0 ? desired.sourceRanges : ['0.0.0.0/0'];
+  for (const cidr of sources) {
+    try {
+      ipaddr.parseCIDR(cidr);
+    } catch {
+      throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is not a CIDR`);
+    }
+  }
+  const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => sources.map((source) => ({ protocol, port: g.port, source }))));
+
+  const nodePorts = new Map<string, { protocol: 'tcp' | 'udp'; port: number }>();
+  for (const g of groups) {
+    for (const protocol of ruleProtocols(g.protocol)) nodePorts.set(`${protocol}/${g.nodePort}`, { protocol, port: g.nodePort });
+    const hcPort = Number(g.healthCheck.port);
+    if (Number.isInteger(hcPort)) nodePorts.set(`tcp/${hcPort}`, { protocol: 'tcp', port: hcPort });
+  }
+
+  const instanceIds = new Set<string>();
+  const skippedNodes: DesiredStack['skippedNodes'] = [];
+  for (const node of desired.nodes) {
+    const id = instanceIdFromProviderID(node.providerID);
+    if (id === undefined) skippedNodes.push({ name: node.name, reason: `spec.providerID "${node.providerID ?? ''}" is not aws:///<zone>/i-...` });
+    else instanceIds.add(id);
+  }
+
+  const tags: Record<string, string> = {
+    ...options.additionalTags,
+    [clusterTagKey(desired.clusterName)]: 'owned',
+    [SERVICE_NAME_TAG]: serviceKey(desired.ref),
+    [SERVICE_UID_TAG]: desired.ref.uid,
+  };
+
+  return {
+    ref: desired.ref,
+    clusterName: desired.clusterName,
+    lbName,
+    placement,
+    vpcId,
+    scheme: options.scheme,
+    subnetMappings: mappings,
+    addresses,
+    tags,
+    groups,
+    instanceIds: [...instanceIds].sort(),
+    skippedNodes,
+    ingress,
+    nodeSecurityGroupIds: [...env.nodeSecurityGroupIds].sort(),
+    nodePorts: [...nodePorts.values()].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol)),
+  };
+}

@@ -1,0 +1,77 @@
+// Subnets, Elastic IPs and the nodes' security groups change rarely, so they are read in three
+// calls and cached for a while instead of on every reconcile. invalidate() forces a fresh read
+// (after a Service asked for an IP we did not see, for instance).
+import { DescribeAddressesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type Filter } from '@aws-sdk/client-ec2';
+import type { AwsApi } from './awsApi.js';
+import type { AwsEnvironment } from './awsTypes.js';
+import { clusterTagKey, SERVICE_UID_TAG, tagMap } from './tags.js';
+
+export interface EnvironmentOptions {
+  clusterName: string;
+  vpcId?: string;
+  nodeSecurityGroupIds?: string[];
+  ttlMs: number;
+  now?: () => number;
+}
+
+export class EnvironmentCache {
+  private value?: { env: AwsEnvironment; at: number };
+  private pending?: Promise<AwsEnvironment>;
+
+  constructor(
+    private readonly api: AwsApi,
+    private readonly options: EnvironmentOptions,
+  ) {}
+
+  invalidate(): void {
+    this.value = undefined;
+  }
+
+  async get(): Promise<AwsEnvironment> {
+    const now = (this.options.now ?? Date.now)();
+    if (this.value && now - this.value.at < this.options.ttlMs) return this.value.env;
+    this.pending ??= this.read().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async read(): Promise<AwsEnvironment> {
+    const at = (this.options.now ?? Date.now)();
+    const vpcFilter: Filter[] = this.options.vpcId ? [{ Name: 'vpc-id', Values: [this.options.vpcId] }] : [];
+    const subnets: AwsEnvironment['subnets'] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.api.ec2('DescribeSubnets', false, (c) => c.send(new DescribeSubnetsCommand({ Filters: vpcFilter.length ? vpcFilter : undefined, NextToken: token })));
+      for (const s of page.Subnets ?? []) {
+        if (!s.SubnetId) continue;
+        subnets.push({ id: s.SubnetId, zone: s.AvailabilityZone ?? '', vpcId: s.VpcId ?? '', cidr: s.CidrBlock ?? '', tags: tagMap(s.Tags) });
+      }
+      token = page.NextToken;
+    } while (token);
+
+    const addressPage = await this.api.ec2('DescribeAddresses', false, (c) => c.send(new DescribeAddressesCommand({ Filters: [{ Name: 'domain', Values: ['vpc'] }] })));
+    const addresses = (addressPage.Addresses ?? [])
+      .filter((a) => a.AllocationId && a.PublicIp)
+      .map((a) => ({ allocationId: a.AllocationId!, publicIp: a.PublicIp!, associated: Boolean(a.AssociationId) }));
+
+    let nodeSecurityGroupIds = this.options.nodeSecurityGroupIds;
+    if (!nodeSecurityGroupIds) {
+      nodeSecurityGroupIds = [];
+      token = undefined;
+      do {
+        const page = await this.api.ec2('DescribeSecurityGroups', false, (c) =>
+          c.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag-key', Values: [clusterTagKey(this.options.clusterName)] }, ...vpcFilter], NextToken: token })),
+        );
+        for (const g of page.SecurityGroups ?? []) {
+          // Our own per-load-balancer groups carry the service-uid tag; the nodes' groups do not.
+          if (g.GroupId && tagMap(g.Tags)[SERVICE_UID_TAG] === undefined) nodeSecurityGroupIds.push(g.GroupId);
+        }
+        token = page.NextToken;
+      } while (token);
+    }
+    const env: AwsEnvironment = { subnets, addresses, nodeSecurityGroupIds: [...nodeSecurityGroupIds].sort() };
+    this.value = { env, at };
+    return env;
+  }
+}

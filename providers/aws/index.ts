@@ -1,0 +1,116 @@
+// The AWS provider: one Network Load Balancer per Service, instance target groups on every eligible
+// node's NodePort. observe -> diff (pure) -> apply, plus delete and listOwned for garbage collection.
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { ProviderDeps } from '../registry.js';
+import {
+  ServiceConfigError,
+  type ApplyResult,
+  type DeleteResult,
+  type DesiredLoadBalancer,
+  type Provider,
+  type ProviderContext,
+  type ProviderEvent,
+  type ServiceRef,
+} from '../provider.js';
+import { AwsApi, type AwsClients } from './awsApi.js';
+import type { AwsObserved, AwsPlan } from './awsTypes.js';
+import { applyPlan } from './applyPlan.js';
+import type { AwsConfig } from './config.js';
+import { deleteStack, StillReleasingError } from './deleteStack.js';
+import { EnvironmentCache } from './environment.js';
+import { describeAnchors, observeService } from './observe.js';
+import { planActions } from './planActions.js';
+import { SERVICE_NAME_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
+
+export { awsConfigSchema, type AwsConfig } from './config.js';
+export type { AwsObserved, AwsPlan } from './awsTypes.js';
+export { AwsOwnershipConflictError } from './planActions.js';
+
+export interface AwsProviderOptions {
+  /** Ready-made SDK clients (tests inject clients pointed at moto or a fault proxy). */
+  clients?: AwsClients;
+  /** Static credentials for the endpoint override (moto accepts anything). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Retry backoff bounds (tests shorten them). */
+  retryTiming?: { minTimeoutMs?: number; maxTimeoutMs?: number };
+  /** Test hook: called before each apply step; throwing simulates a crash there. */
+  beforeStep?(index: number, kind: string): void;
+}
+
+export type AwsProvider = Provider<AwsObserved, AwsPlan> & { invalidateEnvironment(): void };
+
+export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, options: AwsProviderOptions = {}): Promise<AwsProvider> {
+  const clientConfig = {
+    region: config.region,
+    // Our own retries (p-retry, rate limited) replace the SDK's, so they do not multiply.
+    maxAttempts: 1,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  };
+  const clients: AwsClients = options.clients ?? { elbv2: new ElasticLoadBalancingV2Client(clientConfig), ec2: new EC2Client(clientConfig) };
+  const api = new AwsApi(clients, config, deps.record, options.retryTiming);
+  const env = new EnvironmentCache(api, {
+    clusterName: deps.clusterName,
+    ttlMs: config.environmentCacheSeconds * 1000,
+    ...(config.vpcId ? { vpcId: config.vpcId } : {}),
+    ...(config.nodeSecurityGroupIds ? { nodeSecurityGroupIds: config.nodeSecurityGroupIds } : {}),
+  });
+  let ctx: ProviderContext | undefined;
+  const emit = (event: ProviderEvent) => {
+    if (ctx) ctx.emit(event);
+    else deps.logger.info({ event }, 'aws provider event');
+  };
+  const retryMs = config.provisioningRetrySeconds * 1000;
+
+  return {
+    name: 'aws',
+    capabilities: { protocols: ['TCP', 'UDP'], mixedProtocol: true, loadBalancerIP: true, sourceRanges: true, dualStack: false, needsProviderID: true },
+    async start(context: ProviderContext) {
+      ctx = context;
+    },
+    async stop() {
+      clients.elbv2.destroy();
+      clients.ec2.destroy();
+    },
+    invalidateEnvironment() {
+      env.invalidate();
+    },
+    async observe(ref: ServiceRef): Promise<AwsObserved> {
+      return observeService(api, deps.clusterName, ref, await env.get());
+    },
+    diff(observed: AwsObserved | undefined, desired: DesiredLoadBalancer): AwsPlan {
+      if (!observed) throw new Error('the aws provider needs observe() before diff(): the plan depends on the subnets and addresses it reads');
+      try {
+        return planActions(observed, desired, config.targetChunkSize);
+      } catch (error) {
+        // The cached view of subnets and Elastic IPs may be older than the user's change: read it afresh next time.
+        if (error instanceof ServiceConfigError) env.invalidate();
+        throw error;
+      }
+    },
+    async apply(plan: AwsPlan): Promise<ApplyResult> {
+      return applyPlan(plan, { api, clusterName: deps.clusterName, provisioningRetryMs: retryMs, emit, ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}) });
+    },
+    async delete(ref: ServiceRef): Promise<DeleteResult> {
+      const observed = await observeService(api, deps.clusterName, ref, { subnets: [], addresses: [], nodeSecurityGroupIds: [] });
+      try {
+        for (const stack of observed.stacks) await deleteStack(api, deps.clusterName, ref.uid, stack);
+      } catch (error) {
+        if (error instanceof StillReleasingError) return { state: 'inProgress', retryAfterMs: retryMs, reason: error.message };
+        throw error;
+      }
+      return { state: 'deleted' };
+    },
+    async listOwned(): Promise<ServiceRef[]> {
+      const refs = new Map<string, ServiceRef>();
+      for (const group of await describeAnchors(api, deps.clusterName)) {
+        const tags = tagMap(group.Tags);
+        const uid = tags[SERVICE_UID_TAG];
+        const [namespace, name] = (tags[SERVICE_NAME_TAG] ?? '').split('/');
+        if (uid && namespace && name) refs.set(uid, { namespace, name, uid });
+      }
+      return [...refs.values()];
+    },
+  };
+}

@@ -1,0 +1,21 @@
+// Deterministic resource names, so a restarted controller finds what a crashed one created.
+// Load balancer and target group names are limited to 32 characters [a-zA-Z0-9-] by AWS.
+import { createHash } from 'node:crypto';
+
+function digest(parts: readonly string[], length: number): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, length);
+}
+
+/** k8s-<28 hex> (32 chars): one name per cluster, Service uid and placement (a new placement is a new NLB). */
+export function loadBalancerName(clusterName: string, uid: string, placementKey: string): string {
+  return `k8s-${digest([clusterName, uid, placementKey], 28)}`;
+}
+
+/** k8s-<20 hex>-<port><t|u|b> (at most 31 chars): per load balancer, Service port and protocol. */
+export function targetGroupName(lbName: string, port: number, protocol: TargetGroupProtocol): string {
+  const letter = protocol === 'TCP' ? 't' : protocol === 'UDP' ? 'u' : 'b';
+  return `k8s-${digest([lbName], 20)}-${port}${letter}`;
+}
+
+export type TargetGroupProtocol = 'TCP' | 'UDP' | 'TCP_UDP';
+export const TARGET_GROUP_PROTOCOLS: readonly TargetGroupProtocol[] = ['TCP', 'UDP', 'TCP_UDP'];

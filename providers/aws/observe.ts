@@ -1,0 +1,200 @@
+// Reads what AWS holds for one Service. The anchor is the Service's security group: it is found by
+// tag (EC2 can filter on tags, ELB cannot), it is created before anything else and deleted last, and
+// it names its load balancer. Describes are batched by 20 names/ARNs.
+import { DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
+import {
+  DescribeListenersCommand,
+  DescribeLoadBalancersCommand,
+  DescribeTagsCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  type LoadBalancer,
+  type TargetGroup,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { ServiceRef } from '../provider.js';
+import { isCode, type AwsApi } from './awsApi.js';
+import type { AwsEnvironment, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
+import { ADDRESSES_TAG, clusterTagKey, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
+
+export const DESCRIBE_BATCH = 20;
+
+function batches<T>(items: T[], size = DESCRIBE_BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function ingressRules(permissions: IpPermission[] | undefined): IngressRule[] {
+  const rules: IngressRule[] = [];
+  for (const p of permissions ?? []) {
+    if ((p.IpProtocol !== 'tcp' && p.IpProtocol !== 'udp') || p.FromPort === undefined || p.FromPort !== p.ToPort) continue;
+    const protocol = p.IpProtocol;
+    for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol, port: p.FromPort, source: r.CidrIp });
+    for (const r of p.Ipv6Ranges ?? []) if (r.CidrIpv6) rules.push({ protocol, port: p.FromPort, source: r.CidrIpv6 });
+  }
+  return rules;
+}
+
+/** The owned security groups (anchors) of one Service, or of every Service of the cluster. */
+export async function describeAnchors(api: AwsApi, clusterName: string, uid?: string): Promise<SecurityGroup[]> {
+  const filters = [
+    { Name: `tag:${clusterTagKey(clusterName)}`, Values: ['owned'] },
+    uid !== undefined ? { Name: `tag:${SERVICE_UID_TAG}`, Values: [uid] } : { Name: 'tag-key', Values: [SERVICE_UID_TAG] },
+  ];
+  const groups: SecurityGroup[] = [];
+  let token: string | undefined;
+  do {
+    const page = await api.ec2('DescribeSecurityGroups', false, (c) => c.send(new DescribeSecurityGroupsCommand({ Filters: filters, NextToken: token })));
+    groups.push(...(page.SecurityGroups ?? []));
+    token = page.NextToken;
+  } while (token);
+  return groups.filter((g) => tagMap(g.Tags)[LOAD_BALANCER_NAME_TAG] !== undefined);
+}
+
+/** DescribeLoadBalancers by name, 20 at a time; AWS fails the whole call if one is missing, so fall back to one by one. */
+export async function describeLoadBalancersByName(api: AwsApi, names: string[]): Promise<LoadBalancer[]> {
+  const found: LoadBalancer[] = [];
+  for (const batch of batches(names)) {
+    try {
+      const res = await api.elb('DescribeLoadBalancers', false, (c) => c.send(new DescribeLoadBalancersCommand({ Names: batch })));
+      found.push(...(res.LoadBalancers ?? []));
+    } catch (error) {
+      if (!isCode(error, 'LoadBalancerNotFoundException', 'LoadBalancerNotFound')) throw error;
+      if (batch.length === 1) continue;
+      for (const name of batch) found.push(...(await describeLoadBalancersByName(api, [name])));
+    }
+  }
+  return found;
+}
+
+/** DescribeTargetGroups by name with the same one-by-one fallback. */
+export async function describeTargetGroupsByName(api: AwsApi, names: string[]): Promise<TargetGroup[]> {
+  const found: TargetGroup[] = [];
+  for (const batch of batches(names)) {
+    try {
+      const res = await api.elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ Names: batch })));
+      found.push(...(res.TargetGroups ?? []));
+    } catch (error) {
+      if (!isCode(error, 'TargetGroupNotFoundException', 'TargetGroupNotFound')) throw error;
+      if (batch.length === 1) continue;
+      for (const name of batch) found.push(...(await describeTargetGroupsByName(api, [name])));
+    }
+  }
+  return found;
+}
+
+export async function describeElbTags(api: AwsApi, arns: string[]): Promise<Map<string, Record<string, string>>> {
+  const tags = new Map<string, Record<string, string>>();
+  for (const batch of batches(arns)) {
+    const res = await api.elb('DescribeTags', false, (c) => c.send(new DescribeTagsCommand({ ResourceArns: batch })));
+    for (const d of res.TagDescriptions ?? []) if (d.ResourceArn) tags.set(d.ResourceArn, tagMap(d.Tags));
+  }
+  return tags;
+}
+
+export function healthCheckOf(tg: TargetGroup): ObservedTargetGroup['healthCheck'] {
+  const hc: ObservedTargetGroup['healthCheck'] = {
+    protocol: (tg.HealthCheckProtocol ?? 'TCP') as 'TCP' | 'HTTP' | 'HTTPS',
+    port: tg.HealthCheckPort ?? 'traffic-port',
+  };
+  if (hc.protocol !== 'TCP' && tg.HealthCheckPath) hc.path = tg.HealthCheckPath;
+  if (tg.HealthCheckIntervalSeconds !== undefined) hc.intervalSeconds = tg.HealthCheckIntervalSeconds;
+  if (tg.HealthCheckTimeoutSeconds !== undefined) hc.timeoutSeconds = tg.HealthCheckTimeoutSeconds;
+  if (tg.HealthyThresholdCount !== undefined) hc.healthyThreshold = tg.HealthyThresholdCount;
+  if (tg.UnhealthyThresholdCount !== undefined) hc.unhealthyThreshold = tg.UnhealthyThresholdCount;
+  if (tg.Matcher?.HttpCode !== undefined) hc.successCodes = tg.Matcher.HttpCode;
+  return hc;
+}
+
+export async function describeTargets(api: AwsApi, arn: string): Promise<{ id: string; port: number }[]> {
+  const res = await api.elb('DescribeTargetHealth', false, (c) => c.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })));
+  return (res.TargetHealthDescriptions ?? [])
+    // Draining targets are already on their way out: deregistering them again would be a wasted call.
+    .filter((d) => d.TargetHealth?.State !== 'draining' && d.Target?.Id)
+    .map((d) => ({ id: d.Target!.Id!, port: d.Target!.Port ?? 0 }));
+}
+
+export async function observeService(api: AwsApi, clusterName: string, ref: ServiceRef, env: AwsEnvironment): Promise<AwsObserved> {
+  const anchors = await describeAnchors(api, clusterName, ref.uid);
+  if (anchors.length === 0) return { ref, stacks: [], env };
+
+  const stacks: ObservedStack[] = anchors.map((g) => {
+    const tags = tagMap(g.Tags);
+    return {
+      lbName: tags[LOAD_BALANCER_NAME_TAG]!,
+      placement: tags[PLACEMENT_TAG] ?? '',
+      securityGroup: { id: g.GroupId!, ingress: ingressRules(g.IpPermissions) },
+      listeners: [],
+      targetGroups: [],
+      nodeRules: [],
+    };
+  });
+  const lbs = await describeLoadBalancersByName(
+    api,
+    stacks.map((s) => s.lbName),
+  );
+  const perLb = await Promise.all(
+    lbs.map(async (lb) => {
+      const arn = lb.LoadBalancerArn!;
+      const [listeners, groups] = await Promise.all([
+        api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: arn }))),
+        api.elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ LoadBalancerArn: arn }))),
+      ]);
+      return { lb, listeners: listeners.Listeners ?? [], groups: groups.TargetGroups ?? [] };
+    }),
+  );
+  const tags = await describeElbTags(api, perLb.flatMap((p) => [p.lb.LoadBalancerArn!, ...p.groups.map((g) => g.TargetGroupArn!)]));
+
+  for (const { lb, listeners, groups } of perLb) {
+    const stack = stacks.find((s) => s.lbName === lb.LoadBalancerName);
+    if (!stack) continue;
+    const lbTags = tags.get(lb.LoadBalancerArn!) ?? {};
+    const reported = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).filter((a) => a.AllocationId && a.IpAddress).map((a) => a.IpAddress!));
+    stack.loadBalancer = {
+      arn: lb.LoadBalancerArn!,
+      dnsName: lb.DNSName ?? '',
+      state: lb.State?.Code ?? 'provisioning',
+      owned: isOwned(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
+      addresses: reported.length > 0 ? reported : (lbTags[ADDRESSES_TAG] ?? '').split(' ').filter((a) => a !== ''),
+    };
+    stack.listeners = listeners.map((l) => ({
+      arn: l.ListenerArn!,
+      port: l.Port ?? 0,
+      protocol: l.Protocol ?? '',
+      targetGroupArn: l.DefaultActions?.find((a) => a.Type === 'forward')?.TargetGroupArn ?? l.DefaultActions?.[0]?.TargetGroupArn,
+    }));
+    stack.targetGroups = await Promise.all(
+      groups.map(async (g) => {
+        const gTags = tags.get(g.TargetGroupArn!) ?? {};
+        const owned = isOwned(gTags, clusterName) && gTags[SERVICE_UID_TAG] === ref.uid;
+        return {
+          arn: g.TargetGroupArn!,
+          name: g.TargetGroupName ?? '',
+          protocol: g.Protocol ?? '',
+          port: g.Port ?? 0,
+          owned,
+          healthCheck: healthCheckOf(g),
+          targets: owned ? await describeTargets(api, g.TargetGroupArn!) : [],
+        };
+      }),
+    );
+  }
+
+  const rules = await api.ec2('DescribeSecurityGroupRules', false, (c) =>
+    c.send(
+      new DescribeSecurityGroupRulesCommand({
+        Filters: [
+          { Name: `tag:${clusterTagKey(clusterName)}`, Values: ['owned'] },
+          { Name: `tag:${SERVICE_UID_TAG}`, Values: [ref.uid] },
+        ],
+      }),
+    ),
+  );
+  for (const r of rules.SecurityGroupRules ?? []) {
+    const source = r.ReferencedGroupInfo?.GroupId;
+    const stack = stacks.find((s) => s.securityGroup.id === source);
+    if (!stack || r.IsEgress || !r.SecurityGroupRuleId || !r.GroupId || (r.IpProtocol !== 'tcp' && r.IpProtocol !== 'udp')) continue;
+    stack.nodeRules.push({ ruleId: r.SecurityGroupRuleId, groupId: r.GroupId, protocol: r.IpProtocol, port: r.FromPort ?? 0 });
+  }
+  return { ref, stacks, env };
+}

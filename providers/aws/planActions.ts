@@ -1,0 +1,157 @@
+// Pure diff: what exists (observe) against what the Service wants (buildDesiredStack) gives an
+// ordered, printable plan. Order matters for crash safety: the security group (our anchor) comes
+// first and goes last; rules open before a port is served and close after it is gone.
+import type { DesiredLoadBalancer, LoadBalancerIngress } from '../provider.js';
+import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
+import { buildDesiredStack } from './desiredStack.js';
+import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
+
+/** A resource with our name but without this cluster's ownership tag: never touched. */
+export class AwsOwnershipConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AwsOwnershipConflictError';
+  }
+}
+
+const ruleKey = (r: IngressRule) => `${r.protocol}/${r.port}/${r.source}`;
+
+export function healthCheckDiffers(observed: HealthCheckSettings, desired: HealthCheckSettings): boolean {
+  if (observed.protocol !== desired.protocol || observed.port !== desired.port) return true;
+  if (desired.protocol !== 'TCP' && (observed.path ?? '/') !== (desired.path ?? '/')) return true;
+  // Optional settings are compared only when asked for, so AWS defaults do not cause endless updates.
+  const optional = ['intervalSeconds', 'timeoutSeconds', 'healthyThreshold', 'unhealthyThreshold', 'successCodes'] as const;
+  return optional.some((k) => desired[k] !== undefined && observed[k] !== desired[k]);
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function describeHealthCheck(hc: HealthCheckSettings): string {
+  return `${hc.protocol}:${hc.port}${hc.path ? hc.path : ''}`;
+}
+
+export function ingressFor(stack: ObservedStack): LoadBalancerIngress[] {
+  const lb = stack.loadBalancer;
+  if (!lb) return [];
+  return [{ hostname: lb.dnsName }, ...lb.addresses.map((ip) => ({ ip }))];
+}
+
+export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer, targetChunkSize = 100): AwsPlan {
+  const stack = buildDesiredStack(desired, observed.env);
+  return planFromStack(observed, stack, targetChunkSize);
+}
+
+export function planFromStack(observed: AwsObserved, stack: DesiredStack, targetChunkSize: number): AwsPlan {
+  const actions: AwsAction[] = [];
+  const add = (step: AwsStep, description: string, extra: { mutating?: boolean; membershipOnly?: boolean } = {}) =>
+    actions.push({ kind: step.op, description, mutating: extra.mutating ?? true, ...(extra.membershipOnly ? { membershipOnly: true } : {}), step });
+
+  const current = observed.stacks.find((s) => s.lbName === stack.lbName);
+  const retiring = observed.stacks.filter((s) => s.lbName !== stack.lbName);
+  if (current?.loadBalancer && !current.loadBalancer.owned) {
+    throw new AwsOwnershipConflictError(
+      `a load balancer named ${stack.lbName} exists without the tag kubernetes.io/cluster/${stack.clusterName}=owned; it is left alone. Delete or rename it to let this Service get its load balancer`,
+    );
+  }
+  if (!current && retiring.length > 0) {
+    const from = retiring.map((s) => s.lbName);
+    add({ op: 'announceReplacement', from }, `placement changed (scheme, subnets or addresses): a new NLB ${stack.lbName} replaces ${from.join(', ')}`, { mutating: false });
+  }
+
+  // 1. The security group: created first, it anchors everything else of this load balancer.
+  if (!current) add({ op: 'createSecurityGroup' }, `create security group ${stack.lbName} (anchor and source ranges of the NLB)`);
+  const haveRules = new Map((current?.securityGroup.ingress ?? []).map((r) => [ruleKey(r), r]));
+  const wantRules = new Map(stack.ingress.map((r) => [ruleKey(r), r]));
+  const toAuthorize = [...wantRules.entries()].filter(([k]) => !haveRules.has(k)).map(([, r]) => r);
+  const toRevoke = [...haveRules.entries()].filter(([k]) => !wantRules.has(k)).map(([, r]) => r);
+  if (toAuthorize.length > 0) add({ op: 'authorizeIngress', rules: toAuthorize }, `allow ${toAuthorize.map(ruleKey).join(', ')} into the NLB`);
+
+  // 2. Target groups: created before the listeners that use them; health checks changed in place.
+  const observedGroups = new Map((current?.targetGroups ?? []).map((g) => [g.name, g]));
+  for (const g of stack.groups) {
+    const have = observedGroups.get(g.targetGroupName);
+    if (have && !have.owned) throw new AwsOwnershipConflictError(`target group ${g.targetGroupName} exists without this cluster's ownership tag; it is left alone`);
+    if (!have) add({ op: 'createTargetGroup', group: g }, `create target group ${g.targetGroupName} ${g.protocol} for port ${g.port} (health check ${describeHealthCheck(g.healthCheck)})`);
+    else if (healthCheckDiffers(have.healthCheck, g.healthCheck)) {
+      add({ op: 'modifyTargetGroup', arn: have.arn, name: have.name, healthCheck: g.healthCheck }, `health check of ${have.name}: ${describeHealthCheck(have.healthCheck)} -> ${describeHealthCheck(g.healthCheck)}`);
+    }
+  }
+
+  // 3. The load balancer itself (asynchronous: it starts out provisioning).
+  if (!current?.loadBalancer) {
+    const where = stack.subnetMappings.map((m) => m.SubnetId + (m.AllocationId ? `=${m.AllocationId}` : m.PrivateIPv4Address ? `=${m.PrivateIPv4Address}` : '')).join(', ');
+    add({ op: 'createLoadBalancer' }, `create ${stack.scheme} NLB ${stack.lbName} in ${where}`);
+  }
+
+  // 4. Listeners.
+  const desiredPorts = new Set(stack.groups.map((g) => g.port));
+  for (const g of stack.groups) {
+    const listener = current?.listeners.find((l) => l.port === g.port);
+    const tg = observedGroups.get(g.targetGroupName);
+    if (!listener) add({ op: 'createListener', group: g }, `create listener ${g.protocol}:${g.port} -> ${g.targetGroupName}`);
+    else if (listener.protocol !== g.protocol || !tg || listener.targetGroupArn !== tg.arn) {
+      add({ op: 'modifyListener', arn: listener.arn, group: g }, `listener ${listener.protocol}:${g.port} -> ${g.protocol}:${g.port} forwarding to ${g.targetGroupName}`);
+    }
+  }
+  for (const l of current?.listeners ?? []) {
+    if (!desiredPorts.has(l.port)) add({ op: 'deleteListener', arn: l.arn, port: l.port }, `delete listener ${l.protocol}:${l.port} (port removed)`);
+  }
+  const wantedGroupNames = new Set(stack.groups.map((g) => g.targetGroupName));
+  for (const g of current?.targetGroups ?? []) {
+    if (!wantedGroupNames.has(g.name) && g.owned) add({ op: 'deleteTargetGroup', arn: g.arn, name: g.name }, `delete target group ${g.name} (port or protocol changed)`);
+  }
+  // Ports still open in the security group but no longer served: an interrupted run may have left
+  // their target groups unattached (invisible from the NLB), so look for them by name.
+  const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).map((r) => r.port).filter((p) => !desiredPorts.has(p)));
+  const attachedNames = new Set((current?.targetGroups ?? []).map((g) => g.name));
+  const leakCandidates = [...staleRulePorts].flatMap((port) => TARGET_GROUP_PROTOCOLS.map((p) => targetGroupName(stack.lbName, port, p))).filter((n) => !attachedNames.has(n));
+  if (leakCandidates.length > 0) add({ op: 'deleteTargetGroupsByName', names: leakCandidates }, `delete any owned target group left for removed ports ${[...staleRulePorts].join(', ')}`);
+
+  // 5. Membership: only the change, chunked.
+  for (const g of stack.groups) {
+    const have = observedGroups.get(g.targetGroupName)?.targets ?? [];
+    const haveKeys = new Set(have.map((t) => `${t.id}:${t.port}`));
+    const want = stack.instanceIds.map((id) => ({ id, port: g.nodePort }));
+    const wantKeys = new Set(want.map((t) => `${t.id}:${t.port}`));
+    const register = want.filter((t) => !haveKeys.has(`${t.id}:${t.port}`));
+    const deregister = have.filter((t) => !wantKeys.has(`${t.id}:${t.port}`));
+    for (const part of chunks(register, targetChunkSize)) {
+      add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part }, `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
+    }
+    for (const part of chunks(deregister, targetChunkSize)) {
+      add({ op: 'deregisterTargets', targetGroupName: g.targetGroupName, targets: part }, `deregister ${part.length} target(s) from ${g.targetGroupName}`, { membershipOnly: true });
+    }
+  }
+
+  // 6. Node security groups admit the NodePorts (and health check ports) from the NLB's group.
+  const nodeRules = current?.nodeRules ?? [];
+  for (const groupId of stack.nodeSecurityGroupIds) {
+    const have = new Set(nodeRules.filter((r) => r.groupId === groupId).map((r) => `${r.protocol}/${r.port}`));
+    const missing = stack.nodePorts.filter((p) => !have.has(`${p.protocol}/${p.port}`));
+    if (missing.length > 0) add({ op: 'authorizeNodeRules', groupId, ports: missing }, `allow ${missing.map((p) => `${p.protocol}/${p.port}`).join(', ')} from the NLB into node group ${groupId}`);
+  }
+  const wantNode = new Set(stack.nodePorts.map((p) => `${p.protocol}/${p.port}`));
+  const wantGroups = new Set(stack.nodeSecurityGroupIds);
+  const extraByGroup = new Map<string, string[]>();
+  for (const r of nodeRules) {
+    if (wantGroups.has(r.groupId) && wantNode.has(`${r.protocol}/${r.port}`)) continue;
+    extraByGroup.set(r.groupId, [...(extraByGroup.get(r.groupId) ?? []), r.ruleId]);
+  }
+  for (const [groupId, ruleIds] of extraByGroup) add({ op: 'revokeNodeRules', groupId, ruleIds }, `remove ${ruleIds.length} rule(s) no longer needed from node group ${groupId}`);
+
+  if (toRevoke.length > 0) add({ op: 'revokeIngress', rules: toRevoke }, `stop allowing ${toRevoke.map(ruleKey).join(', ')} into the NLB`);
+
+  // 7. A replaced load balancer goes only once its successor is active.
+  if (current?.loadBalancer?.state === 'active') {
+    for (const old of retiring) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} and everything of it`);
+  }
+
+  const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, retiring };
+  if (current) plan.current = current;
+  if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current);
+  return plan;
+}
