@@ -16,6 +16,10 @@ export async function createProvider(config: ProviderConfig, deps: ProviderDeps)
       const { createSimulatedProvider } = await import('./simulated/index.js');
       return (await createSimulatedProvider(config, deps)) as Provider;
     }
+    case 'aws': {
+      const { createAwsProvider } = await import('./aws/index.js');
+      return (await createAwsProvider(config, deps)) as Provider;
+    }
     case 'metal': {
       const { createMetalProvider } = await import('./metal/index.js');
       return createMetalProvider(config, deps) as Provider;
