@@ -52,7 +52,8 @@ export class Announcer {
         this.logger.warn({ err: error, ip }, 'speaker: cannot remove address');
       }
     }
-    for (const ip of this.owned.keys()) if (!wanted.has(ip) && !present.includes(ip)) this.owned.delete(ip);
+    // Gone from the interface (expired, removed by hand): forget it, so it is re-added and re-announced.
+    for (const ip of this.owned.keys()) if (!present.includes(ip)) this.owned.delete(ip);
     const now = this.clock.now();
     for (const ip of wanted) {
       try {
