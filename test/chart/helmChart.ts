@@ -40,7 +40,7 @@ export async function helm(args: string[]): Promise<HelmResult> {
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code?: number | string; stdout?: string; stderr?: string; message: string };
-    if (typeof failure.code !== 'number') throw new Error(`could not run ${binary}: ${failure.message}`);
+    if (typeof failure.code !== 'number') throw new Error(`could not run ${binary}: ${failure.message}`, { cause: error });
     return { code: failure.code, stdout: failure.stdout ?? '', stderr: failure.stderr ?? '' };
   }
 }
