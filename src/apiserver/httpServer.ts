@@ -1,0 +1,406 @@
+// The HTTP edge: parses Kubernetes REST paths, content types and query parameters, calls
+// ResourceOperations, records every resource request, and renders JSON, Tables and watch streams.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseYaml } from 'yaml';
+import { ApiError, badRequest, internalError, methodNotAllowed, resourceNotFound, tooLarge, unsupportedMediaType } from './apiErrors.js';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions, openapiV3Document, openapiV3Root, serverVersion } from './discoveryDocuments.js';
+import type { KubeObject, ObjectStore, StoredEntry } from './objectStore.js';
+import { apiVersionOf, findResource, resourceCatalog, type ResourceDefinition } from './resourceCatalog.js';
+import { ResourceOperations, type DeleteOptions, type ListQuery, type PatchType, type Scope } from './resourceOperations.js';
+import { renderTable, type IncludeObject } from './tableRendering.js';
+import { WatchStream } from './watchStream.js';
+
+export interface RecordedRequest {
+  user: string;
+  verb: 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
+  apiGroup: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  code: number;
+}
+
+export const maxBodyBytes = 3 * 1024 * 1024;
+
+const patchTypes: Record<string, PatchType> = {
+  'application/json-patch+json': 'json',
+  'application/merge-patch+json': 'merge',
+  'application/strategic-merge-patch+json': 'strategic',
+};
+
+interface ParsedPath {
+  def: ResourceDefinition;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+  watchPrefix: boolean;
+}
+
+type Answer = { code: number; body: unknown } | { code: number; raw: string };
+
+export interface HttpContext {
+  store: ObjectStore;
+  ops: ResourceOperations;
+  requests: RecordedRequest[];
+  watches: Set<WatchStream>;
+  serverAddress: () => string;
+  bookmarkIntervalMs: number;
+  now: () => Date;
+}
+
+function userOf(req: IncomingMessage): string {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim() || 'system:anonymous';
+  return 'system:anonymous';
+}
+
+/** Resolve /api/v1/... and /apis/{g}/{v}/... to a resource, namespace, name and subresource. */
+function parseResourcePath(segments: string[]): ParsedPath | 'unknown' | undefined {
+  let group: string;
+  let version: string;
+  let rest: string[];
+  if (segments[0] === 'api' && segments.length >= 3) {
+    group = '';
+    version = segments[1]!;
+    rest = segments.slice(2);
+  } else if (segments[0] === 'apis' && segments.length >= 4) {
+    group = segments[1]!;
+    version = segments[2]!;
+    rest = segments.slice(3);
+  } else return undefined;
+  let watchPrefix = false;
+  if (rest[0] === 'watch') {
+    watchPrefix = true;
+    rest = rest.slice(1);
+  }
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3 && rest[2] !== 'status' && rest[2] !== 'finalize') {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const def = findResource(group, version, rest[0] ?? '');
+  if (!def || rest.length > 3) return 'unknown';
+  if (namespace !== undefined && !def.namespaced) return 'unknown';
+  const subresource = rest[2];
+  if (subresource !== undefined && !(subresource === 'status' && def.hasStatus) && !(subresource === 'finalize' && def.storage === 'namespaces')) return 'unknown';
+  const parsed: ParsedPath = { def, watchPrefix };
+  if (namespace !== undefined) parsed.namespace = namespace;
+  if (rest[1] !== undefined) parsed.name = rest[1];
+  if (subresource !== undefined) parsed.subresource = subresource;
+  return parsed;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let overflow = declared > maxBodyBytes;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBodyBytes) overflow = true;
+    if (!overflow) chunks.push(chunk as Buffer);
+  }
+  if (overflow) throw tooLarge(maxBodyBytes);
+  return Buffer.concat(chunks);
+}
+
+function mediaType(req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function decodeDocument(buf: Buffer, type: string): unknown {
+  const text = buf.toString('utf8');
+  if (type.includes('protobuf')) throw unsupportedMediaType(type, ['application/json', 'application/yaml']);
+  if (type === 'application/yaml' || type === 'application/apply-patch+yaml') {
+    try {
+      return parseYaml(text) as unknown;
+    } catch (e) {
+      throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw badRequest(`the body of the request could not be decoded as JSON: ${(e as Error).message}`);
+  }
+}
+
+function acceptOf(req: IncomingMessage): { table: boolean; partial: boolean } {
+  const accept = req.headers.accept ?? '';
+  // The first acceptable alternative wins, as in content negotiation.
+  for (const alt of accept.split(',')) {
+    const a = alt.replace(/\s/g, '');
+    if (a.includes('as=Table')) return { table: true, partial: false };
+    if (a.includes('as=PartialObjectMetadata')) return { table: false, partial: true };
+    if (a.startsWith('application/json') || a.startsWith('*/*') || a.startsWith('application/yaml')) return { table: false, partial: false };
+  }
+  return { table: false, partial: false };
+}
+
+function send(res: ServerResponse, answer: Answer): void {
+  const text = 'raw' in answer ? answer.raw : JSON.stringify(answer.body);
+  res.writeHead(answer.code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+  res.end(text);
+}
+
+function nonResource(ctx: HttpContext, segments: string[], method: string): Answer | undefined {
+  const path = segments.join('/');
+  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  if (path === 'healthz' || path === 'readyz' || path === 'livez') return { code: 200, raw: 'ok' };
+  if (path === 'version') return { code: 200, body: serverVersion };
+  if (path === '') {
+    const paths = ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/readyz', '/version', '/openapi/v3'];
+    for (const r of resourceCatalog) if (r.group) paths.push(`/apis/${r.group}`, `/apis/${r.group}/${r.version}`);
+    return { code: 200, body: { paths: [...new Set(paths)].sort() } };
+  }
+  if (path === 'api') return { code: 200, body: apiVersions(ctx.serverAddress()) };
+  if (path === 'apis') return { code: 200, body: apiGroupList() };
+  if (segments[0] === 'api' && segments.length === 2) {
+    const list = apiResourceList('', segments[1]!);
+    return list ? { code: 200, body: list } : { code: 404, body: resourceNotFound().toStatus() };
+  }
+  if (segments[0] === 'apis' && segments.length === 2) {
+    const g = apiGroup(segments[1]!);
+    return g ? { code: 200, body: g } : { code: 404, body: resourceNotFound().toStatus() };
+  }
+  if (segments[0] === 'apis' && segments.length === 3) {
+    const list = apiResourceList(segments[1]!, segments[2]!);
+    return list ? { code: 200, body: list } : { code: 404, body: resourceNotFound().toStatus() };
+  }
+  if (path === 'openapi/v3') return { code: 200, body: openapiV3Root() };
+  if (segments[0] === 'openapi' && segments[1] === 'v3') {
+    const doc = openapiV3Document(segments.slice(2).join('/'));
+    return doc ? { code: 200, body: doc } : { code: 404, body: resourceNotFound().toStatus() };
+  }
+  return undefined;
+}
+
+function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^\d+$/.test(v)) throw badRequest(`invalid value for ${name}: "${v}"`);
+  return Number(v);
+}
+
+function listQuery(q: URLSearchParams): ListQuery {
+  const out: ListQuery = {};
+  const labelSelector = q.get('labelSelector');
+  const fieldSelector = q.get('fieldSelector');
+  const limit = intParam(q, 'limit');
+  const cont = q.get('continue');
+  if (labelSelector) out.labelSelector = labelSelector;
+  if (fieldSelector) out.fieldSelector = fieldSelector;
+  if (limit !== undefined) out.limit = limit;
+  if (cont) out.continue = cont;
+  return out;
+}
+
+function includeObjectOf(q: URLSearchParams): IncludeObject {
+  const v = q.get('includeObject');
+  return v === 'None' || v === 'Object' ? v : 'Metadata';
+}
+
+function verbOf(method: string, path: ParsedPath, watch: boolean): RecordedRequest['verb'] | undefined {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      if (watch) return 'watch';
+      return path.name === undefined ? 'list' : 'get';
+    case 'POST':
+      return path.name === undefined ? 'create' : undefined;
+    case 'PUT':
+      return path.name === undefined ? undefined : 'update';
+    case 'PATCH':
+      return path.name === undefined ? undefined : 'patch';
+    case 'DELETE':
+      return path.name === undefined ? 'deletecollection' : 'delete';
+    default:
+      return undefined;
+  }
+}
+
+export function createRequestHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(ctx, req, res).catch((e: unknown) => {
+      const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
+      if (!res.headersSent) send(res, { code: err.code, body: err.toStatus() });
+      else res.end();
+    });
+  };
+}
+
+async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const segments = url.pathname.split('/').filter(Boolean);
+  const method = (req.method ?? 'GET').toUpperCase();
+  const q = url.searchParams;
+
+  const parsed = parseResourcePath(segments);
+  if (parsed === undefined) {
+    const answer = nonResource(ctx, segments, method);
+    if (req.method !== 'GET' && req.method !== 'HEAD') await readBody(req).catch(() => undefined);
+    send(res, answer ?? { code: 404, body: resourceNotFound().toStatus() });
+    return;
+  }
+  if (parsed === 'unknown') {
+    await readBody(req).catch(() => undefined);
+    send(res, { code: 404, body: resourceNotFound().toStatus() });
+    return;
+  }
+
+  const watch = parsed.watchPrefix || q.get('watch') === 'true' || q.get('watch') === '1';
+  const verb = verbOf(method, parsed, watch);
+  const record: RecordedRequest = { user: userOf(req), verb: verb ?? 'get', apiGroup: parsed.def.group, resource: parsed.def.resource, code: 0 };
+  if (parsed.subresource) record.subresource = parsed.subresource;
+  if (parsed.namespace !== undefined) record.namespace = parsed.namespace;
+  if (parsed.name !== undefined) record.name = parsed.name;
+  ctx.requests.push(record);
+  const reply = (answer: Answer): void => {
+    record.code = answer.code;
+    send(res, answer);
+  };
+
+  try {
+    if (!verb) throw methodNotAllowed();
+    const scope: Scope = { def: parsed.def };
+    if (parsed.namespace !== undefined) scope.namespace = parsed.namespace;
+    if (parsed.name !== undefined) scope.name = parsed.name;
+    if (parsed.subresource !== undefined) scope.subresource = parsed.subresource === 'finalize' ? undefined : parsed.subresource;
+    if (scope.subresource === undefined) delete scope.subresource;
+    const dryRun = q.getAll('dryRun').includes('All');
+    const accept = acceptOf(req);
+    const def = parsed.def;
+    const shown = (entry: StoredEntry): StoredEntry => ctx.ops.output(def, entry);
+    const single = (code: number, entry: StoredEntry): Answer => {
+      const out = shown(entry);
+      if (accept.table) {
+        return { code, body: renderTable(def.storage, [{ stored: entry.obj, shown: out.obj }], ctx.now(), includeObjectOf(q), { resourceVersion: entry.obj.metadata.resourceVersion ?? '' }) };
+      }
+      if (accept.partial) return { code, body: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: out.obj.metadata } };
+      return { code, raw: out.json };
+    };
+
+    switch (verb) {
+      case 'get':
+        if (parsed.subresource === 'finalize') throw methodNotAllowed();
+        reply(single(200, ctx.ops.get(scope)));
+        return;
+      case 'list': {
+        const result = ctx.ops.list(scope, listQuery(q));
+        const metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number } = { resourceVersion: String(result.resourceVersion) };
+        if (result.continue) {
+          metadata.continue = result.continue;
+          metadata.remainingItemCount = result.remainingItemCount!;
+        }
+        if (accept.table) {
+          const rows = result.entries.map((e) => ({ stored: e.obj, shown: shown(e).obj }));
+          reply({ code: 200, body: renderTable(def.storage, rows, ctx.now(), includeObjectOf(q), metadata) });
+        } else if (accept.partial) {
+          const items = result.entries.map((e) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: shown(e).obj.metadata }));
+          reply({ code: 200, body: { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata, items } });
+        } else {
+          const items = result.entries.map((e) => shown(e).json).join(',');
+          reply({ code: 200, raw: `{"kind":"${def.kind}List","apiVersion":"${apiVersionOf(def)}","metadata":${JSON.stringify(metadata)},"items":[${items}]}` });
+        }
+        return;
+      }
+      case 'watch': {
+        startWatch(ctx, req, res, scope, q, accept, record);
+        return;
+      }
+      case 'create': {
+        if (parsed.subresource) throw methodNotAllowed();
+        const body = decodeDocument(await readBody(req), mediaType(req));
+        reply(single(201, ctx.ops.create(scope, body, dryRun)));
+        return;
+      }
+      case 'update': {
+        const body = decodeDocument(await readBody(req), mediaType(req));
+        reply(single(200, ctx.ops.update(scope, body, dryRun)));
+        return;
+      }
+      case 'patch': {
+        const type = mediaType(req);
+        const buf = await readBody(req);
+        if (type === 'application/apply-patch+yaml') {
+          throw unsupportedMediaType(type, [...Object.keys(patchTypes), '(server-side apply is not supported by this API server: use `kubectl apply` without --server-side)']);
+        }
+        const patchType = patchTypes[type];
+        if (!patchType) throw unsupportedMediaType(type, Object.keys(patchTypes));
+        const body = decodeDocument(buf, 'application/json');
+        reply(single(200, ctx.ops.patch(scope, patchType, body, dryRun)));
+        return;
+      }
+      case 'delete': {
+        const buf = await readBody(req);
+        const options = buf.length > 0 ? (decodeDocument(buf, mediaType(req)) as DeleteOptions) : {};
+        reply(single(200, ctx.ops.delete(scope, options ?? {}, dryRun)));
+        return;
+      }
+      case 'deletecollection': {
+        const buf = await readBody(req);
+        const options = buf.length > 0 ? (decodeDocument(buf, mediaType(req)) as DeleteOptions) : {};
+        const deleted = ctx.ops.deleteCollection(scope, listQuery(q), options ?? {}, dryRun);
+        const items = deleted.map((e) => shown(e).json).join(',');
+        reply({ code: 200, raw: `{"kind":"${def.kind}List","apiVersion":"${apiVersionOf(def)}","metadata":{"resourceVersion":"${ctx.store.resourceVersion}"},"items":[${items}]}` });
+        return;
+      }
+    }
+  } catch (e) {
+    if (req.readable) await readBody(req).catch(() => undefined);
+    const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    reply({ code: err.code, body: err.toStatus() });
+  }
+}
+
+function startWatch(
+  ctx: HttpContext,
+  _req: IncomingMessage,
+  res: ServerResponse,
+  scope: Scope,
+  q: URLSearchParams,
+  accept: { table: boolean; partial: boolean },
+  record: RecordedRequest,
+): void {
+  const def = scope.def;
+  const query = listQuery(q);
+  const matches = ctx.ops.matcher(scope, query);
+  const rvText = q.get('resourceVersion') ?? '';
+  if (rvText !== '' && !/^\d+$/.test(rvText)) throw badRequest(`invalid resource version: "${rvText}"`);
+  const sendInitial = q.get('sendInitialEvents') === 'true';
+  const timeoutSeconds = intParam(q, 'timeoutSeconds');
+  const includeObject = includeObjectOf(q);
+  const render = (entry: StoredEntry): string => {
+    const out = ctx.ops.output(def, entry);
+    if (accept.table) return JSON.stringify(renderTable(def.storage, [{ stored: entry.obj, shown: out.obj }], ctx.now(), includeObject, { resourceVersion: entry.obj.metadata.resourceVersion ?? '' }));
+    if (accept.partial) return JSON.stringify({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: out.obj.metadata });
+    return out.json;
+  };
+  const initial = (): StoredEntry[] => ctx.ops.list(scope, { ...(query.labelSelector ? { labelSelector: query.labelSelector } : {}), ...(query.fieldSelector ? { fieldSelector: query.fieldSelector } : {}) }).entries;
+  const stream = new WatchStream(
+    ctx.store,
+    res,
+    {
+      storage: def.storage,
+      kind: accept.table ? 'Table' : def.kind,
+      apiVersion: accept.table ? 'meta.k8s.io/v1' : apiVersionOf(def),
+      matches: (obj: KubeObject) => matches(obj),
+      render,
+      initial,
+      ...(sendInitial ? { resourceVersion: 0 } : rvText === '' ? {} : { resourceVersion: Number(rvText) }),
+      sendInitialEventsBookmark: sendInitial,
+      bookmarks: q.get('allowWatchBookmarks') === 'true',
+      bookmarkIntervalMs: ctx.bookmarkIntervalMs,
+      ...(timeoutSeconds !== undefined ? { timeoutMs: timeoutSeconds * 1000 } : {}),
+    },
+    () => ctx.watches.delete(stream),
+  );
+  ctx.watches.add(stream);
+  record.code = 200;
+  stream.start();
+}

@@ -1,0 +1,108 @@
+// The embedded in-memory Kubernetes API server: real REST + watch wire protocol on loopback HTTP,
+// used by the `apiserver` CLI, the playground, the tests and the benchmarks.
+import { createServer, type Server } from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import type { AddressInfo, Socket } from 'node:net';
+import { createRequestHandler, type HttpContext, type RecordedRequest } from './httpServer.js';
+import { kubeconfigText } from './kubeconfigText.js';
+import { ObjectStore } from './objectStore.js';
+import { ResourceOperations } from './resourceOperations.js';
+import { resourceCatalog } from './resourceCatalog.js';
+import { ClusterIpAllocator } from './serviceAllocation.js';
+import { reserveService } from './serviceStrategy.js';
+import type { ServiceSpec } from './serviceDefaults.js';
+import type { WatchStream } from './watchStream.js';
+
+export { ObjectStore } from './objectStore.js';
+export type { KubeObject, ObjectMeta, StoredEntry, ChangeEvent } from './objectStore.js';
+export type { RecordedRequest } from './httpServer.js';
+export { ApiError } from './apiErrors.js';
+
+export interface ApiServerOptions {
+  host?: string;
+  port?: number;
+  store?: ObjectStore;
+  historyLimit?: number;
+  serviceCIDR?: string;
+  namespaces?: string[];
+  /** How often watches that allow bookmarks get one (default 5 s). */
+  bookmarkIntervalMs?: number;
+}
+
+export interface ApiServerHandle {
+  url: string;
+  port: number;
+  store: ObjectStore;
+  requests: RecordedRequest[];
+  kubeconfig(user?: string): string;
+  writeKubeconfig(path: string, user?: string): Promise<void>;
+  /** Close every open watch; with compact, also forget history so resuming watchers get 410 Expired. */
+  dropWatches(options?: { compact?: boolean }): void;
+  stop(): Promise<void>;
+}
+
+const builtinNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServerHandle> {
+  const host = options.host ?? '127.0.0.1';
+  const store = options.store ?? new ObjectStore(options.historyLimit ?? 10_000);
+  if (options.historyLimit !== undefined) store.historyLimit = options.historyLimit;
+  const cidr = options.serviceCIDR ?? store.clusterIps?.cidr ?? '10.96.0.0/12';
+  if (!store.clusterIps || store.clusterIps.cidr !== cidr) {
+    store.clusterIps = new ClusterIpAllocator(cidr);
+    for (const key of store.keys('services')) reserveService(store, key, store.get('services', key)?.obj.spec as ServiceSpec | undefined);
+  }
+  const ops = new ResourceOperations(store);
+  const nsDef = resourceCatalog.find((r) => r.resource === 'namespaces')!;
+  for (const ns of new Set([...builtinNamespaces, ...(options.namespaces ?? [])])) {
+    if (!store.get('namespaces', ns)) ops.create({ def: nsDef }, { metadata: { name: ns } });
+  }
+
+  const requests: RecordedRequest[] = [];
+  const watches = new Set<WatchStream>();
+  let url = '';
+  const ctx: HttpContext = {
+    store,
+    ops,
+    requests,
+    watches,
+    serverAddress: () => url.replace(/^http:\/\//, ''),
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 5000,
+    now: () => new Date(),
+  };
+  const server: Server = createServer(createRequestHandler(ctx));
+  server.keepAliveTimeout = 60_000;
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  const dropWatches = (o?: { compact?: boolean }): void => {
+    if (o?.compact) store.compact();
+    for (const w of [...watches]) w.close();
+  };
+
+  return {
+    url,
+    port,
+    store,
+    requests,
+    kubeconfig: (user = 'admin') => kubeconfigText(url, user),
+    writeKubeconfig: (path, user = 'admin') => writeFile(path, kubeconfigText(url, user), { mode: 0o600 }),
+    dropWatches,
+    stop: async () => {
+      dropWatches();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+  };
+}

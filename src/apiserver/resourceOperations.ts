@@ -1,0 +1,494 @@
+// The verbs (get, list, create, update, patch, delete, deletecollection) with Kubernetes semantics,
+// over the ObjectStore. No HTTP here: the edge parses requests and renders what these return.
+import { randomUUID } from 'node:crypto';
+import {
+  ApiError,
+  alreadyExists,
+  badRequest,
+  conflict,
+  expired,
+  forbidden,
+  forbiddenField,
+  invalidError,
+  invalidValue,
+  notFound,
+  type FieldError,
+} from './apiErrors.js';
+import { coreToEventsV1, eventsV1ToCore } from './eventConversion.js';
+import { exactName, matchesFields, parseFieldSelector } from './fieldSelector.js';
+import { applyJsonPatch, PatchError, type Json } from './jsonPatch.js';
+import { matchesLabels, parseLabelSelector } from './labelSelector.js';
+import { applyMergePatch } from './mergePatch.js';
+import { objectKey, type KubeObject, type ObjectStore, type StoredEntry } from './objectStore.js';
+import { validateObjectMeta } from './objectValidation.js';
+import { apiVersionOf, resourceCatalog, type ResourceDefinition } from './resourceCatalog.js';
+import { admitServiceSpec, releaseService } from './serviceStrategy.js';
+import type { ServiceSpec } from './serviceDefaults.js';
+import { validateServiceStatus } from './serviceValidation.js';
+import { applyStrategicMergePatch } from './strategicMergePatch.js';
+
+export interface Scope {
+  def: ResourceDefinition;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+export interface ListQuery {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+}
+
+export interface ListResult {
+  entries: StoredEntry[];
+  resourceVersion: number;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export interface DeleteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+export type PatchType = 'json' | 'merge' | 'strategic';
+
+const generateNameChars = 'bcdfghjklmnpqrstvwxz2456789';
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** RFC 3339 with second precision, as metav1.Time serializes. */
+export function kubeTime(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function jsonEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+interface ContinueToken {
+  rv: number;
+  start: string;
+}
+
+export class ResourceOperations {
+  constructor(
+    readonly store: ObjectStore,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** The object as the client's API version shows it. */
+  output(def: ResourceDefinition, entry: StoredEntry): StoredEntry {
+    if (def.group === 'events.k8s.io') {
+      const obj = coreToEventsV1(entry.obj);
+      return { obj, json: JSON.stringify(obj) };
+    }
+    return entry;
+  }
+
+  private toStorage(def: ResourceDefinition, obj: KubeObject): KubeObject {
+    if (def.group === 'events.k8s.io') return eventsV1ToCore(obj);
+    return obj;
+  }
+
+  private key(scope: Scope, name: string): string {
+    return objectKey(scope.def.namespaced ? scope.namespace : undefined, name);
+  }
+
+  get(scope: Scope): StoredEntry {
+    const entry = this.store.get(scope.def.storage, this.key(scope, scope.name!));
+    if (!entry) throw notFound(scope.def.group, scope.def.resource, scope.name!);
+    return entry;
+  }
+
+  /** A predicate for list and watch from the selectors (throws 400 on bad selectors). */
+  matcher(scope: Scope, query: ListQuery): (obj: KubeObject) => boolean {
+    const labels = parseLabelSelector(query.labelSelector);
+    const fields = parseFieldSelector(scope.def.storage, query.fieldSelector);
+    const ns = scope.def.namespaced ? scope.namespace : undefined;
+    return (obj) => {
+      if (ns !== undefined && obj.metadata.namespace !== ns) return false;
+      if (labels.length > 0 && !matchesLabels(labels, obj.metadata.labels)) return false;
+      if (fields.requirements.length > 0 && !matchesFields(fields, obj as Record<string, unknown>)) return false;
+      return true;
+    };
+  }
+
+  list(scope: Scope, query: ListQuery): ListResult {
+    const matches = this.matcher(scope, query);
+    const storage = scope.def.storage;
+    let token: ContinueToken | undefined;
+    if (query.continue) {
+      try {
+        token = JSON.parse(Buffer.from(query.continue, 'base64url').toString('utf8')) as ContinueToken;
+      } catch {
+        throw badRequest('continue key is not valid: illegal base64 data');
+      }
+      if (typeof token?.rv !== 'number' || typeof token.start !== 'string') throw badRequest('continue key is not valid: incorrect encoded start resourceVersion');
+      if (token.rv < this.store.oldestResumable) {
+        throw expired(
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+        );
+      }
+    }
+    const rv = token?.rv ?? this.store.resourceVersion;
+    const limit = query.limit && query.limit > 0 ? query.limit : Infinity;
+    const entries: StoredEntry[] = [];
+    const fieldName = exactName(parseFieldSelector(storage, query.fieldSelector));
+    let keys: readonly string[];
+    if (fieldName !== undefined) {
+      keys = scope.def.namespaced && scope.namespace ? [objectKey(scope.namespace, fieldName)] : this.store.keys(storage);
+    } else keys = this.store.keys(storage);
+    let i = 0;
+    if (token) {
+      // Binary search for the first key after the token's start key.
+      let lo = 0;
+      let hi = keys.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (keys[mid]! <= token.start) lo = mid + 1;
+        else hi = mid;
+      }
+      i = lo;
+    } else if (scope.def.namespaced && scope.namespace && fieldName === undefined) {
+      const prefix = `${scope.namespace}/`;
+      let lo = 0;
+      let hi = keys.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (keys[mid]! < prefix) lo = mid + 1;
+        else hi = mid;
+      }
+      i = lo;
+    }
+    let lastKey = '';
+    for (; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (scope.def.namespaced && scope.namespace && !key.startsWith(`${scope.namespace}/`) && fieldName === undefined) break;
+      const entry = this.store.get(storage, key);
+      if (!entry || !matches(entry.obj)) continue;
+      if (entries.length >= limit) {
+        const next: ContinueToken = { rv, start: lastKey };
+        let remaining = 0;
+        for (let j = i; j < keys.length; j++) {
+          const e = this.store.get(storage, keys[j]!);
+          if (e && matches(e.obj)) remaining++;
+        }
+        return { entries, resourceVersion: rv, continue: Buffer.from(JSON.stringify(next)).toString('base64url'), remainingItemCount: remaining };
+      }
+      entries.push(entry);
+      lastKey = key;
+    }
+    return { entries, resourceVersion: rv };
+  }
+
+  private parseBody(scope: Scope, body: unknown): KubeObject {
+    if (!isPlainObject(body)) throw badRequest('the body of the request must be a JSON object');
+    const def = scope.def;
+    const expected = apiVersionOf(def);
+    if (body.apiVersion !== undefined && body.apiVersion !== expected) {
+      throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${expected})`);
+    }
+    if (body.kind !== undefined && body.kind !== def.kind) {
+      throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${def.kind}) for this URL`);
+    }
+    if (body.metadata !== undefined && !isPlainObject(body.metadata)) throw badRequest('metadata must be an object');
+    const obj = structuredClone(body) as KubeObject;
+    obj.apiVersion = expected;
+    obj.kind = def.kind;
+    obj.metadata ??= {};
+    if (def.namespaced) {
+      if (obj.metadata.namespace && scope.namespace && obj.metadata.namespace !== scope.namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      if (scope.namespace) obj.metadata.namespace = scope.namespace;
+    }
+    return this.toStorage(def, obj);
+  }
+
+  private requireNamespace(scope: Scope, name: string): void {
+    if (!scope.def.namespaced) return;
+    const nsName = scope.namespace;
+    if (!nsName) throw badRequest('the namespace of the object must be set in the URL');
+    const ns = this.store.get('namespaces', nsName);
+    if (!ns) throw notFound('', 'namespaces', nsName);
+    if (ns.obj.metadata.deletionTimestamp) {
+      throw forbidden(scope.def.group, scope.def.resource, name, `unable to create new content in namespace ${nsName} because it is being terminated`);
+    }
+  }
+
+  create(scope: Scope, body: unknown, dryRun = false): StoredEntry {
+    const def = scope.def;
+    const obj = this.parseBody(scope, body);
+    const meta = obj.metadata;
+    if (!meta.name && meta.generateName) {
+      let suffix = '';
+      for (let i = 0; i < 5; i++) suffix += generateNameChars[Math.floor(Math.random() * generateNameChars.length)];
+      meta.name = `${meta.generateName}${suffix}`;
+    }
+    const name = meta.name ?? '';
+    const errors = validateObjectMeta(obj, def.nameRule, def.namespaced);
+    if (errors.length > 0) throw invalidError(def.group, def.kind, name, errors);
+    this.requireNamespace(scope, name);
+    const key = this.key(scope, name);
+    if (this.store.get(def.storage, key)) throw alreadyExists(def.group, def.resource, name);
+
+    meta.uid = randomUUID();
+    meta.creationTimestamp = kubeTime(this.now());
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    delete meta.selfLink;
+    if (def.tracksGeneration) meta.generation = 1;
+    else delete meta.generation;
+
+    let commitAllocations: (() => void) | undefined;
+    let rollback: (() => void) | undefined;
+    if (def.storage === 'services') {
+      const admitted = admitServiceSpec(this.store, key, obj.spec as ServiceSpec | undefined, undefined);
+      if ('errors' in admitted) throw invalidError(def.group, def.kind, name, admitted.errors);
+      obj.spec = admitted.spec;
+      obj.status = { loadBalancer: {} };
+      commitAllocations = admitted.commit;
+      rollback = admitted.rollback;
+    } else if (def.storage === 'namespaces') {
+      obj.spec = { finalizers: ['kubernetes'] };
+      obj.status = { phase: 'Active' };
+      meta.labels = { ...(meta.labels ?? {}), 'kubernetes.io/metadata.name': name };
+    } else if (def.storage === 'events') {
+      this.validateEvent(obj, name);
+    }
+    const ordered = this.ordered(obj);
+    if (dryRun) {
+      rollback?.();
+      return { obj: ordered, json: JSON.stringify(ordered) };
+    }
+    commitAllocations?.();
+    return this.store.commit(def.storage, key, 'ADDED', ordered);
+  }
+
+  private validateEvent(obj: KubeObject, name: string): void {
+    const involved = obj.involvedObject as Record<string, unknown> | undefined;
+    const errors: FieldError[] = [];
+    if (involved?.namespace && obj.metadata.namespace && involved.namespace !== obj.metadata.namespace && obj.metadata.namespace !== 'default') {
+      errors.push(invalidValue('involvedObject.namespace', involved.namespace, 'does not match event.namespace'));
+    }
+    if (errors.length > 0) throw invalidError('', 'Event', name, errors);
+  }
+
+  /** apiVersion, kind, metadata first, like the real server's output. */
+  private ordered(obj: KubeObject): KubeObject {
+    const { apiVersion, kind, metadata, ...rest } = obj;
+    return { apiVersion, kind, metadata, ...rest } as KubeObject;
+  }
+
+  update(scope: Scope, body: unknown, dryRun = false): StoredEntry {
+    const input = this.parseBody(scope, body);
+    const name = scope.name!;
+    if (input.metadata.name !== undefined && input.metadata.name !== name) {
+      throw badRequest(`the name of the object (${input.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    return this.write(scope, input, dryRun);
+  }
+
+  /** The shared tail of update and patch: `input` is the whole desired object, in storage form. */
+  private write(scope: Scope, input: KubeObject, dryRun: boolean): StoredEntry {
+    const def = scope.def;
+    const name = scope.name!;
+    const key = this.key(scope, name);
+    const existing = this.store.get(def.storage, key);
+    if (!existing) throw notFound(def.group, def.resource, name);
+    const old = existing.obj;
+    if (input.metadata.resourceVersion && input.metadata.resourceVersion !== old.metadata.resourceVersion) {
+      throw conflict(def.group, def.resource, name);
+    }
+    if (input.metadata.uid && input.metadata.uid !== old.metadata.uid) {
+      throw conflict(def.group, def.resource, name, `Precondition failed: UID in precondition: ${input.metadata.uid}, UID in object meta: ${old.metadata.uid}`);
+    }
+    let next: KubeObject;
+    if (scope.subresource === 'status') {
+      next = structuredClone(old);
+      if (input.status === undefined) delete next.status;
+      else next.status = input.status;
+    } else {
+      next = input;
+      if (def.hasStatus) {
+        if (old.status === undefined) delete next.status;
+        else next.status = structuredClone(old.status);
+      }
+      const meta = next.metadata;
+      meta.name = old.metadata.name;
+      if (def.namespaced) meta.namespace = old.metadata.namespace;
+      meta.uid = old.metadata.uid;
+      meta.creationTimestamp = old.metadata.creationTimestamp;
+      if (old.metadata.deletionTimestamp) {
+        meta.deletionTimestamp = old.metadata.deletionTimestamp;
+        meta.deletionGracePeriodSeconds = old.metadata.deletionGracePeriodSeconds;
+        const added = (meta.finalizers ?? []).filter((f) => !(old.metadata.finalizers ?? []).includes(f));
+        if (added.length > 0) {
+          throw invalidError(def.group, def.kind, name, [
+            forbiddenField('metadata.finalizers', `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(', ')}}`),
+          ]);
+        }
+      } else {
+        delete meta.deletionTimestamp;
+        delete meta.deletionGracePeriodSeconds;
+      }
+      if (def.tracksGeneration) meta.generation = old.metadata.generation ?? 1;
+      else delete meta.generation;
+      const errors = validateObjectMeta(next, def.nameRule, def.namespaced);
+      if (errors.length > 0) throw invalidError(def.group, def.kind, name, errors);
+      if (def.storage === 'namespaces') next.spec = structuredClone(old.spec);
+    }
+
+    let commitAllocations: (() => void) | undefined;
+    let rollback: (() => void) | undefined;
+    if (def.storage === 'services') {
+      if (scope.subresource === 'status') {
+        const errors = validateServiceStatus(next.status);
+        if (errors.length > 0) throw invalidError(def.group, def.kind, name, errors);
+      } else {
+        const admitted = admitServiceSpec(this.store, key, next.spec as ServiceSpec | undefined, old.spec as ServiceSpec | undefined);
+        if ('errors' in admitted) throw invalidError(def.group, def.kind, name, admitted.errors);
+        next.spec = admitted.spec;
+        commitAllocations = admitted.commit;
+        rollback = admitted.rollback;
+      }
+    }
+    if (def.tracksGeneration && scope.subresource !== 'status' && !jsonEqual(old.spec, next.spec)) {
+      next.metadata.generation = (old.metadata.generation ?? 1) + 1;
+    }
+    next.metadata.resourceVersion = old.metadata.resourceVersion;
+    next = this.ordered(next);
+    if (dryRun) {
+      rollback?.();
+      return { obj: next, json: JSON.stringify(next) };
+    }
+    commitAllocations?.();
+    if (jsonEqual(next, old)) return existing;
+    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0 && !this.holdsNamespace(def, next)) {
+      return this.remove(def, key, next);
+    }
+    return this.store.commit(def.storage, key, 'MODIFIED', next);
+  }
+
+  patch(scope: Scope, type: PatchType, patchBody: unknown, dryRun = false): StoredEntry {
+    const def = scope.def;
+    const name = scope.name!;
+    const existing = this.get(scope);
+    const current = this.output(def, existing).obj as unknown as Json;
+    let patched: Json;
+    try {
+      if (type === 'json') patched = applyJsonPatch(current, patchBody);
+      else if (type === 'merge') {
+        if (!isPlainObject(patchBody)) throw new PatchError('a merge patch must be a JSON object');
+        patched = applyMergePatch(current, patchBody as Json);
+      } else patched = applyStrategicMergePatch(def.storage, current, patchBody as Json);
+    } catch (e) {
+      if (e instanceof PatchError) throw invalidError(def.group, def.kind, name, [invalidValue('patch', JSON.stringify(patchBody).slice(0, 200), e.message)]);
+      throw e;
+    }
+    if (!isPlainObject(patched)) throw invalidError(def.group, def.kind, name, [invalidValue('patch', '', 'the patched document is not an object')]);
+    const meta = (patched as Record<string, unknown>).metadata;
+    if (isPlainObject(meta) && meta.name !== undefined && meta.name !== name) {
+      throw badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
+    }
+    return this.write(scope, this.parseBody(scope, patched), dryRun);
+  }
+
+  private holdsNamespace(def: ResourceDefinition, obj: KubeObject): boolean {
+    return def.storage === 'namespaces' && ((obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []).length > 0;
+  }
+
+  private remove(def: ResourceDefinition, key: string, obj: KubeObject): StoredEntry {
+    const entry = this.store.commit(def.storage, key, 'DELETED', obj);
+    if (def.storage === 'services') releaseService(this.store, obj.spec as ServiceSpec | undefined);
+    if (def.namespaced && obj.metadata.namespace) this.finalizeNamespace(obj.metadata.namespace);
+    return entry;
+  }
+
+  delete(scope: Scope, options: DeleteOptions = {}, dryRun = false): StoredEntry {
+    const def = scope.def;
+    const name = scope.name!;
+    const key = this.key(scope, name);
+    const existing = this.get(scope);
+    const pre = options.preconditions;
+    if (pre?.uid && pre.uid !== existing.obj.metadata.uid) {
+      throw conflict(def.group, def.resource, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.obj.metadata.uid}`);
+    }
+    if (pre?.resourceVersion && pre.resourceVersion !== existing.obj.metadata.resourceVersion) {
+      throw conflict(
+        def.group,
+        def.resource,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.obj.metadata.resourceVersion}`,
+      );
+    }
+    if (dryRun) return existing;
+    if (def.storage === 'namespaces') return this.deleteNamespace(key, existing);
+    if ((existing.obj.metadata.finalizers ?? []).length > 0) {
+      if (existing.obj.metadata.deletionTimestamp) return existing;
+      const next = structuredClone(existing.obj);
+      next.metadata.deletionTimestamp = kubeTime(this.now());
+      next.metadata.deletionGracePeriodSeconds = 0;
+      return this.store.commit(def.storage, key, 'MODIFIED', next);
+    }
+    return this.remove(def, key, structuredClone(existing.obj));
+  }
+
+  /** Namespaces terminate: their content is deleted, then the namespace goes once it is empty. */
+  private deleteNamespace(key: string, existing: StoredEntry): StoredEntry {
+    let entry = existing;
+    if (!existing.obj.metadata.deletionTimestamp) {
+      const next = structuredClone(existing.obj);
+      next.metadata.deletionTimestamp = kubeTime(this.now());
+      next.metadata.deletionGracePeriodSeconds = 0;
+      next.status = { phase: 'Terminating' };
+      entry = this.store.commit('namespaces', key, 'MODIFIED', next);
+    }
+    const ns = existing.obj.metadata.name!;
+    for (const def of resourceCatalog) {
+      if (!def.namespaced || (def.group === 'events.k8s.io')) continue;
+      for (const k of [...this.store.keys(def.storage)]) {
+        if (!k.startsWith(`${ns}/`)) continue;
+        const e = this.store.get(def.storage, k);
+        if (!e) continue;
+        try {
+          this.delete({ def, namespace: ns, name: e.obj.metadata.name! });
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+        }
+      }
+    }
+    return this.finalizeNamespace(ns) ?? this.store.get('namespaces', key) ?? entry;
+  }
+
+  private finalizeNamespace(ns: string): StoredEntry | undefined {
+    const entry = this.store.get('namespaces', ns);
+    if (!entry?.obj.metadata.deletionTimestamp) return undefined;
+    for (const def of resourceCatalog) {
+      if (!def.namespaced) continue;
+      if (this.store.keys(def.storage).some((k) => k.startsWith(`${ns}/`))) return undefined;
+    }
+    const final = structuredClone(entry.obj);
+    final.spec = { finalizers: [] };
+    if ((final.metadata.finalizers ?? []).length > 0) return this.store.commit('namespaces', ns, 'MODIFIED', final);
+    return this.store.commit('namespaces', ns, 'DELETED', final);
+  }
+
+  deleteCollection(scope: Scope, query: ListQuery, options: DeleteOptions = {}, dryRun = false): StoredEntry[] {
+    const { entries } = this.list(scope, { labelSelector: query.labelSelector, fieldSelector: query.fieldSelector });
+    const out: StoredEntry[] = [];
+    for (const e of entries) {
+      try {
+        out.push(this.delete({ def: scope.def, namespace: e.obj.metadata.namespace, name: e.obj.metadata.name! }, options, dryRun));
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.code !== 404) throw err;
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,119 @@
+// Strategic merge patch, as kubectl apply/edit and controllers send it: maps merge, lists merge by
+// their merge key (Service ports by `port`, conditions by `type`), primitive lists such as finalizers
+// union, and the directives $patch (replace/delete/merge), $retainKeys, $deleteFromPrimitiveList/<f>
+// and $setElementOrder/<f> are honoured.
+import { PatchError, type Json } from './jsonPatch.js';
+import { listStrategy } from './strategicMergeSchema.js';
+
+type JsonObject = { [key: string]: Json };
+
+function isObject(v: Json | undefined): v is JsonObject {
+  return v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
+}
+
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+function stripDirectives(value: Json): Json {
+  if (Array.isArray(value)) return value.filter((v) => !(isObject(v) && v.$patch !== undefined && Object.keys(v).length === 1)).map(stripDirectives);
+  if (!isObject(value)) return value;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k.startsWith('$')) continue;
+    out[k] = stripDirectives(v);
+  }
+  return out;
+}
+
+function mergeKeyed(storage: string, path: string, key: string, original: Json[], patch: Json[]): Json[] {
+  if (patch.some((p) => isObject(p) && p.$patch === 'replace')) return stripDirectives(patch) as Json[];
+  const out = original.map((o) => structuredClone(o));
+  for (const item of patch) {
+    if (!isObject(item)) throw new PatchError(`${path}: expected a list of objects merged by "${key}"`);
+    const id = item[key];
+    if (id === undefined) throw new PatchError(`${path}: map is missing the merge key "${key}"`);
+    const at = out.findIndex((o) => isObject(o) && o[key] === id);
+    if (item.$patch === 'delete') {
+      if (at >= 0) out.splice(at, 1);
+      continue;
+    }
+    if (at >= 0) out[at] = mergeObject(storage, path, out[at] as JsonObject, item);
+    else out.push(mergeObject(storage, path, {}, item));
+  }
+  return out;
+}
+
+function mergePrimitives(original: Json[], patch: Json[]): Json[] {
+  if (patch.some((p) => isObject(p) && p.$patch === 'replace')) return stripDirectives(patch) as Json[];
+  const out = [...original];
+  for (const v of patch) if (!out.some((o) => o === v)) out.push(v);
+  return out;
+}
+
+function reorder(list: Json[], order: Json[], key: string | undefined): Json[] {
+  const idOf = (v: Json): Json | undefined => (key && isObject(v) ? v[key] : v);
+  const rank = new Map<unknown, number>();
+  order.forEach((o, i) => rank.set(idOf(o), i));
+  const ranked = list.filter((v) => rank.has(idOf(v))).sort((a, b) => rank.get(idOf(a))! - rank.get(idOf(b))!);
+  const rest = list.filter((v) => !rank.has(idOf(v)));
+  return [...ranked, ...rest];
+}
+
+function mergeObject(storage: string, path: string, original: JsonObject, patch: JsonObject): JsonObject {
+  const directive = patch.$patch;
+  if (directive === 'replace') return stripDirectives(patch) as JsonObject;
+  if (directive !== undefined && directive !== 'merge' && directive !== 'delete') throw new PatchError(`unknown patch type: ${String(directive)}`);
+  const out: JsonObject = { ...original };
+  const orders: [string, Json[]][] = [];
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === '$patch') continue;
+    if (k === '$retainKeys') {
+      if (!Array.isArray(v)) throw new PatchError('$retainKeys must be a list');
+      for (const existing of Object.keys(out)) if (!v.includes(existing) && !(existing in patch)) delete out[existing];
+      continue;
+    }
+    if (k.startsWith('$setElementOrder/')) {
+      if (!Array.isArray(v)) throw new PatchError(`${k} must be a list`);
+      orders.push([k.slice('$setElementOrder/'.length), v]);
+      continue;
+    }
+    if (k.startsWith('$deleteFromPrimitiveList/')) {
+      if (!Array.isArray(v)) throw new PatchError(`${k} must be a list`);
+      const field = k.slice('$deleteFromPrimitiveList/'.length);
+      const current = out[field];
+      if (Array.isArray(current)) out[field] = current.filter((x) => !v.includes(x));
+      continue;
+    }
+    if (k.startsWith('$')) throw new PatchError(`unknown patch directive ${k}`);
+    const childPath = join(path, k);
+    if (v === null) {
+      delete out[k];
+    } else if (isObject(v)) {
+      if (v.$patch === 'delete') delete out[k];
+      else out[k] = mergeObject(storage, childPath, isObject(out[k]) ? (out[k] as JsonObject) : {}, v);
+    } else if (Array.isArray(v)) {
+      const strategy = listStrategy(storage, childPath);
+      const current = Array.isArray(out[k]) ? (out[k] as Json[]) : [];
+      if (strategy?.kind === 'mergeByKey') out[k] = mergeKeyed(storage, childPath, strategy.key, current, v);
+      else if (strategy?.kind === 'mergePrimitives') out[k] = mergePrimitives(current, v);
+      else out[k] = stripDirectives(v);
+    } else {
+      out[k] = v;
+    }
+  }
+  for (const [field, order] of orders) {
+    const list = out[field];
+    if (!Array.isArray(list)) continue;
+    const strategy = listStrategy(storage, join(path, field));
+    out[field] = reorder(list, order, strategy?.kind === 'mergeByKey' ? strategy.key : undefined);
+  }
+  return out;
+}
+
+/** Apply a strategic merge patch for an object kept in `storage` (selects the list merge keys). */
+export function applyStrategicMergePatch(storage: string, original: Json, patch: Json): Json {
+  if (!isObject(patch)) throw new PatchError('a strategic merge patch must be a JSON object');
+  if (!isObject(original)) throw new PatchError('the object to patch is not a JSON object');
+  return mergeObject(storage, '', original, patch);
+}
