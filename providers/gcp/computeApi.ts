@@ -228,7 +228,7 @@ export class ComputeApi {
   async findInstanceGroups(name: string): Promise<IInstanceGroup[]> {
     return this.call('instanceGroups.aggregatedList', false, async () => {
       const found: IInstanceGroup[] = [];
-      for await (const [, scoped] of this.instanceGroups.aggregatedListAsync({ project: this.project }, noGaxRetry()))
+      for await (const [, scoped] of this.instanceGroups.aggregatedListAsync({ project: this.project }, { ...noGaxRetry(), autoPaginate: false }))
         for (const g of scoped.instanceGroups ?? []) if (g.name === name) found.push(g);
       return found;
     });

@@ -1,0 +1,125 @@
+// Shared setup for the GCP tests and benchmark: the fake Compute server, a provider reaching it
+// through the real @google-cloud/compute REST clients with a credential-free auth client, and
+// drivers that run reconcile rounds (observe -> diff -> apply) until a Service converges.
+import { PassThroughClient } from 'google-auth-library';
+import { silentLogger } from '../../src/observability/logger.js';
+import { gcpConfigSchema, type GcpConfig } from '../../providers/gcp/config.js';
+import { createGcpProvider, type GcpProvider } from '../../providers/gcp/index.js';
+import type { CallRecorder, DesiredLoadBalancer, DesiredPort, LoadBalancerIngress, NodeTarget, ServiceRef } from '../../providers/provider.js';
+import { startFakeCompute, type FakeCompute, type FakeComputeOptions } from './fakeCompute/server.js';
+
+export const PROJECT = 'kube-lb-test';
+export const REGION = 'us-central1';
+export const CLUSTER = 'cluster-a';
+
+export interface Harness {
+  fake: FakeCompute;
+  calls: Array<Parameters<CallRecorder>[0]>;
+  newProvider(config?: Partial<GcpConfig>, clusterName?: string): GcpProvider;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: FakeComputeOptions = {}): Promise<Harness> {
+  const fake = await startFakeCompute(PROJECT, options);
+  const calls: Harness['calls'] = [];
+  const providers: GcpProvider[] = [];
+  return {
+    fake,
+    calls,
+    newProvider(config = {}, clusterName = CLUSTER) {
+      const parsed = gcpConfigSchema.parse({ type: 'gcp', project: PROJECT, region: REGION, nodeTags: ['gke-node'], instanceGroupCacheMs: 0, apiRatePerSecond: 2000, apiBurst: 2000, ...config });
+      const provider = createGcpProvider(
+        parsed,
+        { clusterName, logger: silentLogger(), record: (c) => calls.push(c) },
+        { authClient: new PassThroughClient(), apiEndpoint: '127.0.0.1', port: fake.port, protocol: 'http', minRetryTimeoutMs: 5 },
+      );
+      providers.push(provider);
+      return provider;
+    },
+    async close() {
+      await Promise.all(providers.map((p) => p.stop()));
+      await fake.close();
+    },
+  };
+}
+
+export function node(name: string, zone: string, extra: Partial<NodeTarget> = {}): NodeTarget {
+  return { name, providerID: `gce://${PROJECT}/${zone}/${name}`, internalIPs: ['10.0.0.1'], externalIPs: [], zone, labels: {}, ...extra };
+}
+
+let uidCounter = 0;
+export function newRef(name = `svc${++uidCounter}`, namespace = 'default'): ServiceRef {
+  const hex = (Date.now().toString(16) + (++uidCounter).toString(16).padStart(8, '0')).padStart(32, '0').slice(-32);
+  return { namespace, name, uid: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` };
+}
+
+export function tcp(port: number, nodePort = 30000 + port): DesiredPort {
+  return { name: `p${port}`, protocol: 'TCP', port, nodePort };
+}
+
+export function udp(port: number, nodePort = 31000 + port): DesiredPort {
+  return { name: `u${port}`, protocol: 'UDP', port, nodePort };
+}
+
+export function desired(ref: ServiceRef, nodes: NodeTarget[], extra: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
+  const local = extra.externalTrafficPolicy === 'Local';
+  const hcPort = extra.healthCheckNodePort ?? 32001;
+  return {
+    ref,
+    clusterName: CLUSTER,
+    ports: [tcp(80)],
+    nodes,
+    externalTrafficPolicy: 'Cluster',
+    healthCheck: local ? { protocol: 'HTTP', port: hcPort, path: '/healthz' } : { protocol: 'HTTP', port: 10256, path: '/healthz' },
+    ...(local ? { healthCheckNodePort: hcPort } : {}),
+    sourceRanges: [],
+    ipFamilies: ['IPv4'],
+    ipFamilyPolicy: 'SingleStack',
+    annotations: {},
+    labels: {},
+    selector: { app: ref.name },
+    endpointNodes: [],
+    currentIngress: [],
+    ...extra,
+  };
+}
+
+export interface ConvergeResult {
+  ingress: LoadBalancerIngress[];
+  rounds: number;
+  /** Every plan's action kinds, round by round. */
+  kinds: string[][];
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs reconcile rounds until apply answers ready. Never waits inside a round. */
+export async function converge(provider: GcpProvider, want: DesiredLoadBalancer, maxRounds = 60, pauseMs = 0): Promise<ConvergeResult> {
+  const kinds: string[][] = [];
+  for (let round = 1; round <= maxRounds; round++) {
+    const observed = await provider.observe(want.ref);
+    const plan = provider.diff(observed, want);
+    kinds.push(plan.actions.map((a) => a.kind));
+    const result = await provider.apply(plan);
+    if (result.state === 'ready') return { ingress: result.ingress, rounds: round, kinds };
+    if (pauseMs > 0) await pause(pauseMs);
+  }
+  throw new Error(`did not converge in ${maxRounds} rounds; last plans: ${JSON.stringify(kinds.slice(-3))}`);
+}
+
+/** Runs `rounds` reconcile rounds (or fewer, if it converges first). */
+export async function reconcileRounds(provider: GcpProvider, want: DesiredLoadBalancer, rounds: number): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    const plan = provider.diff(await provider.observe(want.ref), want);
+    if ((await provider.apply(plan)).state === 'ready') return;
+  }
+}
+
+export async function deleteFully(provider: GcpProvider, ref: ServiceRef, maxRounds = 60, pauseMs = 0): Promise<number> {
+  for (let round = 1; round <= maxRounds; round++) {
+    const result = await provider.delete(ref);
+    if (result.state === 'deleted') return round;
+    if (pauseMs > 0) await pause(pauseMs);
+  }
+  throw new Error(`delete did not finish in ${maxRounds} rounds`);
+}
