@@ -14,6 +14,7 @@ import {
   waitFor,
   waitForEvent,
   waitForIngress,
+  createNodes,
   type SimulatedController,
 } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
@@ -23,18 +24,6 @@ let kc: KubeConfig;
 let core: CoreV1Api;
 let sim: SimulatedController;
 const merge = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-export async function createNodes(core: CoreV1Api, count: number, prefix = 'node-'): Promise<void> {
-  for (let i = 1; i <= count; i++) {
-    await core.createNode({
-      body: {
-        metadata: { name: `${prefix}${i}`, labels: { 'topology.kubernetes.io/zone': `zone-${i % 2}` } },
-        spec: { providerID: `sim://${prefix}${i}` },
-        status: { addresses: [{ type: 'InternalIP', address: `10.0.0.${i}` }] },
-      },
-    });
-  }
-}
 
 beforeAll(async () => {
   api = await startApiServer({ port: 0 });

@@ -139,3 +139,17 @@ export function lbService(name: string, spec: Record<string, unknown> = {}, meta
     spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }], ...spec },
   } as V1Service;
 }
+
+/** Creates Nodes node-1..node-N (providerID sim://…, InternalIP 10.0.0.i unless given). */
+export async function createNodes(core: CoreV1Api, count: number, prefix = 'node-', ip = (i: number) => `10.0.0.${i}`): Promise<void> {
+  for (let i = 1; i <= count; i++) {
+    await core.createNode({
+      body: {
+        metadata: { name: `${prefix}${i}`, labels: { 'topology.kubernetes.io/zone': `zone-${i % 2}` } },
+        spec: { providerID: `sim://${prefix}${i}` },
+        status: { addresses: [{ type: 'InternalIP', address: ip(i) }] },
+      },
+    });
+  }
+}
+
