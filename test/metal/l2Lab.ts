@@ -1,0 +1,202 @@
+// A small L2 network in network namespaces, for the metal tests and benchmark:
+//
+//   <id>-lan:    bridge br0 (the switch)
+//   <id>-client: eth0 198.51.100.100/24
+//   <id>-nodeN:  eth0 198.51.100.1N/24, an HTTP server on the NodePort answering its node name,
+//                and an nftables DNAT from <pool>:80 to that NodePort (standing in for kube-proxy)
+//
+// Speakers run in the root namespace (they reach the API server on 127.0.0.1) with --netns, so
+// their ip/arping commands act inside their node's namespace. Everything is named after a random
+// id and removed by destroy(), also when a test fails.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const LAN_PREFIX = '198.51.100';
+export const CLIENT_IP = `${LAN_PREFIX}.100`;
+export const POOL_RANGE = `${LAN_PREFIX}.200-${LAN_PREFIX}.220`;
+export const SERVICE_PORT = 80;
+export const NODE_PORT = 30080;
+
+export interface LabNode {
+  name: string;
+  netns: string;
+  ip: string;
+  http?: ChildProcess;
+  speaker?: ChildProcess;
+}
+
+/** Fails loudly (the tests need root and the Debian tools; CI is root). */
+export async function ensureNetworkTools(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the metal L2 tests need root (network namespaces, nftables, arping); CI runs as root');
+  try {
+    await run('bash', [join(repoRoot, 'test/setup/install-debian-packages.sh')], { timeout: 300_000 });
+  } catch (error) {
+    throw new Error(`installing the network test tools failed: ${String((error as { stderr?: string }).stderr ?? error)}`);
+  }
+}
+
+export async function sh(cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
+  const { stdout } = await run(cmd, args, { timeout: timeoutMs });
+  return stdout;
+}
+
+export async function inNetns(netns: string, cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
+  return sh('ip', ['netns', 'exec', netns, cmd, ...args], timeoutMs);
+}
+
+const httpServerScript = `
+const http = require('node:http');
+const [node, port] = process.argv.slice(1);
+http.createServer((req, res) => { res.setHeader('connection', 'close'); res.end(node); }).listen(Number(port), '0.0.0.0');
+`;
+
+export class L2Lab {
+  readonly id = `klbt${randomBytes(3).toString('hex')}`;
+  readonly lan = `${this.id}-lan`;
+  readonly client = `${this.id}-client`;
+  readonly nodes: LabNode[];
+  private created: string[] = [];
+
+  constructor(nodeNames: string[]) {
+    this.nodes = nodeNames.map((name, i) => ({ name, netns: `${this.id}-n${i + 1}`, ip: `${LAN_PREFIX}.${11 + i}` }));
+  }
+
+  async create(): Promise<void> {
+    await this.addNetns(this.lan);
+    await inNetns(this.lan, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
+    await inNetns(this.lan, 'ip', ['link', 'set', 'br0', 'up']);
+    await this.attach(this.client, 'vclient', `${CLIENT_IP}/24`);
+    for (const [i, node] of this.nodes.entries()) {
+      await this.attach(node.netns, `vnode${i + 1}`, `${node.ip}/24`);
+      // kube-proxy's part, for the test: pool addresses on port 80 go to this node's NodePort.
+      const [first, last] = POOL_RANGE.split('-');
+      const ruleset = [
+        'table ip klb {',
+        '  chain prerouting {',
+        '    type nat hook prerouting priority -100; policy accept;',
+        `    ip daddr ${first}-${last} tcp dport ${SERVICE_PORT} dnat to ${node.ip}:${NODE_PORT}`,
+        '  }',
+        '}',
+      ].join('\n');
+      await sh('bash', ['-c', `ip netns exec ${node.netns} nft -f - <<'EOF'\n${ruleset}\nEOF`]);
+      node.http = spawn('ip', ['netns', 'exec', node.netns, process.execPath, '-e', httpServerScript, node.name, String(NODE_PORT)], { stdio: 'ignore' });
+    }
+    // Wait until every node answers on its own address.
+    for (const node of this.nodes) {
+      await pollUntil(async () => (await this.curl(node.ip, NODE_PORT)) === node.name, 10_000, `HTTP server on ${node.name}`);
+    }
+  }
+
+  private async addNetns(name: string): Promise<void> {
+    await sh('ip', ['netns', 'add', name]);
+    this.created.push(name);
+    await inNetns(name, 'ip', ['link', 'set', 'lo', 'up']);
+  }
+
+  /** A namespace with eth0 on the bridge. */
+  private async attach(netns: string, lanSide: string, cidr: string): Promise<void> {
+    await this.addNetns(netns);
+    await inNetns(this.lan, 'ip', ['link', 'add', lanSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    await inNetns(this.lan, 'ip', ['link', 'set', lanSide, 'master', 'br0', 'up']);
+    await inNetns(netns, 'ip', ['addr', 'add', cidr, 'dev', 'eth0']);
+    await inNetns(netns, 'ip', ['link', 'set', 'eth0', 'up']);
+  }
+
+  /** One HTTP GET from the client namespace; the body, or undefined when nothing answered. */
+  async curl(ip: string, port = SERVICE_PORT, timeoutSeconds = 0.5): Promise<string | undefined> {
+    try {
+      return await inNetns(this.client, 'curl', ['-s', '--max-time', String(timeoutSeconds), `http://${ip}:${port}/`], 5_000);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Node namespaces that carry `vip` on eth0 right now. */
+  async holders(vip: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const node of this.nodes) {
+      const json = JSON.parse(await inNetns(node.netns, 'ip', ['-j', 'addr', 'show', 'dev', 'eth0'])) as { addr_info: { local: string }[] }[];
+      if (json.some((l) => l.addr_info.some((a) => a.local === vip))) out.push(node.name);
+    }
+    return out;
+  }
+
+  /** MAC addresses that answer ARP for `vip`, asked from the client (a few requests). */
+  async arpResponders(vip: string): Promise<string[]> {
+    let text = '';
+    try {
+      text = await inNetns(this.client, 'arping', ['-c', '3', '-w', '2', '-I', 'eth0', vip], 5_000);
+    } catch (error) {
+      text = String((error as { stdout?: string }).stdout ?? '');
+    }
+    return [...new Set([...text.matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => m[1]!.toLowerCase()))];
+  }
+
+  async macOf(node: LabNode): Promise<string> {
+    const json = JSON.parse(await inNetns(node.netns, 'ip', ['-j', 'link', 'show', 'dev', 'eth0'])) as { address: string }[];
+    return json[0]!.address.toLowerCase();
+  }
+
+  /** Starts the speaker CLI for `node` (in the root namespace, acting in the node's namespace). */
+  startSpeaker(node: LabNode, kubeconfigPath: string, extraArgs: string[] = []): ChildProcess {
+    const child = spawn(
+      process.execPath,
+      [
+        // tsx as a loader, not its CLI: one process, so a signal reaches the speaker itself.
+        '--import',
+        'tsx',
+        join(repoRoot, 'src', 'cli', 'main.ts'),
+        'speaker',
+        '--node-name',
+        node.name,
+        '--kubeconfig',
+        kubeconfigPath,
+        '--interface',
+        'eth0',
+        '--netns',
+        node.netns,
+        '--namespace',
+        'kube-system',
+        '--log-level',
+        process.env.SPEAKER_LOG_LEVEL ?? 'warn',
+        ...extraArgs,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], cwd: repoRoot },
+    );
+    node.speaker = child;
+    return child;
+  }
+
+  async stopSpeaker(node: LabNode, signal: NodeJS.Signals): Promise<void> {
+    const child = node.speaker;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    await exited;
+    node.speaker = undefined;
+  }
+
+  async destroy(): Promise<void> {
+    for (const node of this.nodes) {
+      await this.stopSpeaker(node, 'SIGKILL').catch(() => undefined);
+      node.http?.kill('SIGKILL');
+    }
+    for (const name of this.created.reverse()) await sh('ip', ['netns', 'del', name]).catch(() => undefined);
+    this.created = [];
+  }
+}
+
+export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
