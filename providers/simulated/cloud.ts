@@ -66,7 +66,8 @@ export interface CallRecord {
   at: number;
 }
 
-export type FaultKind = '5xx' | 'timeout' | 'throttle';
+/** lostReply: the call takes effect but the answer is lost (a 5xx), as after a network cut. */
+export type FaultKind = '5xx' | 'timeout' | 'throttle' | 'lostReply';
 
 export interface CloudOptions {
   addressPool: string;
@@ -83,7 +84,9 @@ export interface CloudOptions {
 export type CloudListener = (lb: CloudLoadBalancer | undefined, id: string) => void;
 
 export class SimulatedCloud {
+  /** The most recent calls (the last 10,000); stats() counts all of them. */
   readonly calls: CallRecord[] = [];
+  private readonly totals = { total: 0, mutating: 0, throttled: 0, errors: 0, byOperation: {} as Record<string, number> };
   private readonly lbs = new Map<string, CloudLoadBalancer & { readyAt: number }>();
   private readonly byToken = new Map<string, string>();
   private readonly pool: AddressPool;
@@ -124,17 +127,7 @@ export class SimulatedCloud {
   }
 
   stats(): { total: number; mutating: number; throttled: number; errors: number; byOperation: Record<string, number> } {
-    const byOperation: Record<string, number> = {};
-    let mutating = 0;
-    let throttled = 0;
-    let errors = 0;
-    for (const c of this.calls) {
-      byOperation[c.operation] = (byOperation[c.operation] ?? 0) + 1;
-      if (c.mutating) mutating++;
-      if (c.outcome === 'throttled') throttled++;
-      if (c.outcome === 'error') errors++;
-    }
-    return { total: this.calls.length, mutating, throttled, errors, byOperation };
+    return { ...this.totals, byOperation: { ...this.totals.byOperation } };
   }
 
   /** A load balancer somebody else made (no ownership tags of ours); tests check we never touch it. */
@@ -269,7 +262,16 @@ export class SimulatedCloud {
   }
 
   private async call<T>(operation: string, mutating: boolean, body: () => T): Promise<T> {
-    const record = (outcome: CallRecord['outcome']) => this.calls.push({ operation, mutating, outcome, at: this.now() });
+    const record = (outcome: CallRecord['outcome']) => {
+      this.calls.push({ operation, mutating, outcome, at: this.now() });
+      if (this.calls.length > 10_000) this.calls.splice(0, this.calls.length - 10_000);
+      const t = this.totals;
+      t.total++;
+      if (mutating) t.mutating++;
+      if (outcome === 'throttled') t.throttled++;
+      if (outcome === 'error') t.errors++;
+      t.byOperation[operation] = (t.byOperation[operation] ?? 0) + 1;
+    };
     const latency = this.options.latencyMs ?? 0;
     if (latency > 0) await sleep(latency);
     const fault = this.takeFault(operation);
@@ -286,14 +288,19 @@ export class SimulatedCloud {
       record('throttled');
       throw new CloudError('Throttling', 429, `${operation}: rate exceeded`);
     }
+    let value: T;
     try {
-      const value = body();
-      record('ok');
-      return value;
+      value = body();
     } catch (error) {
       record('error');
       throw error;
     }
+    if (fault === 'lostReply') {
+      record('error');
+      throw new CloudError('InternalError', 502, `${operation}: connection reset before the reply`);
+    }
+    record('ok');
+    return value;
   }
 
   private takeFault(operation: string): FaultKind | undefined {
