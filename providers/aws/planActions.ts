@@ -119,11 +119,12 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     const wantKeys = new Set(want.map((t) => `${t.id}:${t.port}`));
     const register = want.filter((t) => !haveKeys.has(`${t.id}:${t.port}`));
     const deregister = have.filter((t) => !wantKeys.has(`${t.id}:${t.port}`));
-    for (const part of chunks(register, targetChunkSize)) {
-      add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part }, `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
-    }
+    // Deregister first: a moved NodePort leaves the same instance under a new port.
     for (const part of chunks(deregister, targetChunkSize)) {
       add({ op: 'deregisterTargets', targetGroupName: g.targetGroupName, targets: part }, `deregister ${part.length} target(s) from ${g.targetGroupName}`, { membershipOnly: true });
+    }
+    for (const part of chunks(register, targetChunkSize)) {
+      add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part }, `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
     }
   }
 
