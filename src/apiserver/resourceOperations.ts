@@ -26,6 +26,7 @@ import { admitServiceSpec, releaseService } from './serviceStrategy.js';
 import type { ServiceSpec } from './serviceDefaults.js';
 import { validateServiceStatus } from './serviceValidation.js';
 import { applyStrategicMergePatch } from './strategicMergePatch.js';
+import { normalizeTimes } from './timeFields.js';
 
 export interface Scope {
   def: ResourceDefinition;
@@ -206,7 +207,9 @@ export class ResourceOperations {
       }
       if (scope.namespace) obj.metadata.namespace = scope.namespace;
     }
-    return this.toStorage(def, obj);
+    const stored = this.toStorage(def, obj);
+    normalizeTimes(def.storage, stored as Record<string, unknown>);
+    return stored;
   }
 
   private requireNamespace(scope: Scope, name: string): void {

@@ -2,6 +2,7 @@
 // kube-lb-provisioner: one binary, one subcommand per role. Each subcommand lives in its own file.
 import { Command } from 'commander';
 import { speakerCommand } from './speakerCommand.js';
+import { apiserverCommand } from './apiserverCommand.js';
 
 const program = new Command('kube-lb-provisioner')
   .description('Provisions load balancers for Kubernetes Services of type LoadBalancer')
@@ -9,5 +10,6 @@ const program = new Command('kube-lb-provisioner')
 
 // Subcommands register themselves here: program.addCommand(fooCommand()).
 program.addCommand(speakerCommand());
+program.addCommand(apiserverCommand());
 
 await program.parseAsync(process.argv);
