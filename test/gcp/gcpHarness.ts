@@ -1,6 +1,7 @@
 // Shared setup for the GCP tests and benchmark: the fake Compute server, a provider reaching it
 // through the real @google-cloud/compute REST clients with a credential-free auth client, and
 // drivers that run reconcile rounds (observe -> diff -> apply) until a Service converges.
+import { randomUUID } from 'node:crypto';
 import { PassThroughClient } from 'google-auth-library';
 import { silentLogger } from '../../src/observability/logger.js';
 import { gcpConfigSchema, type GcpConfig } from '../../providers/gcp/config.js';
@@ -47,10 +48,9 @@ export function node(name: string, zone: string, extra: Partial<NodeTarget> = {}
   return { name, providerID: `gce://${PROJECT}/${zone}/${name}`, internalIPs: ['10.0.0.1'], externalIPs: [], zone, labels: {}, ...extra };
 }
 
-let uidCounter = 0;
-export function newRef(name = `svc${++uidCounter}`, namespace = 'default'): ServiceRef {
-  const hex = (Date.now().toString(16) + (++uidCounter).toString(16).padStart(8, '0')).padStart(32, '0').slice(-32);
-  return { namespace, name, uid: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` };
+let serviceCounter = 0;
+export function newRef(name = `svc${++serviceCounter}`, namespace = 'default'): ServiceRef {
+  return { namespace, name, uid: randomUUID() };
 }
 
 export function tcp(port: number, nodePort = 30000 + port): DesiredPort {

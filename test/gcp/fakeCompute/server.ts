@@ -18,6 +18,7 @@ export interface CallRecord {
   /** e.g. "healthChecks.insert", "operations.get", "instanceGroups.addInstances". */
   operation: string;
   path: string;
+  requestId?: string;
 }
 
 interface OperationRecord {
@@ -124,6 +125,11 @@ export class FakeCompute {
     return this.count(/\.(insert|patch|update|delete|addInstances|removeInstances)$/);
   }
 
+  /** Operations started against one resource (requestId repeats do not start new ones). */
+  operationsFor(collection: string, name: string): number {
+    return [...this.operations.values()].filter((o) => String(o.op.targetLink).endsWith(`/${collection}/${name}`)).length;
+  }
+
   pendingOperations(): number {
     return [...this.operations.values()].filter((o) => o.op.status !== 'DONE').length;
   }
@@ -173,7 +179,8 @@ export class FakeCompute {
       this.completeOverdue();
       const route = this.route(req.method ?? 'GET', url.pathname);
       operation = route.operation;
-      this.calls.push({ method: req.method ?? 'GET', operation, path: url.pathname });
+      const requestId = url.searchParams.get('requestId');
+      this.calls.push({ method: req.method ?? 'GET', operation, path: url.pathname, ...(requestId ? { requestId } : {}) });
       const fault = this.faults.take(operation);
       if (fault && !fault.rule.afterServe && !fault.rule.inOperation) return this.send(res, fault.status, fault.body);
       const out = this.serve(route, body, url.searchParams, fault?.rule.inOperation ? fault.body.error : undefined);
