@@ -20,6 +20,10 @@ export async function createProvider(config: ProviderConfig, deps: ProviderDeps)
       const { createAwsProvider } = await import('./aws/index.js');
       return (await createAwsProvider(config, deps)) as Provider;
     }
+    case 'gcp': {
+      const { createGcpProvider } = await import('./gcp/index.js');
+      return createGcpProvider(config, deps) as Provider;
+    }
     case 'metal': {
       const { createMetalProvider } = await import('./metal/index.js');
       return createMetalProvider(config, deps) as Provider;
