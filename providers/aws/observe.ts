@@ -138,7 +138,13 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       const arn = lb.LoadBalancerArn!;
       const [listeners, groups] = await Promise.all([
         api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: arn }))),
-        api.elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ LoadBalancerArn: arn }))),
+        api
+          .elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ LoadBalancerArn: arn })))
+          // moto answers "not found" for a load balancer without target groups; AWS answers an empty list.
+          .catch((error: unknown) => {
+            if (isCode(error, 'TargetGroupNotFoundException', 'TargetGroupNotFound')) return { TargetGroups: [] };
+            throw error;
+          }),
       ]);
       return { lb, listeners: listeners.Listeners ?? [], groups: groups.TargetGroups ?? [] };
     }),

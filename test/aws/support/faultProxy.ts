@@ -22,6 +22,8 @@ export interface FaultProxy {
   requests: RecordedRequest[];
   /** Decide per request whether to answer with a throttling error (after the rate limit check). */
   throttleWhen: ((r: RecordedRequest) => boolean) | undefined;
+  /** Answer with a non-retryable error instead (a crash of the caller at that point, as far as AWS is concerned). */
+  failWhen: ((r: RecordedRequest) => boolean) | undefined;
   setRateLimit(limit: { perSecond: number; burst: number } | undefined): void;
   close(): Promise<void>;
 }
@@ -64,6 +66,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     endpoint: '',
     requests: [],
     throttleWhen: undefined,
+    failWhen: undefined,
     setRateLimit(next) {
       limit = next;
       tokens = next?.burst ?? 0;
@@ -87,6 +90,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       const { status, body: errorBody } = throttleResponse(service);
       res.writeHead(status, { 'content-type': 'text/xml' });
       res.end(errorBody);
+      return;
+    }
+    if (service !== 'other' && proxy.failWhen?.(recorded)) {
+      res.writeHead(400, { 'content-type': 'text/xml' });
+      res.end(
+        service === 'ec2'
+          ? '<Response><Errors><Error><Code>InjectedFault</Code><Message>injected by the test</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>'
+          : '<ErrorResponse><Error><Type>Sender</Type><Code>InjectedFault</Code><Message>injected by the test</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>',
+      );
       return;
     }
     const upstream = request(

@@ -1,0 +1,115 @@
+// Crash safety and ownership: a crash before any step of create or delete leaves something the next
+// run (a fresh provider, as after a restart) finishes with exactly one of each resource and no
+// leak; a foreign NLB with our name is never touched.
+import { CreateLoadBalancerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
+import { placementOf } from '../../providers/aws/desiredStack.js';
+import { AwsOwnershipConflictError } from '../../providers/aws/index.js';
+import { loadBalancerName } from '../../providers/aws/names.js';
+import type { DesiredLoadBalancer } from '../../providers/provider.js';
+import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness, type Inventory } from './support/awsHarness.js';
+
+let h: AwsHarness;
+beforeAll(async () => {
+  h = await startAwsHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const ownedBy = (uid: string) => (r: { tags: Record<string, string> }) => r.tags['kube-lb-provisioner.io/service-uid'] === uid;
+
+function holdings(inv: Inventory, uid: string) {
+  const sgs = inv.securityGroups.filter(ownedBy(uid));
+  const lbs = inv.loadBalancers.filter(ownedBy(uid));
+  return {
+    loadBalancers: lbs.length,
+    targetGroups: inv.targetGroups.filter(ownedBy(uid)).length,
+    listeners: inv.listeners.filter((l) => lbs.some((lb) => lb.name === l.lbName)).length,
+    securityGroups: sgs.length,
+    nodeRules: inv.nodeRules.filter((r) => sgs.some((g) => g.id === r.source) || r.tags['kube-lb-provisioner.io/service-uid'] === uid).length,
+  };
+}
+
+const twoPorts = (): Partial<DesiredLoadBalancer> => ({
+  sourceRanges: ['10.0.0.0/8'],
+  ports: [
+    { name: 'a', protocol: 'TCP', port: 80, nodePort: 30200 },
+    { name: 'b', protocol: 'UDP', port: 90, nodePort: 30201 },
+  ],
+});
+
+describe('aws provider crash safety', () => {
+  it('finishes a create interrupted before any step, with exactly one of each resource', async () => {
+    const probe = makeService(h, twoPorts());
+    const steps = h.provider.diff(await h.provider.observe(probe.ref), probe).actions.length;
+    expect(steps).toBeGreaterThanOrEqual(8);
+    for (let k = 0; k < steps; k++) {
+      const svc = makeService(h, twoPorts());
+      const crashing = await h.newProvider({
+        beforeStep: (index) => {
+          if (index === k) throw new Error(`crash before step ${k}`);
+        },
+      });
+      await expect(crashing.apply(crashing.diff(await crashing.observe(svc.ref), svc))).rejects.toThrow(`crash before step ${k}`);
+      await crashing.stop?.();
+
+      const restarted = await h.newProvider();
+      const { result } = await converge(restarted, svc);
+      expect(result.state).toBe('ready');
+      expect(await isSteady(restarted, svc)).toBe(true);
+      const held = holdings(await inventory(h), svc.ref.uid);
+      // UDP on 90 and TCP on 80 -> two groups and listeners; node rules: tcp/30200, udp/30201, tcp/10256 (UDP health check).
+      expect(held, `crash before step ${k}`).toEqual({ loadBalancers: 1, targetGroups: 2, listeners: 2, securityGroups: 1, nodeRules: 3 });
+
+      expect(await restarted.delete(svc.ref)).toEqual({ state: 'deleted' });
+      expect(holdings(await inventory(h), svc.ref.uid)).toEqual({ loadBalancers: 0, targetGroups: 0, listeners: 0, securityGroups: 0, nodeRules: 0 });
+      await restarted.stop?.();
+    }
+  });
+
+  it('finishes a delete interrupted at each mutating call, and listOwned keeps reporting it until then', async () => {
+    const mutating = /^(Delete|Revoke|Deregister)/;
+    for (let k = 0; ; k++) {
+      const svc = makeService(h, twoPorts());
+      await converge(h.provider, svc);
+      let seen = 0;
+      h.proxy.failWhen = (r) => mutating.test(r.action) && seen++ === k;
+      const outcome = await h.provider.delete(svc.ref).then(
+        () => 'finished',
+        () => 'crashed',
+      );
+      h.proxy.failWhen = undefined;
+      if (outcome === 'finished') {
+        expect(k).toBeGreaterThanOrEqual(4);
+        break;
+      }
+      expect((await h.provider.listOwned()).map((r) => r.uid)).toContain(svc.ref.uid);
+      const restarted = await h.newProvider();
+      expect(await restarted.delete(svc.ref)).toEqual({ state: 'deleted' });
+      expect(holdings(await inventory(h), svc.ref.uid), `crash at mutating call ${k}`).toEqual({ loadBalancers: 0, targetGroups: 0, listeners: 0, securityGroups: 0, nodeRules: 0 });
+      expect((await restarted.listOwned()).map((r) => r.uid)).not.toContain(svc.ref.uid);
+      await restarted.stop?.();
+    }
+  });
+
+  it('leaves a foreign, untagged NLB with the same name alone, and says why', async () => {
+    const svc = makeService(h);
+    const name = loadBalancerName(h.clusterName, svc.ref.uid, placementOf(svc, parseAwsAnnotations(svc.annotations)));
+    const foreign = await h.elbv2.send(new CreateLoadBalancerCommand({ Name: name, Type: 'network', Subnets: Object.values(h.world.publicSubnets) }));
+    const foreignArn = foreign.LoadBalancers![0]!.LoadBalancerArn!;
+
+    await expect(converge(h.provider, svc)).rejects.toThrow(AwsOwnershipConflictError);
+    await expect(converge(h.provider, svc)).rejects.toThrow(/left alone/);
+    let inv = await inventory(h);
+    const lb = inv.loadBalancers.find((l) => l.arn === foreignArn)!;
+    expect(lb.tags).toEqual({});
+    expect(inv.listeners.filter((l) => l.lbName === name)).toEqual([]);
+
+    expect(await h.provider.delete(svc.ref)).toEqual({ state: 'deleted' });
+    inv = await inventory(h);
+    expect(inv.loadBalancers.map((l) => l.arn)).toContain(foreignArn);
+    expect(holdings(inv, svc.ref.uid)).toEqual({ loadBalancers: 0, targetGroups: 0, listeners: 0, securityGroups: 0, nodeRules: 0 });
+  });
+});
