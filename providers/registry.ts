@@ -29,6 +29,6 @@ export async function createProvider(config: ProviderConfig, deps: ProviderDeps)
       return createMetalProvider(config, deps) as Provider;
     }
     default:
-      throw new Error(`provider type "${config.type}" is not available in this build`);
+      throw new Error(`provider type "${(config as { type: string }).type}" is not available in this build`);
   }
 }
