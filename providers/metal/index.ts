@@ -49,6 +49,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
   readonly capabilities = metalCapabilities;
   readonly allocator: Allocator;
   private ctx: ProviderContext | undefined;
+  private adopted = false;
   private readonly metrics: PoolMetrics;
 
   constructor(
@@ -61,11 +62,31 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     this.metrics.update(this.allocator.usage());
   }
 
-  /** Adopts every address already in Service status before anything new is allocated. */
+  /**
+   * Adopts every address already in Service status before anything new is allocated. If the
+   * controller's cache cannot list yet, adoption happens at the first listOwned/observe/diff
+   * instead (the controller lists owned load balancers once its caches are synced).
+   */
   async start(ctx: ProviderContext): Promise<void> {
     this.ctx = ctx;
-    const services = [...ctx.listServices()].sort((a, b) => serviceKey(a.ref).localeCompare(serviceKey(b.ref)));
-    let adopted = 0;
+    this.adoptFromStatus('start');
+  }
+
+  /** Runs once with a listing that worked; later calls are no-ops. */
+  private adoptFromStatus(when: string): void {
+    if (this.adopted || !this.ctx) return;
+    let services: DesiredLoadBalancer[];
+    try {
+      services = [...this.ctx.listServices()];
+    } catch (error) {
+      this.deps.logger.debug({ err: String(error) }, 'metal: Services not listable yet; adopting addresses later');
+      return;
+    }
+    // An empty listing at start may only mean the cache is not synced yet: look again at first use.
+    if (services.length === 0 && when === 'start') return;
+    this.adopted = true;
+    services.sort((a, b) => serviceKey(a.ref).localeCompare(serviceKey(b.ref)));
+    let kept = 0;
     for (const desired of services) {
       let claim: ServiceClaim;
       try {
@@ -73,13 +94,13 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
       } catch {
         continue; // its reconcile reports the bad annotation
       }
-      if (claim.current.length === 0) continue;
+      if (claim.current.length === 0 || this.allocator.assignmentOf(claim.key)) continue;
       const refusal = this.allocator.restore(claim, claim.current);
       if (refusal) this.deps.logger.warn({ service: claim.key, reason: refusal }, 'metal: not keeping the address in status; the Service gets a new one');
-      else adopted++;
+      else kept++;
     }
     this.metrics.update(this.allocator.usage());
-    this.deps.logger.info({ adopted, services: services.length }, 'metal: rebuilt address assignments from Service status');
+    this.deps.logger.info({ kept, services: services.length, when }, 'metal: rebuilt address assignments from Service status');
   }
 
   async stop(): Promise<void> {
@@ -87,6 +108,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
   }
 
   async observe(ref: ServiceRef): Promise<MetalObserved | undefined> {
+    this.adoptFromStatus('observe');
     const key = serviceKey(ref);
     const assignment = this.allocator.assignmentOf(key);
     const claim = this.allocator.claimOf(key);
@@ -95,6 +117,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
   }
 
   diff(observed: MetalObserved | undefined, desired: DesiredLoadBalancer): MetalPlan {
+    this.adoptFromStatus('diff');
     const claim = serviceClaim(desired);
     const assignment = this.allocator.plan(claim);
     const actions: PlanAction[] = [];
@@ -119,6 +142,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
   }
 
   async delete(ref: ServiceRef): Promise<DeleteResult> {
+    this.adoptFromStatus('delete');
     const key = serviceKey(ref);
     const claim = this.allocator.claimOf(key);
     if (claim && claim.ref.uid === ref.uid) {
@@ -130,6 +154,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
   }
 
   async listOwned(): Promise<ServiceRef[]> {
+    this.adoptFromStatus('listOwned');
     return this.allocator.serviceKeys().map((key) => this.allocator.claimOf(key)!.ref);
   }
 

@@ -469,6 +469,24 @@ describe('metal provider', () => {
     expect((await h.reconcile(b)).plan.actions[0]!.kind).toBe('keepAddress');
   });
 
+  it('adopts status at first use when the controller could not list Services at start', async () => {
+    const a = desiredService({ name: 'a', currentIPs: ['192.0.2.2'] });
+    let listable = false;
+    const provider = createMetalProvider(metal, deps, new Registry());
+    await provider.start({
+      listServices: () => {
+        if (!listable) throw new Error('cache not started');
+        return [a];
+      },
+      requeue: () => {},
+      emit: () => {},
+    });
+    listable = true;
+    // The controller lists owned load balancers once its caches are synced: adoption happens there.
+    expect(await provider.listOwned()).toEqual([a.ref]);
+    expect(() => provider.diff(undefined, desiredService({ name: 'b', loadBalancerIP: '192.0.2.2' }))).toThrow(/192.0.2.2 is in use by default\/a/);
+  });
+
   it('restores dual-stack and IPv6 status addresses too', async () => {
     const d = desiredService({
       name: 'dual',
