@@ -37,7 +37,7 @@ export async function ensureNetworkTools(): Promise<void> {
   try {
     await run('bash', [join(repoRoot, 'test/setup/install-debian-packages.sh')], { timeout: 300_000 });
   } catch (error) {
-    throw new Error(`installing the network test tools failed: ${String((error as { stderr?: string }).stderr ?? error)}`);
+    throw new Error(`installing the network test tools failed: ${String((error as { stderr?: string }).stderr ?? error)}`, { cause: error });
   }
 }
 
@@ -129,7 +129,7 @@ export class L2Lab {
 
   /** MAC addresses that answer ARP for `vip`, asked from the client (a few requests). */
   async arpResponders(vip: string): Promise<string[]> {
-    let text = '';
+    let text: string;
     try {
       text = await inNetns(this.client, 'arping', ['-c', '3', '-w', '2', '-I', 'eth0', vip], 5_000);
     } catch (error) {
