@@ -41,7 +41,10 @@ const badValues: [file: string, message: string][] = [
   ['metal-without-pools.yaml', 'providers.metal.pools: Array must have at least 1 items'],
   ['unknown-key.yaml', 'providers.aws: Additional property regoin is not allowed'],
   ['no-provider.yaml', 'providers must be one of the following: "at least one enabled provider: set providers.aws.enabled'],
-  ['two-defaults.yaml', 'providers must be one of the following: "at most one enabled provider with default: true'],
+  ['two-defaults.yaml', 'providers must be one of the following: "at most one enabled provider serving Services that name no class'],
+  ['classless-and-default.yaml', 'providers must be one of the following: "at most one enabled provider serving Services that name no class'],
+  ['metal-class-and-default.yaml', 'providers.metal must be one of the following: "either a loadBalancerClass with default: false'],
+  ['bad-interface.yaml', 'speaker.interface must be one of the following: "a network interface name such as eth0'],
   ['replicas-without-leader-election.yaml', 'controller must be one of the following: "leader election enabled when there is more than one replica'],
 ];
 
@@ -69,11 +72,18 @@ describe('bad values', () => {
     expect(linted.stdout + linted.stderr).toContain(message);
   });
 
+  it('a speaker Lease that lapses before it is renewed fails helm template', async () => {
+    const result = await templateChart({ valuesFiles: ['values-metal.yaml'], set: { 'speaker.leaseLapseMs': '1000', 'speaker.leaseRenewIntervalMs': '1000' } });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('speaker.leaseLapseMs (1000) must be longer than speaker.leaseRenewIntervalMs (1000)');
+  });
+
   it('the template checks behind the schema still refuse bad values when schema validation is skipped', async () => {
     for (const [file, message] of [
       ['no-provider.yaml', 'no provider is enabled: set providers.aws.enabled, providers.gcp.enabled or providers.metal.enabled to true'],
-      ['two-defaults.yaml', 'at most one provider may be the default, but providers aws and metal all set default: true'],
+      ['two-defaults.yaml', 'at most one provider may serve Services that name no class, but providers aws and metal all do'],
       ['replicas-without-leader-election.yaml', 'controller.replicas is 2 but controller.leaderElection.enabled is false'],
+      ['metal-class-and-default.yaml', 'providers.metal: either a loadBalancerClass with default: false, or default: true with an empty loadBalancerClass'],
     ] as const) {
       const result = await templateChart({ valuesFiles: [join(fixturesDir, file)], extraArgs: ['--skip-schema-validation'] });
       expect(result.code, file).not.toBe(0);

@@ -71,6 +71,7 @@ const renders: [label: string, options: RenderOptions][] = [
       set: {
         'providers.gcp.default': 'false',
         'providers.metal.default': 'false',
+        'providers.metal.loadBalancerClass': 'kube-lb-provisioner.io/metal',
         'metrics.serviceMonitor.enabled': 'true',
         'metrics.serviceMonitor.labels.release': 'prometheus',
         'controller.priorityClassName': 'system-cluster-critical',

@@ -78,7 +78,7 @@ The controller checks the same rules at start-up (src/config/schema.ts); failing
 {{- $p := index $.Values.providers $name | default dict -}}
 {{- if $p.enabled -}}
 {{- $enabled = append $enabled $name -}}
-{{- if $p.default -}}{{- $defaults = append $defaults $name -}}{{- end -}}
+{{- if or $p.default (not $p.loadBalancerClass) -}}{{- $defaults = append $defaults $name -}}{{- end -}}
 {{- with $p.loadBalancerClass -}}
 {{- if hasKey $classes . -}}
 {{- fail (printf "providers.%s.loadBalancerClass %q is also the class of providers.%s: give each provider its own class" $name . (get $classes .)) -}}
@@ -94,7 +94,15 @@ The controller checks the same rules at start-up (src/config/schema.ts); failing
 {{- fail (printf "controller.replicas is %d but controller.leaderElection.enabled is false: the replicas would all act on the same Services. Enable leader election or set controller.replicas to 1" (int .Values.controller.replicas)) -}}
 {{- end -}}
 {{- if gt (len $defaults) 1 -}}
-{{- fail (printf "at most one provider may be the default, but providers %s all set default: true; keep it on one of them" (join " and " $defaults)) -}}
+{{- fail (printf "at most one provider may serve Services that name no class, but providers %s all do (default: true, or an empty loadBalancerClass); keep it to one of them" (join " and " $defaults)) -}}
+{{- end -}}
+{{- with .Values.providers.metal -}}
+{{- if and .enabled .default .loadBalancerClass -}}
+{{- fail "providers.metal: either a loadBalancerClass with default: false, or default: true with an empty loadBalancerClass: the speaker announces the Services of one class, or those without a class" -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.providers.metal.enabled (le (int .Values.speaker.leaseLapseMs) (int .Values.speaker.leaseRenewIntervalMs)) -}}
+{{- fail (printf "speaker.leaseLapseMs (%d) must be longer than speaker.leaseRenewIntervalMs (%d), or live speakers look dead between renewals" (int .Values.speaker.leaseLapseMs) (int .Values.speaker.leaseRenewIntervalMs)) -}}
 {{- end -}}
 {{- end -}}
 
