@@ -1,0 +1,117 @@
+// The front door: the playground serves real TCP through a simulated load balancer, `plan` prints
+// changes without making any, the health endpoints answer, and a bad setting exits non-zero.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiServer } from '../../src/apiserver/index.js';
+import { planAll } from '../../src/cli/planCommand.js';
+import { startPlayground, type Playground } from '../../src/cli/playgroundCommand.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createNodes, lbService, startSimulatedController, testConfig, waitFor, waitForIngress } from '../support/controller.js';
+import { kubeConfigFor, kubectl } from '../support/kube.js';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { SimulatedCloud } from '../../providers/simulated/cloud.js';
+import { createSimulatedProvider } from '../../providers/simulated/index.js';
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { timeout: 3_000, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject)
+      .on('timeout', function (this: http.ClientRequest) {
+        this.destroy(new Error('timeout'));
+      });
+  });
+}
+
+describe('playground', () => {
+  let pg: Playground;
+  beforeAll(async () => {
+    pg = await startPlayground({ logger: silentLogger() });
+  });
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  it('gives a kubectl-applied Service an EXTERNAL-IP that forwards to the nodes, and releases it on delete', async () => {
+    const apply = await kubectl(pg.api, ['apply', '-f', pg.exampleServicePath]);
+    expect(apply.code, apply.stderr).toBe(0);
+    const kc = kubeConfigFor(pg.api);
+    const [ingress] = await waitForIngress(kc, 'default', 'hello', { timeoutMs: 10_000 });
+    const ip = ingress?.ip ?? '';
+    expect(ip).toMatch(/^127\.240\.0\./);
+    const seen = new Set<string>();
+    await waitFor(
+      async () => {
+        const res = await get(`http://${ip}:8080/`);
+        seen.add(res.body.trim());
+        return seen.size === 3;
+      },
+      { message: 'answers from all three nodes', timeoutMs: 10_000 },
+    );
+    expect([...seen].sort()).toEqual(['served by node-1', 'served by node-2', 'served by node-3']);
+    const table = await kubectl(pg.api, ['get', 'service', 'hello']);
+    expect(table.stdout).toContain(ip);
+    const metrics = await get(`${pg.controller.httpUrl}/metrics`);
+    expect(metrics.body).toMatch(/kube_lb_provider_api_calls_total\{provider="simulated",operation="CreateLoadBalancer",mutating="true",outcome="ok"\} 1/);
+    expect((await get(`${pg.controller.httpUrl}/healthz`)).status).toBe(200);
+    expect((await get(`${pg.controller.httpUrl}/readyz`)).status).toBe(200);
+
+    const del = await kubectl(pg.api, ['delete', 'service', 'hello', '--wait=true', '--timeout=20s']);
+    expect(del.code, del.stderr).toBe(0);
+    await expect(get(`http://${ip}:8080/`)).rejects.toThrow();
+  });
+});
+
+describe('plan', () => {
+  it('prints each Service plan and changes nothing', async () => {
+    const api = await startApiServer({ port: 0 });
+    const kc = kubeConfigFor(api);
+    const core = kc.makeApiClient(CoreV1Api);
+    try {
+      await createNodes(core, 2);
+      const cloud = new SimulatedCloud({ addressPool: '127.240.0.0/16' });
+      const sim = await startSimulatedController({ kubeConfig: kc, cloud });
+      await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('existing')) });
+      await waitForIngress(kc, 'default', 'existing');
+      await sim.controller.stop();
+      await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('fresh')) });
+      await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('broken', {}, { annotations: { 'kube-lb-provisioner.io/idle-timeout-seconds': 'forever' } })) });
+      await createNodes(core, 1, 'late-');
+      const writesBefore = api.requests.filter((r) => r.verb !== 'get' && r.verb !== 'list' && r.verb !== 'watch').length;
+      const mutatingBefore = cloud.stats().mutating;
+      const out = await planAll({
+        kubeConfig: kc,
+        config: testConfig(),
+        logger: silentLogger(),
+        createProvider: (entry, deps) => createSimulatedProvider(entry as never, deps, cloud),
+      });
+      expect(out).toMatch(/^default\/broken \(simulated\): invalid: metadata\.annotations\[kube-lb-provisioner\.io\/idle-timeout-seconds\]: "forever" is not a whole number/m);
+      expect(out).toMatch(/^default\/existing \(simulated\): 1 change\n {2}~ registerTargets: register late-1$/m);
+      expect(out).toMatch(/^default\/fresh \(simulated\): 1 change\n {2}\+ createLoadBalancer: create load balancer/m);
+      expect(cloud.stats().mutating).toBe(mutatingBefore);
+      expect(api.requests.filter((r) => r.verb !== 'get' && r.verb !== 'list' && r.verb !== 'watch').length).toBe(writesBefore);
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
+describe('controller command', () => {
+  it('exits non-zero and names the setting when a value is invalid', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--provider', 'simulated', '--cluster-name', 'c', '--workers', '0'], {
+      env: { ...process.env, KUBE_LB_LOG_LEVEL: 'loud' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/workers \(flag --workers, env KUBE_LB_WORKERS\): Too small/);
+    expect(stderr).toMatch(/logLevel \(flag --log-level, env KUBE_LB_LOG_LEVEL\)/);
+  });
+});
