@@ -72,6 +72,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private groupCache?: { at: number; groups: ObservedGroup[] };
   private groupRead?: Promise<ObservedGroup[]>;
   private ctx?: ProviderContext;
+  /** Bumped whenever a shared-group operation starts or ends: plans made before are stale for groups. */
+  private groupGeneration = 0;
 
   constructor(
     private readonly api: ComputeApi,
@@ -122,6 +124,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const finished = await this.tracker.pollZones();
     if (finished.length === 0) return;
     this.groupCache = undefined;
+    this.groupGeneration += 1;
     for (const f of finished)
       if (f.status.error) this.options.logger.warn({ operation: f.ref.description, error: f.status.error }, 'instance group operation failed; it will be planned again');
   }
@@ -136,6 +139,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       name,
       pendingOperations: running.map((r) => r.description),
       groupZonesBusy: this.tracker.busyZones(),
+      groupGeneration: this.groupGeneration,
       failures: this.tracker.takeFailures(key),
       addresses: [],
       groups: [],
@@ -201,6 +205,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       name: loadBalancerName(desired.ref.uid),
       pendingOperations: [],
       groupZonesBusy: [],
+      groupGeneration: -1,
       failures: [],
       addresses: [],
       groups: [],
@@ -223,7 +228,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   }
 
   /** Starts one step; answers its operation, or undefined when there is nothing to wait for. */
-  private async startStep(step: Step): Promise<{ ref: OperationRef; zone?: string } | undefined> {
+  private async startStep(step: Step, generation: number): Promise<{ ref: OperationRef; zone?: string } | undefined> {
     const api = this.api;
     const s = this.settings;
     switch (step.op) {
@@ -253,17 +258,24 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       case 'insertInstanceGroup':
       case 'addInstances':
       case 'removeInstances': {
-        // Shared by every Service: one operation per zone at a time, whoever asks first.
-        if (this.tracker.zoneBusy(step.zone)) return undefined;
+        // Shared by every Service: one operation per zone at a time, whoever asks first, and only
+        // from a plan that saw the groups as they are now.
+        if (generation !== this.groupGeneration || !this.tracker.claimZone(step.zone)) return undefined;
         const net = s.network.includes('/') ? s.network : `projects/${s.project}/global/networks/${s.network}`;
-        const ref =
-          step.op === 'insertInstanceGroup'
-            ? await api.insertInstanceGroup(step.zone, this.groupName, clusterDescription(s.clusterName), net)
-            : step.op === 'addInstances'
-              ? await api.addInstances(step.zone, this.groupName, step.instances)
-              : await api.removeInstances(step.zone, this.groupName, step.instances);
+        let ref: OperationRef;
+        try {
+          ref =
+            step.op === 'insertInstanceGroup'
+              ? await api.insertInstanceGroup(step.zone, this.groupName, clusterDescription(s.clusterName), net)
+              : step.op === 'addInstances'
+                ? await api.addInstances(step.zone, this.groupName, step.instances)
+                : await api.removeInstances(step.zone, this.groupName, step.instances);
+        } finally {
+          this.tracker.releaseZone(step.zone);
+        }
         this.tracker.addForZone(step.zone, ref);
         this.groupCache = undefined;
+        this.groupGeneration += 1;
         return { ref, zone: step.zone };
       }
     }
@@ -278,7 +290,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     }
     const key = serviceKeyOf(plan.ref);
     const requestedIP = plan.actions.some((a) => a.step?.op === 'insertForwardingRule' && !a.step.needsOwnAddress);
-    const results = await Promise.allSettled(steps.map((a) => this.startStep(a.step!)));
+    const results = await Promise.allSettled(steps.map((a) => this.startStep(a.step!, plan.groupGeneration)));
     const problems: ServiceConfigError[] = [];
     let other: unknown;
     results.forEach((r, i) => {
@@ -376,15 +388,14 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     for (const g of groups) {
       const zone = lastSegment(g.zone);
       if (!isOwned(g.description, this.settings.clusterName) || usedZones.has(zone)) continue;
-      if (this.tracker.zoneBusy(zone)) {
-        started = true;
-        continue;
-      }
+      started = true;
+      if (!this.tracker.claimZone(zone)) continue;
       try {
         this.tracker.addForZone(zone, await this.api.deleteInstanceGroup(zone, this.groupName));
         this.groupCache = undefined;
-        started = true;
+        this.groupGeneration += 1;
       } catch (error) {
+        this.tracker.releaseZone(zone);
         if (!isNotFound(error)) throw error;
       }
     }

@@ -70,6 +70,8 @@ export interface GcpObserved {
   pendingOperations: string[];
   /** Zones whose shared instance group has an operation running. */
   groupZonesBusy: string[];
+  /** The provider's shared-group generation when this was read (bumped by every group operation). */
+  groupGeneration: number;
   failures: OperationFailure[];
   healthCheck?: ObservedHealthCheck;
   backendService?: ObservedBackendService;

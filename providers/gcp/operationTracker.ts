@@ -13,6 +13,7 @@ export interface FinishedOperation {
 export class OperationTracker {
   private readonly byService = new Map<string, Array<{ ref: OperationRef; field: string }>>();
   private readonly byZone = new Map<string, OperationRef>();
+  private readonly claims = new Set<string>();
   private readonly failures = new Map<string, OperationFailure[]>();
   private readonly inFlight = new Map<string, Promise<OperationStatus>>();
 
@@ -22,16 +23,31 @@ export class OperationTracker {
     this.byService.set(key, [...(this.byService.get(key) ?? []), { ref, field }]);
   }
 
+  /**
+   * Claims a zone's shared group before calling the API, synchronously, so concurrent reconciles
+   * of many Services start one operation per zone. False when another one holds it.
+   */
+  claimZone(zone: string): boolean {
+    if (this.zoneBusy(zone)) return false;
+    this.claims.add(zone);
+    return true;
+  }
+
+  releaseZone(zone: string): void {
+    this.claims.delete(zone);
+  }
+
   addForZone(zone: string, ref: OperationRef): void {
+    this.claims.delete(zone);
     this.byZone.set(zone, ref);
   }
 
   zoneBusy(zone: string): boolean {
-    return this.byZone.has(zone);
+    return this.byZone.has(zone) || this.claims.has(zone);
   }
 
   busyZones(): string[] {
-    return [...this.byZone.keys()].sort();
+    return [...new Set([...this.byZone.keys(), ...this.claims])].sort();
   }
 
   private pollOnce(ref: OperationRef): Promise<OperationStatus> {

@@ -92,6 +92,8 @@ export interface GcpPlan extends Plan {
   ingressIP?: string;
   /** True when the plan sees nothing of this Service in Compute yet (a first create). */
   creating: boolean;
+  /** The shared-group generation the plan was made from; group steps of an older one are skipped. */
+  groupGeneration: number;
 }
 
 const zonesUrl = (s: GcpSettings, zone: string, group: string) => `projects/${s.project}/zones/${zone}/instanceGroups/${group}`;
@@ -166,7 +168,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   if (failure) throw new ServiceConfigError(failure.field, `GCP rejected ${failure.action} (HTTP ${failure.status}): ${failure.message}`);
   if (observed.pendingOperations.length > 0) {
     const waitFor = observed.pendingOperations.join(', ');
-    return { ref, name, creating, waitFor, actions: [{ kind: 'waitForOperations', description: `wait for running operations: ${waitFor}`, mutating: false, phase: 0 }] };
+    return { ref, name, creating, waitFor, groupGeneration: observed.groupGeneration, actions: [{ kind: 'waitForOperations', description: `wait for running operations: ${waitFor}`, mutating: false, phase: 0 }] };
   }
   const owned: Array<[string, string, { owned: boolean } | undefined]> = [
     ['health check', name, observed.healthCheck],
@@ -305,7 +307,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     add(5, { op: 'insertForwardingRule', body, needsOwnAddress: address.ip === undefined }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
   }
 
-  const plan: GcpPlan = { ref, name, creating, actions: actions.sort((a, b) => a.phase - b.phase) };
+  const plan: GcpPlan = { ref, name, creating, groupGeneration: observed.groupGeneration, actions: actions.sort((a, b) => a.phase - b.phase) };
   if (fr && !frStale) plan.ingressIP = fr.ip;
   return plan;
 }
