@@ -38,7 +38,36 @@ export interface AwsClients {
   ec2: EC2Client;
 }
 
+/**
+ * When AWS throttles one call, the others in flight would be throttled too. While throttling lasts,
+ * callers of the family are paced through a shared gate (one every penalty/4 ms, after a jittered
+ * cool-down); the penalty doubles on each throttle and halves on each success. This keeps a
+ * throttling storm from turning into a call storm.
+ */
+class ThrottleGate {
+  private until = 0;
+  private penaltyMs = 0;
+
+  async pass(): Promise<void> {
+    if (this.penaltyMs === 0) return;
+    const now = Date.now();
+    const slot = Math.max(now, this.until);
+    this.until = slot + this.penaltyMs / 4;
+    if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+  }
+
+  throttled(): void {
+    this.penaltyMs = Math.min(5_000, this.penaltyMs === 0 ? 100 : this.penaltyMs * 2);
+    this.until = Math.max(this.until, Date.now() + this.penaltyMs * (0.5 + Math.random() / 2));
+  }
+
+  succeeded(): void {
+    this.penaltyMs = this.penaltyMs < 25 ? 0 : this.penaltyMs / 2;
+  }
+}
+
 export class AwsApi {
+  private readonly gates = { elb: new ThrottleGate(), ec2: new ThrottleGate() };
   private readonly policy: CloudCallPolicy;
   private readonly registration: TokenBucket;
   private readonly other: TokenBucket;
@@ -56,11 +85,23 @@ export class AwsApi {
 
   elb<T>(operation: string, mutating: boolean, fn: (client: ElasticLoadBalancingV2Client) => Promise<T>): Promise<T> {
     const limiter = operation === 'RegisterTargets' || operation === 'DeregisterTargets' ? this.registration : this.other;
-    return cloudCall(this.policy, { operation, mutating, limiter }, () => fn(this.clients.elbv2));
+    return cloudCall(this.policy, { operation, mutating, limiter }, () => this.gated(this.gates.elb, () => fn(this.clients.elbv2)));
+  }
+
+  private async gated<T>(gate: ThrottleGate, fn: () => Promise<T>): Promise<T> {
+    await gate.pass();
+    try {
+      const value = await fn();
+      gate.succeeded();
+      return value;
+    } catch (error) {
+      if (classifyAwsError(error) === 'throttled') gate.throttled();
+      throw error;
+    }
   }
 
   ec2<T>(operation: string, mutating: boolean, fn: (client: EC2Client) => Promise<T>): Promise<T> {
-    return cloudCall(this.policy, { operation, mutating, limiter: this.other }, () => fn(this.clients.ec2));
+    return cloudCall(this.policy, { operation, mutating, limiter: this.other }, () => this.gated(this.gates.ec2, () => fn(this.clients.ec2)));
   }
 }
 

@@ -1,0 +1,117 @@
+// spec.loadBalancerIP and the Elastic IP annotations. moto ignores SubnetMappings.AllocationId, so
+// the fault proxy records the requests and the tests check what was asked of AWS.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceConfigError } from '../../providers/provider.js';
+import { converge, inventory, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+
+let h: AwsHarness;
+beforeAll(async () => {
+  h = await startAwsHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const ownedBy = (uid: string) => (r: { tags: Record<string, string> }) => r.tags['kube-lb-provisioner.io/service-uid'] === uid;
+
+function createRequests() {
+  return h.proxy.requests.filter((r) => r.action === 'CreateLoadBalancer' && !r.throttled).map((r) => Object.fromEntries([...r.params.entries()].filter(([k]) => k.startsWith('SubnetMappings') || k === 'Name' || k === 'Scheme')));
+}
+
+describe('aws provider addresses', () => {
+  it('puts the Elastic IP of spec.loadBalancerIP into SubnetMappings.AllocationId and reports it', async () => {
+    const eip = h.world.eips[0]!;
+    const svc = makeService(h, { loadBalancerIP: eip.publicIp });
+    h.proxy.requests.length = 0;
+    const { result } = await converge(h.provider, svc);
+    expect(createRequests()).toEqual([
+      expect.objectContaining({ 'SubnetMappings.member.1.AllocationId': eip.allocationId, 'SubnetMappings.member.1.SubnetId': expect.stringMatching(/^subnet-/) }),
+    ]);
+    const lb = (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!;
+    expect(result.ingress).toEqual([{ hostname: lb.dnsName }, { ip: eip.publicIp }]);
+  });
+
+  it('supports aws-load-balancer-eip-allocations (one per subnet) with the subnets annotation', async () => {
+    const subnets = Object.values(h.world.publicSubnets).slice(0, 2);
+    const allocations = h.world.eips.map((e) => e.allocationId);
+    const svc = makeService(h, {
+      annotations: {
+        'service.beta.kubernetes.io/aws-load-balancer-subnets': subnets.join(','),
+        'service.beta.kubernetes.io/aws-load-balancer-eip-allocations': allocations.join(','),
+      },
+    });
+    h.proxy.requests.length = 0;
+    const { result } = await converge(h.provider, svc);
+    expect(createRequests()[0]).toMatchObject({
+      'SubnetMappings.member.1.SubnetId': subnets[0],
+      'SubnetMappings.member.1.AllocationId': allocations[0],
+      'SubnetMappings.member.2.SubnetId': subnets[1],
+      'SubnetMappings.member.2.AllocationId': allocations[1],
+    });
+    expect(result.ingress.filter((i) => i.ip).map((i) => i.ip)).toEqual(h.world.eips.map((e) => e.publicIp));
+  });
+
+  it('uses PrivateIPv4Address for an internal load balancer in the subnet that holds the address', async () => {
+    const zone = Object.keys(h.world.privateSubnets)[1]!;
+    const svc = makeService(h, { loadBalancerIP: '10.0.3.77', annotations: { 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true' } });
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    expect(createRequests()[0]).toMatchObject({
+      Scheme: 'internal',
+      'SubnetMappings.member.1.SubnetId': h.world.privateSubnets[zone],
+      'SubnetMappings.member.1.PrivateIPv4Address': '10.0.3.77',
+    });
+  });
+
+  it('discovers one tagged subnet per zone, public or internal by scheme', async () => {
+    const pub = makeService(h);
+    const internal = makeService(h, { annotations: { 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internal' } });
+    h.proxy.requests.length = 0;
+    await converge(h.provider, pub);
+    await converge(h.provider, internal);
+    const [a, b] = createRequests();
+    const subnetsOf = (r: Record<string, string> | undefined) => Object.entries(r ?? {}).filter(([k]) => k.endsWith('.SubnetId')).map(([, v]) => v).sort();
+    expect(subnetsOf(a)).toEqual(Object.values(h.world.publicSubnets).sort());
+    expect(subnetsOf(b)).toEqual(Object.values(h.world.privateSubnets).sort());
+    expect(b).toMatchObject({ Scheme: 'internal' });
+  });
+
+  it('rejects an address the account does not hold with a ServiceConfigError on spec.loadBalancerIP and creates nothing', async () => {
+    const svc = makeService(h, { loadBalancerIP: '198.51.100.9' });
+    h.proxy.requests.length = 0;
+    let caught: unknown;
+    try {
+      await converge(h.provider, svc);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ServiceConfigError);
+    expect((caught as ServiceConfigError).field).toBe('spec.loadBalancerIP');
+    expect((caught as Error).message).toContain('198.51.100.9');
+    expect(h.proxy.requests.filter((r) => r.action.startsWith('Create'))).toEqual([]);
+    expect(await h.provider.listOwned()).not.toContainEqual(svc.ref);
+  });
+
+  it('replaces the NLB when the IP changes: announces it, creates the new one, then deletes the old one', async () => {
+    const [first, second] = h.world.eips;
+    const svc = makeService(h, { loadBalancerIP: first!.publicIp });
+    await converge(h.provider, svc);
+    const oldLb = (await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid));
+    expect(oldLb).toHaveLength(1);
+
+    svc.loadBalancerIP = second!.publicIp;
+    h.events.length = 0;
+    h.proxy.requests.length = 0;
+    const { result } = await converge(h.provider, svc);
+    const order = h.proxy.requests.filter((r) => r.action === 'CreateLoadBalancer' || r.action === 'DeleteLoadBalancer').map((r) => r.action);
+    expect(order).toEqual(['CreateLoadBalancer', 'DeleteLoadBalancer']);
+    expect(h.events.some((e) => e.ref.uid === svc.ref.uid && e.message.includes('replacing NLB'))).toBe(true);
+    const inv = await inventory(h);
+    const lbs = inv.loadBalancers.filter(ownedBy(svc.ref.uid));
+    expect(lbs).toHaveLength(1);
+    expect(lbs[0]!.arn).not.toBe(oldLb[0]!.arn);
+    expect(result.ingress).toEqual([{ hostname: lbs[0]!.dnsName }, { ip: second!.publicIp }]);
+    expect(inv.securityGroups.filter(ownedBy(svc.ref.uid))).toHaveLength(1);
+    expect(inv.targetGroups.filter(ownedBy(svc.ref.uid))).toHaveLength(1);
+  });
+});
