@@ -1,0 +1,198 @@
+// The pure parts of the AWS provider: annotations, names, the desired stack and the diff.
+import { describe, expect, it } from 'vitest';
+import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
+import type { AwsEnvironment, AwsObserved, ObservedStack } from '../../providers/aws/awsTypes.js';
+import { buildDesiredStack } from '../../providers/aws/desiredStack.js';
+import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js';
+import { planActions } from '../../providers/aws/planActions.js';
+import { instanceIdFromProviderID } from '../../providers/aws/providerID.js';
+import { ServiceConfigError, type DesiredLoadBalancer } from '../../providers/provider.js';
+
+const env: AwsEnvironment = {
+  subnets: [
+    { id: 'subnet-b2', zone: 'us-east-1b', vpcId: 'vpc-1', cidr: '10.0.2.0/24', tags: { 'kubernetes.io/role/elb': '1', 'kubernetes.io/cluster/c1': 'owned' } },
+    { id: 'subnet-a1', zone: 'us-east-1a', vpcId: 'vpc-1', cidr: '10.0.1.0/24', tags: { 'kubernetes.io/role/elb': '1', 'kubernetes.io/cluster/c1': 'shared' } },
+    { id: 'subnet-a0', zone: 'us-east-1a', vpcId: 'vpc-1', cidr: '10.0.0.0/24', tags: { 'kubernetes.io/role/elb': '1', 'kubernetes.io/cluster/c1': 'owned' } },
+    { id: 'subnet-x', zone: 'us-east-1c', vpcId: 'vpc-1', cidr: '10.0.9.0/24', tags: { 'kubernetes.io/role/elb': '1', 'kubernetes.io/cluster/other': 'owned' } },
+    { id: 'subnet-i', zone: 'us-east-1a', vpcId: 'vpc-1', cidr: '10.0.5.0/24', tags: { 'kubernetes.io/role/internal-elb': '1', 'kubernetes.io/cluster/c1': 'owned', Name: 'private-a' } },
+  ],
+  addresses: [{ allocationId: 'eipalloc-1', publicIp: '203.0.113.10', associated: false }],
+  nodeSecurityGroupIds: ['sg-nodes'],
+};
+
+function desired(overrides: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
+  return {
+    ref: { namespace: 'ns', name: 'web', uid: '0b8f2a1c-1111-2222-3333-444455556666' },
+    clusterName: 'c1',
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
+    nodes: [
+      { name: 'n1', providerID: 'aws:///us-east-1a/i-0123456789abcdef0', internalIPs: [], externalIPs: [], labels: {} },
+      { name: 'n2', providerID: 'aws:///us-east-1b/i-0fedcba9876543210', internalIPs: [], externalIPs: [], labels: {} },
+    ],
+    externalTrafficPolicy: 'Cluster',
+    healthCheck: { protocol: 'HTTP', port: 10256, path: '/healthz' },
+    sourceRanges: [],
+    ipFamilies: ['IPv4'],
+    ipFamilyPolicy: 'SingleStack',
+    annotations: {},
+    labels: {},
+    selector: {},
+    endpointNodes: [],
+    currentIngress: [],
+    ...overrides,
+  };
+}
+
+function configError(fn: () => unknown): ServiceConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ServiceConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ServiceConfigError');
+}
+
+describe('aws annotations', () => {
+  it('parses scheme, subnets, EIPs, tags and health check overrides', () => {
+    const o = parseAwsAnnotations({
+      'service.beta.kubernetes.io/aws-load-balancer-subnets': 'subnet-a, subnet-b',
+      'service.beta.kubernetes.io/aws-load-balancer-eip-allocations': 'eipalloc-1,eipalloc-2',
+      'service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags': 'team=web, cost=42',
+      'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'http',
+      'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': '8080',
+      'service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval': '10',
+    });
+    expect(o).toEqual({
+      scheme: 'internet-facing',
+      subnets: ['subnet-a', 'subnet-b'],
+      eipAllocations: ['eipalloc-1', 'eipalloc-2'],
+      additionalTags: { team: 'web', cost: '42' },
+      healthCheck: { protocol: 'HTTP', port: 8080, intervalSeconds: 10 },
+    });
+    expect(parseAwsAnnotations({ 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true' }).scheme).toBe('internal');
+  });
+
+  it.each([
+    ['service.beta.kubernetes.io/aws-load-balancer-type', 'classic'],
+    ['service.beta.kubernetes.io/aws-load-balancer-scheme', 'public'],
+    ['service.beta.kubernetes.io/aws-load-balancer-internal', 'yes'],
+    ['service.beta.kubernetes.io/aws-load-balancer-eip-allocations', '1.2.3.4'],
+    ['service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval', '1'],
+    ['service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol', 'UDP'],
+    ['service.beta.kubernetes.io/aws-load-balancer-healthcheck-path', 'healthz'],
+    ['service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags', 'kubernetes.io/cluster/x=owned'],
+  ])('rejects %s=%s naming the annotation', (key, value) => {
+    expect(configError(() => parseAwsAnnotations({ [key]: value })).field).toBe(key);
+  });
+});
+
+describe('aws names and provider IDs', () => {
+  it('derives names within 32 characters, stable, different per placement', () => {
+    const a = loadBalancerName('c1', 'uid', 'p1');
+    expect(a).toMatch(/^k8s-[0-9a-f]{28}$/);
+    expect(loadBalancerName('c1', 'uid', 'p1')).toBe(a);
+    expect(loadBalancerName('c1', 'uid', 'p2')).not.toBe(a);
+    expect(loadBalancerName('c2', 'uid', 'p1')).not.toBe(a);
+    expect(targetGroupName(a, 65535, 'TCP_UDP').length).toBeLessThanOrEqual(32);
+  });
+
+  it('reads instance IDs from providerID', () => {
+    expect(instanceIdFromProviderID('aws:///us-east-1a/i-0123456789abcdef0')).toBe('i-0123456789abcdef0');
+    expect(instanceIdFromProviderID('aws:////i-0123456789abcdef0')).toBe('i-0123456789abcdef0');
+    expect(instanceIdFromProviderID('gce://p/z/n')).toBeUndefined();
+    expect(instanceIdFromProviderID(undefined)).toBeUndefined();
+  });
+});
+
+describe('aws desired stack', () => {
+  it('discovers one subnet per zone tagged for this cluster, sorted by zone then ID', () => {
+    expect(buildDesiredStack(desired(), env).subnetMappings).toEqual([{ SubnetId: 'subnet-a0' }, { SubnetId: 'subnet-b2' }]);
+  });
+
+  it('maps spec.loadBalancerIP to its Elastic IP allocation, and refuses one the account does not hold', () => {
+    const s = buildDesiredStack(desired({ loadBalancerIP: '203.0.113.10' }), env);
+    expect(s.subnetMappings).toEqual([{ SubnetId: 'subnet-a0', AllocationId: 'eipalloc-1' }]);
+    expect(s.addresses).toEqual(['203.0.113.10']);
+    expect(configError(() => buildDesiredStack(desired({ loadBalancerIP: '203.0.113.99' }), env)).field).toBe('spec.loadBalancerIP');
+  });
+
+  it('uses PrivateIPv4Address for internal load balancers and resolves subnets by Name', () => {
+    const s = buildDesiredStack(
+      desired({ loadBalancerIP: '10.0.5.20', annotations: { 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internal', 'service.beta.kubernetes.io/aws-load-balancer-subnets': 'private-a' } }),
+      env,
+    );
+    expect(s.subnetMappings).toEqual([{ SubnetId: 'subnet-i', PrivateIPv4Address: '10.0.5.20' }]);
+  });
+
+  it('health checks: Local -> HTTP healthCheckNodePort /healthz; Cluster -> TCP traffic-port; UDP -> kube-proxy', () => {
+    expect(buildDesiredStack(desired({ externalTrafficPolicy: 'Local', healthCheckNodePort: 31000 }), env).groups[0]!.healthCheck).toEqual({ protocol: 'HTTP', port: '31000', path: '/healthz' });
+    expect(buildDesiredStack(desired(), env).groups[0]!.healthCheck).toEqual({ protocol: 'TCP', port: 'traffic-port' });
+    expect(buildDesiredStack(desired({ ports: [{ name: 'u', protocol: 'UDP', port: 53, nodePort: 30053 }] }), env).groups[0]!.healthCheck).toEqual({ protocol: 'HTTP', port: '10256', path: '/healthz' });
+  });
+
+  it('merges TCP and UDP on one port into TCP_UDP, rejects SCTP and differing NodePorts', () => {
+    const both = desired({ ports: [{ name: 'a', protocol: 'TCP', port: 53, nodePort: 30053 }, { name: 'b', protocol: 'UDP', port: 53, nodePort: 30053 }] });
+    expect(buildDesiredStack(both, env).groups.map((g) => g.protocol)).toEqual(['TCP_UDP']);
+    expect(configError(() => buildDesiredStack(desired({ ports: [{ name: 's', protocol: 'SCTP', port: 1, nodePort: 30001 }] }), env)).field).toBe('spec.ports[0].protocol');
+    const differ = desired({ ports: [{ name: 'a', protocol: 'TCP', port: 53, nodePort: 30053 }, { name: 'b', protocol: 'UDP', port: 53, nodePort: 30054 }] });
+    expect(configError(() => buildDesiredStack(differ, env)).field).toBe('spec.ports[1].nodePort');
+  });
+
+  it('skips nodes without a usable providerID', () => {
+    const d = desired();
+    d.nodes.push({ name: 'bad', providerID: 'kind://x', internalIPs: [], externalIPs: [], labels: {} });
+    const s = buildDesiredStack(d, env);
+    expect(s.instanceIds).toEqual(['i-0123456789abcdef0', 'i-0fedcba9876543210']);
+    expect(s.skippedNodes.map((n) => n.name)).toEqual(['bad']);
+  });
+});
+
+describe('aws diff', () => {
+  function steadyObserved(d: DesiredLoadBalancer, targets: string[]): AwsObserved {
+    const s = buildDesiredStack(d, env);
+    const g = s.groups[0]!;
+    const stack: ObservedStack = {
+      lbName: s.lbName,
+      placement: s.placement,
+      securityGroup: { id: 'sg-lb', ingress: s.ingress },
+      loadBalancer: { arn: 'arn:lb', dnsName: 'x.elb.amazonaws.com', state: 'active', owned: true, addresses: [] },
+      listeners: [{ arn: 'arn:l', port: g.port, protocol: g.protocol, targetGroupArn: 'arn:tg' }],
+      targetGroups: [{ arn: 'arn:tg', name: g.targetGroupName, protocol: g.protocol, port: g.nodePort, owned: true, healthCheck: g.healthCheck, targets: targets.map((id) => ({ id, port: g.nodePort })) }],
+      nodeRules: s.nodePorts.map((p, i) => ({ ruleId: `sgr-${i}`, groupId: 'sg-nodes', ...p })),
+    };
+    return { ref: d.ref, stacks: [stack], env };
+  }
+
+  it('is a no-op in steady state and reports the DNS name', () => {
+    const d = desired();
+    const plan = planActions(steadyObserved(d, ['i-0123456789abcdef0', 'i-0fedcba9876543210']), d);
+    expect(plan.actions).toEqual([]);
+    expect(plan.ingress).toEqual([{ hostname: 'x.elb.amazonaws.com' }]);
+  });
+
+  it('plans a create in crash-safe order', () => {
+    const plan = planActions({ ref: desired().ref, stacks: [], env }, desired());
+    expect(plan.actions.map((a) => a.kind)).toEqual(['createSecurityGroup', 'authorizeIngress', 'createTargetGroup', 'createLoadBalancer', 'createListener', 'registerTargets', 'authorizeNodeRules']);
+    expect(plan.actions.every((a) => a.description.length > 0)).toBe(true);
+  });
+
+  it('node churn produces only membership actions, chunked', () => {
+    const d = desired();
+    d.nodes = Array.from({ length: 250 }, (_, i) => ({ name: `n${i}`, providerID: `aws:///z/i-${(0x10000000 + i).toString(16)}`, internalIPs: [], externalIPs: [], labels: {} }));
+    const plan = planActions(steadyObserved(d, ['i-0123456789abcdef0']), d, 100);
+    expect(plan.actions.map((a) => [a.kind, a.membershipOnly])).toEqual([
+      ['deregisterTargets', true],
+      ['registerTargets', true],
+      ['registerTargets', true],
+      ['registerTargets', true],
+    ]);
+  });
+
+  it('refuses to adopt a load balancer without this cluster\'s ownership tag', () => {
+    const d = desired();
+    const observed = steadyObserved(d, []);
+    observed.stacks[0]!.loadBalancer!.owned = false;
+    expect(() => planActions(observed, d)).toThrow(/left alone/);
+  });
+});
