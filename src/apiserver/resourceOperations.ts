@@ -14,6 +14,7 @@ import {
   notFound,
   type FieldError,
 } from './apiErrors.js';
+import { deepEqual } from './deepEqual.js';
 import { coreToEventsV1, eventsV1ToCore } from './eventConversion.js';
 import { exactName, matchesFields, parseFieldSelector } from './fieldSelector.js';
 import { applyJsonPatch, PatchError, type Json } from './jsonPatch.js';
@@ -66,9 +67,6 @@ export function kubeTime(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function jsonEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 interface ContinueToken {
   rv: number;
@@ -361,7 +359,7 @@ export class ResourceOperations {
         rollback = admitted.rollback;
       }
     }
-    if (def.tracksGeneration && scope.subresource !== 'status' && !jsonEqual(old.spec, next.spec)) {
+    if (def.tracksGeneration && scope.subresource !== 'status' && !deepEqual(old.spec, next.spec)) {
       next.metadata.generation = (old.metadata.generation ?? 1) + 1;
     }
     next.metadata.resourceVersion = old.metadata.resourceVersion;
@@ -371,7 +369,7 @@ export class ResourceOperations {
       return { obj: next, json: JSON.stringify(next) };
     }
     commitAllocations?.();
-    if (jsonEqual(next, old)) return existing;
+    if (deepEqual(next, old)) return existing;
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0 && !this.holdsNamespace(def, next)) {
       return this.remove(def, key, next);
     }
