@@ -68,6 +68,8 @@ export class Allocator {
   private readonly byService = new Map<string, Holding>();
   private readonly holders = new Map<string, Set<string>>();
   private readonly held: Record<IPFamily, Set<bigint>> = { IPv4: new Set(), IPv6: new Set() };
+  /** "pool|family" -> addresses held, kept as addresses are taken and freed (usage() is O(pools)). */
+  private readonly heldPerPool = new Map<string, number>();
 
   /** `pools` as compilePools returns them (sorted by priority, then name). */
   constructor(pools: AddressPool[]) {
@@ -151,6 +153,7 @@ export class Allocator {
       if (!set || set.size === 0) {
         this.holders.delete(ip);
         this.held[familyOf(ip)!].delete(ipToBigInt(ip));
+        this.countHeld(ip, -1);
         freed.push(ip);
       }
     }
@@ -170,13 +173,23 @@ export class Allocator {
     for (const pool of this.pools) {
       for (const family of ['IPv4', 'IPv6'] as const) {
         if (!pool.ranges.some((r) => r.family === family)) continue;
-        let assigned = 0;
-        for (const ip of this.holders.keys()) if (familyOf(ip) === family && poolContains(pool, ip)) assigned++;
+        const assigned = this.heldIn(pool, family);
         const size = usableCount(pool, family);
         out.push({ pool: pool.name, family, assigned, available: Number(size - BigInt(assigned)) });
       }
     }
     return out;
+  }
+
+  private countHeld(ip: string, delta: number): void {
+    const pool = this.poolOf(ip);
+    if (!pool) return;
+    const key = `${pool.name}|${familyOf(ip)}`;
+    this.heldPerPool.set(key, (this.heldPerPool.get(key) ?? 0) + delta);
+  }
+
+  private heldIn(pool: AddressPool, family: IPFamily): number {
+    return this.heldPerPool.get(`${pool.name}|${family}`) ?? 0;
   }
 
   private record(claim: ServiceClaim, assignment: Assignment): void {
@@ -187,6 +200,7 @@ export class Allocator {
         set = new Set();
         this.holders.set(ip, set);
         this.held[familyOf(ip)!].add(ipToBigInt(ip));
+        this.countHeld(ip, 1);
       }
       set.add(claim.key);
     }
@@ -317,7 +331,7 @@ export class Allocator {
           .map((f) => {
             const size = usableCount(p, f);
             if (size === 0n) return `no ${f}`;
-            const used = [...this.holders.keys()].filter((ip) => familyOf(ip) === f && poolContains(p, ip)).length;
+            const used = this.heldIn(p, f);
             return `${used}/${size} ${f} in use`;
           })
           .join(', ');
