@@ -1,0 +1,114 @@
+// End to end: the embedded API server, the real kubectl, the controller (runController) with this
+// provider, reaching the fake Compute server through the real @google-cloud/compute clients.
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { PassThroughClient } from 'google-auth-library';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GcpConfig } from '../../providers/gcp/config.js';
+import { createGcpProvider } from '../../providers/gcp/index.js';
+import { loadBalancerName } from '../../providers/gcp/names.js';
+import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
+import { controllerConfigSchema } from '../../src/config/schema.js';
+import { runController, type RunningController } from '../../src/controller/runController.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
+import { kubeConfigFor, kubectl } from '../support/kube.js';
+import { startFakeCompute, type FakeCompute } from './fakeCompute/server.js';
+import { PROJECT, REGION } from './gcpHarness.js';
+
+let api: ApiServerHandle;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let fake: FakeCompute;
+let controller: RunningController;
+
+async function createNode(name: string, zone: string): Promise<void> {
+  fake.addInstance(zone, name);
+  await core.createNode({
+    body: {
+      metadata: { name, labels: { 'topology.kubernetes.io/zone': zone } },
+      spec: { providerID: `gce://${PROJECT}/${zone}/${name}` },
+      status: { addresses: [{ type: 'InternalIP', address: `10.1.0.${name.length}` }] },
+    },
+  });
+}
+
+const groupMembers = () =>
+  fake
+    .list('instanceGroups')
+    .flatMap((g) => (g.body.instances as string[]).map((i) => i.split('/').pop()))
+    .sort();
+
+beforeAll(async () => {
+  fake = await startFakeCompute(PROJECT, { pollsToComplete: 2 });
+  api = await startApiServer({ port: 0 });
+  kc = kubeConfigFor(api);
+  core = kc.makeApiClient(CoreV1Api);
+  await createNode('node-1', 'us-central1-a');
+  await createNode('node-2', 'us-central1-b');
+  const config = controllerConfigSchema.parse({
+    clusterName: 'e2e',
+    workers: 4,
+    backoff: { initialSeconds: 0.05, maxSeconds: 0.5 },
+    leaderElection: { enabled: false },
+    providers: [{ type: 'gcp', project: PROJECT, region: REGION, pollIntervalMs: 50, apiRatePerSecond: 1000, apiBurst: 1000, instanceGroupCacheMs: 0 }],
+  });
+  controller = await runController({
+    kubeConfig: kc,
+    config,
+    logger: silentLogger(),
+    registry: new Registry(),
+    tuning: { nodeSyncDelayMs: 50, informerRestartMinMs: 50, informerRestartMaxMs: 500 },
+    createProvider: async (entry, deps) => {
+      if (entry.type !== 'gcp') throw new Error(`this test runs the gcp provider, got ${entry.type}`);
+      return createGcpProvider(entry as GcpConfig, deps, { authClient: new PassThroughClient(), apiEndpoint: `http://127.0.0.1:${fake.port}`, minRetryTimeoutMs: 5 });
+    },
+  });
+});
+
+afterAll(async () => {
+  await controller?.stop();
+  await api?.stop();
+  await fake?.close();
+});
+
+describe('gcp end to end', () => {
+  it('kubectl apply gives the Service an EXTERNAL-IP from a GCP passthrough load balancer; delete leaves nothing', async () => {
+    const applied = await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('web')) });
+    expect(applied.code, applied.stderr).toBe(0);
+    const ingress = await waitForIngress(kc, 'default', 'web', { timeoutMs: 30_000 });
+    const svc = await readService(kc, 'default', 'web');
+    const name = loadBalancerName(svc!.metadata!.uid!);
+    const rule = fake.get('forwardingRules', `regions/${REGION}`, name);
+    expect(rule?.IPAddress).toBe(ingress[0]?.ip);
+    expect(JSON.parse(String(rule?.description))).toMatchObject({ 'kubernetes.io/service-name': 'default/web', 'kubernetes.io/cluster': 'e2e' });
+    const table = await kubectl(api, ['get', 'svc', 'web']);
+    expect(table.stdout).toContain(String(ingress[0]?.ip));
+    await waitForEvent(kc, 'default', 'web', 'EnsuredLoadBalancer');
+    expect(groupMembers()).toEqual(['node-1', 'node-2']);
+
+    // A new node joins the shared group; nothing else about the load balancer changes.
+    const ruleId = rule?.id;
+    await createNode('node-3', 'us-central1-a');
+    await waitFor(() => groupMembers().join(',') === 'node-1,node-2,node-3', { timeoutMs: 30_000, message: 'node-3 in the instance group' });
+    expect(fake.get('forwardingRules', `regions/${REGION}`, name)?.id).toBe(ruleId);
+
+    const deleted = await kubectl(api, ['delete', 'svc', 'web', '--wait=false']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    await waitFor(async () => (await readService(kc, 'default', 'web')) === undefined, { timeoutMs: 30_000, message: 'Service gone (finalizer removed)' });
+    await waitFor(() => fake.list().length === 0, { timeoutMs: 30_000, message: `the fake holding nothing (has ${fake.list().map((r) => r.name).join(', ')})` });
+  });
+
+  it('a loadBalancerIP the project does not hold becomes a Warning Event', async () => {
+    const mutatingBefore = fake.mutatingCalls();
+    const applied = await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('pinned', { loadBalancerIP: '203.0.113.50' })) });
+    expect(applied.code, applied.stderr).toBe(0);
+    const event = await waitForEvent(kc, 'default', 'pinned', 'SyncLoadBalancerFailed', /spec\.loadBalancerIP/, { timeoutMs: 30_000 });
+    expect(event.type).toBe('Warning');
+    expect(event.message).toContain('203.0.113.50 is not a static address reserved');
+    expect(fake.mutatingCalls()).toBe(mutatingBefore); // nothing was created for it
+    expect(fake.list()).toEqual([]);
+    await kubectl(api, ['delete', 'svc', 'pinned', '--wait=false']);
+    await waitFor(async () => (await readService(kc, 'default', 'pinned')) === undefined, { timeoutMs: 30_000, message: 'pinned Service gone' });
+  });
+});
