@@ -1,6 +1,6 @@
 // What happens to a Service on create/update/delete: defaulting, validation, then ClusterIP and
 // NodePort allocation. Allocation is all-or-nothing: on any error, what this call took is given back.
-import { invalidValue, type FieldError } from './apiErrors.js';
+import { internalError, invalidValue, type FieldError } from './apiErrors.js';
 import type { ObjectStore } from './objectStore.js';
 import { AllocationError } from './serviceAllocation.js';
 import { defaultServiceSpec, needsHealthCheckNodePort, needsNodePorts, type ServiceSpec } from './serviceDefaults.js';
@@ -108,7 +108,8 @@ export function admitServiceSpec(
     }
   } catch (e) {
     rollback();
-    if (e instanceof AllocationError) return { errors: [invalidValue('spec', '', e.message)] };
+    // A full range is a server-side failure in Kubernetes (500), not an invalid Service.
+    if (e instanceof AllocationError) throw internalError(`failed to allocate a ${e.message.includes('serviceIP') ? 'serviceIP' : 'nodePort'}: range is full`);
     const f = e as { field: string; value: unknown; message: string };
     if (typeof f.field === 'string') return { errors: [invalidValue(f.field, f.value, f.message)] };
     throw e;

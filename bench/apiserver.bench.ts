@@ -1,0 +1,148 @@
+// Embedded API server at scale: 10,000 Services and 5,000 Nodes in memory, then
+//  - a full LIST of Services over HTTP (bound: 250 ms),
+//  - delivery of one change to 20 concurrent watchers, p99 (bound: 10 ms),
+//  - the resident memory of the process (bound: 500 MB).
+// Figures are printed as ratios against those bounds.
+import { request, type IncomingMessage } from 'node:http';
+import { Agent } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { startApiServer } from '../src/apiserver/index.js';
+
+const services = 10_000;
+const nodes = 5_000;
+const watchers = 20;
+const changes = 200;
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function send(base: string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(`${base}${path}`, { method, agent, headers: { 'content-type': contentType, authorization: 'Bearer bench', ...(data ? { 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function inParallel(count: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const fmt = (ms: number): string => `${ms.toFixed(2)} ms`;
+
+export async function run(): Promise<void> {
+  const api = await startApiServer({ historyLimit: 1000 });
+  try {
+    const t0 = performance.now();
+    await inParallel(services, 32, async (i) => {
+      const r = await send(api.url, 'POST', `/api/v1/namespaces/default/services`, {
+        metadata: { name: `svc-${i}`, labels: { app: `app-${i % 100}` }, annotations: { 'kube-lb-provisioner.io/bench': 'yes' } },
+        // The NodePort range holds 2,768 ports: one Service in ten allocates two of them.
+        spec: { type: i % 2 || i % 10 === 0 ? 'LoadBalancer' : 'ClusterIP', ...(i % 2 ? { allocateLoadBalancerNodePorts: false } : {}), selector: { app: `app-${i % 100}` }, ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'https', port: 443, targetPort: 8443 }] },
+      });
+      if (r.status !== 201) throw new Error(`create svc-${i}: ${r.status} ${r.text}`);
+    });
+    await inParallel(nodes, 32, async (i) => {
+      const r = await send(api.url, 'POST', '/api/v1/nodes', {
+        metadata: { name: `node-${i}`, labels: { 'kubernetes.io/hostname': `node-${i}`, 'topology.kubernetes.io/zone': `zone-${i % 3}` } },
+        spec: { providerID: `sim://node-${i}` },
+        status: { addresses: [{ type: 'InternalIP', address: `10.${(i >> 8) & 255}.${i & 255}.1` }], conditions: [{ type: 'Ready', status: 'True' }] },
+      });
+      if (r.status !== 201) throw new Error(`create node-${i}: ${r.status} ${r.text}`);
+    });
+    const seeded = performance.now() - t0;
+    console.log(`seeded ${services} Services + ${nodes} Nodes over HTTP in ${(seeded / 1000).toFixed(1)} s (${((services + nodes) / (seeded / 1000)).toFixed(0)} creates/s)`);
+
+    // Full LIST of Services, JSON, as an informer's initial list does it.
+    const listTimes: number[] = [];
+    let listBytes = 0;
+    for (let i = 0; i < 7; i++) {
+      const start = performance.now();
+      const r = await send(api.url, 'GET', '/api/v1/services');
+      listTimes.push(performance.now() - start);
+      listBytes = r.text.length;
+      const count = (JSON.parse(r.text) as { items: unknown[] }).items.length;
+      if (count !== services) throw new Error(`LIST returned ${count} items`);
+    }
+    listTimes.sort((a, b) => a - b);
+    const listMedian = percentile(listTimes, 50);
+    console.log(`LIST ${services} Services (${(listBytes / 1024 / 1024).toFixed(1)} MiB): median ${fmt(listMedian)}, worst ${fmt(listTimes[listTimes.length - 1]!)} = ${(listMedian / 250).toFixed(2)} x the 250 ms bound`);
+
+    // 20 watchers on Services; each change is a status patch, timed from just before the PATCH
+    // is sent until each watcher has parsed the event.
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    const streams: IncomingMessage[] = [];
+    const rv = api.store.resourceVersion;
+    let received = 0;
+    await Promise.all(
+      Array.from(
+        { length: watchers },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const req = request(`${api.url}/api/v1/services?watch=true&resourceVersion=${rv}`, { agent: false, headers: { authorization: 'Bearer bench' } }, (res) => {
+              streams.push(res);
+              let buffer = '';
+              res.setEncoding('utf8');
+              res.on('data', (chunk: string) => {
+                buffer += chunk;
+                let nl: number;
+                while ((nl = buffer.indexOf('\n')) >= 0) {
+                  const line = buffer.slice(0, nl);
+                  buffer = buffer.slice(nl + 1);
+                  const event = JSON.parse(line) as { object: { status?: { loadBalancer?: { ingress?: { hostname?: string }[] } } } };
+                  const tag = event.object.status?.loadBalancer?.ingress?.[0]?.hostname;
+                  const at = tag ? sentAt.get(tag) : undefined;
+                  if (at !== undefined) {
+                    latencies.push(performance.now() - at);
+                    received++;
+                  }
+                }
+              });
+              resolve();
+            });
+            req.on('error', reject);
+            req.end();
+          }),
+      ),
+    );
+    for (let i = 0; i < changes; i++) {
+      const tag = `change-${i}.example.com`;
+      const target = `svc-${(i * 2 + 1) % services}`;
+      const expected = received + watchers;
+      sentAt.set(tag, performance.now());
+      const r = await send(api.url, 'PATCH', `/api/v1/namespaces/default/services/${target}/status`, { status: { loadBalancer: { ingress: [{ hostname: tag }] } } }, 'application/merge-patch+json');
+      if (r.status !== 200) throw new Error(`patch ${target}: ${r.status} ${r.text}`);
+      const deadline = performance.now() + 5000;
+      while (received < expected && performance.now() < deadline) await new Promise((res) => setImmediate(res));
+    }
+    for (const s of streams) s.destroy();
+    latencies.sort((a, b) => a - b);
+    const p99 = percentile(latencies, 99);
+    console.log(
+      `watch delivery to ${watchers} watchers, ${changes} changes (${latencies.length} deliveries): p50 ${fmt(percentile(latencies, 50))}, p99 ${fmt(p99)} = ${(p99 / 10).toFixed(2)} x the 10 ms bound`,
+    );
+    if (latencies.length !== watchers * changes) console.log(`  WARNING: ${watchers * changes - latencies.length} deliveries missing`);
+
+    global.gc?.();
+    const mem = process.memoryUsage();
+    const rssMb = mem.rss / 1024 / 1024;
+    console.log(`memory with ${services} Services + ${nodes} Nodes: rss ${rssMb.toFixed(0)} MB (heap ${(mem.heapUsed / 1024 / 1024).toFixed(0)} MB) = ${(rssMb / 500).toFixed(2)} x the 500 MB bound`);
+  } finally {
+    agent.destroy();
+    await api.stop();
+  }
+}
