@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest, internalError, methodNotAllowed, resourceNotFound, tooLarge, unsupportedMediaType } from './apiErrors.js';
+import { decodeKubeProtobuf } from './kubeProtobuf.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, openapiV3Document, openapiV3Root, serverVersion } from './discoveryDocuments.js';
 import type { KubeObject, ObjectStore, StoredEntry } from './objectStore.js';
 import { apiVersionOf, findResource, resourceCatalog, type ResourceDefinition } from './resourceCatalog.js';
@@ -110,8 +111,9 @@ function mediaType(req: IncomingMessage): string {
 }
 
 function decodeDocument(buf: Buffer, type: string): unknown {
+  if (type === 'application/vnd.kubernetes.protobuf') return decodeKubeProtobuf(buf);
+  if (type.includes('protobuf') || type.includes('cbor')) throw unsupportedMediaType(type, ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
   const text = buf.toString('utf8');
-  if (type.includes('protobuf')) throw unsupportedMediaType(type, ['application/json', 'application/yaml']);
   if (type === 'application/yaml' || type === 'application/apply-patch+yaml') {
     try {
       return parseYaml(text) as unknown;

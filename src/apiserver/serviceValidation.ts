@@ -1,7 +1,7 @@
 // Service validation with the field paths and messages the kube-apiserver gives (pure).
 import ipaddr from 'ipaddr.js';
 import { duplicateValue, forbiddenField, invalidValue, requiredValue, unsupportedValue, type FieldError } from './apiErrors.js';
-import { dns1035LabelErrors, dns1123SubdomainErrors, qualifiedNameErrors } from './objectValidation.js';
+import { dns1123LabelErrors, dns1123SubdomainErrors, qualifiedNameErrors } from './objectValidation.js';
 import type { ServiceSpec } from './serviceDefaults.js';
 
 const types = ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort'] as const;
@@ -41,7 +41,7 @@ export function validateServiceSpec(spec: ServiceSpec, old?: ServiceSpec): Field
     const at = `spec.ports[${i}]`;
     if (ports.length > 1 && !p.name) errors.push(requiredValue(`${at}.name`));
     if (p.name) {
-      for (const e of dns1035LabelErrors(p.name).map((m) => m.replace('a DNS-1035 label', 'a lowercase RFC 1123 label'))) errors.push(invalidValue(`${at}.name`, p.name, e));
+      for (const e of dns1123LabelErrors(p.name)) errors.push(invalidValue(`${at}.name`, p.name, e));
       if (seenNames.has(p.name)) errors.push(duplicateValue(`${at}.name`, p.name));
       seenNames.add(p.name);
     }

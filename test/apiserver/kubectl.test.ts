@@ -206,6 +206,22 @@ describe('kubectl against the embedded API server', () => {
     expect(missingNs.stderr).toContain('namespaces "nowhere" not found');
   });
 
+  it('kubectl create generators (protobuf bodies) work for namespaces, configmaps and services', async () => {
+    await ok(['create', 'namespace', 'generated']);
+    await ok(['create', 'configmap', 'gen-cm', '-n', 'generated', '--from-literal=a=b', '--from-literal=c=d']);
+    expect(await ok(['get', 'cm', 'gen-cm', '-n', 'generated', '-o', 'jsonpath={.data}'])).toBe('{"a":"b","c":"d"}');
+    await ok(['create', 'service', 'loadbalancer', 'gen-lb', '-n', 'generated', '--tcp=80:8080', '--tcp=443:8443']);
+    await ok(['create', 'service', 'nodeport', 'gen-np', '-n', 'generated', '--tcp=80:8080', '--node-port=30555']);
+    await ok(['create', 'service', 'externalname', 'gen-ext', '-n', 'generated', '--external-name=db.example.com']);
+    const table = await ok(['get', 'svc', '-n', 'generated']);
+    expect(table).toMatch(/^gen-ext\s+ExternalName\s+<none>\s+db\.example\.com\s+<none>/m);
+    expect(table).toMatch(/^gen-lb\s+LoadBalancer\s+10\.\S+\s+<pending>\s+80:3\d{4}\/TCP,443:3\d{4}\/TCP/m);
+    expect(table).toMatch(/^gen-np\s+NodePort\s+10\.\S+\s+<none>\s+80:30555\/TCP/m);
+    const lb = JSON.parse(await ok(['get', 'svc', 'gen-lb', '-n', 'generated', '-o', 'json'])) as { spec: { ports: { name: string; targetPort: number }[]; selector: Record<string, string> } };
+    expect(lb.spec.ports.map((p) => [p.name, p.targetPort])).toEqual([['80-8080', 8080], ['443-8443', 8443]]);
+    expect(lb.spec.selector).toEqual({ app: 'gen-lb' });
+  });
+
   it('says clearly that server-side apply is not supported', async () => {
     const r = await kubectl(api, ['apply', '--server-side', '-f', '-'], { input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\n' });
     expect(r.code).toBe(1);
