@@ -20,8 +20,9 @@ import type { AwsPlan, DesiredPortGroup, HealthCheckSettings } from './awsTypes.
 import { deleteOwnedTargetGroupsByName, deleteStack, deleteTargetGroup, StillReleasingError } from './deleteStack.js';
 import { describeElbTags, describeLoadBalancersByName, describeTargetGroupsByName } from './observe.js';
 import { AwsOwnershipConflictError, ingressFor } from './planActions.js';
-import { authorizeIngress, cidrPermissions, groupPermissions, revokeIngress, revokeRuleIds } from './securityGroupRules.js';
-import { ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
+import { backendSecurityGroupName } from './names.js';
+import { authorizeIngress, cidrPermissions, revokeIngress } from './securityGroupRules.js';
+import { ADDRESSES_TAG, clusterTagKey, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, ROLE_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
 
 export interface ApplyDeps {
   api: AwsApi;
@@ -30,6 +31,8 @@ export interface ApplyDeps {
   emit(event: ProviderEvent): void;
   /** Test hook: called before each step; throwing simulates a crash at that point. */
   beforeStep?(index: number, kind: string): void;
+  /** The cached environment is stale (the backend group or node rules changed). */
+  environmentChanged(): void;
 }
 
 function healthCheckParams(hc: HealthCheckSettings) {
@@ -56,6 +59,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
   let sgId = plan.current?.securityGroup.id;
   let lb = plan.current?.loadBalancer ? { arn: plan.current.loadBalancer.arn, dnsName: plan.current.loadBalancer.dnsName, state: plan.current.loadBalancer.state } : undefined;
   const tgArns = new Map((plan.current?.targetGroups ?? []).map((g) => [g.name, g.arn]));
+  let backendId = plan.env.backend?.id;
 
   for (const node of d.skippedNodes) {
     deps.emit({ ref: d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `node ${node.name} is not a target: ${node.reason}` });
@@ -107,6 +111,44 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     }
   };
 
+  const ensureBackend = async () => {
+    const name = backendSecurityGroupName(clusterName);
+    const find = async () => {
+      const res = await api.ec2('DescribeSecurityGroups', false, (c) =>
+        c.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [name] }, { Name: 'vpc-id', Values: [d.vpcId] }] })),
+      );
+      const group = res.SecurityGroups?.[0];
+      if (!group?.GroupId) return undefined;
+      const tags = tagMap(group.Tags);
+      if (!isOwned(tags, clusterName) || tags[ROLE_TAG] !== 'backend') throw new AwsOwnershipConflictError(`security group ${name} (${group.GroupId}) exists without this cluster's ownership tags; it is left alone`);
+      return group.GroupId;
+    };
+    backendId = await find();
+    if (backendId) return;
+    try {
+      const res = await api.ec2('CreateSecurityGroup', true, (c) =>
+        c.send(
+          new CreateSecurityGroupCommand({
+            GroupName: name,
+            Description: `kube-lb-provisioner: shared backend group of cluster ${clusterName}'s NLBs`,
+            VpcId: d.vpcId,
+            TagSpecifications: [{ ResourceType: 'security-group', Tags: toTagList({ [clusterTagKey(clusterName)]: 'owned', [ROLE_TAG]: 'backend', Name: name }) }],
+          }),
+        ),
+      );
+      backendId = res.GroupId;
+    } catch (error) {
+      // Another worker created it a moment ago.
+      if (!isCode(error, 'InvalidGroup.Duplicate')) throw error;
+      backendId = await find();
+    }
+    deps.environmentChanged();
+  };
+  const needBackend = () => {
+    if (!backendId) throw new Error(`the cluster's backend security group is not known yet`);
+    return backendId;
+  };
+
   const createTargetGroup = async (g: DesiredPortGroup) => {
     const [existing] = await describeTargetGroupsByName(api, [g.targetGroupName]);
     if (existing?.TargetGroupArn) {
@@ -154,7 +196,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           Scheme: d.scheme,
           IpAddressType: 'ipv4',
           SubnetMappings: d.subnetMappings,
-          SecurityGroups: [needSg()],
+          SecurityGroups: [needSg(), needBackend()],
           Tags: toTagList(tags),
         }),
       ),
@@ -243,13 +285,17 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           }
           break;
         }
-        case 'authorizeNodeRules':
-          await authorizeIngress(api, step.groupId, groupPermissions(step.ports, needSg(), `kube-lb-provisioner ${d.ref.namespace}/${d.ref.name}`), [
-            { ResourceType: 'security-group-rule', Tags: toTagList(d.tags) },
-          ]);
+        case 'ensureBackendSecurityGroup':
+          await ensureBackend();
           break;
-        case 'revokeNodeRules':
-          await revokeRuleIds(api, step.groupId, step.ruleIds);
+        case 'authorizeNodeRules':
+          await authorizeIngress(
+            api,
+            step.groupId,
+            step.rules.map((r) => ({ IpProtocol: r.protocol, FromPort: r.fromPort, ToPort: r.toPort, UserIdGroupPairs: [{ GroupId: needBackend(), Description: 'kube-lb-provisioner: NodePorts from the NLBs' }] })),
+            [{ ResourceType: 'security-group-rule', Tags: toTagList({ [clusterTagKey(clusterName)]: 'owned', [ROLE_TAG]: 'node-access' }) }],
+          );
+          deps.environmentChanged();
           break;
         case 'retireStack':
           await deleteStack(api, clusterName, uid, step.stack);

@@ -7,6 +7,18 @@ export interface AwsEnvironment {
   subnets: { id: string; zone: string; vpcId: string; cidr: string; tags: Record<string, string> }[];
   addresses: { allocationId: string; publicIp: string; associated: boolean }[];
   nodeSecurityGroupIds: string[];
+  /** The cluster's shared backend security group, on every NLB; node groups admit NodePorts from it. */
+  backend?: { id: string; nodeRules: NodeRule[] };
+  /** The cluster's NodePort range, opened once from the backend group instead of once per Service. */
+  nodePortRange: { from: number; to: number };
+}
+
+/** An ingress rule in a node security group whose source is the backend security group. */
+export interface NodeRule {
+  groupId: string;
+  protocol: 'tcp' | 'udp';
+  fromPort: number;
+  toPort: number;
 }
 
 /** One rule as we compare them: protocol (tcp/udp), a single port, and a source. */
@@ -61,8 +73,6 @@ export interface ObservedStack {
   };
   listeners: ObservedListener[];
   targetGroups: ObservedTargetGroup[];
-  /** Our tagged rules in the node security groups that admit this stack's security group. */
-  nodeRules: { ruleId: string; groupId: string; protocol: 'tcp' | 'udp'; port: number }[];
 }
 
 export interface AwsObserved {
@@ -105,8 +115,8 @@ export interface DesiredStack {
   /** Rules of the load balancer's security group (the source ranges on each listener port). */
   ingress: IngressRule[];
   nodeSecurityGroupIds: string[];
-  /** Node security group rules, with source left as the stack's security group. */
-  nodePorts: { protocol: 'tcp' | 'udp'; port: number }[];
+  /** Rules the node groups need from the backend group: the NodePort range and ports outside it. */
+  nodeAccess: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[];
 }
 
 /** Every step knows how to redo itself safely after a crash (find before create, ignore not-found on delete). */
@@ -126,8 +136,8 @@ export type AwsStep =
   | { op: 'deleteTargetGroupsByName'; names: string[] }
   | { op: 'registerTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
   | { op: 'deregisterTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
-  | { op: 'authorizeNodeRules'; groupId: string; ports: { protocol: 'tcp' | 'udp'; port: number }[] }
-  | { op: 'revokeNodeRules'; groupId: string; ruleIds: string[] }
+  | { op: 'ensureBackendSecurityGroup' }
+  | { op: 'authorizeNodeRules'; groupId: string; rules: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[] }
   | { op: 'retireStack'; stack: ObservedStack };
 
 export type AwsAction = PlanAction & { step: AwsStep };
@@ -135,6 +145,8 @@ export type AwsAction = PlanAction & { step: AwsStep };
 export interface AwsPlan extends Plan {
   actions: AwsAction[];
   desired: DesiredStack;
+  /** The environment the plan was made against (backend group, node rules). */
+  env: AwsEnvironment;
   /** The stack being converged, if it exists already. */
   current?: ObservedStack;
   /** Older stacks (a replaced placement), deleted once the new load balancer is active. */

@@ -15,6 +15,11 @@ export const awsConfigSchema = z.object({
    * group. Default: every security group tagged kubernetes.io/cluster/<cluster> that is not one of ours.
    */
   nodeSecurityGroupIds: z.array(z.string().min(1)).optional(),
+  /** The cluster's NodePort range (kube-apiserver --service-node-port-range), opened to the NLBs once. */
+  nodePortRange: z
+    .string()
+    .regex(/^\d+-\d+$/, 'a range like 30000-32767')
+    .default('30000-32767'),
   /** Client-side rate limits (AWS Load Balancer Controller defaults). */
   rateLimits: z
     .object({

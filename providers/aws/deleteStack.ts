@@ -1,13 +1,13 @@
 // Deletes one load balancer of a Service and everything hanging off it, in an order that a later
-// run can always finish: the load balancer (its listeners go with it), the target groups, the node
-// rules, and last the security group, which is the anchor the next run finds the rest from.
+// run can always finish: the load balancer (its listeners go with it), the target groups, and last
+// the security group (with its source-range rules), which is the anchor the next run finds the rest
+// from. The node groups' rules belong to the cluster's shared backend group and stay.
 import { DeleteSecurityGroupCommand } from '@aws-sdk/client-ec2';
 import { DeleteLoadBalancerCommand, DeleteTargetGroupCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { ObservedStack } from './awsTypes.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 import { describeElbTags, describeTargetGroupsByName } from './observe.js';
-import { revokeRuleIds } from './securityGroupRules.js';
 import { isOwned, SERVICE_UID_TAG } from './tags.js';
 
 /** AWS needs a moment before a just-deleted NLB releases its target groups and security group. */
@@ -59,9 +59,6 @@ export async function deleteStack(api: AwsApi, clusterName: string, uid: string,
     const names = ports.flatMap((p) => TARGET_GROUP_PROTOCOLS.map((proto) => targetGroupName(stack.lbName, p, proto))).filter((n) => !attached.has(n));
     await deleteOwnedTargetGroupsByName(api, clusterName, uid, names);
   }
-  const byGroup = new Map<string, string[]>();
-  for (const r of stack.nodeRules) byGroup.set(r.groupId, [...(byGroup.get(r.groupId) ?? []), r.ruleId]);
-  for (const [groupId, ids] of byGroup) await revokeRuleIds(api, groupId, ids);
   try {
     await api.ec2('DeleteSecurityGroup', true, (c) => c.send(new DeleteSecurityGroupCommand({ GroupId: stack.securityGroup.id })));
   } catch (error) {

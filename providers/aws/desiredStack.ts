@@ -178,11 +178,19 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
   }
   const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => sources.map((source) => ({ protocol, port: g.port, source }))));
 
-  const nodePorts = new Map<string, { protocol: 'tcp' | 'udp'; port: number }>();
+  // Node groups admit the whole NodePort range from the shared backend group (one rule per protocol
+  // for the cluster, not one per Service: security groups hold only 60 rules by default), plus any
+  // port outside the range, such as kube-proxy's 10256 health check.
+  const { from, to } = env.nodePortRange;
+  const nodeAccess = new Map<string, { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }>();
+  const need = (protocol: 'tcp' | 'udp', port: number) => {
+    if (port >= from && port <= to) nodeAccess.set(`${protocol}/${from}-${to}`, { protocol, fromPort: from, toPort: to });
+    else nodeAccess.set(`${protocol}/${port}`, { protocol, fromPort: port, toPort: port });
+  };
   for (const g of groups) {
-    for (const protocol of ruleProtocols(g.protocol)) nodePorts.set(`${protocol}/${g.nodePort}`, { protocol, port: g.nodePort });
+    for (const protocol of ruleProtocols(g.protocol)) need(protocol, g.nodePort);
     const hcPort = Number(g.healthCheck.port);
-    if (Number.isInteger(hcPort)) nodePorts.set(`tcp/${hcPort}`, { protocol: 'tcp', port: hcPort });
+    if (Number.isInteger(hcPort)) need('tcp', hcPort);
   }
 
   const instanceIds = new Set<string>();
@@ -215,6 +223,6 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
     skippedNodes,
     ingress,
     nodeSecurityGroupIds: [...env.nodeSecurityGroupIds].sort(),
-    nodePorts: [...nodePorts.values()].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol)),
+    nodeAccess: [...nodeAccess.values()].sort((a, b) => a.fromPort - b.fromPort || a.protocol.localeCompare(b.protocol)),
   };
 }

@@ -1,15 +1,16 @@
 // Subnets, Elastic IPs and the nodes' security groups change rarely, so they are read in three
 // calls and cached for a while instead of on every reconcile. invalidate() forces a fresh read
 // (after a Service asked for an IP we did not see, for instance).
-import { DescribeAddressesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type Filter } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type Filter } from '@aws-sdk/client-ec2';
 import type { AwsApi } from './awsApi.js';
-import type { AwsEnvironment } from './awsTypes.js';
-import { clusterTagKey, SERVICE_UID_TAG, tagMap } from './tags.js';
+import type { AwsEnvironment, NodeRule } from './awsTypes.js';
+import { clusterTagKey, ROLE_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 export interface EnvironmentOptions {
   clusterName: string;
   vpcId?: string;
   nodeSecurityGroupIds?: string[];
+  nodePortRange: { from: number; to: number };
   ttlMs: number;
   now?: () => number;
 }
@@ -55,22 +56,37 @@ export class EnvironmentCache {
       .filter((a) => a.AllocationId && a.PublicIp)
       .map((a) => ({ allocationId: a.AllocationId!, publicIp: a.PublicIp!, associated: Boolean(a.AssociationId) }));
 
-    let nodeSecurityGroupIds = this.options.nodeSecurityGroupIds;
-    if (!nodeSecurityGroupIds) {
-      nodeSecurityGroupIds = [];
-      token = undefined;
-      do {
-        const page = await this.api.ec2('DescribeSecurityGroups', false, (c) =>
-          c.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag-key', Values: [clusterTagKey(this.options.clusterName)] }, ...vpcFilter], NextToken: token })),
-        );
-        for (const g of page.SecurityGroups ?? []) {
-          // Our own per-load-balancer groups carry the service-uid tag; the nodes' groups do not.
-          if (g.GroupId && tagMap(g.Tags)[SERVICE_UID_TAG] === undefined) nodeSecurityGroupIds.push(g.GroupId);
-        }
-        token = page.NextToken;
-      } while (token);
+    // One read of the cluster-tagged groups gives both the nodes' groups and our shared backend group.
+    const discovered: string[] = [];
+    let backendId: string | undefined;
+    token = undefined;
+    do {
+      const page = await this.api.ec2('DescribeSecurityGroups', false, (c) =>
+        c.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag-key', Values: [clusterTagKey(this.options.clusterName)] }, ...vpcFilter], NextToken: token })),
+      );
+      for (const g of page.SecurityGroups ?? []) {
+        const tags = tagMap(g.Tags);
+        if (!g.GroupId) continue;
+        if (tags[ROLE_TAG] === 'backend' && tags[clusterTagKey(this.options.clusterName)] === 'owned') backendId = g.GroupId;
+        // Our own per-load-balancer groups carry the service-uid tag; the nodes' groups do not.
+        else if (tags[SERVICE_UID_TAG] === undefined && tags[ROLE_TAG] === undefined) discovered.push(g.GroupId);
+      }
+      token = page.NextToken;
+    } while (token);
+    const nodeSecurityGroupIds = this.options.nodeSecurityGroupIds ?? discovered;
+
+    const env: AwsEnvironment = { subnets, addresses, nodeSecurityGroupIds: [...nodeSecurityGroupIds].sort(), nodePortRange: this.options.nodePortRange };
+    if (backendId) {
+      const rules = await this.api.ec2('DescribeSecurityGroupRules', false, (c) =>
+        c.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: `tag:${clusterTagKey(this.options.clusterName)}`, Values: ['owned'] }, { Name: `tag:${ROLE_TAG}`, Values: ['node-access'] }] })),
+      );
+      const nodeRules: NodeRule[] = [];
+      for (const r of rules.SecurityGroupRules ?? []) {
+        if (r.IsEgress || r.ReferencedGroupInfo?.GroupId !== backendId || !r.GroupId || (r.IpProtocol !== 'tcp' && r.IpProtocol !== 'udp')) continue;
+        nodeRules.push({ groupId: r.GroupId, protocol: r.IpProtocol, fromPort: r.FromPort ?? 0, toPort: r.ToPort ?? 0 });
+      }
+      env.backend = { id: backendId, nodeRules };
     }
-    const env: AwsEnvironment = { subnets, addresses, nodeSecurityGroupIds: [...nodeSecurityGroupIds].sort() };
     this.value = { env, at };
     return env;
   }

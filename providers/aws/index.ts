@@ -50,8 +50,10 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
   };
   const clients: AwsClients = options.clients ?? { elbv2: new ElasticLoadBalancingV2Client(clientConfig), ec2: new EC2Client(clientConfig) };
   const api = new AwsApi(clients, config, deps.record, options.retryTiming);
+  const [rangeFrom, rangeTo] = config.nodePortRange.split('-').map(Number) as [number, number];
   const env = new EnvironmentCache(api, {
     clusterName: deps.clusterName,
+    nodePortRange: { from: rangeFrom, to: rangeTo },
     ttlMs: config.environmentCacheSeconds * 1000,
     ...(config.vpcId ? { vpcId: config.vpcId } : {}),
     ...(config.nodeSecurityGroupIds ? { nodeSecurityGroupIds: config.nodeSecurityGroupIds } : {}),
@@ -90,10 +92,17 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
       }
     },
     async apply(plan: AwsPlan): Promise<ApplyResult> {
-      return applyPlan(plan, { api, clusterName: deps.clusterName, provisioningRetryMs: retryMs, emit, ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}) });
+      return applyPlan(plan, {
+        api,
+        clusterName: deps.clusterName,
+        provisioningRetryMs: retryMs,
+        emit,
+        environmentChanged: () => env.invalidate(),
+        ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
+      });
     },
     async delete(ref: ServiceRef): Promise<DeleteResult> {
-      const observed = await observeService(api, deps.clusterName, ref, { subnets: [], addresses: [], nodeSecurityGroupIds: [] });
+      const observed = await observeService(api, deps.clusterName, ref, { subnets: [], addresses: [], nodeSecurityGroupIds: [], nodePortRange: { from: rangeFrom, to: rangeTo } });
       try {
         for (const stack of observed.stacks) await deleteStack(api, deps.clusterName, ref.uid, stack);
       } catch (error) {

@@ -17,5 +17,10 @@ export function targetGroupName(lbName: string, port: number, protocol: TargetGr
   return `k8s-${digest([lbName], 20)}-${port}${letter}`;
 }
 
+/** The cluster's shared backend security group. */
+export function backendSecurityGroupName(clusterName: string): string {
+  return `k8s-backend-${digest([clusterName], 16)}`;
+}
+
 export type TargetGroupProtocol = 'TCP' | 'UDP' | 'TCP_UDP';
 export const TARGET_GROUP_PROTOCOLS: readonly TargetGroupProtocol[] = ['TCP', 'UDP', 'TCP_UDP'];

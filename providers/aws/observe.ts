@@ -1,7 +1,7 @@
 // Reads what AWS holds for one Service. The anchor is the Service's security group: it is found by
 // tag (EC2 can filter on tags, ELB cannot), it is created before anything else and deleted last, and
 // it names its load balancer. Describes are batched by 20 names/ARNs.
-import { DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
+import { DescribeSecurityGroupsCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
 import {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
@@ -126,7 +126,6 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       securityGroup: { id: g.GroupId!, ingress: ingressRules(g.IpPermissions) },
       listeners: [],
       targetGroups: [],
-      nodeRules: [],
     };
   });
   const lbs = await describeLoadBalancersByName(
@@ -186,21 +185,5 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     );
   }
 
-  const rules = await api.ec2('DescribeSecurityGroupRules', false, (c) =>
-    c.send(
-      new DescribeSecurityGroupRulesCommand({
-        Filters: [
-          { Name: `tag:${clusterTagKey(clusterName)}`, Values: ['owned'] },
-          { Name: `tag:${SERVICE_UID_TAG}`, Values: [ref.uid] },
-        ],
-      }),
-    ),
-  );
-  for (const r of rules.SecurityGroupRules ?? []) {
-    const source = r.ReferencedGroupInfo?.GroupId;
-    const stack = stacks.find((s) => s.securityGroup.id === source);
-    if (!stack || r.IsEgress || !r.SecurityGroupRuleId || !r.GroupId || (r.IpProtocol !== 'tcp' && r.IpProtocol !== 'udp')) continue;
-    stack.nodeRules.push({ ruleId: r.SecurityGroupRuleId, groupId: r.GroupId, protocol: r.IpProtocol, port: r.FromPort ?? 0 });
-  }
   return { ref, stacks, env };
 }

@@ -81,7 +81,9 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     }
   }
 
-  // 3. The load balancer itself (asynchronous: it starts out provisioning).
+  // 3. The load balancer itself (asynchronous: it starts out provisioning), with the cluster's shared
+  // backend security group next to its own.
+  if (!observed.env.backend) add({ op: 'ensureBackendSecurityGroup' }, `create the cluster's backend security group (shared by every NLB)`);
   if (!current?.loadBalancer) {
     const where = stack.subnetMappings.map((m) => m.SubnetId + (m.AllocationId ? `=${m.AllocationId}` : m.PrivateIPv4Address ? `=${m.PrivateIPv4Address}` : '')).join(', ');
     add({ op: 'createLoadBalancer' }, `create ${stack.scheme} NLB ${stack.lbName} in ${where}`);
@@ -128,21 +130,17 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     }
   }
 
-  // 6. Node security groups admit the NodePorts (and health check ports) from the NLB's group.
-  const nodeRules = current?.nodeRules ?? [];
+  // 6. Node security groups admit the NodePorts from the cluster's shared backend group.
+  const backend = observed.env.backend;
+  const rules = backend?.nodeRules ?? [];
   for (const groupId of stack.nodeSecurityGroupIds) {
-    const have = new Set(nodeRules.filter((r) => r.groupId === groupId).map((r) => `${r.protocol}/${r.port}`));
-    const missing = stack.nodePorts.filter((p) => !have.has(`${p.protocol}/${p.port}`));
-    if (missing.length > 0) add({ op: 'authorizeNodeRules', groupId, ports: missing }, `allow ${missing.map((p) => `${p.protocol}/${p.port}`).join(', ')} from the NLB into node group ${groupId}`);
+    const missing = stack.nodeAccess.filter(
+      (want) => !rules.some((r) => r.groupId === groupId && r.protocol === want.protocol && r.fromPort <= want.fromPort && r.toPort >= want.toPort),
+    );
+    if (missing.length > 0) {
+      add({ op: 'authorizeNodeRules', groupId, rules: missing }, `allow ${missing.map((p) => `${p.protocol}/${p.fromPort}-${p.toPort}`).join(', ')} from the backend group into node group ${groupId}`);
+    }
   }
-  const wantNode = new Set(stack.nodePorts.map((p) => `${p.protocol}/${p.port}`));
-  const wantGroups = new Set(stack.nodeSecurityGroupIds);
-  const extraByGroup = new Map<string, string[]>();
-  for (const r of nodeRules) {
-    if (wantGroups.has(r.groupId) && wantNode.has(`${r.protocol}/${r.port}`)) continue;
-    extraByGroup.set(r.groupId, [...(extraByGroup.get(r.groupId) ?? []), r.ruleId]);
-  }
-  for (const [groupId, ruleIds] of extraByGroup) add({ op: 'revokeNodeRules', groupId, ruleIds }, `remove ${ruleIds.length} rule(s) no longer needed from node group ${groupId}`);
 
   if (toRevoke.length > 0) add({ op: 'revokeIngress', rules: toRevoke }, `stop allowing ${toRevoke.map(ruleKey).join(', ')} into the NLB`);
 
@@ -151,7 +149,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     for (const old of retiring) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} and everything of it`);
   }
 
-  const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, retiring };
+  const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, env: observed.env, retiring };
   if (current) plan.current = current;
   if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current);
   return plan;

@@ -28,10 +28,6 @@ export function cidrPermissions(rules: IngressRule[]): IpPermission[] {
   }));
 }
 
-export function groupPermissions(ports: { protocol: 'tcp' | 'udp'; port: number }[], sourceGroupId: string, description: string): IpPermission[] {
-  return ports.map((p) => ({ IpProtocol: p.protocol, FromPort: p.port, ToPort: p.port, UserIdGroupPairs: [{ GroupId: sourceGroupId, Description: description }] }));
-}
-
 export async function authorizeIngress(api: AwsApi, groupId: string, permissions: IpPermission[], tags?: TagSpecification[]): Promise<void> {
   const send = (IpPermissions: IpPermission[]) =>
     api.ec2('AuthorizeSecurityGroupIngress', true, (c) => c.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions, TagSpecifications: tags })));
@@ -63,24 +59,6 @@ export async function revokeIngress(api: AwsApi, groupId: string, permissions: I
         await send([single]);
       } catch (inner) {
         if (!isCode(inner, 'InvalidPermission.NotFound')) throw inner;
-      }
-    }
-  }
-}
-
-export async function revokeRuleIds(api: AwsApi, groupId: string, ruleIds: string[]): Promise<void> {
-  const send = (SecurityGroupRuleIds: string[]) =>
-    api.ec2('RevokeSecurityGroupIngress', true, (c) => c.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds })));
-  try {
-    await send(ruleIds);
-  } catch (error) {
-    if (isCode(error, 'InvalidGroup.NotFound')) return;
-    if (!isCode(error, 'InvalidSecurityGroupRuleId.NotFound', 'InvalidPermission.NotFound')) throw error;
-    for (const id of ruleIds) {
-      try {
-        await send([id]);
-      } catch (inner) {
-        if (!isCode(inner, 'InvalidSecurityGroupRuleId.NotFound', 'InvalidPermission.NotFound', 'InvalidGroup.NotFound')) throw inner;
       }
     }
   }

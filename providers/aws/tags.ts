@@ -11,6 +11,9 @@ export const ADDRESSES_TAG = 'kube-lb-provisioner.io/addresses';
 /** On target groups: "<port>/<protocol>" of the Service port. */
 export const SERVICE_PORT_TAG = 'kube-lb-provisioner.io/service-port';
 
+/** Marks the cluster's shared backend security group ("backend") and the node rules it needs ("node-access"). */
+export const ROLE_TAG = 'kube-lb-provisioner.io/role';
+
 export function clusterTagKey(clusterName: string): string {
   return `kubernetes.io/cluster/${clusterName}`;
 }

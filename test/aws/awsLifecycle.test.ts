@@ -39,9 +39,11 @@ describe('aws provider lifecycle', () => {
 
     const sgs = inv.securityGroups.filter(ownedBy(svc.ref.uid));
     expect(sgs).toHaveLength(1);
-    expect(lb.securityGroups).toEqual([sgs[0]!.id]);
+    expect(inv.backendGroups).toHaveLength(1);
+    expect(lb.securityGroups).toEqual([sgs[0]!.id, inv.backendGroups[0]]);
     expect(sgs[0]!.ingress).toEqual(['tcp/80/0.0.0.0/0']);
-    expect(inv.nodeRules.filter((r) => r.source === sgs[0]!.id).map((r) => `${r.protocol}/${r.port}`)).toEqual(['tcp/30080']);
+    // The node group admits the NodePort range once, from the cluster's shared backend group.
+    expect(inv.nodeRules.filter((r) => r.source === inv.backendGroups[0]).map((r) => r.rule)).toEqual(['tcp/30000-32767']);
 
     expect(await isSteady(h.provider, svc)).toBe(true);
     expect(await h.provider.listOwned()).toContainEqual(svc.ref);
@@ -72,7 +74,7 @@ describe('aws provider lifecycle', () => {
     expect(tg80.targets).toEqual(h.world.nodes.map((n) => `${n.instanceId}:30090`).sort());
     const sg = inv.securityGroups.find(ownedBy(svc.ref.uid))!;
     expect(sg.ingress).toEqual(['tcp/53/0.0.0.0/0', 'tcp/80/0.0.0.0/0', 'udp/53/0.0.0.0/0']);
-    expect(inv.nodeRules.filter((r) => r.source === sg.id).map((r) => `${r.protocol}/${r.port}`).sort()).toEqual(['tcp/30053', 'tcp/30090', 'udp/30053']);
+    expect(inv.nodeRules.filter((r) => r.source === inv.backendGroups[0]).map((r) => r.rule).sort()).toEqual(['tcp/30000-32767', 'udp/30000-32767']);
     expect(await isSteady(h.provider, svc)).toBe(true);
   });
 
@@ -100,9 +102,9 @@ describe('aws provider lifecycle', () => {
     tg = (await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!;
     expect(tg.arn).toBe(arn);
     expect(tg.healthCheck).toEqual({ protocol: 'HTTP', port: '8080', path: '/ready' });
-    // The health check port is opened to the NLB in the node security group too.
-    const sg = (await inventory(h)).securityGroups.find(ownedBy(svc.ref.uid))!;
-    expect((await inventory(h)).nodeRules.filter((r) => r.source === sg.id).map((r) => `${r.protocol}/${r.port}`).sort()).toEqual(['tcp/30080', 'tcp/8080']);
+    // The health check port, outside the NodePort range, is opened to the NLBs in the node group too.
+    const inv = await inventory(h);
+    expect(inv.nodeRules.filter((r) => r.source === inv.backendGroups[0]).map((r) => r.rule)).toContain('tcp/8080-8080');
     expect(await isSteady(h.provider, svc)).toBe(true);
   });
 
@@ -158,12 +160,15 @@ describe('aws provider lifecycle', () => {
     const svc = makeService(h, { sourceRanges: ['10.0.0.0/8'], ports: [{ name: 'a', protocol: 'TCP', port: 80, nodePort: 30100 }, { name: 'b', protocol: 'UDP', port: 90, nodePort: 30101 }] });
     await converge(h.provider, svc);
     const sgId = (await inventory(h)).securityGroups.find(ownedBy(svc.ref.uid))!.id;
+    const sharedRules = (await inventory(h)).nodeRules;
     expect(await h.provider.delete(svc.ref)).toEqual({ state: 'deleted' });
     const inv = await inventory(h);
     expect(inv.loadBalancers.filter(ownedBy(svc.ref.uid))).toEqual([]);
     expect(inv.targetGroups.filter(ownedBy(svc.ref.uid))).toEqual([]);
     expect(inv.securityGroups.filter(ownedBy(svc.ref.uid))).toEqual([]);
     expect(inv.nodeRules.filter((r) => r.source === sgId)).toEqual([]);
+    // The shared backend rules serve the other Services and stay.
+    expect(inv.nodeRules).toEqual(sharedRules);
     expect(await h.provider.delete(svc.ref)).toEqual({ state: 'deleted' });
     expect((await h.provider.listOwned()).map((r) => r.uid)).not.toContain(svc.ref.uid);
     const after = h.provider.diff(await h.provider.observe(svc.ref), svc);

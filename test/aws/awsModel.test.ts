@@ -18,6 +18,15 @@ const env: AwsEnvironment = {
   ],
   addresses: [{ allocationId: 'eipalloc-1', publicIp: '203.0.113.10', associated: false }],
   nodeSecurityGroupIds: ['sg-nodes'],
+  nodePortRange: { from: 30000, to: 32767 },
+  backend: {
+    id: 'sg-backend',
+    nodeRules: [
+      { groupId: 'sg-nodes', protocol: 'tcp', fromPort: 30000, toPort: 32767 },
+      { groupId: 'sg-nodes', protocol: 'udp', fromPort: 30000, toPort: 32767 },
+      { groupId: 'sg-nodes', protocol: 'tcp', fromPort: 10256, toPort: 10256 },
+    ],
+  },
 };
 
 function desired(overrides: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
@@ -159,7 +168,6 @@ describe('aws diff', () => {
       loadBalancer: { arn: 'arn:lb', dnsName: 'x.elb.amazonaws.com', state: 'active', owned: true, addresses: [] },
       listeners: [{ arn: 'arn:l', port: g.port, protocol: g.protocol, targetGroupArn: 'arn:tg' }],
       targetGroups: [{ arn: 'arn:tg', name: g.targetGroupName, protocol: g.protocol, port: g.nodePort, owned: true, healthCheck: g.healthCheck, targets: targets.map((id) => ({ id, port: g.nodePort })) }],
-      nodeRules: s.nodePorts.map((p, i) => ({ ruleId: `sgr-${i}`, groupId: 'sg-nodes', ...p })),
     };
     return { ref: d.ref, stacks: [stack], env };
   }
@@ -171,9 +179,14 @@ describe('aws diff', () => {
     expect(plan.ingress).toEqual([{ hostname: 'x.elb.amazonaws.com' }]);
   });
 
-  it('plans a create in crash-safe order', () => {
-    const plan = planActions({ ref: desired().ref, stacks: [], env }, desired());
-    expect(plan.actions.map((a) => a.kind)).toEqual(['createSecurityGroup', 'authorizeIngress', 'createTargetGroup', 'createLoadBalancer', 'createListener', 'registerTargets', 'authorizeNodeRules']);
+  it('plans a create in crash-safe order; the first Service of a cluster also sets up the backend group', () => {
+    let plan = planActions({ ref: desired().ref, stacks: [], env }, desired());
+    expect(plan.actions.map((a) => a.kind)).toEqual(['createSecurityGroup', 'authorizeIngress', 'createTargetGroup', 'createLoadBalancer', 'createListener', 'registerTargets']);
+    const bare = { ...env, backend: undefined };
+    plan = planActions({ ref: desired().ref, stacks: [], env: bare }, desired({ externalTrafficPolicy: 'Local', healthCheckNodePort: 31000 }));
+    expect(plan.actions.map((a) => a.kind)).toEqual(['createSecurityGroup', 'authorizeIngress', 'createTargetGroup', 'ensureBackendSecurityGroup', 'createLoadBalancer', 'createListener', 'registerTargets', 'authorizeNodeRules']);
+    // One range rule covers every NodePort and health check port inside it.
+    expect(plan.actions.at(-1)!.step).toEqual({ op: 'authorizeNodeRules', groupId: 'sg-nodes', rules: [{ protocol: 'tcp', fromPort: 30000, toPort: 32767 }] });
     expect(plan.actions.every((a) => a.description.length > 0)).toBe(true);
   });
 

@@ -143,10 +143,12 @@ export interface Inventory {
   loadBalancers: { name: string; arn: string; dnsName: string; tags: Record<string, string>; securityGroups: string[] }[];
   listeners: { lbName: string; port: number; protocol: string; targetGroupArn: string }[];
   targetGroups: { name: string; arn: string; protocol: string; healthCheck: { protocol: string; port: string; path?: string }; tags: Record<string, string>; targets: string[] }[];
-  /** Security groups that carry a service uid tag (ours). */
+  /** Security groups that carry a service uid tag (ours, one per NLB). */
   securityGroups: { id: string; name: string; tags: Record<string, string>; ingress: string[] }[];
-  /** Ingress rules in the node security group that reference another group. */
-  nodeRules: { source: string; protocol: string; port: number; tags: Record<string, string> }[];
+  /** The cluster's shared backend groups (there must be one). */
+  backendGroups: string[];
+  /** Ingress rules in the node security group that reference another group, as "proto/from-to". */
+  nodeRules: { source: string; rule: string; tags: Record<string, string> }[];
 }
 
 function tags(list: { Key?: string; Value?: string }[] | undefined): Record<string, string> {
@@ -180,6 +182,7 @@ export async function inventory(h: Pick<AwsHarness, 'ec2' | 'elbv2' | 'world'>):
     });
   }
   const groups = (await h.ec2.send(new DescribeSecurityGroupsCommand({}))).SecurityGroups ?? [];
+  const backendGroups = groups.filter((g) => tags(g.Tags)['kube-lb-provisioner.io/role'] === 'backend').map((g) => g.GroupId!);
   const securityGroups = groups
     .filter((g) => tags(g.Tags)['kube-lb-provisioner.io/service-uid'] !== undefined)
     .map((g) => ({
@@ -191,12 +194,13 @@ export async function inventory(h: Pick<AwsHarness, 'ec2' | 'elbv2' | 'world'>):
   const rules = (await h.ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [h.world.nodeSecurityGroupId] }] }))).SecurityGroupRules ?? [];
   const nodeRules = rules
     .filter((r) => !r.IsEgress && r.ReferencedGroupInfo?.GroupId)
-    .map((r) => ({ source: r.ReferencedGroupInfo!.GroupId!, protocol: r.IpProtocol!, port: r.FromPort!, tags: tags(r.Tags) }));
+    .map((r) => ({ source: r.ReferencedGroupInfo!.GroupId!, rule: `${r.IpProtocol}/${r.FromPort}-${r.ToPort}`, tags: tags(r.Tags) }));
   return {
     loadBalancers: lbs.map((l) => ({ name: l.LoadBalancerName!, arn: l.LoadBalancerArn!, dnsName: l.DNSName!, tags: tagsByArn.get(l.LoadBalancerArn!) ?? {}, securityGroups: l.SecurityGroups ?? [] })),
     listeners,
     targetGroups,
     securityGroups,
+    backendGroups,
     nodeRules,
   };
 }

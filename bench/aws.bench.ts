@@ -1,0 +1,110 @@
+// AWS provider benchmark against moto_server behind the fault proxy (which enforces a server-side
+// rate limit like AWS's). Counts API calls (read and mutating) per create, per port change, per node
+// added/removed across 200 Services and per steady-state resync, each against the minimum a
+// provider needs; reports convergence time of 200 Services against the rate-limit bound.
+import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { isNoop, type DesiredLoadBalancer } from '../providers/provider.js';
+import { converge, makeService, startAwsHarness, type AwsHarness } from '../test/aws/support/awsHarness.js';
+
+const SERVICES = 200;
+const WORKERS = 8;
+// Production buckets are 10/s (burst 40) and 4/s (burst 20) for registration. Everything is scaled
+// by SCALE so the run fits in a few minutes; the figures are ratios, which the scale does not change.
+const SCALE = 8;
+
+function fmt(n: number): string {
+  return n.toFixed(2);
+}
+
+async function pool<T>(items: T[], workers: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+async function reconcileAll(h: AwsHarness, services: DesiredLoadBalancer[]): Promise<void> {
+  await pool(services, WORKERS, async (svc) => {
+    const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    if (!isNoop(plan)) await h.provider.apply(plan);
+  });
+}
+
+function report(h: AwsHarness, label: string, per: number, minRead: number, minMutating: number): void {
+  const reads = h.calls.count({ mutating: false }) / per;
+  const writes = h.calls.count({ mutating: true }) / per;
+  console.log(
+    `${label.padEnd(40)} reads ${fmt(reads).padStart(6)} (min ${minRead}, x${fmt(reads / minRead)})   mutating ${fmt(writes).padStart(6)} (min ${minMutating}, x${minMutating ? fmt(writes / minMutating) : '-'})`,
+  );
+}
+
+export async function run(): Promise<void> {
+  const limits = { registration: { ratePerSecond: 4 * SCALE, burst: 20 }, other: { ratePerSecond: 10 * SCALE, burst: 40 } };
+  const h = await startAwsHarness({ clusterName: 'bench', nodes: 5, config: { rateLimits: limits } });
+  try {
+    // The account's server-side limit, a little below the client's, so the client gets throttled too.
+    const serverRate = 9 * SCALE;
+    h.proxy.setRateLimit({ perSecond: serverRate, burst: 40 });
+    const services = Array.from({ length: SERVICES }, (_, i) => makeService(h, { name: `bench-${i}` }));
+
+    // Create: minimum reads = one existence check + one look at the provisioning NLB; minimum
+    // mutating = NLB + target group + listener + RegisterTargets for one port.
+    h.calls.reset();
+    const started = performance.now();
+    await pool(services, WORKERS, async (svc) => {
+      await converge(h.provider, svc, 20);
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const ok = h.calls.count({ outcome: 'ok' });
+    const throttled = h.calls.count({ outcome: 'throttled' });
+    console.log(`calls per Service (1 port, ${h.world.nodes.length} nodes, ${SERVICES} Services, ${WORKERS} workers; rates x${SCALE})`);
+    report(h, 'create', SERVICES, 2, 4);
+    const bound = ok / Math.min(serverRate, limits.other.ratePerSecond);
+    console.log(
+      `convergence of ${SERVICES} Services: ${fmt(seconds)} s for ${ok} calls (${throttled} throttled, ${fmt(throttled / ok)} per useful call); ` +
+        `rate-limit bound ${fmt(bound)} s -> x${fmt(seconds / bound)} of the bound`,
+    );
+    h.proxy.setRateLimit(undefined);
+
+    // Steady-state resync: nothing changes. Minimum reads: NLB, listeners, target groups, targets.
+    h.calls.reset();
+    await reconcileAll(h, services);
+    report(h, 'steady-state resync', SERVICES, 4, 0);
+
+    // A node joins: every Service registers it (membership only).
+    const run = await h.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: Object.values(h.world.privateSubnets)[0] }));
+    const instanceId = run.Instances![0]!.InstanceId!;
+    for (const svc of services) svc.nodes = [...svc.nodes, { name: 'new-node', providerID: `aws:///us-east-1a/${instanceId}`, internalIPs: [], externalIPs: [], labels: {} }];
+    h.calls.reset();
+    await reconcileAll(h, services);
+    report(h, 'node added (per Service)', SERVICES, 4, 1);
+
+    for (const svc of services) svc.nodes = svc.nodes.filter((n) => n.name !== 'new-node');
+    h.calls.reset();
+    await reconcileAll(h, services);
+    report(h, 'node removed (per Service)', SERVICES, 4, 1);
+    await h.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+
+    // Port change on one Service: a new port (target group, listener, registration) and a moved NodePort.
+    const svc = services[0]!;
+    svc.ports = [
+      { name: 'http', protocol: 'TCP', port: 80, nodePort: 31080 },
+      { name: 'https', protocol: 'TCP', port: 443, nodePort: 31443 },
+    ];
+    h.calls.reset();
+    await converge(h.provider, svc);
+    // Minimum: add 443 (target group, listener, register) + move 80 (deregister, register).
+    report(h, 'port change (add 443, move 80 NodePort)', 1, 4, 5);
+
+    h.calls.reset();
+    await pool(services.slice(0, 20), WORKERS, async (s) => {
+      await h.provider.delete(s.ref);
+    });
+    // Minimum: delete the NLB and its target group.
+    report(h, 'delete', 20, 1, 2);
+  } finally {
+    await h.stop();
+  }
+}
