@@ -371,6 +371,8 @@ function startWatch(
 ): void {
   const def = scope.def;
   const query = listQuery(q);
+  // A watch on an object's own path (the old single-object form) sees only that object.
+  if (scope.name !== undefined) query.fieldSelector = [query.fieldSelector, `metadata.name=${scope.name}`].filter(Boolean).join(',');
   const matches = ctx.ops.matcher(scope, query);
   const rvText = q.get('resourceVersion') ?? '';
   if (rvText !== '' && !/^\d+$/.test(rvText)) throw badRequest(`invalid resource version: "${rvText}"`);
@@ -383,7 +385,9 @@ function startWatch(
     if (accept.partial) return JSON.stringify({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: out.obj.metadata });
     return out.json;
   };
-  const initial = (): StoredEntry[] => ctx.ops.list(scope, { ...(query.labelSelector ? { labelSelector: query.labelSelector } : {}), ...(query.fieldSelector ? { fieldSelector: query.fieldSelector } : {}) }).entries;
+  const listScope: Scope = { def: scope.def, ...(scope.namespace !== undefined ? { namespace: scope.namespace } : {}) };
+  const initial = (): StoredEntry[] =>
+    ctx.ops.list(listScope, { ...(query.labelSelector ? { labelSelector: query.labelSelector } : {}), ...(query.fieldSelector ? { fieldSelector: query.fieldSelector } : {}) }).entries;
   const stream = new WatchStream(
     ctx.store,
     res,

@@ -114,6 +114,18 @@ describe('watch', () => {
     expect(end).toBeGreaterThan(0);
   });
 
+  it('a watch on one object\'s path (/api/v1/watch/...) sees only that object', async () => {
+    await call('POST', '/api/v1/namespaces/default/configmaps', cm('one-of-two'));
+    await call('POST', '/api/v1/namespaces/default/configmaps', cm('two-of-two'));
+    const { events } = await watch('/api/v1/watch/namespaces/default/configmaps/one-of-two', (e) => e.length >= 2, async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      await call('PATCH', '/api/v1/namespaces/default/configmaps/two-of-two', { data: { k: 'x' } }, 'application/merge-patch+json');
+      await call('PATCH', '/api/v1/namespaces/default/configmaps/one-of-two', { data: { k: 'x' } }, 'application/merge-patch+json');
+    });
+    expect(events.map((e) => `${e.type} ${e.object.metadata!.name}`)).toEqual(['ADDED one-of-two', 'MODIFIED one-of-two']);
+    expect(api.requests.filter((r) => r.verb === 'watch' && r.name === 'one-of-two')).toHaveLength(1);
+  });
+
   it('ends the stream after timeoutSeconds', async () => {
     const { ended } = await watch('/api/v1/namespaces/default/services?watch=true&timeoutSeconds=1', () => false);
     expect(ended).toBe(true);
