@@ -45,6 +45,7 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
   private readonly policy: CloudCallPolicy;
   private readonly limiter: TokenBucket | undefined;
   private readonly clusterName: string;
+  private readonly provisioningPollMs: number;
 
   constructor(options: SimulatedProviderOptions) {
     const { config } = options;
@@ -52,6 +53,7 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
     // The provider's view of what the account owns, for the pure diff's loadBalancerIP check.
     this.pool = new AddressPool(config.addressPool, config.staticAddresses);
     this.clusterName = options.clusterName;
+    this.provisioningPollMs = Math.max(100, config.provisioningMs);
     this.capabilities = {
       protocols: ['TCP', 'UDP'],
       mixedProtocol: true,
@@ -75,7 +77,9 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
       maxTimeoutMs: config.retryMaxMs,
     };
     const rate = config.clientMutatingCallsPerSecond ?? config.mutatingCallsPerSecond;
-    this.limiter = rate > 0 ? new TokenBucket(rate, Math.max(1, Math.floor(rate))) : undefined;
+    // Burst 1: a bucket with burst b lets b + rate calls into one second, which a cloud counting in a
+    // one-second window would throttle.
+    this.limiter = rate > 0 ? new TokenBucket(rate, 1) : undefined;
   }
 
   async observe(ref: ServiceRef): Promise<CloudLoadBalancer | undefined> {
@@ -122,7 +126,8 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
       }
     }
     if (!lb) throw new Error(`plan for ${plan.ref.namespace}/${plan.ref.name} left no load balancer`);
-    if (lb.state === 'provisioning') return { state: 'inProgress', retryAfterMs: 250, reason: `${lb.id} is provisioning` };
+    // Look again after about one provisioning period instead of polling the cloud meanwhile.
+    if (lb.state === 'provisioning') return { state: 'inProgress', retryAfterMs: this.provisioningPollMs, reason: `${lb.id} is provisioning` };
     return { state: 'ready', ingress: [{ ip: lb.address, ipMode: 'VIP' }] };
   }
 

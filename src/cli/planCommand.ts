@@ -12,6 +12,7 @@ import { createProviderRuntimes } from '../controller/runController.js';
 import { concernsUs, serviceRefOf, wantedSlot } from '../controller/serviceSelection.js';
 import { ClusterCache } from '../kube/clusterCache.js';
 import { loadKubeConfig } from '../kube/kubeConfig.js';
+import { withSharedConnections } from '../kube/sharedConnections.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createCallRecorder } from '../observability/metrics.js';
 import { configOrExit, withConfigOptions } from './controllerCommand.js';
@@ -32,7 +33,7 @@ export async function planAll(options: {
 }): Promise<string> {
   const { config, logger } = options;
   const slots = await createProviderRuntimes(config, logger, createCallRecorder(new Registry()), options.createProvider ?? createRegisteredProvider);
-  const cache = new ClusterCache(options.kubeConfig, { serviceChanged: () => {}, nodesChanged: () => {}, endpointsChanged: () => {} }, { logger });
+  const cache = new ClusterCache(withSharedConnections(options.kubeConfig), { serviceChanged: () => {}, nodesChanged: () => {}, endpointsChanged: () => {} }, { logger });
   cache.start();
   const lines: string[] = [];
   try {

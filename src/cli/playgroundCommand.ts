@@ -13,6 +13,7 @@ import { controllerConfigSchema } from '../config/schema.js';
 import { runController, type RunningController } from '../controller/runController.js';
 import { startInformer } from '../kube/informers.js';
 import { kubeConfigFromText } from '../kube/kubeConfigText.js';
+import { withSharedConnections } from '../kube/sharedConnections.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 
 export interface PlaygroundOptions {
@@ -54,7 +55,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   await api.writeKubeconfig(kubeconfigPath);
   const exampleServicePath = join(dirname(kubeconfigPath), 'hello-service.yaml');
   await writeFile(exampleServicePath, EXAMPLE_SERVICE);
-  const kubeConfig = kubeConfigFromText(api.kubeconfig());
+  const kubeConfig = withSharedConnections(kubeConfigFromText(api.kubeconfig()));
   const core = kubeConfig.makeApiClient(CoreV1Api);
 
   const nodes = Array.from({ length: options.nodes ?? 3 }, (_, i) => ({ name: `node-${i + 1}`, ip: `127.1.0.${i + 1}` }));

@@ -13,6 +13,7 @@ import { ClusterCache } from '../kube/clusterCache.js';
 import { EventRecorder } from '../kube/eventRecorder.js';
 import { LeaderElector } from '../kube/leaderElection.js';
 import { ServiceWriter } from '../kube/serviceWriter.js';
+import { withSharedConnections } from '../kube/sharedConnections.js';
 import { startHealthServer, type HealthServer } from '../observability/healthServer.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createControllerMetrics } from '../observability/metrics.js';
@@ -84,7 +85,8 @@ export async function createProviderRuntimes(
 }
 
 export async function runController(options: RunControllerOptions): Promise<RunningController> {
-  const { kubeConfig, config } = options;
+  const { config } = options;
+  const kubeConfig = withSharedConnections(options.kubeConfig);
   const tuning = options.tuning ?? {};
   const logger = options.logger ?? createLogger(config.logLevel);
   const identity = options.identity ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -99,8 +101,6 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     onDepthChange: (d) => metrics.queueDepth.set(d),
   });
 
-  let cache: ClusterCache;
-  let reconciler: Reconciler;
   let nodeSyncTimer: NodeJS.Timeout | undefined;
   const nodeSyncDelayMs = tuning.nodeSyncDelayMs ?? 500;
 
@@ -108,7 +108,8 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     for (const s of cache.services()) if (concernsUs(s, slots)) queue.add(serviceKey(serviceRefOf(s)));
   };
 
-  cache = new ClusterCache(
+  // The handlers below run only once the cache is started, after `reconciler` exists.
+  const cache: ClusterCache = new ClusterCache(
     kubeConfig,
     {
       serviceChanged: (service, deleted) => {
@@ -133,7 +134,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
       ...(tuning.informerRestartMaxMs !== undefined ? { informerRestartMaxMs: tuning.informerRestartMaxMs } : {}),
     },
   );
-  reconciler = new Reconciler({ view: cache, kube: writer, slots, clusterName: config.clusterName, blockOnInProgress: tuning.blockOnInProgress ?? false });
+  const reconciler = new Reconciler({ view: cache, kube: writer, slots, clusterName: config.clusterName, blockOnInProgress: tuning.blockOnInProgress ?? false });
 
   // Providers may warm up from the Services they serve (metal rebuilds its address assignments).
   const context = (slot: ProviderRuntime): ProviderContext => ({

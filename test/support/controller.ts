@@ -63,7 +63,12 @@ export async function eventsFor(kc: KubeConfig, namespace: string, name: string)
   const list = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace });
   return list.items
     .filter((e) => e.involvedObject.kind === 'Service' && e.involvedObject.name === name)
-    .sort((a, b) => new Date(a.lastTimestamp ?? 0).getTime() - new Date(b.lastTimestamp ?? 0).getTime());
+    // Timestamps have one-second resolution: the resourceVersion orders events within a second.
+    .sort(
+      (a, b) =>
+        new Date(a.lastTimestamp ?? 0).getTime() - new Date(b.lastTimestamp ?? 0).getTime() ||
+        Number(a.metadata?.resourceVersion ?? 0) - Number(b.metadata?.resourceVersion ?? 0),
+    );
 }
 
 /** Waits for an Event with this reason (and message matching, if given) on the Service. */
