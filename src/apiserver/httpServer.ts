@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest, internalError, methodNotAllowed, resourceNotFound, tooLarge, unsupportedMediaType } from './apiErrors.js';
 import { decodeKubeProtobuf } from './kubeProtobuf.js';
+import { pruneUnknownFields, unknownFields } from './knownFields.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, openapiV3Document, openapiV3Root, serverVersion } from './discoveryDocuments.js';
 import type { KubeObject, ObjectStore, StoredEntry } from './objectStore.js';
 import { apiVersionOf, findResource, resourceCatalog, type ResourceDefinition } from './resourceCatalog.js';
@@ -140,9 +141,11 @@ function acceptOf(req: IncomingMessage): { table: boolean; partial: boolean } {
   return { table: false, partial: false };
 }
 
-function send(res: ServerResponse, answer: Answer): void {
+function send(res: ServerResponse, answer: Answer, warnings: string[] = []): void {
   const text = 'raw' in answer ? answer.raw : JSON.stringify(answer.body);
-  res.writeHead(answer.code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+  const headers: Record<string, string | number | string[]> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' };
+  if (warnings.length > 0) headers.Warning = warnings.map((w) => `299 - ${JSON.stringify(w)}`);
+  res.writeHead(answer.code, headers);
   res.end(text);
 }
 
@@ -258,9 +261,10 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   if (parsed.namespace !== undefined) record.namespace = parsed.namespace;
   if (parsed.name !== undefined) record.name = parsed.name;
   ctx.requests.push(record);
+  const warnings: string[] = [];
   const reply = (answer: Answer): void => {
     record.code = answer.code;
-    send(res, answer);
+    send(res, answer, answer.code < 400 ? warnings : []);
   };
 
   try {
@@ -271,6 +275,16 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     if (parsed.subresource !== undefined) scope.subresource = parsed.subresource === 'finalize' ? undefined : parsed.subresource;
     if (scope.subresource === undefined) delete scope.subresource;
     const dryRun = q.getAll('dryRun').includes('All');
+    // Unknown fields: Strict rejects, Warn (the default) answers with Warning headers, Ignore drops.
+    const checkFields = (body: unknown): void => {
+      const mode = q.get('fieldValidation') ?? 'Warn';
+      const unknown = mode === 'Strict' ? unknownFields(parsed.def.group, parsed.def.storage, body) : pruneUnknownFields(parsed.def.group, parsed.def.storage, body);
+      if (unknown.length === 0 || mode === 'Ignore') return;
+      if (mode === 'Strict') {
+        throw badRequest(`${parsed.def.kind} in version "${parsed.def.version}" cannot be handled as a ${parsed.def.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
+      }
+      for (const f of unknown) warnings.push(`unknown field "${f}"`);
+    };
     const accept = acceptOf(req);
     const def = parsed.def;
     const shown = (entry: StoredEntry): StoredEntry => ctx.ops.output(def, entry);
@@ -314,11 +328,13 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       case 'create': {
         if (parsed.subresource) throw methodNotAllowed();
         const body = decodeDocument(await readBody(req), mediaType(req));
+        checkFields(body);
         reply(single(201, ctx.ops.create(scope, body, dryRun)));
         return;
       }
       case 'update': {
         const body = decodeDocument(await readBody(req), mediaType(req));
+        checkFields(body);
         reply(single(200, ctx.ops.update(scope, body, dryRun)));
         return;
       }
@@ -331,7 +347,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
         const patchType = patchTypes[type];
         if (!patchType) throw unsupportedMediaType(type, Object.keys(patchTypes));
         const body = decodeDocument(buf, 'application/json');
-        reply(single(200, ctx.ops.patch(scope, patchType, body, dryRun)));
+        reply(single(200, ctx.ops.patch(scope, patchType, body, dryRun, checkFields)));
         return;
       }
       case 'delete': {

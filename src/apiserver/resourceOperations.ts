@@ -376,7 +376,8 @@ export class ResourceOperations {
     return this.store.commit(def.storage, key, 'MODIFIED', next);
   }
 
-  patch(scope: Scope, type: PatchType, patchBody: unknown, dryRun = false): StoredEntry {
+  /** `inspect` sees the patched object first (field validation may reject it or prune it). */
+  patch(scope: Scope, type: PatchType, patchBody: unknown, dryRun = false, inspect?: (patched: Record<string, unknown>) => void): StoredEntry {
     const def = scope.def;
     const name = scope.name!;
     const existing = this.get(scope);
@@ -393,6 +394,7 @@ export class ResourceOperations {
       throw e;
     }
     if (!isPlainObject(patched)) throw invalidError(def.group, def.kind, name, [invalidValue('patch', '', 'the patched document is not an object')]);
+    inspect?.(patched as Record<string, unknown>);
     const meta = (patched as Record<string, unknown>).metadata;
     if (isPlainObject(meta) && meta.name !== undefined && meta.name !== name) {
       throw badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);

@@ -222,6 +222,19 @@ describe('kubectl against the embedded API server', () => {
     expect(lb.spec.selector).toEqual({ app: 'gen-lb' });
   });
 
+  it('field validation: strict by default in kubectl, a warning with --validate=warn', async () => {
+    const typo = 'apiVersion: v1\nkind: Service\nmetadata: {name: typo}\nspec: {type: LoadBalancer, prots: [{port: 80}], ports: [{port: 80, nmae: x}]}\n';
+    const strict = await kubectl(api, ['apply', '-f', '-'], { input: typo });
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain('Service in version "v1" cannot be handled as a Service: strict decoding error: unknown field "spec.ports[0].nmae", unknown field "spec.prots"');
+    expect((await kubectl(api, ['get', 'svc', 'typo'])).code).toBe(1);
+    const warn = await kubectl(api, ['apply', '--validate=warn', '-f', '-'], { input: typo });
+    expect(warn.code).toBe(0);
+    expect(warn.stderr).toContain('Warning: unknown field "spec.prots"');
+    const stored = JSON.parse(await ok(['get', 'svc', 'typo', '-o', 'json'])) as { spec: Record<string, unknown> };
+    expect(stored.spec.prots).toBeUndefined();
+  });
+
   it('says clearly that server-side apply is not supported', async () => {
     const r = await kubectl(api, ['apply', '--server-side', '-f', '-'], { input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\n' });
     expect(r.code).toBe(1);

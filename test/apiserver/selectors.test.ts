@@ -69,3 +69,15 @@ describe('field selectors', () => {
     expect(exactName(parseFieldSelector('services', 'metadata.name!=web'))).toBeUndefined();
   });
 });
+
+describe('known fields', () => {
+  it('names unknown fields by path, through lists, and prunes them on request', async () => {
+    const { pruneUnknownFields, unknownFields } = await import('../../src/apiserver/knownFields.js');
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', labls: {} }, spec: { ports: [{ port: 1 }, { port: 2, nmae: 'x' }], prots: [] }, status: { loadBalancer: { ingress: [{ ip: '1.2.3.4', ipp: 1 }] } } };
+    expect(unknownFields('', 'services', svc)).toEqual(['metadata.labls', 'spec.ports[1].nmae', 'spec.prots', 'status.loadBalancer.ingress[0].ipp']);
+    expect(unknownFields('events.k8s.io', 'events', { note: 'x', message: 'y' })).toEqual(['message']);
+    expect(unknownFields('', 'events', { note: 'x', message: 'y' })).toEqual(['note']);
+    pruneUnknownFields('', 'services', svc);
+    expect(svc).toEqual({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'a' }, spec: { ports: [{ port: 1 }, { port: 2 }] }, status: { loadBalancer: { ingress: [{ ip: '1.2.3.4' }] } } });
+  });
+});
