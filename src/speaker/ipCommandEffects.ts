@@ -10,7 +10,9 @@ import { promisify } from 'node:util';
 import { familyOf } from '../../providers/metal/addressRange.js';
 import type { NetEffects } from './netEffects.js';
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+// A wedged command must not stall the speaker's loop (and with it the address refresh).
+const run = (cmd: string, args: string[]) => execFileAsync(cmd, args, { timeout: 5000 });
 
 /** The address metric that marks our addresses (IFA_RT_PRIORITY; no prefix route for /32, /128). */
 export const VIP_MARK_METRIC = 7391;

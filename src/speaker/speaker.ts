@@ -80,6 +80,10 @@ export class Speaker {
   private dirty = false;
   /** service key -> node last reported by this speaker */
   private readonly reported = new Map<string, string>();
+  private reporting: Promise<void> | undefined;
+  private lastWanted = '';
+  private lastConverge = 0;
+  private pendingReport: AddressOwner[] | undefined;
   /** Owners from the last evaluation, for tests and logs. */
   owners: AddressOwner[] = [];
 
@@ -129,6 +133,7 @@ export class Speaker {
     if (this.lapseTimer) clearTimeout(this.lapseTimer);
     await Promise.all(Object.values(this.informers ?? {}).map((i: Watched<KubernetesObject>) => i.stop().catch(() => undefined)));
     await this.converging;
+    await this.reporting;
     if (!release) return;
     await this.announcer.releaseAll();
     await this.coordination
@@ -146,6 +151,7 @@ export class Speaker {
     const { nodeName, namespace } = this.options;
     const name = speakerLeaseName(nodeName);
     const now = new Date();
+    this.options.logger.trace('speaker: renewing its Lease');
     const body: V1Lease = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -172,6 +178,9 @@ export class Speaker {
       }
       this.leaseResourceVersion = saved.metadata?.resourceVersion;
       this.lastOwnRenewal = Date.now();
+      const tookMs = this.lastOwnRenewal - now.getTime();
+      if (tookMs > this.lapseMs - this.renewIntervalMs) this.options.logger.warn({ tookMs }, 'speaker: slow Lease renewal; others may briefly count this node dead');
+      else this.options.logger.debug({ tookMs }, 'speaker: Lease renewed');
     } catch (error) {
       this.leaseResourceVersion = undefined;
       this.options.logger.warn({ err: error }, 'speaker: cannot renew its Lease');
@@ -254,10 +263,19 @@ export class Speaker {
     const leases = this.leaseView(now);
     this.owners = addressOwners({ leases, nodes: this.nodeView(), services: this.serviceView(), nowMs: now, lapseMs: this.lapseMs });
     const mine = this.owners.filter((o) => o.node === this.options.nodeName);
-    const { added, removed } = await this.announcer.converge(mine.map((o) => o.ip));
-    if (added.length > 0 || removed.length > 0) this.options.logger.info({ node: this.options.nodeName, added, removed }, 'speaker: addresses changed');
+    // Touch the interface only when ownership changed or the periodic refresh is due: Lease
+    // renewals arrive every second from every node and rarely change anything.
+    const wanted = mine.map((o) => o.ip).sort().join(',');
+    if (wanted !== this.lastWanted || now - this.lastConverge >= this.refreshIntervalMs * 0.8) {
+      const { added, removed } = await this.announcer.converge(mine.map((o) => o.ip));
+      this.lastWanted = wanted;
+      this.lastConverge = now;
+      if (added.length > 0 || removed.length > 0) this.options.logger.info({ node: this.options.nodeName, added, removed }, 'speaker: addresses changed');
+    }
     this.scheduleLapseCheck(leases, now);
-    await this.report(mine);
+    this.reportSoon(mine);
+    const took = Date.now() - now;
+    if (took > 500) this.options.logger.warn({ tookMs: took }, 'speaker: slow evaluation');
   }
 
   /** Re-evaluates right when the next Lease lapses, and while announcements are still due. */
@@ -266,6 +284,24 @@ export class Speaker {
     const at = nextLapseMs(leases, now, this.lapseMs);
     if (at === undefined || this.stopped) return;
     this.lapseTimer = setTimeout(() => this.evaluateSoon(), at - now + 5);
+  }
+
+  /**
+   * Reporting talks to the API server, so it runs beside the convergence loop, never in it: a
+   * slow API must not delay taking or refreshing an address. Only the latest state is reported.
+   */
+  private reportSoon(mine: AddressOwner[]): void {
+    this.pendingReport = mine;
+    if (this.reporting) return;
+    this.reporting = (async () => {
+      while (this.pendingReport && !this.stopped) {
+        const next = this.pendingReport;
+        this.pendingReport = undefined;
+        await this.report(next).catch((error: unknown) => this.options.logger.warn({ err: error }, 'speaker: reporting failed'));
+      }
+    })().finally(() => {
+      this.reporting = undefined;
+    });
   }
 
   private async report(mine: AddressOwner[]): Promise<void> {

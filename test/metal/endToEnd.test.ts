@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { ANNOUNCING_NODE_ANNOTATION } from '../../src/speaker/speaker.js';
 import { lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
-import { L2Lab, NODE_PORT, POOL_RANGE, SERVICE_PORT, ensureNetworkTools, pollUntil } from './l2Lab.js';
+import { L2Lab, NODE_PORT, POOL_RANGE, SERVICE_PORT, ensureNetworkTools, pollUntil, waitForLiveSpeakers } from './l2Lab.js';
 
 const config = controllerConfigSchema.parse({
   clusterName: 'metal-e2e',
@@ -50,6 +50,7 @@ describe('metal end to end: controller + speakers + kubectl', () => {
     }
     controller = await startController();
     for (const node of lab.nodes) lab.startSpeaker(node, join(dir, 'kubeconfig'));
+    await waitForLiveSpeakers(kc, lab.nodes.map((n) => n.name));
   });
 
   afterAll(async () => {

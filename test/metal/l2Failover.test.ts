@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { ANNOUNCING_NODE_ANNOTATION } from '../../src/speaker/speaker.js';
-import { L2Lab, NODE_PORT, SERVICE_PORT, ensureNetworkTools, pollUntil, type LabNode } from './l2Lab.js';
+import { L2Lab, NODE_PORT, SERVICE_PORT, ensureNetworkTools, pollUntil, waitForLiveSpeakers, type LabNode } from './l2Lab.js';
 
 const VIP = '198.51.100.201';
 
@@ -16,6 +16,7 @@ describe('metal L2 announcements in network namespaces', () => {
   let lab: L2Lab;
   let api: ApiServerHandle;
   let core: CoreV1Api;
+  let kc: KubeConfig;
   let dir: string;
   let kubeconfigPath: string;
 
@@ -26,7 +27,7 @@ describe('metal L2 announcements in network namespaces', () => {
     kubeconfigPath = join(dir, 'kubeconfig');
     api = await startApiServer({ host: '127.0.0.1' });
     await api.writeKubeconfig(kubeconfigPath);
-    const kc = new KubeConfig();
+    kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
     core = kc.makeApiClient(CoreV1Api);
     await lab.create();
@@ -34,6 +35,7 @@ describe('metal L2 announcements in network namespaces', () => {
       await core.createNode({ body: { metadata: { name: node.name }, status: { addresses: [{ type: 'InternalIP', address: node.ip }] } } });
     }
     for (const node of lab.nodes) lab.startSpeaker(node, kubeconfigPath);
+    await waitForLiveSpeakers(kc, lab.nodes.map((n) => n.name));
   });
 
   afterAll(async () => {
@@ -112,6 +114,7 @@ describe('metal L2 announcements in network namespaces', () => {
     // The first speaker comes back (a DaemonSet restarts it): rendezvous hashing gives it back its
     // address, and still only one node holds it.
     lab.startSpeaker(nodeNamed(first), kubeconfigPath);
+    await waitForLiveSpeakers(kc, [first]);
     await pollUntil(async () => (await lab.holders(VIP)).join() === first, 20_000, `${first} taking its address back`);
     expect(await steadySingleOwner()).toBe(first);
   });

@@ -8,11 +8,13 @@
 // Speakers run in the root namespace (they reach the API server on 127.0.0.1) with --netns, so
 // their ip/arping commands act inside their node's namespace. Everything is named after a random
 // id and removed by destroy(), also when a test fails.
+import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { speakerLeaseName } from '../../src/speaker/speaker.js';
 
 const run = promisify(execFile);
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -190,6 +192,24 @@ export class L2Lab {
     for (const name of this.created.reverse()) await sh('ip', ['netns', 'del', name]).catch(() => undefined);
     this.created = [];
   }
+}
+
+/** Waits until each named node's speaker Lease was renewed within the last 1.5 s. */
+export async function waitForLiveSpeakers(kc: KubeConfig, nodes: string[], timeoutMs = 60_000): Promise<void> {
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  await pollUntil(
+    async () => {
+      const leases = (await coordination.listNamespacedLease({ namespace: 'kube-system' })).items;
+      return nodes.every((node) => {
+        const lease = leases.find((l) => l.metadata?.name === speakerLeaseName(node));
+        const renewed = lease?.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+        return Date.now() - renewed < 1500;
+      });
+    },
+    timeoutMs,
+    `live speakers on ${nodes.join(', ')}`,
+    100,
+  );
 }
 
 export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 50): Promise<void> {
