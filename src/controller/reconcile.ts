@@ -46,6 +46,7 @@ export class Reconciler {
   /** Services for which EnsuringLoadBalancer was said and EnsuredLoadBalancer is still owed. */
   private readonly ensuring = new Set<string>();
   private readonly deleting = new Set<string>();
+  private readonly unavailable = new Set<string>();
   private readonly targetCache = new Map<string, { version: number; targets: NodeTarget[] }>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -142,8 +143,12 @@ export class Reconciler {
       this.owned.set(key, { uid: ref.uid, slotId: slot.id });
       const current = service.status?.loadBalancer?.ingress ?? [];
       if (!sameIngress(current, result.ingress)) await this.deps.kube.patchIngress(service, result.ingress);
+      // Said once when a Service's load balancer is left without nodes, not on every resync.
       if (this.targetsFor(slot).length === 0) {
-        this.deps.kube.event(service, 'Warning', Reasons.Unavailable, 'There are no available nodes for LoadBalancer');
+        if (!this.unavailable.has(key)) this.deps.kube.event(service, 'Warning', Reasons.Unavailable, 'There are no available nodes for LoadBalancer');
+        this.unavailable.add(key);
+      } else {
+        this.unavailable.delete(key);
       }
       if (this.ensuring.delete(key)) {
         this.deps.kube.event(service, 'Normal', Reasons.Ensured, 'Ensured load balancer');
@@ -189,6 +194,7 @@ export class Reconciler {
     const owner = this.owned.get(key);
     this.ensuring.delete(key);
     this.deleting.delete(key);
+    this.unavailable.delete(key);
     if (!owner) return { kind: 'done', action: 'none' };
     const [namespace = '', name = ''] = key.split('/');
     const waiting = await this.deleteFrom(owner.slotId, { namespace, name, uid: owner.uid });

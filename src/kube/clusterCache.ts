@@ -25,9 +25,11 @@ export interface ClusterCacheOptions {
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
+// Status and finalizers are left out: they change when we patch them, and re-running a reconcile
+// for our own writes would cost a cloud read per Service (the periodic resync still looks at all).
 function serviceFingerprint(s: V1Service): string {
   const m = s.metadata ?? {};
-  return JSON.stringify([m.uid, m.deletionTimestamp ? 1 : 0, m.finalizers ?? [], m.annotations ?? {}, m.labels ?? {}, s.spec ?? {}]);
+  return JSON.stringify([m.uid, m.deletionTimestamp ? 1 : 0, m.annotations ?? {}, m.labels ?? {}, s.spec ?? {}]);
 }
 
 function nodeFingerprint(n: V1Node): string {
