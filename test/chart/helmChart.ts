@@ -1,5 +1,7 @@
 // Runs the real helm binary on the chart and parses what it renders. Shared by the chart tests.
 import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -95,4 +97,29 @@ export function findManifest(manifests: readonly Manifest[], kind: string, name?
   const found = manifests.find((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
   if (!found) throw new Error(`no ${kind}${name ? ` ${name}` : ''} among ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`);
   return found;
+}
+
+/**
+ * Renders NOTES.txt, which helm template leaves out: a copy of the chart gets one more template, a
+ * ConfigMap whose data is NOTES.txt included by its template name.
+ */
+export async function renderNotes(options: RenderOptions): Promise<string> {
+  const copy = mkdtempSync(join(tmpdir(), 'klp-notes-'));
+  try {
+    cpSync(chartDir, copy, { recursive: true });
+    writeFileSync(
+      join(copy, 'templates', 'zz-rendered-notes.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rendered-notes\ndata:\n  NOTES.txt: |\n{{ include "kube-lb-provisioner/templates/NOTES.txt" . | indent 4 }}\n',
+    );
+    const result = await helm([
+      'template', releaseName, copy, '--namespace', options.namespace ?? releaseNamespace, '--show-only', 'templates/zz-rendered-notes.yaml',
+      ...valuesArgs({ ...options, valuesFiles: (options.valuesFiles ?? []).map((f) => (f.startsWith('/') ? f : join(chartDir, f))) }),
+    ]);
+    if (result.code !== 0) throw new Error(`rendering NOTES.txt failed:\n${result.stderr}`);
+    const doc = parseAllDocuments(result.stdout)[0]?.toJS() as { data: { 'NOTES.txt': string } } | undefined;
+    if (!doc) throw new Error('rendering NOTES.txt produced nothing');
+    return doc.data['NOTES.txt'];
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 }

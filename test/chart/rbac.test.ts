@@ -11,11 +11,11 @@ import { startApiServer, type ApiServerHandle, type RecordedRequest } from '../.
 import { controllerConfigSchema, type ControllerConfig } from '../../src/config/schema.js';
 import { runController, type RunningController } from '../../src/controller/runController.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import type { NetEffects } from '../../src/speaker/netEffects.js';
 import { ANNOUNCING_NODE_ANNOTATION, EVENT_REASON_NODE_ASSIGNED, Speaker, speakerLeaseName } from '../../src/speaker/speaker.js';
 import { createNodes, eventsFor, lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor } from '../support/kube.js';
 import { startFaultProxy, type FaultProxy } from './faultProxy.js';
+import { MemoryNetEffects } from './memoryNetEffects.js';
 import { findManifest, fixturesDir, releaseName, releaseNamespace, renderChart, type Manifest, type RenderOptions } from './helmChart.js';
 import { describeRequest, granted, rulesFor, unusedPermissions, type RequestAttributes, type ScopedRule } from './rbacRules.js';
 
@@ -24,21 +24,6 @@ const appNamespace = 'shop';
 
 /** The chart as a bare-metal user installs it, with timings short enough for a test. */
 const metalRelease: RenderOptions = { valuesFiles: ['values-metal.yaml', join(fixturesDir, 'fast-timings.yaml')] };
-
-/** The speaker's addresses, kept in memory: the RBAC proof is about its API calls, not netlink. */
-class MemoryNetEffects implements NetEffects {
-  readonly vips = new Set<string>();
-  async listVIPs(): Promise<string[]> {
-    return [...this.vips];
-  }
-  async addVIP(ip: string): Promise<void> {
-    this.vips.add(ip);
-  }
-  async removeVIP(ip: string): Promise<void> {
-    this.vips.delete(ip);
-  }
-  async announce(): Promise<void> {}
-}
 
 function podSpec(workload: Manifest): { serviceAccountName: string; containers: { args: string[] }[] } {
   return (workload.spec as { template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } }).template.spec;

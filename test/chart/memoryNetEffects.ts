@@ -1,0 +1,17 @@
+// The speaker's host-network effects kept in memory. The chart tests exercise the speaker's
+// Kubernetes API calls and its choices; the netlink side is tested by the speaker's own suites.
+import type { NetEffects } from '../../src/speaker/netEffects.js';
+
+export class MemoryNetEffects implements NetEffects {
+  readonly vips = new Set<string>();
+  async listVIPs(): Promise<string[]> {
+    return [...this.vips];
+  }
+  async addVIP(ip: string): Promise<void> {
+    this.vips.add(ip);
+  }
+  async removeVIP(ip: string): Promise<void> {
+    this.vips.delete(ip);
+  }
+  async announce(): Promise<void> {}
+}
