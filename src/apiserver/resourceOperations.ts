@@ -137,43 +137,43 @@ export class ResourceOperations {
     const limit = query.limit && query.limit > 0 ? query.limit : Infinity;
     const entries: StoredEntry[] = [];
     const fieldName = exactName(parseFieldSelector(storage, query.fieldSelector));
-    let keys: readonly string[];
-    if (fieldName !== undefined) {
-      keys = scope.def.namespaced && scope.namespace ? [objectKey(scope.namespace, fieldName)] : this.store.keys(storage);
-    } else keys = this.store.keys(storage);
-    let i = 0;
-    if (token) {
-      // Binary search for the first key after the token's start key.
-      let lo = 0;
-      let hi = keys.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (keys[mid]! <= token.start) lo = mid + 1;
-        else hi = mid;
+    let keys: readonly string[] =
+      fieldName !== undefined && scope.def.namespaced && scope.namespace ? [objectKey(scope.namespace, fieldName)] : this.store.keys(storage);
+    let lookup = (key: string): StoredEntry | undefined => this.store.get(storage, key);
+    if (token && token.rv < this.store.resourceVersion) {
+      // Later pages show the list as it was at the first page's resourceVersion: undo what changed since.
+      const since = this.store.eventsSince(storage, token.rv);
+      if (!since) throw expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      if (since.length > 0) {
+        const past = new Map<string, StoredEntry | undefined>();
+        for (const e of since) if (!past.has(e.key)) past.set(e.key, e.prev);
+        lookup = (key) => (past.has(key) ? past.get(key) : this.store.get(storage, key));
+        if ([...past.keys()].some((k) => !this.store.get(storage, k))) keys = [...new Set([...keys, ...past.keys()])].sort();
       }
-      i = lo;
-    } else if (scope.def.namespaced && scope.namespace && fieldName === undefined) {
-      const prefix = `${scope.namespace}/`;
-      let lo = 0;
-      let hi = keys.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (keys[mid]! < prefix) lo = mid + 1;
-        else hi = mid;
-      }
-      i = lo;
     }
+    const firstAfter = (bound: string, inclusive: boolean): number => {
+      let lo = 0;
+      let hi = keys.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (inclusive ? keys[mid]! < bound : keys[mid]! <= bound) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    const inNamespace = scope.def.namespaced && scope.namespace && fieldName === undefined ? `${scope.namespace}/` : undefined;
+    let i = token ? firstAfter(token.start, false) : inNamespace ? firstAfter(inNamespace, true) : 0;
     let lastKey = '';
     for (; i < keys.length; i++) {
       const key = keys[i]!;
-      if (scope.def.namespaced && scope.namespace && !key.startsWith(`${scope.namespace}/`) && fieldName === undefined) break;
-      const entry = this.store.get(storage, key);
+      if (inNamespace && !key.startsWith(inNamespace)) break;
+      const entry = lookup(key);
       if (!entry || !matches(entry.obj)) continue;
       if (entries.length >= limit) {
         const next: ContinueToken = { rv, start: lastKey };
         let remaining = 0;
         for (let j = i; j < keys.length; j++) {
-          const e = this.store.get(storage, keys[j]!);
+          const e = lookup(keys[j]!);
           if (e && matches(e.obj)) remaining++;
         }
         return { entries, resourceVersion: rv, continue: Buffer.from(JSON.stringify(next)).toString('base64url'), remainingItemCount: remaining };

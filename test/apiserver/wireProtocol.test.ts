@@ -187,6 +187,22 @@ describe('list', () => {
     expect((await call('GET', '/api/v1/namespaces/default/configmaps?continue=garbage!')).status).toBe(400);
   });
 
+  it('later pages show the list as it was when the first page was served', async () => {
+    await call('POST', '/api/v1/namespaces', { metadata: { name: 'snapshot' } });
+    for (const n of ['a', 'c', 'e', 'g']) await call('POST', '/api/v1/namespaces/snapshot/configmaps', cm(n));
+    const first = await call('GET', '/api/v1/namespaces/snapshot/configmaps?limit=2');
+    const meta = first.body.metadata as { continue: string; resourceVersion: string };
+    await call('POST', '/api/v1/namespaces/snapshot/configmaps', cm('f'));
+    await call('DELETE', '/api/v1/namespaces/snapshot/configmaps/e');
+    await call('PATCH', '/api/v1/namespaces/snapshot/configmaps/g', { data: { k: 'later' } }, 'application/merge-patch+json');
+    const second = await call('GET', `/api/v1/namespaces/snapshot/configmaps?limit=10&continue=${meta.continue}`);
+    const items = second.body.items as { metadata: { name: string }; data: { k: string } }[];
+    expect(items.map((i) => `${i.metadata.name}=${i.data.k}`)).toEqual(['e=e', 'g=g']);
+    expect((second.body.metadata as { resourceVersion: string }).resourceVersion).toBe(meta.resourceVersion);
+    const fresh = await call('GET', '/api/v1/namespaces/snapshot/configmaps');
+    expect((fresh.body.items as { metadata: { name: string } }[]).map((i) => i.metadata.name)).toEqual(['a', 'c', 'f', 'g']);
+  });
+
   it('filters with label and field selectors, across namespaces too', async () => {
     await call('POST', '/api/v1/namespaces/default/configmaps', cm('sel-a', { tier: 'front' }));
     await call('POST', '/api/v1/namespaces/kube-system/configmaps', cm('sel-b', { tier: 'back' }));
