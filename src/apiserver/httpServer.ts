@@ -272,8 +272,9 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     const scope: Scope = { def: parsed.def };
     if (parsed.namespace !== undefined) scope.namespace = parsed.namespace;
     if (parsed.name !== undefined) scope.name = parsed.name;
-    if (parsed.subresource !== undefined) scope.subresource = parsed.subresource === 'finalize' ? undefined : parsed.subresource;
-    if (scope.subresource === undefined) delete scope.subresource;
+    if (parsed.subresource !== undefined) scope.subresource = parsed.subresource;
+    // namespaces/{name}/finalize only takes updates (as in Kubernetes).
+    if (parsed.subresource === 'finalize' && verb !== 'update') throw methodNotAllowed();
     const dryRun = q.getAll('dryRun').includes('All');
     // Unknown fields: Strict rejects, Warn (the default) answers with Warning headers, Ignore drops.
     const checkFields = (body: unknown): void => {
@@ -299,7 +300,6 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
 
     switch (verb) {
       case 'get':
-        if (parsed.subresource === 'finalize') throw methodNotAllowed();
         reply(single(200, ctx.ops.get(scope)));
         return;
       case 'list': {

@@ -310,7 +310,10 @@ export class ResourceOperations {
       throw conflict(def.group, def.resource, name, `Precondition failed: UID in precondition: ${input.metadata.uid}, UID in object meta: ${old.metadata.uid}`);
     }
     let next: KubeObject;
-    if (scope.subresource === 'status') {
+    if (scope.subresource === 'finalize') {
+      next = structuredClone(old);
+      next.spec = { finalizers: ((input.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []).slice() };
+    } else if (scope.subresource === 'status') {
       next = structuredClone(old);
       if (input.status === undefined) delete next.status;
       else next.status = input.status;
@@ -359,7 +362,7 @@ export class ResourceOperations {
         rollback = admitted.rollback;
       }
     }
-    if (def.tracksGeneration && scope.subresource !== 'status' && !deepEqual(old.spec, next.spec)) {
+    if (def.tracksGeneration && scope.subresource === undefined && !deepEqual(old.spec, next.spec)) {
       next.metadata.generation = (old.metadata.generation ?? 1) + 1;
     }
     next.metadata.resourceVersion = old.metadata.resourceVersion;

@@ -311,6 +311,20 @@ describe('namespaces, dry runs and restarts', () => {
     expect((await call('GET', '/api/v1/namespaces/doomed')).status).toBe(404);
   });
 
+  it('namespaces/{name}/finalize updates only spec.finalizers and lets a terminating namespace go', async () => {
+    await call('POST', '/api/v1/namespaces', { metadata: { name: 'finalized' } });
+    await call('POST', '/api/v1/namespaces/finalized/configmaps', { metadata: { name: 'held', finalizers: ['example.com/hold'] } });
+    await call('DELETE', '/api/v1/namespaces/finalized');
+    const ns = (await call('GET', '/api/v1/namespaces/finalized')).body as { spec: { finalizers: string[] } };
+    expect(ns.spec.finalizers).toEqual(['kubernetes']);
+    expect((await call('GET', '/api/v1/namespaces/finalized/finalize')).status).toBe(405);
+    const done = await call('PUT', '/api/v1/namespaces/finalized/finalize', { ...ns, metadata: { name: 'finalized', labels: { ignored: 'yes' } }, spec: { finalizers: [] } });
+    expect(done.status).toBe(200);
+    expect((done.body.metadata as { labels: Record<string, string> }).labels).toEqual({ 'kubernetes.io/metadata.name': 'finalized' });
+    expect((await call('GET', '/api/v1/namespaces/finalized')).status).toBe(404);
+    expect(api.requests.some((r) => r.resource === 'namespaces' && r.subresource === 'finalize' && r.verb === 'update' && r.code === 200)).toBe(true);
+  });
+
   it('dryRun=All validates and answers without storing', async () => {
     const rv = api.store.resourceVersion;
     const r = await call('POST', '/api/v1/namespaces/default/services?dryRun=All', { metadata: { name: 'dry' }, spec: { type: 'NodePort', ports: [{ port: 80 }] } });
