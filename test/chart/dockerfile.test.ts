@@ -201,8 +201,11 @@ describe('the image build, replayed without a container engine', () => {
   it('the CLI starts with the production dependencies alone, and knows its subcommands', async () => {
     const bin = join(work, 'runtime', Object.values(packageJson.bin)[0]!);
     const { stdout } = await execFileAsync(process.execPath, [bin, '--help'], { cwd: join(work, 'runtime'), env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } });
+    expect(stdout).toMatch(/\bcontroller\b/);
     expect(stdout).toMatch(/\bspeaker\b/);
-    const speaker = await execFileAsync(process.execPath, [bin, 'speaker', '--help'], { cwd: join(work, 'runtime'), env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } });
-    expect(speaker.stdout).toContain('--interface');
+    const run = (args: string[]) => execFileAsync(process.execPath, [bin, ...args], { cwd: join(work, 'runtime'), env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } });
+    // The roles the chart runs: the Deployment's `controller --config` and the DaemonSet's `speaker`.
+    expect((await run(['controller', '--help'])).stdout).toContain('--config');
+    expect((await run(['speaker', '--help'])).stdout).toContain('--interface');
   });
 });

@@ -1,0 +1,127 @@
+// The containers' command lines are ones the real CLI accepts: the Deployment's args parse with the
+// `controller` command's own options (commander, as the image runs it), and loading the configuration
+// from those flags plus the rendered ConfigMap gives exactly the ConfigMap's configuration; the
+// DaemonSet's args parse with the `speaker` command's options, with the values the chart means.
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { controllerCommand } from '../../src/cli/controllerCommand.js';
+import { speakerCommand } from '../../src/cli/speakerCommand.js';
+import { loadConfig, settings } from '../../src/config/load.js';
+import { controllerConfigSchema } from '../../src/config/schema.js';
+import { cloudValuesFiles, findManifest, releaseName, releaseNamespace, renderChart, type Manifest } from './helmChart.js';
+
+const fullname = `${releaseName}-kube-lb-provisioner`;
+
+interface Container {
+  name: string;
+  args: string[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  volumeMounts: { name: string; mountPath: string }[];
+  ports?: { name: string; containerPort: number }[];
+}
+interface PodSpec {
+  containers: Container[];
+  volumes: { name: string; configMap?: { name: string } }[];
+}
+
+function podSpec(workload: Manifest): PodSpec {
+  return (workload.spec as { template: { spec: PodSpec } }).template.spec;
+}
+
+/** Parses args as the CLI would, without running the command; throws on an unknown or malformed option. */
+function parseWith(command: Command, args: readonly string[]): Record<string, unknown> {
+  command.exitOverride();
+  command.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  command.action(() => undefined);
+  command.parse([...args], { from: 'user' });
+  return command.opts();
+}
+
+function longFlags(args: readonly string[]): string[] {
+  return args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!);
+}
+
+/** What the kubelet does with $(VAR) in args, given the container's env (fieldRefs get sample values). */
+function expandEnv(args: readonly string[], container: Container, fieldValues: Record<string, string>): string[] {
+  const env = new Map<string, string>();
+  for (const e of container.env ?? []) {
+    const value = e.value ?? (e.valueFrom?.fieldRef ? fieldValues[e.valueFrom.fieldRef.fieldPath] : undefined);
+    if (value === undefined) throw new Error(`env ${e.name} has no value the test knows how to give`);
+    env.set(e.name, value);
+  }
+  return args.map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env.get(name) ?? whole));
+}
+
+describe.each(cloudValuesFiles)('%s', (file) => {
+  it('the controller container runs `controller` with flags the command accepts, and they load the ConfigMap unchanged', async () => {
+    const manifests = await renderChart({ valuesFiles: [file] });
+    const pod = podSpec(findManifest(manifests, 'Deployment', fullname));
+    const container = pod.containers[0]!;
+    const command = controllerCommand();
+    expect(container.args[0]).toBe(command.name());
+    const rest = container.args.slice(1);
+    const known = command.options.map((o) => o.long);
+    expect(longFlags(rest).filter((f) => !known.includes(f))).toEqual([]);
+    const flags = parseWith(command, rest);
+
+    // --config points at the ConfigMap's config.yaml where the volume is mounted.
+    const configMap = findManifest(manifests, 'ConfigMap', fullname);
+    const configVolume = pod.volumes.find((v) => v.configMap?.name === configMap.metadata.name);
+    const mount = container.volumeMounts.find((m) => m.name === configVolume?.name);
+    expect(flags.config).toBe(`${mount?.mountPath}/config.yaml`);
+    const fileText = (configMap.data as Record<string, string>)['config.yaml'];
+    expect(fileText).toBeDefined();
+
+    // The controller's own loader, with the container's flags and environment, sees the file as is.
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+    const settingEnv = new Set(settings.map((s) => s.env));
+    expect(Object.keys(env).filter((name) => name.startsWith('KUBE_LB_') && !settingEnv.has(name))).toEqual([]);
+    const loaded = await loadConfig({ flags, env, fileText: fileText ?? '' });
+    expect(loaded).toEqual(controllerConfigSchema.parse(parseYaml(fileText ?? '')));
+
+    // The probes and the metrics port are where the configuration says the controller listens.
+    const port = Number(loaded.metricsAddress.split(':').pop());
+    expect(container.ports?.find((p) => p.name === 'metrics')?.containerPort).toBe(port);
+  });
+});
+
+describe('the speaker container', () => {
+  it('runs `speaker` with flags the command accepts, meaning what the chart says', async () => {
+    const manifests = await renderChart({
+      valuesFiles: ['values-metal.yaml'],
+      set: { 'speaker.interface': 'bond0', 'providers.metal.loadBalancerClass': 'example.com/metal', 'providers.metal.default': 'false' },
+    });
+    const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
+    const command = speakerCommand();
+    expect(container.args[0]).toBe(command.name());
+    const args = expandEnv(container.args.slice(1), container, { 'spec.nodeName': 'node-7' });
+    const known = command.options.map((o) => o.long);
+    expect(longFlags(args).filter((f) => !known.includes(f))).toEqual([]);
+    const opts = parseWith(command, args);
+    expect(opts).toMatchObject({
+      nodeName: 'node-7',
+      interface: 'bond0',
+      namespace: releaseNamespace,
+      loadBalancerClass: 'example.com/metal',
+      renewIntervalMs: 1000,
+      lapseMs: 1500,
+      addressLifetimeSeconds: 2,
+      logLevel: 'info',
+    });
+    expect(opts.kubeconfig).toBeUndefined();
+    expect(opts.netns).toBeUndefined();
+  });
+
+  it('serves Services without a class when metal has none (values-metal.yaml)', async () => {
+    const manifests = await renderChart({ valuesFiles: ['values-metal.yaml'] });
+    const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
+    const opts = parseWith(speakerCommand(), expandEnv(container.args.slice(1), container, { 'spec.nodeName': 'node-1' }));
+    expect(opts.loadBalancerClass).toBeUndefined();
+  });
+
+  it('an unknown flag would be refused (the check is real)', () => {
+    expect(() => parseWith(speakerCommand(), ['--node-name=n', '--interface=eth0', '--bogus=1'])).toThrow(/unknown option/);
+    expect(() => parseWith(controllerCommand(), ['--bogus'])).toThrow(/unknown option/);
+  });
+});
