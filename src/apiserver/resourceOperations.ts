@@ -22,6 +22,7 @@ import { matchesLabels, parseLabelSelector } from './labelSelector.js';
 import { applyMergePatch } from './mergePatch.js';
 import { objectKey, type KubeObject, type ObjectStore, type StoredEntry } from './objectStore.js';
 import { validateObjectMeta } from './objectValidation.js';
+import { validateKind } from './kindValidation.js';
 import { apiVersionOf, resourceCatalog, type ResourceDefinition } from './resourceCatalog.js';
 import { admitServiceSpec, releaseService } from './serviceStrategy.js';
 import type { ServiceSpec } from './serviceDefaults.js';
@@ -261,6 +262,9 @@ export class ResourceOperations {
       meta.labels = { ...(meta.labels ?? {}), 'kubernetes.io/metadata.name': name };
     } else if (def.storage === 'events') {
       this.validateEvent(obj, name);
+    } else {
+      const kindErrors = validateKind(def.storage, obj);
+      if (kindErrors.length > 0) throw invalidError(def.group, def.kind, name, kindErrors);
     }
     const ordered = this.ordered(obj);
     if (dryRun) {
@@ -343,7 +347,7 @@ export class ResourceOperations {
       }
       if (def.tracksGeneration) meta.generation = old.metadata.generation ?? 1;
       else delete meta.generation;
-      const errors = validateObjectMeta(next, def.nameRule, def.namespaced);
+      const errors = [...validateObjectMeta(next, def.nameRule, def.namespaced), ...validateKind(def.storage, next, old)];
       if (errors.length > 0) throw invalidError(def.group, def.kind, name, errors);
       if (def.storage === 'namespaces') next.spec = structuredClone(old.spec);
     }
