@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
+import { VIP_MARK_METRIC } from '../../src/speaker/ipCommandEffects.js';
 import { ANNOUNCING_NODE_ANNOTATION } from '../../src/speaker/speaker.js';
 import { L2Lab, NODE_PORT, SERVICE_PORT, ensureNetworkTools, pollUntil, waitForLiveSpeakers, type LabNode } from './l2Lab.js';
 
@@ -61,6 +62,7 @@ describe('metal L2 announcements in network namespaces', () => {
     // Steady state: ARP for the VIP is answered by the owner's MAC only.
     expect(await lab.arpResponders(VIP)).toEqual([await lab.macOf(nodeNamed(owner))]);
     expect(await lab.holders(VIP)).toEqual([owner]);
+    expect(await lab.vipEntries(nodeNamed(owner), VIP)).toEqual([expect.objectContaining({ prefixlen: 32, metric: VIP_MARK_METRIC })]);
     return owner;
   }
 
@@ -117,6 +119,34 @@ describe('metal L2 announcements in network namespaces', () => {
     await waitForLiveSpeakers(kc, [first]);
     await pollUntil(async () => (await lab.holders(VIP)).join() === first, 20_000, `${first} taking its address back`);
     expect(await steadySingleOwner()).toBe(first);
+  });
+
+  it('announces an IPv6 address as a marked /128 from one node, and it answers curl', async () => {
+    const vip6 = '2001:db8:100::202';
+    await core.createNamespacedService({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'web6', namespace: 'default' },
+        spec: { type: 'LoadBalancer', ipFamilies: ['IPv6'], selector: { app: 'web6' }, ports: [{ port: SERVICE_PORT, nodePort: NODE_PORT + 1, protocol: 'TCP' }] },
+      },
+    });
+    await core.patchNamespacedServiceStatus(
+      { name: 'web6', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip: vip6, ipMode: 'VIP' }] } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    let owner = '';
+    await pollUntil(
+      async () => {
+        const holders = await lab.holders(vip6);
+        owner = holders[0] ?? '';
+        return holders.length === 1 && (await lab.curl(vip6)) === owner;
+      },
+      20_000,
+      'one node holding the IPv6 address and answering',
+    );
+    expect(await lab.vipEntries(nodeNamed(owner), vip6)).toEqual([expect.objectContaining({ prefixlen: 128, metric: VIP_MARK_METRIC })]);
+    await core.deleteNamespacedService({ name: 'web6', namespace: 'default' });
+    await pollUntil(async () => (await lab.holders(vip6)).length === 0, 10_000, 'the IPv6 address withdrawn');
   });
 
   it('withdraws the address when the Service is deleted', async () => {

@@ -21,6 +21,10 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const LAN_PREFIX = '198.51.100';
 export const CLIENT_IP = `${LAN_PREFIX}.100`;
+export const LAN6_PREFIX = '2001:db8:100:';
+export const CLIENT_IP6 = `${LAN6_PREFIX}:100`;
+/** IPv6 pool, same segment. */
+export const POOL6_RANGE = `${LAN6_PREFIX}:200-${LAN6_PREFIX}:220`;
 export const POOL_RANGE = `${LAN_PREFIX}.200-${LAN_PREFIX}.220`;
 export const SERVICE_PORT = 80;
 export const NODE_PORT = 30080;
@@ -29,6 +33,7 @@ export interface LabNode {
   name: string;
   netns: string;
   ip: string;
+  ip6: string;
   http?: ChildProcess;
   speaker?: ChildProcess;
 }
@@ -55,7 +60,7 @@ export async function inNetns(netns: string, cmd: string, args: string[], timeou
 const httpServerScript = `
 const http = require('node:http');
 const [node, port] = process.argv.slice(1);
-http.createServer((req, res) => { res.setHeader('connection', 'close'); res.end(node); }).listen(Number(port), '0.0.0.0');
+http.createServer((req, res) => { res.setHeader('connection', 'close'); res.end(node); }).listen(Number(port), '::');
 `;
 
 export class L2Lab {
@@ -66,16 +71,16 @@ export class L2Lab {
   private created: string[] = [];
 
   constructor(nodeNames: string[]) {
-    this.nodes = nodeNames.map((name, i) => ({ name, netns: `${this.id}-n${i + 1}`, ip: `${LAN_PREFIX}.${11 + i}` }));
+    this.nodes = nodeNames.map((name, i) => ({ name, netns: `${this.id}-n${i + 1}`, ip: `${LAN_PREFIX}.${11 + i}`, ip6: `${LAN6_PREFIX}:${11 + i}` }));
   }
 
   async create(): Promise<void> {
     await this.addNetns(this.lan);
     await inNetns(this.lan, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
     await inNetns(this.lan, 'ip', ['link', 'set', 'br0', 'up']);
-    await this.attach(this.client, 'vclient', `${CLIENT_IP}/24`);
+    await this.attach(this.client, 'vclient', `${CLIENT_IP}/24`, `${CLIENT_IP6}/64`);
     for (const [i, node] of this.nodes.entries()) {
-      await this.attach(node.netns, `vnode${i + 1}`, `${node.ip}/24`);
+      await this.attach(node.netns, `vnode${i + 1}`, `${node.ip}/24`, `${node.ip6}/64`);
       // kube-proxy's part, for the test: pool addresses on port 80 go to this node's NodePort.
       const [first, last] = POOL_RANGE.split('-');
       const ruleset = [
@@ -83,6 +88,12 @@ export class L2Lab {
         '  chain prerouting {',
         '    type nat hook prerouting priority -100; policy accept;',
         `    ip daddr ${first}-${last} tcp dport ${SERVICE_PORT} dnat to ${node.ip}:${NODE_PORT}`,
+        '  }',
+        '}',
+        'table ip6 klb6 {',
+        '  chain prerouting {',
+        '    type nat hook prerouting priority -100; policy accept;',
+        `    ip6 daddr ${POOL6_RANGE} tcp dport ${SERVICE_PORT} dnat to [${node.ip6}]:${NODE_PORT}`,
         '  }',
         '}',
       ].join('\n');
@@ -102,18 +113,21 @@ export class L2Lab {
   }
 
   /** A namespace with eth0 on the bridge. */
-  private async attach(netns: string, lanSide: string, cidr: string): Promise<void> {
+  private async attach(netns: string, lanSide: string, cidr: string, cidr6: string): Promise<void> {
     await this.addNetns(netns);
     await inNetns(this.lan, 'ip', ['link', 'add', lanSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
     await inNetns(this.lan, 'ip', ['link', 'set', lanSide, 'master', 'br0', 'up']);
     await inNetns(netns, 'ip', ['addr', 'add', cidr, 'dev', 'eth0']);
+    await inNetns(netns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0']);
+    await inNetns(netns, 'ip', ['-6', 'addr', 'add', cidr6, 'dev', 'eth0', 'nodad']);
     await inNetns(netns, 'ip', ['link', 'set', 'eth0', 'up']);
   }
 
   /** One HTTP GET from the client namespace; the body, or undefined when nothing answered. */
   async curl(ip: string, port = SERVICE_PORT, timeoutSeconds = 0.5): Promise<string | undefined> {
     try {
-      return await inNetns(this.client, 'curl', ['-s', '--max-time', String(timeoutSeconds), `http://${ip}:${port}/`], 5_000);
+      const host = ip.includes(':') ? `[${ip}]` : ip;
+      return await inNetns(this.client, 'curl', ['-g', '-s', '--max-time', String(timeoutSeconds), `http://${host}:${port}/`], 5_000);
     } catch {
       return undefined;
     }
@@ -123,10 +137,15 @@ export class L2Lab {
   async holders(vip: string): Promise<string[]> {
     const out: string[] = [];
     for (const node of this.nodes) {
-      const json = JSON.parse(await inNetns(node.netns, 'ip', ['-j', 'addr', 'show', 'dev', 'eth0'])) as { addr_info: { local: string }[] }[];
-      if (json.some((l) => l.addr_info.some((a) => a.local === vip))) out.push(node.name);
+      if ((await this.vipEntries(node, vip)).length > 0) out.push(node.name);
     }
     return out;
+  }
+
+  /** The interface entries of `vip` on a node (prefix length and metric, to check the mark). */
+  async vipEntries(node: LabNode, vip: string): Promise<{ local: string; prefixlen: number; metric?: number }[]> {
+    const json = JSON.parse(await inNetns(node.netns, 'ip', ['-j', 'addr', 'show', 'dev', 'eth0'])) as { addr_info: { local: string; prefixlen: number; metric?: number }[] }[];
+    return json.flatMap((l) => l.addr_info).filter((a) => a.local === vip);
   }
 
   /** MAC addresses that answer ARP for `vip`, asked from the client (a few requests). */
