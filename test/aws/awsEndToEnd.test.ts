@@ -1,0 +1,115 @@
+// End to end: the embedded API server, the real kubectl, the controller (runController) with the
+// AWS provider, and moto_server behind the real AWS SDK v3.
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AwsConfig } from '../../providers/aws/config.js';
+import { createAwsProvider } from '../../providers/aws/index.js';
+import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
+import { controllerConfigSchema } from '../../src/config/schema.js';
+import { runController, type RunningController } from '../../src/controller/runController.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
+import { kubeConfigFor, kubectl } from '../support/kube.js';
+import { MOTO_REGION, motoClients, seedWorld, startMoto, type Moto, type SeededWorld } from '../support/moto.js';
+import { inventory } from './support/awsHarness.js';
+
+let moto: Moto;
+let world: SeededWorld;
+let clients: ReturnType<typeof motoClients>;
+let api: ApiServerHandle;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let controller: RunningController;
+
+const mine = (uid: string) => (r: { tags: Record<string, string> }) => r.tags['kube-lb-provisioner.io/service-uid'] === uid;
+
+beforeAll(async () => {
+  moto = await startMoto();
+  clients = motoClients(moto.endpoint);
+  world = await seedWorld(clients.ec2, { clusterName: 'e2e', nodes: 3 });
+  api = await startApiServer({ port: 0 });
+  kc = kubeConfigFor(api);
+  core = kc.makeApiClient(CoreV1Api);
+  for (const node of world.nodes) {
+    await core.createNode({
+      body: {
+        metadata: { name: node.name, labels: { 'topology.kubernetes.io/zone': node.zone } },
+        spec: { providerID: node.providerID },
+        status: { addresses: [{ type: 'InternalIP', address: node.privateIp }] },
+      },
+    });
+  }
+  const fast = { ratePerSecond: 1000, burst: 1000 };
+  const config = controllerConfigSchema.parse({
+    clusterName: 'e2e',
+    workers: 4,
+    backoff: { initialSeconds: 0.05, maxSeconds: 0.5 },
+    leaderElection: { enabled: false },
+    providers: [{ type: 'aws', region: MOTO_REGION, endpoint: moto.endpoint, provisioningRetrySeconds: 0.1, rateLimits: { registration: fast, other: fast } }],
+  });
+  controller = await runController({
+    kubeConfig: kc,
+    config,
+    logger: silentLogger(),
+    registry: new Registry(),
+    tuning: { nodeSyncDelayMs: 50, informerRestartMinMs: 50, informerRestartMaxMs: 500 },
+    createProvider: async (entry, deps) => {
+      if (entry.type !== 'aws') throw new Error(`this test runs the aws provider, got ${entry.type}`);
+      return createAwsProvider(entry as AwsConfig, deps, { credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, retryTiming: { minTimeoutMs: 10, maxTimeoutMs: 200 } });
+    },
+  });
+});
+
+afterAll(async () => {
+  await controller?.stop();
+  await api?.stop();
+  clients?.ec2.destroy();
+  clients?.elbv2.destroy();
+  await moto?.stop();
+});
+
+describe('aws end to end', () => {
+  it('kubectl apply gives the Service the NLB DNS name as EXTERNAL-IP, every node on the NodePort; delete leaves nothing', async () => {
+    const applied = await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('web')) });
+    expect(applied.code, applied.stderr).toBe(0);
+    const ingress = await waitForIngress(kc, 'default', 'web', { timeoutMs: 30_000 });
+    const svc = (await readService(kc, 'default', 'web'))!;
+    const uid = svc.metadata!.uid!;
+    const nodePort = svc.spec!.ports![0]!.nodePort!;
+
+    const inv = await inventory({ ...clients, world });
+    const lbs = inv.loadBalancers.filter(mine(uid));
+    expect(lbs).toHaveLength(1);
+    expect(ingress).toEqual([{ hostname: lbs[0]!.dnsName }]);
+    const table = await kubectl(api, ['get', 'svc', 'web']);
+    expect(table.stdout).toContain(lbs[0]!.dnsName);
+    const tgs = inv.targetGroups.filter(mine(uid));
+    expect(tgs).toHaveLength(1);
+    expect(tgs[0]!.targets).toEqual(world.nodes.map((n) => `${n.instanceId}:${nodePort}`).sort());
+    await waitForEvent(kc, 'default', 'web', 'EnsuredLoadBalancer');
+
+    const deleted = await kubectl(api, ['delete', 'svc', 'web', '--wait=false']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    await waitFor(async () => (await readService(kc, 'default', 'web')) === undefined, { timeoutMs: 30_000, message: 'Service gone (finalizer removed)' });
+    const after = await inventory({ ...clients, world });
+    expect(after.loadBalancers.filter(mine(uid))).toEqual([]);
+    expect(after.targetGroups.filter(mine(uid))).toEqual([]);
+    expect(after.securityGroups.filter(mine(uid))).toEqual([]);
+    expect(after.listeners).toEqual([]);
+  });
+
+  it('a loadBalancerIP the account does not hold becomes a Warning Event naming spec.loadBalancerIP, and nothing is created', async () => {
+    const applied = await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('pinned', { loadBalancerIP: '198.51.100.7' })) });
+    expect(applied.code, applied.stderr).toBe(0);
+    const event = await waitForEvent(kc, 'default', 'pinned', 'SyncLoadBalancerFailed', /spec\.loadBalancerIP/, { timeoutMs: 30_000 });
+    expect(event.type).toBe('Warning');
+    expect(event.message).toContain('198.51.100.7');
+    const uid = (await readService(kc, 'default', 'pinned'))!.metadata!.uid!;
+    const inv = await inventory({ ...clients, world });
+    expect(inv.loadBalancers.filter(mine(uid))).toEqual([]);
+    expect(inv.securityGroups.filter(mine(uid))).toEqual([]);
+    await kubectl(api, ['delete', 'svc', 'pinned', '--wait=false']);
+    await waitFor(async () => (await readService(kc, 'default', 'pinned')) === undefined, { timeoutMs: 30_000, message: 'pinned Service gone' });
+  });
+});
