@@ -12,6 +12,7 @@ import {
   invalidError,
   invalidValue,
   notFound,
+  unsupportedValue,
   type FieldError,
 } from './apiErrors.js';
 import { deepEqual } from './deepEqual.js';
@@ -278,8 +279,11 @@ export class ResourceOperations {
   private validateEvent(obj: KubeObject, name: string): void {
     const involved = obj.involvedObject as Record<string, unknown> | undefined;
     const errors: FieldError[] = [];
-    if (involved?.namespace && obj.metadata.namespace && involved.namespace !== obj.metadata.namespace && obj.metadata.namespace !== 'default') {
+    if (involved?.namespace && obj.metadata.namespace && involved.namespace !== obj.metadata.namespace) {
       errors.push(invalidValue('involvedObject.namespace', involved.namespace, 'does not match event.namespace'));
+    }
+    if (obj.type !== undefined && obj.type !== '' && obj.type !== 'Normal' && obj.type !== 'Warning') {
+      errors.push(unsupportedValue('type', obj.type, ['Normal', 'Warning']));
     }
     if (errors.length > 0) throw invalidError('', 'Event', name, errors);
   }

@@ -281,6 +281,16 @@ describe('bad input', () => {
     expect(await call('GET', '/api/v1/namespaces/default/configmaps/patch-target')).toEqual(before);
   });
 
+  it('events must name their own namespace and a known type', async () => {
+    const ev = (over: Record<string, unknown>) => ({ metadata: { name: `ev-${Math.random().toString(16).slice(2)}` }, involvedObject: { kind: 'Service', name: 'web', namespace: 'default' }, reason: 'R', message: 'm', type: 'Normal', ...over });
+    expect((await call('POST', '/api/v1/namespaces/default/events', ev({}))).status).toBe(201);
+    const wrongNs = await call('POST', '/api/v1/namespaces/default/events', ev({ involvedObject: { kind: 'Service', name: 'web', namespace: 'kube-system' } }));
+    expect(wrongNs.status).toBe(422);
+    expect(wrongNs.body.message).toContain('involvedObject.namespace: Invalid value: "kube-system": does not match event.namespace');
+    const badType = await call('POST', '/api/v1/namespaces/default/events', ev({ type: 'Fatal' }));
+    expect(badType.body.message).toContain('type: Unsupported value: "Fatal": supported values: "Normal", "Warning"');
+  });
+
   it('create in a namespace that does not exist is 404; names are validated', async () => {
     const r = await call('POST', '/api/v1/namespaces/ghost/configmaps', cm('x'));
     expect(r.status).toBe(404);
