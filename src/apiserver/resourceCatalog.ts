@@ -28,7 +28,8 @@ export const resourceCatalog: readonly ResourceDefinition[] = [
   { group: '', version: 'v1', resource: 'services', singular: 'service', kind: 'Service', namespaced: true, shortNames: ['svc'], categories: ['all'], hasStatus: true, tracksGeneration: true, storage: 'services', nameRule: 'dns1035Label' },
   { group: '', version: 'v1', resource: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'], hasStatus: false, tracksGeneration: false, storage: 'configmaps', nameRule: 'dns1123Subdomain' },
   { group: '', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'], hasStatus: false, tracksGeneration: false, storage: 'events', nameRule: 'dns1123Subdomain' },
-  { group: 'events.k8s.io', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'], hasStatus: false, tracksGeneration: false, storage: 'events', nameRule: 'dns1123Subdomain' },
+  // No short name here: kubectl 1.32 warns that `ev` is ambiguous when both groups claim it.
+  { group: 'events.k8s.io', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: [], hasStatus: false, tracksGeneration: false, storage: 'events', nameRule: 'dns1123Subdomain' },
   { group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', singular: 'endpointslice', kind: 'EndpointSlice', namespaced: true, shortNames: [], hasStatus: false, tracksGeneration: false, storage: 'endpointslices', nameRule: 'dns1123Subdomain' },
   { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', singular: 'lease', kind: 'Lease', namespaced: true, shortNames: [], hasStatus: false, tracksGeneration: false, storage: 'leases', nameRule: 'dns1123Subdomain' },
 ];

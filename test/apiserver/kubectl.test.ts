@@ -58,7 +58,10 @@ describe('kubectl against the embedded API server', () => {
     }
     expect(resources).toMatch(/^leases\s+coordination\.k8s\.io\/v1/m);
     expect(resources).toMatch(/^endpointslices\s+discovery\.k8s\.io\/v1/m);
-    expect(resources).toMatch(/^events\s+ev\s+events\.k8s\.io\/v1/m);
+    expect(resources).toMatch(/^events\s+events\.k8s\.io\/v1/m);
+    const ev = await kubectl(api, ['get', 'ev']);
+    expect(ev.code).toBe(0);
+    expect(ev.stderr).not.toContain('Warning');
     await ok(['get', 'svc,no,ns,ev,leases,endpointslices,cm', '-A']);
     expect(await ok(['get', 'ns', '-o', 'name'])).toBe('namespace/default\nnamespace/kube-node-lease\nnamespace/kube-public\nnamespace/kube-system\n');
   });
