@@ -163,6 +163,9 @@ function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
 
 export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironment): DesiredStack {
   const options = parseAwsAnnotations(desired.annotations);
+  if (!desired.ipFamilies.includes('IPv4') || desired.ipFamilyPolicy === 'RequireDualStack') {
+    throw new ServiceConfigError('spec.ipFamilies', 'this provider makes IPv4 Network Load Balancers only; use an IPv4 (or PreferDualStack) Service');
+  }
   const placement = placementOf(desired, options);
   const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placement);
   const groups = groupPorts(desired, options, lbName);

@@ -1,5 +1,7 @@
 // End to end: the embedded API server, the real kubectl, the controller (runController) with the
 // AWS provider, and moto_server behind the real AWS SDK v3.
+import { randomUUID } from 'node:crypto';
+import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +14,8 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
 import { MOTO_REGION, motoClients, seedWorld, startMoto, type Moto, type SeededWorld } from '../support/moto.js';
-import { inventory } from './support/awsHarness.js';
+import { awsConfigSchema } from '../../providers/aws/config.js';
+import { converge, inventory, makeService } from './support/awsHarness.js';
 
 let moto: Moto;
 let world: SeededWorld;
@@ -89,6 +92,16 @@ describe('aws end to end', () => {
     expect(tgs[0]!.targets).toEqual(world.nodes.map((n) => `${n.instanceId}:${nodePort}`).sort());
     await waitForEvent(kc, 'default', 'web', 'EnsuredLoadBalancer');
 
+    // A node joins: it is registered on the NodePort, and nothing else about the NLB changes.
+    const run = await clients.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: world.privateSubnets[world.nodes[0]!.zone] }));
+    const instanceId = run.Instances![0]!.InstanceId!;
+    await core.createNode({ body: { metadata: { name: 'node-new' }, spec: { providerID: `aws:///${world.nodes[0]!.zone}/${instanceId}` }, status: { addresses: [{ type: 'InternalIP', address: '10.0.1.99' }] } } });
+    await waitFor(async () => (await inventory({ ...clients, world })).targetGroups.find(mine(uid))?.targets.includes(`${instanceId}:${nodePort}`), {
+      timeoutMs: 30_000,
+      message: 'the new node registered on the NodePort',
+    });
+    expect((await inventory({ ...clients, world })).loadBalancers.filter(mine(uid)).map((l) => l.arn)).toEqual(lbs.map((l) => l.arn));
+
     const deleted = await kubectl(api, ['delete', 'svc', 'web', '--wait=false']);
     expect(deleted.code, deleted.stderr).toBe(0);
     await waitFor(async () => (await readService(kc, 'default', 'web')) === undefined, { timeoutMs: 30_000, message: 'Service gone (finalizer removed)' });
@@ -97,6 +110,23 @@ describe('aws end to end', () => {
     expect(after.targetGroups.filter(mine(uid))).toEqual([]);
     expect(after.securityGroups.filter(mine(uid))).toEqual([]);
     expect(after.listeners).toEqual([]);
+  });
+
+  it('the resync garbage-collects an NLB this cluster owns for a Service that does not exist', async () => {
+    // Made by "an earlier controller" for a Service that has since disappeared without cleanup.
+    const entry = awsConfigSchema.parse({ type: 'aws', region: MOTO_REGION, endpoint: moto.endpoint });
+    const earlier = await createAwsProvider(entry, { clusterName: 'e2e', logger: silentLogger(), record: () => undefined }, { credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const ghost = makeService({ world, clusterName: 'e2e' }, { name: 'ghost' });
+    ghost.ref.uid = randomUUID();
+    await converge(earlier, ghost);
+    await earlier.stop?.();
+    expect((await inventory({ ...clients, world })).loadBalancers.filter(mine(ghost.ref.uid))).toHaveLength(1);
+
+    await controller.resyncNow();
+    const inv = await inventory({ ...clients, world });
+    expect(inv.loadBalancers.filter(mine(ghost.ref.uid))).toEqual([]);
+    expect(inv.targetGroups.filter(mine(ghost.ref.uid))).toEqual([]);
+    expect(inv.securityGroups.filter(mine(ghost.ref.uid))).toEqual([]);
   });
 
   it('a loadBalancerIP the account does not hold becomes a Warning Event naming spec.loadBalancerIP, and nothing is created', async () => {

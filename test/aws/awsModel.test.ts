@@ -148,6 +148,11 @@ describe('aws desired stack', () => {
     expect(configError(() => buildDesiredStack(differ, env)).field).toBe('spec.ports[1].nodePort');
   });
 
+  it('refuses IPv6-only and RequireDualStack Services on spec.ipFamilies', () => {
+    expect(configError(() => buildDesiredStack(desired({ ipFamilies: ['IPv6'] }), env)).field).toBe('spec.ipFamilies');
+    expect(configError(() => buildDesiredStack(desired({ ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }), env)).field).toBe('spec.ipFamilies');
+  });
+
   it('skips nodes without a usable providerID', () => {
     const d = desired();
     d.nodes.push({ name: 'bad', providerID: 'kind://x', internalIPs: [], externalIPs: [], labels: {} });
