@@ -58,7 +58,9 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     registry?: Registry,
   ) {
     this.allocator = new Allocator(compilePools(config.pools));
-    this.metrics = poolMetrics(registry);
+    // The controller's own registry when it hands one over (an optional `registry` in the deps),
+    // else prom-client's default registry.
+    this.metrics = poolMetrics(registry ?? (deps as ProviderDeps & { registry?: Registry }).registry);
     this.metrics.update(this.allocator.usage());
   }
 

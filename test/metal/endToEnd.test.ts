@@ -6,7 +6,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
+import { Registry, register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { controllerConfigSchema } from '../../src/config/schema.js';
@@ -20,9 +20,18 @@ import { L2Lab, NODE_PORT, POOL_RANGE, SERVICE_PORT, ensureNetworkTools, pollUnt
 const config = controllerConfigSchema.parse({
   clusterName: 'metal-e2e',
   workers: 4,
-  backoff: { initialSeconds: 0.05, maxSeconds: 0.5 },
+  // A long backoff: a pending Service that gets a freed address within seconds got it by requeue.
+  backoff: { initialSeconds: 30, maxSeconds: 60 },
   leaderElection: { enabled: false },
-  providers: [{ type: 'metal', pools: [{ name: 'lab', addresses: [POOL_RANGE] }] }],
+  providers: [
+    {
+      type: 'metal',
+      pools: [
+        { name: 'lab', addresses: [POOL_RANGE] },
+        { name: 'tiny', addresses: ['198.51.100.230/32'], autoAssign: false },
+      ],
+    },
+  ],
 });
 
 describe('metal end to end: controller + speakers + kubectl', () => {
@@ -32,9 +41,12 @@ describe('metal end to end: controller + speakers + kubectl', () => {
   let core: CoreV1Api;
   let dir: string;
   let controller: RunningController | undefined;
+  let registry: Registry;
 
-  const startController = async () =>
-    runController({ kubeConfig: kc, config, logger: silentLogger(), registry: new Registry(), tuning: { nodeSyncDelayMs: 50, resyncPeriodMs: 0 } });
+  const startController = async () => {
+    registry = new Registry();
+    return runController({ kubeConfig: kc, config, logger: silentLogger(), registry, tuning: { nodeSyncDelayMs: 50, resyncPeriodMs: 0 } });
+  };
 
   beforeAll(async () => {
     await ensureNetworkTools();
@@ -108,5 +120,23 @@ describe('metal end to end: controller + speakers + kubectl', () => {
     expect(event.type).toBe('Warning');
     expect(event.message).toContain("metadata.annotations['kube-lb-provisioner.io/load-balancer-ips']");
     expect((await readService(kc, 'default', 'outside'))?.status?.loadBalancer?.ingress ?? []).toEqual([]);
+  });
+
+  it('a Service pending on an exhausted pool gets the address freed by a deleted Service at once', async () => {
+    const tiny = (name: string, port: number) =>
+      lbService(name, { ports: [{ name: 'http', port, protocol: 'TCP' }] }, { annotations: { 'metallb.universe.tf/address-pool': 'tiny' } });
+    expect((await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(tiny('tiny-a', 9001)) })).code).toBe(0);
+    expect((await waitForIngress(kc, 'default', 'tiny-a'))[0]?.ip).toBe('198.51.100.230');
+    expect((await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(tiny('tiny-b', 9002)) })).code).toBe(0);
+    const event = await waitForEvent(kc, 'default', 'tiny-b', 'SyncLoadBalancerFailed', /pool "tiny" is exhausted/);
+    expect(event.message).toContain("metadata.annotations['metallb.universe.tf/address-pool']");
+    // Pool gauges live in the controller's registry once runController hands providers one,
+    // until then in prom-client's default registry: look in both.
+    const metrics = (await registry.metrics()) + (await register.metrics());
+    expect(metrics).toContain('kube_lb_provisioner_metal_pool_addresses_available{pool="tiny",family="IPv4"} 0');
+    expect(metrics).toContain('kube_lb_provisioner_metal_pool_addresses_assigned{pool="tiny",family="IPv4"} 1');
+    // The backoff is 30 s: getting the address within 10 s means the provider requeued tiny-b.
+    expect((await kubectl(api, ['delete', 'service', 'tiny-a', '--wait=false'])).code).toBe(0);
+    expect((await waitForIngress(kc, 'default', 'tiny-b', { timeoutMs: 10_000 }))[0]?.ip).toBe('198.51.100.230');
   });
 });
