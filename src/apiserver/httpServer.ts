@@ -237,7 +237,13 @@ export function createRequestHandler(ctx: HttpContext): (req: IncomingMessage, r
 
 async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const segments = url.pathname.split('/').filter(Boolean);
+  let segments: string[];
+  try {
+    segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    send(res, { code: 400, body: badRequest(`malformed path ${url.pathname}`).toStatus() });
+    return;
+  }
   const method = (req.method ?? 'GET').toUpperCase();
   const q = url.searchParams;
 
