@@ -4,6 +4,7 @@
 // rules the chart binds to that component's ServiceAccount, and every permission the chart grants
 // must have been used. The configuration and the speaker's flags come from the rendered chart.
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { createNodes, eventsFor, lbService, readService, waitFor, waitForEvent, 
 import { kubeConfigFor } from '../support/kube.js';
 import { startFaultProxy, type FaultProxy } from './faultProxy.js';
 import { MemoryNetEffects } from './memoryNetEffects.js';
-import { findManifest, fixturesDir, releaseName, releaseNamespace, renderChart, type Manifest, type RenderOptions } from './helmChart.js';
+import { findManifest, fixturesDir, releaseName, repoRoot, releaseNamespace, renderChart, type Manifest, type RenderOptions } from './helmChart.js';
 import { describeRequest, granted, rulesFor, unusedPermissions, type RequestAttributes, type ScopedRule } from './rbacRules.js';
 
 const fullname = `${releaseName}-kube-lb-provisioner`;
@@ -225,6 +226,14 @@ describe('the controller and the speaker, each as its own user, through a whole 
 describe('the proof covers every cloud', () => {
   // Providers never call the Kubernetes API (providers/provider.ts), so the controller makes the same
   // calls whichever cloud it drives; the chart must then bind it the same rules for each.
+  it('no provider imports a Kubernetes client', () => {
+    const providersDir = join(repoRoot, 'providers');
+    const offenders = readdirSync(providersDir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .filter((f) => /from\s+['"]@kubernetes\/client-node['"]|import\(\s*['"]@kubernetes\/client-node['"]/.test(readFileSync(join(providersDir, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
   it.each(['values-aws.yaml', 'values-gcp.yaml'])('%s binds the controller exactly the rules proven with metal', async (file) => {
     const rendered = await renderChart({ valuesFiles: [file] });
     const deployment = findManifest(rendered, 'Deployment', fullname);
