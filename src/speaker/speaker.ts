@@ -7,8 +7,8 @@
 // lapsed `lapseMs` (1.5 s) after the last renewal this speaker SAW (its own clock, so clock skew
 // between nodes does not matter). A timer fires exactly when the next Lease would lapse, so a dead
 // owner is noticed within lapseMs of its last renewal; the new owner then adds the address and
-// sends gratuitous ARP at once. A speaker that cannot renew its own Lease for lapseMs withdraws its
-// addresses itself, since the others already consider it dead.
+// sends gratuitous ARP at once. A speaker that cannot renew its own Lease (API server unreachable)
+// keeps what it holds rather than withdrawing everything: see evaluate().
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -82,6 +82,7 @@ export class Speaker {
   private readonly reported = new Map<string, string>();
   private reporting: Promise<void> | undefined;
   private lastWanted = '';
+  private apiUnreachableSince: number | undefined;
   private lastConverge = 0;
   private pendingReport: AddressOwner[] | undefined;
   /** Owners from the last evaluation, for tests and logs. */
@@ -260,6 +261,25 @@ export class Speaker {
 
   private async evaluate(): Promise<void> {
     const now = Date.now();
+    if (this.lastOwnRenewal > 0 && now - this.lastOwnRenewal >= this.lapseMs) {
+      // Cut off from the API server: every other speaker's view is frozen too (in an API outage
+      // nobody renews), so keep what we hold and keep it fresh rather than black out every
+      // address. The price: a node cut off from the API alone keeps its addresses while another
+      // takes them over, until it can renew again.
+      if (!this.apiUnreachableSince) {
+        this.apiUnreachableSince = now;
+        this.options.logger.warn({ held: this.announcer.held() }, 'speaker: cannot renew its Lease; keeping the addresses it holds until it can');
+      }
+      if (now - this.lastConverge >= this.refreshIntervalMs * 0.8) {
+        await this.announcer.converge(this.announcer.held());
+        this.lastConverge = now;
+      }
+      return;
+    }
+    if (this.apiUnreachableSince) {
+      this.options.logger.info({ afterMs: now - this.apiUnreachableSince }, 'speaker: Lease renewed again; resuming ownership decisions');
+      this.apiUnreachableSince = undefined;
+    }
     const leases = this.leaseView(now);
     this.owners = addressOwners({ leases, nodes: this.nodeView(), services: this.serviceView(), nowMs: now, lapseMs: this.lapseMs });
     const mine = this.owners.filter((o) => o.node === this.options.nodeName);

@@ -149,6 +149,22 @@ describe('metal L2 announcements in network namespaces', () => {
     await pollUntil(async () => (await lab.holders(vip6)).length === 0, 10_000, 'the IPv6 address withdrawn');
   });
 
+  it('keeps every address where it is while the API server is down, then carries on', async () => {
+    const owner = await steadySingleOwner();
+    const port = api.port;
+    await api.stop();
+    // Longer than the lapse: without fail-static, every speaker would count every Lease dead.
+    const downUntil = Date.now() + 4000;
+    while (Date.now() < downUntil) {
+      expect(await lab.holders(VIP)).toEqual([owner]);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(await lab.curl(VIP)).toBe(owner);
+    api = await startApiServer({ host: '127.0.0.1', port, store: api.store });
+    await waitForLiveSpeakers(kc, lab.nodes.map((n) => n.name));
+    expect(await steadySingleOwner()).toBe(owner);
+  });
+
   it('withdraws the address when the Service is deleted', async () => {
     await core.deleteNamespacedService({ name: 'web', namespace: 'default' });
     await pollUntil(async () => (await lab.holders(VIP)).length === 0, 10_000, 'no node holding the VIP');
