@@ -3,7 +3,9 @@
 //
 // Semantics (as client-go's workqueue): a key added while queued is a no-op; a key added while a
 // worker holds it is marked dirty and queued again when that worker is done, so no change is lost
-// and no key is ever processed twice at once.
+// and no key is ever processed twice at once. One difference: keys coming back from a delay (a
+// load balancer that was provisioning, a retry) go ahead of fresh keys, so work already started
+// finishes (and its Service gets its address) before a storm of new Services is worked through.
 
 export interface Scheduler {
   now(): number;
@@ -48,6 +50,8 @@ export type Handler = (key: string) => Promise<void>;
 
 export class WorkQueue {
   private readonly queue: string[] = [];
+  /** Keys whose delay ran out; served before `queue`. */
+  private readonly soon: string[] = [];
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -64,7 +68,7 @@ export class WorkQueue {
   }
 
   get depth(): number {
-    return this.queue.length;
+    return this.queue.length + this.soon.length;
   }
 
   /** Keys waiting, being worked on, or scheduled for later. */
@@ -72,7 +76,7 @@ export class WorkQueue {
     return this.queued.size + this.processing.size + this.timers.size;
   }
 
-  add(key: string): void {
+  add(key: string, ahead = false): void {
     if (this.shuttingDown) return;
     const timer = this.timers.get(key);
     if (timer) {
@@ -90,10 +94,12 @@ export class WorkQueue {
       this.queued.delete(key);
       this.processing.add(key);
       waiter(key);
+    } else if (ahead) {
+      this.soon.push(key);
     } else {
       this.queue.push(key);
     }
-    this.options.onDepthChange?.(this.queue.length);
+    this.options.onDepthChange?.(this.depth);
   }
 
   /** Adds the key after `ms`; an earlier pending delay for the same key wins. */
@@ -107,7 +113,7 @@ export class WorkQueue {
     if (existing) this.scheduler.clearTimeout(existing.handle);
     const handle = this.scheduler.setTimeout(() => {
       this.timers.delete(key);
-      this.add(key);
+      this.add(key, true);
     }, ms);
     this.timers.set(key, { at, handle });
   }
@@ -132,11 +138,11 @@ export class WorkQueue {
 
   /** Resolves with the next key (now held by the caller), or undefined when shut down. */
   get(): Promise<string | undefined> {
-    const key = this.queue.shift();
+    const key = this.soon.shift() ?? this.queue.shift();
     if (key !== undefined) {
       this.queued.delete(key);
       this.processing.add(key);
-      this.options.onDepthChange?.(this.queue.length);
+      this.options.onDepthChange?.(this.depth);
       return Promise.resolve(key);
     }
     if (this.shuttingDown) return Promise.resolve(undefined);
@@ -173,6 +179,7 @@ export class WorkQueue {
     for (const { handle } of this.timers.values()) this.scheduler.clearTimeout(handle);
     this.timers.clear();
     this.queue.length = 0;
+    this.soon.length = 0;
     this.queued.clear();
     this.dirty.clear();
     for (const waiter of this.waiters.splice(0)) waiter(undefined);

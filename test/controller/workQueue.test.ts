@@ -142,3 +142,16 @@ describe('WorkQueue', () => {
     expect(q.depth).toBe(0);
   });
 });
+
+describe('WorkQueue ordering', () => {
+  it('serves keys back from a delay before fresh keys', async () => {
+    const { scheduler, advance } = manualScheduler();
+    const q = new WorkQueue({ backoff: policy, scheduler });
+    for (const k of ['new-1', 'new-2', 'new-3']) q.add(k);
+    q.addAfter('provisioning', 1_000);
+    advance(1_000);
+    expect(q.depth).toBe(4);
+    expect(await q.get()).toBe('provisioning');
+    expect(await q.get()).toBe('new-1');
+  });
+});
