@@ -81,7 +81,9 @@ describe('the ConfigMap the chart renders', () => {
     expect(parseStrict(config)).toEqual({ issues: [], undeclared: [] });
     expect(config.providers.map((p) => p.type).sort()).toEqual(['aws', 'gcp', 'metal']);
     for (const entry of config.providers) {
-      expect(keyPaths(entry, providerSchema(entry.type)).sort(), entry.type).toEqual(schemaKeyPaths(providerSchema(entry.type)).sort());
+      expect(keyPaths(entry, providerSchema(entry.type)).sort(), `${entry.type}: test/chart/fixtures/every-provider-key.yaml must set every key of providers/${entry.type}/config.ts`).toEqual(
+        schemaKeyPaths(providerSchema(entry.type)).sort(),
+      );
     }
   });
 
@@ -157,7 +159,7 @@ describe('values.schema.json and the controller configuration', () => {
     if (!node) throw new Error(`values.schema.json has no providers.${type}`);
     const allowed = jsonKeyPaths(node).filter((p) => !chartOnly[type]?.includes(p));
     const accepted = schemaKeyPaths(providerSchema(type)).filter((p) => p !== 'type');
-    expect(allowed.sort()).toEqual(accepted.sort());
+    expect(allowed.sort(), `providers.${type} in charts/kube-lb-provisioner/values.schema.json must allow exactly the keys of providers/${type}/config.ts: add or remove the key there, and in test/chart/fixtures/every-provider-key.yaml`).toEqual(accepted.sort());
   });
 
   it('the controller section covers every tunable the controller accepts', () => {
