@@ -48,6 +48,7 @@ export interface HttpContext {
   watches: Set<WatchStream>;
   serverAddress: () => string;
   bookmarkIntervalMs: number;
+  requestRecordLimit: number;
   now: () => Date;
 }
 
@@ -267,6 +268,8 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   if (parsed.namespace !== undefined) record.namespace = parsed.namespace;
   if (parsed.name !== undefined) record.name = parsed.name;
   ctx.requests.push(record);
+  // Trim in batches, so a bounded record costs nothing per request.
+  if (ctx.requests.length > ctx.requestRecordLimit * 2) ctx.requests.splice(0, ctx.requests.length - ctx.requestRecordLimit);
   const warnings: string[] = [];
   const reply = (answer: Answer): void => {
     record.code = answer.code;

@@ -27,6 +27,8 @@ export interface ApiServerOptions {
   namespaces?: string[];
   /** How often watches that allow bookmarks get one (default 5 s). */
   bookmarkIntervalMs?: number;
+  /** Keep only about this many recorded requests (default: all; long-running servers set a bound). */
+  requestRecordLimit?: number;
 }
 
 export interface ApiServerHandle {
@@ -68,6 +70,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     watches,
     serverAddress: () => url.replace(/^http:\/\//, ''),
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 5000,
+    requestRecordLimit: options.requestRecordLimit ?? Infinity,
     now: () => new Date(),
   };
   const server: Server = createServer(createRequestHandler(ctx));

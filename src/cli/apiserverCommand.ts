@@ -28,7 +28,7 @@ export function apiserverCommand(): Command {
       const logger = createLogger(opts.logLevel, 'kube-lb-provisioner-apiserver');
       let server;
       try {
-        server = await startApiServer({ host: opts.host, port: opts.port, serviceCIDR: opts.serviceCidr, namespaces: opts.namespace });
+        server = await startApiServer({ host: opts.host, port: opts.port, serviceCIDR: opts.serviceCidr, namespaces: opts.namespace, requestRecordLimit: 10_000 });
       } catch (e) {
         logger.error({ err: e }, 'apiserver: cannot start');
         process.exitCode = 1;
