@@ -25,6 +25,7 @@ export interface GcpProviderOptions {
   settings: GcpSettings;
   pollIntervalMs: number;
   instanceGroupCacheMs: number;
+  observeCacheMs: number;
   logger: Logger;
 }
 
@@ -72,6 +73,10 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private groupCache?: { at: number; groups: ObservedGroup[] };
   private groupRead?: Promise<ObservedGroup[]>;
   private ctx?: ProviderContext;
+  /** The last full read of each converged Service (see observeCacheMs). */
+  private readonly snapshots = new Map<string, { at: number; observed: GcpObserved }>();
+  /** The last full read, kept as a snapshot only if apply then finds nothing to change. */
+  private readonly candidates = new Map<string, { at: number; observed: GcpObserved }>();
   /** Bumped whenever a shared-group operation starts or ends: plans made before are stale for groups. */
   private groupGeneration = 0;
 
@@ -102,6 +107,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const now = Date.now();
     if (!fresh && this.groupCache && now - this.groupCache.at < this.options.instanceGroupCacheMs) return this.groupCache.groups;
     if (this.groupRead) return this.groupRead;
+    const startedAt = this.groupGeneration;
     const read = (async () => {
       const found = await this.api.findInstanceGroups(this.groupName);
       const groups = await Promise.all(
@@ -111,20 +117,27 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         }),
       );
       groups.sort((a, b) => a.zone.localeCompare(b.zone));
-      this.groupCache = { at: Date.now(), groups };
+      // A group operation that started or ended meanwhile makes this read stale: do not keep it.
+      if (startedAt === this.groupGeneration) this.groupCache = { at: Date.now(), groups };
       return groups;
     })().finally(() => {
-      this.groupRead = undefined;
+      if (this.groupRead === read) this.groupRead = undefined;
     });
     this.groupRead = read;
     return read;
   }
 
+  /** The shared groups changed (or were found stale): forget the cached read and stale plans. */
+  private groupsChanged(): void {
+    this.groupCache = undefined;
+    this.groupRead = undefined;
+    this.groupGeneration += 1;
+  }
+
   private async pollGroupOperations(): Promise<void> {
     const finished = await this.tracker.pollZones();
     if (finished.length === 0) return;
-    this.groupCache = undefined;
-    this.groupGeneration += 1;
+    this.groupsChanged();
     for (const f of finished)
       if (f.status.error) this.options.logger.warn({ operation: f.ref.description, error: f.status.error }, 'instance group operation failed; it will be planned again');
   }
@@ -145,7 +158,14 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       groups: [],
     };
     // While this Service's operations run (or one just failed) nothing else is planned: skip the reads.
-    if (running.length > 0 || observed.failures.length > 0) return observed;
+    if (running.length > 0 || observed.failures.length > 0) {
+      this.snapshots.delete(key);
+      return observed;
+    }
+    const snapshot = this.snapshots.get(key);
+    if (snapshot && Date.now() - snapshot.at < this.options.observeCacheMs) {
+      return { ...snapshot.observed, ...observed, addresses: snapshot.observed.addresses, groups: await this.readGroups(), fromCache: true };
+    }
 
     const cluster = this.settings.clusterName;
     const mine = (d: string | null | undefined) => isOwned(d, cluster, ref.uid);
@@ -194,6 +214,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         return { name: a.name ?? '', ip: a.address ?? '', type: a.addressType ?? 'EXTERNAL', owner: who, users: (a.users ?? []).map(lastSegment) };
       });
     observed.groups = groups;
+    if (this.options.observeCacheMs > 0) this.candidates.set(key, { at: Date.now(), observed });
     return observed;
   }
 
@@ -210,6 +231,25 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       addresses: [],
       groups: [],
     };
+    if (seen.fromCache) {
+      // A cached view is trusted only to confirm the load balancer and to plan membership.
+      let cachedPlan: GcpPlan | undefined;
+      try {
+        cachedPlan = planActions(seen, desired, this.settings, this.groupName);
+      } catch {
+        cachedPlan = undefined;
+      }
+      const decided = cachedPlan?.ingressIP !== undefined && cachedPlan.actions.every((a) => !a.mutating || a.membershipOnly === true);
+      if (!cachedPlan || !decided)
+        return {
+          ref: desired.ref,
+          name: seen.name,
+          creating: false,
+          groupGeneration: seen.groupGeneration,
+          refresh: true,
+          actions: [{ kind: 'refreshObservation', description: 're-read the load balancer from Compute before planning this change', mutating: false, phase: 0 }],
+        };
+    }
     const plan = planActions(seen, desired, this.settings, this.groupName);
     // A shared group with an operation running: its membership is in motion, wait for it.
     const busy = plan.actions.filter((a) => a.step && 'zone' in a.step && seen.groupZonesBusy.includes(a.step.zone));
@@ -274,21 +314,29 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
           this.tracker.releaseZone(step.zone);
         }
         this.tracker.addForZone(step.zone, ref);
-        this.groupCache = undefined;
-        this.groupGeneration += 1;
+        this.groupsChanged();
         return { ref, zone: step.zone };
       }
     }
   }
 
   async apply(plan: GcpPlan): Promise<ApplyResult> {
+    const key = serviceKeyOf(plan.ref);
+    if (plan.refresh) {
+      this.snapshots.delete(key);
+      return { state: 'inProgress', retryAfterMs: 0, reason: 're-reading the load balancer before changing it' };
+    }
     if (plan.waitFor) return this.inProgress(`waiting for ${plan.waitFor}`);
     const steps = currentPhase(plan);
+    const candidate = this.candidates.get(key);
+    this.candidates.delete(key);
     if (steps.length === 0) {
-      if (plan.ingressIP) return { state: 'ready', ingress: [{ ip: plan.ingressIP, ipMode: 'VIP' }] };
+      if (plan.ingressIP) {
+        if (candidate) this.snapshots.set(key, candidate);
+        return { state: 'ready', ingress: [{ ip: plan.ingressIP, ipMode: 'VIP' }] };
+      }
       return this.inProgress('waiting for the forwarding rule');
     }
-    const key = serviceKeyOf(plan.ref);
     const requestedIP = plan.actions.some((a) => a.step?.op === 'insertForwardingRule' && !a.step.needsOwnAddress);
     const results = await Promise.allSettled(steps.map((a) => this.startStep(a.step!, plan.groupGeneration)));
     const problems: ServiceConfigError[] = [];
@@ -296,14 +344,17 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     results.forEach((r, i) => {
       const step = steps[i]!.step!;
       if (r.status === 'fulfilled') {
-        if (r.value && r.value.zone === undefined) this.tracker.addForService(key, r.value.ref, fieldOf(step, undefined, requestedIP));
+        if (r.value && r.value.zone === undefined) {
+          this.tracker.addForService(key, r.value.ref, fieldOf(step, undefined, requestedIP));
+          this.snapshots.delete(key);
+        }
         return;
       }
       const error = r.reason;
       // Already there (a retry after a lost reply, or an insert from before a restart): observe will see it.
       if (isAlreadyExists(error) || (isNotFound(error) && step.op.startsWith('delete'))) return;
-      if (/already a member/i.test(messageOf(error))) {
-        this.groupCache = undefined;
+      if (/already a member/i.test(messageOf(error)) || (isAlreadyExists(error) && step.op === 'insertInstanceGroup')) {
+        this.groupsChanged();
         return;
       }
       if (isUserFacing(error)) {
@@ -312,6 +363,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       }
       other ??= error;
     });
+    if (problems.length > 0 || other !== undefined) this.snapshots.delete(key);
     if (problems.length > 0) throw problems[0];
     if (other !== undefined) throw other;
     return this.inProgress(steps.map((a) => a.description).join('; '));
@@ -329,6 +381,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
 
   async delete(ref: ServiceRef): Promise<DeleteResult> {
     const key = serviceKeyOf(ref);
+    this.snapshots.delete(key);
+    this.candidates.delete(key);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
     const failures = this.tracker.takeFailures(key);
@@ -392,8 +446,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       if (!this.tracker.claimZone(zone)) continue;
       try {
         this.tracker.addForZone(zone, await this.api.deleteInstanceGroup(zone, this.groupName));
-        this.groupCache = undefined;
-        this.groupGeneration += 1;
+        this.groupsChanged();
       } catch (error) {
         this.tracker.releaseZone(zone);
         if (!isNotFound(error)) throw error;

@@ -49,6 +49,7 @@ export function createGcpProvider(config: GcpConfig, deps: ProviderDeps, overrid
     },
     pollIntervalMs: config.pollIntervalMs,
     instanceGroupCacheMs: config.instanceGroupCacheMs,
+    observeCacheMs: config.observeCacheMs,
     logger: deps.logger.child({ provider: 'gcp' }),
   });
 }

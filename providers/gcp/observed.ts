@@ -73,6 +73,8 @@ export interface GcpObserved {
   /** The provider's shared-group generation when this was read (bumped by every group operation). */
   groupGeneration: number;
   failures: OperationFailure[];
+  /** True when the Service's own resources come from the last read, not a new one. */
+  fromCache?: boolean;
   healthCheck?: ObservedHealthCheck;
   backendService?: ObservedBackendService;
   forwardingRule?: ObservedForwardingRule;

@@ -94,6 +94,8 @@ export interface GcpPlan extends Plan {
   creating: boolean;
   /** The shared-group generation the plan was made from; group steps of an older one are skipped. */
   groupGeneration: number;
+  /** The cached view could not decide this change: apply re-reads and the next round plans it. */
+  refresh?: boolean;
 }
 
 const zonesUrl = (s: GcpSettings, zone: string, group: string) => `projects/${s.project}/zones/${zone}/instanceGroups/${group}`;

@@ -28,7 +28,7 @@ export async function startHarness(options: FakeComputeOptions = {}): Promise<Ha
     fake,
     calls,
     newProvider(config = {}, clusterName = CLUSTER) {
-      const parsed = gcpConfigSchema.parse({ type: 'gcp', project: PROJECT, region: REGION, nodeTags: ['gke-node'], instanceGroupCacheMs: 0, apiRatePerSecond: 2000, apiBurst: 2000, ...config });
+      const parsed = gcpConfigSchema.parse({ type: 'gcp', project: PROJECT, region: REGION, nodeTags: ['gke-node'], instanceGroupCacheMs: 0, observeCacheMs: 0, apiRatePerSecond: 2000, apiBurst: 2000, ...config });
       const provider = createGcpProvider(
         parsed,
         { clusterName, logger: silentLogger(), record: (c) => calls.push(c) },

@@ -11,21 +11,60 @@ beforeAll(async () => {
 afterAll(async () => h.close());
 
 describe('gcp provider: coalesced membership', () => {
-  it('adds a node once for twenty Services reconciling concurrently', async () => {
+  it('adds a node once for twelve Services reconciling concurrently', async () => {
     const provider = h.newProvider({ instanceGroupCacheMs: 60_000 });
-    const refs = Array.from({ length: 20 }, (_, i) => newRef(`m${i}`));
+    const refs = Array.from({ length: 12 }, (_, i) => newRef(`m${i}`));
     const before = [node('n1', 'us-central1-a'), node('n2', 'us-central1-a')];
-    await Promise.all(refs.map((ref) => converge(provider, desired(ref, before), 100)));
+    await Promise.all(refs.map((ref) => converge(provider, desired(ref, before), 100, 1)));
     expect(h.fake.count('instanceGroups.insert')).toBe(1);
     expect(h.fake.count('instanceGroups.addInstances')).toBe(1);
 
     h.fake.resetCalls();
     const after = [...before, node('n3', 'us-central1-a')];
-    const results = await Promise.all(refs.map((ref) => converge(provider, desired(ref, after), 100)));
+    const results = await Promise.all(refs.map((ref) => converge(provider, desired(ref, after), 100, 1)));
     expect(results.every((r) => r.kinds.flat().every((k) => k === 'addInstances' || k === 'waitForOperations'))).toBe(true);
     expect(h.fake.count('instanceGroups.addInstances')).toBe(1);
     expect(h.fake.mutatingCalls()).toBe(1);
     const group = h.fake.list('instanceGroups')[0]!;
     expect((group.body.instances as string[]).map((i) => i.split('/').pop()).sort()).toEqual(['n1', 'n2', 'n3']);
+  });
+});
+
+describe('gcp provider: cached view of converged Services', () => {
+  it('plans node churn from the cached view with no per-Service reads', async () => {
+    const provider = h.newProvider({ instanceGroupCacheMs: 60_000, observeCacheMs: 60_000 });
+    h.fake.addInstance('us-central1-b', 'n9');
+    const refs = Array.from({ length: 10 }, (_, i) => newRef(`c${i}`));
+    const base = [node('n1', 'us-central1-a'), node('n2', 'us-central1-a'), node('n3', 'us-central1-a')];
+    await Promise.all(refs.map((ref) => converge(provider, desired(ref, base), 100, 1)));
+    await Promise.all(refs.map((ref) => converge(provider, desired(ref, base), 100, 1))); // confirms from the cache
+    h.fake.resetCalls();
+    const withB = [...base, node('n9', 'us-central1-b')];
+    await Promise.all(refs.map((ref) => converge(provider, desired(ref, withB), 100, 1)));
+    // A new zone: one group insert, one addInstances, and each backend service gains the zone.
+    expect(h.fake.count('instanceGroups.insert')).toBe(1);
+    expect(h.fake.count('instanceGroups.addInstances')).toBe(1);
+    expect(h.fake.count('backendServices.update')).toBe(refs.length);
+    // Each Service re-reads its own resources once, after its own backend service changed.
+    expect(h.fake.count(/^(healthChecks|forwardingRules|firewalls|addresses)\.(get|list)$/)).toBeLessThanOrEqual(refs.length * 5);
+    h.fake.resetCalls();
+    const without = base.slice(0, 2).concat(node('n9', 'us-central1-b'));
+    await Promise.all(refs.map((ref) => converge(provider, desired(ref, without), 100, 1)));
+    // Within a zone, churn is one membership operation and no per-Service read at all.
+    expect(h.fake.mutatingCalls()).toBe(1);
+    expect(h.fake.count(/^(healthChecks|backendServices|forwardingRules|firewalls|addresses)\.(get|list)$/)).toBe(0);
+  });
+
+  it('re-reads before any other change, so a stale view never decides it', async () => {
+    const provider = h.newProvider({ observeCacheMs: 60_000 });
+    const ref = newRef('stale');
+    const nodes = [node('n1', 'us-central1-a')];
+    await converge(provider, desired(ref, nodes));
+    await converge(provider, desired(ref, nodes));
+    // Reserved after the view was cached: only a new read can see it.
+    h.fake.seed('addresses', 'regions/us-central1', { name: 'later', address: '35.7.7.7', addressType: 'EXTERNAL', description: 'by hand' });
+    const r = await converge(provider, desired(ref, nodes, { loadBalancerIP: '35.7.7.7' }));
+    expect(r.kinds[0]).toEqual(['refreshObservation']);
+    expect(r.ingress).toEqual([{ ip: '35.7.7.7', ipMode: 'VIP' }]);
   });
 });
