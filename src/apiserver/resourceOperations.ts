@@ -206,6 +206,9 @@ export class ResourceOperations {
         throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
       }
       if (scope.namespace) obj.metadata.namespace = scope.namespace;
+    } else {
+      // Cluster-scoped objects have no namespace; Kubernetes clears one sent by mistake.
+      delete obj.metadata.namespace;
     }
     const stored = this.toStorage(def, obj);
     normalizeTimes(def.storage, stored as Record<string, unknown>);

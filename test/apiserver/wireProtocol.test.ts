@@ -235,6 +235,12 @@ describe('bad input', () => {
     expect(goodYaml.status).toBe(201);
   });
 
+  it('a namespace sent on a cluster-scoped object is cleared', async () => {
+    const r = await call('POST', '/api/v1/nodes', { metadata: { name: 'stray-ns', namespace: 'default' } });
+    expect(r.status).toBe(201);
+    expect((r.body.metadata as Record<string, unknown>).namespace).toBeUndefined();
+  });
+
   it('unknown resources and API versions are 404 NotFound', async () => {
     for (const path of ['/api/v1/namespaces/default/widgets', '/apis/example.com/v1/things', '/api/v2/services', '/apis/discovery.k8s.io/v1beta1/endpointslices']) {
       const r = await call('GET', path);
