@@ -61,7 +61,9 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
   const tgArns = new Map((plan.current?.targetGroups ?? []).map((g) => [g.name, g.arn]));
   let backendId = plan.env.backend?.id;
 
-  for (const node of d.skippedNodes) {
+  // Said when something changes (a create, a membership change), not on every steady resync.
+  const changing = plan.actions.some((a) => a.mutating);
+  for (const node of changing ? d.skippedNodes : []) {
     deps.emit({ ref: d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `node ${node.name} is not a target: ${node.reason}` });
   }
 

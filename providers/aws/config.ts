@@ -34,5 +34,7 @@ export const awsConfigSchema = z.object({
   /** Targets per RegisterTargets/DeregisterTargets call. */
   targetChunkSize: z.number().int().min(1).max(500).default(100),
   retries: z.number().int().min(0).default(6),
+  /** An owned target group no listener uses and no Service wants is deleted after this long (two resyncs apart). */
+  targetGroupSweepAgeSeconds: z.number().int().min(0).default(600),
 });
 export type AwsConfig = z.infer<typeof awsConfigSchema>;

@@ -157,6 +157,13 @@ function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lb
     });
 }
 
+/** The names of the target groups a Service wants, without any cloud read (for the sweep). */
+export function wantedTargetGroupNames(desired: DesiredLoadBalancer): string[] {
+  const options = parseAwsAnnotations(desired.annotations);
+  const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placementOf(desired, options));
+  return groupPorts(desired, options, lbName).map((g) => g.targetGroupName);
+}
+
 function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
   return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'TCP' ? 'tcp' : 'udp'];
 }

@@ -20,7 +20,9 @@ import type { AwsConfig } from './config.js';
 import { deleteStack, StillReleasingError } from './deleteStack.js';
 import { EnvironmentCache } from './environment.js';
 import { describeAnchors, observeService } from './observe.js';
+import { wantedTargetGroupNames } from './desiredStack.js';
 import { planActions } from './planActions.js';
+import { TargetGroupSweeper, type WantedTargetGroups } from './targetGroupSweep.js';
 import { SERVICE_NAME_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 export { awsConfigSchema, type AwsConfig } from './config.js';
@@ -64,6 +66,21 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
     else deps.logger.info({ event }, 'aws provider event');
   };
   const retryMs = config.provisioningRetrySeconds * 1000;
+  const sweeper = new TargetGroupSweeper(api, deps.clusterName, config.targetGroupSweepAgeSeconds * 1000);
+
+  // Names only (no cloud reads): what every current Service's target groups are called.
+  const wantedTargetGroups = (): WantedTargetGroups | undefined => {
+    if (!ctx) return undefined;
+    const wanted: WantedTargetGroups = { names: new Set(), protectedUids: new Set() };
+    for (const desired of ctx.listServices()) {
+      try {
+        for (const name of wantedTargetGroupNames({ ...desired, clusterName: deps.clusterName })) wanted.names.add(name);
+      } catch {
+        wanted.protectedUids.add(desired.ref.uid);
+      }
+    }
+    return wanted;
+  };
 
   return {
     name: 'aws',
@@ -112,6 +129,9 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
       return { state: 'deleted' };
     },
     async listOwned(): Promise<ServiceRef[]> {
+      // The resync calls this periodically: also the moment to sweep unattached target groups.
+      const swept = await sweeper.sweep(wantedTargetGroups());
+      if (swept > 0) deps.logger.info({ swept }, 'deleted unattached target groups no Service wants');
       const refs = new Map<string, ServiceRef>();
       for (const group of await describeAnchors(api, deps.clusterName)) {
         const tags = tagMap(group.Tags);

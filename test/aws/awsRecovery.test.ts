@@ -2,7 +2,7 @@
 // run (a fresh provider, as after a restart) finishes with exactly one of each resource and no
 // leak; a foreign NLB with our name is never touched.
 import { DeleteSecurityGroupCommand, DescribeSecurityGroupRulesCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
-import { CreateLoadBalancerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateLoadBalancerCommand, CreateTargetGroupCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
 import { placementOf } from '../../providers/aws/desiredStack.js';
@@ -107,6 +107,50 @@ describe('aws provider crash safety', () => {
       expect((await restarted.listOwned()).map((r) => r.uid)).not.toContain(svc.ref.uid);
       await restarted.stop?.();
     }
+  });
+
+  it('the resync sweeps an owned target group no listener uses and no Service wants (after two sightings); wanted and foreign ones stay', async () => {
+    const svc = makeService(h, { ports: [{ name: 'dns', protocol: 'TCP', port: 53, nodePort: 30353 }] });
+    await converge(h.provider, svc);
+    // What an interrupted protocol switch leaves: an owned group of the Service that nothing uses.
+    // (Made directly: moto neither accepts ModifyListener to UDP/TCP_UDP nor clears a group's
+    // LoadBalancerArns when a listener stops using it, so the switch itself cannot leave one here.)
+    const tags = [
+      { Key: `kubernetes.io/cluster/${h.clusterName}`, Value: 'owned' },
+      { Key: 'kube-lb-provisioner.io/service-uid', Value: svc.ref.uid },
+    ];
+    await h.elbv2.send(new CreateTargetGroupCommand({ Name: 'k8s-left-over-53b', Protocol: 'TCP_UDP', Port: 30353, VpcId: h.world.vpcId, TargetType: 'instance', Tags: tags }));
+    await h.elbv2.send(new CreateTargetGroupCommand({ Name: 'someone-elses', Protocol: 'TCP', Port: 80, VpcId: h.world.vpcId, TargetType: 'instance' }));
+    // Another Service crashed mid-create: its group exists, no listener uses it yet, but it is wanted.
+    const creating = makeService(h, { ports: [{ name: 'web', protocol: 'TCP', port: 8080, nodePort: 30808 }] });
+    const crashed = await h.newProvider({
+      beforeStep: (_, kind) => {
+        if (kind === 'createLoadBalancer') throw new Error('crash before the NLB');
+      },
+    });
+    await expect(converge(crashed, creating)).rejects.toThrow('crash before the NLB');
+    await crashed.stop?.();
+
+    const names = async () => (await inventory(h)).targetGroups.map((g) => g.name);
+    const groupsOf = async (uid: string) => (await inventory(h)).targetGroups.filter(ownedBy(uid)).map((g) => g.name).sort();
+    const svcGroups = (await groupsOf(svc.ref.uid)).filter((n) => n !== 'k8s-left-over-53b');
+    const creatingGroups = await groupsOf(creating.ref.uid);
+    expect(svcGroups).toHaveLength(1);
+    expect(creatingGroups).toHaveLength(1);
+
+    const sweeping = await h.newProvider({}, { targetGroupSweepAgeSeconds: 0 }, () => [svc, creating]);
+    await sweeping.listOwned(); // first sighting: only noted
+    expect(await names()).toContain('k8s-left-over-53b');
+    await sweeping.listOwned();
+    expect(await names()).not.toContain('k8s-left-over-53b');
+    expect(await names()).toContain('someone-elses');
+    expect(await groupsOf(svc.ref.uid)).toEqual(svcGroups);
+    expect(await groupsOf(creating.ref.uid)).toEqual(creatingGroups);
+
+    await converge(sweeping, creating);
+    expect(await groupsOf(creating.ref.uid)).toEqual(creatingGroups);
+    for (const s of [svc, creating]) expect(await sweeping.delete(s.ref)).toEqual({ state: 'deleted' });
+    await sweeping.stop?.();
   });
 
   it('leaves a foreign, untagged NLB with the same name alone, and says why', async () => {

@@ -56,7 +56,7 @@ export interface AwsHarness {
   events: ProviderEvent[];
   provider: AwsProvider;
   /** A second provider instance on the same cloud, as after a controller restart. */
-  newProvider(options?: AwsProviderOptions, configOverrides?: Record<string, unknown>): Promise<AwsProvider>;
+  newProvider(options?: AwsProviderOptions, configOverrides?: Record<string, unknown>, services?: () => DesiredLoadBalancer[]): Promise<AwsProvider>;
   stop(): Promise<void>;
 }
 
@@ -68,14 +68,14 @@ export async function startAwsHarness(opts: { clusterName?: string; nodes?: numb
   const world = await seedWorld(ec2, { clusterName, nodes: opts.nodes ?? 3 });
   const calls = callLog();
   const events: ProviderEvent[] = [];
-  const newProvider = async (options: AwsProviderOptions = {}, configOverrides: Record<string, unknown> = {}) => {
+  const newProvider = async (options: AwsProviderOptions = {}, configOverrides: Record<string, unknown> = {}, services: () => DesiredLoadBalancer[] = () => []) => {
     const config = awsConfigSchema.parse({ type: 'aws', region: MOTO_REGION, endpoint: proxy.endpoint, environmentCacheSeconds: 60, rateLimits: FAST_LIMITS, ...opts.config, ...configOverrides });
     const provider = await createAwsProvider(
       config,
       { clusterName, logger: silentLogger(), record: (c) => calls.calls.push({ operation: c.operation, mutating: c.mutating, outcome: c.outcome }) },
       { credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, retryTiming: { minTimeoutMs: 20, maxTimeoutMs: 500 }, ...options },
     );
-    await provider.start?.({ listServices: () => [], requeue: () => undefined, emit: (e) => events.push(e) });
+    await provider.start?.({ listServices: services, requeue: () => undefined, emit: (e) => events.push(e) });
     return provider;
   };
   const provider = await newProvider();
