@@ -83,6 +83,9 @@ export class Speaker {
   private reporting: Promise<void> | undefined;
   private lastWanted = '';
   private apiUnreachableSince: number | undefined;
+  private resumeAt: number | undefined;
+  private renewFailing = false;
+  private renewInFlightSince: number | undefined;
   private lastConverge = 0;
   private pendingReport: AddressOwner[] | undefined;
   /** Owners from the last evaluation, for tests and logs. */
@@ -152,6 +155,7 @@ export class Speaker {
     const { nodeName, namespace } = this.options;
     const name = speakerLeaseName(nodeName);
     const now = new Date();
+    this.renewInFlightSince ??= now.getTime();
     this.options.logger.trace('speaker: renewing its Lease');
     const body: V1Lease = {
       apiVersion: 'coordination.k8s.io/v1',
@@ -179,11 +183,15 @@ export class Speaker {
       }
       this.leaseResourceVersion = saved.metadata?.resourceVersion;
       this.lastOwnRenewal = Date.now();
+      this.renewFailing = false;
+      this.renewInFlightSince = undefined;
       const tookMs = this.lastOwnRenewal - now.getTime();
       if (tookMs > this.lapseMs - this.renewIntervalMs) this.options.logger.warn({ tookMs }, 'speaker: slow Lease renewal; others may briefly count this node dead');
       else this.options.logger.debug({ tookMs }, 'speaker: Lease renewed');
     } catch (error) {
       this.leaseResourceVersion = undefined;
+      this.renewFailing = true;
+      this.renewInFlightSince = undefined;
       this.options.logger.warn({ err: error }, 'speaker: cannot renew its Lease');
       this.evaluateSoon();
     }
@@ -259,26 +267,50 @@ export class Speaker {
     return out;
   }
 
+  /** Whether this speaker can reach the API server, judged by its own Lease renewals. */
+  private apiReachable(now: number): boolean {
+    if (this.renewFailing) return false;
+    if (this.renewInFlightSince !== undefined && now - this.renewInFlightSince > this.lapseMs - this.renewIntervalMs) return false;
+    return !(this.lastOwnRenewal > 0 && now - this.lastOwnRenewal >= this.lapseMs);
+  }
+
+  /**
+   * Cut off from the API server: in an API outage nobody can renew, so every speaker would soon
+   * count every Lease dead. Keep what we hold and keep it fresh rather than black out every
+   * address. The price: a node cut off from the API alone keeps its addresses while another takes
+   * them over, until it can renew again.
+   */
+  private async holdStill(now: number, why: string): Promise<void> {
+    if (!this.apiUnreachableSince) {
+      this.apiUnreachableSince = now;
+      this.options.logger.warn({ held: this.announcer.held(), why }, 'speaker: keeping the addresses it holds until it can renew its Lease');
+    }
+    if (now - this.lastConverge >= this.refreshIntervalMs * 0.8) {
+      await this.announcer.converge(this.announcer.held());
+      this.lastConverge = now;
+    }
+  }
+
   private async evaluate(): Promise<void> {
     const now = Date.now();
-    if (this.lastOwnRenewal > 0 && now - this.lastOwnRenewal >= this.lapseMs) {
-      // Cut off from the API server: every other speaker's view is frozen too (in an API outage
-      // nobody renews), so keep what we hold and keep it fresh rather than black out every
-      // address. The price: a node cut off from the API alone keeps its addresses while another
-      // takes them over, until it can renew again.
-      if (!this.apiUnreachableSince) {
-        this.apiUnreachableSince = now;
-        this.options.logger.warn({ held: this.announcer.held() }, 'speaker: cannot renew its Lease; keeping the addresses it holds until it can');
-      }
-      if (now - this.lastConverge >= this.refreshIntervalMs * 0.8) {
-        await this.announcer.converge(this.announcer.held());
-        this.lastConverge = now;
-      }
-      return;
-    }
+    if (!this.apiReachable(now)) return this.holdStill(now, 'Lease renewal failing');
     if (this.apiUnreachableSince) {
-      this.options.logger.info({ afterMs: now - this.apiUnreachableSince }, 'speaker: Lease renewed again; resuming ownership decisions');
+      // Back in touch: let every watch resync and every speaker renew once before deciding
+      // anything, or stale views of the others' Leases would move addresses for nothing.
+      this.resumeAt = now + this.lapseMs;
+      this.options.logger.info({ afterMs: now - this.apiUnreachableSince }, 'speaker: Lease renewed again; deciding ownership after a grace period');
       this.apiUnreachableSince = undefined;
+    }
+    if (this.resumeAt !== undefined) {
+      if (now < this.resumeAt) {
+        if (now - this.lastConverge >= this.refreshIntervalMs * 0.8) {
+          await this.announcer.converge(this.announcer.held());
+          this.lastConverge = now;
+        }
+        this.lapseTimerAt(this.resumeAt);
+        return;
+      }
+      this.resumeAt = undefined;
     }
     const leases = this.leaseView(now);
     this.owners = addressOwners({ leases, nodes: this.nodeView(), services: this.serviceView(), nowMs: now, lapseMs: this.lapseMs });
@@ -286,6 +318,13 @@ export class Speaker {
     // Touch the interface only when ownership changed or the periodic refresh is due: Lease
     // renewals arrive every second from every node and rarely change anything.
     const wanted = mine.map((o) => o.ip).sort().join(',');
+    const held = new Set(this.announcer.held());
+    if (mine.some((o) => !held.has(o.ip)) && now - this.lastOwnRenewal > 250) {
+      // About to take an address (maybe because another Lease lapsed): first make sure it is not
+      // we who lost the API server. A renewal that fails here means: hold still.
+      await this.renew();
+      if (!this.apiReachable(Date.now())) return this.holdStill(Date.now(), 'Lease renewal failed before taking an address');
+    }
     if (wanted !== this.lastWanted || now - this.lastConverge >= this.refreshIntervalMs * 0.8) {
       const { added, removed } = await this.announcer.converge(mine.map((o) => o.ip));
       this.lastWanted = wanted;
@@ -296,6 +335,11 @@ export class Speaker {
     this.reportSoon(mine);
     const took = Date.now() - now;
     if (took > 500) this.options.logger.warn({ tookMs: took }, 'speaker: slow evaluation');
+  }
+
+  private lapseTimerAt(at: number): void {
+    if (this.lapseTimer) clearTimeout(this.lapseTimer);
+    if (!this.stopped) this.lapseTimer = setTimeout(() => this.evaluateSoon(), Math.max(0, at - Date.now()) + 5);
   }
 
   /** Re-evaluates right when the next Lease lapses, and while announcements are still due. */
