@@ -263,7 +263,9 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
 
   const watch = parsed.watchPrefix || q.get('watch') === 'true' || q.get('watch') === '1';
   const verb = verbOf(method, parsed, watch);
-  const record: RecordedRequest = { user: userOf(req), verb: verb ?? 'get', apiGroup: parsed.def.group, resource: parsed.def.resource, code: 0 };
+  // A method the path does not allow is still recorded under the verb it asked for (and its 405).
+  const asked: RecordedRequest['verb'] = verb ?? ({ POST: 'create', PUT: 'update', PATCH: 'patch' } as const)[method as 'POST'] ?? 'get';
+  const record: RecordedRequest = { user: userOf(req), verb: asked, apiGroup: parsed.def.group, resource: parsed.def.resource, code: 0 };
   if (parsed.subresource) record.subresource = parsed.subresource;
   if (parsed.namespace !== undefined) record.namespace = parsed.namespace;
   if (parsed.name !== undefined) record.name = parsed.name;

@@ -308,6 +308,7 @@ describe('bad input', () => {
     expect(dup.status).toBe(409);
     expect(dup.body).toMatchObject({ reason: 'AlreadyExists', message: 'configmaps "patch-target" already exists' });
     expect((await call('PUT', '/api/v1/namespaces/default/configmaps', cm('x'))).status).toBe(405);
+    expect(api.requests.at(-1)).toMatchObject({ verb: 'update', resource: 'configmaps', namespace: 'default', code: 405 });
   });
 });
 
