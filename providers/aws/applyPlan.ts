@@ -314,8 +314,10 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `NLB ${d.lbName} is provisioning` };
   }
   if (lb.state === 'failed') throw new Error(`NLB ${d.lbName} failed to provision; delete it in AWS or recreate the Service`);
-  if (plan.retiring.length > 0 && !plan.actions.some((a) => a.step.op === 'retireStack')) {
-    return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `replaced NLB ${plan.retiring.map((s) => s.lbName).join(', ')} is still to be deleted` };
+  const retired = new Set(plan.actions.flatMap((a) => (a.step.op === 'retireStack' ? [a.step.stack.lbName] : [])));
+  const remaining = plan.retiring.filter((s) => !retired.has(s.lbName));
+  if (remaining.length > 0) {
+    return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `replaced NLB ${remaining.map((s) => s.lbName).join(', ')} is still to be deleted` };
   }
   if (plan.ingress) return { state: 'ready', ingress: plan.ingress };
   return { state: 'ready', ingress: plan.current ? ingressFor({ ...plan.current, loadBalancer: { ...plan.current.loadBalancer!, dnsName: lb.dnsName } }) : [{ hostname: lb.dnsName }] };

@@ -61,6 +61,10 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     const from = retiring.map((s) => s.lbName);
     add({ op: 'announceReplacement', from }, `placement changed (scheme, subnets or addresses): a new NLB ${stack.lbName} replaces ${from.join(', ')}`, { mutating: false });
   }
+  // An Elastic IP sits on one NLB at a time: if the successor needs an address the old one holds,
+  // the old one has to go first (a short outage, which the replacement Event announces).
+  const blocking = current?.loadBalancer ? [] : retiring.filter((s) => (s.loadBalancer?.addresses ?? []).some((a) => stack.addresses.includes(a)));
+  for (const old of blocking) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} first: it holds ${old.loadBalancer!.addresses.join(', ')}, which the new one needs`);
 
   // 1. The security group: created first, it anchors everything else of this load balancer.
   if (!current) add({ op: 'createSecurityGroup' }, `create security group ${stack.lbName} (anchor and source ranges of the NLB)`);
@@ -146,7 +150,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
 
   // 7. A replaced load balancer goes only once its successor is active.
   if (current?.loadBalancer?.state === 'active') {
-    for (const old of retiring) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} and everything of it`);
+    for (const old of retiring.filter((s) => !blocking.includes(s))) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} and everything of it`);
   }
 
   const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, env: observed.env, retiring };

@@ -92,6 +92,26 @@ describe('aws provider addresses', () => {
     expect(await h.provider.listOwned()).not.toContainEqual(svc.ref);
   });
 
+  it('replaces the NLB when the subnets change but the Elastic IP stays: the old one goes first, since it holds the address', async () => {
+    const eip = h.world.eips[0]!;
+    const [zoneA, zoneB] = Object.keys(h.world.publicSubnets);
+    const svc = makeService(h, { loadBalancerIP: eip.publicIp, annotations: { 'service.beta.kubernetes.io/aws-load-balancer-subnets': h.world.publicSubnets[zoneA!]! } });
+    await converge(h.provider, svc);
+    const old = (await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid));
+    expect(old).toHaveLength(1);
+
+    svc.annotations = { 'service.beta.kubernetes.io/aws-load-balancer-subnets': h.world.publicSubnets[zoneB!]! };
+    h.proxy.requests.length = 0;
+    const { result } = await converge(h.provider, svc);
+    const order = h.proxy.requests.filter((r) => r.action === 'CreateLoadBalancer' || r.action === 'DeleteLoadBalancer').map((r) => r.action);
+    expect(order).toEqual(['DeleteLoadBalancer', 'CreateLoadBalancer']);
+    expect(createRequests()[0]).toMatchObject({ 'SubnetMappings.member.1.SubnetId': h.world.publicSubnets[zoneB!], 'SubnetMappings.member.1.AllocationId': eip.allocationId });
+    const lbs = (await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid));
+    expect(lbs).toHaveLength(1);
+    expect(lbs[0]!.arn).not.toBe(old[0]!.arn);
+    expect(result.ingress).toEqual([{ hostname: lbs[0]!.dnsName }, { ip: eip.publicIp }]);
+  });
+
   it('replaces the NLB when the IP changes: announces it, creates the new one, then deletes the old one', async () => {
     const [first, second] = h.world.eips;
     const svc = makeService(h, { loadBalancerIP: first!.publicIp });
