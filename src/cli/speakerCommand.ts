@@ -20,6 +20,7 @@ export function speakerCommand(): Command {
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then ~/.kube/config)')
     .option('--namespace <ns>', 'namespace of the speakers\' Leases', process.env.POD_NAMESPACE ?? 'kube-system')
     .option('--load-balancer-class <class>', 'serve Services of this loadBalancerClass (default: Services without a class)')
+    .option('--default', 'with --load-balancer-class: also serve Services without a class (the metal provider is the default)', false)
     .option('--netns <name>', 'run network commands inside this network namespace (labs and tests)')
     .option('--renew-interval-ms <ms>', 'how often the node Lease is renewed', positiveInt, 1000)
     .option('--lapse-ms <ms>', 'a speaker whose Lease was not renewed for this long is dead', positiveInt, 1500)
@@ -31,6 +32,7 @@ export function speakerCommand(): Command {
       kubeconfig?: string;
       namespace: string;
       loadBalancerClass?: string;
+      default: boolean;
       netns?: string;
       renewIntervalMs: number;
       lapseMs: number;
@@ -48,6 +50,7 @@ export function speakerCommand(): Command {
         nodeName: opts.nodeName,
         namespace: opts.namespace,
         loadBalancerClass: opts.loadBalancerClass,
+        serveClassless: opts.default,
         effects,
         logger,
         renewIntervalMs: opts.renewIntervalMs,

@@ -42,6 +42,8 @@ export interface SpeakerOptions {
   namespace: string;
   /** Serve Services of this spec.loadBalancerClass; undefined: Services without a class. */
   loadBalancerClass?: string;
+  /** With a class: also serve Services without one (the metal provider is the default). */
+  serveClassless?: boolean;
   effects: NetEffects;
   logger: Logger;
   renewIntervalMs?: number;
@@ -256,9 +258,12 @@ export class Speaker {
       readyNodes.set(key, nodes);
     }
     const wantedClass = this.options.loadBalancerClass;
+    const classless = wantedClass === undefined || this.options.serveClassless === true;
     const out: AnnouncedService[] = [];
     for (const svc of this.informers!.services.list()) {
-      if (svc.spec?.type !== 'LoadBalancer' || svc.spec.loadBalancerClass !== wantedClass) continue;
+      if (svc.spec?.type !== 'LoadBalancer') continue;
+      const cls = svc.spec.loadBalancerClass;
+      if (cls === undefined ? !classless : cls !== wantedClass) continue;
       const ips = (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ip && i.ipMode !== 'Proxy').map((i) => i.ip!);
       if (ips.length === 0) continue;
       const key = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
