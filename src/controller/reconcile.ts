@@ -33,6 +33,8 @@ export interface ReconcilerDeps {
   /** Upstream-like behaviour for benchmarks: wait inline while the cloud is in progress. */
   blockOnInProgress?: boolean;
   sleep?: (ms: number) => Promise<void>;
+  /** Told once per node that is skipped for want of a providerID. */
+  onNodeSkipped?: (node: string, message: string) => void;
 }
 
 interface Ownership {
@@ -47,6 +49,7 @@ export class Reconciler {
   private readonly ensuring = new Set<string>();
   private readonly deleting = new Set<string>();
   private readonly unavailable = new Set<string>();
+  private readonly warnedNoProviderID = new Set<string>();
   private readonly targetCache = new Map<string, { version: number; targets: NodeTarget[] }>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -70,7 +73,17 @@ export class Reconciler {
     const version = this.deps.view.nodesVersion();
     const cached = this.targetCache.get(slot.id);
     if (cached && cached.version === version) return cached.targets;
-    const targets = eligibleTargets(this.deps.view.nodes(), { needsProviderID: slot.provider.capabilities.needsProviderID });
+    const needsProviderID = slot.provider.capabilities.needsProviderID;
+    if (needsProviderID) {
+      for (const node of this.deps.view.nodes()) {
+        const name = node.metadata?.name ?? '';
+        if (!node.spec?.providerID && !this.warnedNoProviderID.has(name)) {
+          this.warnedNoProviderID.add(name);
+          this.deps.onNodeSkipped?.(name, `node ${name} has no spec.providerID: the ${slot.provider.name} provider cannot target it`);
+        }
+      }
+    }
+    const targets = eligibleTargets(this.deps.view.nodes(), { needsProviderID });
     this.targetCache.set(slot.id, { version, targets });
     return targets;
   }

@@ -134,7 +134,14 @@ export async function runController(options: RunControllerOptions): Promise<Runn
       ...(tuning.informerRestartMaxMs !== undefined ? { informerRestartMaxMs: tuning.informerRestartMaxMs } : {}),
     },
   );
-  const reconciler = new Reconciler({ view: cache, kube: writer, slots, clusterName: config.clusterName, blockOnInProgress: tuning.blockOnInProgress ?? false });
+  const reconciler = new Reconciler({
+    view: cache,
+    kube: writer,
+    slots,
+    clusterName: config.clusterName,
+    blockOnInProgress: tuning.blockOnInProgress ?? false,
+    onNodeSkipped: (node, message) => logger.warn({ node }, message),
+  });
 
   // Providers may warm up from the Services they serve (metal rebuilds its address assignments).
   const context = (slot: ProviderRuntime): ProviderContext => ({

@@ -16,12 +16,15 @@ export class ServiceWriter implements KubeWriter {
     private readonly events: EventRecorder,
   ) {}
 
+  /** Throws if the Service is gone: nothing may be provisioned for it without the finalizer. */
   addFinalizer(service: V1Service): Promise<void> {
-    return this.editFinalizers(service, (list) => (list.includes(LOAD_BALANCER_CLEANUP_FINALIZER) ? undefined : [...list, LOAD_BALANCER_CLEANUP_FINALIZER]));
+    return this.editFinalizers(service, true, (list) => (list.includes(LOAD_BALANCER_CLEANUP_FINALIZER) ? undefined : [...list, LOAD_BALANCER_CLEANUP_FINALIZER]));
   }
 
   removeFinalizer(service: V1Service): Promise<void> {
-    return this.editFinalizers(service, (list) => (list.includes(LOAD_BALANCER_CLEANUP_FINALIZER) ? list.filter((f) => f !== LOAD_BALANCER_CLEANUP_FINALIZER) : undefined));
+    return this.editFinalizers(service, false, (list) =>
+      list.includes(LOAD_BALANCER_CLEANUP_FINALIZER) ? list.filter((f) => f !== LOAD_BALANCER_CLEANUP_FINALIZER) : undefined,
+    );
   }
 
   async patchIngress(service: V1Service, ingress: LoadBalancerIngress[]): Promise<void> {
@@ -36,20 +39,23 @@ export class ServiceWriter implements KubeWriter {
   }
 
   /** Finalizers are a list, replaced whole by a merge patch: guard it with the resourceVersion. */
-  private async editFinalizers(service: V1Service, edit: (current: string[]) => string[] | undefined): Promise<void> {
+  private async editFinalizers(service: V1Service, mustExist: boolean, edit: (current: string[]) => string[] | undefined): Promise<void> {
     const namespace = service.metadata?.namespace ?? 'default';
     const name = service.metadata?.name ?? '';
+    const gone = () => {
+      if (mustExist) throw new Error(`Service ${namespace}/${name} (uid ${service.metadata?.uid ?? ''}) no longer exists`);
+    };
     let current: V1Service | undefined = service;
     for (let attempt = 0; attempt < 5; attempt++) {
       if (!current) {
         try {
           current = await this.core.readNamespacedService({ namespace, name });
         } catch (error) {
-          if (statusOf(error) === 404) return;
+          if (statusOf(error) === 404) return gone();
           throw error;
         }
       }
-      if (current.metadata?.uid !== service.metadata?.uid) return; // a different Service now
+      if (current.metadata?.uid !== service.metadata?.uid) return gone(); // a different Service now
       const next = edit(current.metadata?.finalizers ?? []);
       if (next === undefined) return;
       try {
@@ -60,7 +66,7 @@ export class ServiceWriter implements KubeWriter {
         return;
       } catch (error) {
         const status = statusOf(error);
-        if (status === 404) return;
+        if (status === 404) return gone();
         if (status !== 409) throw error;
         current = undefined; // stale: read and try again
       }
