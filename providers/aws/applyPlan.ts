@@ -1,8 +1,9 @@
 // Carries out an AwsPlan step by step. Every step is safe to repeat after a crash at any point:
 // creates look for an owned resource with the deterministic name first (AWS would otherwise hand
 // back a foreign one with the same name), deletes treat "not found" as done.
-import { CreateSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { CreateSecurityGroupCommand, CreateTagsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import {
+  AddTagsCommand,
   CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateTargetGroupCommand,
@@ -287,6 +288,16 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           }
           break;
         }
+        case 'tagResources':
+          for (let i = 0; i < step.elbArns.length; i += 20) {
+            const arns = step.elbArns.slice(i, i + 20);
+            await api.elb('AddTags', true, (c) => c.send(new AddTagsCommand({ ResourceArns: arns, Tags: toTagList(step.tags) })));
+          }
+          if (step.securityGroupId) {
+            const id = step.securityGroupId;
+            await api.ec2('CreateTags', true, (c) => c.send(new CreateTagsCommand({ Resources: [id], Tags: toTagList(step.tags) })));
+          }
+          break;
         case 'ensureBackendSecurityGroup':
           await ensureBackend();
           break;

@@ -47,6 +47,7 @@ export interface ObservedTargetGroup {
   protocol: string;
   port: number;
   owned: boolean;
+  tags: Record<string, string>;
   healthCheck: HealthCheckSettings;
   targets: { id: string; port: number }[];
 }
@@ -62,12 +63,13 @@ export interface ObservedListener {
 export interface ObservedStack {
   lbName: string;
   placement: string;
-  securityGroup: { id: string; ingress: IngressRule[] };
+  securityGroup: { id: string; ingress: IngressRule[]; tags: Record<string, string> };
   loadBalancer?: {
     arn: string;
     dnsName: string;
     state: string;
     owned: boolean;
+    tags: Record<string, string>;
     /** Addresses of attached Elastic IPs (from AWS, or from our tag where AWS does not say). */
     addresses: string[];
   };
@@ -137,6 +139,8 @@ export type AwsStep =
   | { op: 'registerTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
   | { op: 'deregisterTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
   | { op: 'ensureBackendSecurityGroup' }
+  /** The user's additional tags changed: add them (tags the user dropped from the annotation stay). */
+  | { op: 'tagResources'; elbArns: string[]; securityGroupId?: string; tags: Record<string, string> }
   | { op: 'authorizeNodeRules'; groupId: string; rules: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[] }
   | { op: 'retireStack'; stack: ObservedStack };
 

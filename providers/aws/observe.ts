@@ -123,7 +123,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     return {
       lbName: tags[LOAD_BALANCER_NAME_TAG]!,
       placement: tags[PLACEMENT_TAG] ?? '',
-      securityGroup: { id: g.GroupId!, ingress: ingressRules(g.IpPermissions) },
+      securityGroup: { id: g.GroupId!, ingress: ingressRules(g.IpPermissions), tags },
       listeners: [],
       targetGroups: [],
     };
@@ -160,6 +160,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       dnsName: lb.DNSName ?? '',
       state: lb.State?.Code ?? 'provisioning',
       owned: isOwned(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
+      tags: lbTags,
       addresses: reported.length > 0 ? reported : (lbTags[ADDRESSES_TAG] ?? '').split(' ').filter((a) => a !== ''),
     };
     stack.listeners = listeners.map((l) => ({
@@ -178,6 +179,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
           protocol: g.Protocol ?? '',
           port: g.Port ?? 0,
           owned,
+          tags: gTags,
           healthCheck: healthCheckOf(g),
           targets: owned ? await describeTargets(api, g.TargetGroupArn!) : [],
         };

@@ -148,7 +148,21 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
 
   if (toRevoke.length > 0) add({ op: 'revokeIngress', rules: toRevoke }, `stop allowing ${toRevoke.map(ruleKey).join(', ')} into the NLB`);
 
-  // 7. A replaced load balancer goes only once its successor is active.
+  // 7. The user's additional tags, on what exists already (new resources get them at creation).
+  if (current) {
+    const lacks = (have: Record<string, string>) => Object.entries(stack.tags).some(([k, v]) => have[k] !== v);
+    const elbArns = [
+      ...(current.loadBalancer?.owned && lacks(current.loadBalancer.tags) ? [current.loadBalancer.arn] : []),
+      ...current.targetGroups.filter((g) => g.owned && stack.groups.some((w) => w.targetGroupName === g.name) && lacks(g.tags)).map((g) => g.arn),
+    ];
+    const sgLacks = lacks(current.securityGroup.tags);
+    if (elbArns.length > 0 || sgLacks) {
+      const step: AwsStep = { op: 'tagResources', elbArns, tags: stack.tags, ...(sgLacks ? { securityGroupId: current.securityGroup.id } : {}) };
+      add(step, `tag ${elbArns.length + (sgLacks ? 1 : 0)} resource(s) with ${Object.entries(stack.tags).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    }
+  }
+
+  // 8. A replaced load balancer goes only once its successor is active.
   if (current?.loadBalancer?.state === 'active') {
     for (const old of retiring.filter((s) => !blocking.includes(s))) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} and everything of it`);
   }

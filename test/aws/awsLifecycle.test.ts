@@ -148,6 +148,20 @@ describe('aws provider lifecycle', () => {
     expect(tg.targets).toEqual(h.world.nodes.map((n) => `${n.instanceId}:30080`).sort());
   });
 
+  it('adds the user\'s additional tags to what exists when the annotation changes', async () => {
+    const svc = makeService(h);
+    await converge(h.provider, svc);
+    svc.annotations = { 'service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags': 'team=payments,env=prod' };
+    h.calls.reset();
+    await converge(h.provider, svc);
+    expect(h.calls.count({ mutating: true })).toBe(2); // AddTags (NLB + target group in one call), CreateTags (security group)
+    const inv = await inventory(h);
+    for (const r of [inv.loadBalancers.find(ownedBy(svc.ref.uid))!, inv.targetGroups.find(ownedBy(svc.ref.uid))!, inv.securityGroups.find(ownedBy(svc.ref.uid))!]) {
+      expect(r.tags).toMatchObject({ team: 'payments', env: 'prod' });
+    }
+    expect(await isSteady(h.provider, svc)).toBe(true);
+  });
+
   it('skips a node without a usable providerID, with a Warning Event', async () => {
     const svc = makeService(h);
     svc.nodes = [...svc.nodes, { name: 'no-id', providerID: 'kind://docker/x', internalIPs: [], externalIPs: [], labels: {} }];

@@ -169,10 +169,10 @@ describe('aws diff', () => {
     const stack: ObservedStack = {
       lbName: s.lbName,
       placement: s.placement,
-      securityGroup: { id: 'sg-lb', ingress: s.ingress },
-      loadBalancer: { arn: 'arn:lb', dnsName: 'x.elb.amazonaws.com', state: 'active', owned: true, addresses: [] },
+      securityGroup: { id: 'sg-lb', ingress: s.ingress, tags: s.tags },
+      loadBalancer: { arn: 'arn:lb', dnsName: 'x.elb.amazonaws.com', state: 'active', owned: true, tags: s.tags, addresses: [] },
       listeners: [{ arn: 'arn:l', port: g.port, protocol: g.protocol, targetGroupArn: 'arn:tg' }],
-      targetGroups: [{ arn: 'arn:tg', name: g.targetGroupName, protocol: g.protocol, port: g.nodePort, owned: true, healthCheck: g.healthCheck, targets: targets.map((id) => ({ id, port: g.nodePort })) }],
+      targetGroups: [{ arn: 'arn:tg', name: g.targetGroupName, protocol: g.protocol, port: g.nodePort, owned: true, tags: s.tags, healthCheck: g.healthCheck, targets: targets.map((id) => ({ id, port: g.nodePort })) }],
     };
     return { ref: d.ref, stacks: [stack], env };
   }
