@@ -158,3 +158,40 @@ export async function createNodes(core: CoreV1Api, count: number, prefix = 'node
   }
 }
 
+
+/**
+ * A controller configuration for provider end-to-end tests: the given provider entries, fast
+ * backoff, no leader election (unless overridden).
+ */
+export function e2eConfig(providers: unknown[], overrides: Partial<Record<string, unknown>> = {}): ControllerConfig {
+  return controllerConfigSchema.parse({
+    clusterName: 'test-cluster',
+    workers: 4,
+    backoff: { initialSeconds: 0.05, maxSeconds: 1 },
+    leaderElection: { enabled: false },
+    providers,
+    ...overrides,
+  });
+}
+
+/** Runs the controller for any provider (pass createProvider to inject a provider built on fakes). */
+export async function startController(options: {
+  kubeConfig: KubeConfig;
+  config: ControllerConfig;
+  createProvider?: (config: ProviderConfig, deps: ProviderDeps) => Promise<Provider>;
+  identity?: string;
+  logger?: Logger;
+  tuning?: ControllerTuning;
+}): Promise<{ controller: RunningController; registry: Registry }> {
+  const registry = new Registry();
+  const controller = await runController({
+    kubeConfig: options.kubeConfig,
+    config: options.config,
+    logger: options.logger ?? silentLogger(),
+    registry,
+    ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.createProvider ? { createProvider: options.createProvider } : {}),
+    tuning: { nodeSyncDelayMs: 50, informerRestartMinMs: 50, informerRestartMaxMs: 500, ...options.tuning },
+  });
+  return { controller, registry };
+}
