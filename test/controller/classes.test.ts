@@ -1,17 +1,14 @@
 // Several providers in one deployment, each reached through its class (one of them the default for
 // class-less Services); Services of a class nobody here serves are never touched.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedCloud } from '../../providers/simulated/cloud.js';
 import { TAG_SERVICE } from '../../providers/simulated/diff.js';
 import { createSimulatedProvider } from '../../providers/simulated/index.js';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import { controllerConfigSchema } from '../../src/config/schema.js';
-import { runController, type RunningController } from '../../src/controller/runController.js';
+import type { RunningController } from '../../src/controller/runController.js';
 import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../../src/controller/serviceSelection.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { createNodes, eventsFor, lbService, readService, waitFor, waitForIngress } from '../support/controller.js';
+import { createNodes, e2eConfig, eventsFor, lbService, readService, startController, waitFor, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
 
 let api: ApiServerHandle;
@@ -27,23 +24,18 @@ beforeAll(async () => {
   api = await startApiServer({ port: 0 });
   kc = kubeConfigFor(api);
   await createNodes(kc.makeApiClient(CoreV1Api), 2);
-  const config = controllerConfigSchema.parse({
-    clusterName: 'multi',
-    backoff: { initialSeconds: 0.05, maxSeconds: 0.5 },
-    leaderElection: { enabled: false },
-    providers: [
+  const config = e2eConfig(
+    [
       { type: 'simulated', default: true, addressPool: '127.240.0.0/24' },
       { type: 'simulated', loadBalancerClass: 'example.com/other', addressPool: '127.241.0.0/24' },
     ],
-  });
-  controller = await runController({
+    { clusterName: 'multi' },
+  );
+  ({ controller } = await startController({
     kubeConfig: kc,
     config,
-    logger: silentLogger(),
-    registry: new Registry(),
-    tuning: { nodeSyncDelayMs: 50 },
     createProvider: (entry, deps) => createSimulatedProvider(entry as never, deps, entry.loadBalancerClass ? clouds.other : clouds.default),
-  });
+  }));
 });
 
 afterAll(async () => {
