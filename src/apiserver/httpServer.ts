@@ -59,7 +59,18 @@ function userOf(req: IncomingMessage): string {
 }
 
 /** Resolve /api/v1/... and /apis/{g}/{v}/... to a resource, namespace, name and subresource. */
-function parseResourcePath(segments: string[]): ParsedPath | 'unknown' | undefined {
+/** A resource path this server does not serve: still recorded, as a component really asked for it. */
+interface UnknownPath {
+  unknown: true;
+  group: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+  watchPrefix: boolean;
+}
+
+function parseResourcePath(segments: string[]): ParsedPath | UnknownPath | undefined {
   let group: string;
   let version: string;
   let rest: string[];
@@ -83,10 +94,19 @@ function parseResourcePath(segments: string[]): ParsedPath | 'unknown' | undefin
     rest = rest.slice(2);
   }
   const def = findResource(group, version, rest[0] ?? '');
-  if (!def || rest.length > 3) return 'unknown';
-  if (namespace !== undefined && !def.namespaced) return 'unknown';
   const subresource = rest[2];
-  if (subresource !== undefined && !(subresource === 'status' && def.hasStatus) && !(subresource === 'finalize' && def.storage === 'namespaces')) return 'unknown';
+  const unknown = (): UnknownPath => ({
+    unknown: true,
+    group,
+    resource: rest[0] ?? '',
+    watchPrefix,
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(rest[1] !== undefined ? { name: rest[1] } : {}),
+    ...(subresource !== undefined ? { subresource } : {}),
+  });
+  if (!def || rest.length > 3) return unknown();
+  if (namespace !== undefined && !def.namespaced) return unknown();
+  if (subresource !== undefined && !(subresource === 'status' && def.hasStatus) && !(subresource === 'finalize' && def.storage === 'namespaces')) return unknown();
   const parsed: ParsedPath = { def, watchPrefix };
   if (namespace !== undefined) parsed.namespace = namespace;
   if (rest[1] !== undefined) parsed.name = rest[1];
@@ -207,7 +227,7 @@ function includeObjectOf(q: URLSearchParams): IncludeObject {
   return v === 'None' || v === 'Object' ? v : 'Metadata';
 }
 
-function verbOf(method: string, path: ParsedPath, watch: boolean): RecordedRequest['verb'] | undefined {
+function verbOf(method: string, path: { name?: string }, watch: boolean): RecordedRequest['verb'] | undefined {
   switch (method) {
     case 'GET':
     case 'HEAD':
@@ -255,14 +275,18 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     send(res, answer ?? { code: 404, body: resourceNotFound().toStatus() });
     return;
   }
-  if (parsed === 'unknown') {
+  const watch = parsed.watchPrefix || q.get('watch') === 'true' || q.get('watch') === '1';
+  const verb = verbOf(method, parsed, watch);
+  if ('unknown' in parsed) {
+    const record: RecordedRequest = { user: userOf(req), verb: verb ?? 'get', apiGroup: parsed.group, resource: parsed.resource, code: 404 };
+    if (parsed.subresource) record.subresource = parsed.subresource;
+    if (parsed.namespace !== undefined) record.namespace = parsed.namespace;
+    if (parsed.name !== undefined) record.name = parsed.name;
+    ctx.requests.push(record);
     await readBody(req).catch(() => undefined);
     send(res, { code: 404, body: resourceNotFound().toStatus() });
     return;
   }
-
-  const watch = parsed.watchPrefix || q.get('watch') === 'true' || q.get('watch') === '1';
-  const verb = verbOf(method, parsed, watch);
   // A method the path does not allow is still recorded under the verb it asked for (and its 405).
   const asked: RecordedRequest['verb'] = verb ?? ({ POST: 'create', PUT: 'update', PATCH: 'patch' } as const)[method as 'POST'] ?? 'get';
   const record: RecordedRequest = { user: userOf(req), verb: asked, apiGroup: parsed.def.group, resource: parsed.def.resource, code: 0 };

@@ -247,6 +247,13 @@ describe('bad input', () => {
       expect(r.status, path).toBe(404);
       expect(r.body).toMatchObject({ kind: 'Status', reason: 'NotFound', message: 'the server could not find the requested resource' });
     }
+    // Still recorded: a component that asks for something unserved made that request.
+    expect(api.requests.slice(-4).map((r) => `${r.verb} ${r.apiGroup}/${r.resource} ${r.code}`)).toEqual([
+      'list /widgets 404',
+      'list example.com/things 404',
+      'list /services 404',
+      'list discovery.k8s.io/endpointslices 404',
+    ]);
   });
 
   it('a kind or apiVersion that does not match the URL is 400', async () => {
