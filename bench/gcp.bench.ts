@@ -85,7 +85,7 @@ export async function run(): Promise<void> {
     const zones = ['us-central1-a', 'us-central1-b'];
     for (let i = 1; i <= 6; i++) h.fake.addInstance(zones[i % 2]!, `n${i}`);
     const nodes = [1, 2, 3, 4].map((i) => node(`n${i}`, zones[i % 2]!));
-    const config = { pollIntervalMs: POLL_INTERVAL_MS, instanceGroupCacheMs: 10_000 };
+    const config = { pollIntervalMs: POLL_INTERVAL_MS, instanceGroupCacheMs: 10_000, observeCacheMs: 60_000, addressListCacheMs: 10_000 };
 
     console.log(`every operation needs ${POLLS} polls; minimum = mutations x (1 + ${POLLS})`);
     const p = h.newProvider(config);

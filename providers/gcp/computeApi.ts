@@ -128,7 +128,11 @@ export class ComputeApi {
     };
   }
 
+  private closed = false;
+
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await Promise.all(
       [
         this.healthChecks,

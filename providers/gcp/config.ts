@@ -20,6 +20,8 @@ export const gcpConfigSchema = z.object({
   apiBurst: z.number().int().positive().default(40),
   /** How long the shared instance-group membership read stays fresh before it is read again. */
   instanceGroupCacheMs: z.number().int().min(0).default(10_000),
+  /** How long one list of the region's addresses (to find a loadBalancerIP's owner) serves every Service. */
+  addressListCacheMs: z.number().int().min(0).default(10_000),
   /**
    * How long a converged Service's resources, as last read, may stand in for a new read. Node
    * churn then costs no per-Service reads; any other change re-reads first. 0 reads every time.

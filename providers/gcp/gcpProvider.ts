@@ -14,7 +14,7 @@ import {
   type ServiceRef,
 } from '../provider.js';
 import { httpStatusOf, isAlreadyExists, isNotFound, isUserFacing, messageOf } from './apiErrors.js';
-import type { ComputeApi, IFirewall, OperationRef } from './computeApi.js';
+import type { ComputeApi, IAddress, IFirewall, OperationRef } from './computeApi.js';
 import type { GcpSettings } from './desiredGcp.js';
 import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
 import type { AddressOwner, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
@@ -26,6 +26,7 @@ export interface GcpProviderOptions {
   pollIntervalMs: number;
   instanceGroupCacheMs: number;
   observeCacheMs: number;
+  addressListCacheMs: number;
   logger: Logger;
 }
 
@@ -71,6 +72,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private readonly tracker: OperationTracker;
   private readonly groupName: string;
   private groupCache?: { at: number; groups: ObservedGroup[] };
+  private addressCache?: { at: number; addresses: Promise<IAddress[]> };
   private groupRead?: Promise<ObservedGroup[]>;
   private ctx?: ProviderContext;
   /** The last full read of each converged Service (see observeCacheMs). */
@@ -80,9 +82,10 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   /** Bumped whenever a shared-group operation starts or ends: plans made before are stale for groups. */
   private groupGeneration = 0;
 
+  /** A provider is cheap over an existing ComputeApi (a restarted provider in tests shares one). */
   constructor(
-    private readonly api: ComputeApi,
-    private readonly options: GcpProviderOptions,
+    readonly api: ComputeApi,
+    readonly options: GcpProviderOptions,
   ) {
     this.tracker = new OperationTracker((ref) => api.getOperation(ref));
     this.groupName = instanceGroupName(options.settings.clusterName);
@@ -127,6 +130,18 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     return read;
   }
 
+  /** The region's addresses, listed at most once per addressListCacheMs for all Services. */
+  private readAddresses(): { list: Promise<IAddress[]>; cached: boolean } {
+    const now = Date.now();
+    if (this.addressCache && now - this.addressCache.at < this.options.addressListCacheMs) return { list: this.addressCache.addresses, cached: true };
+    const list = this.api.listAddresses();
+    this.addressCache = { at: now, addresses: list };
+    list.catch(() => {
+      if (this.addressCache?.addresses === list) this.addressCache = undefined;
+    });
+    return { list, cached: false };
+  }
+
   /** The shared groups changed (or were found stale): forget the cached read and stale plans. */
   private groupsChanged(): void {
     this.groupCache = undefined;
@@ -169,15 +184,20 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
 
     const cluster = this.settings.clusterName;
     const mine = (d: string | null | undefined) => isOwned(d, cluster, ref.uid);
-    const [hc, bs, fr, fw, hcFw, addresses, groups] = await Promise.all([
+    const region = this.readAddresses();
+    const [hc, bs, fr, fw, hcFw, own, listed, groups] = await Promise.all([
       this.api.getHealthCheck(name),
       this.api.getBackendService(name),
       this.api.getForwardingRule(name),
       this.api.getFirewall(serviceFirewallName(name)),
       this.api.getFirewall(healthCheckFirewallName(name)),
-      this.api.listAddresses(),
+      this.api.getAddress(name),
+      region.list,
       this.readGroups(),
     ]);
+    // Our own address is always read fresh; the list only serves to find a loadBalancerIP's owner.
+    const addresses = [...listed.filter((a) => a.name !== name), ...(own ? [own] : [])];
+    if (region.cached) observed.addressListCached = true;
     if (hc) {
       const check = hc.type === 'TCP' ? hc.tcpHealthCheck : hc.httpHealthCheck;
       observed.healthCheck = { owned: mine(hc.description), path: hc.type === 'TCP' ? '' : (hc.httpHealthCheck?.requestPath ?? '/') };
@@ -250,7 +270,23 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
           actions: [{ kind: 'refreshObservation', description: 're-read the load balancer from Compute before planning this change', mutating: false, phase: 0 }],
         };
     }
-    const plan = planActions(seen, desired, this.settings, this.groupName);
+    let plan: GcpPlan;
+    try {
+      plan = planActions(seen, desired, this.settings, this.groupName);
+    } catch (error) {
+      // An address reserved since the shared list was read: list again before saying it is not there.
+      if (error instanceof ServiceConfigError && error.field === 'spec.loadBalancerIP' && seen.addressListCached)
+        return {
+          ref: desired.ref,
+          name: seen.name,
+          creating: false,
+          groupGeneration: seen.groupGeneration,
+          refresh: true,
+          refreshAddresses: true,
+          actions: [{ kind: 'refreshObservation', description: `list the region's addresses again to find ${desired.loadBalancerIP}`, mutating: false, phase: 0 }],
+        };
+      throw error;
+    }
     // A shared group with an operation running: its membership is in motion, wait for it.
     const busy = plan.actions.filter((a) => a.step && 'zone' in a.step && seen.groupZonesBusy.includes(a.step.zone));
     if (busy.length > 0) {
@@ -324,6 +360,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const key = serviceKeyOf(plan.ref);
     if (plan.refresh) {
       this.snapshots.delete(key);
+      if (plan.refreshAddresses) this.addressCache = undefined;
       return { state: 'inProgress', retryAfterMs: 0, reason: 're-reading the load balancer before changing it' };
     }
     if (plan.waitFor) return this.inProgress(`waiting for ${plan.waitFor}`);

@@ -50,6 +50,7 @@ export function createGcpProvider(config: GcpConfig, deps: ProviderDeps, overrid
     pollIntervalMs: config.pollIntervalMs,
     instanceGroupCacheMs: config.instanceGroupCacheMs,
     observeCacheMs: config.observeCacheMs,
+    addressListCacheMs: config.addressListCacheMs,
     logger: deps.logger.child({ provider: 'gcp' }),
   });
 }

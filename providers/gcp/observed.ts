@@ -82,6 +82,8 @@ export interface GcpObserved {
   healthCheckFirewall?: ObservedFirewall;
   /** Every address of the region: our own one, and any static address loadBalancerIP may name. */
   addresses: ObservedAddress[];
+  /** True when `addresses` (apart from our own, always read) comes from the shared cached list. */
+  addressListCached?: boolean;
   /** The cluster's shared instance groups, by zone. */
   groups: ObservedGroup[];
 }

@@ -96,6 +96,8 @@ export interface GcpPlan extends Plan {
   groupGeneration: number;
   /** The cached view could not decide this change: apply re-reads and the next round plans it. */
   refresh?: boolean;
+  /** Also re-list the region's addresses (a loadBalancerIP the cached list does not know). */
+  refreshAddresses?: boolean;
 }
 
 const zonesUrl = (s: GcpSettings, zone: string, group: string) => `projects/${s.project}/zones/${zone}/instanceGroups/${group}`;

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { PassThroughClient } from 'google-auth-library';
 import { silentLogger } from '../../src/observability/logger.js';
 import { gcpConfigSchema, type GcpConfig } from '../../providers/gcp/config.js';
-import { createGcpProvider, type GcpProvider } from '../../providers/gcp/index.js';
+import { createGcpProvider, GcpProvider } from '../../providers/gcp/index.js';
 import type { CallRecorder, DesiredLoadBalancer, DesiredPort, LoadBalancerIngress, NodeTarget, ServiceRef } from '../../providers/provider.js';
 import { startFakeCompute, type FakeCompute, type FakeComputeOptions } from './fakeCompute/server.js';
 
@@ -17,6 +17,8 @@ export interface Harness {
   fake: FakeCompute;
   calls: Array<Parameters<CallRecorder>[0]>;
   newProvider(config?: Partial<GcpConfig>, clusterName?: string): GcpProvider;
+  /** A fresh provider (no memory of operations, caches or snapshots) over the same connection: a restart. */
+  restarted(provider: GcpProvider): GcpProvider;
   close(): Promise<void>;
 }
 
@@ -28,7 +30,7 @@ export async function startHarness(options: FakeComputeOptions = {}): Promise<Ha
     fake,
     calls,
     newProvider(config = {}, clusterName = CLUSTER) {
-      const parsed = gcpConfigSchema.parse({ type: 'gcp', project: PROJECT, region: REGION, nodeTags: ['gke-node'], instanceGroupCacheMs: 0, observeCacheMs: 0, apiRatePerSecond: 2000, apiBurst: 2000, ...config });
+      const parsed = gcpConfigSchema.parse({ type: 'gcp', project: PROJECT, region: REGION, nodeTags: ['gke-node'], instanceGroupCacheMs: 0, observeCacheMs: 0, addressListCacheMs: 0, apiRatePerSecond: 2000, apiBurst: 2000, ...config });
       const provider = createGcpProvider(
         parsed,
         { clusterName, logger: silentLogger(), record: (c) => calls.push(c) },
@@ -36,6 +38,11 @@ export async function startHarness(options: FakeComputeOptions = {}): Promise<Ha
       );
       providers.push(provider);
       return provider;
+    },
+    restarted(provider) {
+      const fresh = new GcpProvider(provider.api, provider.options);
+      providers.push(fresh);
+      return fresh;
     },
     async close() {
       await Promise.all(providers.map((p) => p.stop()));

@@ -1,5 +1,6 @@
-// A crash at any step: a fresh provider (no memory of the operations in flight) takes over after k
-// rounds and must converge with nothing duplicated or leaked; the same for delete.
+// A crash at any step: a fresh provider (no memory of the operations in flight, of its caches or
+// snapshots; only the HTTP connection is reused, to keep the test fast) takes over after k rounds
+// and must converge with nothing duplicated or leaked; the same for delete.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBalancerName } from '../../providers/gcp/names.js';
 import { converge, deleteFully, desired, newRef, node, reconcileRounds, startHarness, tcp, udp, type Harness } from './gcpHarness.js';
@@ -36,15 +37,15 @@ describe('gcp provider: crash and restart', () => {
     for (let k = 1; k < createRounds; k++) {
       const ref = newRef(`crash${k}`);
       const want = desired(ref, nodes(), { ports: [tcp(80), udp(53)] });
-      await reconcileRounds(h.newProvider(), want, k); // crashes after k rounds
-      const result = await converge(h.newProvider(), want, 200, 10);
+      await reconcileRounds(h.restarted(refProvider), want, k); // crashes after k rounds
+      const result = await converge(h.restarted(refProvider), want, 200, 10);
       expect(result.ingress[0]!.ip, `restart after ${k} rounds`).toMatch(/^34\./);
       expect(snapshot().map((s) => s.replace(loadBalancerName(ref.uid), 'LB')), `restart after ${k} rounds`).toEqual(expected);
 
       const j = Math.min(k, deleteRounds - 1);
-      const deleter = h.newProvider();
+      const deleter = h.restarted(refProvider);
       for (let i = 0; i < j; i++) await deleter.delete(ref); // crashes after j delete rounds
-      await deleteFully(h.newProvider(), ref, 200, 10);
+      await deleteFully(h.restarted(refProvider), ref, 200, 10);
       expect(h.fake.list(), `delete restarted after ${j} rounds`).toEqual([]);
     }
   });

@@ -227,7 +227,8 @@ export class FakeCompute {
       return { kind: `compute#${collection}AggregatedList`, items };
     }
     if (verb === 'list') {
-      return { kind: `compute#${collection}List`, items: this.list(collection).filter((r) => r.scope === scope).map((r) => this.view(collection, r.body)) };
+      const users = collection === 'addresses' ? this.addressUsers() : undefined;
+      return { kind: `compute#${collection}List`, items: this.list(collection).filter((r) => r.scope === scope).map((r) => this.view(collection, r.body, users)) };
     }
     const key = this.key(collection, scope, name ?? String(body.name));
     const existing = this.resources.get(key);
@@ -311,11 +312,19 @@ export class FakeCompute {
   }
 
   /** What GET shows: addresses carry their users, groups their size. */
-  private view(collection: string, body: Json): Json {
+  /** IP -> self links of the forwarding rules using it (one pass, for listing many addresses). */
+  private addressUsers(): Map<string, string[]> {
+    const users = new Map<string, string[]>();
+    for (const r of this.list('forwardingRules')) {
+      const ip = String(r.body.IPAddress);
+      users.set(ip, [...(users.get(ip) ?? []), String(r.body.selfLink)]);
+    }
+    return users;
+  }
+
+  private view(collection: string, body: Json, addressUsers?: Map<string, string[]>): Json {
     if (collection === 'addresses') {
-      const users = this.list('forwardingRules')
-        .filter((r) => r.body.IPAddress === body.address || lastSegment(r.body.IPAddress) === body.name)
-        .map((r) => String(r.body.selfLink));
+      const users = (addressUsers ?? this.addressUsers()).get(String(body.address)) ?? [];
       return { ...body, status: users.length ? 'IN_USE' : 'RESERVED', users };
     }
     if (collection === 'instanceGroups') return { ...body, size: (body.instances as string[]).length, instances: undefined };
