@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { VIP_MARK_METRIC } from '../../src/speaker/ipCommandEffects.js';
 import { ANNOUNCING_NODE_ANNOTATION } from '../../src/speaker/speaker.js';
-import { L2Lab, NODE_PORT, SERVICE_PORT, ensureNetworkTools, pollUntil, waitForLiveSpeakers, type LabNode } from './l2Lab.js';
+import { L2Lab, NODE_PORT, SERVICE_PORT, ensureNetworkTools, pollUntil, RELAXED_SPEAKER_TIMING, waitForLiveSpeakers, type LabNode } from './l2Lab.js';
 
 const VIP = '198.51.100.201';
 
@@ -35,7 +35,7 @@ describe('metal L2 announcements in network namespaces', () => {
     for (const node of lab.nodes) {
       await core.createNode({ body: { metadata: { name: node.name }, status: { addresses: [{ type: 'InternalIP', address: node.ip }] } } });
     }
-    for (const node of lab.nodes) lab.startSpeaker(node, kubeconfigPath);
+    for (const node of lab.nodes) lab.startSpeaker(node, kubeconfigPath, RELAXED_SPEAKER_TIMING);
     await waitForLiveSpeakers(kc, lab.nodes.map((n) => n.name));
   });
 
@@ -115,7 +115,7 @@ describe('metal L2 announcements in network namespaces', () => {
 
     // The first speaker comes back (a DaemonSet restarts it): rendezvous hashing gives it back its
     // address, and still only one node holds it.
-    lab.startSpeaker(nodeNamed(first), kubeconfigPath);
+    lab.startSpeaker(nodeNamed(first), kubeconfigPath, RELAXED_SPEAKER_TIMING);
     await waitForLiveSpeakers(kc, [first]);
     await pollUntil(async () => (await lab.holders(VIP)).join() === first, 20_000, `${first} taking its address back`);
     expect(await steadySingleOwner()).toBe(first);
@@ -153,8 +153,8 @@ describe('metal L2 announcements in network namespaces', () => {
     const owner = await steadySingleOwner();
     const port = api.port;
     await api.stop();
-    // Longer than the lapse: without fail-static, every speaker would count every Lease dead.
-    const downUntil = Date.now() + 4000;
+    // Longer than the lapse (3 s here): without fail-static, every speaker would count every Lease dead.
+    const downUntil = Date.now() + 5000;
     while (Date.now() < downUntil) {
       expect(await lab.holders(VIP)).toEqual([owner]);
       await new Promise((r) => setTimeout(r, 250));
