@@ -104,9 +104,9 @@ export async function run(): Promise<void> {
 
     // Node change across many Services reconciling at once: still one membership operation.
     const many = Array.from({ length: 50 }, (_, i) => newRef(`m${i}`));
-    await Promise.all(many.map((ref) => converge(p, desired(ref, grown), 400)));
+    await Promise.all(many.map((ref) => converge(p, desired(ref, grown), 400, 1)));
     const grown2 = [...grown, node('n6', 'us-central1-a')];
-    const fleet = await measure(h, () => Promise.all(many.map((ref) => converge(p, desired(ref, grown2), 400))));
+    const fleet = await measure(h, () => Promise.all(many.map((ref) => converge(p, desired(ref, grown2), 400, 1))));
     console.log(line('node joins (50 Services at once)', fleet, 1));
     console.log(`  per Service: ${(fleet.reads / many.length).toFixed(1)} reads (observe: 5 GETs + 1 address list), mutating calls in total: ${fleet.mutating}`);
 

@@ -374,7 +374,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       }
       return this.inProgress('waiting for the forwarding rule');
     }
-    const requestedIP = plan.actions.some((a) => a.step?.op === 'insertForwardingRule' && !a.step.needsOwnAddress);
+    const requestedIP = plan.actions.some((a) => a.step?.op === 'insertForwardingRule' && a.step.userAddress);
     const results = await Promise.allSettled(steps.map((a) => this.startStep(a.step!, plan.groupGeneration)));
     const problems: ServiceConfigError[] = [];
     let other: unknown;

@@ -75,7 +75,7 @@ export type Step =
   | { op: 'insertBackendService'; body: BackendServiceBody }
   | { op: 'updateBackendService'; body: BackendServiceBody }
   | { op: 'deleteBackendService'; name: string }
-  | { op: 'insertForwardingRule'; body: ForwardingRuleBody; needsOwnAddress: boolean }
+  | { op: 'insertForwardingRule'; body: ForwardingRuleBody; userAddress: boolean }
   | { op: 'deleteForwardingRule'; name: string };
 
 export interface GcpAction extends PlanAction {
@@ -308,7 +308,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
       if (sub) body.subnetwork = sub;
     }
     const ports = want.allPorts ? 'all ports' : (want.portRange ?? want.ports.join(','));
-    add(5, { op: 'insertForwardingRule', body, needsOwnAddress: address.ip === undefined }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
+    add(5, { op: 'insertForwardingRule', body, userAddress: want.requestedIP !== undefined && !address.own }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
   }
 
   const plan: GcpPlan = { ref, name, creating, groupGeneration: observed.groupGeneration, actions: actions.sort((a, b) => a.phase - b.phase) };

@@ -113,6 +113,21 @@ describe('gcp provider: update', () => {
     expect(h.fake.get('addresses', R, name)).toBeUndefined();
   });
 
+  it('switches between external and internal by replacing rule, backend service and address', async () => {
+    const provider = h.newProvider({ subnetwork: 'nodes' });
+    const ref = newRef('scheme');
+    const name = loadBalancerName(ref.uid);
+    const external = await converge(provider, desired(ref, nodesAB()));
+    expect(external.ingress[0]!.ip).toMatch(/^34\./);
+    const internal = await converge(provider, desired(ref, nodesAB(), { annotations: { 'networking.gke.io/load-balancer-type': 'Internal' } }));
+    expect(internal.ingress[0]!.ip).toMatch(/^10\./);
+    expect(h.fake.get('backendServices', R, name)).toMatchObject({ loadBalancingScheme: 'INTERNAL' });
+    expect(h.fake.get('addresses', R, name)).toMatchObject({ addressType: 'INTERNAL', address: internal.ingress[0]!.ip });
+    expect(internal.kinds[0]).toEqual(expect.arrayContaining(['deleteForwardingRule']));
+    await deleteFully(provider, ref);
+    expect(h.fake.list().filter((r) => r.name.includes(name))).toEqual([]);
+  });
+
   it('keeps its own address when loadBalancerIP names it', async () => {
     const provider = h.newProvider();
     const ref = newRef('pin');
