@@ -30,6 +30,7 @@ import type { Logger } from '../observability/logger.js';
 import { addressOwners, nextLapseMs, type AddressOwner, type AnnouncedService, type NodeState, type SpeakerLease } from './announcementOwnership.js';
 import { Announcer } from './announcer.js';
 import type { NetEffects } from './netEffects.js';
+import { RenewalObserver } from './renewalObserver.js';
 
 export const ANNOUNCING_NODE_ANNOTATION = 'kube-lb-provisioner.io/announcing-node';
 export const SPEAKER_LEASE_LABEL = 'kube-lb-provisioner.io/speaker';
@@ -71,8 +72,7 @@ export class Speaker {
   private readonly refreshIntervalMs: number;
   private readonly announcer: Announcer;
   private informers: { leases: Watched<V1Lease>; nodes: Watched<V1Node>; services: Watched<V1Service>; slices: Watched<V1EndpointSlice> } | undefined;
-  /** node -> the renewTime last seen and when (local clock) it was first seen */
-  private readonly seenRenewals = new Map<string, { renewTime: string; seenAt: number }>();
+  private readonly renewals = new RenewalObserver();
   private lastOwnRenewal = 0;
   private leaseResourceVersion: string | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -214,22 +214,10 @@ export class Speaker {
   }
 
   private leaseView(now: number): SpeakerLease[] {
-    const leases: SpeakerLease[] = [];
-    const present = new Set<string>();
-    for (const lease of this.informers!.leases.list(this.options.namespace)) {
-      const node = lease.spec?.holderIdentity;
-      const renewTime = lease.spec?.renewTime ? new Date(lease.spec.renewTime).toISOString() : undefined;
-      if (!node || !renewTime) continue;
-      present.add(node);
-      const seen = this.seenRenewals.get(node);
-      if (!seen || seen.renewTime !== renewTime) {
-        // First sight: trust the writer's clock but never into the future.
-        const seenAt = seen ? now : Math.min(now, new Date(renewTime).getTime());
-        this.seenRenewals.set(node, { renewTime, seenAt });
-      }
-      leases.push({ node, renewTimeMs: this.seenRenewals.get(node)!.seenAt });
-    }
-    for (const node of this.seenRenewals.keys()) if (!present.has(node)) this.seenRenewals.delete(node);
+    const leases = this.renewals.observe(
+      this.informers!.leases.list(this.options.namespace).flatMap((l) => (l.spec?.holderIdentity ? [{ node: l.spec.holderIdentity, renewTime: l.spec.renewTime }] : [])),
+      now,
+    );
     // Our own liveness is what we know of our renewals, not what the watch echoed back.
     const own = leases.find((l) => l.node === this.options.nodeName);
     if (own) own.renewTimeMs = this.lastOwnRenewal;

@@ -12,6 +12,7 @@ import {
 } from '../../src/speaker/announcementOwnership.js';
 import { ANNOUNCE_SCHEDULE_MS, Announcer } from '../../src/speaker/announcer.js';
 import type { NetEffects } from '../../src/speaker/netEffects.js';
+import { RenewalObserver } from '../../src/speaker/renewalObserver.js';
 import { silentLogger } from '../../src/observability/logger.js';
 
 const NOW = 1_000_000;
@@ -154,5 +155,36 @@ describe('announcer', () => {
     effects.addresses.clear();
     await announcer.converge(['192.0.2.1']);
     expect(effects.log.filter((l) => l === 'add 192.0.2.1')).toHaveLength(2);
+  });
+});
+
+describe('renewal observer (liveness on the local clock)', () => {
+  const at = (ms: number) => new Date(ms).toISOString();
+
+  it('dates a first-seen Lease by its renewTime, never in the future, and later renewals by when they were seen', () => {
+    const observer = new RenewalObserver();
+    // node-b's clock runs 10 s ahead: its first renewTime is clamped to now.
+    expect(observer.observe([{ node: 'a', renewTime: at(900) }, { node: 'b', renewTime: at(11_000) }], 1000)).toEqual([
+      { node: 'a', renewTimeMs: 900 },
+      { node: 'b', renewTimeMs: 1000 },
+    ]);
+    // Unchanged renewTimes keep their date: they lapse on our clock.
+    expect(observer.observe([{ node: 'a', renewTime: at(900) }, { node: 'b', renewTime: at(11_000) }], 2000)).toEqual([
+      { node: 'a', renewTimeMs: 900 },
+      { node: 'b', renewTimeMs: 1000 },
+    ]);
+    // A new renewal counts from when it is seen, whatever its writer's clock says.
+    expect(observer.observe([{ node: 'a', renewTime: new Date(1900) }, { node: 'b', renewTime: at(12_000) }], 2100)).toEqual([
+      { node: 'a', renewTimeMs: 2100 },
+      { node: 'b', renewTimeMs: 2100 },
+    ]);
+  });
+
+  it('forgets deleted Leases and skips Leases never renewed', () => {
+    const observer = new RenewalObserver();
+    observer.observe([{ node: 'a', renewTime: at(100) }], 200);
+    expect(observer.observe([{ node: 'c', renewTime: undefined }], 300)).toEqual([]);
+    // a comes back (new speaker): dated by its renewTime again, as a first sight.
+    expect(observer.observe([{ node: 'a', renewTime: at(50) }], 400)).toEqual([{ node: 'a', renewTimeMs: 50 }]);
   });
 });
