@@ -70,15 +70,16 @@ export async function run(): Promise<void> {
       `convergence of ${SERVICES} Services: ${fmt(seconds)} s for ${ok} calls (${throttled} throttled, ${fmt(throttled / ok)} per useful call); ` +
         `rate-limit bound (useful calls / min(server, client rate)) ${fmt(bound)} s -> x${fmt(seconds / bound)} of the bound`,
     );
+    // When the achieved rate is well under the allowed one, moto (single-threaded Python on a
+    // shared machine) is what limits the run, not the rate limiter.
+    console.log(`achieved ${fmt(ok / seconds)} useful calls/s of the ${fmt(Math.min(serverRate, limits.other.ratePerSecond))}/s the limits allow`);
     h.proxy.setRateLimit(undefined);
 
     const sample = services.filter((_, i) => i % (SERVICES / SAMPLE) === 0);
     console.log(`per Service, measured on ${sample.length} of the ${SERVICES} Services:`);
     // Steady-state resync: nothing changes. Minimum reads: NLB, listeners, target groups, targets.
     h.calls.reset();
-    const resyncStarted = performance.now();
     await reconcileAll(h, sample);
-    const motoRate = h.calls.calls.length / ((performance.now() - resyncStarted) / 1000);
     report(h, 'steady-state resync', sample.length, 4, 0);
 
     // A node joins: every Service registers it (membership only).
@@ -94,13 +95,6 @@ export async function run(): Promise<void> {
     await reconcileAll(h, sample);
     report(h, 'node removed', sample.length, 4, 1);
     await h.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
-    // moto (single-threaded Python) has its own ceiling; when it is below the rate limit, it is the
-    // real floor of the convergence run above.
-    const motoFloor = ok / motoRate;
-    console.log(
-      `reference: moto alone served ${fmt(motoRate)} calls/s (unthrottled resync), a floor of ${fmt(motoFloor)} s for the convergence run -> ` +
-        `convergence x${fmt(seconds / Math.max(bound, motoFloor))} of max(rate-limit bound, moto floor)`,
-    );
 
     // Port change on one Service: a new port (target group, listener, registration) and a moved NodePort.
     const svc = services[0]!;
