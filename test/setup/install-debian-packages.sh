@@ -10,6 +10,7 @@ declare -A wanted=(
   [arping]=iputils-arping
   [ndisc6]=ndisc6
   [curl]=curl
+  [sysctl]=procps
 )
 
 missing=()
