@@ -1,0 +1,116 @@
+// The pure GCP diff: phases, membership-only flags, ownership and address choice, without I/O.
+import { describe, expect, it } from 'vitest';
+import type { DesiredLoadBalancer } from '../provider.js';
+import { ServiceConfigError } from '../provider.js';
+import type { GcpSettings } from './desiredGcp.js';
+import { loadBalancerName, serviceDescription } from './names.js';
+import type { GcpObserved } from './observed.js';
+import { currentPhase, planActions } from './planActions.js';
+
+const settings: GcpSettings = { project: 'p', region: 'r1', network: 'default', nodeTags: [], clusterName: 'c1' };
+const ref = { namespace: 'ns', name: 'web', uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' };
+const name = loadBalancerName(ref.uid);
+const mine = { owned: true };
+
+function want(extra: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
+  return {
+    ref,
+    clusterName: 'c1',
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
+    nodes: [{ name: 'n1', providerID: 'gce://p/r1-a/n1', internalIPs: [], externalIPs: [], labels: {} }],
+    externalTrafficPolicy: 'Cluster',
+    healthCheck: { protocol: 'HTTP', port: 10256, path: '/healthz' },
+    sourceRanges: [],
+    ipFamilies: ['IPv4'],
+    ipFamilyPolicy: 'SingleStack',
+    annotations: {},
+    labels: {},
+    selector: {},
+    endpointNodes: [],
+    currentIngress: [],
+    ...extra,
+  };
+}
+
+const empty = (): GcpObserved => ({ ref, name, pendingOperations: [], groupZonesBusy: [], groupGeneration: 0, failures: [], addresses: [], groups: [] });
+
+function converged(): GcpObserved {
+  return {
+    ...empty(),
+    healthCheck: { ...mine, port: 10256, path: '/healthz' },
+    backendService: { ...mine, protocol: 'TCP', scheme: 'EXTERNAL', healthCheck: `projects/p/regions/r1/healthChecks/${name}`, groupZones: ['r1-a'] },
+    forwardingRule: { ...mine, ip: '34.1.1.1', protocol: 'TCP', scheme: 'EXTERNAL', backendService: name, ports: ['80'], allPorts: false },
+    firewall: { ...mine, sourceRanges: ['0.0.0.0/0'], allowed: ['tcp:80'], targetTags: [] },
+    healthCheckFirewall: { ...mine, sourceRanges: ['130.211.0.0/22', '209.85.152.0/22', '209.85.204.0/22', '35.191.0.0/16'], allowed: ['tcp:10256'], targetTags: [] },
+    addresses: [{ name, ip: '34.1.1.1', type: 'EXTERNAL', owner: 'thisService', users: [name] }],
+    groups: [{ zone: 'r1-a', owned: true, instances: ['n1'] }],
+  };
+}
+
+describe('planActions', () => {
+  it('creates in dependency order and runs only the first phase', () => {
+    const plan = planActions(empty(), want(), settings, 'k8s-ig--x');
+    expect(plan.actions.map((a) => `${a.phase}:${a.kind}`)).toEqual([
+      '3:insertAddress',
+      '3:insertHealthCheck',
+      '3:insertFirewall',
+      '3:insertFirewall',
+      '3:insertInstanceGroup',
+      '4:addInstances',
+      '4:insertBackendService',
+      '5:insertForwardingRule',
+    ]);
+    expect(currentPhase(plan).map((a) => a.kind)).toEqual(['insertAddress', 'insertHealthCheck', 'insertFirewall', 'insertFirewall', 'insertInstanceGroup']);
+    expect(plan.actions.every((a) => a.description.length > 0)).toBe(true);
+  });
+
+  it('is a no-op with the address as ingress once converged', () => {
+    const plan = planActions(converged(), want(), settings, 'k8s-ig--x');
+    expect(plan.actions).toEqual([]);
+    expect(plan.ingressIP).toBe('34.1.1.1');
+  });
+
+  it('flags node changes as membership-only', () => {
+    const nodes = [...want().nodes, { name: 'n2', providerID: 'gce://p/r1-b/n2', internalIPs: [], externalIPs: [], labels: {} }];
+    const plan = planActions(converged(), want({ nodes }), settings, 'k8s-ig--x');
+    expect(plan.actions.map((a) => [a.kind, a.membershipOnly])).toEqual([
+      ['insertInstanceGroup', true],
+      ['addInstances', true],
+      ['updateBackendService', true],
+    ]);
+  });
+
+  it('replaces the forwarding rule first when its ports change', () => {
+    const plan = planActions(converged(), want({ ports: [{ name: 'h', protocol: 'TCP', port: 8080, nodePort: 30081 }] }), settings, 'k8s-ig--x');
+    expect(currentPhase(plan).map((a) => a.kind)).toEqual(['deleteForwardingRule']);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['deleteForwardingRule', 'updateFirewall', 'insertForwardingRule']);
+  });
+
+  it('waits while its operations run, and reports a failed one once', () => {
+    expect(planActions({ ...empty(), pendingOperations: ['create health check x'] }, want(), settings, 'g').waitFor).toBe('create health check x');
+    expect(() => planActions({ ...empty(), failures: [{ action: 'reserve address', field: 'spec', status: 403, message: 'Quota exceeded' }] }, want(), settings, 'g')).toThrow(
+      /GCP rejected reserve address \(HTTP 403\): Quota exceeded/,
+    );
+  });
+
+  it('uses a user static address but refuses one held by another Service or missing', () => {
+    const user = { ...empty(), addresses: [{ name: 'static', ip: '35.0.0.9', type: 'EXTERNAL', owner: 'foreign' as const, users: [] }] };
+    const plan = planActions(user, want({ loadBalancerIP: '35.0.0.9' }), settings, 'g');
+    const rule = plan.actions.find((a) => a.step?.op === 'insertForwardingRule');
+    expect(rule?.step).toMatchObject({ body: { IPAddress: '35.0.0.9' }, userAddress: true });
+    expect(plan.actions.some((a) => a.kind === 'insertAddress')).toBe(false);
+    const taken = { ...empty(), addresses: [{ name: 'other', ip: '35.0.0.9', type: 'EXTERNAL', owner: 'otherService' as const, users: ['x'] }] };
+    expect(() => planActions(taken, want({ loadBalancerIP: '35.0.0.9' }), settings, 'g')).toThrow(ServiceConfigError);
+    expect(() => planActions(empty(), want({ loadBalancerIP: '35.0.0.9' }), settings, 'g')).toThrow(/not a static address reserved in project p, region r1/);
+  });
+
+  it('never adopts a resource with another owner', () => {
+    const foreign = { ...converged(), firewall: { owned: false, sourceRanges: [], allowed: [], targetTags: [] } };
+    expect(() => planActions(foreign, want(), settings, 'g')).toThrow(/not owned by cluster c1/);
+  });
+
+  it('describes ownership as JSON with the service name and cluster', () => {
+    expect(JSON.parse(serviceDescription(ref, 'c1'))).toEqual({ 'kubernetes.io/service-name': 'ns/web', 'kubernetes.io/cluster': 'c1', 'kube-lb-provisioner.io/service-uid': ref.uid });
+    expect(name).toBe('a0f1e2d3c4b5a69788796a5b4c3d2e1f');
+  });
+});
