@@ -390,7 +390,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       const error = r.reason;
       // Already there (a retry after a lost reply, or an insert from before a restart): observe will see it.
       if (isAlreadyExists(error) || (isNotFound(error) && step.op.startsWith('delete'))) return;
-      if (/already a member/i.test(messageOf(error)) || (isAlreadyExists(error) && step.op === 'insertInstanceGroup')) {
+      // Membership someone else changed since our read: read the groups again and re-plan.
+      if (/already a member|not a member/i.test(messageOf(error)) || (isAlreadyExists(error) && step.op === 'insertInstanceGroup')) {
         this.groupsChanged();
         return;
       }

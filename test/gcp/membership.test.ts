@@ -1,7 +1,7 @@
 // Node churn touches only the shared groups' membership, and many Services reconciling at once
 // for the same node change produce one membership operation per zone, not one per Service.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { converge, desired, newRef, node, startHarness, type Harness } from './gcpHarness.js';
+import { converge, desired, newRef, node, PROJECT, startHarness, type Harness } from './gcpHarness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -67,5 +67,22 @@ describe('gcp provider: cached view of converged Services', () => {
     expect(r.kinds[0]).toEqual(['refreshObservation']); // the converged view cannot decide a new address
     expect(r.kinds[1]).toEqual(['refreshObservation']); // the cached address list does not know 35.7.7.7 yet
     expect(r.ingress).toEqual([{ ip: '35.7.7.7', ipMode: 'VIP' }]);
+  });
+});
+
+describe('gcp provider: membership changed behind its back', () => {
+  it('re-reads the groups when its cached membership turns out stale', async () => {
+    const provider = h.newProvider({ instanceGroupCacheMs: 60_000 });
+    const ref = newRef('stalegroup');
+    await converge(provider, desired(ref, [node('n1', 'us-central1-a'), node('n2', 'us-central1-a')]));
+    const group = h.fake.list('instanceGroups').find((g) => g.scope === 'zones/us-central1-a')!;
+    // Another actor adds n3 directly; the provider's cached read does not know.
+    (group.body.instances as string[]).push(`https://www.googleapis.com/compute/v1/projects/${PROJECT}/zones/us-central1-a/instances/n3`);
+    h.fake.resetCalls();
+    const r = await converge(provider, desired(ref, [node('n1', 'us-central1-a'), node('n2', 'us-central1-a'), node('n3', 'us-central1-a')]));
+    expect(r.kinds[0]).toEqual(['addInstances']); // planned from the stale cache, answered "already a member"
+    expect(h.fake.count('instanceGroups.addInstances')).toBe(1);
+    expect(h.fake.count('instanceGroups.aggregatedList')).toBeGreaterThanOrEqual(1); // read again
+    expect((group.body.instances as string[]).filter((i) => i.endsWith('/n3'))).toHaveLength(1);
   });
 });
