@@ -79,6 +79,9 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private readonly snapshots = new Map<string, { at: number; observed: GcpObserved }>();
   /** The last full read, kept as a snapshot only if apply then finds nothing to change. */
   private readonly candidates = new Map<string, { at: number; observed: GcpObserved }>();
+  /** Services answered "ready" while their membership change was still under way (see apply). */
+  private readonly followers = new Map<string, ServiceRef>();
+  private followUpTimer: NodeJS.Timeout | undefined;
   /** Bumped whenever a shared-group operation starts or ends: plans made before are stale for groups. */
   private groupGeneration = 0;
 
@@ -100,7 +103,36 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   }
 
   async stop(): Promise<void> {
+    if (this.followUpTimer) clearTimeout(this.followUpTimer);
+    this.followUpTimer = undefined;
     await this.api.close();
+  }
+
+  /**
+   * A node change must not keep every Service "in progress" while the shared groups change: the
+   * load balancer serves throughout. Such Services are answered ready (the controller says
+   * UpdatedLoadBalancer), and this follow-up polls the group operations in the background and
+   * requeues them once the groups are idle, so the next round finishes what is left.
+   */
+  private follow(ref: ServiceRef): void {
+    this.followers.set(serviceKeyOf(ref), ref);
+    if (this.followUpTimer) return;
+    this.followUpTimer = setTimeout(() => {
+      this.followUpTimer = undefined;
+      void this.pollGroupOperations()
+        .catch((error: unknown) => this.options.logger.warn({ error: messageOf(error) }, 'polling instance group operations failed'))
+        .then(() => {
+          if (this.tracker.busyZones().length > 0) {
+            const first = this.followers.values().next().value;
+            if (first) this.follow(first);
+            return;
+          }
+          const refs = [...this.followers.values()];
+          this.followers.clear();
+          for (const r of refs) this.ctx?.requeue(r);
+        });
+    }, this.options.pollIntervalMs);
+    this.followUpTimer.unref?.();
   }
 
   // ---- observe -----------------------------------------------------------------------------
@@ -292,6 +324,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     if (busy.length > 0) {
       const zones = [...new Set(busy.map((a) => (a.step && 'zone' in a.step ? a.step.zone : '')))].join(', ');
       plan.waitFor = `instance group operation in ${zones}`;
+      plan.groupWaitOnly = true;
       plan.actions.unshift({ kind: 'waitForOperations', description: `wait for the running instance group operation in ${zones}`, mutating: false, phase: 0 });
     }
     return plan;
@@ -363,7 +396,16 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       if (plan.refreshAddresses) this.addressCache = undefined;
       return { state: 'inProgress', retryAfterMs: 0, reason: 're-reading the load balancer before changing it' };
     }
-    if (plan.waitFor) return this.inProgress(`waiting for ${plan.waitFor}`);
+    // Only node membership changes, on a load balancer that serves as it should.
+    const membershipOnly =
+      this.ctx !== undefined && plan.ingressIP !== undefined && plan.actions.some((a) => a.mutating) && plan.actions.every((a) => !a.mutating || a.membershipOnly === true);
+    if (plan.waitFor) {
+      if (membershipOnly && plan.groupWaitOnly) {
+        this.follow(plan.ref);
+        return { state: 'ready', ingress: [{ ip: plan.ingressIP!, ipMode: 'VIP' }] };
+      }
+      return this.inProgress(`waiting for ${plan.waitFor}`);
+    }
     const steps = currentPhase(plan);
     const candidate = this.candidates.get(key);
     this.candidates.delete(key);
@@ -404,6 +446,10 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     if (problems.length > 0 || other !== undefined) this.snapshots.delete(key);
     if (problems.length > 0) throw problems[0];
     if (other !== undefined) throw other;
+    if (membershipOnly) {
+      this.follow(plan.ref);
+      return { state: 'ready', ingress: [{ ip: plan.ingressIP!, ipMode: 'VIP' }] };
+    }
     return this.inProgress(steps.map((a) => a.description).join('; '));
   }
 

@@ -88,6 +88,8 @@ export interface GcpPlan extends Plan {
   actions: GcpAction[];
   /** Set when an operation of this Service must finish before anything else is planned. */
   waitFor?: string;
+  /** The wait is only for a shared instance group's operation, not one of this Service's. */
+  groupWaitOnly?: boolean;
   /** The load balancer's address, when the forwarding rule exists as desired. */
   ingressIP?: string;
   /** True when the plan sees nothing of this Service in Compute yet (a first create). */

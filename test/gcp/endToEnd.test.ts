@@ -91,6 +91,7 @@ describe('gcp end to end', () => {
     const ruleId = rule?.id;
     await createNode('node-3', 'us-central1-a');
     await waitFor(() => groupMembers().join(',') === 'node-1,node-2,node-3', { timeoutMs: 30_000, message: 'node-3 in the instance group' });
+    await waitForEvent(kc, 'default', 'web', 'UpdatedLoadBalancer', /new hosts/);
     expect(fake.get('forwardingRules', `regions/${REGION}`, name)?.id).toBe(ruleId);
 
     const deleted = await kubectl(api, ['delete', 'svc', 'web', '--wait=false']);

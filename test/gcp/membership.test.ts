@@ -86,3 +86,27 @@ describe('gcp provider: membership changed behind its back', () => {
     expect((group.body.instances as string[]).filter((i) => i.endsWith('/n3'))).toHaveLength(1);
   });
 });
+
+describe('gcp provider: membership under a controller', () => {
+  it('answers ready while the shared groups change, then requeues the Services to finish', async () => {
+    const provider = h.newProvider();
+    const requeued: string[] = [];
+    await provider.start({ listServices: () => [], requeue: (r) => requeued.push(r.name), emit: () => undefined });
+    const refs = [newRef('f1'), newRef('f2')];
+    const two = [node('n1', 'us-central1-a'), node('n2', 'us-central1-a')];
+    for (const ref of refs) await converge(provider, desired(ref, two));
+    const three = [...two, node('n3', 'us-central1-a')];
+    for (const ref of refs) {
+      const result = await provider.apply(provider.diff(await provider.observe(ref), desired(ref, three)));
+      expect(result).toMatchObject({ state: 'ready' }); // the load balancer serves throughout
+    }
+    expect(h.fake.count('instanceGroups.addInstances')).toBeGreaterThanOrEqual(1);
+    // Nobody reconciles: the provider polls the group operation itself and requeues both Services.
+    const deadline = Date.now() + 20_000;
+    while (requeued.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(requeued.sort()).toEqual(['f1', 'f2']);
+    const group = h.fake.list('instanceGroups').find((g) => g.scope === 'zones/us-central1-a')!;
+    expect((group.body.instances as string[]).map((i) => i.split('/').pop()).sort()).toEqual(['n1', 'n2', 'n3']);
+    for (const ref of refs) expect(provider.diff(await provider.observe(ref), desired(ref, three)).actions.filter((a) => a.mutating)).toEqual([]);
+  });
+});
