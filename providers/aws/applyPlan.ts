@@ -186,9 +186,6 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
       lb = { arn: existing.LoadBalancerArn, dnsName: existing.DNSName ?? '', state: existing.State?.Code ?? 'provisioning' };
       return;
     }
-    if (plan.retiring.length > 0) {
-      deps.emit({ ref: d.ref, type: 'Normal', reason: 'EnsuringLoadBalancer', message: `replacing NLB ${plan.retiring.map((s) => s.lbName).join(', ')} with ${d.lbName}: its addresses or subnets changed and cannot be modified in place; the old one is deleted once the new one is active` });
-    }
     const tags: Record<string, string> = { ...d.tags, [PLACEMENT_TAG]: d.placement };
     if (d.addresses.length > 0) tags[ADDRESSES_TAG] = d.addresses.join(' ');
     const res = await api.elb('CreateLoadBalancer', true, (c) =>
@@ -230,8 +227,19 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
       deps.beforeStep?.(index++, action.kind);
       const step = action.step;
       switch (step.op) {
-        case 'announceReplacement':
+        case 'announceReplacement': {
+          const retireAt = plan.actions.findIndex((a) => a.step.op === 'retireStack');
+          const first = retireAt >= 0 && retireAt < plan.actions.findIndex((a) => a.step.op === 'createLoadBalancer');
+          deps.emit({
+            ref: d.ref,
+            type: 'Normal',
+            reason: 'EnsuringLoadBalancer',
+            message: first
+              ? `replacing NLB ${step.from.join(', ')} with ${d.lbName}: its subnets or scheme changed and cannot be modified in place; the old one goes first because it holds the Elastic IP the new one needs (a short outage)`
+              : `replacing NLB ${step.from.join(', ')} with ${d.lbName}: its addresses or subnets changed and cannot be modified in place; the old one is deleted once the new one is active`,
+          });
           break;
+        }
         case 'createSecurityGroup':
           await createSecurityGroup();
           break;

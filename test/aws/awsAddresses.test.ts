@@ -101,10 +101,12 @@ describe('aws provider addresses', () => {
     expect(old).toHaveLength(1);
 
     svc.annotations = { 'service.beta.kubernetes.io/aws-load-balancer-subnets': h.world.publicSubnets[zoneB!]! };
+    h.events.length = 0;
     h.proxy.requests.length = 0;
     const { result } = await converge(h.provider, svc);
     const order = h.proxy.requests.filter((r) => r.action === 'CreateLoadBalancer' || r.action === 'DeleteLoadBalancer').map((r) => r.action);
     expect(order).toEqual(['DeleteLoadBalancer', 'CreateLoadBalancer']);
+    expect(h.events.some((e) => e.ref.uid === svc.ref.uid && e.message.includes('the old one goes first'))).toBe(true);
     expect(createRequests()[0]).toMatchObject({ 'SubnetMappings.member.1.SubnetId': h.world.publicSubnets[zoneB!], 'SubnetMappings.member.1.AllocationId': eip.allocationId });
     const lbs = (await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid));
     expect(lbs).toHaveLength(1);

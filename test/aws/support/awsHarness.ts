@@ -60,7 +60,9 @@ export interface AwsHarness {
   stop(): Promise<void>;
 }
 
-export async function startAwsHarness(opts: { clusterName?: string; nodes?: number; config?: Record<string, unknown> } = {}): Promise<AwsHarness> {
+export async function startAwsHarness(
+  opts: { clusterName?: string; nodes?: number; config?: Record<string, unknown>; retryTiming?: AwsProviderOptions['retryTiming'] } = {},
+): Promise<AwsHarness> {
   const clusterName = opts.clusterName ?? 'test-cluster';
   const moto = await startMoto();
   const proxy = await startFaultProxy({ target: moto.endpoint });
@@ -73,7 +75,7 @@ export async function startAwsHarness(opts: { clusterName?: string; nodes?: numb
     const provider = await createAwsProvider(
       config,
       { clusterName, logger: silentLogger(), record: (c) => calls.calls.push({ operation: c.operation, mutating: c.mutating, outcome: c.outcome }) },
-      { credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, retryTiming: { minTimeoutMs: 20, maxTimeoutMs: 500 }, ...options },
+      { credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, retryTiming: opts.retryTiming ?? { minTimeoutMs: 20, maxTimeoutMs: 500 }, ...options },
     );
     await provider.start?.({ listServices: services, requeue: () => undefined, emit: (e) => events.push(e) });
     return provider;
