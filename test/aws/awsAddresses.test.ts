@@ -1,5 +1,6 @@
 // spec.loadBalancerIP and the Elastic IP annotations. moto ignores SubnetMappings.AllocationId, so
 // the fault proxy records the requests and the tests check what was asked of AWS.
+import { AllocateAddressCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError } from '../../providers/provider.js';
 import { converge, inventory, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
@@ -90,6 +91,16 @@ describe('aws provider addresses', () => {
     expect((caught as Error).message).toContain('198.51.100.9');
     expect(h.proxy.requests.filter((r) => r.action.startsWith('Create'))).toEqual([]);
     expect(await h.provider.listOwned()).not.toContainEqual(svc.ref);
+  });
+
+  it('sees an Elastic IP allocated after the cached read once a Service asked for it and was refused', async () => {
+    await converge(h.provider, makeService(h)); // the environment (with the Elastic IPs) is cached now
+    const fresh = await h.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const svc = makeService(h, { loadBalancerIP: fresh.PublicIp! });
+    await expect(converge(h.provider, svc)).rejects.toThrow(ServiceConfigError);
+    // The refusal dropped the cache: the controller's retry finds the address.
+    const { result } = await converge(h.provider, svc);
+    expect(result.ingress).toContainEqual({ ip: fresh.PublicIp });
   });
 
   it('replaces the NLB when the subnets change but the Elastic IP stays: the old one goes first, since it holds the address', async () => {

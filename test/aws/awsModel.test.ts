@@ -1,6 +1,7 @@
 // The pure parts of the AWS provider: annotations, names, the desired stack and the diff.
 import { describe, expect, it } from 'vitest';
 import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
+import { classifyAwsError } from '../../providers/aws/awsApi.js';
 import type { AwsEnvironment, AwsObserved, ObservedStack } from '../../providers/aws/awsTypes.js';
 import { buildDesiredStack } from '../../providers/aws/desiredStack.js';
 import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js';
@@ -93,6 +94,17 @@ describe('aws annotations', () => {
     ['service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags', 'kubernetes.io/cluster/x=owned'],
   ])('rejects %s=%s naming the annotation', (key, value) => {
     expect(configError(() => parseAwsAnnotations({ [key]: value })).field).toBe(key);
+  });
+});
+
+describe('aws error classification', () => {
+  it('retries throttling and 5xx, not client errors', () => {
+    const err = (name: string, status: number, fault: 'client' | 'server' = 'client') => Object.assign(new Error(name), { name, $fault: fault, $metadata: { httpStatusCode: status } });
+    expect(classifyAwsError(err('Throttling', 400))).toBe('throttled');
+    expect(classifyAwsError(err('RequestLimitExceeded', 503, 'server'))).toBe('throttled');
+    expect(classifyAwsError(err('InternalFailure', 500, 'server'))).toBe('transient');
+    expect(classifyAwsError(err('LoadBalancerNotFoundException', 400))).toBe('fatal');
+    expect(classifyAwsError(err('ValidationError', 400))).toBe('fatal');
   });
 });
 
