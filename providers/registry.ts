@@ -1,5 +1,6 @@
 // Turns one provider entry of the configuration into a running Provider. Each provider is loaded
 // lazily, so a deployment pulls in only the cloud SDKs it uses.
+import type { Registry } from 'prom-client';
 import type { Logger } from '../src/observability/logger.js';
 import type { ProviderConfig } from '../src/config/schema.js';
 import type { CallRecorder, Provider } from './provider.js';
@@ -8,6 +9,8 @@ export interface ProviderDeps {
   clusterName: string;
   logger: Logger;
   record: CallRecorder;
+  /** The controller's metrics registry, for providers with metrics of their own (metal pool usage). */
+  registry?: Registry;
 }
 
 export async function createProvider(config: ProviderConfig, deps: ProviderDeps): Promise<Provider> {

@@ -60,7 +60,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     this.allocator = new Allocator(compilePools(config.pools));
     // The controller's own registry when it hands one over (an optional `registry` in the deps),
     // else prom-client's default registry.
-    this.metrics = poolMetrics(registry ?? (deps as ProviderDeps & { registry?: Registry }).registry);
+    this.metrics = poolMetrics(registry ?? deps.registry);
     this.metrics.update(this.allocator.usage());
   }
 

@@ -32,7 +32,8 @@ export async function planAll(options: {
   createProvider?: (config: ProviderConfig, deps: ProviderDeps) => Promise<Provider>;
 }): Promise<string> {
   const { config, logger } = options;
-  const slots = await createProviderRuntimes(config, logger, createCallRecorder(new Registry()), options.createProvider ?? createRegisteredProvider);
+  const registry = new Registry();
+  const slots = await createProviderRuntimes(config, logger, createCallRecorder(registry), registry, options.createProvider ?? createRegisteredProvider);
   const cache = new ClusterCache(withSharedConnections(options.kubeConfig), { serviceChanged: () => {}, nodesChanged: () => {}, endpointsChanged: () => {} }, { logger });
   cache.start();
   const lines: string[] = [];

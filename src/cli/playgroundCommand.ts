@@ -50,7 +50,7 @@ export interface Playground {
 
 export async function startPlayground(options: PlaygroundOptions = {}): Promise<Playground> {
   const logger = options.logger ?? createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const api = await startApiServer({ port: options.apiPort ?? 0 });
+  const api = await startApiServer({ port: options.apiPort ?? 0, requestRecordLimit: 10_000 }); // bounded: the playground runs for hours
   const kubeconfigPath = options.kubeconfigPath ?? join(await mkdtemp(join(tmpdir(), 'kube-lb-playground-')), 'kubeconfig');
   await api.writeKubeconfig(kubeconfigPath);
   const exampleServicePath = join(dirname(kubeconfigPath), 'hello-service.yaml');

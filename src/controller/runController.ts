@@ -71,12 +71,13 @@ export async function createProviderRuntimes(
   config: ControllerConfig,
   logger: Logger,
   record: ProviderDeps['record'],
+  registry: ProviderDeps['registry'],
   create: (config: ProviderConfig, deps: ProviderDeps) => Promise<Provider>,
 ): Promise<ProviderRuntime[]> {
   const runtimes: ProviderRuntime[] = [];
   for (const [i, entry] of config.providers.entries()) {
     const id = slotId(entry, i);
-    const provider = await create(entry, { clusterName: config.clusterName, logger: logger.child({ provider: id }), record });
+    const provider = await create(entry, { clusterName: config.clusterName, logger: logger.child({ provider: id }), record, registry });
     const runtime: ProviderRuntime = { id, default: entry.default || entry.loadBalancerClass === undefined, provider };
     if (entry.loadBalancerClass) runtime.loadBalancerClass = entry.loadBalancerClass;
     runtimes.push(runtime);
@@ -95,7 +96,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   const events = new EventRecorder(core, { component: 'kube-lb-provisioner', host: identity, logger });
   const writer = new ServiceWriter(core, events);
 
-  const slots = await createProviderRuntimes(config, logger, metrics.record, options.createProvider ?? createRegisteredProvider);
+  const slots = await createProviderRuntimes(config, logger, metrics.record, metrics.registry, options.createProvider ?? createRegisteredProvider);
   const queue = new WorkQueue({
     backoff: { initialMs: config.backoff.initialSeconds * 1000, maxMs: config.backoff.maxSeconds * 1000, jitter: 0.2 },
     onDepthChange: (d) => metrics.queueDepth.set(d),
@@ -219,6 +220,12 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     );
   };
 
+  let providersStarted: Promise<void> | undefined;
+  const startProviders = () =>
+    (providersStarted ??= (async () => {
+      for (const slot of slots) await slot.provider.start?.(context(slot));
+    })());
+
   const startWorking = async () => {
     if (working || stopping) return;
     queue.reopen();
@@ -227,6 +234,9 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     let aborted = false;
     const abort = new Promise<void>((resolve) => (abortStart = () => ((aborted = true), resolve())));
     await Promise.race([cache.waitForSync(), abort]);
+    // Providers start on a synced cache, so ctx.listServices() sees every Service (metal rebuilds
+    // its assignments from their status before allocating anything).
+    if (!aborted) await startProviders();
     for (let attempt = 0; !aborted; attempt++) {
       try {
         await reconciler.seedOwnership();
@@ -284,7 +294,6 @@ export async function runController(options: RunControllerOptions): Promise<Runn
       })
     : undefined;
 
-  for (const slot of slots) await slot.provider.start?.(context(slot));
   cache.start();
   if (elector) elector.start();
   else void startWorking();
