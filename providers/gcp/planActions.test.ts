@@ -6,6 +6,7 @@ import type { GcpSettings } from './desiredGcp.js';
 import { loadBalancerName, serviceDescription } from './names.js';
 import type { GcpObserved } from './observed.js';
 import { currentPhase, planActions } from './planActions.js';
+import { desiredFixture } from '../../test/support/desiredFixture.js';
 
 const settings: GcpSettings = { project: 'p', region: 'r1', network: 'default', nodeTags: [], clusterName: 'c1' };
 const ref = { namespace: 'ns', name: 'web', uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' };
@@ -13,23 +14,11 @@ const name = loadBalancerName(ref.uid);
 const mine = { owned: true };
 
 function want(extra: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
-  return {
+  return desiredFixture({
     ref,
-    clusterName: 'c1',
-    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
     nodes: [{ name: 'n1', providerID: 'gce://p/r1-a/n1', internalIPs: [], externalIPs: [], labels: {} }],
-    externalTrafficPolicy: 'Cluster',
-    healthCheck: { protocol: 'HTTP', port: 10256, path: '/healthz' },
-    sourceRanges: [],
-    ipFamilies: ['IPv4'],
-    ipFamilyPolicy: 'SingleStack',
-    annotations: {},
-    labels: {},
-    selector: {},
-    endpointNodes: [],
-    currentIngress: [],
     ...extra,
-  };
+  });
 }
 
 const empty = (): GcpObserved => ({ ref, name, pendingOperations: [], groupZonesBusy: [], groupGeneration: 0, failures: [], addresses: [], groups: [] });

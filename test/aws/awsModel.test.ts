@@ -8,6 +8,7 @@ import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js'
 import { planActions } from '../../providers/aws/planActions.js';
 import { instanceIdFromProviderID } from '../../providers/aws/providerID.js';
 import { ServiceConfigError, type DesiredLoadBalancer } from '../../providers/provider.js';
+import { desiredFixture } from '../support/desiredFixture.js';
 
 const env: AwsEnvironment = {
   subnets: [
@@ -31,26 +32,14 @@ const env: AwsEnvironment = {
 };
 
 function desired(overrides: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalancer {
-  return {
+  return desiredFixture({
     ref: { namespace: 'ns', name: 'web', uid: '0b8f2a1c-1111-2222-3333-444455556666' },
-    clusterName: 'c1',
-    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
     nodes: [
       { name: 'n1', providerID: 'aws:///us-east-1a/i-0123456789abcdef0', internalIPs: [], externalIPs: [], labels: {} },
       { name: 'n2', providerID: 'aws:///us-east-1b/i-0fedcba9876543210', internalIPs: [], externalIPs: [], labels: {} },
     ],
-    externalTrafficPolicy: 'Cluster',
-    healthCheck: { protocol: 'HTTP', port: 10256, path: '/healthz' },
-    sourceRanges: [],
-    ipFamilies: ['IPv4'],
-    ipFamilyPolicy: 'SingleStack',
-    annotations: {},
-    labels: {},
-    selector: {},
-    endpointNodes: [],
-    currentIngress: [],
     ...overrides,
-  };
+  });
 }
 
 function configError(fn: () => unknown): ServiceConfigError {

@@ -6,6 +6,7 @@ import { AddressPool } from '../../providers/simulated/addressPool.js';
 import { CloudError, SimulatedCloud } from '../../providers/simulated/cloud.js';
 import { simulatedConfigSchema } from '../../providers/simulated/config.js';
 import { SimulatedProvider } from '../../providers/simulated/provider.js';
+import { desiredFixture } from '../support/desiredFixture.js';
 
 const attrs = { healthCheck: { protocol: 'TCP' as const, port: 80 }, sourceRanges: [], idleTimeoutSeconds: 60 };
 
@@ -57,22 +58,13 @@ describe('SimulatedCloud', () => {
 
 describe('SimulatedProvider diff', () => {
   const provider = new SimulatedProvider({ config: simulatedConfigSchema.parse({ type: 'simulated', addressPool: '192.0.2.0/24' }), clusterName: 'c', record: () => {} });
-  const desired = (nodes: string[]): DesiredLoadBalancer => ({
-    ref: { namespace: 'ns', name: 'web', uid: 'u1' },
-    clusterName: 'c',
-    ports: [{ name: '', protocol: 'TCP', port: 80, nodePort: 30080 }],
-    nodes: nodes.map((n, i) => ({ name: n, internalIPs: [`10.0.0.${i + 1}`], externalIPs: [], labels: {} })),
-    externalTrafficPolicy: 'Cluster',
-    healthCheck: { protocol: 'HTTP', port: 10256, path: '/healthz' },
-    sourceRanges: [],
-    ipFamilies: ['IPv4'],
-    ipFamilyPolicy: 'SingleStack',
-    annotations: {},
-    labels: {},
-    selector: {},
-    endpointNodes: [],
-    currentIngress: [],
-  });
+  const desired = (nodes: string[]): DesiredLoadBalancer =>
+    desiredFixture({
+      ref: { namespace: 'ns', name: 'web', uid: 'u1' },
+      clusterName: 'c',
+      ports: [{ name: '', protocol: 'TCP', port: 80, nodePort: 30080 }],
+      nodes: nodes.map((n, i) => ({ name: n, internalIPs: [`10.0.0.${i + 1}`], externalIPs: [], labels: {} })),
+    });
 
   it('plans a node change as membership-only register/deregister steps', async () => {
     const first = provider.diff(undefined, desired(['a', 'b']));

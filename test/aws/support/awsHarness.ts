@@ -17,6 +17,7 @@ import { isNoop, type ApplyResult, type CallOutcome, type DesiredLoadBalancer, t
 import { silentLogger } from '../../../src/observability/logger.js';
 import { MOTO_REGION, motoClients, seedWorld, startMoto, type Moto, type SeededWorld } from '../../support/moto.js';
 import { startFaultProxy, type FaultProxy } from './faultProxy.js';
+import { desiredFixture } from '../../support/desiredFixture.js';
 
 /** Tests that are not about rate limits should not wait on the production token buckets. */
 const FAST_LIMITS = { registration: { ratePerSecond: 1000, burst: 1000 }, other: { ratePerSecond: 1000, burst: 1000 } };
@@ -104,23 +105,13 @@ export async function startAwsHarness(
 
 export function makeService(h: Pick<AwsHarness, 'world' | 'clusterName'>, overrides: Partial<DesiredLoadBalancer> & { name?: string } = {}): DesiredLoadBalancer {
   const { name = `svc-${randomUUID().slice(0, 8)}`, ...rest } = overrides;
-  return {
+  return desiredFixture({
     ref: { namespace: 'default', name, uid: randomUUID() },
     clusterName: h.clusterName,
-    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
     nodes: h.world.nodes.map((n) => ({ name: n.name, providerID: n.providerID, internalIPs: [n.privateIp], externalIPs: [], zone: n.zone, labels: {} })),
-    externalTrafficPolicy: 'Cluster',
-    healthCheck: { protocol: 'HTTP', port: 10256, path: '/healthz' },
-    sourceRanges: [],
-    ipFamilies: ['IPv4'],
-    ipFamilyPolicy: 'SingleStack',
-    annotations: {},
-    labels: {},
     selector: { app: name },
-    endpointNodes: [],
-    currentIngress: [],
     ...rest,
-  };
+  });
 }
 
 /** Runs observe -> diff -> apply until the provider says ready, as the controller's requeues would. */
