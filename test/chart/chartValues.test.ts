@@ -43,7 +43,6 @@ const badValues: [file: string, message: string][] = [
   ['no-provider.yaml', 'providers must be one of the following: "at least one enabled provider: set providers.aws.enabled'],
   ['two-defaults.yaml', 'providers must be one of the following: "at most one enabled provider serving Services that name no class'],
   ['classless-and-default.yaml', 'providers must be one of the following: "at most one enabled provider serving Services that name no class'],
-  ['metal-class-and-default.yaml', 'providers.metal must be one of the following: "either a loadBalancerClass with default: false'],
   ['bad-interface.yaml', 'speaker.interface must be one of the following: "a network interface name such as eth0'],
   ['replicas-without-leader-election.yaml', 'controller must be one of the following: "leader election enabled when there is more than one replica'],
 ];
@@ -83,7 +82,6 @@ describe('bad values', () => {
       ['no-provider.yaml', 'no provider is enabled: set providers.aws.enabled, providers.gcp.enabled or providers.metal.enabled to true'],
       ['two-defaults.yaml', 'at most one provider may serve Services that name no class, but providers aws and metal all do'],
       ['replicas-without-leader-election.yaml', 'controller.replicas is 2 but controller.leaderElection.enabled is false'],
-      ['metal-class-and-default.yaml', 'providers.metal: either a loadBalancerClass with default: false, or default: true with an empty loadBalancerClass'],
     ] as const) {
       const result = await templateChart({ valuesFiles: [join(fixturesDir, file)], extraArgs: ['--skip-schema-validation'] });
       expect(result.code, file).not.toBe(0);

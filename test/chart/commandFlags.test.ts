@@ -9,7 +9,8 @@ import { controllerCommand } from '../../src/cli/controllerCommand.js';
 import { speakerCommand } from '../../src/cli/speakerCommand.js';
 import { loadConfig, settings } from '../../src/config/load.js';
 import { controllerConfigSchema } from '../../src/config/schema.js';
-import { cloudValuesFiles, findManifest, releaseName, releaseNamespace, renderChart, type Manifest } from './helmChart.js';
+import { join } from 'node:path';
+import { cloudValuesFiles, findManifest, fixturesDir, releaseName, releaseNamespace, renderChart, type Manifest } from './helmChart.js';
 
 const fullname = `${releaseName}-kube-lb-provisioner`;
 
@@ -118,6 +119,15 @@ describe('the speaker container', () => {
     const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
     const opts = parseWith(speakerCommand(), expandEnv(container.args.slice(1), container, { 'spec.nodeName': 'node-1' }));
     expect(opts.loadBalancerClass).toBeUndefined();
+  });
+
+  it('serves its class and Services without a class when metal has a class and is the default', async () => {
+    const manifests = await renderChart({
+      valuesFiles: ['values-metal.yaml', join(fixturesDir, 'metal-class-and-default-ok.yaml')],
+    });
+    const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
+    const opts = parseWith(speakerCommand(), expandEnv(container.args.slice(1), container, { 'spec.nodeName': 'node-1' }));
+    expect(opts).toMatchObject({ loadBalancerClass: 'kube-lb-provisioner.io/metal', default: true });
   });
 
   it('an unknown flag would be refused (the check is real)', () => {

@@ -96,11 +96,6 @@ The controller checks the same rules at start-up (src/config/schema.ts); failing
 {{- if gt (len $defaults) 1 -}}
 {{- fail (printf "at most one provider may serve Services that name no class, but providers %s all do (default: true, or an empty loadBalancerClass); keep it to one of them" (join " and " $defaults)) -}}
 {{- end -}}
-{{- with .Values.providers.metal -}}
-{{- if and .enabled .default .loadBalancerClass -}}
-{{- fail "providers.metal: either a loadBalancerClass with default: false, or default: true with an empty loadBalancerClass: the speaker announces the Services of one class, or those without a class" -}}
-{{- end -}}
-{{- end -}}
 {{- if and .Values.providers.metal.enabled (le (int .Values.speaker.leaseLapseMs) (int .Values.speaker.leaseRenewIntervalMs)) -}}
 {{- fail (printf "speaker.leaseLapseMs (%d) must be longer than speaker.leaseRenewIntervalMs (%d), or live speakers look dead between renewals" (int .Values.speaker.leaseLapseMs) (int .Values.speaker.leaseRenewIntervalMs)) -}}
 {{- end -}}
