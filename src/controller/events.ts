@@ -8,4 +8,6 @@ export const Reasons = {
   SyncFailed: 'SyncLoadBalancerFailed',
   DeleteFailed: 'DeleteLoadBalancerFailed',
   Unavailable: 'UnAvailableLoadBalancer',
+  /** Ours, on the Node: a cloud provider cannot target a node it cannot name. */
+  NodeWithoutProviderID: 'NodeWithoutProviderID',
 } as const;

@@ -3,7 +3,7 @@
 // then observe -> pure diff -> apply, status patched only when it changed; or delete, then the
 // finalizer removed once the provider confirms. Never waits on the cloud: "in progress" is handed
 // back to the queue as a delay.
-import type { V1Service } from '@kubernetes/client-node';
+import type { V1Node, V1Service } from '@kubernetes/client-node';
 import {
   isNoop,
   ServiceConfigError,
@@ -13,7 +13,7 @@ import {
   type ServiceRef,
 } from '../../providers/provider.js';
 import { desiredLoadBalancer } from './desiredLoadBalancer.js';
-import { eligibleTargets } from './eligibleNodes.js';
+import { eligibleTargets, ineligibility } from './eligibleNodes.js';
 import { Reasons } from './events.js';
 import { sameIngress } from './ingressStatus.js';
 import type { ClusterView, KubeWriter, ProviderRuntime } from './ports.js';
@@ -34,7 +34,7 @@ export interface ReconcilerDeps {
   blockOnInProgress?: boolean;
   sleep?: (ms: number) => Promise<void>;
   /** Told once per node that is skipped for want of a providerID. */
-  onNodeSkipped?: (node: string, message: string) => void;
+  onNodeSkipped?: (node: V1Node, message: string) => void;
 }
 
 interface Ownership {
@@ -77,9 +77,9 @@ export class Reconciler {
     if (needsProviderID) {
       for (const node of this.deps.view.nodes()) {
         const name = node.metadata?.name ?? '';
-        if (!node.spec?.providerID && !this.warnedNoProviderID.has(name)) {
+        if (ineligibility(node, { needsProviderID }) === 'noProviderID' && !this.warnedNoProviderID.has(name)) {
           this.warnedNoProviderID.add(name);
-          this.deps.onNodeSkipped?.(name, `node ${name} has no spec.providerID: the ${slot.provider.name} provider cannot target it`);
+          this.deps.onNodeSkipped?.(node, `node ${name} has no spec.providerID, so the ${slot.provider.name} provider cannot target it; it is left out of every load balancer until the node's cloud controller sets one`);
         }
       }
     }

@@ -11,6 +11,7 @@ import { createProvider as createRegisteredProvider, type ProviderDeps } from '.
 import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
 import { ClusterCache } from '../kube/clusterCache.js';
 import { EventRecorder } from '../kube/eventRecorder.js';
+import { Reasons } from './events.js';
 import { LeaderElector } from '../kube/leaderElection.js';
 import { ServiceWriter } from '../kube/serviceWriter.js';
 import { withSharedConnections } from '../kube/sharedConnections.js';
@@ -141,7 +142,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     slots,
     clusterName: config.clusterName,
     blockOnInProgress: tuning.blockOnInProgress ?? false,
-    onNodeSkipped: (node, message) => logger.warn({ node }, message),
+    onNodeSkipped: (node, message) => events.recordOnNode(node, 'Warning', Reasons.NodeWithoutProviderID, message),
   });
 
   // Providers may warm up from the Services they serve (metal rebuilds its address assignments).

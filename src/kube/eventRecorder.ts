@@ -1,6 +1,6 @@
-// Writes core/v1 Events on Services, aggregating repeats the way kubectl shows them (count and
+// Writes core/v1 Events on Services (and on Nodes the controller cannot target), aggregating repeats the way kubectl shows them (count and
 // lastTimestamp bumped on one Event instead of a new Event per retry). Best effort: never throws.
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Node, type V1Service } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 
@@ -24,14 +24,22 @@ export class EventRecorder {
   ) {}
 
   record(service: V1Service, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    const namespace = service.metadata?.namespace ?? 'default';
-    const name = service.metadata?.name ?? '';
-    const uid = service.metadata?.uid ?? '';
-    (type === 'Warning' ? this.options.logger.warn : this.options.logger.info).call(this.options.logger, { service: `${namespace}/${name}`, reason }, message);
+    this.enqueue('Service', service.metadata?.namespace ?? 'default', service, type, reason, message);
+  }
+
+  /** Nodes are cluster-scoped; like upstream, their Events live in the default namespace. */
+  recordOnNode(node: V1Node, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.enqueue('Node', 'default', node, type, reason, message);
+  }
+
+  private enqueue(kind: 'Service' | 'Node', namespace: string, object: V1Service | V1Node, type: string, reason: string, message: string): void {
+    const name = object.metadata?.name ?? '';
+    const log = { [kind.toLowerCase()]: kind === 'Service' ? `${namespace}/${name}` : name, reason };
+    (type === 'Warning' ? this.options.logger.warn : this.options.logger.info).call(this.options.logger, log, message);
     // Writes are serialised so a repeat always finds the Event its predecessor created.
     this.pendingWrites++;
     this.chain = this.chain
-      .then(() => this.write(namespace, name, uid, service, type, reason, message))
+      .then(() => this.write(kind, namespace, object, type, reason, message))
       .catch((error: unknown) => this.options.logger.debug({ err: String(error), reason }, 'could not record event'))
       .finally(() => this.pendingWrites--);
   }
@@ -41,7 +49,9 @@ export class EventRecorder {
     return this.chain;
   }
 
-  private async write(namespace: string, name: string, uid: string, service: V1Service, type: string, reason: string, message: string): Promise<void> {
+  private async write(kind: 'Service' | 'Node', namespace: string, object: V1Service | V1Node, type: string, reason: string, message: string): Promise<void> {
+    const name = object.metadata?.name ?? '';
+    const uid = object.metadata?.uid ?? '';
     const key = `${uid}\u0000${type}\u0000${reason}\u0000${message}`;
     const now = new Date();
     const prior = this.seen.get(key);
@@ -62,11 +72,11 @@ export class EventRecorder {
       metadata: { name: eventName, namespace },
       involvedObject: {
         apiVersion: 'v1',
-        kind: 'Service',
-        namespace,
+        kind,
+        ...(kind === 'Service' ? { namespace } : {}),
         name,
         uid,
-        ...(service.metadata?.resourceVersion ? { resourceVersion: service.metadata.resourceVersion } : {}),
+        ...(object.metadata?.resourceVersion ? { resourceVersion: object.metadata.resourceVersion } : {}),
       },
       reason,
       message,

@@ -78,6 +78,14 @@ describe('node membership', () => {
       message: 'ineligible nodes deregistered',
     });
     expect(sim.cloud.stats().byOperation.DeregisterTargets ?? 0).toBeGreaterThanOrEqual(2);
+    // The node left out for want of a providerID gets a Warning saying so (once, not per Service).
+    const warnings = await waitFor(async () => {
+      const list = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.kind=Node,involvedObject.name=bare' });
+      return list.items.length > 0 ? list.items : undefined;
+    }, { message: 'Warning Event on the node without providerID' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ type: 'Warning', reason: 'NodeWithoutProviderID', count: 1 });
+    expect(warnings[0]?.message).toMatch(/spec\.providerID/);
   });
 });
 
