@@ -3,15 +3,13 @@
 import { randomUUID } from 'node:crypto';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsConfig } from '../../providers/aws/config.js';
 import { createAwsProvider } from '../../providers/aws/index.js';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import { controllerConfigSchema } from '../../src/config/schema.js';
-import { runController, type RunningController } from '../../src/controller/runController.js';
+import type { RunningController } from '../../src/controller/runController.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
+import { e2eConfig, lbService, readService, startController, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
 import { MOTO_REGION, motoClients, seedWorld, startMoto, type Moto, type SeededWorld } from '../support/moto.js';
 import { awsConfigSchema } from '../../providers/aws/config.js';
@@ -44,24 +42,14 @@ beforeAll(async () => {
     });
   }
   const fast = { ratePerSecond: 1000, burst: 1000 };
-  const config = controllerConfigSchema.parse({
-    clusterName: 'e2e',
-    workers: 4,
-    backoff: { initialSeconds: 0.05, maxSeconds: 0.5 },
-    leaderElection: { enabled: false },
-    providers: [{ type: 'aws', region: MOTO_REGION, endpoint: moto.endpoint, provisioningRetrySeconds: 0.1, rateLimits: { registration: fast, other: fast } }],
-  });
-  controller = await runController({
+  ({ controller } = await startController({
     kubeConfig: kc,
-    config,
-    logger: silentLogger(),
-    registry: new Registry(),
-    tuning: { nodeSyncDelayMs: 50, informerRestartMinMs: 50, informerRestartMaxMs: 500 },
+    config: e2eConfig([{ type: 'aws', region: MOTO_REGION, endpoint: moto.endpoint, provisioningRetrySeconds: 0.1, rateLimits: { registration: fast, other: fast } }], { clusterName: 'e2e', backoff: { initialSeconds: 0.05, maxSeconds: 0.5 } }),
     createProvider: async (entry, deps) => {
       if (entry.type !== 'aws') throw new Error(`this test runs the aws provider, got ${entry.type}`);
       return createAwsProvider(entry as AwsConfig, deps, { credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, retryTiming: { minTimeoutMs: 10, maxTimeoutMs: 200 } });
     },
-  });
+  }));
 });
 
 afterAll(async () => {

@@ -2,16 +2,13 @@
 // provider, reaching the fake Compute server through the real @google-cloud/compute clients.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { PassThroughClient } from 'google-auth-library';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GcpConfig } from '../../providers/gcp/config.js';
 import { createGcpProvider } from '../../providers/gcp/index.js';
 import { loadBalancerName } from '../../providers/gcp/names.js';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import { controllerConfigSchema } from '../../src/config/schema.js';
-import { runController, type RunningController } from '../../src/controller/runController.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
+import type { RunningController } from '../../src/controller/runController.js';
+import { e2eConfig, lbService, readService, startController, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
 import { startFakeCompute, type FakeCompute } from './fakeCompute/server.js';
 import { PROJECT, REGION } from './gcpHarness.js';
@@ -46,24 +43,14 @@ beforeAll(async () => {
   core = kc.makeApiClient(CoreV1Api);
   await createNode('node-1', 'us-central1-a');
   await createNode('node-2', 'us-central1-b');
-  const config = controllerConfigSchema.parse({
-    clusterName: 'e2e',
-    workers: 4,
-    backoff: { initialSeconds: 0.05, maxSeconds: 0.5 },
-    leaderElection: { enabled: false },
-    providers: [{ type: 'gcp', project: PROJECT, region: REGION, pollIntervalMs: 50, apiRatePerSecond: 1000, apiBurst: 1000, instanceGroupCacheMs: 0 }],
-  });
-  controller = await runController({
+  ({ controller } = await startController({
     kubeConfig: kc,
-    config,
-    logger: silentLogger(),
-    registry: new Registry(),
-    tuning: { nodeSyncDelayMs: 50, informerRestartMinMs: 50, informerRestartMaxMs: 500 },
+    config: e2eConfig([{ type: 'gcp', project: PROJECT, region: REGION, pollIntervalMs: 50, apiRatePerSecond: 1000, apiBurst: 1000, instanceGroupCacheMs: 0 }], { clusterName: 'e2e', backoff: { initialSeconds: 0.05, maxSeconds: 0.5 } }),
     createProvider: async (entry, deps) => {
       if (entry.type !== 'gcp') throw new Error(`this test runs the gcp provider, got ${entry.type}`);
       return createGcpProvider(entry as GcpConfig, deps, { authClient: new PassThroughClient(), apiEndpoint: `http://127.0.0.1:${fake.port}`, minRetryTimeoutMs: 5 });
     },
-  });
+  }));
 });
 
 afterAll(async () => {

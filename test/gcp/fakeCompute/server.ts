@@ -217,7 +217,7 @@ export class FakeCompute {
     const { collection, scope, name, verb } = route;
     if (collection === 'operations') return this.pollOperation(name!);
     if (collection !== 'firewalls' && collection !== 'instanceGroups' && !regional.has(collection))
-      throw new HttpError(404, `collection ${collection} is not implemented by the fake`);
+      throw new HttpError(404, `collection ${collection} is not served by this fake (add it to test/gcp/fakeCompute if the provider now needs it)`);
     if (verb === 'aggregatedList') {
       const items: Record<string, Json> = {};
       for (const r of this.list(collection)) {
@@ -300,7 +300,7 @@ export class FakeCompute {
         break;
       }
       default:
-        throw new HttpError(404, `${route.operation} is not implemented by the fake`);
+        throw new HttpError(404, `${route.operation} is not served by this fake (add it to test/gcp/fakeCompute if the provider now needs it)`);
     }
     if (operationError) {
       // The request is accepted, but the work fails: the operation ends DONE with an error.
