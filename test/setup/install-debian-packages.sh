@@ -8,10 +8,14 @@ declare -A wanted=(
   [ip]=iproute2
   [nft]=nftables
   [arping]=iputils-arping
-  [ndisc6]=ndisc6
   [curl]=curl
   [sysctl]=procps
 )
+
+# Test files run in parallel and may both get here on a fresh machine: one installs, the other
+# waits for it and then finds nothing missing.
+exec 9>/tmp/kube-lb-provisioner-apt.lock
+flock 9
 
 missing=()
 for tool in "${!wanted[@]}"; do
@@ -32,4 +36,4 @@ fi
 echo "install-debian-packages: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}" >&2
