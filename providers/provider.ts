@@ -6,6 +6,7 @@ export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type IPFamily = 'IPv4' | 'IPv6';
 export type IPFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
 export type TrafficPolicy = 'Cluster' | 'Local';
+export type SessionAffinity = 'None' | 'ClientIP';
 
 /** Identifies one Service. The uid distinguishes a re-created Service with the same name. */
 export interface ServiceRef {
@@ -66,6 +67,10 @@ export interface DesiredLoadBalancer {
   /** Eligible nodes (upstream predicates; with a providerID where the provider needs one), by name. */
   nodes: NodeTarget[];
   externalTrafficPolicy: TrafficPolicy;
+  /** spec.sessionAffinity; anything but ClientIP is None. */
+  sessionAffinity: SessionAffinity;
+  /** spec.sessionAffinityConfig.clientIP.timeoutSeconds, only with ClientIP (the API defaults it to 10800). */
+  sessionAffinityTimeoutSeconds?: number;
   healthCheckNodePort?: number;
   /** Derived: Local -> HTTP healthCheckNodePort /healthz; Cluster -> HTTP 10256 /healthz. */
   healthCheck: HealthCheckSpec;

@@ -12,6 +12,7 @@ import {
   type LoadBalancerIngress,
   type NodeTarget,
   type Protocol,
+  type SessionAffinity,
   type TrafficPolicy,
 } from '../../providers/provider.js';
 import { eligibleTargets } from './eligibleNodes.js';
@@ -22,6 +23,9 @@ export const KUBE_PROXY_HEALTH_PORT = 10256;
 /** Upstream's annotation for source ranges, used when spec.loadBalancerSourceRanges is empty. */
 export const SOURCE_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+/** The API server's default for spec.sessionAffinityConfig.clientIP.timeoutSeconds, and its upper bound. */
+export const DEFAULT_SESSION_AFFINITY_TIMEOUT_SECONDS = 10800;
+export const MAX_SESSION_AFFINITY_TIMEOUT_SECONDS = 86400;
 
 export interface DesiredOptions {
   clusterName: string;
@@ -48,6 +52,7 @@ export function desiredLoadBalancer(
     ports: desiredPorts(service),
     nodes: opts.targets ?? eligibleTargets(nodes, { needsProviderID: opts.needsProviderID }),
     externalTrafficPolicy,
+    sessionAffinity: sessionAffinity(spec.sessionAffinity),
     healthCheck: healthCheckFor(externalTrafficPolicy, healthCheckNodePort),
     sourceRanges: sourceRanges(spec.loadBalancerSourceRanges ?? [], annotations[SOURCE_RANGES_ANNOTATION]),
     ipFamilies: ipFamilies(spec.ipFamilies),
@@ -61,6 +66,9 @@ export function desiredLoadBalancer(
   if (spec.loadBalancerClass) desired.loadBalancerClass = spec.loadBalancerClass;
   if (healthCheckNodePort !== undefined) desired.healthCheckNodePort = healthCheckNodePort;
   if (spec.loadBalancerIP) desired.loadBalancerIP = validLoadBalancerIP(spec.loadBalancerIP);
+  if (desired.sessionAffinity === 'ClientIP') {
+    desired.sessionAffinityTimeoutSeconds = sessionAffinityTimeout(spec.sessionAffinityConfig?.clientIP?.timeoutSeconds);
+  }
   return desired;
 }
 
@@ -81,6 +89,23 @@ function desiredPorts(service: V1Service): DesiredPort[] {
 export function healthCheckFor(policy: TrafficPolicy, healthCheckNodePort: number | undefined): HealthCheckSpec {
   if (policy === 'Local' && healthCheckNodePort) return { protocol: 'HTTP', port: healthCheckNodePort, path: '/healthz' };
   return { protocol: 'HTTP', port: KUBE_PROXY_HEALTH_PORT, path: '/healthz' };
+}
+
+function sessionAffinity(value: string | undefined): SessionAffinity {
+  if (value === undefined || value === '' || value === 'None') return 'None';
+  if (value === 'ClientIP') return 'ClientIP';
+  throw new ServiceConfigError('spec.sessionAffinity', `unknown value "${value}" (use None or ClientIP)`);
+}
+
+function sessionAffinityTimeout(seconds: number | undefined): number {
+  if (seconds === undefined) return DEFAULT_SESSION_AFFINITY_TIMEOUT_SECONDS;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_SESSION_AFFINITY_TIMEOUT_SECONDS) {
+    throw new ServiceConfigError(
+      'spec.sessionAffinityConfig.clientIP.timeoutSeconds',
+      `${seconds} is out of range (an integer from 1 to ${MAX_SESSION_AFFINITY_TIMEOUT_SECONDS})`,
+    );
+  }
+  return seconds;
 }
 
 function validLoadBalancerIP(ip: string): string {

@@ -83,6 +83,35 @@ describe('desiredLoadBalancer', () => {
   });
 });
 
+describe('desiredLoadBalancer session affinity', () => {
+  it('defaults to None with no timeout', () => {
+    const d = desiredLoadBalancer(service(), [], [], opts);
+    expect(d.sessionAffinity).toBe('None');
+    expect(d.sessionAffinityTimeoutSeconds).toBeUndefined();
+  });
+  it('carries ClientIP and its timeout, defaulting the timeout to the API default 10800', () => {
+    const withTimeout = desiredLoadBalancer(service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }), [], [], opts);
+    expect(withTimeout.sessionAffinity).toBe('ClientIP');
+    expect(withTimeout.sessionAffinityTimeoutSeconds).toBe(600);
+    const defaulted = desiredLoadBalancer(service({ sessionAffinity: 'ClientIP' }), [], [], opts);
+    expect(defaulted.sessionAffinityTimeoutSeconds).toBe(10800);
+  });
+  it('ignores a timeout under None', () => {
+    const d = desiredLoadBalancer(service({ sessionAffinity: 'None', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }), [], [], opts);
+    expect(d.sessionAffinity).toBe('None');
+    expect(d.sessionAffinityTimeoutSeconds).toBeUndefined();
+  });
+  it('names the field for an unknown affinity or an out-of-range timeout', () => {
+    expect(() => desiredLoadBalancer(service({ sessionAffinity: 'Cookie' }), [], [], opts)).toThrow(/spec.sessionAffinity: unknown value "Cookie"/);
+    expect(() => desiredLoadBalancer(service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 0 } } }), [], [], opts)).toThrow(
+      /spec.sessionAffinityConfig.clientIP.timeoutSeconds/,
+    );
+    expect(() => desiredLoadBalancer(service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 86401 } } }), [], [], opts)).toThrow(
+      /out of range/,
+    );
+  });
+});
+
 describe('validateAgainstCapabilities', () => {
   const caps: Capabilities = { protocols: ['TCP', 'UDP'], mixedProtocol: false, loadBalancerIP: false, sourceRanges: true, dualStack: false, needsProviderID: false };
   it('names the port of an unsupported protocol', () => {

@@ -77,6 +77,7 @@ export function desired(ref: ServiceRef, nodes: NodeTarget[], extra: Partial<Des
     ports: [tcp(80)],
     nodes,
     externalTrafficPolicy: 'Cluster',
+    sessionAffinity: 'None',
     healthCheck: local ? { protocol: 'HTTP', port: hcPort, path: '/healthz' } : { protocol: 'HTTP', port: 10256, path: '/healthz' },
     ...(local ? { healthCheckNodePort: hcPort } : {}),
     sourceRanges: [],

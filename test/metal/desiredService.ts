@@ -29,6 +29,7 @@ export function desiredService(shape: ServiceShape): DesiredLoadBalancer {
     })),
     nodes: [],
     externalTrafficPolicy: shape.externalTrafficPolicy ?? 'Cluster',
+    sessionAffinity: 'None',
     healthCheck: { protocol: 'HTTP', port: 10256, path: '/healthz' },
     loadBalancerIP: shape.loadBalancerIP,
     sourceRanges: [],

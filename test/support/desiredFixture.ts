@@ -9,6 +9,7 @@ export function desiredFixture(overrides: Partial<DesiredLoadBalancer> = {}): De
     ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
     nodes: [],
     externalTrafficPolicy: 'Cluster',
+    sessionAffinity: 'None',
     healthCheck: { protocol: 'HTTP', port: 10256, path: '/healthz' },
     sourceRanges: [],
     ipFamilies: ['IPv4'],
