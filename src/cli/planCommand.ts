@@ -9,6 +9,7 @@ import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
 import type { KubeWriter, ProviderRuntime } from '../controller/ports.js';
 import { Reconciler } from '../controller/reconcile.js';
 import { createProviderRuntimes } from '../controller/runController.js';
+import { servedServices } from '../controller/servedServices.js';
 import { concernsUs, serviceRefOf, wantedSlot } from '../controller/serviceSelection.js';
 import { ClusterCache } from '../kube/clusterCache.js';
 import { loadKubeConfig } from '../kube/kubeConfig.js';
@@ -39,10 +40,12 @@ export async function planAll(options: {
   const lines: string[] = [];
   try {
     await cache.waitForSync();
-    for (const slot of slots) {
-      await slot.provider.start?.({ listServices: () => [], requeue: () => {}, emit: () => {} });
-    }
     const reconciler = new Reconciler({ view: cache, kube: readOnly, slots, clusterName: config.clusterName });
+    // Providers warm up from the cluster as in the controller, so metal plans from today's assignments.
+    for (const slot of slots) {
+      const listServices = () => servedServices(cache, slots, slot, { clusterName: config.clusterName, targets: reconciler.targetsFor(slot) });
+      await slot.provider.start?.({ listServices, requeue: () => {}, emit: () => {} });
+    }
     const services = [...cache.services()].filter((s) => concernsUs(s, slots)).sort((a, b) => serviceKey(serviceRefOf(a)).localeCompare(serviceKey(serviceRefOf(b))));
     for (const service of services) lines.push(...(await planOne(service, reconciler, slots)));
     if (services.length === 0) lines.push('no Services of type LoadBalancer for the configured providers');

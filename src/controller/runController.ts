@@ -12,6 +12,7 @@ import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
 import { ClusterCache } from '../kube/clusterCache.js';
 import { EventRecorder } from '../kube/eventRecorder.js';
 import { Reasons } from './events.js';
+import { servedServices } from './servedServices.js';
 import { LeaderElector } from '../kube/leaderElection.js';
 import { ServiceWriter } from '../kube/serviceWriter.js';
 import { withSharedConnections } from '../kube/sharedConnections.js';
@@ -147,25 +148,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
 
   // Providers may warm up from the Services they serve (metal rebuilds its address assignments).
   const context = (slot: ProviderRuntime): ProviderContext => ({
-    listServices: () => {
-      const out: DesiredLoadBalancer[] = [];
-      for (const s of cache.services()) {
-        if (wantedSlot(s, slots)?.id !== slot.id) continue;
-        try {
-          const ref = serviceRefOf(s);
-          out.push(
-            desiredLoadBalancer(s, [], cache.endpointSlices(ref.namespace, ref.name), {
-              clusterName: config.clusterName,
-              needsProviderID: slot.provider.capabilities.needsProviderID,
-              targets: reconciler.targetsFor(slot),
-            }),
-          );
-        } catch {
-          // A Service with bad input is reported by its own reconcile.
-        }
-      }
-      return out;
-    },
+    listServices: () => servedServices(cache, slots, slot, { clusterName: config.clusterName, targets: reconciler.targetsFor(slot) }),
     requeue: (ref) => queue.add(serviceKey(ref)),
     emit: (event) => {
       const s = cache.service(event.ref.namespace, event.ref.name);

@@ -99,6 +99,26 @@ describe('plan', () => {
       await api.stop();
     }
   });
+  it('plans metal Services from the addresses they already hold, not as new allocations', async () => {
+    const api = await startApiServer();
+    try {
+      const kc = kubeConfigFor(api);
+      const core = kc.makeApiClient(CoreV1Api);
+      await core.createNamespacedService({ namespace: 'default', body: lbService('held') });
+      await kubectl(api, ['patch', 'service', 'held', '--subresource=status', '--type=merge', '-p', '{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.7","ipMode":"VIP"}]}}}']);
+      await core.createNamespacedService({ namespace: 'default', body: lbService('fresh') });
+      const out = await planAll({
+        kubeConfig: kc,
+        config: testConfig({ providers: [{ type: 'metal', pools: [{ name: 'lan', addresses: ['192.0.2.0/28'] }] }] }),
+        logger: silentLogger(),
+      });
+      expect(out).toMatch(/^default\/held \(metal\): up to date\n {4}keepAddress: keep 192\.0\.2\.7/m);
+      // The fresh Service must not be offered the held address.
+      expect(out).toMatch(/^default\/fresh \(metal\): 1 change\n {2}\+ assignAddress: assign 192\.0\.2\.(?!7\b)\d+/m);
+    } finally {
+      await api.stop();
+    }
+  });
 });
 
 describe('controller command', () => {
