@@ -5,7 +5,7 @@ import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Service } from '@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Registry } from 'prom-client';
-import type { Provider, ProviderContext, DesiredLoadBalancer } from '../../providers/provider.js';
+import type { Provider, ProviderContext } from '../../providers/provider.js';
 import { serviceKey } from '../../providers/provider.js';
 import { createProvider as createRegisteredProvider, type ProviderDeps } from '../../providers/registry.js';
 import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
@@ -19,7 +19,6 @@ import { withSharedConnections } from '../kube/sharedConnections.js';
 import { startHealthServer, type HealthServer } from '../observability/healthServer.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createControllerMetrics } from '../observability/metrics.js';
-import { desiredLoadBalancer } from './desiredLoadBalancer.js';
 import { collectGarbage } from './garbageCollect.js';
 import type { ProviderRuntime } from './ports.js';
 import { Reconciler, type Outcome } from './reconcile.js';
