@@ -38,6 +38,8 @@ export interface DesiredGcp {
   portRange?: string;
   allPorts: boolean;
   healthCheck: { protocol: 'HTTP' | 'TCP'; port: number; path: string };
+  /** The backend service's sessionAffinity: CLIENT_IP for spec.sessionAffinity ClientIP, as GKE does. */
+  sessionAffinity: 'CLIENT_IP' | 'NONE';
   /** Firewall "allowed" for the Service ports, as "tcp:80", sorted. */
   allowed: string[];
   sourceRanges: string[];
@@ -117,6 +119,8 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
     ports,
     allPorts,
     healthCheck: { protocol: hc.protocol, port: hc.port, path: hc.protocol === 'HTTP' ? (hc.path ?? '/healthz') : '' },
+    // Passthrough load balancers have no affinity timeout; the timeout only applies in kube-proxy.
+    sessionAffinity: desired.sessionAffinity === 'ClientIP' ? 'CLIENT_IP' : 'NONE',
     allowed,
     sourceRanges: sourceRanges(desired.sourceRanges),
     groups,

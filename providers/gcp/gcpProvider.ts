@@ -241,6 +241,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         protocol: bs.protocol ?? '',
         scheme: bs.loadBalancingScheme ?? '',
         healthCheck: bs.healthChecks?.[0] ?? '',
+        sessionAffinity: bs.sessionAffinity || 'NONE',
         groupZones: (bs.backends ?? []).map((b) => /zones\/([^/]+)\//.exec(b.group ?? '')?.[1] ?? '').filter((z) => z !== ''),
       };
     if (fr) {

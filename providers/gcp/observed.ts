@@ -14,6 +14,8 @@ export interface ObservedBackendService {
   protocol: string;
   scheme: string;
   healthCheck: string;
+  /** Compute's sessionAffinity; NONE when the field is absent (Compute's default). */
+  sessionAffinity: string;
   /** Zones of the instance groups it has as backends. */
   groupZones: string[];
 }

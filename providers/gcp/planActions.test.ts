@@ -27,7 +27,7 @@ function converged(): GcpObserved {
   return {
     ...empty(),
     healthCheck: { ...mine, port: 10256, path: '/healthz' },
-    backendService: { ...mine, protocol: 'TCP', scheme: 'EXTERNAL', healthCheck: `projects/p/regions/r1/healthChecks/${name}`, groupZones: ['r1-a'] },
+    backendService: { ...mine, protocol: 'TCP', scheme: 'EXTERNAL', healthCheck: `projects/p/regions/r1/healthChecks/${name}`, sessionAffinity: 'NONE', groupZones: ['r1-a'] },
     forwardingRule: { ...mine, ip: '34.1.1.1', protocol: 'TCP', scheme: 'EXTERNAL', backendService: name, ports: ['80'], allPorts: false },
     firewall: { ...mine, sourceRanges: ['0.0.0.0/0'], allowed: ['tcp:80'], targetTags: [] },
     healthCheckFirewall: { ...mine, sourceRanges: ['130.211.0.0/22', '209.85.152.0/22', '209.85.204.0/22', '35.191.0.0/16'], allowed: ['tcp:10256'], targetTags: [] },
@@ -67,6 +67,31 @@ describe('planActions', () => {
       ['addInstances', true],
       ['updateBackendService', true],
     ]);
+  });
+
+  it('creates the backend service with CLIENT_IP for ClientIP and NONE otherwise', () => {
+    const bodyOf = (d: DesiredLoadBalancer) => planActions(empty(), d, settings, 'g').actions.find((a) => a.step?.op === 'insertBackendService')?.step;
+    expect(bodyOf(want({ sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 600 }))).toMatchObject({ body: { sessionAffinity: 'CLIENT_IP' } });
+    expect(bodyOf(want())).toMatchObject({ body: { sessionAffinity: 'NONE' } });
+  });
+
+  it('switches session affinity in place with one non-membership backend service update', () => {
+    const plan = planActions(converged(), want({ sessionAffinity: 'ClientIP' }), settings, 'g');
+    expect(plan.actions.map((a) => [a.kind, a.membershipOnly])).toEqual([['updateBackendService', undefined]]);
+    expect(plan.actions[0]!.step).toMatchObject({ op: 'updateBackendService', body: { sessionAffinity: 'CLIENT_IP', protocol: 'TCP' } });
+    expect(plan.actions[0]!.description).toMatch(/session affinity NONE -> CLIENT_IP/);
+    const back = { ...converged(), backendService: { ...converged().backendService!, sessionAffinity: 'CLIENT_IP' } };
+    expect(planActions(back, want({ sessionAffinity: 'ClientIP' }), settings, 'g').actions).toEqual([]);
+    expect(planActions(back, want(), settings, 'g').actions.map((a) => a.description)).toEqual([`update backend service ${name}: session affinity CLIENT_IP -> NONE`]);
+  });
+
+  it('folds an affinity change and a zone change into one update that is not membership-only', () => {
+    const nodes = [...want().nodes, { name: 'n2', providerID: 'gce://p/r1-b/n2', internalIPs: [], externalIPs: [], labels: {} }];
+    const plan = planActions(converged(), want({ nodes, sessionAffinity: 'ClientIP' }), settings, 'g');
+    const update = plan.actions.filter((a) => a.kind === 'updateBackendService');
+    expect(update).toHaveLength(1);
+    expect(update[0]!.membershipOnly).toBeUndefined();
+    expect(update[0]!.description).toMatch(/session affinity NONE -> CLIENT_IP; zones r1-a -> r1-a, r1-b/);
   });
 
   it('replaces the forwarding rule first when its ports change', () => {

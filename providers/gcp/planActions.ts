@@ -27,6 +27,7 @@ export interface BackendServiceBody {
   loadBalancingScheme: string;
   healthChecks: string[];
   backends: Array<{ group: string; balancingMode: string }>;
+  sessionAffinity: 'CLIENT_IP' | 'NONE';
   network?: string;
 }
 
@@ -283,12 +284,24 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     loadBalancingScheme: want.scheme,
     healthChecks: [regionUrl(settings, 'healthChecks', name)],
     backends: zones.map((z) => ({ group: zonesUrl(settings, z, groupName), balancingMode: 'CONNECTION' })),
+    sessionAffinity: want.sessionAffinity,
     ...(want.scheme === 'INTERNAL' ? { network: networkUrl(settings) } : {}),
   };
-  if (!bs || bsStale) add(4, { op: 'insertBackendService', body: bsBody }, `create backend service ${name} (${want.scheme} ${want.backendProtocol}, zones ${zones.join(', ') || 'none'})`);
-  else if (lastSegment(bs.healthCheck) !== name) add(4, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: health check ${name}`);
-  else if (!sameList(bs.groupZones, zones))
-    add(4, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: zones ${bs.groupZones.join(', ') || 'none'} -> ${zones.join(', ') || 'none'}`, true);
+  if (!bs || bsStale)
+    add(
+      4,
+      { op: 'insertBackendService', body: bsBody },
+      `create backend service ${name} (${want.scheme} ${want.backendProtocol}, session affinity ${want.sessionAffinity}, zones ${zones.join(', ') || 'none'})`,
+    );
+  else {
+    // One in-place update carries every drifted field; it is membership-only when only zones moved.
+    const changes: string[] = [];
+    if (lastSegment(bs.healthCheck) !== name) changes.push(`health check ${name}`);
+    if (bs.sessionAffinity !== want.sessionAffinity) changes.push(`session affinity ${bs.sessionAffinity} -> ${want.sessionAffinity}`);
+    const zonesOnly = changes.length === 0;
+    if (!sameList(bs.groupZones, zones)) changes.push(`zones ${bs.groupZones.join(', ') || 'none'} -> ${zones.join(', ') || 'none'}`);
+    if (changes.length > 0) add(4, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: ${changes.join('; ')}`, zonesOnly);
+  }
 
   // Phase 5: the forwarding rule, once its backend service and address exist.
   if (!fr || frStale) {

@@ -59,6 +59,26 @@ describe('gcp provider: update', () => {
     expect(h.fake.get('healthChecks', R, name)!.httpHealthCheck).toMatchObject({ port: 10256 });
   });
 
+  it('creates with CLIENT_IP affinity for ClientIP and switches it in place on the backend service', async () => {
+    const provider = h.newProvider();
+    const ref = newRef('affinity');
+    const name = loadBalancerName(ref.uid);
+    await converge(provider, desired(ref, nodesAB(), { sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 600 }));
+    const created = h.fake.get('backendServices', R, name)!;
+    expect(created.sessionAffinity).toBe('CLIENT_IP');
+    const rule = h.fake.get('forwardingRules', R, name)!;
+    const off = await converge(provider, desired(ref, nodesAB()));
+    expect(off.kinds.flat().filter((k) => k !== 'waitForOperations')).toEqual(['updateBackendService']);
+    const updated = h.fake.get('backendServices', R, name)!;
+    expect(updated.sessionAffinity).toBe('NONE');
+    expect(updated.id).toBe(created.id);
+    expect(h.fake.get('forwardingRules', R, name)!.id).toBe(rule.id);
+    await converge(provider, desired(ref, nodesAB(), { sessionAffinity: 'ClientIP' }));
+    expect(h.fake.get('backendServices', R, name)!.sessionAffinity).toBe('CLIENT_IP');
+    expect(h.fake.get('backendServices', R, name)!.id).toBe(created.id);
+    await deleteFully(provider, ref);
+  });
+
   it('follows node churn with membership-only actions on the shared groups', async () => {
     const provider = h.newProvider();
     const ref = newRef('churn');

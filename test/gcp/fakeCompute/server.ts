@@ -160,6 +160,8 @@ export class FakeCompute {
       body.address ??= body.addressType === 'INTERNAL' ? `10.128.${Math.floor(++this.ipCounter / 250)}.${(this.ipCounter % 250) + 2}` : this.externalIP();
     }
     if (collection === 'instanceGroups') body.instances ??= [];
+    // Compute fills in NONE when a backend service is created or replaced without an affinity.
+    if (collection === 'backendServices') body.sessionAffinity ??= 'NONE';
     return body;
   }
 
@@ -360,6 +362,10 @@ export class FakeCompute {
       }
       if (!['TCP', 'UDP', 'UNSPECIFIED'].includes(String(body.protocol))) bad(`Invalid value for field 'resource.protocol': '${String(body.protocol)}'`);
       if (!['EXTERNAL', 'INTERNAL'].includes(String(body.loadBalancingScheme))) bad(`Invalid value for field 'resource.loadBalancingScheme'`);
+      // Passthrough network load balancers accept these affinities (no cookie or header kinds).
+      const affinities = ['NONE', 'CLIENT_IP', 'CLIENT_IP_PROTO', 'CLIENT_IP_PORT_PROTO', 'CLIENT_IP_NO_DESTINATION'];
+      if (body.sessionAffinity !== undefined && !affinities.includes(String(body.sessionAffinity)))
+        bad(`Invalid value for field 'resource.sessionAffinity': '${String(body.sessionAffinity)}'`);
     }
     if (collection === 'forwardingRules') {
       const bs = this.resources.get(this.key('backendServices', scope, lastSegment(body.backendService)));
