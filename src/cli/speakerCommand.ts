@@ -2,14 +2,26 @@
 // hostNetwork and NET_ADMIN + NET_RAW). See providers/metal/README.md.
 import { Command, InvalidArgumentError } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { HealthServer } from '../observability/healthServer.js';
 import { createLogger } from '../observability/logger.js';
+import { createSpeakerMetrics } from '../observability/speakerMetrics.js';
 import { ipCommandEffects } from '../speaker/ipCommandEffects.js';
 import { Speaker } from '../speaker/speaker.js';
+import { DEFAULT_SPEAKER_METRICS_ADDRESS, parseSpeakerMetricsAddress, serveSpeakerHealth } from '../speaker/speakerHealth.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function metricsAddress(value: string): string {
+  try {
+    parseSpeakerMetricsAddress(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
 }
 
 export function speakerCommand(): Command {
@@ -25,6 +37,7 @@ export function speakerCommand(): Command {
     .option('--renew-interval-ms <ms>', 'how often the node Lease is renewed', positiveInt, 1000)
     .option('--lapse-ms <ms>', 'a speaker whose Lease was not renewed for this long is dead', positiveInt, 1500)
     .option('--address-lifetime-seconds <s>', 'valid_lft of announced addresses (kept fresh while alive)', positiveInt, 2)
+    .option('--metrics-address <host:port>', "serve /healthz, /readyz and /metrics here (port 0: any free port; '' or off: none)", metricsAddress, DEFAULT_SPEAKER_METRICS_ADDRESS)
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
     .action(async (opts: {
       nodeName: string;
@@ -37,6 +50,7 @@ export function speakerCommand(): Command {
       renewIntervalMs: number;
       lapseMs: number;
       addressLifetimeSeconds: number;
+      metricsAddress: string;
       logLevel: string;
     }) => {
       const logger = createLogger(opts.logLevel, 'kube-lb-provisioner-speaker');
@@ -45,6 +59,7 @@ export function speakerCommand(): Command {
       else kubeConfig.loadFromDefault();
       const effects = ipCommandEffects({ iface: opts.interface, netns: opts.netns, lifetimeSeconds: opts.addressLifetimeSeconds });
       await effects.prepare();
+      const metrics = createSpeakerMetrics(undefined, { processMetrics: true });
       const speaker = new Speaker({
         kubeConfig,
         nodeName: opts.nodeName,
@@ -55,13 +70,24 @@ export function speakerCommand(): Command {
         logger,
         renewIntervalMs: opts.renewIntervalMs,
         lapseMs: opts.lapseMs,
+        metrics,
       });
+      // Up before the informers sync, so /readyz answers 503 (not connection refused) meanwhile.
+      const address = parseSpeakerMetricsAddress(opts.metricsAddress);
+      let health: HealthServer | undefined;
+      if (address !== undefined) {
+        health = await serveSpeakerHealth(address, speaker, metrics.registry);
+        logger.info({ url: health.url }, 'speaker: serving /healthz, /readyz and /metrics');
+      }
       let stopping = false;
       const shutdown = (signal: string) => {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, 'speaker: shutting down, withdrawing addresses');
-        void speaker.stop(true).finally(() => process.exit(0));
+        void speaker
+          .stop(true)
+          .then(() => health?.close())
+          .finally(() => process.exit(0));
       };
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));

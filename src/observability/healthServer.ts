@@ -8,14 +8,16 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(address: string, registry: Registry, isReady: () => boolean): Promise<HealthServer> {
+/** `isLive` (default: always) lets a process whose loops can stall answer /healthz with 503. */
+export async function startHealthServer(address: string, registry: Registry, isReady: () => boolean, isLive: () => boolean = () => true): Promise<HealthServer> {
   const i = address.lastIndexOf(':');
   const host = address.slice(0, i) || '0.0.0.0';
   const port = Number(address.slice(i + 1));
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      const live = isLive();
+      res.writeHead(live ? 200 : 503, { 'content-type': 'text/plain' }).end(live ? 'ok\n' : 'stalled\n');
     } else if (path === '/readyz') {
       const ready = isReady();
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok\n' : 'not ready\n');

@@ -27,8 +27,10 @@ import {
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
+import type { SpeakerMetrics } from '../observability/speakerMetrics.js';
 import { addressOwners, nextLapseMs, type AddressOwner, type AnnouncedService, type NodeState, type SpeakerLease } from './announcementOwnership.js';
 import { Announcer } from './announcer.js';
+import { countedNetEffects } from './countedNetEffects.js';
 import type { NetEffects } from './netEffects.js';
 import { RenewalObserver } from './renewalObserver.js';
 
@@ -51,7 +53,12 @@ export interface SpeakerOptions {
   lapseMs?: number;
   /** How often addresses are re-converged (and their lifetime refreshed) without any change. */
   refreshIntervalMs?: number;
+  /** Where to count what the speaker does (src/observability/speakerMetrics.ts); none: not counted. */
+  metrics?: SpeakerMetrics;
 }
+
+/** The evaluation loop counts as stalled (/healthz 503) after this long without finishing a pass. */
+export const SPEAKER_STALL_MS = 30_000;
 
 type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
@@ -90,6 +97,8 @@ export class Speaker {
   private renewInFlightSince: number | undefined;
   private lastConverge = 0;
   private pendingReport: AddressOwner[] | undefined;
+  private synced = false;
+  private lastEvaluated = 0;
   /** Owners from the last evaluation, for tests and logs. */
   owners: AddressOwner[] = [];
 
@@ -100,7 +109,7 @@ export class Speaker {
     this.lapseMs = options.lapseMs ?? 1500;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 500;
     if (this.lapseMs <= this.renewIntervalMs) throw new Error(`lapse (${this.lapseMs} ms) must exceed the renew interval (${this.renewIntervalMs} ms)`);
-    this.announcer = new Announcer(options.effects, options.logger);
+    this.announcer = new Announcer(options.metrics ? countedNetEffects(options.effects, options.metrics) : options.effects, options.logger);
   }
 
   async start(): Promise<void> {
@@ -123,6 +132,8 @@ export class Speaker {
     }
     await this.renew();
     await Promise.all(Object.values(this.informers).map((i: Watched<KubernetesObject>) => i.start()));
+    this.synced = true;
+    this.lastEvaluated = Date.now();
     this.timers.push(setInterval(() => void this.renew(), this.renewIntervalMs));
     this.timers.push(setInterval(() => this.evaluateSoon(), this.refreshIntervalMs));
     this.evaluateSoon();
@@ -142,9 +153,20 @@ export class Speaker {
     await this.reporting;
     if (!release) return;
     await this.announcer.releaseAll();
+    this.options.metrics?.announcedAddresses.set(0);
     await this.coordination
       .deleteNamespacedLease({ name: speakerLeaseName(this.options.nodeName), namespace: this.options.namespace })
       .catch((error: unknown) => this.options.logger.warn({ err: error }, 'speaker: could not delete its Lease'));
+  }
+
+  /** /readyz: the caches are synced and this node's own Lease was renewed within the lapse. */
+  ready(): boolean {
+    return this.synced && !this.stopped && this.lastOwnRenewal > 0 && Date.now() - this.lastOwnRenewal < this.lapseMs;
+  }
+
+  /** /healthz: the evaluation loop still finishes passes (it runs every refreshIntervalMs). */
+  live(): boolean {
+    return !this.synced || this.stopped || Date.now() - this.lastEvaluated < Math.max(SPEAKER_STALL_MS, 20 * this.refreshIntervalMs);
   }
 
   /** Addresses this node holds now. */
@@ -194,6 +216,7 @@ export class Speaker {
       this.leaseResourceVersion = undefined;
       this.renewFailing = true;
       this.renewInFlightSince = undefined;
+      this.options.metrics?.leaseRenewFailures.inc();
       this.options.logger.warn({ err: error }, 'speaker: cannot renew its Lease');
       this.evaluateSoon();
     }
@@ -207,6 +230,8 @@ export class Speaker {
       while (this.dirty && !this.stopped) {
         this.dirty = false;
         await this.evaluate().catch((error: unknown) => this.options.logger.error({ err: error }, 'speaker: evaluation failed'));
+        this.lastEvaluated = Date.now();
+        this.options.metrics?.announcedAddresses.set(this.announcer.held().length);
       }
     })().finally(() => {
       this.converging = undefined;
@@ -322,6 +347,8 @@ export class Speaker {
       const { added, removed } = await this.announcer.converge(mine.map((o) => o.ip));
       this.lastWanted = wanted;
       this.lastConverge = now;
+      this.options.metrics?.ownershipChanges.inc({ change: 'added' }, added.length);
+      this.options.metrics?.ownershipChanges.inc({ change: 'removed' }, removed.length);
       if (added.length > 0 || removed.length > 0) this.options.logger.info({ node: this.options.nodeName, added, removed }, 'speaker: addresses changed');
     }
     this.scheduleLapseCheck(leases, now);

@@ -108,6 +108,7 @@ describe('the speaker container', () => {
       renewIntervalMs: 1000,
       lapseMs: 1500,
       addressLifetimeSeconds: 2,
+      metricsAddress: '0.0.0.0:7473',
       logLevel: 'info',
     });
     expect(opts.kubeconfig).toBeUndefined();
@@ -133,5 +134,6 @@ describe('the speaker container', () => {
   it('an unknown flag would be refused (the check is real)', () => {
     expect(() => parseWith(speakerCommand(), ['--node-name=n', '--interface=eth0', '--bogus=1'])).toThrow(/unknown option/);
     expect(() => parseWith(controllerCommand(), ['--bogus'])).toThrow(/unknown option/);
+    expect(() => parseWith(speakerCommand(), ['--node-name=n', '--interface=eth0', '--metrics-address=7473'])).toThrow(/not host:port/);
   });
 });

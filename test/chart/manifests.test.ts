@@ -2,6 +2,8 @@
 // a check for fields the API does not declare), and the chart is secure and wired by default:
 // selectors match, probes, securityContext, speaker capabilities, cloud identity annotations.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { speakerCommand } from '../../src/cli/speakerCommand.js';
+import { parseSpeakerMetricsAddress } from '../../src/speaker/speakerHealth.js';
 import { findManifest, releaseName, releaseNamespace, renderChart, type Manifest, type RenderOptions } from './helmChart.js';
 import { hasModel, modelNameFor, unknownFields } from './unknownFields.js';
 
@@ -76,6 +78,7 @@ const renders: [label: string, options: RenderOptions][] = [
         'metrics.serviceMonitor.labels.release': 'prometheus',
         'controller.priorityClassName': 'system-cluster-critical',
         'speaker.priorityClassName': 'system-node-critical',
+        'speaker.metricsPort': '9473',
         'image.digest': 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
         'imagePullSecrets[0].name': 'registry',
         'controller.topologySpreadConstraints[0].maxSkew': '1',
@@ -203,6 +206,32 @@ describe.each(renders)('rendered with %s', (_label, options) => {
     expect(tolerations.length).toBeGreaterThan(0);
     for (const toleration of tolerations) expect(toleration.key, 'a keyless toleration tolerates every taint').toBeTruthy();
     expect(pod.serviceAccountName).not.toBe(podSpec(findManifest(manifests, 'Deployment', fullname)).serviceAccountName);
+  });
+
+  it('the speaker’s probes and port are where its --metrics-address tells it to listen', () => {
+    const daemonSet = manifests.find((m) => m.kind === 'DaemonSet');
+    if (!daemonSet) return;
+    const container = podSpec(daemonSet).containers[0] as {
+      args: string[];
+      ports: { name: string; containerPort: number; hostPort?: number }[];
+      livenessProbe: { httpGet: { path: string; port: string | number } };
+      readinessProbe: { httpGet: { path: string; port: string | number } };
+    };
+    // The flag as the speaker command itself parses it (its default when the chart passes none).
+    const command = speakerCommand().exitOverride().action(() => undefined);
+    command.parse(['--node-name=n', ...container.args.slice(1).filter((a) => !a.includes('$(')), '--interface=eth0'], { from: 'user' });
+    const address = parseSpeakerMetricsAddress(String(command.opts().metricsAddress));
+    expect(address, 'the speaker serves its health endpoints').toBeDefined();
+    const port = Number(address!.slice(address!.lastIndexOf(':') + 1));
+    expect(port).toBeGreaterThan(0);
+    // hostNetwork: the speaker binds the node's addresses, so it must listen on all of them.
+    expect(address!.slice(0, address!.lastIndexOf(':'))).toBe('0.0.0.0');
+    const portOf = (ref: string | number) => (typeof ref === 'number' ? ref : container.ports.find((p) => p.name === ref)?.containerPort);
+    expect(container.ports.find((p) => p.name === 'metrics')?.containerPort).toBe(port);
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(portOf(container.livenessProbe.httpGet.port)).toBe(port);
+    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(portOf(container.readinessProbe.httpGet.port)).toBe(port);
   });
 
   it('the ServiceAccount carries the cloud identity of each enabled cloud', () => {

@@ -191,6 +191,9 @@ export class L2Lab {
         'kube-system',
         '--log-level',
         process.env.SPEAKER_LOG_LEVEL ?? 'warn',
+        // Several speakers share this machine's network: each serves its endpoints on a free port.
+        '--metrics-address',
+        '127.0.0.1:0',
         ...extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'inherit'], cwd: repoRoot },

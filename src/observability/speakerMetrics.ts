@@ -1,0 +1,51 @@
+// The L2 speaker's Prometheus metrics (prom-client), on their own Registry so several speakers can
+// share a process (tests). Reuses a metric already in the registry, as createControllerMetrics does.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface SpeakerMetrics {
+  registry: Registry;
+  /** Addresses this node holds on its interface now. */
+  announcedAddresses: Gauge;
+  leaseRenewFailures: Counter;
+  /** Gratuitous ARP / unsolicited NA sent, by outcome. */
+  announcements: Counter<'outcome'>;
+  /** Addresses this node took or gave up. */
+  ownershipChanges: Counter<'change'>;
+}
+
+export function createSpeakerMetrics(registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}): SpeakerMetrics {
+  const make = <T>(name: string, build: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? build();
+  // Process metrics (memory, CPU, event-loop lag) once per process: only the CLI asks for them.
+  if (options.processMetrics && !registry.getSingleMetric('process_cpu_seconds_total')) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    announcedAddresses: make(
+      'kube_lb_speaker_announced_addresses',
+      () => new Gauge({ name: 'kube_lb_speaker_announced_addresses', help: 'Load-balancer addresses this node announces now', registers: [registry] }),
+    ),
+    leaseRenewFailures: make(
+      'kube_lb_speaker_lease_renew_failures_total',
+      () => new Counter({ name: 'kube_lb_speaker_lease_renew_failures_total', help: 'Failed renewals of this node\'s speaker Lease', registers: [registry] }),
+    ),
+    announcements: make(
+      'kube_lb_speaker_announcements_total',
+      () =>
+        new Counter({
+          name: 'kube_lb_speaker_announcements_total',
+          help: 'Gratuitous ARP / unsolicited neighbour advertisements sent, by outcome (ok, error)',
+          labelNames: ['outcome'] as const,
+          registers: [registry],
+        }),
+    ),
+    ownershipChanges: make(
+      'kube_lb_speaker_ownership_changes_total',
+      () =>
+        new Counter({
+          name: 'kube_lb_speaker_ownership_changes_total',
+          help: 'Addresses this node took (added) or gave up (removed)',
+          labelNames: ['change'] as const,
+          registers: [registry],
+        }),
+    ),
+  };
+}
