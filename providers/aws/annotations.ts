@@ -20,6 +20,7 @@ export const AWS_ANNOTATIONS = {
   hcHealthy: `${P}healthcheck-healthy-threshold`,
   hcUnhealthy: `${P}healthcheck-unhealthy-threshold`,
   hcSuccessCodes: `${P}healthcheck-success-codes`,
+  targetGroupAttributes: `${P}target-group-attributes`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -42,6 +43,8 @@ export interface AwsServiceOptions {
   privateIPv4Addresses?: string[];
   additionalTags: Record<string, string>;
   healthCheck: HealthCheckOverrides;
+  /** aws-load-balancer-target-group-attributes (key=value,...): wins over what the Service spec implies. */
+  targetGroupAttributes?: Record<string, string>;
 }
 
 function list(value: string): string[] {
@@ -117,6 +120,20 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
         throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `tag "${key}" is reserved for ownership`);
       }
       options.additionalTags[key] = value;
+    }
+  }
+
+  const attributes = annotations[AWS_ANNOTATIONS.targetGroupAttributes];
+  if (attributes !== undefined) {
+    options.targetGroupAttributes = {};
+    for (const pair of list(attributes)) {
+      const eq = pair.indexOf('=');
+      const key = eq < 0 ? '' : pair.slice(0, eq).trim();
+      const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
+      if (!/^[a-z0-9_.]+$/.test(key) || value === '') {
+        throw new ServiceConfigError(AWS_ANNOTATIONS.targetGroupAttributes, `"${pair}" is not an attribute (key=value, e.g. stickiness.enabled=true)`);
+      }
+      options.targetGroupAttributes[key] = value;
     }
   }
 

@@ -11,8 +11,10 @@ import {
   DeregisterTargetsCommand,
   DescribeListenersCommand,
   ModifyListenerCommand,
+  ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
   RegisterTargetsCommand,
+  SetSubnetsCommand,
   type Action,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ApplyResult, ProviderEvent } from '../provider.js';
@@ -24,6 +26,9 @@ import { AwsOwnershipConflictError, ingressFor } from './planActions.js';
 import { backendSecurityGroupName } from './names.js';
 import { authorizeIngress, cidrPermissions, revokeIngress } from './securityGroupRules.js';
 import { ADDRESSES_TAG, clusterTagKey, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, ROLE_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
+
+/** On every node rule this provider adds (with the cluster and role tags). */
+export const NODE_RULE_DESCRIPTION = 'kube-lb-provisioner: NodePorts from the NLBs';
 
 export interface ApplyDeps {
   api: AwsApi;
@@ -147,6 +152,25 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     }
     deps.environmentChanged();
   };
+  // The garbage collection deletes the backend group once no load balancer is left; a plan made
+  // against an older view would attach a deleted group. So a new NLB looks for it (one read) and, if
+  // it had to be made again, opens the node groups from the new one.
+  const reestablishBackend = async () => {
+    if (plan.actions.some((a) => a.step.op === 'ensureBackendSecurityGroup')) return;
+    await ensureBackend();
+    if (backendId === plan.env.backend?.id) return;
+    for (const groupId of d.nodeSecurityGroupIds) await authorizeNodeRules(groupId, d.nodeAccess);
+  };
+  const authorizeNodeRules = async (groupId: string, rules: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[]) => {
+    const source = needBackend();
+    await authorizeIngress(
+      api,
+      groupId,
+      rules.map((r) => ({ IpProtocol: r.protocol, FromPort: r.fromPort, ToPort: r.toPort, UserIdGroupPairs: [{ GroupId: source, Description: NODE_RULE_DESCRIPTION }] })),
+      [{ ResourceType: 'security-group-rule', Tags: toTagList({ [clusterTagKey(clusterName)]: 'owned', [ROLE_TAG]: 'node-access' }) }],
+    );
+    deps.environmentChanged();
+  };
   const needBackend = () => {
     if (!backendId) throw new Error(`the cluster's backend security group is not known yet`);
     return backendId;
@@ -255,7 +279,14 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         case 'modifyTargetGroup':
           await api.elb('ModifyTargetGroup', true, (c) => c.send(new ModifyTargetGroupCommand({ TargetGroupArn: step.arn, ...healthCheckParams(step.healthCheck) })));
           break;
+        case 'modifyTargetGroupAttributes': {
+          const arn = await targetGroupArn(step.targetGroupName);
+          const Attributes = Object.entries(step.attributes).map(([Key, Value]) => ({ Key, Value }));
+          await api.elb('ModifyTargetGroupAttributes', true, (c) => c.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes })));
+          break;
+        }
         case 'createLoadBalancer':
+          await reestablishBackend();
           await createLoadBalancer();
           break;
         case 'createListener':
@@ -310,13 +341,11 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           await ensureBackend();
           break;
         case 'authorizeNodeRules':
-          await authorizeIngress(
-            api,
-            step.groupId,
-            step.rules.map((r) => ({ IpProtocol: r.protocol, FromPort: r.fromPort, ToPort: r.toPort, UserIdGroupPairs: [{ GroupId: needBackend(), Description: 'kube-lb-provisioner: NodePorts from the NLBs' }] })),
-            [{ ResourceType: 'security-group-rule', Tags: toTagList({ [clusterTagKey(clusterName)]: 'owned', [ROLE_TAG]: 'node-access' }) }],
-          );
-          deps.environmentChanged();
+          await authorizeNodeRules(step.groupId, step.rules);
+          break;
+        case 'setSubnets':
+          await api.elb('SetSubnets', true, (c) => c.send(new SetSubnetsCommand({ LoadBalancerArn: step.arn, Subnets: step.subnetIds })));
+          deps.emit({ ref: d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${d.lbName} now also serves from ${step.subnetIds.join(', ')}` });
           break;
         case 'retireStack':
           await deleteStack(api, clusterName, uid, step.stack);

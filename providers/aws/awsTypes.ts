@@ -50,6 +50,8 @@ export interface ObservedTargetGroup {
   tags: Record<string, string>;
   healthCheck: HealthCheckSettings;
   targets: { id: string; port: number }[];
+  /** Target group attributes as AWS reports them (read for owned groups only). */
+  attributes?: Record<string, string>;
 }
 
 export interface ObservedListener {
@@ -72,6 +74,8 @@ export interface ObservedStack {
     tags: Record<string, string>;
     /** Addresses of attached Elastic IPs (from AWS, or from our tag where AWS does not say). */
     addresses: string[];
+    /** The enabled zones and their subnets, with whether an Elastic IP is mapped there. */
+    zones: { zone: string; subnetId: string; pinned: boolean }[];
   };
   listeners: ObservedListener[];
   targetGroups: ObservedTargetGroup[];
@@ -95,6 +99,8 @@ export interface DesiredPortGroup {
   nodePort: number;
   targetGroupName: string;
   healthCheck: HealthCheckSettings;
+  /** The target group attributes we manage: stickiness from spec.sessionAffinity, then the annotation's. */
+  attributes: Record<string, string>;
 }
 
 /** Everything the Service should have on AWS, resolved against the environment. Pure data. */
@@ -129,6 +135,8 @@ export type AwsStep =
   | { op: 'revokeIngress'; rules: IngressRule[] }
   | { op: 'createTargetGroup'; group: DesiredPortGroup }
   | { op: 'modifyTargetGroup'; arn: string; name: string; healthCheck: HealthCheckSettings }
+  /** Set attributes (stickiness) on a target group; by name, since a new group has no ARN at plan time. */
+  | { op: 'modifyTargetGroupAttributes'; targetGroupName: string; attributes: Record<string, string> }
   | { op: 'createLoadBalancer' }
   | { op: 'createListener'; group: DesiredPortGroup }
   | { op: 'modifyListener'; arn: string; group: DesiredPortGroup }
@@ -142,7 +150,9 @@ export type AwsStep =
   /** The user's additional tags changed: add them (tags the user dropped from the annotation stay). */
   | { op: 'tagResources'; elbArns: string[]; securityGroupId?: string; tags: Record<string, string> }
   | { op: 'authorizeNodeRules'; groupId: string; rules: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[] }
-  | { op: 'retireStack'; stack: ObservedStack };
+  | { op: 'retireStack'; stack: ObservedStack }
+  /** Enable more zones on an existing NLB (SetSubnets must repeat every enabled subnet). */
+  | { op: 'setSubnets'; arn: string; subnetIds: string[] };
 
 export type AwsAction = PlanAction & { step: AwsStep };
 

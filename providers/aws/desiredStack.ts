@@ -134,7 +134,19 @@ function healthCheckFor(desired: DesiredLoadBalancer, options: AwsServiceOptions
   return hc;
 }
 
+/**
+ * spec.sessionAffinity ClientIP is source-IP stickiness on every target group (NLBs have no timeout
+ * for it, so sessionAffinityTimeoutSeconds only applies in kube-proxy). The target-group-attributes
+ * annotation is applied on top: an explicit key there wins.
+ */
+export function targetGroupAttributes(desired: DesiredLoadBalancer, options: AwsServiceOptions): Record<string, string> {
+  const fromSpec: Record<string, string> =
+    desired.sessionAffinity === 'ClientIP' ? { 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip' } : { 'stickiness.enabled': 'false' };
+  return { ...fromSpec, ...options.targetGroupAttributes };
+}
+
 function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lbName: string): DesiredPortGroup[] {
+  const attributes = targetGroupAttributes(desired, options);
   const byPort = new Map<number, { protocols: Set<string>; nodePort: number }>();
   desired.ports.forEach((p, i) => {
     if (p.protocol === 'SCTP') throw new ServiceConfigError(`spec.ports[${i}].protocol`, 'Network Load Balancers with instance targets do not support SCTP; use TCP or UDP');
@@ -153,7 +165,14 @@ function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lb
     .sort(([a], [b]) => a - b)
     .map(([port, { protocols, nodePort }]) => {
       const protocol: TargetGroupProtocol = protocols.size > 1 ? 'TCP_UDP' : (protocols.values().next().value as 'TCP' | 'UDP');
-      return { port, protocol, nodePort, targetGroupName: targetGroupName(lbName, port, protocol), healthCheck: healthCheckFor(desired, options, protocol) };
+      return {
+        port,
+        protocol,
+        nodePort,
+        targetGroupName: targetGroupName(lbName, port, protocol),
+        healthCheck: healthCheckFor(desired, options, protocol),
+        attributes: { ...attributes },
+      };
     });
 }
 

@@ -23,6 +23,7 @@ import { describeAnchors, observeService } from './observe.js';
 import { wantedTargetGroupNames } from './desiredStack.js';
 import { planActions } from './planActions.js';
 import { TargetGroupSweeper, type WantedTargetGroups } from './targetGroupSweep.js';
+import { BackendSweeper } from './backendSweep.js';
 import { SERVICE_NAME_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 export { awsConfigSchema, type AwsConfig } from './config.js';
@@ -67,6 +68,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
   };
   const retryMs = config.provisioningRetrySeconds * 1000;
   const sweeper = new TargetGroupSweeper(api, deps.clusterName, config.targetGroupSweepAgeSeconds * 1000);
+  const backendSweeper = new BackendSweeper(api, deps.clusterName, config.vpcId, () => env.invalidate());
 
   // Names only (no cloud reads): what every current Service's target groups are called.
   const wantedTargetGroups = (): WantedTargetGroups | undefined => {
@@ -132,8 +134,13 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
       // The resync calls this periodically: also the moment to sweep unattached target groups.
       const swept = await sweeper.sweep(wantedTargetGroups());
       if (swept > 0) deps.logger.info({ swept }, 'deleted unattached target groups no Service wants');
+      const anchors = await describeAnchors(api, deps.clusterName);
+      // The backend group goes with the last load balancer, once nothing wants one (two sweeps in a row).
+      const backend = await backendSweeper.sweep({ services: ctx?.listServices().length, anchors: anchors.length });
+      if (backend.outcome === 'deleted') deps.logger.info({ groups: backend.groupIds }, 'deleted the backend security group and its node rules: no load balancer is left');
+      if (backend.outcome === 'dependencyViolation') deps.logger.info({ groups: backend.groupIds }, 'backend security group still has dependencies (an NLB being released?); trying again next resync');
       const refs = new Map<string, ServiceRef>();
-      for (const group of await describeAnchors(api, deps.clusterName)) {
+      for (const group of anchors) {
         const tags = tagMap(group.Tags);
         const uid = tags[SERVICE_UID_TAG];
         const [namespace, name] = (tags[SERVICE_NAME_TAG] ?? '').split('/');

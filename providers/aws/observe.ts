@@ -6,6 +6,7 @@ import {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
+  DescribeTargetGroupAttributesCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   type LoadBalancer,
@@ -106,6 +107,12 @@ export function healthCheckOf(tg: TargetGroup): ObservedTargetGroup['healthCheck
   return hc;
 }
 
+/** A target group's attributes as key -> value (the diff compares only the keys it manages). */
+export async function describeTargetGroupAttributes(api: AwsApi, arn: string): Promise<Record<string, string>> {
+  const res = await api.elb('DescribeTargetGroupAttributes', false, (c) => c.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn })));
+  return Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
+}
+
 export async function describeTargets(api: AwsApi, arn: string): Promise<{ id: string; port: number }[]> {
   const res = await api.elb('DescribeTargetHealth', false, (c) => c.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })));
   return (res.TargetHealthDescriptions ?? [])
@@ -162,6 +169,12 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       owned: isOwned(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
       tags: lbTags,
       addresses: reported.length > 0 ? reported : (lbTags[ADDRESSES_TAG] ?? '').split(' ').filter((a) => a !== ''),
+      zones: (lb.AvailabilityZones ?? []).map((z) => ({
+        zone: z.ZoneName ?? '',
+        subnetId: z.SubnetId ?? '',
+        // An Elastic IP fixes the zone's mapping; AWS-chosen private addresses do not.
+        pinned: (z.LoadBalancerAddresses ?? []).some((a) => a.AllocationId !== undefined),
+      })),
     };
     stack.listeners = listeners.map((l) => ({
       arn: l.ListenerArn!,
@@ -182,6 +195,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
           tags: gTags,
           healthCheck: healthCheckOf(g),
           targets: owned ? await describeTargets(api, g.TargetGroupArn!) : [],
+          ...(owned ? { attributes: await describeTargetGroupAttributes(api, g.TargetGroupArn!) } : {}),
         };
       }),
     );

@@ -24,6 +24,15 @@ export function healthCheckDiffers(observed: HealthCheckSettings, desired: Healt
   return optional.some((k) => desired[k] !== undefined && observed[k] !== desired[k]);
 }
 
+/** What a new target group reports for the attributes we may set, so None on a new group is no call. */
+const TARGET_GROUP_ATTRIBUTE_DEFAULTS: Record<string, string> = { 'stickiness.enabled': 'false' };
+
+/** The desired attributes whose observed value (or AWS's default, for a new group) differs. */
+export function attributesToChange(observed: Record<string, string> | undefined, desired: Record<string, string>): Record<string, string> {
+  const have = { ...TARGET_GROUP_ATTRIBUTE_DEFAULTS, ...observed };
+  return Object.fromEntries(Object.entries(desired).filter(([k, v]) => have[k] !== v));
+}
+
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -83,6 +92,14 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     else if (healthCheckDiffers(have.healthCheck, g.healthCheck)) {
       add({ op: 'modifyTargetGroup', arn: have.arn, name: have.name, healthCheck: g.healthCheck }, `health check of ${have.name}: ${describeHealthCheck(have.healthCheck)} -> ${describeHealthCheck(g.healthCheck)}`);
     }
+    // Stickiness (spec.sessionAffinity) and the annotation's attributes: set right after creation,
+    // before a listener sends traffic, and changed in place afterwards.
+    const attributes = attributesToChange(have?.attributes, g.attributes);
+    if (Object.keys(attributes).length > 0) {
+      const from = (k: string) => have?.attributes?.[k] ?? TARGET_GROUP_ATTRIBUTE_DEFAULTS[k] ?? '(default)';
+      const what = Object.entries(attributes).map(([k, v]) => (have ? `${k} ${from(k)} -> ${v}` : `${k}=${v}`));
+      add({ op: 'modifyTargetGroupAttributes', targetGroupName: g.targetGroupName, attributes }, `target group attributes of ${g.targetGroupName}: ${what.join(', ')}`);
+    }
   }
 
   // 3. The load balancer itself (asynchronous: it starts out provisioning), with the cluster's shared
@@ -91,6 +108,13 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   if (!current?.loadBalancer) {
     const where = stack.subnetMappings.map((m) => m.SubnetId + (m.AllocationId ? `=${m.AllocationId}` : m.PrivateIPv4Address ? `=${m.PrivateIPv4Address}` : '')).join(', ');
     add({ op: 'createLoadBalancer' }, `create ${stack.scheme} NLB ${stack.lbName} in ${where}`);
+  }
+
+  // 3b. Zones added since the NLB was made (a newly tagged subnet): SetSubnets enables them in place.
+  const added = current?.loadBalancer?.state === 'active' ? zonesToEnable(current.loadBalancer.zones, stack, observed.env) : [];
+  if (added.length > 0) {
+    const subnetIds = [...current!.loadBalancer!.zones.map((z) => z.subnetId), ...added.map((a) => a.subnetId)];
+    add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds }, `enable zone(s) ${added.map((a) => `${a.zone} (${a.subnetId})`).join(', ')} on NLB ${stack.lbName}`);
   }
 
   // 4. Listeners.
@@ -171,4 +195,28 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   if (current) plan.current = current;
   if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current);
   return plan;
+}
+
+/**
+ * Zones the desired subnets cover that the NLB does not have yet. NLBs add zones in place
+ * (SetSubnets, repeating every enabled subnet); a different subnet in an enabled zone, a zone to drop,
+ * or anything with Elastic IPs is not changed in place (addresses and the subnets annotation are
+ * part of the placement, so those changes already make a replacement).
+ */
+export function zonesToEnable(
+  zones: { zone: string; subnetId: string; pinned: boolean }[],
+  stack: Pick<DesiredStack, 'subnetMappings'>,
+  env: Pick<AwsObserved['env'], 'subnets'>,
+): { zone: string; subnetId: string }[] {
+  if (zones.length === 0 || zones.some((z) => z.pinned)) return [];
+  if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return [];
+  const enabled = new Set(zones.map((z) => z.zone));
+  const out: { zone: string; subnetId: string }[] = [];
+  for (const m of stack.subnetMappings) {
+    const zone = env.subnets.find((s) => s.id === m.SubnetId)?.zone;
+    if (zone === undefined || zone === '' || enabled.has(zone)) continue;
+    enabled.add(zone);
+    out.push({ zone, subnetId: m.SubnetId });
+  }
+  return out;
 }

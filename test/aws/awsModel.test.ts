@@ -171,7 +171,15 @@ describe('aws diff', () => {
       lbName: s.lbName,
       placement: s.placement,
       securityGroup: { id: 'sg-lb', ingress: s.ingress, tags: s.tags },
-      loadBalancer: { arn: 'arn:lb', dnsName: 'x.elb.amazonaws.com', state: 'active', owned: true, tags: s.tags, addresses: [] },
+      loadBalancer: {
+        arn: 'arn:lb',
+        dnsName: 'x.elb.amazonaws.com',
+        state: 'active',
+        owned: true,
+        tags: s.tags,
+        addresses: [],
+        zones: s.subnetMappings.map((m) => ({ zone: env.subnets.find((x) => x.id === m.SubnetId)!.zone, subnetId: m.SubnetId, pinned: m.AllocationId !== undefined })),
+      },
       listeners: [{ arn: 'arn:l', port: g.port, protocol: g.protocol, targetGroupArn: 'arn:tg' }],
       targetGroups: [{ arn: 'arn:tg', name: g.targetGroupName, protocol: g.protocol, port: g.nodePort, owned: true, tags: s.tags, healthCheck: g.healthCheck, targets: targets.map((id) => ({ id, port: g.nodePort })) }],
     };

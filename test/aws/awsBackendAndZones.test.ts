@@ -1,0 +1,214 @@
+// Garbage collection of the cluster's backend security group (and the node rules that reference it)
+// once the last NLB is gone, and zones added to an existing NLB in place, against moto_server.
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateTagsCommand,
+  CreateVpcCommand,
+  DeleteTagsCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+} from '@aws-sdk/client-ec2';
+import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AwsProvider } from '../../providers/aws/index.js';
+import { backendSecurityGroupName } from '../../providers/aws/names.js';
+import { zonesToEnable } from '../../providers/aws/planActions.js';
+import type { DesiredLoadBalancer } from '../../providers/provider.js';
+import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+
+let h: AwsHarness;
+beforeAll(async () => {
+  h = await startAwsHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+async function deleteFully(provider: AwsProvider, svc: DesiredLoadBalancer): Promise<void> {
+  for (let i = 0; i < 10; i++) if ((await provider.delete(svc.ref)).state === 'deleted') return;
+  throw new Error(`delete of ${svc.ref.name} did not finish`);
+}
+
+/** Every ingress rule anywhere whose source is the given group. */
+async function rulesReferencing(groupId: string): Promise<string[]> {
+  const rules = (await h.ec2.send(new DescribeSecurityGroupRulesCommand({}))).SecurityGroupRules ?? [];
+  return rules.filter((r) => r.ReferencedGroupInfo?.GroupId === groupId).map((r) => `${r.GroupId}:${r.IpProtocol}/${r.FromPort}-${r.ToPort}`);
+}
+
+async function groupExists(groupId: string): Promise<boolean> {
+  const groups = (await h.ec2.send(new DescribeSecurityGroupsCommand({}))).SecurityGroups ?? [];
+  return groups.some((g) => g.GroupId === groupId);
+}
+
+describe('aws backend security group garbage collection', () => {
+  it('deletes the backend group and only its node rules after two idle sweeps, leaving a foreign look-alike and its rule alone', async () => {
+    // A foreign group with exactly our name (in another VPC, without our tags), admitted into the node group.
+    const otherVpc = await h.ec2.send(new CreateVpcCommand({ CidrBlock: '10.9.0.0/16' }));
+    const foreign = await h.ec2.send(new CreateSecurityGroupCommand({ GroupName: backendSecurityGroupName(h.clusterName), Description: 'not ours', VpcId: otherVpc.Vpc!.VpcId! }));
+    await h.ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: h.world.nodeSecurityGroupId,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 30000, ToPort: 32767, UserIdGroupPairs: [{ GroupId: foreign.GroupId!, Description: 'someone else' }] }],
+      }),
+    );
+
+    let live: DesiredLoadBalancer[] = [];
+    const provider = await h.newProvider({}, {}, () => live);
+    const svc = makeService(h);
+    live = [svc];
+    await converge(provider, svc);
+    const before = await inventory(h);
+    expect(before.backendGroups).toHaveLength(1);
+    const backendId = before.backendGroups[0]!;
+    expect(await rulesReferencing(backendId)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
+
+    // While the Service exists, sweeping never touches the group.
+    await provider.listOwned();
+    await provider.listOwned();
+    expect(await groupExists(backendId)).toBe(true);
+
+    live = [];
+    await deleteFully(provider, svc);
+    await provider.listOwned();
+    // First idle sweep only watches.
+    expect(await groupExists(backendId)).toBe(true);
+    expect(await rulesReferencing(backendId)).toHaveLength(1);
+    await provider.listOwned();
+
+    expect(await groupExists(backendId)).toBe(false);
+    expect(await rulesReferencing(backendId)).toEqual([]);
+    expect((await inventory(h)).backendGroups).toEqual([]);
+    expect(await groupExists(foreign.GroupId!)).toBe(true);
+    expect(await rulesReferencing(foreign.GroupId!)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
+    // Nothing left to do: further sweeps are quiet.
+    await provider.listOwned();
+    expect(await groupExists(foreign.GroupId!)).toBe(true);
+  });
+
+  it('finishes after a crash between revoking the node rules and deleting the group', async () => {
+    const svc = makeService(h);
+    await converge(h.provider, svc);
+    const backendId = (await inventory(h)).backendGroups[0]!;
+    await deleteFully(h.provider, svc);
+    await h.provider.listOwned();
+    h.proxy.failWhen = (r) => r.action === 'DeleteSecurityGroup';
+    await expect(h.provider.listOwned()).rejects.toThrow();
+    h.proxy.failWhen = undefined;
+    expect(await rulesReferencing(backendId)).toEqual([]);
+    expect(await groupExists(backendId)).toBe(true);
+
+    // A restarted controller needs its own two sweeps, then finishes the job.
+    const restarted = await h.newProvider();
+    await restarted.listOwned();
+    expect(await groupExists(backendId)).toBe(true);
+    await restarted.listOwned();
+    expect(await groupExists(backendId)).toBe(false);
+  });
+
+  it('a Service that appears between two sweeps keeps the group, and its create ends with working rules', async () => {
+    let live: DesiredLoadBalancer[] = [];
+    const provider = await h.newProvider({}, {}, () => live);
+    const first = makeService(h);
+    live = [first];
+    await converge(provider, first);
+    live = [];
+    await deleteFully(provider, first);
+    const backendId = (await inventory(h)).backendGroups[0]!;
+    await provider.listOwned(); // idle once
+
+    const svc = makeService(h);
+    live = [svc];
+    // The create starts (its anchor security group exists), then the sweep runs, then it finishes.
+    const plan = provider.diff(await provider.observe(svc.ref), svc);
+    await expect(provider.apply({ ...plan, actions: plan.actions.slice(0, 1) })).resolves.toMatchObject({ state: 'inProgress' });
+    await provider.listOwned();
+    expect(await groupExists(backendId)).toBe(true);
+    await converge(provider, svc);
+    expect(await rulesReferencing(backendId)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
+    live = [];
+    await deleteFully(provider, svc);
+  });
+
+  it('a create planned against a backend group the sweep has just deleted makes it again, attaches it and opens the node group from it', async () => {
+    // Controller B plans with a cached view that still holds the group; controller A deletes it meanwhile.
+    const b = await h.newProvider();
+    const warm = makeService(h);
+    await converge(b, warm);
+    const old = (await inventory(h)).backendGroups[0]!;
+    await deleteFully(b, warm);
+    const a = await h.newProvider();
+    await a.listOwned();
+    await a.listOwned();
+    expect(await groupExists(old)).toBe(false);
+
+    const svc = makeService(h);
+    await converge(b, svc);
+    const inv = await inventory(h);
+    expect(inv.backendGroups).toHaveLength(1);
+    const fresh = inv.backendGroups[0]!;
+    expect(fresh).not.toBe(old);
+    const lb = inv.loadBalancers.find((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid)!;
+    expect(lb.securityGroups).toContain(fresh);
+    expect(await rulesReferencing(fresh)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
+    b.invalidateEnvironment();
+    expect(await isSteady(b, svc)).toBe(true);
+    await deleteFully(b, svc);
+  });
+});
+
+describe('aws zones added to an existing NLB', () => {
+  it('plans zonesToEnable only for new zones without Elastic IPs', () => {
+    const env = {
+      subnets: [
+        { id: 'subnet-a', zone: 'z-a', vpcId: 'v', cidr: '10.0.0.0/24', tags: {} },
+        { id: 'subnet-a2', zone: 'z-a', vpcId: 'v', cidr: '10.0.1.0/24', tags: {} },
+        { id: 'subnet-b', zone: 'z-b', vpcId: 'v', cidr: '10.0.2.0/24', tags: {} },
+      ],
+    };
+    const zones = [{ zone: 'z-a', subnetId: 'subnet-a', pinned: false }];
+    expect(zonesToEnable(zones, { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }] }, env)).toEqual([{ zone: 'z-b', subnetId: 'subnet-b' }]);
+    // Another subnet in an enabled zone cannot replace the enabled one in place.
+    expect(zonesToEnable(zones, { subnetMappings: [{ SubnetId: 'subnet-a2' }] }, env)).toEqual([]);
+    expect(zonesToEnable([{ ...zones[0]!, pinned: true }], { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }] }, env)).toEqual([]);
+    expect(zonesToEnable(zones, { subnetMappings: [{ SubnetId: 'subnet-b', AllocationId: 'eipalloc-1' }] }, env)).toEqual([]);
+  });
+
+  it('enables a newly tagged subnet on the existing NLB with SetSubnets, keeping its ARN', async () => {
+    const zones = Object.keys(h.world.publicSubnets).sort();
+    const lateZone = zones[2]!;
+    const late = h.world.publicSubnets[lateZone]!;
+    const roleTag = { Key: 'kubernetes.io/role/elb', Value: '1' };
+    await h.ec2.send(new DeleteTagsCommand({ Resources: [late], Tags: [roleTag] }));
+    try {
+      h.provider.invalidateEnvironment();
+      const svc = makeService(h);
+      await converge(h.provider, svc);
+      const arn = (await inventory(h)).loadBalancers.find((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid)!.arn;
+      const zonesOf = async () =>
+        ((await h.elbv2.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [arn] }))).LoadBalancers![0]!.AvailabilityZones ?? []).map((z) => z.ZoneName).sort();
+      expect(await zonesOf()).toEqual(zones.slice(0, 2));
+
+      await h.ec2.send(new CreateTagsCommand({ Resources: [late], Tags: [roleTag] }));
+      h.provider.invalidateEnvironment();
+      const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
+      expect(plan.actions.map((a) => a.kind)).toEqual(['setSubnets']);
+      expect(plan.actions[0]!.description).toContain(`${lateZone} (${late})`);
+      await converge(h.provider, svc);
+      expect(await zonesOf()).toEqual(zones);
+      expect((await inventory(h)).loadBalancers.some((l) => l.arn === arn)).toBe(true);
+      expect(h.proxy.requests.some((r) => r.action === 'SetSubnets')).toBe(true);
+      expect(h.events.some((e) => e.ref.uid === svc.ref.uid && e.message.includes('now also serves'))).toBe(true);
+      expect(await isSteady(h.provider, svc)).toBe(true);
+
+      // A zone that loses its tag is not removed in place: the NLB keeps serving there, no endless plan.
+      await h.ec2.send(new DeleteTagsCommand({ Resources: [late], Tags: [roleTag] }));
+      h.provider.invalidateEnvironment();
+      expect(await isSteady(h.provider, svc)).toBe(true);
+      await deleteFully(h.provider, svc);
+    } finally {
+      await h.ec2.send(new CreateTagsCommand({ Resources: [late], Tags: [roleTag] }));
+      h.provider.invalidateEnvironment();
+    }
+  });
+});
