@@ -86,6 +86,16 @@ describe('metal L2 announcements in network namespaces', () => {
     const events = await core.listNamespacedEvent({ namespace: 'default' });
     expect(events.items.some((e) => e.reason === 'nodeAssigned' && e.involvedObject.name === 'web' && e.message?.includes(`"${first}"`))).toBe(true);
 
+    // Each speaker process (the real CLI) serves its own endpoint: all ready, and only the owner
+    // counts the address as announced.
+    for (const node of lab.nodes) {
+      const url = await lab.speakerHealthUrl(node);
+      expect((await fetch(`${url}/healthz`)).status, node.name).toBe(200);
+      expect((await fetch(`${url}/readyz`)).status, node.name).toBe(200);
+      const body = await (await fetch(`${url}/metrics`)).text();
+      expect(body, node.name).toMatch(new RegExp(`^kube_lb_speaker_announced_addresses ${node.name === first ? 1 : 0}$`, 'm'));
+    }
+
     // Crash: SIGKILL leaves no chance to clean up. Others see the Lease lapse and take over; the
     // dead speaker's address expires on its own (valid_lft).
     await lab.stopSpeaker(nodeNamed(first), 'SIGKILL');

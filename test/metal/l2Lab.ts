@@ -202,6 +202,29 @@ export class L2Lab {
     return child;
   }
 
+  /**
+   * Where the node's speaker serves /healthz, /readyz and /metrics: it binds 127.0.0.1:0, so the
+   * port is read from the kernel's socket table (ss) for the speaker's pid.
+   */
+  async speakerHealthUrl(node: LabNode, timeoutMs = 20_000): Promise<string> {
+    const pid = node.speaker?.pid;
+    if (pid === undefined) throw new Error(`no speaker running on ${node.name}`);
+    let url = '';
+    await pollUntil(
+      async () => {
+        const listening = await sh('ss', ['-Hltnp']);
+        const line = listening.split('\n').find((l) => l.includes(`pid=${pid},`) && /\s127\.0\.0\.1:\d+\s/.test(l));
+        const port = line ? /\s127\.0\.0\.1:(\d+)\s/.exec(line)?.[1] : undefined;
+        if (port) url = `http://127.0.0.1:${port}`;
+        return url !== '';
+      },
+      timeoutMs,
+      `${node.name}'s speaker listening on 127.0.0.1`,
+      100,
+    );
+    return url;
+  }
+
   async stopSpeaker(node: LabNode, signal: NodeJS.Signals): Promise<void> {
     const child = node.speaker;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
