@@ -1,5 +1,6 @@
 // The AWS provider against moto_server through the real AWS SDK v3: create, update (ports, health
 // check, source ranges, node churn), delete, listOwned.
+import { DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNoop } from '../../providers/provider.js';
 import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
@@ -106,6 +107,47 @@ describe('aws provider lifecycle', () => {
     const inv = await inventory(h);
     expect(inv.nodeRules.filter((r) => r.source === inv.backendGroups[0]).map((r) => r.rule)).toContain('tcp/8080-8080');
     expect(await isSteady(h.provider, svc)).toBe(true);
+  });
+
+  it('sessionAffinity ClientIP: source-IP stickiness at creation, switched in place, the attributes annotation wins', async () => {
+    const attributesOf = async (arn: string) => {
+      const res = await h.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn }));
+      return Object.fromEntries((res.Attributes ?? []).map((a) => [a.Key!, a.Value!]));
+    };
+    const svc = makeService(h, { sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 600 });
+    h.calls.reset();
+    await converge(h.provider, svc);
+    expect(h.calls.count({ operation: 'ModifyTargetGroupAttributes' })).toBe(1);
+    const arn = (await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!.arn;
+    expect(await attributesOf(arn)).toMatchObject({ 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip' });
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    svc.sessionAffinity = 'None';
+    delete svc.sessionAffinityTimeoutSeconds;
+    const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    expect(plan.actions.map((a) => a.description)).toEqual([expect.stringMatching(/target group attributes of .*: stickiness.enabled true -> false$/)]);
+    h.calls.reset();
+    await converge(h.provider, svc);
+    expect(h.calls.count({ operation: 'ModifyTargetGroupAttributes' })).toBe(1);
+    expect(h.calls.count({ operation: 'CreateTargetGroup' })).toBe(0);
+    expect((await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!.arn).toBe(arn);
+    expect((await attributesOf(arn))['stickiness.enabled']).toBe('false');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    // An explicit key in the annotation wins over what spec.sessionAffinity implies.
+    svc.sessionAffinity = 'ClientIP';
+    svc.annotations = { 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'stickiness.enabled=false,deregistration_delay.timeout_seconds=30' };
+    await converge(h.provider, svc);
+    expect(await attributesOf(arn)).toMatchObject({ 'stickiness.enabled': 'false', 'stickiness.type': 'source_ip', 'deregistration_delay.timeout_seconds': '30' });
+    expect(await isSteady(h.provider, svc)).toBe(true);
+  });
+
+  it('a Service without session affinity sets no target group attribute', async () => {
+    const svc = makeService(h);
+    h.calls.reset();
+    await converge(h.provider, svc);
+    expect(h.calls.count({ operation: 'ModifyTargetGroupAttributes' })).toBe(0);
+    expect(h.calls.count({ operation: 'DescribeTargetGroupAttributes' })).toBeGreaterThan(0);
   });
 
   it('enforces loadBalancerSourceRanges on the NLB security group and follows changes', async () => {

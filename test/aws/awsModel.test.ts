@@ -223,3 +223,57 @@ describe('aws diff', () => {
     expect(() => planActions(observed, d)).toThrow(/left alone/);
   });
 });
+
+describe('aws session affinity (target group stickiness)', () => {
+  const affinity = (overrides: Partial<DesiredLoadBalancer> = {}) => desired(overrides);
+  function observedWith(d: DesiredLoadBalancer, attributes: Record<string, string> | undefined): AwsObserved {
+    const s = buildDesiredStack(d, env);
+    const g = s.groups[0]!;
+    const tg = { arn: 'arn:tg', name: g.targetGroupName, protocol: g.protocol, port: g.nodePort, owned: true, tags: s.tags, healthCheck: g.healthCheck, targets: [] };
+    const stack: ObservedStack = {
+      lbName: s.lbName,
+      placement: s.placement,
+      securityGroup: { id: 'sg-lb', ingress: s.ingress, tags: s.tags },
+      listeners: [],
+      targetGroups: [attributes ? { ...tg, attributes } : tg],
+    };
+    return { ref: d.ref, stacks: [stack], env };
+  }
+  const attributeSteps = (o: AwsObserved, d: DesiredLoadBalancer) => planActions(o, d).actions.filter((a) => a.kind === 'modifyTargetGroupAttributes');
+
+  it('maps ClientIP to source_ip stickiness and None to stickiness off; the annotation wins per key', () => {
+    expect(buildDesiredStack(affinity({ sessionAffinity: 'ClientIP' }), env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip' });
+    expect(buildDesiredStack(affinity(), env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'false' });
+    const annotated = affinity({
+      sessionAffinity: 'ClientIP',
+      annotations: { 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'stickiness.enabled=false, deregistration_delay.timeout_seconds=30' },
+    });
+    expect(buildDesiredStack(annotated, env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'false', 'stickiness.type': 'source_ip', 'deregistration_delay.timeout_seconds': '30' });
+    expect(configError(() => parseAwsAnnotations({ 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'stickiness.enabled' })).field).toBe(
+      'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes',
+    );
+  });
+
+  it('sets stickiness right after creating a target group, before the listener, and nothing for None', () => {
+    const d = affinity({ sessionAffinity: 'ClientIP' });
+    const kinds = planActions({ ref: d.ref, stacks: [], env }, d).actions.map((a) => a.kind);
+    expect(kinds.indexOf('modifyTargetGroupAttributes')).toBe(kinds.indexOf('createTargetGroup') + 1);
+    expect(kinds.indexOf('modifyTargetGroupAttributes')).toBeLessThan(kinds.indexOf('createListener'));
+    expect(planActions({ ref: d.ref, stacks: [], env }, affinity()).actions.some((a) => a.kind === 'modifyTargetGroupAttributes')).toBe(false);
+  });
+
+  it('changes only the attributes that differ, in place, and is steady once they match', () => {
+    const on = affinity({ sessionAffinity: 'ClientIP' });
+    const steps = attributeSteps(observedWith(on, { 'stickiness.enabled': 'false', 'stickiness.type': 'source_ip', 'deregistration_delay.timeout_seconds': '300' }), on);
+    expect(steps.map((a) => [a.step, a.mutating, a.membershipOnly])).toEqual([
+      [{ op: 'modifyTargetGroupAttributes', targetGroupName: buildDesiredStack(on, env).groups[0]!.targetGroupName, attributes: { 'stickiness.enabled': 'true' } }, true, undefined],
+    ]);
+    expect(steps[0]!.description).toMatch(/stickiness.enabled false -> true/);
+    expect(attributeSteps(observedWith(on, { 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip' }), on)).toEqual([]);
+    const off = affinity();
+    expect(attributeSteps(observedWith(off, { 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip' }), off).map((a) => a.step)).toEqual([
+      expect.objectContaining({ attributes: { 'stickiness.enabled': 'false' } }),
+    ]);
+    expect(attributeSteps(observedWith(off, undefined), off)).toEqual([]);
+  });
+});
