@@ -55,10 +55,9 @@ export interface SpeakerOptions {
   refreshIntervalMs?: number;
   /** Where to count what the speaker does (src/observability/speakerMetrics.ts); none: not counted. */
   metrics?: SpeakerMetrics;
+  /** /healthz turns 503 when no evaluation pass finished for this long (default 30 s). */
+  stallMs?: number;
 }
-
-/** The evaluation loop counts as stalled (/healthz 503) after this long without finishing a pass. */
-export const SPEAKER_STALL_MS = 30_000;
 
 type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
@@ -166,7 +165,7 @@ export class Speaker {
 
   /** /healthz: the evaluation loop still finishes passes (it runs every refreshIntervalMs). */
   live(): boolean {
-    return !this.synced || this.stopped || Date.now() - this.lastEvaluated < Math.max(SPEAKER_STALL_MS, 20 * this.refreshIntervalMs);
+    return !this.synced || this.stopped || Date.now() - this.lastEvaluated < (this.options.stallMs ?? 30_000);
   }
 
   /** Addresses this node holds now. */

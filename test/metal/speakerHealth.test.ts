@@ -110,6 +110,46 @@ describe('the speaker health endpoint', () => {
   });
 });
 
+/** In-memory effects whose interface listing can be made to hang, as a wedged `ip` command would. */
+class HangingNetEffects extends MemoryNetEffects {
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  hang(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+  release(): void {
+    this.open?.();
+    this.gate = undefined;
+  }
+  override async listVIPs(): Promise<string[]> {
+    await this.gate;
+    return super.listVIPs();
+  }
+}
+
+describe('the speaker liveness endpoint', () => {
+  it('answers 503 while the evaluation loop is stuck, and 200 again once it moves', async () => {
+    const stuck = new HangingNetEffects();
+    const kubeConfig = kubeConfigFor(api, 'speaker');
+    const own = createSpeakerMetrics();
+    const second = new Speaker({ kubeConfig, nodeName: 'node-2', namespace: NAMESPACE, effects: stuck, logger: silentLogger(), renewIntervalMs: 200, lapseMs: 800, refreshIntervalMs: 100, stallMs: 1000, metrics: own });
+    const server = await serveSpeakerHealth('127.0.0.1:0', second, own.registry);
+    const status = async (path: string) => (await fetch(`${server.url}${path}`)).status;
+    try {
+      await second.start();
+      expect(await status('/healthz')).toBe(200);
+      stuck.hang();
+      await waitFor(async () => (await status('/healthz')) === 503, { message: '/healthz 503 with the loop stuck' });
+      stuck.release();
+      await waitFor(async () => (await status('/healthz')) === 200, { message: '/healthz 200 once the loop moves again' });
+    } finally {
+      stuck.release();
+      await second.stop(false);
+      await server.close();
+    }
+  });
+});
+
 describe('--metrics-address', () => {
   it('takes host:port (port 0 included), and "" or off for no server; refuses the rest', () => {
     expect(parseSpeakerMetricsAddress('0.0.0.0:7473')).toBe('0.0.0.0:7473');
