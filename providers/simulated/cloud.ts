@@ -35,10 +35,17 @@ export interface Target {
   ip: string;
 }
 
+/** Client-IP affinity as the simulated cloud records it; absent means None. Forwarding ignores it. */
+export interface SessionAffinityAttribute {
+  type: 'None' | 'ClientIP';
+  timeoutSeconds?: number;
+}
+
 export interface LoadBalancerAttributes {
   healthCheck: HealthCheckSpec;
   sourceRanges: string[];
   idleTimeoutSeconds: number;
+  sessionAffinity?: SessionAffinityAttribute;
 }
 
 export interface CloudLoadBalancer extends LoadBalancerAttributes {
@@ -184,6 +191,7 @@ export class SimulatedCloud {
         healthCheck: { ...input.healthCheck },
         sourceRanges: [...input.sourceRanges],
         idleTimeoutSeconds: input.idleTimeoutSeconds,
+        ...(input.sessionAffinity ? { sessionAffinity: { ...input.sessionAffinity } } : {}),
         readyAt: this.now() + provisioningMs,
       });
       return copy(lb);
@@ -202,6 +210,8 @@ export class SimulatedCloud {
         lb.healthCheck = { ...attributes.healthCheck };
         lb.sourceRanges = [...attributes.sourceRanges];
         lb.idleTimeoutSeconds = attributes.idleTimeoutSeconds;
+        if (attributes.sessionAffinity) lb.sessionAffinity = { ...attributes.sessionAffinity };
+        else delete lb.sessionAffinity;
       });
     });
   }
@@ -340,6 +350,7 @@ function copy(lb: CloudLoadBalancer): CloudLoadBalancer {
     healthCheck: { ...lb.healthCheck },
     sourceRanges: [...lb.sourceRanges],
     idleTimeoutSeconds: lb.idleTimeoutSeconds,
+    ...(lb.sessionAffinity ? { sessionAffinity: { ...lb.sessionAffinity } } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
 // as a printable plan of cloud calls. Node changes produce membership-only steps.
 import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction } from '../provider.js';
 import type { AddressPool } from './addressPool.js';
-import type { CloudLoadBalancer, CreateLoadBalancerInput, LoadBalancerAttributes, Listener, Target } from './cloud.js';
+import type { CloudLoadBalancer, CreateLoadBalancerInput, LoadBalancerAttributes, Listener, SessionAffinityAttribute, Target } from './cloud.js';
 
 export const IDLE_TIMEOUT_ANNOTATION = 'kube-lb-provisioner.io/idle-timeout-seconds';
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 350;
@@ -48,6 +48,14 @@ function targetsOf(desired: DesiredLoadBalancer): Target[] {
   return desired.nodes.map((n) => ({ name: n.name, ip: n.internalIPs[0] ?? n.externalIPs[0] ?? '' }));
 }
 
+function sessionAffinityOf(desired: DesiredLoadBalancer): SessionAffinityAttribute {
+  if (desired.sessionAffinity !== 'ClientIP') return { type: 'None' };
+  return desired.sessionAffinityTimeoutSeconds === undefined ? { type: 'ClientIP' } : { type: 'ClientIP', timeoutSeconds: desired.sessionAffinityTimeoutSeconds };
+}
+
+/** "None" or "ClientIP/<timeout>s"; a load balancer recorded without affinity counts as None. */
+const affinityKey = (a: SessionAffinityAttribute | undefined) => (a?.type === 'ClientIP' ? `ClientIP/${a.timeoutSeconds ?? '-'}s` : 'None');
+
 const listenerKey = (l: Listener) => `${l.protocol}/${l.port}->${l.nodePort}`;
 const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -60,6 +68,7 @@ export function simulatedDiff(observed: CloudLoadBalancer | undefined, desired: 
     healthCheck: { ...desired.healthCheck },
     sourceRanges: [...desired.sourceRanges].sort(),
     idleTimeoutSeconds: idleTimeout(desired),
+    sessionAffinity: sessionAffinityOf(desired),
   };
   const listeners: Listener[] = desired.ports.map((p) => ({ protocol: p.protocol, port: p.port, nodePort: p.nodePort }));
   const targets = targetsOf(desired);
@@ -101,11 +110,18 @@ export function simulatedDiff(observed: CloudLoadBalancer | undefined, desired: 
   }
   const hc = (a: LoadBalancerAttributes) => `${a.healthCheck.protocol}:${a.healthCheck.port}${a.healthCheck.path ?? ''}`;
   const haveRanges = [...observed.sourceRanges].sort();
-  if (hc(observed) !== hc(attributes) || !sameList(haveRanges, attributes.sourceRanges) || observed.idleTimeoutSeconds !== attributes.idleTimeoutSeconds) {
+  const affinityChanged = affinityKey(observed.sessionAffinity) !== affinityKey(attributes.sessionAffinity);
+  if (
+    hc(observed) !== hc(attributes) ||
+    !sameList(haveRanges, attributes.sourceRanges) ||
+    observed.idleTimeoutSeconds !== attributes.idleTimeoutSeconds ||
+    affinityChanged
+  ) {
     steps.push({ op: 'modifyAttributes', id: observed.id, attributes });
+    const affinity = affinityChanged ? `; session affinity ${affinityKey(observed.sessionAffinity)} -> ${affinityKey(attributes.sessionAffinity)}` : '';
     actions.push({
       kind: 'modifyAttributes',
-      description: `health check ${hc(observed)} -> ${hc(attributes)}; source ranges [${haveRanges.join(', ')}] -> [${attributes.sourceRanges.join(', ')}]; idle timeout ${observed.idleTimeoutSeconds}s -> ${attributes.idleTimeoutSeconds}s`,
+      description: `health check ${hc(observed)} -> ${hc(attributes)}; source ranges [${haveRanges.join(', ')}] -> [${attributes.sourceRanges.join(', ')}]; idle timeout ${observed.idleTimeoutSeconds}s -> ${attributes.idleTimeoutSeconds}s${affinity}`,
       mutating: true,
     });
   }
