@@ -40,13 +40,17 @@ export class BackendSweeper {
   ) {}
 
   async sweep(input: BackendSweepInput): Promise<{ outcome: BackendSweepOutcome; groupIds: string[] }> {
-    const groups = await this.ownedBackendGroups();
-    if (groups.length === 0) {
+    // While Services exist (the steady state), this costs no call at all.
+    if (input.services === undefined || input.services > 0 || input.anchors > 0) {
+      this.idle = undefined;
+      return { outcome: 'inUse', groupIds: [] };
+    }
+    const ids = (await this.ownedBackendGroups()).sort();
+    if (ids.length === 0) {
       this.idle = undefined;
       return { outcome: 'absent', groupIds: [] };
     }
-    const ids = groups.sort();
-    if (input.services === undefined || input.services > 0 || input.anchors > 0 || (await this.usedByLoadBalancer(ids))) {
+    if (await this.usedByLoadBalancer(ids)) {
       this.idle = undefined;
       return { outcome: 'inUse', groupIds: ids };
     }

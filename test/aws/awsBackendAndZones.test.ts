@@ -8,6 +8,7 @@ import {
   DeleteTagsCommand,
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
+  RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,21 +64,31 @@ describe('aws backend security group garbage collection', () => {
     const backendId = before.backendGroups[0]!;
     expect(await rulesReferencing(backendId)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
 
-    // While the Service exists, sweeping never touches the group.
+    // Someone else's rule from our backend group (no tags of ours): never revoked by us.
+    await h.ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({ GroupId: h.world.nodeSecurityGroupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, UserIdGroupPairs: [{ GroupId: backendId }] }] }),
+    );
+
+    // While the Service exists, sweeping never touches the group, and costs no extra call.
+    const lookups = h.calls.count({ operation: 'DescribeLoadBalancers' });
     await provider.listOwned();
     await provider.listOwned();
     expect(await groupExists(backendId)).toBe(true);
+    expect(h.calls.count({ operation: 'DescribeLoadBalancers' })).toBe(lookups);
 
     live = [];
     await deleteFully(provider, svc);
     await provider.listOwned();
     // First idle sweep only watches.
     expect(await groupExists(backendId)).toBe(true);
-    expect(await rulesReferencing(backendId)).toHaveLength(1);
+    expect(await rulesReferencing(backendId)).toHaveLength(2);
     await provider.listOwned();
 
     expect(await groupExists(backendId)).toBe(false);
-    expect(await rulesReferencing(backendId)).toEqual([]);
+    // (moto deletes a group that a rule still references; AWS would answer DependencyViolation, retried next resync.)
+    expect(await rulesReferencing(backendId)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/22-22`]);
+    const leftover = ((await h.ec2.send(new DescribeSecurityGroupRulesCommand({}))).SecurityGroupRules ?? []).filter((r) => r.ReferencedGroupInfo?.GroupId === backendId);
+    await h.ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: h.world.nodeSecurityGroupId, SecurityGroupRuleIds: leftover.map((r) => r.SecurityGroupRuleId!) }));
     expect((await inventory(h)).backendGroups).toEqual([]);
     expect(await groupExists(foreign.GroupId!)).toBe(true);
     expect(await rulesReferencing(foreign.GroupId!)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
@@ -103,6 +114,26 @@ describe('aws backend security group garbage collection', () => {
     await restarted.listOwned();
     expect(await groupExists(backendId)).toBe(true);
     await restarted.listOwned();
+    expect(await groupExists(backendId)).toBe(false);
+  });
+
+  it('retries a delete that AWS refuses with DependencyViolation on the next sweep', async () => {
+    const svc = makeService(h);
+    await converge(h.provider, svc);
+    const backendId = (await inventory(h)).backendGroups[0]!;
+    await deleteFully(h.provider, svc);
+    await h.provider.listOwned();
+    h.proxy.failCode = 'DependencyViolation';
+    h.proxy.failWhen = (r) => r.action === 'DeleteSecurityGroup';
+    try {
+      await expect(h.provider.listOwned()).resolves.toEqual([]);
+    } finally {
+      h.proxy.failWhen = undefined;
+      h.proxy.failCode = undefined;
+    }
+    expect(await groupExists(backendId)).toBe(true);
+    expect(await rulesReferencing(backendId)).toEqual([]);
+    await h.provider.listOwned();
     expect(await groupExists(backendId)).toBe(false);
   });
 

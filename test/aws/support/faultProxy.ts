@@ -24,6 +24,8 @@ export interface FaultProxy {
   throttleWhen: ((r: RecordedRequest) => boolean) | undefined;
   /** Answer with a non-retryable error instead (a crash of the caller at that point, as far as AWS is concerned). */
   failWhen: ((r: RecordedRequest) => boolean) | undefined;
+  /** The error code failWhen answers with (default InjectedFault). */
+  failCode: string | undefined;
   setRateLimit(limit: { perSecond: number; burst: number } | undefined): void;
   close(): Promise<void>;
 }
@@ -67,6 +69,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     requests: [],
     throttleWhen: undefined,
     failWhen: undefined,
+    failCode: undefined,
     setRateLimit(next) {
       limit = next;
       tokens = next?.burst ?? 0;
@@ -96,8 +99,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       res.writeHead(400, { 'content-type': 'text/xml' });
       res.end(
         service === 'ec2'
-          ? '<Response><Errors><Error><Code>InjectedFault</Code><Message>injected by the test</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>'
-          : '<ErrorResponse><Error><Type>Sender</Type><Code>InjectedFault</Code><Message>injected by the test</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>',
+          ? `<Response><Errors><Error><Code>${proxy.failCode ?? 'InjectedFault'}</Code><Message>injected by the test</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>`
+          : `<ErrorResponse><Error><Type>Sender</Type><Code>${proxy.failCode ?? 'InjectedFault'}</Code><Message>injected by the test</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>`,
       );
       return;
     }
