@@ -9,7 +9,7 @@ export interface SpeakerMetrics {
   leaseRenewFailures: Counter;
   /** Gratuitous ARP / unsolicited NA sent, by outcome. */
   announcements: Counter<'outcome'>;
-  /** Addresses this node took or gave up. */
+  /** Addresses this node put on or took off its interface. */
   ownershipChanges: Counter<'change'>;
 }
 
@@ -42,7 +42,7 @@ export function createSpeakerMetrics(registry: Registry = new Registry(), option
       () =>
         new Counter({
           name: 'kube_lb_speaker_ownership_changes_total',
-          help: 'Addresses this node took (added) or gave up (removed)',
+          help: 'Addresses this node put on its interface (added: took, or re-added after they vanished) or took off it (removed)',
           labelNames: ['change'] as const,
           registers: [registry],
         }),
