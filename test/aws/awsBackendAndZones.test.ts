@@ -242,4 +242,25 @@ describe('aws zones added to an existing NLB', () => {
       h.provider.invalidateEnvironment();
     }
   });
+
+  it('applies a changed aws-load-balancer-subnets annotation by replacement: Event, new NLB in the new subnets, old one deleted', async () => {
+    const zones = Object.keys(h.world.publicSubnets).sort();
+    const subnets = zones.map((z) => h.world.publicSubnets[z]!);
+    const annotation = 'service.beta.kubernetes.io/aws-load-balancer-subnets';
+    const svc = makeService(h, { annotations: { [annotation]: subnets.slice(0, 2).join(',') } });
+    await converge(h.provider, svc);
+    const mine = async () => (await inventory(h)).loadBalancers.filter((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid);
+    const [old] = await mine();
+
+    svc.annotations = { [annotation]: subnets.join(',') };
+    await converge(h.provider, svc);
+    const now = await mine();
+    expect(now).toHaveLength(1);
+    expect(now[0]!.arn).not.toBe(old!.arn);
+    const lb = (await h.elbv2.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [now[0]!.arn] }))).LoadBalancers![0]!;
+    expect((lb.AvailabilityZones ?? []).map((z) => z.SubnetId).sort()).toEqual([...subnets].sort());
+    expect(h.events.some((e) => e.ref.uid === svc.ref.uid && e.message.includes(`replacing NLB ${old!.name}`))).toBe(true);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(h.provider, svc);
+  });
 });
