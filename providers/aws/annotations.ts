@@ -72,6 +72,15 @@ function bool(annotations: Record<string, string>, key: string): boolean | undef
   throw new ServiceConfigError(key, `must be "true" or "false", got "${annotations[key]}"`);
 }
 
+/**
+ * Which field to name when AWS refuses target group attributes: the stickiness keys alone come from
+ * spec.sessionAffinity, anything else only from the annotation.
+ */
+export function targetGroupAttributesField(keys: string[]): string {
+  const fromSpec = keys.every((k) => k === 'stickiness.enabled' || k === 'stickiness.type');
+  return fromSpec ? 'spec.sessionAffinity' : `metadata.annotations[${AWS_ANNOTATIONS.targetGroupAttributes}]`;
+}
+
 export function parseAwsAnnotations(annotations: Record<string, string>): AwsServiceOptions {
   const type = annotations[AWS_ANNOTATIONS.type]?.trim();
   if (type !== undefined && type !== 'nlb' && type !== 'external') {

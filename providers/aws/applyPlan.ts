@@ -17,7 +17,8 @@ import {
   SetSubnetsCommand,
   type Action,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ApplyResult, ProviderEvent } from '../provider.js';
+import { ServiceConfigError, type ApplyResult, type ProviderEvent } from '../provider.js';
+import { targetGroupAttributesField } from './annotations.js';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { AwsPlan, DesiredPortGroup, HealthCheckSettings } from './awsTypes.js';
 import { deleteOwnedTargetGroupsByName, deleteStack, deleteTargetGroup, StillReleasingError } from './deleteStack.js';
@@ -282,7 +283,14 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         case 'modifyTargetGroupAttributes': {
           const arn = await targetGroupArn(step.targetGroupName);
           const Attributes = Object.entries(step.attributes).map(([Key, Value]) => ({ Key, Value }));
-          await api.elb('ModifyTargetGroupAttributes', true, (c) => c.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes })));
+          try {
+            await api.elb('ModifyTargetGroupAttributes', true, (c) => c.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes })));
+          } catch (error) {
+            // An unknown key or a value out of range is the user's to fix, not something to retry fast.
+            if (!isCode(error, 'ValidationError', 'InvalidConfigurationRequest', 'InvalidConfigurationRequestException')) throw error;
+            const pairs = Object.entries(step.attributes).map(([k, v]) => `${k}=${v}`).join(', ');
+            throw new ServiceConfigError(targetGroupAttributesField(Object.keys(step.attributes)), `AWS refused target group attributes ${pairs}: ${(error as Error).message}`);
+          }
           break;
         }
         case 'createLoadBalancer':

@@ -2,7 +2,7 @@
 // check, source ranges, node churn), delete, listOwned.
 import { DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isNoop } from '../../providers/provider.js';
+import { isNoop, ServiceConfigError } from '../../providers/provider.js';
 import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
 
 let h: AwsHarness;
@@ -139,6 +139,18 @@ describe('aws provider lifecycle', () => {
     svc.annotations = { 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'stickiness.enabled=false,deregistration_delay.timeout_seconds=30' };
     await converge(h.provider, svc);
     expect(await attributesOf(arn)).toMatchObject({ 'stickiness.enabled': 'false', 'stickiness.type': 'source_ip', 'deregistration_delay.timeout_seconds': '30' });
+    expect(await isSteady(h.provider, svc)).toBe(true);
+  });
+
+  it('answers a target group attribute AWS refuses with a ServiceConfigError naming the annotation', async () => {
+    const key = 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes';
+    const svc = makeService(h, { annotations: { [key]: 'deregistration_delay.timeout_seconds=99999' } });
+    const error = await converge(h.provider, svc).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ServiceConfigError);
+    expect((error as ServiceConfigError).field).toBe(`metadata.annotations[${key}]`);
+    expect((error as ServiceConfigError).message).toMatch(/AWS refused target group attributes deregistration_delay.timeout_seconds=99999/);
+    svc.annotations = { [key]: 'deregistration_delay.timeout_seconds=60' };
+    await converge(h.provider, svc);
     expect(await isSteady(h.provider, svc)).toBe(true);
   });
 
