@@ -3,7 +3,7 @@
 import { AllocateAddressCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError } from '../../providers/provider.js';
-import { converge, inventory, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+import { converge, inventory, makeService, startAwsHarness, type AwsHarness, ownedBy } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -13,7 +13,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const ownedBy = (uid: string) => (r: { tags: Record<string, string> }) => r.tags['kube-lb-provisioner.io/service-uid'] === uid;
 
 function createRequests() {
   return h.proxy.requests.filter((r) => r.action === 'CreateLoadBalancer' && !r.throttled).map((r) => Object.fromEntries([...r.params.entries()].filter(([k]) => k.startsWith('SubnetMappings') || k === 'Name' || k === 'Scheme')));

@@ -3,7 +3,7 @@
 import { DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNoop, ServiceConfigError } from '../../providers/provider.js';
-import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness, ownedBy } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -13,7 +13,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const ownedBy = (uid: string) => (r: { tags: Record<string, string> }) => r.tags['kube-lb-provisioner.io/service-uid'] === uid;
 
 describe('aws provider lifecycle', () => {
   it('creates an NLB with an instance target group on every node NodePort, reports its DNS name, then is a no-op', async () => {

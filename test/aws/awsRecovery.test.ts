@@ -9,7 +9,7 @@ import { placementOf } from '../../providers/aws/desiredStack.js';
 import { AwsOwnershipConflictError } from '../../providers/aws/index.js';
 import { loadBalancerName } from '../../providers/aws/names.js';
 import type { DesiredLoadBalancer } from '../../providers/provider.js';
-import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness, type Inventory } from './support/awsHarness.js';
+import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness, type Inventory, ownedBy } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -19,7 +19,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const ownedBy = (uid: string) => (r: { tags: Record<string, string> }) => r.tags['kube-lb-provisioner.io/service-uid'] === uid;
 
 function holdings(inv: Inventory, uid: string) {
   const sgs = inv.securityGroups.filter(ownedBy(uid));

@@ -103,6 +103,9 @@ export async function startAwsHarness(
   };
 }
 
+/** Selects the resources tagged for one Service uid (our own ownership tag). */
+export const ownedBy = (uid: string) => (r: { tags: Record<string, string> }) => r.tags['kube-lb-provisioner.io/service-uid'] === uid;
+
 export function makeService(h: Pick<AwsHarness, 'world' | 'clusterName'>, overrides: Partial<DesiredLoadBalancer> & { name?: string } = {}): DesiredLoadBalancer {
   const { name = `svc-${randomUUID().slice(0, 8)}`, ...rest } = overrides;
   return desiredFixture({
