@@ -8,12 +8,15 @@
 // Speakers run in the root namespace (they reach the API server on 127.0.0.1) with --netns, so
 // their ip/arping commands act inside their node's namespace. Everything is named after a random
 // id and removed by destroy(), also when a test fails.
-import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { speakerLeaseName } from '../../src/speaker/speaker.js';
 
 const run = promisify(execFile);
@@ -164,6 +167,15 @@ export class L2Lab {
     return [...new Set([...text.matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => m[1]!.toLowerCase()))];
   }
 
+  /**
+   * Drops the client's neighbour entry for `ip`. Each node's DNAT stands in for kube-proxy on the
+   * whole pool, so a client still sending to a withdrawn owner's MAC would get an answer; a fresh
+   * client has to resolve the address first.
+   */
+  async forgetNeighbour(ip: string): Promise<void> {
+    await inNetns(this.client, 'ip', ['neigh', 'flush', 'to', ip, 'dev', 'eth0']);
+  }
+
   async macOf(node: LabNode): Promise<string> {
     const json = JSON.parse(await inNetns(node.netns, 'ip', ['-j', 'link', 'show', 'dev', 'eth0'])) as { address: string }[];
     return json[0]!.address.toLowerCase();
@@ -242,6 +254,70 @@ export class L2Lab {
     for (const name of this.created.reverse()) await sh('ip', ['netns', 'del', name]).catch(() => undefined);
     this.created = [];
   }
+}
+
+/** A lab with the embedded API server, a Node object per lab node and a live speaker on each. */
+export interface SpeakerLab {
+  lab: L2Lab;
+  api: ApiServerHandle;
+  kc: KubeConfig;
+  core: CoreV1Api;
+  kubeconfigPath: string;
+  /** Stops the speakers, removes the namespaces, stops the API server. Safe after a failed start. */
+  destroy(): Promise<void>;
+}
+
+export async function startSpeakerLab(nodeNames: string[], speakerArgs: string[] = RELAXED_SPEAKER_TIMING): Promise<SpeakerLab> {
+  await ensureNetworkTools();
+  const lab = new L2Lab(nodeNames);
+  const dir = await mkdtemp(join(tmpdir(), 'klb-l2-'));
+  let api: ApiServerHandle | undefined;
+  const destroy = async (): Promise<void> => {
+    await lab.destroy();
+    await api?.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const kubeconfigPath = join(dir, 'kubeconfig');
+    api = await startApiServer({ host: '127.0.0.1' });
+    await api.writeKubeconfig(kubeconfigPath);
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath);
+    const core = kc.makeApiClient(CoreV1Api);
+    await lab.create();
+    for (const node of lab.nodes) {
+      await core.createNode({ body: { metadata: { name: node.name }, status: { addresses: [{ type: 'InternalIP', address: node.ip }] } } });
+    }
+    for (const node of lab.nodes) lab.startSpeaker(node, kubeconfigPath, speakerArgs);
+    await waitForLiveSpeakers(kc, nodeNames);
+    return { lab, api, kc, core, kubeconfigPath, destroy };
+  } catch (error) {
+    await destroy().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Plays the controller's part: writes the Service's load-balancer addresses into its status. */
+export async function setIngress(core: CoreV1Api, namespace: string, name: string, ips: string[]): Promise<void> {
+  await core.patchNamespacedServiceStatus(
+    { name, namespace, body: { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
+/** Waits until the lab's nodes holding `vip` are exactly `expected` (empty: nobody holds it). */
+export async function waitForHolders(lab: L2Lab, vip: string, expected: string[], timeoutMs = 20_000): Promise<void> {
+  const want = [...expected].sort().join();
+  await pollUntil(async () => (await lab.holders(vip)).sort().join() === want, timeoutMs, `${vip} held by [${want}]`);
+}
+
+/** Waits until exactly `node` holds `vip` and the client's curl through it answers from `node`. */
+export async function waitForSoleAnnouncer(lab: L2Lab, vip: string, node: string, timeoutMs = 20_000): Promise<void> {
+  await pollUntil(
+    async () => (await lab.holders(vip)).join() === node && (await lab.curl(vip)) === node,
+    timeoutMs,
+    `${vip} held by ${node} only and answering from it`,
+  );
 }
 
 /** Waits until each named node's speaker Lease was renewed within the last 1.5 s. */
