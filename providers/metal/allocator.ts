@@ -8,7 +8,8 @@
 // - two Services share an address only if both carry the same allow-shared-ip key, no
 //   protocol/port pair is used by both, and under externalTrafficPolicy Local both are Local with
 //   the same selector;
-// - dual-stack follows ipFamilyPolicy, both families from one pool;
+// - dual-stack follows ipFamilyPolicy, both families from one pool; a dual-stack Service holding
+//   one family gets the other from its pool once it has one free, keeping the address it holds;
 // - an existing assignment is kept while it stays valid, so nothing reshuffles.
 import { ServiceConfigError, type IPFamily } from '../provider.js';
 import { bigIntToIP, canonicalIP, familyOf, ipToBigInt } from './addressRange.js';
@@ -101,8 +102,26 @@ export class Allocator {
   plan(claim: ServiceClaim): Assignment {
     // What the Service holds, or (not yet adopted, e.g. start() was skipped) what its status says.
     const existing = this.byService.get(claim.key)?.assignment ?? this.fromStatus(claim);
-    if (existing && this.stillValid(existing, claim)) return existing;
+    if (existing && this.stillValid(existing, claim)) {
+      const widened = this.withSecondFamily(existing, claim);
+      if (widened) return widened;
+    }
     return claim.requested ? this.planRequested(claim) : this.planAuto(claim);
+  }
+
+  /**
+   * A kept assignment, given the second family when a dual-stack Service holds one: its pool may
+   * have gained addresses of the other family, or the Service moved from SingleStack. The address
+   * it holds stays (both from its pool). Undefined when RequireDualStack cannot be met there, so
+   * the Service is planned afresh (or refused).
+   */
+  private withSecondFamily(existing: Assignment, claim: ServiceClaim): Assignment | undefined {
+    if (claim.requested || claim.familyPolicy === 'SingleStack' || existing.ips.length !== 1) return existing;
+    const other = wantedFamilies(claim)[1]!;
+    const pool = this.pools.find((p) => p.name === existing.pools[0]);
+    const ip = pool ? this.pick(pool, other, claim) : undefined;
+    if (ip !== undefined) return { ips: [...existing.ips, ip], pools: [...existing.pools, pool!.name] };
+    return claim.familyPolicy === 'PreferDualStack' ? existing : undefined;
   }
 
   /**
@@ -232,7 +251,8 @@ export class Allocator {
     const families = assignment.ips.map((ip) => familyOf(ip));
     const wanted = wantedFamilies(claim);
     if (claim.familyPolicy === 'SingleStack' && (families.length !== 1 || families[0] !== wanted[0])) return false;
-    if (claim.familyPolicy === 'RequireDualStack' && families.length !== 2) return false;
+    // A dual-stack Service holding only its primary family keeps it; plan() adds the other.
+    if (claim.familyPolicy === 'RequireDualStack' && claim.requested && families.length !== 2) return false;
     if (!claim.requested && families[0] !== wanted[0]) return false;
     return assignment.ips.every((ip) => {
       const pool = this.poolOf(ip);
@@ -321,6 +341,13 @@ export class Allocator {
       }
     }
     if (partial) return partial;
+    if (claim.familyPolicy === 'RequireDualStack' && !pools.some((p) => wanted.every((f) => usableCount(p, f) > 0n))) {
+      const offered = pools.map((p) => `"${p.name}" ${(['IPv4', 'IPv6'] as const).filter((f) => usableCount(p, f) > 0n).join('+') || 'none'}`).join('; ');
+      throw new ServiceConfigError(
+        'spec.ipFamilyPolicy',
+        `is RequireDualStack, but no pool this Service may use has both IPv4 and IPv6 addresses (${offered}): add the missing family to a pool, or set PreferDualStack`,
+      );
+    }
     throw this.exhausted(claim, pools, wanted);
   }
 

@@ -362,8 +362,97 @@ describe('dual-stack', () => {
   it('RequireDualStack fails clearly when no pool has both families free', () => {
     const a = allocator([pools[0]!, pools[2]!]);
     const err = assignError(a, { name: 'd', ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] });
+    // No pool has both families at all: the policy is what to change, not a pool that fills up.
+    expect(err.field).toBe('spec.ipFamilyPolicy');
+    expect(err.message).toBe(
+      'spec.ipFamilyPolicy: is RequireDualStack, but no pool this Service may use has both IPv4 and IPv6 addresses ("only4" IPv4; "only6" IPv6): add the missing family to a pool, or set PreferDualStack',
+    );
+  });
+
+  it('RequireDualStack reports exhaustion on spec.type when a pool has both families but no free pair', () => {
+    const a = allocator([{ name: 'both', addresses: ['192.0.2.0/31', '2001:db8::/127'] }]);
+    assign(a, { name: 'x', ipFamilies: ['IPv6'] });
+    assign(a, { name: 'y', ipFamilies: ['IPv6'] });
+    const err = assignError(a, { name: 'd', ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] });
     expect(err.field).toBe('spec.type');
-    expect(err.message).toMatch(/every pool this Service may use is exhausted: no free an IPv4 and an IPv6 address from one pool \("only4" 0\/4 IPv4 in use, no IPv6; "only6" no IPv4, 0\/4 IPv6 in use\)/);
+    expect(err.message).toMatch(/pool "both" is exhausted: no free an IPv4 and an IPv6 address from one pool \("both" 0\/2 IPv4 in use, 2\/2 IPv6 in use\)/);
+  });
+});
+
+describe('dual-stack: adding the second family to a Service that holds one', () => {
+  const v4only = { name: 'lab', addresses: ['192.0.2.0/29'] };
+  const grown = { name: 'lab', addresses: ['192.0.2.0/29', '2001:db8::/125'] };
+
+  it('PreferDualStack gains IPv6 once its pool has some (after a restart), keeping its IPv4 address', () => {
+    const before = allocator([v4only]);
+    expect(assign(before, { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.5'] })).toEqual(['192.0.2.5']);
+    // The controller restarts with IPv6 added to the pool and adopts status first.
+    const after = allocator([grown]);
+    const shape = { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.5'] } as const;
+    expect(after.restore(serviceClaim(desiredService(shape)), ['192.0.2.5'])).toBeUndefined();
+    expect(assign(after, shape)).toEqual(['192.0.2.5', '2001:db8::']);
+    expect(after.assignmentOf('default/s')).toEqual({ ips: ['192.0.2.5', '2001:db8::'], pools: ['lab', 'lab'] });
+    // Stable from then on.
+    expect(assign(after, { ...shape, currentIPs: ['192.0.2.5', '2001:db8::'] })).toEqual(['192.0.2.5', '2001:db8::']);
+  });
+
+  it('a Service switching from SingleStack to PreferDualStack or RequireDualStack keeps its address and adds the other family', () => {
+    const a = allocator([grown]);
+    expect(assign(a, { name: 'p', currentIPs: ['192.0.2.6'] })).toEqual(['192.0.2.6']);
+    expect(assign(a, { name: 'p', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.6'] })).toEqual(['192.0.2.6', '2001:db8::']);
+    expect(assign(a, { name: 'r', ipFamilies: ['IPv6'], currentIPs: ['2001:db8::7'] })).toEqual(['2001:db8::7']);
+    expect(assign(a, { name: 'r', ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv6', 'IPv4'], currentIPs: ['2001:db8::7'] })).toEqual(['2001:db8::7', '192.0.2.0']);
+  });
+
+  it('PreferDualStack stays single-stack where its pool has no free address of the other family, and gains one when it frees', () => {
+    const a = allocator([{ name: 'lab', addresses: ['192.0.2.0/29', '2001:db8::/128'] }]);
+    assign(a, { name: 'holder', ipFamilies: ['IPv6'] });
+    const shape = { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'] } as const;
+    expect(assign(a, shape)).toEqual(['192.0.2.0']);
+    a.release('default/holder');
+    expect(assign(a, shape)).toEqual(['192.0.2.0', '2001:db8::']);
+  });
+
+  it('PreferDualStack keeps its address rather than move to another pool that has both families', () => {
+    const a = allocator([
+      { name: 'a-v4', addresses: ['192.0.2.0/29'] },
+      { name: 'b-dual', addresses: ['198.51.100.0/29', '2001:db8::/125'] },
+    ]);
+    expect(assign(a, { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.3'] })).toEqual(['192.0.2.3']);
+  });
+
+  it('RequireDualStack holding one family moves to a pool with both when its own has none, else is refused and keeps what it holds', () => {
+    const pools = [
+      { name: 'a-v4', addresses: ['192.0.2.0/29'] },
+      { name: 'b-dual', addresses: ['198.51.100.0/29', '2001:db8::/125'] },
+    ];
+    const a = allocator(pools);
+    expect(assign(a, { name: 'r', currentIPs: ['192.0.2.3'] })).toEqual(['192.0.2.3']);
+    expect(assign(a, { name: 'r', ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.3'] })).toEqual(['198.51.100.0', '2001:db8::']);
+
+    const single = allocator([pools[0]!]);
+    expect(assign(single, { name: 'r', currentIPs: ['192.0.2.3'] })).toEqual(['192.0.2.3']);
+    const err = assignError(single, { name: 'r', ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.3'] });
+    expect(err.field).toBe('spec.ipFamilyPolicy');
+    expect(err.message).toMatch(/RequireDualStack, but no pool this Service may use has both IPv4 and IPv6 addresses \("a-v4" IPv4\)/);
+    expect(single.assignmentOf('default/r')?.ips).toEqual(['192.0.2.3']);
+  });
+
+  it('does not add a family to addresses the Service asked for', () => {
+    const a = allocator([grown]);
+    expect(assign(a, { name: 'q', loadBalancerIP: '192.0.2.4', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'] })).toEqual(['192.0.2.4']);
+  });
+
+  it('the provider plans the added family as an assignment after a restart', async () => {
+    const d = desiredService({ name: 'web', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.5'] });
+    const provider = createMetalProvider(config([grown]), { clusterName: 'test', logger: silentLogger(), record: () => {} }, new Registry());
+    await provider.start({ listServices: () => [d], requeue: () => {}, emit: () => {} });
+    const plan = provider.diff(await provider.observe(d.ref), d);
+    expect(plan.actions.map((x) => x.kind)).toEqual(['assignAddress']);
+    expect((await provider.apply(plan)).ingress).toEqual([
+      { ip: '192.0.2.5', ipMode: 'VIP' },
+      { ip: '2001:db8::', ipMode: 'VIP' },
+    ]);
   });
 });
 
