@@ -388,7 +388,7 @@ describe('dual-stack: adding the second family to a Service that holds one', () 
     expect(assign(before, { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.5'] })).toEqual(['192.0.2.5']);
     // The controller restarts with IPv6 added to the pool and adopts status first.
     const after = allocator([grown]);
-    const shape = { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.5'] } as const;
+    const shape: ServiceShape = { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.5'] };
     expect(after.restore(serviceClaim(desiredService(shape)), ['192.0.2.5'])).toBeUndefined();
     expect(assign(after, shape)).toEqual(['192.0.2.5', '2001:db8::']);
     expect(after.assignmentOf('default/s')).toEqual({ ips: ['192.0.2.5', '2001:db8::'], pools: ['lab', 'lab'] });
@@ -407,7 +407,7 @@ describe('dual-stack: adding the second family to a Service that holds one', () 
   it('PreferDualStack stays single-stack where its pool has no free address of the other family, and gains one when it frees', () => {
     const a = allocator([{ name: 'lab', addresses: ['192.0.2.0/29', '2001:db8::/128'] }]);
     assign(a, { name: 'holder', ipFamilies: ['IPv6'] });
-    const shape = { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'] } as const;
+    const shape: ServiceShape = { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'] };
     expect(assign(a, shape)).toEqual(['192.0.2.0']);
     a.release('default/holder');
     expect(assign(a, shape)).toEqual(['192.0.2.0', '2001:db8::']);
@@ -449,7 +449,9 @@ describe('dual-stack: adding the second family to a Service that holds one', () 
     await provider.start({ listServices: () => [d], requeue: () => {}, emit: () => {} });
     const plan = provider.diff(await provider.observe(d.ref), d);
     expect(plan.actions.map((x) => x.kind)).toEqual(['assignAddress']);
-    expect((await provider.apply(plan)).ingress).toEqual([
+    const result = await provider.apply(plan);
+    if (result.state !== 'ready') throw new Error('metal is never in progress');
+    expect(result.ingress).toEqual([
       { ip: '192.0.2.5', ipMode: 'VIP' },
       { ip: '2001:db8::', ipMode: 'VIP' },
     ]);
