@@ -187,6 +187,18 @@ export class Allocator {
     return claim.pool ? claim.pool.name === pool.name : pool.autoAssign;
   }
 
+  /**
+   * Whether the Service `key`, dual-stack and holding one family, could take `ip` as its second
+   * (the other family, from the pool of the address it holds): a freed address requeues it.
+   */
+  couldWiden(key: string, ip: string): boolean {
+    const holding = this.byService.get(key);
+    if (!holding || holding.claim.requested || holding.claim.familyPolicy === 'SingleStack') return false;
+    const { ips, pools } = holding.assignment;
+    if (ips.length !== 1 || familyOf(ip) === familyOf(ips[0]!)) return false;
+    return this.poolOf(ip)?.name === pools[0];
+  }
+
   usage(): PoolUsage[] {
     const out: PoolUsage[] = [];
     for (const pool of this.pools) {

@@ -160,13 +160,23 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     return this.allocator.serviceKeys().map((key) => this.allocator.claimOf(key)!.ref);
   }
 
-  /** Freed addresses go to Services still waiting for one (exhausted pool, or asking for it). */
+  /**
+   * Freed addresses go to Services still waiting for one (exhausted pool, or asking for it), and to
+   * dual-stack Services still waiting for their second family.
+   */
   private requeuePending(freed: string[], deleting?: string): void {
     if (freed.length === 0 || !this.ctx) return;
     for (const desired of this.ctx.listServices()) {
       const key = serviceKey(desired.ref);
       // The Service being deleted is still listed until its finalizer goes.
-      if (key === deleting || this.allocator.assignmentOf(key)) continue;
+      if (key === deleting) continue;
+      if (this.allocator.assignmentOf(key)) {
+        if (freed.some((ip) => this.allocator.couldWiden(key, ip))) {
+          this.deps.logger.debug({ service: key, freed }, 'metal: address of its missing family freed, requeueing a dual-stack Service');
+          this.ctx.requeue(desired.ref);
+        }
+        continue;
+      }
       let claim: ServiceClaim;
       try {
         claim = serviceClaim(desired);

@@ -443,6 +443,30 @@ describe('dual-stack: adding the second family to a Service that holds one', () 
     expect(assign(a, { name: 'q', loadBalancerIP: '192.0.2.4', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'] })).toEqual(['192.0.2.4']);
   });
 
+  it('the provider requeues a PreferDualStack Service when an address of its missing family is freed', async () => {
+    const provider = createMetalProvider(config([{ name: 'lab', addresses: ['192.0.2.0/29', '2001:db8::/128'] }]), { clusterName: 'test', logger: silentLogger(), record: () => {} }, new Registry());
+    const services = new Map<string, DesiredLoadBalancer>();
+    const requeued: ServiceRef[] = [];
+    await provider.start({ listServices: () => [...services.values()], requeue: (ref) => requeued.push(ref), emit: () => {} });
+    const reconcile = async (d: DesiredLoadBalancer): Promise<string[]> => {
+      services.set(serviceKey(d.ref), d);
+      const result = await provider.apply(provider.diff(await provider.observe(d.ref), d));
+      if (result.state !== 'ready') throw new Error('metal is never in progress');
+      services.set(serviceKey(d.ref), { ...d, currentIngress: result.ingress });
+      return result.ingress.map((i) => i.ip ?? '');
+    };
+    const holder = desiredService({ name: 'holder', ipFamilies: ['IPv6'] });
+    const other = desiredService({ name: 'other' });
+    const dual = desiredService({ name: 'dual', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'] });
+    expect(await reconcile(holder)).toEqual(['2001:db8::']);
+    expect(await reconcile(dual)).toEqual(['192.0.2.0']);
+    expect(await reconcile(other)).toEqual(['192.0.2.1']);
+    await provider.delete(holder.ref);
+    // Only the Service that can use the freed IPv6 address as its second family.
+    expect(requeued).toEqual([dual.ref]);
+    expect(await reconcile(services.get('default/dual')!)).toEqual(['192.0.2.0', '2001:db8::']);
+  });
+
   it('the provider plans the added family as an assignment after a restart', async () => {
     const d = desiredService({ name: 'web', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.5'] });
     const provider = createMetalProvider(config([grown]), { clusterName: 'test', logger: silentLogger(), record: () => {} }, new Registry());
