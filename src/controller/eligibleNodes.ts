@@ -6,6 +6,19 @@ export const EXCLUDE_FROM_LB_LABEL = 'node.kubernetes.io/exclude-from-external-l
 export const AUTOSCALER_DELETION_TAINT = 'ToBeDeletedByClusterAutoscaler';
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
+// Go's strconv.ParseBool spellings of false: upstream parses the label's value with it.
+const GO_BOOL_FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
+
+/**
+ * Whether the exclude label takes a node out of load balancers. As upstream since March 2025: the
+ * label excludes unless its value parses as a boolean false, so `""`, `true` and `foo` exclude and
+ * `false` (or `0`, `False`) keeps the node. One predicate for the controller and the speaker.
+ */
+export function excludedByLabel(labels: Readonly<Record<string, string>> | undefined): boolean {
+  const value = labels?.[EXCLUDE_FROM_LB_LABEL];
+  return value !== undefined && !GO_BOOL_FALSE.has(value);
+}
+
 export interface EligibilityOptions {
   /** The provider addresses nodes by spec.providerID (clouds); nodes without one are skipped. */
   needsProviderID: boolean;
@@ -15,7 +28,7 @@ export type IneligibleReason = 'excludeLabel' | 'autoscalerTaint' | 'beingDelete
 
 /** Why a node is not a load-balancer target, or undefined when it is one. */
 export function ineligibility(node: V1Node, options: EligibilityOptions): IneligibleReason | undefined {
-  if (node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] !== undefined) return 'excludeLabel';
+  if (excludedByLabel(node.metadata?.labels)) return 'excludeLabel';
   if ((node.spec?.taints ?? []).some((t) => t.key === AUTOSCALER_DELETION_TAINT)) return 'autoscalerTaint';
   if (node.metadata?.deletionTimestamp) return 'beingDeleted';
   if (options.needsProviderID && !node.spec?.providerID) return 'noProviderID';

@@ -6,8 +6,8 @@
 // the highest wins. A node leaving moves only the addresses it owned; a node joining takes only
 // the addresses it now scores highest on.
 import { createHash } from 'node:crypto';
-
-export const EXCLUDE_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
+import type { V1Node } from '@kubernetes/client-node';
+import { ineligibility, type IneligibleReason } from '../controller/eligibleNodes.js';
 
 export interface SpeakerLease {
   /** The node the speaker runs on (the Lease's holderIdentity). */
@@ -18,11 +18,19 @@ export interface SpeakerLease {
 
 export interface NodeState {
   name: string;
-  labels: Record<string, string>;
-  /** status.conditions NetworkUnavailable == True */
+  /** Why the node is out of every load balancer (the controller's own predicate), if it is. */
+  ineligible: IneligibleReason | undefined;
+  /** status.conditions NetworkUnavailable == True (MetalLB's speakers skip such nodes too). */
   networkUnavailable: boolean;
-  /** metadata.deletionTimestamp is set */
-  deleting: boolean;
+}
+
+/** What ownership needs of a Node: the same eligibility the controller applies to cloud targets. */
+export function nodeState(node: V1Node): NodeState {
+  return {
+    name: node.metadata?.name ?? '',
+    ineligible: ineligibility(node, { needsProviderID: false }),
+    networkUnavailable: (node.status?.conditions ?? []).some((c) => c.type === 'NetworkUnavailable' && c.status === 'True'),
+  };
 }
 
 export interface AnnouncedService {
@@ -58,9 +66,9 @@ export function liveSpeakers(leases: SpeakerLease[], nowMs: number, lapseMs: num
   return live;
 }
 
-/** Nodes that may announce at all: not excluded, network available, not being deleted. */
+/** Nodes that may announce at all: eligible as for any load balancer, and network available. */
 export function announceableNodes(nodes: NodeState[]): Set<string> {
-  return new Set(nodes.filter((n) => !(EXCLUDE_LABEL in n.labels) && !n.networkUnavailable && !n.deleting).map((n) => n.name));
+  return new Set(nodes.filter((n) => n.ineligible === undefined && !n.networkUnavailable).map((n) => n.name));
 }
 
 /** The rendezvous score of `node` for `ip`: the first 8 bytes of sha256(node \0 ip). */

@@ -28,7 +28,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/speakerMetrics.js';
-import { addressOwners, nextLapseMs, type AddressOwner, type AnnouncedService, type NodeState, type SpeakerLease } from './announcementOwnership.js';
+import { addressOwners, nextLapseMs, nodeState, type AddressOwner, type AnnouncedService, type NodeState, type SpeakerLease } from './announcementOwnership.js';
 import { Announcer } from './announcer.js';
 import { countedNetEffects } from './countedNetEffects.js';
 import type { NetEffects } from './netEffects.js';
@@ -249,12 +249,7 @@ export class Speaker {
   }
 
   private nodeView(): NodeState[] {
-    return this.informers!.nodes.list().map((n) => ({
-      name: n.metadata?.name ?? '',
-      labels: n.metadata?.labels ?? {},
-      networkUnavailable: (n.status?.conditions ?? []).some((c) => c.type === 'NetworkUnavailable' && c.status === 'True'),
-      deleting: n.metadata?.deletionTimestamp !== undefined,
-    }));
+    return this.informers!.nodes.list().map(nodeState);
   }
 
   private serviceView(): AnnouncedService[] {

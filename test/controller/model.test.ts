@@ -3,7 +3,7 @@ import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node
 import { describe, expect, it } from 'vitest';
 import { ServiceConfigError, type Capabilities } from '../../providers/provider.js';
 import { desiredLoadBalancer } from '../../src/controller/desiredLoadBalancer.js';
-import { eligibleNodes, eligibleTargets, targetsFingerprint } from '../../src/controller/eligibleNodes.js';
+import { eligibleNodes, eligibleTargets, excludedByLabel, targetsFingerprint } from '../../src/controller/eligibleNodes.js';
 import { findOrphans } from '../../src/controller/garbageCollect.js';
 import { sameIngress, statusPatch } from '../../src/controller/ingressStatus.js';
 import { slotForClass, wantedSlot } from '../../src/controller/serviceSelection.js';
@@ -32,6 +32,21 @@ describe('eligibleNodes (upstream predicates)', () => {
   ];
   it('drops excluded, autoscaler-tainted and deleting nodes', () => {
     expect(eligibleNodes(nodes, { needsProviderID: false }).map((n) => n.metadata?.name)).toEqual(['n1', 'n5']);
+  });
+  // The label's value as upstream parses it (Go's strconv.ParseBool): only a boolean false keeps the node.
+  it.each([
+    ['unset', undefined, false],
+    ['empty', '', true],
+    ['true', 'true', true],
+    ['True', 'True', true],
+    ['false', 'false', false],
+    ['False', 'False', false],
+    ['0', '0', false],
+    ['foo', 'foo', true],
+  ])('exclude label %s: excluded=%s', (_what, value, excluded) => {
+    const labels: Record<string, string> = value === undefined ? {} : { 'node.kubernetes.io/exclude-from-external-load-balancers': value };
+    expect(excludedByLabel(labels)).toBe(excluded);
+    expect(eligibleNodes([node('n1', {}, labels)], { needsProviderID: false })).toHaveLength(excluded ? 0 : 1);
   });
   it('drops nodes without providerID only where the provider needs one', () => {
     expect(eligibleNodes(nodes, { needsProviderID: true }).map((n) => n.metadata?.name)).toEqual(['n1']);

@@ -87,6 +87,19 @@ describe('node membership', () => {
     expect(warnings[0]).toMatchObject({ type: 'Warning', reason: 'NodeWithoutProviderID', count: 1 });
     expect(warnings[0]?.message).toMatch(/spec\.providerID/);
   });
+
+  it('keeps a node labelled exclude-from-external-load-balancers=false, as upstream does', async () => {
+    const label = 'node.kubernetes.io/exclude-from-external-load-balancers';
+    // burst-2 was excluded by `=true` above; `=false` (set by kubectl as users do) brings it back.
+    expect((await kubectl(api, ['label', 'node', 'burst-2', `${label}=false`, '--overwrite'])).code).toBe(0);
+    expect((await kubectl(api, ['label', 'node', 'node-4', `${label}=False`])).code).toBe(0);
+    await waitFor(() => targetsOf('a') === 'burst-2,node-1,node-2,node-3,node-4' && targetsOf('b') === 'burst-2,node-1,node-2,node-3,node-4', {
+      message: 'burst-2 registered again and node-4 kept',
+    });
+    // Any other value, even an empty one, excludes.
+    expect((await kubectl(api, ['label', 'node', 'node-4', `${label}=`, '--overwrite'])).code).toBe(0);
+    await waitFor(() => targetsOf('a') === 'burst-2,node-1,node-2,node-3', { message: 'node-4 excluded by an empty value' });
+  });
 });
 
 describe('externalTrafficPolicy', () => {

@@ -2,9 +2,9 @@
 // rendezvous stability) and the announcer's convergence against fake effects.
 import { describe, expect, it } from 'vitest';
 import {
-  EXCLUDE_LABEL,
   addressOwners,
   nextLapseMs,
+  nodeState,
   rankNodes,
   type AnnouncedService,
   type NodeState,
@@ -17,7 +17,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 
 const NOW = 1_000_000;
 const LAPSE = 1500;
-const node = (name: string, extra: Partial<NodeState> = {}): NodeState => ({ name, labels: {}, networkUnavailable: false, deleting: false, ...extra });
+const node = (name: string, extra: Partial<NodeState> = {}): NodeState => ({ name, ineligible: undefined, networkUnavailable: false, ...extra });
 const lease = (name: string, ageMs = 100): SpeakerLease => ({ node: name, renewTimeMs: NOW - ageMs });
 const svc = (key: string, ips: string[], extra: Partial<AnnouncedService> = {}): AnnouncedService => ({ key, ips, trafficPolicy: 'Cluster', endpointNodes: [], ...extra });
 const names = Array.from({ length: 5 }, (_, i) => `node-${i}`);
@@ -56,10 +56,19 @@ describe('announcing node', () => {
   });
 
   it('skips excluded, network-unavailable and deleting nodes, and nodes without a live speaker', () => {
-    const nodes = [node('a', { labels: { [EXCLUDE_LABEL]: '' } }), node('b', { networkUnavailable: true }), node('c', { deleting: true }), node('d'), node('e')];
-    const leases = ['a', 'b', 'c', 'd'].map((n) => lease(n)).concat([{ node: 'e', renewTimeMs: undefined }]);
+    const nodes = [
+      nodeState({ metadata: { name: 'a', labels: { 'node.kubernetes.io/exclude-from-external-load-balancers': '' } } }),
+      node('b', { networkUnavailable: true }),
+      nodeState({ metadata: { name: 'c', deletionTimestamp: new Date() } }),
+      node('d'),
+      node('e'),
+      nodeState({ metadata: { name: 'f' }, spec: { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] } }),
+      // `=false` keeps a node, as upstream parses the label.
+      nodeState({ metadata: { name: 'g', labels: { 'node.kubernetes.io/exclude-from-external-load-balancers': 'false' } } }),
+    ];
+    const leases = ['a', 'b', 'c', 'd', 'f', 'g'].map((n) => lease(n)).concat([{ node: 'e', renewTimeMs: undefined }]);
     const result = owners(leases, nodes, services);
-    expect(new Set(result.values())).toEqual(new Set(['d']));
+    expect(new Set(result.values())).toEqual(new Set(['d', 'g']));
     // A live speaker on a node object that does not exist (yet) announces nothing.
     expect(owners([lease('ghost')], [], services.slice(0, 1)).get('192.0.2.0')).toBeUndefined();
   });
