@@ -10,22 +10,36 @@ export interface Orphan {
   ref: ServiceRef;
 }
 
-/** Pure: which owned refs have no Service to answer for them. */
-export function findOrphans(owned: readonly Orphan[], view: Pick<ClusterView, 'service'>, slots: readonly ProviderRuntime[]): Orphan[] {
-  return owned.filter(({ slotId, ref }) => {
-    const service = view.service(ref.namespace, ref.name);
-    if (!service || service.metadata?.uid !== ref.uid) return true;
-    if (hasCleanupFinalizer(service)) return false; // reconcile cleans it up and removes the finalizer
-    return wantedSlot(service, slots)?.id !== slotId;
-  });
+type OwnedState = 'served' | 'orphan' | 'awaitingCleanup';
+
+/** Pure: what answers for one owned load balancer. */
+function ownedState({ slotId, ref }: Orphan, view: Pick<ClusterView, 'service'>, slots: readonly ProviderRuntime[]): OwnedState {
+  const service = view.service(ref.namespace, ref.name);
+  if (!service || service.metadata?.uid !== ref.uid) return 'orphan';
+  if (wantedSlot(service, slots)?.id === slotId) return 'served';
+  // Still holding a cleanup finalizer: reconcile deletes the load balancer, then removes it.
+  return hasCleanupFinalizer(service) ? 'awaitingCleanup' : 'orphan';
 }
 
-export async function collectGarbage(
-  view: Pick<ClusterView, 'service'>,
-  slots: readonly ProviderRuntime[],
-  onDeleted: (orphan: Orphan) => void,
-  onError: (orphan: Orphan | undefined, error: unknown) => void,
-): Promise<number> {
+/** Pure: which owned refs have no Service to answer for them. */
+export function findOrphans(owned: readonly Orphan[], view: Pick<ClusterView, 'service'>, slots: readonly ProviderRuntime[]): Orphan[] {
+  return owned.filter((o) => ownedState(o, view, slots) === 'orphan');
+}
+
+/** Pure: owned refs whose Service still holds a finalizer and wants no load balancer from that slot. */
+export function awaitingCleanup(owned: readonly Orphan[], view: Pick<ClusterView, 'service'>, slots: readonly ProviderRuntime[]): Orphan[] {
+  return owned.filter((o) => ownedState(o, view, slots) === 'awaitingCleanup');
+}
+
+export interface GarbageHandlers {
+  onDeleted: (orphan: Orphan) => void;
+  onError: (orphan: Orphan | undefined, error: unknown) => void;
+  /** A load balancer whose Service still holds the finalizer: reconcile must know it is ours. */
+  onAwaitingCleanup: (owned: Orphan) => void;
+}
+
+export async function collectGarbage(view: Pick<ClusterView, 'service'>, slots: readonly ProviderRuntime[], handlers: GarbageHandlers): Promise<number> {
+  const { onDeleted, onError } = handlers;
   let deleted = 0;
   for (const slot of slots) {
     let refs: ServiceRef[];
@@ -35,11 +49,9 @@ export async function collectGarbage(
       onError(undefined, error);
       continue;
     }
-    const orphans = findOrphans(
-      refs.map((ref) => ({ slotId: slot.id, ref })),
-      view,
-      slots,
-    );
+    const owned = refs.map((ref) => ({ slotId: slot.id, ref }));
+    for (const claimed of awaitingCleanup(owned, view, slots)) handlers.onAwaitingCleanup(claimed);
+    const orphans = findOrphans(owned, view, slots);
     for (const orphan of orphans) {
       try {
         const result = await slot.provider.delete(orphan.ref);

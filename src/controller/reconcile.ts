@@ -17,7 +17,7 @@ import { eligibleTargets, ineligibility } from './eligibleNodes.js';
 import { Reasons } from './events.js';
 import { sameIngress } from './ingressStatus.js';
 import type { ClusterView, KubeWriter, ProviderRuntime } from './ports.js';
-import { hasCleanupFinalizer, isBeingDeleted, serviceRefOf, slotForClass, wantedSlot } from './serviceSelection.js';
+import { concernsUs, hasCleanupFinalizer, isBeingDeleted, serviceRefOf, slotForClass, wantedSlot } from './serviceSelection.js';
 import { validateAgainstCapabilities } from './validateService.js';
 
 export type Outcome =
@@ -63,6 +63,16 @@ export class Reconciler {
 
   ownershipOf(key: string): Ownership | undefined {
     return this.owned.get(key);
+  }
+
+  /** Keys of every Service our records hold a load balancer for. */
+  ownedKeys(): string[] {
+    return [...this.owned.keys()];
+  }
+
+  /** Records a load balancer a provider listed (a resync found it under a Service that kept it). */
+  recordOwnership(ref: ServiceRef, slotId: string): void {
+    if (!this.owned.has(serviceKey(ref))) this.owned.set(serviceKey(ref), { uid: ref.uid, slotId });
   }
 
   forgetOwnership(key: string, uid: string): void {
@@ -111,7 +121,7 @@ export class Reconciler {
       return await this.ensure(service, slot);
     } catch (error) {
       const configError = error instanceof ServiceConfigError;
-      if (service) {
+      if (service && concernsUs(service, this.deps.slots, this.owned.get(key)?.uid === service.metadata?.uid)) {
         const deleting = !wantedSlot(service, this.deps.slots);
         const message = error instanceof Error ? error.message : String(error);
         this.deps.kube.event(
@@ -175,30 +185,36 @@ export class Reconciler {
     }
   }
 
-  /** Type changed away, class no longer ours, or the Service is being deleted. */
+  /**
+   * Type changed away, or the Service is being deleted, or its class is not one we serve. We write
+   * to it only when it is ours: our records hold a load balancer for it, or its class is ours (none,
+   * when we are the default). Anything else, even with the shared finalizer, is left untouched.
+   */
   private async cleanup(service: V1Service): Promise<Outcome> {
-    if (!hasCleanupFinalizer(service)) return { kind: 'done', action: 'none' };
     const ref = serviceRefOf(service);
     const key = serviceKey(ref);
     const owner = this.owned.get(key);
-    const slotId = owner?.slotId ?? slotForClass(service, this.deps.slots)?.id;
-    if (slotId !== undefined) {
-      if (!this.deleting.has(key)) {
-        this.deleting.add(key);
-        this.deps.kube.event(service, 'Normal', Reasons.Deleting, 'Deleting load balancer');
-      }
-      const waiting = await this.deleteFrom(slotId, { ...ref, uid: owner?.uid ?? ref.uid });
-      if (waiting) return waiting;
+    const classSlot = slotForClass(service, this.deps.slots);
+    // An owner record under another uid is an older Service of this name: its load balancer is
+    // ours to delete, but the Service now standing here is ours only by its class.
+    const serviceIsOurs = classSlot !== undefined || owner?.uid === ref.uid;
+    const slotId = owner?.slotId ?? classSlot?.id;
+    if (slotId === undefined || (!owner && !hasCleanupFinalizer(service))) return { kind: 'done', action: 'none' };
+    if (serviceIsOurs && !this.deleting.has(key)) {
+      this.deleting.add(key);
+      this.deps.kube.event(service, 'Normal', Reasons.Deleting, 'Deleting load balancer');
     }
+    const waiting = await this.deleteFrom(slotId, { ...ref, uid: owner?.uid ?? ref.uid });
+    if (waiting) return waiting;
+    this.deleting.delete(key);
+    this.ensuring.delete(key);
+    if (!serviceIsOurs) return { kind: 'done', action: 'deleted' };
     // Upstream clears the status of a Service that stays but is no longer ours to serve.
     if (!isBeingDeleted(service) && (service.status?.loadBalancer?.ingress ?? []).length > 0) {
       await this.deps.kube.patchIngress(service, []);
     }
-    await this.deps.kube.removeFinalizer(service);
-    this.ensuring.delete(key);
-    if (this.deleting.delete(key) || slotId !== undefined) {
-      this.deps.kube.event(service, 'Normal', Reasons.Deleted, 'Deleted load balancer');
-    }
+    if (hasCleanupFinalizer(service)) await this.deps.kube.removeFinalizer(service);
+    this.deps.kube.event(service, 'Normal', Reasons.Deleted, 'Deleted load balancer');
     return { kind: 'done', action: 'deleted' };
   }
 

@@ -108,6 +108,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
 
   const enqueueAllOurs = () => {
     for (const s of cache.services()) if (concernsUs(s, slots)) queue.add(serviceKey(serviceRefOf(s)));
+    for (const key of reconciler.ownedKeys()) queue.add(key);
   };
 
   // The handlers below run only once the cache is started, after `reconciler` exists.
@@ -191,16 +192,18 @@ export async function runController(options: RunControllerOptions): Promise<Runn
 
   const resync = async (): Promise<number> => {
     enqueueAllOurs();
-    return collectGarbage(
-      cache,
-      slots,
-      (orphan) => {
+    return collectGarbage(cache, slots, {
+      onDeleted: (orphan) => {
         metrics.garbageCollected.inc({ provider: orphan.slotId });
         reconciler.forgetOwnership(serviceKey(orphan.ref), orphan.ref.uid);
         logger.info({ service: serviceKey(orphan.ref), uid: orphan.ref.uid, provider: orphan.slotId }, 'deleted orphaned load balancer');
       },
-      (orphan, error) => logger.warn({ service: orphan ? serviceKey(orphan.ref) : undefined, err: String(error) }, 'garbage collection failed'),
-    );
+      onError: (orphan, error) => logger.warn({ service: orphan ? serviceKey(orphan.ref) : undefined, err: String(error) }, 'garbage collection failed'),
+      onAwaitingCleanup: (owned) => {
+        reconciler.recordOwnership(owned.ref, owned.slotId);
+        queue.add(serviceKey(owned.ref));
+      },
+    });
   };
 
   let providersStarted: Promise<void> | undefined;

@@ -40,9 +40,14 @@ export function wantedSlot<T extends ProviderSlot>(service: V1Service, slots: re
   return slotForClass(service, slots);
 }
 
-/** Is this Service any of our business (to provision, or to clean up after)? */
-export function concernsUs(service: V1Service, slots: readonly ProviderSlot[]): boolean {
-  return hasCleanupFinalizer(service) || wantedSlot(service, slots) !== undefined;
+/**
+ * Is this Service any of our business (to provision, or to clean up after)? Upstream's rule: one we
+ * would serve (its class is ours, or it has none and one of ours is the default), or one our own
+ * cloud records hold a load balancer for (`ownedByUs`). The cleanup finalizer alone proves nothing:
+ * EKS's and GKE's controllers, and our own deployments of other classes, set the same one.
+ */
+export function concernsUs(service: V1Service, slots: readonly ProviderSlot[], ownedByUs = false): boolean {
+  return ownedByUs || wantedSlot(service, slots) !== undefined || (hasCleanupFinalizer(service) && slotForClass(service, slots) !== undefined);
 }
 
 export function serviceRefOf(service: V1Service): { namespace: string; name: string; uid: string } {

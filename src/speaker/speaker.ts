@@ -26,6 +26,7 @@ import {
   type V1Service,
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
+import { wantedSlot, type ProviderSlot } from '../controller/serviceSelection.js';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/speakerMetrics.js';
 import { addressOwners, nextLapseMs, nodeState, type AddressOwner, type AnnouncedService, type NodeState, type SpeakerLease } from './announcementOwnership.js';
@@ -100,6 +101,8 @@ export class Speaker {
   private lastEvaluated = 0;
   /** Owners from the last evaluation, for tests and logs. */
   owners: AddressOwner[] = [];
+  /** The class this speaker serves, as the controller's own selection sees a provider slot. */
+  private readonly slots: ProviderSlot[];
 
   constructor(private readonly options: SpeakerOptions) {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -108,6 +111,9 @@ export class Speaker {
     this.lapseMs = options.lapseMs ?? 1500;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 500;
     if (this.lapseMs <= this.renewIntervalMs) throw new Error(`lapse (${this.lapseMs} ms) must exceed the renew interval (${this.renewIntervalMs} ms)`);
+    const slot: ProviderSlot = { id: 'speaker', default: options.loadBalancerClass === undefined || options.serveClassless === true };
+    if (options.loadBalancerClass !== undefined) slot.loadBalancerClass = options.loadBalancerClass;
+    this.slots = [slot];
     this.announcer = new Announcer(options.metrics ? countedNetEffects(options.effects, options.metrics) : options.effects, options.logger);
   }
 
@@ -264,13 +270,9 @@ export class Speaker {
       }
       readyNodes.set(key, nodes);
     }
-    const wantedClass = this.options.loadBalancerClass;
-    const classless = wantedClass === undefined || this.options.serveClassless === true;
     const out: AnnouncedService[] = [];
     for (const svc of this.informers!.services.list()) {
-      if (svc.spec?.type !== 'LoadBalancer') continue;
-      const cls = svc.spec.loadBalancerClass;
-      if (cls === undefined ? !classless : cls !== wantedClass) continue;
+      if (!wantedSlot(svc, this.slots) || !svc.spec) continue;
       const ips = (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ip && i.ipMode !== 'Proxy').map((i) => i.ip!);
       if (ips.length === 0) continue;
       const key = `${svc.metadata?.namespace}/${svc.metadata?.name}`;

@@ -10,6 +10,7 @@ import type { RunningController } from '../../src/controller/runController.js';
 import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../../src/controller/serviceSelection.js';
 import { createNodes, e2eConfig, eventsFor, lbService, readService, startController, waitFor, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
+import { servesClasses, writesToServicesNotServed } from '../support/writeAudit.js';
 
 let api: ApiServerHandle;
 let kc: KubeConfig;
@@ -32,7 +33,8 @@ beforeAll(async () => {
     { clusterName: 'multi' },
   );
   ({ controller } = await startController({
-    kubeConfig: kc,
+    kubeConfig: kubeConfigFor(api, 'controller'),
+    identity: 'controller',
     config,
     createProvider: (entry, deps) => createSimulatedProvider(entry as never, deps, entry.loadBalancerClass ? clouds.other : clouds.default),
   }));
@@ -68,5 +70,6 @@ describe('load balancer classes', () => {
     expect(svc?.status?.loadBalancer?.ingress ?? []).toHaveLength(0);
     expect(await eventsFor(kc, 'default', 'foreign')).toHaveLength(0);
     expect([...names(clouds.default), ...names(clouds.other)]).not.toContain('default/foreign');
+    expect(writesToServicesNotServed(api, { user: 'controller', identity: 'controller', serves: servesClasses(['example.com/other'], true) })).toEqual([]);
   });
 });

@@ -18,6 +18,7 @@ import {
   type SimulatedController,
 } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
+import { auditMark, servesClasses, writesToServicesNotServed } from '../support/writeAudit.js';
 
 let api: ApiServerHandle;
 let kc: KubeConfig;
@@ -31,7 +32,8 @@ beforeAll(async () => {
   core = kc.makeApiClient(CoreV1Api);
   await createNodes(core, 3);
   sim = await startSimulatedController({
-    kubeConfig: kc,
+    kubeConfig: kubeConfigFor(api, 'controller'),
+    identity: 'controller',
     config: testConfig(
       {},
       { staticAddresses: ['198.51.100.7'], loadBalancerClass: 'example.com/sim', default: true } as never,
@@ -117,12 +119,14 @@ describe('Service lifecycle', () => {
     await waitFor(() => lbsFor('classy').length === 0, { message: 'old load balancer deleted' });
     await core.patchNamespacedService({ namespace: 'default', name: 'classy', body: { spec: { type: 'LoadBalancer', loadBalancerClass: 'someone.else/lb' } } }, merge());
     await waitFor(async () => (await readService(kc, 'default', 'classy'))?.spec?.loadBalancerClass === 'someone.else/lb');
+    const mark = auditMark(api);
     await sim.controller.resyncNow();
     await waitFor(() => sim.controller.pendingWork() === 0);
     const s = await readService(kc, 'default', 'classy');
     expect(s?.metadata?.finalizers ?? []).not.toContain(LOAD_BALANCER_CLEANUP_FINALIZER);
     expect(s?.status?.loadBalancer?.ingress ?? []).toHaveLength(0);
     expect(lbsFor('classy')).toHaveLength(0);
+    expect(writesToServicesNotServed(api, { user: 'controller', identity: 'controller', serves: servesClasses(['example.com/sim'], true), since: mark })).toEqual([]);
   });
 
   it('serves its own class explicitly as well as the class-less default', async () => {
@@ -161,5 +165,13 @@ describe('loadBalancerIP', () => {
     await waitFor(async () => ((await waitForEvent(kc, 'default', 'stolen', 'SyncLoadBalancerFailed')).count ?? 0) > 1, { message: 'count > 1' });
     const failures = (await eventsFor(kc, 'default', 'stolen')).filter((e) => e.reason === 'SyncLoadBalancerFailed');
     expect(failures).toHaveLength(1);
+  });
+});
+
+describe('neighbours', () => {
+  it('wrote to no Service it does not serve', () => {
+    // `classy` was ours until its class changed; the check above covers it from then on.
+    const audit = { user: 'controller', identity: 'controller', serves: servesClasses(['example.com/sim'], true), alsoAllowed: ['default/classy'] };
+    expect(writesToServicesNotServed(api, audit)).toEqual([]);
   });
 });

@@ -18,6 +18,7 @@ import {
   type SimulatedController,
 } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
+import { servesClasses, writesToServicesNotServed } from '../support/writeAudit.js';
 
 let api: ApiServerHandle;
 let kc: KubeConfig;
@@ -33,7 +34,7 @@ beforeAll(async () => {
   core = kc.makeApiClient(CoreV1Api);
   await createNodes(core, 3);
   // A cloud that addresses nodes by providerID, so a node without one is skipped.
-  sim = await startSimulatedController({ kubeConfig: kc, config: testConfig({}, { needsProviderID: true } as never) });
+  sim = await startSimulatedController({ kubeConfig: kubeConfigFor(api, 'controller'), identity: 'controller', config: testConfig({}, { needsProviderID: true } as never) });
   for (const name of ['a', 'b']) await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService(name)) });
   await waitForIngress(kc, 'default', 'a');
   await waitForIngress(kc, 'default', 'b');
@@ -147,5 +148,11 @@ describe('bad input gets a Warning naming the field; other Services stay served'
     expect(lbOf('bad-annotation')?.idleTimeoutSeconds).toBe(120);
     const reasons = (await eventsFor(kc, 'default', 'bad-annotation')).map((e) => e.reason);
     expect(reasons).toContain('EnsuredLoadBalancer');
+  });
+});
+
+describe('neighbours', () => {
+  it('wrote to no Service it does not serve', () => {
+    expect(writesToServicesNotServed(api, { user: 'controller', identity: 'controller', serves: servesClasses([], true) })).toEqual([]);
   });
 });
