@@ -98,6 +98,14 @@ export interface Capabilities {
   loadBalancerIP: boolean;
   sourceRanges: boolean;
   dualStack: boolean;
+  /** Address families it can give an address of; a Service asking only for others is refused. */
+  ipFamilies: readonly IPFamily[];
+  /**
+   * Our own annotations (kube-lb-provisioner.io/...) it honours. Any other of ours on a Service is
+   * refused with a Warning naming it, never silently ignored. (Annotations of the tools users
+   * migrate from, metallb.io/... for instance, may be ignored where they make no sense, as upstream.)
+   */
+  annotations: readonly string[];
   /** Nodes without a usable providerID are skipped (with an Event). */
   needsProviderID: boolean;
 }

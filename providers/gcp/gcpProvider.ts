@@ -67,6 +67,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     loadBalancerIP: true,
     sourceRanges: true,
     dualStack: false,
+    ipFamilies: ['IPv4'],
+    annotations: [],
     needsProviderID: true,
   };
   private readonly tracker: OperationTracker;

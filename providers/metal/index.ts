@@ -19,7 +19,7 @@ import { compilePools } from './addressPools.js';
 import { Allocator, type Assignment } from './allocator.js';
 import type { MetalConfig } from './config.js';
 import { poolMetrics, type PoolMetrics } from './poolMetrics.js';
-import { serviceClaim, type ServiceClaim } from './serviceClaim.js';
+import { ANNOTATION_SUFFIXES, serviceClaim, type ServiceClaim } from './serviceClaim.js';
 
 export { metalConfigSchema, addressPoolSchema, type MetalConfig } from './config.js';
 export { Allocator, type Assignment } from './allocator.js';
@@ -41,6 +41,9 @@ export const metalCapabilities: Capabilities = {
   // kube-proxy enforces loadBalancerSourceRanges on the nodes for VIP-mode ingress.
   sourceRanges: true,
   dualStack: true,
+  // Which family a Service gets depends on the pools: the allocator answers that per Service.
+  ipFamilies: ['IPv4', 'IPv6'],
+  annotations: ANNOTATION_SUFFIXES.map((suffix) => `kube-lb-provisioner.io/${suffix}`),
   needsProviderID: false,
 };
 

@@ -14,6 +14,8 @@ import {
 import { canonicalIP, familyOf } from './addressRange.js';
 
 export const ANNOTATION_PREFIXES = ['kube-lb-provisioner.io', 'metallb.io', 'metallb.universe.tf'] as const;
+/** The annotations read here, under each prefix. */
+export const ANNOTATION_SUFFIXES = ['load-balancer-ips', 'loadBalancerIPs', 'address-pool', 'allow-shared-ip'] as const;
 
 export interface PortClaim {
   protocol: Protocol;

@@ -1,11 +1,14 @@
 // The simulated provider's pure diff: what exists (observed) vs what the Service wants (desired),
 // as a printable plan of cloud calls. Node changes produce membership-only steps.
+import ipaddr from 'ipaddr.js';
 import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction } from '../provider.js';
 import type { AddressPool } from './addressPool.js';
 import type { CloudLoadBalancer, CreateLoadBalancerInput, LoadBalancerAttributes, Listener, SessionAffinityAttribute, Target } from './cloud.js';
 
 export const IDLE_TIMEOUT_ANNOTATION = 'kube-lb-provisioner.io/idle-timeout-seconds';
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 350;
+/** Our annotation for the requested address, as metal reads it; the simulated cloud has IPv4 only. */
+export const LOAD_BALANCER_IPS_ANNOTATION = 'kube-lb-provisioner.io/load-balancer-ips';
 
 export const TAG_CLUSTER = 'kube-lb-provisioner.io/cluster';
 export const TAG_SERVICE = 'kube-lb-provisioner.io/service';
@@ -24,6 +27,8 @@ export interface SimulatedPlan extends Plan {
   steps: Step[];
   /** The load balancer the plan works on, if it exists already. */
   observed?: CloudLoadBalancer;
+  /** Where the Service asked for its address (spec.loadBalancerIP or our annotation), for errors. */
+  requestedField?: string;
 }
 
 export function ownershipTags(desired: Pick<DesiredLoadBalancer, 'clusterName' | 'ref'>): Record<string, string> {
@@ -59,10 +64,31 @@ const affinityKey = (a: SessionAffinityAttribute | undefined) => (a?.type === 'C
 const listenerKey = (l: Listener) => `${l.protocol}/${l.port}->${l.nodePort}`;
 const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** The address the Service asks for, from spec.loadBalancerIP or our annotation, and where it was asked. */
+function requestedAddress(desired: DesiredLoadBalancer): { ip: string; field: string } | undefined {
+  const fromSpec = desired.loadBalancerIP;
+  const raw = desired.annotations[LOAD_BALANCER_IPS_ANNOTATION]?.trim();
+  if (raw === undefined || raw === '') return fromSpec === undefined ? undefined : { ip: fromSpec, field: 'spec.loadBalancerIP' };
+  const field = `metadata.annotations[${LOAD_BALANCER_IPS_ANNOTATION}]`;
+  const ips = raw.split(',').map((s) => s.trim());
+  if (ips.length !== 1 || !ipaddr.IPv4.isValidFourPartDecimal(ips[0] ?? '')) {
+    throw new ServiceConfigError(field, `"${raw}" is not one IPv4 address: the simulated cloud gives one IPv4 address per load balancer`);
+  }
+  const ip = ipaddr.parse(ips[0] ?? '').toString();
+  if (fromSpec !== undefined && fromSpec !== ip) throw new ServiceConfigError('spec.loadBalancerIP', `${fromSpec} disagrees with ${field} (${ip}): set only one of them`);
+  return { ip, field };
+}
+
 export function simulatedDiff(observed: CloudLoadBalancer | undefined, desired: DesiredLoadBalancer, pool: AddressPool): SimulatedPlan {
-  const requested = desired.loadBalancerIP;
-  if (requested !== undefined && !pool.owns(requested)) {
-    throw new ServiceConfigError('spec.loadBalancerIP', `${requested} is not an address this account owns; use a static address of the account or remove the field`);
+  const asked = requestedAddress(desired);
+  const plan = planSteps(observed, desired, pool, asked);
+  return asked ? { ...plan, requestedField: asked.field } : plan;
+}
+
+function planSteps(observed: CloudLoadBalancer | undefined, desired: DesiredLoadBalancer, pool: AddressPool, asked: { ip: string; field: string } | undefined): SimulatedPlan {
+  const requested = asked?.ip;
+  if (asked && !pool.owns(asked.ip)) {
+    throw new ServiceConfigError(asked.field, `${asked.ip} is not an address this account owns; use a static address of the account or remove the field`);
   }
   const attributes: LoadBalancerAttributes = {
     healthCheck: { ...desired.healthCheck },

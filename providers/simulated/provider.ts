@@ -16,7 +16,7 @@ import {
 import { AddressPool } from './addressPool.js';
 import { CloudError, SimulatedCloud, type CloudLoadBalancer } from './cloud.js';
 import type { SimulatedConfig } from './config.js';
-import { simulatedDiff, TAG_CLUSTER, TAG_SERVICE, TAG_SERVICE_UID, type SimulatedPlan } from './diff.js';
+import { IDLE_TIMEOUT_ANNOTATION, LOAD_BALANCER_IPS_ANNOTATION, simulatedDiff, TAG_CLUSTER, TAG_SERVICE, TAG_SERVICE_UID, type SimulatedPlan } from './diff.js';
 
 export interface SimulatedProviderOptions {
   config: SimulatedConfig;
@@ -60,6 +60,8 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
       loadBalancerIP: true,
       sourceRanges: true,
       dualStack: false,
+      ipFamilies: ['IPv4'],
+      annotations: [IDLE_TIMEOUT_ANNOTATION, LOAD_BALANCER_IPS_ANNOTATION],
       needsProviderID: config.needsProviderID,
     };
     this.policy = {
@@ -100,7 +102,7 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
             lb = await this.mutate('CreateLoadBalancer', () => this.cloud.createLoadBalancer(step.input));
           } catch (error) {
             if (error instanceof CloudError && (error.code === 'AddressNotOwned' || error.code === 'AddressInUse')) {
-              throw new ServiceConfigError('spec.loadBalancerIP', error.message);
+              throw new ServiceConfigError(plan.requestedField ?? 'spec.loadBalancerIP', error.message);
             }
             throw error;
           }

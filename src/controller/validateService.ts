@@ -2,6 +2,10 @@
 // provider gets the same clear answer for the same mistake. Pure; throws ServiceConfigError.
 import { ServiceConfigError, type Capabilities, type DesiredLoadBalancer } from '../../providers/provider.js';
 
+const OUR_ANNOTATION_PREFIX = 'kube-lb-provisioner.io/';
+/** Annotations our own components write on Services (reports, not requests). */
+const WRITTEN_BY_US = new Set(['kube-lb-provisioner.io/announcing-node']);
+
 export function validateAgainstCapabilities(desired: DesiredLoadBalancer, caps: Capabilities, providerName: string): void {
   desired.ports.forEach((port, i) => {
     if (!caps.protocols.includes(port.protocol)) {
@@ -23,5 +27,18 @@ export function validateAgainstCapabilities(desired: DesiredLoadBalancer, caps: 
   }
   if (desired.ipFamilyPolicy === 'RequireDualStack' && !caps.dualStack) {
     throw new ServiceConfigError('spec.ipFamilyPolicy', `the ${providerName} provider cannot serve RequireDualStack`);
+  }
+  // SingleStack wants its one family; PreferDualStack is served by any family it lists.
+  const wanted = desired.ipFamilyPolicy === 'SingleStack' ? desired.ipFamilies.slice(0, 1) : desired.ipFamilies;
+  if (!wanted.some((f) => caps.ipFamilies.includes(f))) {
+    throw new ServiceConfigError(
+      'spec.ipFamilies',
+      `the ${providerName} provider gives only ${caps.ipFamilies.join(' and ')} addresses, and this Service asks for ${wanted.join(', ')}; set spec.ipFamilies to [${caps.ipFamilies.join(', ')}] or use another loadBalancerClass`,
+    );
+  }
+  for (const name of Object.keys(desired.annotations).sort()) {
+    if (!name.startsWith(OUR_ANNOTATION_PREFIX) || WRITTEN_BY_US.has(name) || caps.annotations.includes(name)) continue;
+    const supported = caps.annotations.length > 0 ? `it reads ${caps.annotations.join(', ')}` : 'it reads none of ours';
+    throw new ServiceConfigError(`metadata.annotations[${name}]`, `not supported by the ${providerName} provider (${supported}); remove it or use a loadBalancerClass whose provider supports it`);
   }
 }

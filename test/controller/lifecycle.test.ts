@@ -36,7 +36,7 @@ beforeAll(async () => {
     identity: 'controller',
     config: testConfig(
       {},
-      { staticAddresses: ['198.51.100.7'], loadBalancerClass: 'example.com/sim', default: true } as never,
+      { staticAddresses: ['198.51.100.7', '198.51.100.8'], loadBalancerClass: 'example.com/sim', default: true } as never,
     ),
   });
 });
@@ -150,6 +150,16 @@ describe('loadBalancerIP', () => {
     await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('pinned', { loadBalancerIP: '198.51.100.7' })) });
     const ingress = await waitForIngress(kc, 'default', 'pinned');
     expect(ingress[0]?.ip).toBe('198.51.100.7');
+  });
+
+  it('is honoured from our annotation kube-lb-provisioner.io/load-balancer-ips too, and refused naming it when not owned', async () => {
+    const annotated = (name: string, ip: string) => lbService(name, {}, { annotations: { 'kube-lb-provisioner.io/load-balancer-ips': ip } });
+    await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(annotated('pinned-by-annotation', '198.51.100.8')) });
+    expect((await waitForIngress(kc, 'default', 'pinned-by-annotation'))[0]?.ip).toBe('198.51.100.8');
+    await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(annotated('annotated-stolen', '203.0.113.10')) });
+    const event = await waitForEvent(kc, 'default', 'annotated-stolen', 'SyncLoadBalancerFailed');
+    expect(event.message).toMatch(/metadata\.annotations\[kube-lb-provisioner\.io\/load-balancer-ips\]: 203\.0\.113\.10 is not an address this account owns/);
+    expect(lbsFor('annotated-stolen')).toHaveLength(0);
   });
 
   it('is refused with a Warning naming spec.loadBalancerIP when not owned; the Service stays pending', async () => {

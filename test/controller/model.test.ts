@@ -128,7 +128,16 @@ describe('desiredLoadBalancer session affinity', () => {
 });
 
 describe('validateAgainstCapabilities', () => {
-  const caps: Capabilities = { protocols: ['TCP', 'UDP'], mixedProtocol: false, loadBalancerIP: false, sourceRanges: true, dualStack: false, needsProviderID: false };
+  const caps: Capabilities = {
+    protocols: ['TCP', 'UDP'],
+    mixedProtocol: false,
+    loadBalancerIP: false,
+    sourceRanges: true,
+    dualStack: false,
+    ipFamilies: ['IPv4'],
+    annotations: ['kube-lb-provisioner.io/idle-timeout-seconds'],
+    needsProviderID: false,
+  };
   it('names the port of an unsupported protocol', () => {
     const d = desiredLoadBalancer(service({ ports: [{ port: 80, nodePort: 30080 }, { port: 9, protocol: 'SCTP', nodePort: 30009 }] }), [], [], opts);
     expect(() => validateAgainstCapabilities(d, caps, 'x')).toThrow(/^spec.ports\[1\].protocol: SCTP is not supported/);
@@ -138,6 +147,24 @@ describe('validateAgainstCapabilities', () => {
     expect(() => validateAgainstCapabilities(mixed, caps, 'x')).toThrow(/^spec.ports:/);
     const ip = desiredLoadBalancer(service({ loadBalancerIP: '192.0.2.1' }), [], [], opts);
     expect(() => validateAgainstCapabilities(ip, caps, 'x')).toThrow(/^spec.loadBalancerIP:/);
+  });
+  it('refuses a family the provider cannot give, on spec.ipFamilies, instead of handing out another', () => {
+    const v6 = desiredLoadBalancer(service({ ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' }), [], [], opts);
+    expect(() => validateAgainstCapabilities(v6, caps, 'x')).toThrow(/^spec.ipFamilies: the x provider gives only IPv4 addresses, and this Service asks for IPv6/);
+    // PreferDualStack with IPv6 first is served by its IPv4 family.
+    const prefer = desiredLoadBalancer(service({ ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'PreferDualStack' }), [], [], opts);
+    expect(() => validateAgainstCapabilities(prefer, caps, 'x')).not.toThrow();
+  });
+  it('refuses our own annotations the provider does not read, naming them; honours the ones it does', () => {
+    const unread = desiredLoadBalancer(service({}, { annotations: { 'kube-lb-provisioner.io/load-balancer-ips': '192.0.2.1' } }), [], [], opts);
+    expect(() => validateAgainstCapabilities(unread, caps, 'x')).toThrow(/^metadata.annotations\[kube-lb-provisioner.io\/load-balancer-ips\]: not supported by the x provider/);
+    const read = desiredLoadBalancer(
+      service({}, { annotations: { 'kube-lb-provisioner.io/idle-timeout-seconds': '60', 'kube-lb-provisioner.io/announcing-node': 'n1', 'metallb.io/address-pool': 'a' } }),
+      [],
+      [],
+      opts,
+    );
+    expect(() => validateAgainstCapabilities(read, caps, 'x')).not.toThrow();
   });
 });
 
