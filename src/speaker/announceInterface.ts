@@ -14,11 +14,14 @@
 //   that would be chosen for an address it cannot answer for must step out entirely.
 import ipaddr from 'ipaddr.js';
 
-/** One route of `ip -j route show table main`. */
+/** One route of `ip -j route show table main`, with the family it was read for. */
 export interface RouteEntry {
+  /** `ip -4`/`ip -6`: both print "default", so the family is not in dst. */
+  family: 'IPv4' | 'IPv6';
   /** "default", "198.51.100.0/24", or a host address without a length. */
   dst: string;
   dev?: string;
+  gateway?: string;
   type?: string;
   metric?: number;
   flags?: string[];
@@ -46,8 +49,8 @@ export interface ReadinessInput {
 
 const NO_DEVICE_TYPES = new Set(['blackhole', 'unreachable', 'prohibit', 'throw']);
 
-function prefixOf(dst: string, family: 'ipv4' | 'ipv6'): [ipaddr.IPv4 | ipaddr.IPv6, number] | undefined {
-  if (dst === 'default') return family === 'ipv4' ? [ipaddr.IPv4.parse('0.0.0.0'), 0] : [ipaddr.IPv6.parse('::'), 0];
+function prefixOf(dst: string, family: RouteEntry['family']): [ipaddr.IPv4 | ipaddr.IPv6, number] | undefined {
+  if (dst === 'default') return family === 'IPv4' ? [ipaddr.IPv4.parse('0.0.0.0'), 0] : [ipaddr.IPv6.parse('::'), 0];
   try {
     if (dst.includes('/')) return ipaddr.parseCIDR(dst);
     const host = ipaddr.parse(dst);
@@ -65,7 +68,7 @@ export function routeInterface(routes: RouteEntry[], links: LinkEntry[], ip: str
   let best: { dev: string; length: number; metric: number } | undefined;
   for (const route of routes) {
     if (!route.dev || NO_DEVICE_TYPES.has(route.type ?? '') || route.flags?.includes('linkdown') || !upLinks.has(route.dev)) continue;
-    const prefix = prefixOf(route.dst, address.kind());
+    const prefix = prefixOf(route.dst, route.family);
     if (!prefix || prefix[0].kind() !== address.kind() || !address.match(prefix)) continue;
     const metric = route.metric ?? 0;
     if (!best || prefix[1] > best.length || (prefix[1] === best.length && metric < best.metric)) best = { dev: route.dev, length: prefix[1], metric };

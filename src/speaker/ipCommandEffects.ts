@@ -64,11 +64,11 @@ export function ipCommandEffects(options: IpCommandOptions): NetEffects {
   }
 
   async function readRoutes(addresses: string[]): Promise<RouteEntry[]> {
-    const families = new Set(addresses.map((a) => (familyOf(a) === 'IPv6' ? '-6' : '-4')));
+    const families = new Set(addresses.map((a) => familyOf(a) ?? 'IPv4'));
     const routes: RouteEntry[] = [];
     for (const family of families) {
-      const { stdout } = await ip('-j', family, 'route', 'show', 'table', 'main');
-      routes.push(...(JSON.parse(stdout || '[]') as RouteEntry[]));
+      const { stdout } = await ip('-j', family === 'IPv6' ? '-6' : '-4', 'route', 'show', 'table', 'main');
+      routes.push(...(JSON.parse(stdout || '[]') as Omit<RouteEntry, 'family'>[]).map((r) => ({ ...r, family })));
     }
     return routes;
   }
