@@ -28,7 +28,7 @@ export function speakerCommand(): Command {
   return new Command('speaker')
     .description('Announce metal load-balancer addresses from this node (L2: gratuitous ARP / NDP)')
     .requiredOption('--node-name <name>', 'this node\'s name (the DaemonSet passes spec.nodeName)', process.env.NODE_NAME)
-    .requiredOption('--interface <if>', 'interface that carries the addresses, e.g. eth0')
+    .option('--interface <if>', 'interface that carries every address, e.g. eth0 (default: for each address, the interface its route leaves by)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then ~/.kube/config)')
     .option('--namespace <ns>', 'namespace of the speakers\' Leases', process.env.POD_NAMESPACE ?? 'kube-system')
     .option('--load-balancer-class <class>', 'serve Services of this loadBalancerClass (default: Services without a class)')
@@ -41,7 +41,7 @@ export function speakerCommand(): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
     .action(async (opts: {
       nodeName: string;
-      interface: string;
+      interface?: string;
       kubeconfig?: string;
       namespace: string;
       loadBalancerClass?: string;
@@ -58,7 +58,6 @@ export function speakerCommand(): Command {
       if (opts.kubeconfig) kubeConfig.loadFromFile(opts.kubeconfig);
       else kubeConfig.loadFromDefault();
       const effects = ipCommandEffects({ iface: opts.interface, netns: opts.netns, lifetimeSeconds: opts.addressLifetimeSeconds });
-      await effects.prepare();
       const metrics = createSpeakerMetrics(undefined, { processMetrics: true });
       const speaker = new Speaker({
         kubeConfig,

@@ -7,6 +7,8 @@ export interface SpeakerMetrics {
   /** Addresses this node holds on its interface now. */
   announcedAddresses: Gauge;
   leaseRenewFailures: Counter;
+  /** 1 while this node can announce (interface present and up, routes found), else 0. */
+  canAnnounce: Gauge;
   /** Gratuitous ARP / unsolicited NA sent, by outcome. */
   announcements: Counter<'outcome'>;
   /** Addresses this node put on or took off its interface. */
@@ -26,6 +28,15 @@ export function createSpeakerMetrics(registry: Registry = new Registry(), option
     leaseRenewFailures: make(
       'kube_lb_speaker_lease_renew_failures_total',
       () => new Counter({ name: 'kube_lb_speaker_lease_renew_failures_total', help: 'Failed renewals of this node\'s speaker Lease', registers: [registry] }),
+    ),
+    canAnnounce: make(
+      'kube_lb_speaker_can_announce',
+      () =>
+        new Gauge({
+          name: 'kube_lb_speaker_can_announce',
+          help: 'Whether this node can announce (1) or not (0: interface missing or down, or no route towards an address); at 0 it takes no part in ownership',
+          registers: [registry],
+        }),
     ),
     announcements: make(
       'kube_lb_speaker_announcements_total',

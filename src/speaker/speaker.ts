@@ -9,6 +9,12 @@
 // owner is noticed within lapseMs of its last renewal; the new owner then adds the address and
 // sends gratuitous ARP at once. A speaker that cannot renew its own Lease (API server unreachable)
 // keeps what it holds rather than withdrawing everything: see evaluate().
+//
+// A speaker that cannot announce (its interface is missing or down, or no route leads towards an
+// address: announceInterface.ts) takes no part in ownership: it releases its addresses, deletes
+// its Lease and stops renewing it, so the others take its addresses over at once, and /readyz
+// answers 503. Every speaker version understands a missing Lease. It checks again on every refresh
+// and rejoins (renews) as soon as it can announce.
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -33,6 +39,7 @@ import { addressOwners, nextLapseMs, nodeState, type AddressOwner, type Announce
 import { Announcer } from './announcer.js';
 import { countedNetEffects } from './countedNetEffects.js';
 import type { NetEffects } from './netEffects.js';
+import type { AnnounceReadiness } from './announceInterface.js';
 import { RenewalObserver } from './renewalObserver.js';
 
 export const ANNOUNCING_NODE_ANNOTATION = 'kube-lb-provisioner.io/announcing-node';
@@ -99,6 +106,12 @@ export class Speaker {
   private pendingReport: AddressOwner[] | undefined;
   private synced = false;
   private lastEvaluated = 0;
+  private readonly effects: NetEffects;
+  /** Why this node cannot announce now; undefined: it can. It then holds no Lease, no address. */
+  private cannotAnnounce: string | undefined;
+  private lastAnnounceCheck = 0;
+  private lastCheckedAddresses: string | undefined;
+  private readonly renewalsInFlight = new Set<Promise<void>>();
   /** Owners from the last evaluation, for tests and logs. */
   owners: AddressOwner[] = [];
   /** The class this speaker serves, as the controller's own selection sees a provider slot. */
@@ -114,7 +127,8 @@ export class Speaker {
     const slot: ProviderSlot = { id: 'speaker', default: options.loadBalancerClass === undefined || options.serveClassless === true };
     if (options.loadBalancerClass !== undefined) slot.loadBalancerClass = options.loadBalancerClass;
     this.slots = [slot];
-    this.announcer = new Announcer(options.metrics ? countedNetEffects(options.effects, options.metrics) : options.effects, options.logger);
+    this.effects = options.metrics ? countedNetEffects(options.effects, options.metrics) : options.effects;
+    this.announcer = new Announcer(this.effects, options.logger);
   }
 
   async start(): Promise<void> {
@@ -135,9 +149,11 @@ export class Speaker {
         setTimeout(() => void informer.start().catch(() => undefined), 500);
       });
     }
-    await this.renew();
     await Promise.all(Object.values(this.informers).map((i: Watched<KubernetesObject>) => i.start()));
     this.synced = true;
+    // Before the first renewal: a node that cannot announce never shows up as a live speaker.
+    await this.checkAnnounce(Date.now());
+    await this.renew();
     this.lastEvaluated = Date.now();
     this.timers.push(setInterval(() => void this.renew(), this.renewIntervalMs));
     this.timers.push(setInterval(() => this.evaluateSoon(), this.refreshIntervalMs));
@@ -159,14 +175,21 @@ export class Speaker {
     if (!release) return;
     await this.announcer.releaseAll();
     this.options.metrics?.announcedAddresses.set(0);
-    await this.coordination
-      .deleteNamespacedLease({ name: speakerLeaseName(this.options.nodeName), namespace: this.options.namespace })
-      .catch((error: unknown) => this.options.logger.warn({ err: error }, 'speaker: could not delete its Lease'));
+    await this.deleteOwnLease();
   }
 
-  /** /readyz: the caches are synced and this node's own Lease was renewed within the lapse. */
+  private async deleteOwnLease(): Promise<void> {
+    await this.coordination.deleteNamespacedLease({ name: speakerLeaseName(this.options.nodeName), namespace: this.options.namespace }).catch((error: unknown) => {
+      if (errorCode(error) !== 404) this.options.logger.warn({ err: error }, 'speaker: could not delete its Lease');
+    });
+  }
+
+  /**
+   * /readyz: the caches are synced, this node can announce (its interface is there and up), and
+   * its own Lease was renewed within the lapse.
+   */
   ready(): boolean {
-    return this.synced && !this.stopped && this.lastOwnRenewal > 0 && Date.now() - this.lastOwnRenewal < this.lapseMs;
+    return this.synced && !this.stopped && this.cannotAnnounce === undefined && this.lastOwnRenewal > 0 && Date.now() - this.lastOwnRenewal < this.lapseMs;
   }
 
   /** /healthz: the evaluation loop still finishes passes (it runs every refreshIntervalMs). */
@@ -180,7 +203,18 @@ export class Speaker {
   }
 
   private async renew(): Promise<void> {
-    if (this.stopped) return;
+    // A speaker that cannot announce holds no Lease (see checkAnnounce).
+    if (this.stopped || this.cannotAnnounce !== undefined) return;
+    const renewal = this.renewOnce();
+    this.renewalsInFlight.add(renewal);
+    try {
+      await renewal;
+    } finally {
+      this.renewalsInFlight.delete(renewal);
+    }
+  }
+
+  private async renewOnce(): Promise<void> {
     const { nodeName, namespace } = this.options;
     const name = speakerLeaseName(nodeName);
     const now = new Date();
@@ -305,8 +339,63 @@ export class Speaker {
     }
   }
 
+  /**
+   * Asks the host whether every served address can be announced (on refresh, or when the set of
+   * addresses changed). Leaves ownership when it cannot, rejoins when it can again.
+   */
+  private async checkAnnounce(now: number): Promise<void> {
+    const addresses = [...new Set(this.serviceView().flatMap((s) => s.ips))].sort();
+    const key = addresses.join(',');
+    if (key === this.lastCheckedAddresses && now - this.lastAnnounceCheck < this.refreshIntervalMs * 0.8) return;
+    this.lastCheckedAddresses = key;
+    this.lastAnnounceCheck = now;
+    let answer: AnnounceReadiness;
+    try {
+      answer = await this.effects.readiness(addresses);
+    } catch (error) {
+      answer = { ready: false, reason: `cannot read the node's interfaces and routes: ${(error as Error).message}` };
+    }
+    const reason = answer.ready ? undefined : answer.reason;
+    this.options.metrics?.canAnnounce.set(reason === undefined ? 1 : 0);
+    if (reason === this.cannotAnnounce) return;
+    const was = this.cannotAnnounce;
+    this.cannotAnnounce = reason;
+    if (reason !== undefined) {
+      this.options.logger.error({ node: this.options.nodeName, reason }, 'speaker: cannot announce; not ready, leaving its addresses to other nodes');
+      await this.leaveOwnership();
+    } else if (was !== undefined) {
+      this.options.logger.info({ node: this.options.nodeName, was }, 'speaker: can announce again; rejoining');
+      await this.renew();
+    }
+  }
+
+  /** Withdraws every address and the Lease, so the others stop counting this node at once. */
+  private async leaveOwnership(): Promise<void> {
+    // A renewal already on its way would otherwise recreate the Lease after the delete.
+    await Promise.all([...this.renewalsInFlight]);
+    this.lastOwnRenewal = 0;
+    this.leaseResourceVersion = undefined;
+    this.renewFailing = false;
+    this.apiUnreachableSince = undefined;
+    this.resumeAt = undefined;
+    this.owners = [];
+    await this.releaseHeld(true);
+    await this.deleteOwnLease();
+  }
+
+  /** Takes every address off (`all`: also marked leftovers this speaker does not know of). */
+  private async releaseHeld(all = false): Promise<void> {
+    if (!all && this.announcer.held().length === 0) return;
+    const { removed } = await this.announcer.converge([]);
+    this.lastWanted = '';
+    this.options.metrics?.ownershipChanges.inc({ change: 'removed' }, removed.length);
+    if (removed.length > 0) this.options.logger.info({ node: this.options.nodeName, removed }, 'speaker: addresses changed');
+  }
+
   private async evaluate(): Promise<void> {
     const now = Date.now();
+    await this.checkAnnounce(now);
+    if (this.cannotAnnounce !== undefined) return this.releaseHeld();
     if (!this.apiReachable(now)) return this.holdStill(now, 'Lease renewal failing');
     if (this.apiUnreachableSince) {
       // Back in touch: let every watch resync and every speaker renew once before deciding

@@ -43,7 +43,7 @@ const badValues: [file: string, message: string][] = [
   ['no-provider.yaml', 'providers must be one of the following: "at least one enabled provider: set providers.aws.enabled'],
   ['two-defaults.yaml', 'providers must be one of the following: "at most one enabled provider serving Services that name no class'],
   ['classless-and-default.yaml', 'providers must be one of the following: "at most one enabled provider serving Services that name no class'],
-  ['bad-interface.yaml', 'speaker.interface must be one of the following: "a network interface name such as eth0'],
+  ['bad-interface.yaml', 'speaker.interface must be one of the following: "a network interface name such as eth0 (at most 15 characters, no \'/\', \':\' or spaces), or empty'],
   ['replicas-without-leader-election.yaml', 'controller must be one of the following: "leader election enabled when there is more than one replica'],
 ];
 

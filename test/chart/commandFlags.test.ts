@@ -115,6 +115,15 @@ describe('the speaker container', () => {
     expect(opts.netns).toBeUndefined();
   });
 
+  it('names no interface by default, so each node announces from the interface its route leaves by', async () => {
+    for (const valuesFiles of [['values-metal.yaml'], ['values-metal.yaml', join(fixturesDir, 'metal-class-and-default-ok.yaml')]]) {
+      const manifests = await renderChart({ valuesFiles });
+      const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
+      expect(container.args.filter((a) => a.startsWith('--interface')), valuesFiles.join()).toEqual([]);
+      expect(parseWith(speakerCommand(), expandEnv(container.args.slice(1), container, { 'spec.nodeName': 'node-1' })).interface).toBeUndefined();
+    }
+  });
+
   it('serves Services without a class when metal has none (values-metal.yaml)', async () => {
     const manifests = await renderChart({ valuesFiles: ['values-metal.yaml'] });
     const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;

@@ -219,7 +219,7 @@ describe.each(renders)('rendered with %s', (_label, options) => {
     };
     // The flag as the speaker command itself parses it (its default when the chart passes none).
     const command = speakerCommand().exitOverride().action(() => undefined);
-    command.parse(['--node-name=n', ...container.args.slice(1).filter((a) => !a.includes('$(')), '--interface=eth0'], { from: 'user' });
+    command.parse(['--node-name=n', ...container.args.slice(1).filter((a) => !a.includes('$('))], { from: 'user' });
     const address = parseSpeakerMetricsAddress(String(command.opts().metricsAddress));
     expect(address, 'the speaker serves its health endpoints').toBeDefined();
     const port = Number(address!.slice(address!.lastIndexOf(':') + 1));

@@ -141,7 +141,7 @@ export class L2Lab {
     }
   }
 
-  /** Node namespaces that carry `vip` on eth0 right now. */
+  /** Node namespaces that carry `vip` on any interface right now. */
   async holders(vip: string): Promise<string[]> {
     const out: string[] = [];
     for (const node of this.nodes) {
@@ -150,10 +150,10 @@ export class L2Lab {
     return out;
   }
 
-  /** The interface entries of `vip` on a node (prefix length and metric, to check the mark). */
-  async vipEntries(node: LabNode, vip: string): Promise<{ local: string; prefixlen: number; metric?: number }[]> {
-    const json = JSON.parse(await inNetns(node.netns, 'ip', ['-j', 'addr', 'show', 'dev', 'eth0'])) as { addr_info: { local: string; prefixlen: number; metric?: number }[] }[];
-    return json.flatMap((l) => l.addr_info).filter((a) => a.local === vip);
+  /** The entries of `vip` on a node's interfaces, any of them (prefix length, metric for the mark, device). */
+  async vipEntries(node: LabNode, vip: string): Promise<{ local: string; prefixlen: number; metric?: number; dev: string }[]> {
+    const json = JSON.parse(await inNetns(node.netns, 'ip', ['-j', 'addr', 'show'])) as { ifname: string; addr_info: { local: string; prefixlen: number; metric?: number }[] }[];
+    return json.flatMap((l) => l.addr_info.map((a) => ({ ...a, dev: l.ifname }))).filter((a) => a.local === vip);
   }
 
   /** MAC addresses that answer ARP for `vip`, asked from the client (a few requests). */
@@ -181,8 +181,11 @@ export class L2Lab {
     return json[0]!.address.toLowerCase();
   }
 
-  /** Starts the speaker CLI for `node` (in the root namespace, acting in the node's namespace). */
-  startSpeaker(node: LabNode, kubeconfigPath: string, extraArgs: string[] = []): ChildProcess {
+  /**
+   * Starts the speaker CLI for `node` (in the root namespace, acting in the node's namespace),
+   * with `--interface <iface>` (eth0 unless told), or none when iface is null.
+   */
+  startSpeaker(node: LabNode, kubeconfigPath: string, extraArgs: string[] = [], iface: string | null = 'eth0'): ChildProcess {
     const child = spawn(
       process.execPath,
       [
@@ -195,8 +198,7 @@ export class L2Lab {
         node.name,
         '--kubeconfig',
         kubeconfigPath,
-        '--interface',
-        'eth0',
+        ...(iface === null ? [] : ['--interface', iface]),
         '--netns',
         node.netns,
         '--namespace',

@@ -1,13 +1,13 @@
 // The speaker's /healthz, /readyz and /metrics, served as the CLI serves them (serveSpeakerHealth),
 // for an in-process speaker against the embedded API server with in-memory host-network effects.
 // A fault proxy in front of the API server makes the speaker's own Lease renewals fail on demand.
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import type { HealthServer } from '../../src/observability/healthServer.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createSpeakerMetrics, type SpeakerMetrics } from '../../src/observability/speakerMetrics.js';
-import { Speaker } from '../../src/speaker/speaker.js';
+import { Speaker, speakerLeaseName } from '../../src/speaker/speaker.js';
 import { parseSpeakerMetricsAddress, serveSpeakerHealth } from '../../src/speaker/speakerHealth.js';
 import { createNodes, waitFor } from '../support/controller.js';
 import { kubeConfigFor } from '../support/kube.js';
@@ -107,6 +107,51 @@ describe('the speaker health endpoint', () => {
     expect(await metric('kube_lb_speaker_lease_renew_failures_total')).toBeGreaterThan(0);
     leaseFault.remaining = 0;
     await waitFor(async () => (await get('/readyz')).status === 200, { message: '/readyz 200 once renewals succeed again' });
+  });
+
+  it('while it cannot announce: unready, holds no address and no Lease; rejoins once it can', async () => {
+    const kc = kubeConfigFor(api);
+    const core = kc.makeApiClient(CoreV1Api);
+    const coordination = kc.makeApiClient(CoordinationV1Api);
+    const leaseExists = async () =>
+      coordination.readNamespacedLease({ name: speakerLeaseName('node-1'), namespace: NAMESPACE }).then(
+        () => true,
+        (error: unknown) => {
+          if ((error as { code?: number }).code === 404) return false;
+          throw error;
+        },
+      );
+    await core.createNamespacedService({
+      namespace: 'default',
+      body: { metadata: { name: 'web2' }, spec: { type: 'LoadBalancer', selector: { app: 'web2' }, ports: [{ port: 80, protocol: 'TCP' }] } },
+    });
+    await core.patchNamespacedServiceStatus(
+      { name: 'web2', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip: VIP, ipMode: 'VIP' }] } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await waitFor(async () => effects.vips.has(VIP), { message: 'the address announced' });
+    expect(await metric('kube_lb_speaker_can_announce')).toBe(1);
+    expect(await leaseExists()).toBe(true);
+
+    effects.cannotAnnounce = 'interface eth9 does not exist';
+    await waitFor(async () => (await get('/readyz')).status === 503, { message: '/readyz 503 while it cannot announce' });
+    await waitFor(async () => !(await leaseExists()), { message: 'its Lease deleted' });
+    expect(effects.vips.size).toBe(0);
+    expect(await metric('kube_lb_speaker_can_announce')).toBe(0);
+    expect(await metric('kube_lb_speaker_announced_addresses')).toBe(0);
+    // Alive all the same: a restart would not bring the interface back.
+    expect((await get('/healthz')).status).toBe(200);
+    // It stays out: no renewal brings the Lease back while the interface is missing.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await leaseExists()).toBe(false);
+
+    effects.cannotAnnounce = undefined;
+    await waitFor(async () => (await get('/readyz')).status === 200, { message: '/readyz 200 once it can announce again' });
+    expect(await leaseExists()).toBe(true);
+    await waitFor(async () => effects.vips.has(VIP), { message: 'the address announced again' });
+    expect(await metric('kube_lb_speaker_can_announce')).toBe(1);
+    await core.deleteNamespacedService({ name: 'web2', namespace: 'default' });
+    await waitFor(async () => effects.vips.size === 0, { message: 'the address withdrawn with its Service' });
   });
 });
 

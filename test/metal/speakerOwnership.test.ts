@@ -109,6 +109,9 @@ class FakeEffects implements NetEffects {
   readonly addresses = new Set<string>();
   readonly log: string[] = [];
   failAdd = new Set<string>();
+  async readiness(addresses: string[]) {
+    return { ready: true as const, interfaces: new Map(addresses.map((a) => [a, 'eth0'])) };
+  }
   async listVIPs() {
     return [...this.addresses];
   }
