@@ -6,7 +6,8 @@ const bucket = z.object({ ratePerSecond: z.number().positive(), burst: z.number(
 export const awsConfigSchema = z.object({
   type: z.literal('aws'),
   ...providerEntryBase,
-  region: z.string().min(1),
+  /** Default: AWS_REGION, AWS_DEFAULT_REGION, the AWS config file's profile, then instance metadata. */
+  region: z.string().min(1).optional(),
   /** Override the AWS endpoints (moto_server in tests, VPC endpoints in production). */
   endpoint: z.url().optional(),
   vpcId: z.string().optional(),

@@ -25,6 +25,7 @@ import { planActions } from './planActions.js';
 import { TargetGroupSweeper, type WantedTargetGroups } from './targetGroupSweep.js';
 import { BackendSweeper } from './backendSweep.js';
 import { SERVICE_NAME_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
+import { resolveRegion } from './region.js';
 
 export { awsConfigSchema, type AwsConfig } from './config.js';
 export type { AwsObserved, AwsPlan } from './awsTypes.js';
@@ -45,7 +46,8 @@ export type AwsProvider = Provider<AwsObserved, AwsPlan> & { invalidateEnvironme
 
 export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, options: AwsProviderOptions = {}): Promise<AwsProvider> {
   const clientConfig = {
-    region: config.region,
+    // Injected clients carry their own region; otherwise find it as the AWS tools do.
+    region: options.clients ? (config.region ?? 'unused') : await resolveRegion(config.region, { env: process.env }),
     // Our own retries (p-retry, rate limited) replace the SDK's, so they do not multiply.
     maxAttempts: 1,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),

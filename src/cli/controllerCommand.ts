@@ -2,16 +2,17 @@
 // serving /healthz, /readyz and /metrics; SIGTERM stops taking work, finishes what is in flight
 // and releases the leader lease.
 import { Command } from 'commander';
-import { ConfigError, configFileSetting, loadConfig, providerSetting, settings } from '../config/load.js';
+import { ConfigError, configFileSetting, loadConfig, providerSetting, regionSetting, settings } from '../config/load.js';
 import type { ControllerConfig } from '../config/schema.js';
 import { runController } from '../controller/runController.js';
-import { loadKubeConfig } from '../kube/kubeConfig.js';
 import { createLogger } from '../observability/logger.js';
+import { checkApiServer, explainListenFailure, failFast, loadKubeConfigOrFail } from './startupChecks.js';
 
 /** Adds the configuration flags every controller-like command shares. */
 export function withConfigOptions(command: Command): Command {
   command.option(configFileSetting.flag, `${configFileSetting.description} [env ${configFileSetting.env}]`);
   command.option(providerSetting.flag, `${providerSetting.description} [env ${providerSetting.env}]`);
+  command.option(regionSetting.flag, regionSetting.description);
   for (const s of settings) command.option(s.flag, `${s.description} [env ${s.env}]`);
   command.option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, then in-cluster)');
   return command;
@@ -34,8 +35,13 @@ export function controllerCommand(): Command {
   return withConfigOptions(new Command('controller').description('Run the LoadBalancer controller')).action(async (flags: Record<string, unknown>) => {
     const config = await configOrExit(flags);
     const logger = createLogger(config.logLevel);
-    const kubeConfig = loadKubeConfig(flags.kubeconfig as string | undefined);
-    const controller = await runController({ kubeConfig, config, logger, tuning: { serveHttp: true } });
+    const controller = await failFast(async () => {
+      const kubeConfig = loadKubeConfigOrFail(flags.kubeconfig as string | undefined);
+      await checkApiServer(kubeConfig);
+      return runController({ kubeConfig, config, logger, tuning: { serveHttp: true } }).catch(
+        explainListenFailure('--metrics-address (env KUBE_LB_METRICS_ADDRESS)', config.metricsAddress),
+      );
+    });
     logger.info({ http: controller.httpUrl }, 'serving /healthz /readyz /metrics');
     let stopping = false;
     const shutdown = (signal: string) => {

@@ -12,11 +12,11 @@ import { createProviderRuntimes } from '../controller/runController.js';
 import { servedServices } from '../controller/servedServices.js';
 import { concernsUs, serviceRefOf, wantedSlot } from '../controller/serviceSelection.js';
 import { ClusterCache } from '../kube/clusterCache.js';
-import { loadKubeConfig } from '../kube/kubeConfig.js';
 import { withSharedConnections } from '../kube/sharedConnections.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createCallRecorder } from '../observability/metrics.js';
 import { configOrExit, withConfigOptions } from './controllerCommand.js';
+import { connectOrExit } from './startupChecks.js';
 
 /** A writer that refuses to write: plan must never change anything. */
 const readOnly: KubeWriter = {
@@ -76,7 +76,7 @@ export function planCommand(): Command {
     async (flags: Record<string, unknown>) => {
       const config = await configOrExit(flags);
       const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-      const kubeConfig = loadKubeConfig(flags.kubeconfig as string | undefined);
+      const kubeConfig = await connectOrExit(flags.kubeconfig as string | undefined);
       process.stdout.write(`${await planAll({ kubeConfig, config, logger })}\n`);
       process.exit(0);
     },

@@ -1,10 +1,10 @@
 // `kube-lb-provisioner speaker`: the metal provider's L2 announcer, one per node (a DaemonSet with
 // hostNetwork and NET_ADMIN + NET_RAW). See providers/metal/README.md.
 import { Command, InvalidArgumentError } from 'commander';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { HealthServer } from '../observability/healthServer.js';
 import { createLogger } from '../observability/logger.js';
 import { createSpeakerMetrics } from '../observability/speakerMetrics.js';
+import { connectOrExit, explainListenFailure, failFast } from './startupChecks.js';
 import { ipCommandEffects } from '../speaker/ipCommandEffects.js';
 import { Speaker } from '../speaker/speaker.js';
 import { DEFAULT_SPEAKER_METRICS_ADDRESS, parseSpeakerMetricsAddress, serveSpeakerHealth } from '../speaker/speakerHealth.js';
@@ -54,9 +54,7 @@ export function speakerCommand(): Command {
       logLevel: string;
     }) => {
       const logger = createLogger(opts.logLevel, 'kube-lb-provisioner-speaker');
-      const kubeConfig = new KubeConfig();
-      if (opts.kubeconfig) kubeConfig.loadFromFile(opts.kubeconfig);
-      else kubeConfig.loadFromDefault();
+      const kubeConfig = await connectOrExit(opts.kubeconfig);
       const effects = ipCommandEffects({ iface: opts.interface, netns: opts.netns, lifetimeSeconds: opts.addressLifetimeSeconds });
       const metrics = createSpeakerMetrics(undefined, { processMetrics: true });
       const speaker = new Speaker({
@@ -75,7 +73,7 @@ export function speakerCommand(): Command {
       const address = parseSpeakerMetricsAddress(opts.metricsAddress);
       let health: HealthServer | undefined;
       if (address !== undefined) {
-        health = await serveSpeakerHealth(address, speaker, metrics.registry);
+        health = await failFast(() => serveSpeakerHealth(address, speaker, metrics.registry).catch(explainListenFailure('--metrics-address', opts.metricsAddress)));
         logger.info({ url: health.url }, 'speaker: serving /healthz, /readyz and /metrics');
       }
       let stopping = false;

@@ -19,7 +19,7 @@ export interface Setting {
 }
 
 export const settings: Setting[] = [
-  { path: ['clusterName'], flag: '--cluster-name <name>', env: 'KUBE_LB_CLUSTER_NAME', kind: 'string', description: 'Names this cluster in every cloud resource it owns (ownership tags). Required.' },
+  { path: ['clusterName'], flag: '--cluster-name <name>', env: 'KUBE_LB_CLUSTER_NAME', kind: 'string', description: 'Names this cluster in every cloud resource it owns (ownership tags). Required for aws and gcp; default "kubernetes" otherwise.' },
   { path: ['workers'], flag: '--workers <n>', env: 'KUBE_LB_WORKERS', kind: 'number', description: 'Concurrent reconcile workers (default 8).' },
   { path: ['resyncPeriodSeconds'], flag: '--resync-period-seconds <s>', env: 'KUBE_LB_RESYNC_PERIOD_SECONDS', kind: 'number', description: 'Drift repair and garbage collection period (default 300, min 10).' },
   { path: ['backoff', 'initialSeconds'], flag: '--backoff-initial-seconds <s>', env: 'KUBE_LB_BACKOFF_INITIAL_SECONDS', kind: 'number', description: 'First retry delay of a failing Service (default 5).' },
@@ -32,7 +32,9 @@ export const settings: Setting[] = [
 ];
 
 /** Shortcut for a one-provider deployment without a file: `--provider simulated`. */
-export const providerSetting = { flag: '--provider <type>', env: 'KUBE_LB_PROVIDER', description: 'Provider type when the file lists none (simulated; aws/gcp/metal need the YAML file).' };
+export const providerSetting = { flag: '--provider <type>', env: 'KUBE_LB_PROVIDER', description: 'Provider type when the file lists none: simulated, or aws (region from --region or AWS_REGION); gcp and metal need the YAML file.' };
+/** The AWS region of aws entries that name none; without it, AWS_REGION and the rest of the AWS chain. */
+export const regionSetting = { flag: '--region <region>', description: 'AWS region for aws providers that set none (default: AWS_REGION, AWS_DEFAULT_REGION, the AWS config file, instance metadata).' };
 export const configFileSetting = { flag: '--config <path>', env: 'KUBE_LB_CONFIG', description: 'YAML configuration file (every setting, including providers).' };
 
 export class ConfigError extends Error {
@@ -113,6 +115,12 @@ export async function loadConfig(sources: LoadSources): Promise<ControllerConfig
   }
   const providerType = (flags[optionKey(providerSetting.flag)] as string | undefined) ?? env[providerSetting.env];
   if (providerType && (!Array.isArray(raw.providers) || raw.providers.length === 0)) raw.providers = [{ type: providerType }];
+  const region = flags[optionKey(regionSetting.flag)];
+  if (typeof region === 'string' && Array.isArray(raw.providers)) {
+    for (const entry of raw.providers as unknown[]) {
+      if (isRecord(entry) && entry.type === 'aws' && entry.region === undefined) entry.region = region;
+    }
+  }
   return validate(raw);
 }
 
@@ -124,4 +132,8 @@ export function validate(raw: unknown): ControllerConfig {
 
 function issuesText(error: z.ZodError): string {
   return error.issues.map((i) => `  ${describePath(i.path)}: ${i.message}`).join('\n');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -16,7 +16,8 @@ export type ProviderConfig = z.infer<typeof providerConfigSchema>;
 
 export const controllerConfigSchema = z
   .object({
-    clusterName: z.string().min(1, 'clusterName is required: it marks every cloud resource this cluster owns'),
+    /** Marks every cloud resource this cluster owns. Required for aws and gcp; else "kubernetes", as upstream. */
+    clusterName: z.string().min(1, 'clusterName must not be empty: it marks every cloud resource this cluster owns').optional(),
     workers: z.number().int().min(1).max(256).default(8),
     resyncPeriodSeconds: z.number().int().min(10).default(300),
     backoff: z
@@ -46,5 +47,14 @@ export const controllerConfigSchema = z
     const classes = config.providers.map((p) => p.loadBalancerClass).filter((c): c is string => c !== undefined);
     const dup = classes.find((c, i) => classes.indexOf(c) !== i);
     if (dup) ctx.addIssue({ code: 'custom', path: ['providers'], message: `loadBalancerClass ${dup} is served by two providers` });
-  });
+    // Cloud ownership tags and names must not collide with another cluster's in the same account.
+    const shared = config.providers.filter((p) => p.type === 'aws' || p.type === 'gcp').map((p) => p.type);
+    if (config.clusterName === undefined && shared.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['clusterName'], message: `clusterName is required with the ${shared[0]} provider: it marks every cloud resource this cluster owns, so it must be unique in the account` });
+    }
+  })
+  .transform((config) => ({ ...config, clusterName: config.clusterName ?? DEFAULT_CLUSTER_NAME }));
+
+/** Upstream's --cluster-name default, for providers that share nothing with other clusters. */
+export const DEFAULT_CLUSTER_NAME = 'kubernetes';
 export type ControllerConfig = z.infer<typeof controllerConfigSchema>;

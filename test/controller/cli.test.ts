@@ -1,9 +1,13 @@
 // The front door: the playground serves real TCP through a simulated load balancer, `plan` prints
 // changes without making any, the health endpoints answer, and a bad setting exits non-zero.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer } from '../../src/apiserver/index.js';
+import { kubeconfigText } from '../../src/apiserver/kubeconfigText.js';
 import { planAll } from '../../src/cli/planCommand.js';
 import { startPlayground, type Playground } from '../../src/cli/playgroundCommand.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -134,4 +138,88 @@ describe('controller command', () => {
     expect(stderr).toMatch(/workers \(flag --workers, env KUBE_LB_WORKERS\): Too small/);
     expect(stderr).toMatch(/logLevel \(flag --log-level, env KUBE_LB_LOG_LEVEL\)/);
   });
+
+  /** Runs the real CLI; resolves with its exit code and everything it printed. */
+  async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { code, stderr, stdout };
+  }
+
+  it('start-up failures print one line naming the setting, then exit non-zero: no stack trace', async () => {
+    const api = await startApiServer({ port: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'klp-startup-'));
+    const good = join(dir, 'kubeconfig');
+    await api.writeKubeconfig(good);
+    const taken = http.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    const refusing = await refusingServer();
+    try {
+      const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
+        ['metrics port in use', ['--kubeconfig', good, '--metrics-address', `127.0.0.1:${port}`], {}, new RegExp(`--metrics-address \\(env KUBE_LB_METRICS_ADDRESS\\): 127\\.0\\.0\\.1:${port} is already in use`)],
+        ['unreadable kubeconfig', ['--kubeconfig', join(dir, 'missing')], {}, /--kubeconfig .*missing: cannot be read \(ENOENT/],
+        ['unreachable API server', [], { KUBECONFIG: unreachableKubeconfig(dir) }, /cannot reach the API server at http:\/\/127\.0\.0\.1:1 .*check the server in the kubeconfig/],
+        ['credentials refused', ['--kubeconfig', rejectedKubeconfig(dir, refusing.url)], {}, /refused the credentials of kubeconfig user "nobody" \(401 Unauthorized\)/],
+      ];
+      for (const [what, args, env, message] of cases) {
+        const { code, stderr } = await run(['controller', '--provider', 'simulated', '--leader-elect', 'false', ...args], { KUBE_LB_METRICS_ADDRESS: '127.0.0.1:0', ...env });
+        expect(code, `${what}: ${stderr}`).toBe(1);
+        expect(stderr, what).toMatch(message);
+        expect(stderr.trim().split('\n'), `${what}: one line`).toHaveLength(1);
+        expect(stderr, what).not.toMatch(/\n\s+at /);
+      }
+    } finally {
+      taken.close();
+      refusing.close();
+      await api.stop();
+    }
+  });
+
+  it('starts with --provider simulated alone: the cluster name defaults to "kubernetes"', async () => {
+    const api = await startApiServer({ port: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'klp-startup-'));
+    await api.writeKubeconfig(join(dir, 'kubeconfig'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--provider', 'simulated', '--leader-elect', 'false', '--kubeconfig', join(dir, 'kubeconfig')], {
+      env: { ...process.env, KUBE_LB_METRICS_ADDRESS: '127.0.0.1:0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('defaulted')) });
+      await waitForIngress(kubeConfigFor(api), 'default', 'defaulted', { timeoutMs: 30_000, message: `ingress (output: ${output})` });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.on('close', resolve));
+      await api.stop();
+    }
+  });
 });
+
+function unreachableKubeconfig(dir: string): string {
+  const path = join(dir, 'unreachable');
+  writeFileSync(path, kubeconfigText('http://127.0.0.1:1', 'admin'));
+  return path;
+}
+
+/** A kubeconfig for `url` as user "nobody" (the refusing server below answers it 401). */
+function rejectedKubeconfig(dir: string, url: string): string {
+  const path = join(dir, 'rejected');
+  writeFileSync(path, kubeconfigText(url, 'nobody'));
+  return path;
+}
+
+/** Answers every request as kube-apiserver answers a bad token (the embedded server accepts any token). */
+async function refusingServer(): Promise<{ url: string; close: () => void }> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => server.close() };
+}
