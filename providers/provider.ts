@@ -20,6 +20,7 @@ export interface DesiredPort {
   name: string;
   protocol: Protocol;
   port: number;
+  /** spec.ports[i].nodePort; 0 when none was allocated (allocateLoadBalancerNodePorts: false). */
   nodePort: number;
 }
 
@@ -106,6 +107,8 @@ export interface Capabilities {
    * migrate from, metallb.io/... for instance, may be ignored where they make no sense, as upstream.)
    */
   annotations: readonly string[];
+  /** It forwards to the nodes' NodePorts, so allocateLoadBalancerNodePorts: false cannot be served. */
+  usesNodePorts: boolean;
   /** Nodes without a usable providerID are skipped (with an Event). */
   needsProviderID: boolean;
 }

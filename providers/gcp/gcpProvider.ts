@@ -69,6 +69,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     dualStack: false,
     ipFamilies: ['IPv4'],
     annotations: [],
+    usesNodePorts: true,
     needsProviderID: true,
   };
   private readonly tracker: OperationTracker;

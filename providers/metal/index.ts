@@ -44,6 +44,8 @@ export const metalCapabilities: Capabilities = {
   // Which family a Service gets depends on the pools: the allocator answers that per Service.
   ipFamilies: ['IPv4', 'IPv6'],
   annotations: ANNOTATION_SUFFIXES.map((suffix) => `kube-lb-provisioner.io/${suffix}`),
+  // Addresses are announced from the nodes; kube-proxy takes traffic to them straight to Pods.
+  usesNodePorts: false,
   needsProviderID: false,
 };
 

@@ -62,6 +62,7 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
       dualStack: false,
       ipFamilies: ['IPv4'],
       annotations: [IDLE_TIMEOUT_ANNOTATION, LOAD_BALANCER_IPS_ANNOTATION],
+      usesNodePorts: true,
       needsProviderID: config.needsProviderID,
     };
     this.policy = {

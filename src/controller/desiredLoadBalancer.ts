@@ -78,11 +78,9 @@ function desiredPorts(service: V1Service): DesiredPort[] {
   return ports.map((p, i) => {
     const protocol = (p.protocol ?? 'TCP') as Protocol;
     if (!PROTOCOLS.includes(protocol)) throw new ServiceConfigError(`spec.ports[${i}].protocol`, `unknown protocol ${p.protocol}`);
-    if (!p.nodePort) {
-      // allocateLoadBalancerNodePorts: false leaves node ports to the user; we forward to node ports.
-      throw new ServiceConfigError(`spec.ports[${i}].nodePort`, 'no node port allocated (allocateLoadBalancerNodePorts: false is not supported)');
-    }
-    return { name: p.name ?? '', protocol, port: p.port, nodePort: p.nodePort };
+    // allocateLoadBalancerNodePorts: false leaves ports without one; providers that forward to node
+    // ports refuse that (validateService), metal needs none.
+    return { name: p.name ?? '', protocol, port: p.port, nodePort: p.nodePort ?? 0 };
   });
 }
 

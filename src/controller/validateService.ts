@@ -15,6 +15,15 @@ export function validateAgainstCapabilities(desired: DesiredLoadBalancer, caps: 
       );
     }
   });
+  if (caps.usesNodePorts) {
+    const i = desired.ports.findIndex((p) => p.nodePort === 0);
+    if (i >= 0) {
+      throw new ServiceConfigError(
+        `spec.ports[${i}].nodePort`,
+        `no NodePort allocated (spec.allocateLoadBalancerNodePorts: false), and the ${providerName} provider forwards to NodePorts; remove allocateLoadBalancerNodePorts: false or set the nodePort`,
+      );
+    }
+  }
   const protocols = new Set(desired.ports.map((p) => p.protocol));
   if (protocols.size > 1 && !caps.mixedProtocol) {
     throw new ServiceConfigError('spec.ports', `the ${providerName} provider cannot mix protocols (${[...protocols].join(', ')}) in one Service`);

@@ -136,6 +136,7 @@ describe('validateAgainstCapabilities', () => {
     dualStack: false,
     ipFamilies: ['IPv4'],
     annotations: ['kube-lb-provisioner.io/idle-timeout-seconds'],
+    usesNodePorts: true,
     needsProviderID: false,
   };
   it('names the port of an unsupported protocol', () => {

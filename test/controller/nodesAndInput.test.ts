@@ -124,6 +124,8 @@ describe('bad input gets a Warning naming the field; other Services stay served'
     ['bad-ranges', {}, { annotations: { 'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/33' } }, /load-balancer-source-ranges/],
     ['bad-protocol', { ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { name: 'sig', port: 9, protocol: 'SCTP' }] }, {}, /spec\.ports\[1\]\.protocol: SCTP is not supported/],
     ['bad-ip', { loadBalancerIP: '203.0.113.250' }, {}, /spec\.loadBalancerIP/],
+    ['no-node-ports', { allocateLoadBalancerNodePorts: false }, {}, /spec\.ports\[0\]\.nodePort: no NodePort allocated \(spec\.allocateLoadBalancerNodePorts: false\)/],
+    ['unread-annotation', {}, { annotations: { 'kube-lb-provisioner.io/address-pool': 'lan' } }, /metadata\.annotations\[kube-lb-provisioner\.io\/address-pool\]: not supported by the simulated provider/],
   ];
   for (const [name, spec, metadata, field] of cases) {
     it(`${name}: Warning SyncLoadBalancerFailed, pending, and nothing in the cloud`, async () => {

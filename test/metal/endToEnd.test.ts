@@ -95,6 +95,17 @@ describe('metal end to end: controller + speakers + kubectl', () => {
     await waitForEvent(kc, 'default', 'web', 'nodeAssigned', new RegExp(`announcing 198.51.100.200 from node "${answeredBy}"`));
   });
 
+  it('serves allocateLoadBalancerNodePorts: false: metal announces the address and needs no NodePort', async () => {
+    const manifest = lbService('portless', { allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: SERVICE_PORT, protocol: 'TCP' }] });
+    const applied = await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(manifest) });
+    expect(applied.code, applied.stderr).toBe(0);
+    const [ingress] = await waitForIngress(kc, 'default', 'portless');
+    expect(ingress?.ipMode).toBe('VIP');
+    expect((await readService(kc, 'default', 'portless'))?.spec?.ports?.[0]?.nodePort).toBeUndefined();
+    await pollUntil(async () => (await lab.holders(ingress!.ip!)).length === 1, 20_000, 'the address announced by one node');
+    expect(await kubectl(api, ['delete', 'svc', 'portless'])).toMatchObject({ code: 0 });
+  });
+
   it('a restarted controller keeps every address and allocates new ones around them', async () => {
     // pinned asks for .201; the annotation then goes while no controller runs, and a new Service
     // appears. A controller that allocated before adopting status could give .201 (the lowest free
