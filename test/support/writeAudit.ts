@@ -10,8 +10,8 @@ const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection
 export interface WriteAuditOptions {
   /** The kubeconfig user the controller talks as. */
   user: string;
-  /** The controller's identity (its Events' reportingInstance). */
-  identity: string;
+  /** The controller's identity (its Events' reportingInstance); a pattern for a process's generated one. */
+  identity: string | RegExp;
   /** Whether the controller serves this Service, judged on the object as it is now. */
   serves: (service: V1Service) => boolean;
   /** Services that may be written although they fail `serves` now (e.g. a class it served before). */
@@ -39,7 +39,9 @@ export function writesToServicesNotServed(api: ApiServerHandle, options: WriteAu
   }
   for (const key of api.store.keys('events')) {
     const event = api.store.get('events', key)?.obj as CoreV1Event | undefined;
-    if (event?.reportingInstance !== options.identity || event.involvedObject.kind !== 'Service') continue;
+    const instance = event?.reportingInstance ?? '';
+    const ours = typeof options.identity === 'string' ? instance === options.identity : options.identity.test(instance);
+    if (!event || !ours || event.involvedObject.kind !== 'Service') continue;
     if (Number(event.metadata?.resourceVersion ?? 0) <= (options.since?.resourceVersion ?? 0)) continue;
     touched.set(`${event.involvedObject.namespace}/${event.involvedObject.name}`, `event ${event.reason}`);
   }
