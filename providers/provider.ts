@@ -109,6 +109,12 @@ export interface Capabilities {
   annotations: readonly string[];
   /** It forwards to the nodes' NodePorts, so allocateLoadBalancerNodePorts: false cannot be served. */
   usesNodePorts: boolean;
+  /**
+   * For externalTrafficPolicy: Local it needs the nodes with a ready endpoint (metal announces only
+   * from them). Only then does the controller cache EndpointSlices, and it publishes the set on the
+   * Service (kube-lb-provisioner.io/endpoint-nodes) for the speakers. Clouds health-check instead.
+   */
+  followsEndpoints: boolean;
   /** Nodes without a usable providerID are skipped (with an Event). */
   needsProviderID: boolean;
 }

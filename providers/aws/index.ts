@@ -88,7 +88,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
 
   return {
     name: 'aws',
-    capabilities: { protocols: ['TCP', 'UDP'], mixedProtocol: true, loadBalancerIP: true, sourceRanges: true, dualStack: false, ipFamilies: ['IPv4'], annotations: [], usesNodePorts: true, needsProviderID: true },
+    capabilities: { protocols: ['TCP', 'UDP'], mixedProtocol: true, loadBalancerIP: true, sourceRanges: true, dualStack: false, ipFamilies: ['IPv4'], annotations: [], usesNodePorts: true, followsEndpoints: false, needsProviderID: true },
     async start(context: ProviderContext) {
       ctx = context;
     },

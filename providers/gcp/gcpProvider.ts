@@ -70,6 +70,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     ipFamilies: ['IPv4'],
     annotations: [],
     usesNodePorts: true,
+    followsEndpoints: false,
     needsProviderID: true,
   };
   private readonly tracker: OperationTracker;

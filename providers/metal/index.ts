@@ -46,6 +46,7 @@ export const metalCapabilities: Capabilities = {
   annotations: ANNOTATION_SUFFIXES.map((suffix) => `kube-lb-provisioner.io/${suffix}`),
   // Addresses are announced from the nodes; kube-proxy takes traffic to them straight to Pods.
   usesNodePorts: false,
+  followsEndpoints: true,
   needsProviderID: false,
 };
 

@@ -63,6 +63,7 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
       ipFamilies: ['IPv4'],
       annotations: [IDLE_TIMEOUT_ANNOTATION, LOAD_BALANCER_IPS_ANNOTATION],
       usesNodePorts: true,
+      followsEndpoints: false,
       needsProviderID: config.needsProviderID,
     };
     this.policy = {

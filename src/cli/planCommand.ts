@@ -23,6 +23,7 @@ const readOnly: KubeWriter = {
   addFinalizer: () => Promise.reject(new Error('plan is read-only')),
   removeFinalizer: () => Promise.reject(new Error('plan is read-only')),
   patchIngress: () => Promise.reject(new Error('plan is read-only')),
+  annotate: () => Promise.reject(new Error('plan is read-only')),
   event: () => {},
 };
 

@@ -20,6 +20,8 @@ export interface KubeWriter {
   addFinalizer(service: V1Service): Promise<void>;
   removeFinalizer(service: V1Service): Promise<void>;
   patchIngress(service: V1Service, ingress: LoadBalancerIngress[]): Promise<void>;
+  /** Sets (or, with null, removes) one annotation on the Service. */
+  annotate(service: V1Service, name: string, value: string | null): Promise<void>;
   /** Records an Event on the Service; never throws (events are best effort). */
   event(service: V1Service, type: EventType, reason: string, message: string): void;
 }

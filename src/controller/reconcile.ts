@@ -12,7 +12,8 @@ import {
   type Plan,
   type ServiceRef,
 } from '../../providers/provider.js';
-import { desiredLoadBalancer } from './desiredLoadBalancer.js';
+import { desiredLoadBalancer, endpointNodes } from './desiredLoadBalancer.js';
+import { ENDPOINT_NODES_ANNOTATION } from './ourAnnotations.js';
 import { eligibleTargets, ineligibility } from './eligibleNodes.js';
 import { Reasons } from './events.js';
 import { sameIngress } from './ingressStatus.js';
@@ -164,6 +165,8 @@ export class Reconciler {
         return { kind: 'retryAfter', ms: result.retryAfterMs, reason: result.reason };
       }
       this.owned.set(key, { uid: ref.uid, slotId: slot.id });
+      // Before the address appears in status, so a speaker never sees it without its endpoints.
+      await this.publishEndpointNodes(service, slot);
       const current = service.status?.loadBalancer?.ingress ?? [];
       if (!sameIngress(current, result.ingress)) await this.deps.kube.patchIngress(service, result.ingress);
       // Said once when a Service's load balancer is left without nodes, not on every resync.
@@ -183,6 +186,19 @@ export class Reconciler {
       }
       return { kind: 'done', action: 'unchanged' };
     }
+  }
+
+  /**
+   * For a provider that follows endpoints (metal), the nodes with a ready endpoint of a Local Service,
+   * on the Service, written only when the set changes: the speakers read this instead of watching
+   * every EndpointSlice. A Cluster Service carries none.
+   */
+  private async publishEndpointNodes(service: V1Service, slot: ProviderRuntime): Promise<void> {
+    if (!slot.provider.capabilities.followsEndpoints) return;
+    const ref = serviceRefOf(service);
+    const want = service.spec?.externalTrafficPolicy === 'Local' ? endpointNodes(this.deps.view.endpointSlices(ref.namespace, ref.name)).join(',') : null;
+    const have = service.metadata?.annotations?.[ENDPOINT_NODES_ANNOTATION] ?? null;
+    if (want !== have) await this.deps.kube.annotate(service, ENDPOINT_NODES_ANNOTATION, want);
   }
 
   /**

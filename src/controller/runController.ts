@@ -128,11 +128,12 @@ export async function runController(options: RunControllerOptions): Promise<Runn
       },
       endpointsChanged: (namespace, name) => {
         const s = cache.service(namespace, name);
-        if (s && s.spec?.externalTrafficPolicy === 'Local' && wantedSlot(s, slots)) queue.add(`${namespace}/${name}`);
+        if (s && s.spec?.externalTrafficPolicy === 'Local' && wantedSlot(s, slots)?.provider.capabilities.followsEndpoints) queue.add(`${namespace}/${name}`);
       },
     },
     {
       logger,
+      endpointSlices: slots.some((s) => s.provider.capabilities.followsEndpoints),
       ...(tuning.informerRestartMinMs !== undefined ? { informerRestartMinMs: tuning.informerRestartMinMs } : {}),
       ...(tuning.informerRestartMaxMs !== undefined ? { informerRestartMaxMs: tuning.informerRestartMaxMs } : {}),
     },

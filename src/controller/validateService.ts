@@ -1,10 +1,9 @@
 // Controller-level checks of a DesiredLoadBalancer against what the provider can do, so every
 // provider gets the same clear answer for the same mistake. Pure; throws ServiceConfigError.
 import { ServiceConfigError, type Capabilities, type DesiredLoadBalancer } from '../../providers/provider.js';
+import { WRITTEN_BY_US } from './ourAnnotations.js';
 
 const OUR_ANNOTATION_PREFIX = 'kube-lb-provisioner.io/';
-/** Annotations our own components write on Services (reports, not requests). */
-const WRITTEN_BY_US = new Set(['kube-lb-provisioner.io/announcing-node']);
 
 export function validateAgainstCapabilities(desired: DesiredLoadBalancer, caps: Capabilities, providerName: string): void {
   desired.ports.forEach((port, i) => {

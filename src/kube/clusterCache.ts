@@ -1,12 +1,15 @@
-// The controller's view of the cluster: informers for Services, Nodes and EndpointSlices, exposed
+// The controller's view of the cluster: informers for Services, Nodes and (only when a provider
+// follows endpoints) EndpointSlices, each object trimmed to what is read, exposed
 // as the ClusterView reconcile reads. Cheap filters here decide what is worth enqueueing: status-only
 // Service updates (our own patches) and Node heartbeats are dropped.
 import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Node, type V1Service } from '@kubernetes/client-node';
 import type { ClusterView } from '../controller/ports.js';
 import { SERVICE_NAME_LABEL, endpointNodes } from '../controller/desiredLoadBalancer.js';
 import { ineligibility, nodeTarget } from '../controller/eligibleNodes.js';
+import { WRITTEN_BY_US } from '../controller/ourAnnotations.js';
 import type { Logger } from '../observability/logger.js';
 import { startInformer, type RunningInformer } from './informers.js';
+import { trimEndpointSlice, trimNode, trimService } from './objectTrimming.js';
 
 export interface ClusterCacheHandlers {
   /** A Service appeared, changed in a way that matters, or went away. */
@@ -19,6 +22,8 @@ export interface ClusterCacheHandlers {
 
 export interface ClusterCacheOptions {
   logger: Logger;
+  /** Cache EndpointSlices (trimmed): only when a provider follows endpoints (metal, for Local). */
+  endpointSlices?: boolean;
   informerRestartMinMs?: number;
   informerRestartMaxMs?: number;
 }
@@ -27,9 +32,11 @@ const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.
 
 // Status and finalizers are left out: they change when we patch them, and re-running a reconcile
 // for our own writes would cost a cloud read per Service (the periodic resync still looks at all).
+// So are the annotations we write ourselves (reports such as the endpoint nodes).
 function serviceFingerprint(s: V1Service): string {
   const m = s.metadata ?? {};
-  return JSON.stringify([m.uid, m.deletionTimestamp ? 1 : 0, m.annotations ?? {}, m.labels ?? {}, s.spec ?? {}]);
+  const annotations = Object.entries(m.annotations ?? {}).filter(([name]) => !WRITTEN_BY_US.has(name));
+  return JSON.stringify([m.uid, m.deletionTimestamp ? 1 : 0, annotations, m.labels ?? {}, s.spec ?? {}]);
 }
 
 function nodeFingerprint(n: V1Node): string {
@@ -40,7 +47,7 @@ function nodeFingerprint(n: V1Node): string {
 export class ClusterCache implements ClusterView {
   private serviceInformer!: RunningInformer<V1Service>;
   private nodeInformer!: RunningInformer<V1Node>;
-  private slices!: RunningInformer<V1EndpointSlice>;
+  private slices: RunningInformer<V1EndpointSlice> | undefined;
   private readonly serviceFps = new Map<string, string>();
   private readonly nodeFps = new Map<string, string>();
   private readonly sliceFps = new Map<string, string>();
@@ -76,7 +83,7 @@ export class ClusterCache implements ClusterView {
       this.kubeConfig,
       '/api/v1/services',
       () => core.listServiceForAllNamespaces(),
-      { add: onService(false), update: onService(false), delete: onService(true) },
+      { trim: trimService, add: onService(false), update: onService(false), delete: onService(true) },
       informerOptions,
     );
     const onNode = (deleted: boolean) => (n: V1Node) => {
@@ -92,7 +99,7 @@ export class ClusterCache implements ClusterView {
       this.kubeConfig,
       '/api/v1/nodes',
       () => core.listNode(),
-      { add: onNode(false), update: onNode(false), delete: onNode(true) },
+      { trim: trimNode, add: onNode(false), update: onNode(false), delete: onNode(true) },
       informerOptions,
     );
     const onSlice = (deleted: boolean) => (e: V1EndpointSlice) => {
@@ -104,21 +111,22 @@ export class ClusterCache implements ClusterView {
       const serviceName = e.metadata?.labels?.[SERVICE_NAME_LABEL];
       if (serviceName) this.handlers.endpointsChanged(e.metadata?.namespace ?? '', serviceName);
     };
+    if (!this.options.endpointSlices) return;
     this.slices = startInformer<V1EndpointSlice>(
       this.kubeConfig,
       '/apis/discovery.k8s.io/v1/endpointslices',
       () => discovery.listEndpointSliceForAllNamespaces(),
-      { add: onSlice(false), update: onSlice(false), delete: onSlice(true) },
+      { trim: trimEndpointSlice, add: onSlice(false), update: onSlice(false), delete: onSlice(true) },
       informerOptions,
     );
   }
 
   synced(): boolean {
-    return this.serviceInformer.synced() && this.nodeInformer.synced() && this.slices.synced();
+    return this.serviceInformer.synced() && this.nodeInformer.synced() && (this.slices?.synced() ?? true);
   }
 
   async waitForSync(): Promise<void> {
-    await Promise.all([this.serviceInformer.waitForSync(), this.nodeInformer.waitForSync(), this.slices.waitForSync()]);
+    await Promise.all([this.serviceInformer.waitForSync(), this.nodeInformer.waitForSync(), this.slices?.waitForSync()]);
   }
 
   async stop(): Promise<void> {
@@ -142,6 +150,7 @@ export class ClusterCache implements ClusterView {
   }
 
   endpointSlices(namespace: string, serviceName: string): readonly V1EndpointSlice[] {
+    if (!this.slices) return [];
     return this.slices.cache.list(namespace).filter((e) => e.metadata?.labels?.[SERVICE_NAME_LABEL] === serviceName);
   }
 }

@@ -5,6 +5,8 @@ import { makeInformer, type KubeConfig, type KubernetesListObject, type Kubernet
 import type { Logger } from '../observability/logger.js';
 
 export interface InformerHandlers<T> {
+  /** Runs first on every added or updated object, which is the cached one: drop what nobody reads. */
+  trim?(obj: T): void;
   add?(obj: T): void;
   update?(obj: T): void;
   delete?(obj: T): void;
@@ -42,6 +44,10 @@ export function startInformer<T extends KubernetesObject>(
   let resolveSync: () => void = () => {};
   const syncPromise = new Promise<void>((resolve) => (resolveSync = resolve));
 
+  if (handlers.trim) {
+    informer.on('add', handlers.trim);
+    informer.on('update', handlers.trim);
+  }
   if (handlers.add) informer.on('add', handlers.add);
   if (handlers.update) informer.on('update', handlers.update);
   if (handlers.delete) informer.on('delete', handlers.delete);

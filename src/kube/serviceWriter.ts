@@ -1,5 +1,6 @@
 // The controller's writes to Services: the cleanup finalizer (merge patch with the resourceVersion
-// as a precondition, re-read on conflict) and status.loadBalancer (merge patch on /status).
+// as a precondition, re-read on conflict), status.loadBalancer (merge patch on /status) and our
+// report annotations (merge patch of the one key).
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
 import type { LoadBalancerIngress } from '../../providers/provider.js';
 import { statusPatch } from '../controller/ingressStatus.js';
@@ -30,6 +31,13 @@ export class ServiceWriter implements KubeWriter {
   async patchIngress(service: V1Service, ingress: LoadBalancerIngress[]): Promise<void> {
     await this.core.patchNamespacedServiceStatus(
       { namespace: service.metadata?.namespace ?? 'default', name: service.metadata?.name ?? '', body: statusPatch(ingress) },
+      mergePatch(),
+    );
+  }
+
+  async annotate(service: V1Service, name: string, value: string | null): Promise<void> {
+    await this.core.patchNamespacedService(
+      { namespace: service.metadata?.namespace ?? 'default', name: service.metadata?.name ?? '', body: { metadata: { annotations: { [name]: value } } } },
       mergePatch(),
     );
   }

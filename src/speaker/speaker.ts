@@ -1,5 +1,7 @@
-// The speaker on one node: keeps this node's Lease alive, watches Leases, Nodes, Services and
-// EndpointSlices, computes who owns each address (announcementOwnership.ts, pure) and converges the
+// The speaker on one node: keeps this node's Lease alive, watches Leases, Nodes and Services (never
+// EndpointSlices: for Local Services the controller publishes the nodes with a ready endpoint on
+// the Service, so an endpoint change costs the speakers one Service event, only when that set
+// changes), computes who owns each address (announcementOwnership.ts, pure) and converges the
 // interface (announcer.ts, effects injected). The owner reports itself on the Service (annotation
 // and Event) so "where is my IP" has an answer.
 //
@@ -18,7 +20,6 @@
 import {
   CoordinationV1Api,
   CoreV1Api,
-  DiscoveryV1Api,
   KubeConfig,
   PatchStrategy,
   makeInformer,
@@ -30,8 +31,8 @@ import {
   type V1Lease,
   type V1Node,
   type V1Service,
-  type V1EndpointSlice,
 } from '@kubernetes/client-node';
+import { ANNOUNCING_NODE_ANNOTATION, endpointNodesOf } from '../controller/ourAnnotations.js';
 import { wantedSlot, type ProviderSlot } from '../controller/serviceSelection.js';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/speakerMetrics.js';
@@ -42,7 +43,7 @@ import type { NetEffects } from './netEffects.js';
 import type { AnnounceReadiness } from './announceInterface.js';
 import { RenewalObserver } from './renewalObserver.js';
 
-export const ANNOUNCING_NODE_ANNOTATION = 'kube-lb-provisioner.io/announcing-node';
+export { ANNOUNCING_NODE_ANNOTATION };
 export const SPEAKER_LEASE_LABEL = 'kube-lb-provisioner.io/speaker';
 export const EVENT_REASON_NODE_ASSIGNED = 'nodeAssigned';
 
@@ -85,7 +86,7 @@ export class Speaker {
   private readonly lapseMs: number;
   private readonly refreshIntervalMs: number;
   private readonly announcer: Announcer;
-  private informers: { leases: Watched<V1Lease>; nodes: Watched<V1Node>; services: Watched<V1Service>; slices: Watched<V1EndpointSlice> } | undefined;
+  private informers: { leases: Watched<V1Lease>; nodes: Watched<V1Node>; services: Watched<V1Service> } | undefined;
   private readonly renewals = new RenewalObserver();
   private lastOwnRenewal = 0;
   private leaseResourceVersion: string | undefined;
@@ -133,13 +134,11 @@ export class Speaker {
 
   async start(): Promise<void> {
     const kc = this.options.kubeConfig;
-    const discovery = kc.makeApiClient(DiscoveryV1Api);
     const ns = this.options.namespace;
     this.informers = {
       leases: makeInformer(kc, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, () => this.coordination.listNamespacedLease({ namespace: ns, labelSelector: SPEAKER_LEASE_LABEL }), SPEAKER_LEASE_LABEL),
       nodes: makeInformer(kc, '/api/v1/nodes', () => this.core.listNode()),
       services: makeInformer(kc, '/api/v1/services', () => this.core.listServiceForAllNamespaces()),
-      slices: makeInformer(kc, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()),
     };
     for (const [name, informer] of Object.entries(this.informers) as [string, Watched<KubernetesObject>][]) {
       for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, () => this.evaluateSoon());
@@ -292,25 +291,16 @@ export class Speaker {
     return this.informers!.nodes.list().map(nodeState);
   }
 
+  /** Served Services with addresses. Local ones carry the endpoint nodes the controller publishes. */
   private serviceView(): AnnouncedService[] {
-    const readyNodes = new Map<string, Set<string>>();
-    for (const slice of this.informers!.slices.list()) {
-      const service = slice.metadata?.labels?.['kubernetes.io/service-name'];
-      if (!service) continue;
-      const key = `${slice.metadata?.namespace}/${service}`;
-      const nodes = readyNodes.get(key) ?? new Set<string>();
-      for (const endpoint of slice.endpoints ?? []) {
-        if (endpoint.nodeName && endpoint.conditions?.ready !== false) nodes.add(endpoint.nodeName);
-      }
-      readyNodes.set(key, nodes);
-    }
     const out: AnnouncedService[] = [];
     for (const svc of this.informers!.services.list()) {
       if (!wantedSlot(svc, this.slots) || !svc.spec) continue;
       const ips = (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ip && i.ipMode !== 'Proxy').map((i) => i.ip!);
       if (ips.length === 0) continue;
       const key = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
-      out.push({ key, ips, trafficPolicy: svc.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster', endpointNodes: [...(readyNodes.get(key) ?? [])] });
+      const local = svc.spec.externalTrafficPolicy === 'Local';
+      out.push({ key, ips, trafficPolicy: local ? 'Local' : 'Cluster', endpointNodes: local ? endpointNodesOf(svc.metadata?.annotations) : [] });
     }
     return out;
   }

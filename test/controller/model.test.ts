@@ -137,6 +137,7 @@ describe('validateAgainstCapabilities', () => {
     ipFamilies: ['IPv4'],
     annotations: ['kube-lb-provisioner.io/idle-timeout-seconds'],
     usesNodePorts: true,
+    followsEndpoints: false,
     needsProviderID: false,
   };
   it('names the port of an unsupported protocol', () => {

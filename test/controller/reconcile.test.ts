@@ -31,6 +31,13 @@ class MemoryCluster implements ClusterView, KubeWriter {
     this.log.push(`patchIngress ${ingress.map((i) => i.ip).join(',') || '-'}`);
     s.status = { loadBalancer: { ingress } };
   }
+  async annotate(s: V1Service, name: string, value: string | null) {
+    this.log.push(`annotate ${name}=${value ?? '-'}`);
+    const annotations = { ...(s.metadata!.annotations ?? {}) };
+    if (value === null) delete annotations[name];
+    else annotations[name] = value;
+    s.metadata!.annotations = annotations;
+  }
   event(_s: V1Service, type: string, reason: string) {
     this.log.push(`${type} ${reason}`);
   }
