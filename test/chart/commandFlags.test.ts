@@ -10,7 +10,7 @@ import { speakerCommand } from '../../src/cli/speakerCommand.js';
 import { loadConfig, settings } from '../../src/config/load.js';
 import { controllerConfigSchema } from '../../src/config/schema.js';
 import { join } from 'node:path';
-import { cloudValuesFiles, findManifest, fixturesDir, releaseName, releaseNamespace, renderChart, type Manifest } from './helmChart.js';
+import { cloudValuesFiles, findManifest, fixturesDir, releaseName, releaseNamespace, renderChart, type Manifest, withSiteValues } from './helmChart.js';
 
 const fullname = `${releaseName}-kube-lb-provisioner`;
 
@@ -56,7 +56,7 @@ function expandEnv(args: readonly string[], container: Container, fieldValues: R
 
 describe.each(cloudValuesFiles)('%s', (file) => {
   it('the controller container runs `controller` with flags the command accepts, and they load the ConfigMap unchanged', async () => {
-    const manifests = await renderChart({ valuesFiles: [file] });
+    const manifests = await renderChart({ valuesFiles: withSiteValues(file) });
     const pod = podSpec(findManifest(manifests, 'Deployment', fullname));
     const container = pod.containers[0]!;
     const command = controllerCommand();
@@ -90,7 +90,7 @@ describe.each(cloudValuesFiles)('%s', (file) => {
 describe('the speaker container', () => {
   it('runs `speaker` with flags the command accepts, meaning what the chart says', async () => {
     const manifests = await renderChart({
-      valuesFiles: ['values-metal.yaml'],
+      valuesFiles: withSiteValues('values-metal.yaml'),
       set: { 'speaker.interface': 'bond0', 'providers.metal.loadBalancerClass': 'example.com/metal', 'providers.metal.default': 'false' },
     });
     const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
@@ -116,7 +116,7 @@ describe('the speaker container', () => {
   });
 
   it('names no interface by default, so each node announces from the interface its route leaves by', async () => {
-    for (const valuesFiles of [['values-metal.yaml'], ['values-metal.yaml', join(fixturesDir, 'metal-class-and-default-ok.yaml')]]) {
+    for (const valuesFiles of [withSiteValues('values-metal.yaml'), [...withSiteValues('values-metal.yaml'), join(fixturesDir, 'metal-class-and-default-ok.yaml')]]) {
       const manifests = await renderChart({ valuesFiles });
       const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
       expect(container.args.filter((a) => a.startsWith('--interface')), valuesFiles.join()).toEqual([]);
@@ -125,7 +125,7 @@ describe('the speaker container', () => {
   });
 
   it('serves Services without a class when metal has none (values-metal.yaml)', async () => {
-    const manifests = await renderChart({ valuesFiles: ['values-metal.yaml'] });
+    const manifests = await renderChart({ valuesFiles: withSiteValues('values-metal.yaml') });
     const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
     const opts = parseWith(speakerCommand(), expandEnv(container.args.slice(1), container, { 'spec.nodeName': 'node-1' }));
     expect(opts.loadBalancerClass).toBeUndefined();
@@ -133,7 +133,7 @@ describe('the speaker container', () => {
 
   it('serves its class and Services without a class when metal has a class and is the default', async () => {
     const manifests = await renderChart({
-      valuesFiles: ['values-metal.yaml', join(fixturesDir, 'metal-class-and-default-ok.yaml')],
+      valuesFiles: [...withSiteValues('values-metal.yaml'), join(fixturesDir, 'metal-class-and-default-ok.yaml')],
     });
     const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
     const opts = parseWith(speakerCommand(), expandEnv(container.args.slice(1), container, { 'spec.nodeName': 'node-1' }));

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { controllerConfigSchema, providerConfigSchema } from '../../src/config/schema.js';
-import { chartDir, cloudValuesFiles, findManifest, fixturesDir, releaseName, renderChart, type RenderOptions } from './helmChart.js';
+import { chartDir, cloudValuesFiles, findManifest, fixturesDir, releaseName, renderChart, type RenderOptions, withSiteValues } from './helmChart.js';
 import { declaredKeys, undeclaredKeys, unwrapSchema } from './zodStrict.js';
 
 const fullname = `${releaseName}-kube-lb-provisioner`;
@@ -72,7 +72,7 @@ function providerSchema(type: string): z.ZodObject {
 
 describe('the ConfigMap the chart renders', () => {
   it.each(cloudValuesFiles)('%s: parses with controllerConfigSchema, strictly', async (file) => {
-    const config = await renderedConfig({ valuesFiles: [file] });
+    const config = await renderedConfig({ valuesFiles: withSiteValues(file) });
     expect(parseStrict(config)).toEqual({ issues: [], undeclared: [] });
   });
 
@@ -87,15 +87,27 @@ describe('the ConfigMap the chart renders', () => {
     }
   });
 
+  // aws: with metal alone clusterName is deliberately left to the controller's default (next test).
   it('sets every controller-level key itself (none left to a default the chart cannot see)', async () => {
-    const config = (await renderedConfig({ valuesFiles: ['values-metal.yaml'] })) as Record<string, unknown>;
+    const config = (await renderedConfig({ valuesFiles: withSiteValues('values-aws.yaml') })) as Record<string, unknown>;
     const { providers: _rendered, ...controllerLevel } = config;
     const declared = schemaKeyPaths(controllerConfigSchema).filter((p) => !p.startsWith('providers'));
     expect(keyPaths(controllerLevel, controllerConfigSchema).sort()).toEqual(declared.sort());
   });
 
+  it('metal alone without clusterName: the key is left out and the controller takes its default, kubernetes', async () => {
+    const config = (await renderedConfig({ valuesFiles: withSiteValues('values-metal.yaml') })) as Record<string, unknown>;
+    expect(config).not.toHaveProperty('clusterName');
+    expect(controllerConfigSchema.parse(config).clusterName).toBe('kubernetes');
+  });
+
+  it('a clusterName given with metal reaches the controller', async () => {
+    const config = (await renderedConfig({ valuesFiles: withSiteValues('values-metal.yaml'), set: { clusterName: 'lab-rack2' } })) as Record<string, unknown>;
+    expect(controllerConfigSchema.parse(config).clusterName).toBe('lab-rack2');
+  });
+
   it('puts the leader-election Lease in the release namespace, and the probes on the metrics address', async () => {
-    const manifests = await renderChart({ valuesFiles: ['values-aws.yaml'], namespace: 'lb-elsewhere', set: { 'controller.metricsPort': '9090' } });
+    const manifests = await renderChart({ valuesFiles: withSiteValues('values-aws.yaml'), namespace: 'lb-elsewhere', set: { 'controller.metricsPort': '9090' } });
     const config = parseYaml((findManifest(manifests, 'ConfigMap', fullname).data as Record<string, string>)['config.yaml'] ?? '') as {
       leaderElection: { namespace: string; leaseName: string };
       metricsAddress: string;
@@ -109,7 +121,7 @@ describe('the ConfigMap the chart renders', () => {
   });
 
   it('omits an empty loadBalancerClass (a provider for Services without a class)', async () => {
-    const config = (await renderedConfig({ valuesFiles: ['values-aws.yaml'], set: { 'providers.aws.loadBalancerClass': '' } })) as {
+    const config = (await renderedConfig({ valuesFiles: withSiteValues('values-aws.yaml'), set: { 'providers.aws.loadBalancerClass': '' } })) as {
       providers: Record<string, unknown>[];
     };
     expect(config.providers[0]).not.toHaveProperty('loadBalancerClass');

@@ -14,6 +14,22 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '
 export const chartDir = join(repoRoot, 'charts', 'kube-lb-provisioner');
 export const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 export const cloudValuesFiles = ['values-aws.yaml', 'values-gcp.yaml', 'values-metal.yaml'] as const;
+export type CloudValuesFile = (typeof cloudValuesFiles)[number];
+
+/**
+ * The example files hold no site-specific values (they fail alone, naming what to set), so every
+ * render of them adds what a user would supply: fixtures/site-<cloud>.yaml.
+ */
+export const siteValues: Record<CloudValuesFile, string> = {
+  'values-aws.yaml': join(fixturesDir, 'site-aws.yaml'),
+  'values-gcp.yaml': join(fixturesDir, 'site-gcp.yaml'),
+  'values-metal.yaml': join(fixturesDir, 'site-metal.yaml'),
+};
+
+/** The example files, then each one's site values (later files win, as with helm -f). */
+export function withSiteValues(...files: CloudValuesFile[]): string[] {
+  return [...files, ...files.map((f) => siteValues[f])];
+}
 export const releaseName = 'klp';
 export const releaseNamespace = 'kube-lb-system';
 

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { speakerCommand } from '../../src/cli/speakerCommand.js';
 import { parseSpeakerMetricsAddress } from '../../src/speaker/speakerHealth.js';
-import { findManifest, releaseName, releaseNamespace, renderChart, type Manifest, type RenderOptions } from './helmChart.js';
+import { findManifest, releaseName, releaseNamespace, renderChart, type Manifest, type RenderOptions, withSiteValues } from './helmChart.js';
 import { hasModel, modelNameFor, unknownFields } from './unknownFields.js';
 
 interface Validatable {
@@ -63,13 +63,13 @@ async function validationProblems(m: Manifest): Promise<string[]> {
 }
 
 const renders: [label: string, options: RenderOptions][] = [
-  ['values-aws.yaml', { valuesFiles: ['values-aws.yaml'] }],
-  ['values-gcp.yaml', { valuesFiles: ['values-gcp.yaml'] }],
-  ['values-metal.yaml', { valuesFiles: ['values-metal.yaml'] }],
+  ['values-aws.yaml', { valuesFiles: withSiteValues('values-aws.yaml') }],
+  ['values-gcp.yaml', { valuesFiles: withSiteValues('values-gcp.yaml') }],
+  ['values-metal.yaml', { valuesFiles: withSiteValues('values-metal.yaml') }],
   [
     'every provider, ServiceMonitor, custom spread and affinity',
     {
-      valuesFiles: ['values-aws.yaml', 'values-gcp.yaml', 'values-metal.yaml'],
+      valuesFiles: withSiteValues('values-aws.yaml', 'values-gcp.yaml', 'values-metal.yaml'),
       set: {
         'providers.gcp.default': 'false',
         'providers.metal.default': 'false',
@@ -92,7 +92,7 @@ const renders: [label: string, options: RenderOptions][] = [
       },
     },
   ],
-  ['one replica, no PDB, no metrics Service', { valuesFiles: ['values-aws.yaml'], set: { 'controller.replicas': '1', 'controller.podDisruptionBudget.enabled': 'false', 'metrics.service.enabled': 'false' } }],
+  ['one replica, no PDB, no metrics Service', { valuesFiles: withSiteValues('values-aws.yaml'), set: { 'controller.replicas': '1', 'controller.podDisruptionBudget.enabled': 'false', 'metrics.service.enabled': 'false' } }],
 ];
 
 const fullname = `${releaseName}-kube-lb-provisioner`;
@@ -237,9 +237,10 @@ describe.each(renders)('rendered with %s', (_label, options) => {
   it('the ServiceAccount carries the cloud identity of each enabled cloud', () => {
     const config = (findManifest(manifests, 'ConfigMap', fullname).data as Record<string, string>)['config.yaml'] ?? '';
     const annotations = findManifest(manifests, 'ServiceAccount', fullname).metadata.annotations ?? {};
-    if (config.includes('type: aws')) expect(annotations['eks.amazonaws.com/role-arn']).toBe('arn:aws:iam::111122223333:role/kube-lb-provisioner');
+    // The identities come from the user's own values (fixtures/site-*.yaml); the example files set none.
+    if (config.includes('type: aws')) expect(annotations['eks.amazonaws.com/role-arn']).toBe('arn:aws:iam::409876543210:role/shop-prod-eu1-lb');
     else expect(annotations['eks.amazonaws.com/role-arn']).toBeUndefined();
-    if (config.includes('type: gcp')) expect(annotations['iam.gke.io/gcp-service-account']).toBe('kube-lb-provisioner@my-project.iam.gserviceaccount.com');
+    if (config.includes('type: gcp')) expect(annotations['iam.gke.io/gcp-service-account']).toBe('lb-controller@shop-prod-31337.iam.gserviceaccount.com');
     else expect(annotations['iam.gke.io/gcp-service-account']).toBeUndefined();
   });
 

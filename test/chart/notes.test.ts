@@ -12,15 +12,16 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { Speaker } from '../../src/speaker/speaker.js';
 import { createNodes, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
-import { findManifest, fixturesDir, releaseName, releaseNamespace, renderChart, renderNotes } from './helmChart.js';
+import { findManifest, fixturesDir, releaseName, releaseNamespace, renderChart, renderNotes, withSiteValues } from './helmChart.js';
 import { MemoryNetEffects } from './memoryNetEffects.js';
 
 const fullname = `${releaseName}-kube-lb-provisioner`;
 
 describe('NOTES.txt text', () => {
   it('metal: the speaker checks, and a Service with no class', async () => {
-    const notes = await renderNotes({ valuesFiles: ['values-metal.yaml'] });
-    expect(notes).toContain('installed in namespace kube-lb-system for cluster "my-metal-cluster"');
+    const notes = await renderNotes({ valuesFiles: withSiteValues('values-metal.yaml') });
+    // No clusterName given with metal: NOTES names the controller's default.
+    expect(notes).toContain('installed in namespace kube-lb-system for cluster "kubernetes"');
     expect(notes).toContain('- metal: Services that name no loadBalancerClass');
     expect(notes).toContain(`rollout status deployment/${fullname}`);
     expect(notes).toContain(`rollout status daemonset/${fullname}-speaker`);
@@ -29,7 +30,8 @@ describe('NOTES.txt text', () => {
   });
 
   it('aws serving only its class: the example Service names that class', async () => {
-    const notes = await renderNotes({ valuesFiles: ['values-aws.yaml'], set: { 'providers.aws.default': 'false' } });
+    const notes = await renderNotes({ valuesFiles: withSiteValues('values-aws.yaml'), set: { 'providers.aws.default': 'false' } });
+    expect(notes).toContain('for cluster "shop-prod-eu1"');
     expect(notes).toContain('- aws: Services with loadBalancerClass kube-lb-provisioner.io/aws\n');
     expect(notes).toContain(`--overrides='{"apiVersion":"v1","spec":{"loadBalancerClass":"kube-lb-provisioner.io/aws"}}'`);
     expect(notes).not.toContain('daemonset');
@@ -38,7 +40,7 @@ describe('NOTES.txt text', () => {
 
   it('gcp as the default, next to metal with its own class', async () => {
     const notes = await renderNotes({
-      valuesFiles: ['values-gcp.yaml', 'values-metal.yaml'],
+      valuesFiles: withSiteValues('values-gcp.yaml', 'values-metal.yaml'),
       set: { 'providers.metal.loadBalancerClass': 'kube-lb-provisioner.io/metal', 'providers.metal.default': 'false', 'metrics.service.enabled': 'false' },
     });
     expect(notes).toContain('- gcp: Services with loadBalancerClass kube-lb-provisioner.io/gcp, and Services that name no class');
@@ -82,7 +84,7 @@ describe('NOTES.txt check commands, run with the real kubectl', () => {
   let notesCommands: string[][] = [];
 
   beforeAll(async () => {
-    const options = { valuesFiles: ['values-metal.yaml', join(fixturesDir, 'fast-timings.yaml')] };
+    const options = { valuesFiles: [...withSiteValues('values-metal.yaml'), join(fixturesDir, 'fast-timings.yaml')] };
     const manifests = await renderChart(options);
     notesCommands = (await renderNotes(options))
       .split('\n')

@@ -17,14 +17,14 @@ import { createNodes, eventsFor, lbService, readService, waitFor, waitForEvent, 
 import { kubeConfigFor } from '../support/kube.js';
 import { startFaultProxy, type FaultProxy } from './faultProxy.js';
 import { MemoryNetEffects } from './memoryNetEffects.js';
-import { findManifest, fixturesDir, releaseName, repoRoot, releaseNamespace, renderChart, type Manifest, type RenderOptions } from './helmChart.js';
+import { findManifest, fixturesDir, releaseName, repoRoot, releaseNamespace, renderChart, type Manifest, type RenderOptions, withSiteValues } from './helmChart.js';
 import { describeRequest, granted, rulesFor, unusedPermissions, type RequestAttributes, type ScopedRule } from './rbacRules.js';
 
 const fullname = `${releaseName}-kube-lb-provisioner`;
 const appNamespace = 'shop';
 
 /** The chart as a bare-metal user installs it, with timings short enough for a test. */
-const metalRelease: RenderOptions = { valuesFiles: ['values-metal.yaml', join(fixturesDir, 'fast-timings.yaml')] };
+const metalRelease: RenderOptions = { valuesFiles: [...withSiteValues('values-metal.yaml'), join(fixturesDir, 'fast-timings.yaml')] };
 
 function podSpec(workload: Manifest): { serviceAccountName: string; containers: { args: string[] }[] } {
   return (workload.spec as { template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } }).template.spec;
@@ -234,11 +234,11 @@ describe('the proof covers every cloud', () => {
     expect(offenders).toEqual([]);
   });
 
-  it.each(['values-aws.yaml', 'values-gcp.yaml'])('%s binds the controller exactly the rules proven with metal', async (file) => {
-    const rendered = await renderChart({ valuesFiles: [file] });
+  it.each(['values-aws.yaml', 'values-gcp.yaml'] as const)('%s binds the controller exactly the rules proven with metal', async (file) => {
+    const rendered = await renderChart({ valuesFiles: withSiteValues(file) });
     const deployment = findManifest(rendered, 'Deployment', fullname);
     const rules = rulesFor(rendered, { name: podSpec(deployment).serviceAccountName, namespace: releaseNamespace });
-    const metal = rulesFor(await renderChart({ valuesFiles: ['values-metal.yaml'] }), { name: podSpec(deployment).serviceAccountName, namespace: releaseNamespace });
+    const metal = rulesFor(await renderChart({ valuesFiles: withSiteValues('values-metal.yaml') }), { name: podSpec(deployment).serviceAccountName, namespace: releaseNamespace });
     expect(rules).toEqual(metal);
     expect(rendered.some((m) => m.kind === 'DaemonSet' || m.metadata.name.endsWith('-speaker'))).toBe(false);
   });

@@ -9,6 +9,9 @@ export function unwrapSchema(schema: z.ZodType): z.ZodType {
   for (;;) {
     if (current instanceof z.ZodOptional || current instanceof z.ZodDefault || current instanceof z.ZodPrefault || current instanceof z.ZodNullable) {
       current = current.unwrap() as z.ZodType;
+    } else if (current instanceof z.ZodPipe) {
+      // A .transform() (e.g. the clusterName default): the keys are those of its input schema.
+      current = current.in as z.ZodType;
     } else {
       return current;
     }

@@ -87,6 +87,10 @@ The controller checks the same rules at start-up (src/config/schema.ts); failing
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- if and (or (has "aws" $enabled) (has "gcp" $enabled)) (not .Values.clusterName) -}}
+{{- fail (printf "clusterName is required with the %s provider: set it to this cluster's name, unique in the account or project (--set clusterName=...)" (ternary "aws" "gcp" (has "aws" $enabled))) -}}
+{{- end -}}
+{{- include "klp.rejectPlaceholders" . -}}
 {{- if not $enabled -}}
 {{- fail "no provider is enabled: set providers.aws.enabled, providers.gcp.enabled or providers.metal.enabled to true (see values-aws.yaml, values-gcp.yaml, values-metal.yaml)" -}}
 {{- end -}}
@@ -98,6 +102,31 @@ The controller checks the same rules at start-up (src/config/schema.ts); failing
 {{- end -}}
 {{- if and .Values.providers.metal.enabled (le (int .Values.speaker.leaseLapseMs) (int .Values.speaker.leaseRenewIntervalMs)) -}}
 {{- fail (printf "speaker.leaseLapseMs (%d) must be longer than speaker.leaseRenewIntervalMs (%d), or live speakers look dead between renewals" (int .Values.speaker.leaseLapseMs) (int .Values.speaker.leaseRenewIntervalMs)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Values copied from old example files or documentation: refused with what to set instead, so that
+an install never tags resources for a made-up cluster, VPC, account or project. The schema refuses
+the same values; this also holds under --skip-schema-validation.
+*/}}
+{{- define "klp.rejectPlaceholders" -}}
+{{- if has .Values.clusterName (list "my-cluster" "my-eks-cluster" "my-gke-cluster" "my-metal-cluster") -}}
+{{- fail (printf "clusterName %q is an example's placeholder: set this cluster's own name" .Values.clusterName) -}}
+{{- end -}}
+{{- $aws := .Values.providers.aws | default dict -}}
+{{- if eq ($aws.vpcId | default "") "vpc-0123456789abcdef0" -}}
+{{- fail "providers.aws.vpcId vpc-0123456789abcdef0 is an example's placeholder: set your VPC's id, or leave it unset" -}}
+{{- end -}}
+{{- if regexMatch ":iam::(111122223333|123456789012):" ($aws.iamRoleArn | default "") -}}
+{{- fail (printf "providers.aws.iamRoleArn %s is in a documentation account: set a role of your own account, or leave it unset" $aws.iamRoleArn) -}}
+{{- end -}}
+{{- $gcp := .Values.providers.gcp | default dict -}}
+{{- if has ($gcp.project | default "") (list "my-project" "my-gcp-project" "project-id") -}}
+{{- fail (printf "providers.gcp.project %q is an example's placeholder: set your project id" $gcp.project) -}}
+{{- end -}}
+{{- if regexMatch "@(my-project|my-gcp-project|project-id)\\.iam\\.gserviceaccount\\.com$" ($gcp.serviceAccount | default "") -}}
+{{- fail (printf "providers.gcp.serviceAccount %s is an example's placeholder: set a service account of your project, or leave it unset" $gcp.serviceAccount) -}}
 {{- end -}}
 {{- end -}}
 
@@ -123,7 +152,6 @@ optional strings.
 {{- end -}}
 {{- end -}}
 {{- $config := dict
-  "clusterName" .Values.clusterName
   "workers" $c.workers
   "resyncPeriodSeconds" $c.resyncPeriodSeconds
   "backoff" $c.backoff
@@ -138,5 +166,7 @@ optional strings.
   "logLevel" $c.logLevel
   "providers" $providers
 -}}
+{{- /* Unset: the controller's own default ("kubernetes"), which it allows only without aws and gcp. */ -}}
+{{- with .Values.clusterName -}}{{- $_ := set $config "clusterName" . -}}{{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
