@@ -52,6 +52,8 @@ export interface SpeakerOptions {
   nodeName: string;
   /** Namespace of the speakers' Leases (the speaker's own namespace). */
   namespace: string;
+  /** Told of every watch event the speaker receives, by informer (benchmarks count them). */
+  onWatchEvent?: (informer: string) => void;
   /** Serve Services of this spec.loadBalancerClass; undefined: Services without a class. */
   loadBalancerClass?: string;
   /** With a class: also serve Services without one (the metal provider is the default). */
@@ -141,7 +143,12 @@ export class Speaker {
       services: makeInformer(kc, '/api/v1/services', () => this.core.listServiceForAllNamespaces()),
     };
     for (const [name, informer] of Object.entries(this.informers) as [string, Watched<KubernetesObject>][]) {
-      for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, () => this.evaluateSoon());
+      for (const verb of ['add', 'update', 'delete'] as const) {
+        informer.on(verb, () => {
+          this.options.onWatchEvent?.(name);
+          this.evaluateSoon();
+        });
+      }
       informer.on('error', (error: unknown) => {
         if (this.stopped) return;
         this.options.logger.warn({ err: error, informer: name }, 'speaker: watch failed, restarting');

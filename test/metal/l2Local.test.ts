@@ -1,11 +1,15 @@
 // externalTrafficPolicy: Local for real: three node namespaces and a client on a bridge, a speaker
-// per node (the real CLI) against the embedded API server. The test plays the controller's and the
-// EndpointSlice controller's parts. Only a node with a ready endpoint of the Service may announce
-// its address, so traffic never crosses to another node. Needs root (CI is root).
+// per node (the real CLI) and the metal controller against the embedded API server. The test plays
+// the EndpointSlice controller's part. Only a node with a ready endpoint of the Service may announce
+// its address, so traffic never crosses to another node. The speakers learn those nodes from the
+// controller's annotation on the Service and never watch EndpointSlices. Needs root (CI is root).
 import { DiscoveryV1Api, type V1EndpointSlice } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningController } from '../../src/controller/runController.js';
 import { rankNodes } from '../../src/speaker/announcementOwnership.js';
-import { LAN_PREFIX, NODE_PORT, SERVICE_PORT, setIngress, startSpeakerLab, waitForHolders, waitForSoleAnnouncer, type LabNode, type SpeakerLab } from './l2Lab.js';
+import { e2eConfig, startController } from '../support/controller.js';
+import { kubeConfigFor } from '../support/kube.js';
+import { LAN_PREFIX, NODE_PORT, POOL_RANGE, SERVICE_PORT, startSpeakerLab, waitForHolders, waitForSoleAnnouncer, type LabNode, type SpeakerLab } from './l2Lab.js';
 
 const NODES = ['node-a', 'node-b', 'node-c'];
 // An address that node-a would win if the endpoints were ignored, so announcing from node-b or
@@ -27,13 +31,19 @@ function slice(endpoints: { nodeName: string; ready: boolean }[]): V1EndpointSli
 describe('metal L2: externalTrafficPolicy Local in network namespaces', () => {
   let env: SpeakerLab;
   let discovery: DiscoveryV1Api;
+  let controller: RunningController;
 
   beforeAll(async () => {
     env = await startSpeakerLab(NODES);
     discovery = env.kc.makeApiClient(DiscoveryV1Api);
+    ({ controller } = await startController({
+      kubeConfig: kubeConfigFor(env.api, 'controller'),
+      config: e2eConfig([{ type: 'metal', pools: [{ name: 'lab', addresses: [POOL_RANGE] }] }]),
+    }));
   });
 
   afterAll(async () => {
+    await controller?.stop();
     await env?.destroy();
   });
 
@@ -62,12 +72,12 @@ describe('metal L2: externalTrafficPolicy Local in network namespaces', () => {
         spec: {
           type: 'LoadBalancer',
           externalTrafficPolicy: 'Local',
+          loadBalancerIP: VIP,
           selector: { app: SERVICE },
           ports: [{ port: SERVICE_PORT, nodePort: NODE_PORT, protocol: 'TCP' }],
         },
       },
     });
-    await setIngress(env.core, NAMESPACE, SERVICE, [VIP]);
 
     await expectAnnouncedBy('node-b');
 
@@ -89,5 +99,8 @@ describe('metal L2: externalTrafficPolicy Local in network namespaces', () => {
       { nodeName: 'node-c', ready: false },
     ]);
     await expectAnnouncedBy('node-b');
+    // Only the controller watched EndpointSlices; the speakers (and this test) never did.
+    const watchers = new Set(env.api.requests.filter((r) => r.resource === 'endpointslices' && r.verb === 'watch').map((r) => r.user));
+    expect([...watchers]).toEqual(['controller']);
   });
 });

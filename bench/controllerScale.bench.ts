@@ -1,0 +1,256 @@
+// Memory and watch load at real-cluster scale, against the embedded API server: 10,000 Services,
+// 10,000 EndpointSlices of 10 endpoints each (100,000 endpoints) and 5,000 Nodes, plus 1,000
+// LoadBalancer Services with externalTrafficPolicy: Local. Each process measured is a child, so
+// its RSS is its own: baseline after start-up, then after its caches are full (and, for metal,
+// after every Local Service holds an address and its published endpoint nodes).
+//
+//   controller, a cloud-like provider (follows no endpoints): RSS above baseline, target 150 MB
+//   controller, metal serving the 1,000 Local Services:       RSS above baseline, target 200 MB
+//   speaker on one node, same cluster:                        RSS above baseline, target 60 MB
+//   watch events reaching a speaker per endpoint change of a Service it does not serve: target 0
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, type V1EndpointSlice, type V1Node } from '@kubernetes/client-node';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { startApiServer, type ApiServerHandle } from '../src/apiserver/index.js';
+import { controllerConfigSchema } from '../src/config/schema.js';
+import { runController } from '../src/controller/runController.js';
+import { withSharedConnections } from '../src/kube/sharedConnections.js';
+import { silentLogger } from '../src/observability/logger.js';
+import type { AnnounceReadiness } from '../src/speaker/announceInterface.js';
+import type { NetEffects } from '../src/speaker/netEffects.js';
+import { Speaker } from '../src/speaker/speaker.js';
+
+const SERVICES = 10_000;
+const ENDPOINTS_PER_SLICE = 10;
+const NODES = 5_000;
+const LOCAL_SERVICES = 1_000;
+const UNRELATED_CHANGES = 200;
+
+/** Kept-alive connections: 26,000 creates would otherwise run out of file descriptors. */
+function kubeConfigOf(api: ApiServerHandle): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromString(api.kubeconfig());
+  return withSharedConnections(kc);
+}
+
+async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+function node(i: number): V1Node {
+  const name = `node-${i}`;
+  return {
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'topology.kubernetes.io/zone': `zone-${i % 3}` } },
+    spec: { providerID: `sim://${name}`, podCIDR: `10.${(i >> 8) & 255}.${i & 255}.0/24` },
+    status: {
+      addresses: [{ type: 'InternalIP', address: `10.200.${(i >> 8) & 255}.${i & 255}` }, { type: 'Hostname', address: name }],
+      capacity: { cpu: '2', memory: '8Gi', pods: '110' },
+      allocatable: { cpu: '1930m', memory: '7Gi', pods: '110' },
+      conditions: ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'].map((type) => ({ type, status: type === 'Ready' ? 'True' : 'False', reason: 'Kubelet', message: `kubelet reports ${type}` })),
+      images: Array.from({ length: 8 }, (_, k) => ({ names: [`registry.example/team/app-${k}@sha256:${String(k).repeat(64).slice(0, 64)}`], sizeBytes: 50_000_000 + k })),
+    },
+  };
+}
+
+/** A slice as the EndpointSlice controller writes it, with the fields real clusters carry. */
+function slice(service: string, i: number, generation = 1): V1EndpointSlice {
+  return {
+    metadata: {
+      name: `${service}-x${i.toString(36)}`,
+      namespace: 'default',
+      labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io', app: service },
+      annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': new Date().toISOString() },
+      ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: service, uid: `uid-${i}`, controller: true, blockOwnerDeletion: true }],
+    },
+    addressType: 'IPv4',
+    endpoints: Array.from({ length: ENDPOINTS_PER_SLICE }, (_, k) => ({
+      addresses: [`10.${100 + (k % 50)}.${(i >> 8) & 255}.${(i + k + generation) & 255}`],
+      conditions: { ready: true, serving: true, terminating: false },
+      nodeName: `node-${(i * ENDPOINTS_PER_SLICE + k) % NODES}`,
+      zone: `zone-${k % 3}`,
+      targetRef: { kind: 'Pod', namespace: 'default', name: `${service}-pod-${k}-abcde`, uid: `pod-uid-${i}-${k}` },
+    })),
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  };
+}
+
+async function populate(api: ApiServerHandle): Promise<void> {
+  const kc = kubeConfigOf(api);
+  const core = kc.makeApiClient(CoreV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  await inParallel(Array.from({ length: NODES }, (_, i) => i), 32, (i) => core.createNode({ body: node(i) }));
+  await inParallel(Array.from({ length: SERVICES }, (_, i) => i), 32, async (i) => {
+    await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: `svc-${i}`, labels: { app: `svc-${i}` } }, spec: { selector: { app: `svc-${i}` }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } });
+    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: slice(`svc-${i}`, i) });
+  });
+  await inParallel(Array.from({ length: LOCAL_SERVICES }, (_, i) => i), 32, async (i) => {
+    const name = `local-${i}`;
+    await core.createNamespacedService({
+      namespace: 'default',
+      body: { metadata: { name }, spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
+    });
+    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: slice(name, SERVICES + i) });
+  });
+}
+
+interface ChildReport {
+  baselineMb: number;
+  cachedMb: number;
+  seconds: number;
+  watchEvents?: number;
+}
+
+/** Starts this file as a child in `role`; it reports JSON lines; "go" on stdin makes it report again. */
+function startChild(role: string, api: ApiServerHandle): { child: ChildProcess; next: () => Promise<ChildReport> } {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, KLP_BENCH_CHILD: role, KLP_BENCH_KUBECONFIG: api.kubeconfig() },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    child,
+    next: async () => {
+      const line = await lines.next();
+      if (line.done) throw new Error(`${role} child ended without a report`);
+      return JSON.parse(line.value) as ChildReport;
+    },
+  };
+}
+
+function row(what: string, report: ChildReport, targetMb: number): void {
+  const delta = report.cachedMb - report.baselineMb;
+  console.log(`  ${what.padEnd(44)} ${delta.toFixed(0).padStart(4)} MB above a ${report.baselineMb.toFixed(0)} MB baseline (target ${targetMb} MB) -> ${(delta / targetMb).toFixed(2)} of the target; synced in ${report.seconds.toFixed(1)} s`);
+}
+
+export async function run(): Promise<void> {
+  const t0 = performance.now();
+  const api = await startApiServer({ port: 0, requestRecordLimit: 1000 });
+  try {
+    await populate(api);
+    console.log(`cluster: ${SERVICES} Services with ${SERVICES * ENDPOINTS_PER_SLICE} endpoints in slices, ${NODES} Nodes, ${LOCAL_SERVICES} Local LoadBalancer Services (populated in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    for (const [role, what, target] of [
+      ['cloud', 'controller, cloud-like provider', 150],
+      ['metal', `controller, metal serving ${LOCAL_SERVICES} Local Services`, 200],
+    ] as const) {
+      const { child, next } = startChild(role, api);
+      row(what, await next(), target);
+      child.stdin!.end();
+      await new Promise((resolve) => child.on('close', resolve));
+    }
+    const speaker = startChild('speaker', api);
+    row('speaker on one node', await speaker.next(), 60);
+    // Endpoint changes of Services no speaker serves (ClusterIP): none should reach it.
+    const discovery = kubeConfigOf(api).makeApiClient(DiscoveryV1Api);
+    await inParallel(Array.from({ length: UNRELATED_CHANGES }, (_, i) => i), 16, (i) =>
+      discovery.replaceNamespacedEndpointSlice({ namespace: 'default', name: slice(`svc-${i}`, i).metadata!.name!, body: slice(`svc-${i}`, i, 2) }),
+    );
+    await new Promise((r) => setTimeout(r, 2000)); // let any watch event arrive
+    speaker.child.stdin!.write('go\n');
+    const after = await speaker.next();
+    console.log(`  watch events reaching the speaker per endpoint change of a Service it does not serve: ${((after.watchEvents ?? 0) / UNRELATED_CHANGES).toFixed(2)} (target 0; ${after.watchEvents} over ${UNRELATED_CHANGES} changes)`);
+    speaker.child.stdin!.end();
+    await new Promise((resolve) => speaker.child.on('close', resolve));
+  } finally {
+    await api.stop();
+  }
+  console.log(`(scale benchmarks took ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+}
+
+// ---- children ------------------------------------------------------------------------------------
+
+class IdleNetEffects implements NetEffects {
+  async readiness(addresses: string[]): Promise<AnnounceReadiness> {
+    return { ready: true, interfaces: new Map(addresses.map((a) => [a, 'bench0'])) };
+  }
+  async listVIPs(): Promise<string[]> {
+    return [];
+  }
+  async addVIP(): Promise<void> {}
+  async removeVIP(): Promise<void> {}
+  async announce(): Promise<void> {}
+}
+
+async function settledRss(): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+async function until(fn: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const report = (r: ChildReport) => process.stdout.write(`${JSON.stringify(r)}\n`);
+const stdinLines = () => createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+async function controllerChild(role: 'cloud' | 'metal'): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromString(process.env.KLP_BENCH_KUBECONFIG ?? '');
+  const provider =
+    role === 'cloud'
+      ? // A class nobody uses: the caches are all it costs, as for AWS or GCP instance targets.
+        { type: 'simulated', loadBalancerClass: 'bench.example/none' }
+      : { type: 'metal', pools: [{ name: 'bench', addresses: ['10.255.0.0/21'] }] };
+  const config = controllerConfigSchema.parse({ leaderElection: { enabled: false }, workers: 16, providers: [provider] });
+  const baseline = await settledRss();
+  const t0 = performance.now();
+  const controller = await runController({ kubeConfig: kc, config, logger: silentLogger(), registry: new Registry(), tuning: { resyncPeriodMs: 0 } });
+  await until(() => controller.ready(), 'caches synced');
+  await new Promise((r) => setTimeout(r, 500));
+  await until(() => controller.pendingWork() === 0, 'every Service reconciled');
+  const seconds = (performance.now() - t0) / 1000;
+  report({ baselineMb: baseline, cachedMb: await settledRss(), seconds });
+  await stdinLines().next();
+  await controller.stop();
+}
+
+async function speakerChild(): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromString(process.env.KLP_BENCH_KUBECONFIG ?? '');
+  let watchEvents = 0;
+  let counting = false;
+  const baseline = await settledRss();
+  const t0 = performance.now();
+  const speaker = new Speaker({
+    kubeConfig: kc,
+    nodeName: 'node-0',
+    namespace: 'kube-system',
+    effects: new IdleNetEffects(),
+    logger: silentLogger(),
+    onWatchEvent: (informer) => {
+      // Leases renew every second; only the watches that could grow with endpoints count here.
+      if (counting && informer !== 'leases') watchEvents++;
+    },
+  });
+  await speaker.start();
+  const seconds = (performance.now() - t0) / 1000;
+  report({ baselineMb: baseline, cachedMb: await settledRss(), seconds });
+  counting = true;
+  const input = stdinLines();
+  await input.next();
+  report({ baselineMb: baseline, cachedMb: await settledRss(), seconds, watchEvents });
+  await input.next();
+  await speaker.stop(false);
+}
+
+const role = process.env.KLP_BENCH_CHILD;
+if (role === 'cloud' || role === 'metal') {
+  await controllerChild(role);
+  process.exit(0);
+}
+if (role === 'speaker') {
+  await speakerChild();
+  process.exit(0);
+}
