@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest, internalError, methodNotAllowed, resourceNotFound, tooLarge, unsupportedMediaType } from './apiErrors.js';
 import { decodeKubeProtobuf } from './kubeProtobuf.js';
 import { pruneUnknownFields, unknownFields } from './knownFields.js';
+import { assertNoProtoKeys, ownValue } from './ownProperties.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, openapiV3Document, openapiV3Root, serverVersion } from './discoveryDocuments.js';
 import type { KubeObject, ObjectStore, StoredEntry } from './objectStore.js';
 import { apiVersionOf, findResource, resourceCatalog, type ResourceDefinition } from './resourceCatalog.js';
@@ -133,6 +134,12 @@ function mediaType(req: IncomingMessage): string {
 }
 
 function decodeDocument(buf: Buffer, type: string): unknown {
+  const doc = parseDocument(buf, type);
+  assertNoProtoKeys(doc);
+  return doc;
+}
+
+function parseDocument(buf: Buffer, type: string): unknown {
   if (type === 'application/vnd.kubernetes.protobuf') return decodeKubeProtobuf(buf);
   if (type.includes('protobuf') || type.includes('cbor')) throw unsupportedMediaType(type, ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
   const text = buf.toString('utf8');
@@ -379,7 +386,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
         if (type === 'application/apply-patch+yaml') {
           throw unsupportedMediaType(type, [...Object.keys(patchTypes), '(server-side apply is not supported by this API server: use `kubectl apply` without --server-side)']);
         }
-        const patchType = patchTypes[type];
+        const patchType = ownValue(patchTypes, type);
         if (!patchType) throw unsupportedMediaType(type, Object.keys(patchTypes));
         const body = decodeDocument(buf, 'application/json');
         reply(single(200, ctx.ops.patch(scope, patchType, body, dryRun, checkFields)));

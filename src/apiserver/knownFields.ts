@@ -2,6 +2,8 @@
 // in a Warning header), so a typo such as `spec.prots` gets the answer Kubernetes gives instead of
 // being silently dropped. Shapes apply to every element when the value is a list.
 
+import { ownValue } from './ownProperties.js';
+
 export type Shape = 'any' | { [field: string]: Shape };
 
 const any = 'any' as const;
@@ -53,7 +55,7 @@ function walk(value: unknown, shape: Shape, path: string, out: string[], prune: 
   }
   const obj = value as Record<string, unknown>;
   for (const [k, v] of Object.entries(obj)) {
-    const child = shape[k];
+    const child = Object.hasOwn(shape, k) ? shape[k] : undefined;
     const at = path ? `${path}.${k}` : k;
     if (child === undefined) {
       out.push(at);
@@ -63,7 +65,7 @@ function walk(value: unknown, shape: Shape, path: string, out: string[], prune: 
 }
 
 function shapeOf(group: string, storage: string): Shape | undefined {
-  return shapes[storage === 'events' ? (group === 'events.k8s.io' ? 'events.k8s.io/events' : 'core/events') : storage];
+  return ownValue(shapes, storage === 'events' ? (group === 'events.k8s.io' ? 'events.k8s.io/events' : 'core/events') : storage);
 }
 
 /** Paths of fields the kind does not have, e.g. ["spec.prots", "spec.ports[0].nmae"]. */

@@ -21,6 +21,7 @@ import { exactName, matchesFields, parseFieldSelector } from './fieldSelector.js
 import { applyJsonPatch, PatchError, type Json } from './jsonPatch.js';
 import { matchesLabels, parseLabelSelector } from './labelSelector.js';
 import { applyMergePatch } from './mergePatch.js';
+import { omitEmptyFields } from './omitEmpty.js';
 import { objectKey, type KubeObject, type ObjectStore, type StoredEntry } from './objectStore.js';
 import { validateObjectMeta } from './objectValidation.js';
 import { validateKind } from './kindValidation.js';
@@ -270,7 +271,7 @@ export class ResourceOperations {
       const kindErrors = validateKind(def.storage, obj);
       if (kindErrors.length > 0) throw invalidError(def.group, def.kind, name, kindErrors);
     }
-    const ordered = this.ordered(obj);
+    const ordered = this.ordered(def, obj);
     if (dryRun) {
       rollback?.();
       return { obj: ordered, json: JSON.stringify(ordered) };
@@ -291,8 +292,9 @@ export class ResourceOperations {
     if (errors.length > 0) throw invalidError('', 'Event', name, errors);
   }
 
-  /** apiVersion, kind, metadata first, like the real server's output. */
-  private ordered(obj: KubeObject): KubeObject {
+  /** apiVersion, kind, metadata first, like the real server's output; empty omitempty fields gone. */
+  private ordered(def: ResourceDefinition, obj: KubeObject): KubeObject {
+    omitEmptyFields(def.storage, obj);
     const { apiVersion, kind, metadata, ...rest } = obj;
     return { apiVersion, kind, metadata, ...rest } as KubeObject;
   }
@@ -377,7 +379,7 @@ export class ResourceOperations {
       next.metadata.generation = (old.metadata.generation ?? 1) + 1;
     }
     next.metadata.resourceVersion = old.metadata.resourceVersion;
-    next = this.ordered(next);
+    next = this.ordered(def, next);
     if (dryRun) {
       rollback?.();
       return { obj: next, json: JSON.stringify(next) };
@@ -491,7 +493,7 @@ export class ResourceOperations {
       if (this.store.keys(def.storage).some((k) => k.startsWith(`${ns}/`))) return undefined;
     }
     const final = structuredClone(entry.obj);
-    final.spec = { finalizers: [] };
+    final.spec = {};
     if ((final.metadata.finalizers ?? []).length > 0) return this.store.commit('namespaces', ns, 'MODIFIED', final);
     return this.store.commit('namespaces', ns, 'DELETED', final);
   }

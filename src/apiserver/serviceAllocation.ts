@@ -12,6 +12,7 @@ export class AllocationError extends Error {
 }
 
 export class ClusterIpAllocator {
+  readonly family = 'IPv4' as const;
   private readonly first: number;
   private readonly size: number;
   private readonly owners = new Map<number, string>();

@@ -4,6 +4,7 @@ import { internalError, invalidValue, type FieldError } from './apiErrors.js';
 import type { ObjectStore } from './objectStore.js';
 import { AllocationError } from './serviceAllocation.js';
 import { defaultServiceSpec, needsHealthCheckNodePort, needsNodePorts, type ServiceSpec } from './serviceDefaults.js';
+import { settleIpFamilies } from './serviceIpFamilies.js';
 import { validateServiceSpec } from './serviceValidation.js';
 
 interface Taken {
@@ -38,6 +39,8 @@ export function admitServiceSpec(
   const errors = validateServiceSpec(spec, old);
   if (errors.length > 0) return { errors };
   const ips = store.clusterIps!;
+  const familyErrors = settleIpFamilies(spec, old, [ips.family]);
+  if (familyErrors.length > 0) return { errors: familyErrors };
   const taken: Taken = { ips: [], ports: [] };
   const rollback = (): void => {
     for (const ip of taken.ips) ips.release(ip);
