@@ -1,7 +1,7 @@
 // Discovery (/api, /apis, /apis/{g}/{v}) and a minimal OpenAPI v3 index. The OpenAPI documents
 // carry only what kubectl looks for: a PATCH operation per kind that accepts the fieldValidation
 // query parameter, so kubectl leaves validation to the server instead of needing full schemas.
-import { groupVersions, resourceCatalog, resourceVerbs } from './resourceCatalog.js';
+import { resourceVerbs, type ResourceCatalog } from './resourceCatalog.js';
 
 export const serverVersion = {
   major: '1',
@@ -19,8 +19,8 @@ export function apiVersions(serverAddress: string): object {
   return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
 }
 
-export function apiResourceList(group: string, version: string): object | undefined {
-  const defs = resourceCatalog.filter((r) => r.group === group && r.version === version);
+export function apiResourceList(catalog: ResourceCatalog, group: string, version: string): object | undefined {
+  const defs = catalog.all().filter((r) => r.group === group && r.version === version);
   if (defs.length === 0) return undefined;
   const resources: object[] = [];
   for (const r of defs) {
@@ -39,39 +39,40 @@ export function apiResourceList(group: string, version: string): object | undefi
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
 }
 
-function groupDocument(name: string): object {
-  const versions = groupVersions()
+function groupDocument(catalog: ResourceCatalog, name: string): object {
+  const versions = catalog
+    .groupVersions()
     .filter((gv) => gv.group === name)
     .map((gv) => ({ groupVersion: `${gv.group}/${gv.version}`, version: gv.version }));
   return { name, versions, preferredVersion: versions[0] };
 }
 
-export function apiGroupList(): object {
-  const names = [...new Set(groupVersions().map((gv) => gv.group))].filter(Boolean);
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: names.map(groupDocument) };
+export function apiGroupList(catalog: ResourceCatalog): object {
+  const names = [...new Set(catalog.groupVersions().map((gv) => gv.group))].filter(Boolean);
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: names.map((n) => groupDocument(catalog, n)) };
 }
 
-export function apiGroup(name: string): object | undefined {
-  if (!groupVersions().some((gv) => gv.group === name)) return undefined;
-  return { kind: 'APIGroup', apiVersion: 'v1', ...groupDocument(name) };
+export function apiGroup(catalog: ResourceCatalog, name: string): object | undefined {
+  if (!catalog.groupVersions().some((gv) => gv.group === name)) return undefined;
+  return { kind: 'APIGroup', apiVersion: 'v1', ...groupDocument(catalog, name) };
 }
 
 const openapiPath = (group: string, version: string): string => (group ? `apis/${group}/${version}` : `api/${version}`);
 
-export function openapiV3Root(): object {
+export function openapiV3Root(catalog: ResourceCatalog): object {
   const paths: Record<string, { serverRelativeURL: string }> = {};
-  for (const gv of groupVersions()) {
+  for (const gv of catalog.groupVersions()) {
     const p = openapiPath(gv.group, gv.version);
     paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=0` };
   }
   return { paths };
 }
 
-export function openapiV3Document(path: string): object | undefined {
-  const gv = groupVersions().find((g) => openapiPath(g.group, g.version) === path);
+export function openapiV3Document(catalog: ResourceCatalog, path: string): object | undefined {
+  const gv = catalog.groupVersions().find((g) => openapiPath(g.group, g.version) === path);
   if (!gv) return undefined;
   const paths: Record<string, object> = {};
-  for (const r of resourceCatalog.filter((d) => d.group === gv.group && d.version === gv.version)) {
+  for (const r of catalog.all().filter((d) => d.group === gv.group && d.version === gv.version)) {
     const base = `/${openapiPath(r.group, r.version)}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.resource}/{name}`;
     paths[base] = {
       patch: {

@@ -7,7 +7,6 @@ import { createRequestHandler, type HttpContext, type RecordedRequest } from './
 import { kubeconfigText } from './kubeconfigText.js';
 import { ObjectStore } from './objectStore.js';
 import { ResourceOperations } from './resourceOperations.js';
-import { resourceCatalog } from './resourceCatalog.js';
 import { ClusterIpAllocator } from './serviceAllocation.js';
 import { reserveService } from './serviceStrategy.js';
 import type { ServiceSpec } from './serviceDefaults.js';
@@ -55,7 +54,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     for (const key of store.keys('services')) reserveService(store, key, store.get('services', key)?.obj.spec as ServiceSpec | undefined);
   }
   const ops = new ResourceOperations(store);
-  const nsDef = resourceCatalog.find((r) => r.resource === 'namespaces')!;
+  const nsDef = store.catalog.byResource('namespaces')!;
   for (const ns of new Set([...builtinNamespaces, ...(options.namespaces ?? [])])) {
     if (!store.get('namespaces', ns)) ops.create({ def: nsDef }, { metadata: { name: ns } });
   }

@@ -30,6 +30,8 @@ const shapes: Record<string, Shape> = {
     status: { loadBalancer: { ingress: { ip: any, hostname: any, ipMode: any, ports: { port: any, protocol: any, error: any } } }, conditions: any },
   }),
   configmaps: top({ data: any, binaryData: any, immutable: any }),
+  secrets: top({ data: any, stringData: any, type: any, immutable: any }),
+  customresourcedefinitions: top({ spec: any, status: any }),
   namespaces: top({ spec: { finalizers: any }, status: { phase: any, conditions: any } }),
   nodes: top({
     spec: { podCIDR: any, podCIDRs: any, providerID: any, unschedulable: any, taints: { key: any, value: any, effect: any, timeAdded: any }, configSource: any, externalID: any },

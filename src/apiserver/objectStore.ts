@@ -1,6 +1,7 @@
 // The in-memory storage: one map per storage name, a global resourceVersion counter, the watch
 // history kept for resuming, and the service allocators. Objects are plain JSON kept next to their
 // serialized form, so a LIST concatenates strings and a watch event is serialized once.
+import { ResourceCatalog } from './resourceCatalog.js';
 import { ClusterIpAllocator, PortAllocator } from './serviceAllocation.js';
 
 export interface ObjectMeta {
@@ -60,6 +61,8 @@ export class ObjectStore {
   private readonly listeners = new Set<ChangeListener>();
   clusterIps: ClusterIpAllocator | undefined;
   readonly nodePorts = new PortAllocator();
+  /** What is served: built-ins plus the custom resources of the CRDs in this store. */
+  readonly catalog = new ResourceCatalog();
 
   constructor(public historyLimit = 10_000) {}
 

@@ -12,6 +12,7 @@ import {
   invalidError,
   invalidValue,
   notFound,
+  unsupportedMediaType,
   unsupportedValue,
   type FieldError,
 } from './apiErrors.js';
@@ -25,7 +26,9 @@ import { omitEmptyFields } from './omitEmpty.js';
 import { objectKey, type KubeObject, type ObjectStore, type StoredEntry } from './objectStore.js';
 import { validateObjectMeta } from './objectValidation.js';
 import { validateKind } from './kindValidation.js';
-import { apiVersionOf, resourceCatalog, type ResourceDefinition } from './resourceCatalog.js';
+import { apiVersionOf, type ResourceDefinition } from './resourceCatalog.js';
+import { crdStorage, servedResources } from './customResourceDefinitions.js';
+import { admitCreate, admitUpdate, generationChanged } from './kindStrategies.js';
 import { admitServiceSpec, releaseService } from './serviceStrategy.js';
 import type { ServiceSpec } from './serviceDefaults.js';
 import { validateServiceStatus } from './serviceValidation.js';
@@ -88,11 +91,17 @@ export class ResourceOperations {
       const obj = coreToEventsV1(entry.obj);
       return { obj, json: JSON.stringify(obj) };
     }
+    // Custom resources: stored in the storage version, served in any (conversion None).
+    if (def.custom && entry.obj.apiVersion !== apiVersionOf(def)) {
+      const obj = { ...entry.obj, apiVersion: apiVersionOf(def) };
+      return { obj, json: JSON.stringify(obj) };
+    }
     return entry;
   }
 
   private toStorage(def: ResourceDefinition, obj: KubeObject): KubeObject {
     if (def.group === 'events.k8s.io') return eventsV1ToCore(obj);
+    if (def.custom) obj.apiVersion = `${def.group}/${def.custom.storageVersion}`;
     return obj;
   }
 
@@ -268,7 +277,7 @@ export class ResourceOperations {
     } else if (def.storage === 'events') {
       this.validateEvent(obj, name);
     } else {
-      const kindErrors = validateKind(def.storage, obj);
+      const kindErrors = [...validateKind(def.storage, obj), ...admitCreate(def, obj, kubeTime(this.now()))];
       if (kindErrors.length > 0) throw invalidError(def.group, def.kind, name, kindErrors);
     }
     const ordered = this.ordered(def, obj);
@@ -277,7 +286,7 @@ export class ResourceOperations {
       return { obj: ordered, json: JSON.stringify(ordered) };
     }
     commitAllocations?.();
-    return this.store.commit(def.storage, key, 'ADDED', ordered);
+    return this.committed(def, this.store.commit(def.storage, key, 'ADDED', ordered));
   }
 
   private validateEvent(obj: KubeObject, name: string): void {
@@ -330,6 +339,8 @@ export class ResourceOperations {
       next = structuredClone(old);
       if (input.status === undefined) delete next.status;
       else next.status = input.status;
+      const errors = admitUpdate(def, next, old, kubeTime(this.now()));
+      if (errors.length > 0) throw invalidError(def.group, def.kind, name, errors);
     } else {
       next = input;
       if (def.hasStatus) {
@@ -357,6 +368,7 @@ export class ResourceOperations {
       if (def.tracksGeneration) meta.generation = old.metadata.generation ?? 1;
       else delete meta.generation;
       const errors = [...validateObjectMeta(next, def.nameRule, def.namespaced), ...validateKind(def.storage, next, old)];
+      if (errors.length === 0) errors.push(...admitUpdate(def, next, old, kubeTime(this.now())));
       if (errors.length > 0) throw invalidError(def.group, def.kind, name, errors);
       if (def.storage === 'namespaces') next.spec = structuredClone(old.spec);
     }
@@ -375,7 +387,7 @@ export class ResourceOperations {
         rollback = admitted.rollback;
       }
     }
-    if (def.tracksGeneration && scope.subresource === undefined && !deepEqual(old.spec, next.spec)) {
+    if (def.tracksGeneration && scope.subresource === undefined && generationChanged(def, old, next, deepEqual)) {
       next.metadata.generation = (old.metadata.generation ?? 1) + 1;
     }
     next.metadata.resourceVersion = old.metadata.resourceVersion;
@@ -389,7 +401,13 @@ export class ResourceOperations {
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0 && !this.holdsNamespace(def, next)) {
       return this.remove(def, key, next);
     }
-    return this.store.commit(def.storage, key, 'MODIFIED', next);
+    return this.committed(def, this.store.commit(def.storage, key, 'MODIFIED', next));
+  }
+
+  /** A CRD written or gone changes what is served. */
+  private committed(def: ResourceDefinition, entry: StoredEntry): StoredEntry {
+    if (def.storage === crdStorage) this.store.catalog.setCustom(entry.obj.metadata.name!, servedResources(entry.obj));
+    return entry;
   }
 
   /** `inspect` sees the patched object first (field validation may reject it or prune it). */
@@ -401,7 +419,9 @@ export class ResourceOperations {
     let patched: Json;
     try {
       if (type === 'json') patched = applyJsonPatch(current, patchBody);
-      else if (type === 'merge') {
+      else if (type === 'strategic' && def.custom) {
+        throw unsupportedMediaType('application/strategic-merge-patch+json', ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
+      } else if (type === 'merge') {
         if (!isPlainObject(patchBody)) throw new PatchError('a merge patch must be a JSON object');
         patched = applyMergePatch(current, patchBody as Json);
       } else patched = applyStrategicMergePatch(def.storage, current, patchBody as Json);
@@ -423,10 +443,29 @@ export class ResourceOperations {
   }
 
   private remove(def: ResourceDefinition, key: string, obj: KubeObject): StoredEntry {
+    if (def.storage === crdStorage) this.dropCustomResources(obj.metadata.name!);
     const entry = this.store.commit(def.storage, key, 'DELETED', obj);
     if (def.storage === 'services') releaseService(this.store, obj.spec as ServiceSpec | undefined);
     if (def.namespaced && obj.metadata.namespace) this.finalizeNamespace(obj.metadata.namespace);
     return entry;
+  }
+
+  /** Deleting a CRD deletes its objects (finalizers are not waited for) and stops serving them. */
+  private dropCustomResources(crdName: string): void {
+    const served = this.store.catalog.customOf(crdName);
+    const storage = served[0]?.storage;
+    this.store.catalog.setCustom(crdName, []);
+    if (!storage) return;
+    for (const k of [...this.store.keys(storage)]) {
+      const e = this.store.get(storage, k);
+      if (e) this.store.commit(storage, k, 'DELETED', structuredClone(e.obj));
+    }
+  }
+
+  /** One definition per storage of the namespaced resources (for namespace cleanup). */
+  private namespacedStorages(): ResourceDefinition[] {
+    const seen = new Set<string>();
+    return this.store.catalog.all().filter((d) => d.namespaced && !seen.has(d.storage) && seen.add(d.storage));
   }
 
   delete(scope: Scope, options: DeleteOptions = {}, dryRun = false): StoredEntry {
@@ -469,8 +508,7 @@ export class ResourceOperations {
       entry = this.store.commit('namespaces', key, 'MODIFIED', next);
     }
     const ns = existing.obj.metadata.name!;
-    for (const def of resourceCatalog) {
-      if (!def.namespaced || (def.group === 'events.k8s.io')) continue;
+    for (const def of this.namespacedStorages()) {
       for (const k of [...this.store.keys(def.storage)]) {
         if (!k.startsWith(`${ns}/`)) continue;
         const e = this.store.get(def.storage, k);
@@ -488,8 +526,7 @@ export class ResourceOperations {
   private finalizeNamespace(ns: string): StoredEntry | undefined {
     const entry = this.store.get('namespaces', ns);
     if (!entry?.obj.metadata.deletionTimestamp) return undefined;
-    for (const def of resourceCatalog) {
-      if (!def.namespaced) continue;
+    for (const def of this.namespacedStorages()) {
       if (this.store.keys(def.storage).some((k) => k.startsWith(`${ns}/`))) return undefined;
     }
     const final = structuredClone(entry.obj);
