@@ -59,7 +59,15 @@ export class ObjectStore {
   /** Every event with rv > historyStart is still in `history`. */
   private historyStart = 0;
   private readonly listeners = new Set<ChangeListener>();
-  clusterIps: ClusterIpAllocator | undefined;
+  /** The service ranges, one per IP family; the first is the cluster's default family. */
+  clusterIpRanges: ClusterIpAllocator[] = [];
+  /** The primary (default family) range. */
+  get clusterIps(): ClusterIpAllocator | undefined {
+    return this.clusterIpRanges[0];
+  }
+  set clusterIps(range: ClusterIpAllocator | undefined) {
+    this.clusterIpRanges = range ? [range] : [];
+  }
   readonly nodePorts = new PortAllocator();
   /** What is served: built-ins plus the custom resources of the CRDs in this store. */
   readonly catalog = new ResourceCatalog();
