@@ -10,7 +10,7 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions, openapiV3Document
 import type { KubeObject, ObjectStore, StoredEntry } from './objectStore.js';
 import { apiVersionOf, type ResourceCatalog, type ResourceDefinition } from './resourceCatalog.js';
 import { prunedFields } from './structuralSchema.js';
-import { ResourceOperations, type DeleteOptions, type ListQuery, type PatchType, type Scope } from './resourceOperations.js';
+import { ResourceOperations, type DeleteOptions, type ListQuery, type PatchType, type Scope, type WriteOptions } from './resourceOperations.js';
 import { renderTable, type IncludeObject } from './tableRendering.js';
 import { WatchStream } from './watchStream.js';
 
@@ -31,7 +31,15 @@ const patchTypes: Record<string, PatchType> = {
   'application/json-patch+json': 'json',
   'application/merge-patch+json': 'merge',
   'application/strategic-merge-patch+json': 'strategic',
+  'application/apply-patch+yaml': 'apply',
 };
+
+/** The field manager of a write: `fieldManager`, else the user agent's first word, as the real server derives it. */
+function managerOf(req: IncomingMessage, q: URLSearchParams): string | undefined {
+  const explicit = q.get('fieldManager');
+  if (explicit !== null) return explicit || undefined;
+  return (req.headers['user-agent'] ?? '').split('/')[0]!.slice(0, 128) || 'unknown';
+}
 
 interface ParsedPath {
   def: ResourceDefinition;
@@ -321,6 +329,8 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     // namespaces/{name}/finalize only takes updates (as in Kubernetes).
     if (parsed.subresource === 'finalize' && verb !== 'update') throw methodNotAllowed();
     const dryRun = q.getAll('dryRun').includes('All');
+    const manager = managerOf(req, q);
+    const writeOptions: WriteOptions = { force: q.get('force') === 'true', ...(manager ? { manager } : {}) };
     // Unknown fields: Strict rejects, Warn (the default) answers with Warning headers, Ignore drops.
     const checkFields = (body: unknown): void => {
       const mode = q.get('fieldValidation') ?? 'Warn';
@@ -379,25 +389,24 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
         if (parsed.subresource) throw methodNotAllowed();
         const body = decodeDocument(await readBody(req), mediaType(req));
         checkFields(body);
-        reply(single(201, ctx.ops.create(scope, body, dryRun)));
+        reply(single(201, ctx.ops.create(scope, body, dryRun, writeOptions)));
         return;
       }
       case 'update': {
         const body = decodeDocument(await readBody(req), mediaType(req));
         checkFields(body);
-        reply(single(200, ctx.ops.update(scope, body, dryRun)));
+        reply(single(200, ctx.ops.update(scope, body, dryRun, writeOptions)));
         return;
       }
       case 'patch': {
         const type = mediaType(req);
         const buf = await readBody(req);
-        if (type === 'application/apply-patch+yaml') {
-          throw unsupportedMediaType(type, [...Object.keys(patchTypes), '(server-side apply is not supported by this API server: use `kubectl apply` without --server-side)']);
-        }
         const patchType = ownValue(patchTypes, type);
         if (!patchType) throw unsupportedMediaType(type, Object.keys(patchTypes));
-        const body = decodeDocument(buf, 'application/json');
-        reply(single(200, ctx.ops.patch(scope, patchType, body, dryRun, checkFields)));
+        const body = decodeDocument(buf, patchType === 'apply' ? type : 'application/json');
+        const options = patchType === 'apply' ? { ...writeOptions, manager: q.get('fieldManager') ?? undefined } : writeOptions;
+        if (options.manager === undefined) delete options.manager;
+        reply(single(200, ctx.ops.patch(scope, patchType, body, dryRun, checkFields, options)));
         return;
       }
       case 'delete': {

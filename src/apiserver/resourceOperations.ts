@@ -23,6 +23,8 @@ import { applyJsonPatch, PatchError, type Json } from './jsonPatch.js';
 import { matchesLabels, parseLabelSelector } from './labelSelector.js';
 import { applyMergePatch } from './mergePatch.js';
 import { omitEmptyFields } from './omitEmpty.js';
+import { applyConfiguration, managedFieldsAfterUpdate, type ApplyConflict } from './serverSideApply.js';
+import type { FieldScope } from './managedFields.js';
 import { objectKey, type KubeObject, type ObjectStore, type StoredEntry } from './objectStore.js';
 import { validateObjectMeta } from './objectValidation.js';
 import { validateKind } from './kindValidation.js';
@@ -60,7 +62,36 @@ export interface DeleteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
 }
 
-export type PatchType = 'json' | 'merge' | 'strategic';
+export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
+
+/** Who writes (metadata.managedFields) and, for server-side apply, whether conflicts are forced. */
+export interface WriteOptions {
+  manager?: string;
+  force?: boolean;
+  /** managedFields already settled by server-side apply. */
+  presetManagedFields?: boolean;
+}
+
+function fieldScopeOf(def: ResourceDefinition, subresource: string | undefined): FieldScope {
+  return { storage: def.storage, schema: def.custom?.schema, hasStatus: def.hasStatus, subresource };
+}
+
+/** 409 as the field manager words it: `Apply failed with 1 conflict: conflict with "m" using v1: .spec.x`. */
+function applyConflict(def: ResourceDefinition, name: string, conflicts: ApplyConflict[]): ApiError {
+  const byManager = new Map<string, ApplyConflict[]>();
+  for (const c of conflicts) byManager.set(`${c.manager}\u0000${c.apiVersion}`, [...(byManager.get(`${c.manager}\u0000${c.apiVersion}`) ?? []), c]);
+  const using = (c: ApplyConflict): string => `"${c.manager}"${c.apiVersion ? ` using ${c.apiVersion}` : ''}`;
+  const message =
+    conflicts.length === 1
+      ? `Apply failed with 1 conflict: conflict with ${using(conflicts[0]!)}: ${conflicts[0]!.field}`
+      : `Apply failed with ${conflicts.length} conflicts: ${[...byManager.values()].map((cs) => `conflicts with ${using(cs[0]!)}:\n${cs.map((c) => `- ${c.field}`).join('\n')}`).join('\n')}`;
+  return new ApiError(409, 'Conflict', message, {
+    name,
+    group: def.group,
+    kind: def.resource,
+    causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${using(c)}`, field: c.field })),
+  });
+}
 
 const generateNameChars = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -236,7 +267,7 @@ export class ResourceOperations {
     }
   }
 
-  create(scope: Scope, body: unknown, dryRun = false): StoredEntry {
+  create(scope: Scope, body: unknown, dryRun = false, options: WriteOptions = {}): StoredEntry {
     const def = scope.def;
     const obj = this.parseBody(scope, body);
     const meta = obj.metadata;
@@ -280,6 +311,10 @@ export class ResourceOperations {
       const kindErrors = [...validateKind(def.storage, obj), ...admitCreate(def, obj, kubeTime(this.now()))];
       if (kindErrors.length > 0) throw invalidError(def.group, def.kind, name, kindErrors);
     }
+    if (!options.presetManagedFields) {
+      delete meta.managedFields;
+      if (options.manager) meta.managedFields = managedFieldsAfterUpdate({ scope: fieldScopeOf(def, undefined), old: undefined, next: obj, manager: options.manager, apiVersion: apiVersionOf(def), now: meta.creationTimestamp });
+    }
     const ordered = this.ordered(def, obj);
     if (dryRun) {
       rollback?.();
@@ -308,17 +343,17 @@ export class ResourceOperations {
     return { apiVersion, kind, metadata, ...rest } as KubeObject;
   }
 
-  update(scope: Scope, body: unknown, dryRun = false): StoredEntry {
+  update(scope: Scope, body: unknown, dryRun = false, options: WriteOptions = {}): StoredEntry {
     const input = this.parseBody(scope, body);
     const name = scope.name!;
     if (input.metadata.name !== undefined && input.metadata.name !== name) {
       throw badRequest(`the name of the object (${input.metadata.name}) does not match the name on the URL (${name})`);
     }
-    return this.write(scope, input, dryRun);
+    return this.write(scope, input, dryRun, options);
   }
 
   /** The shared tail of update and patch: `input` is the whole desired object, in storage form. */
-  private write(scope: Scope, input: KubeObject, dryRun: boolean): StoredEntry {
+  private write(scope: Scope, input: KubeObject, dryRun: boolean, options: WriteOptions = {}): StoredEntry {
     const def = scope.def;
     const name = scope.name!;
     const key = this.key(scope, name);
@@ -390,6 +425,14 @@ export class ResourceOperations {
     if (def.tracksGeneration && scope.subresource === undefined && generationChanged(def, old, next, deepEqual)) {
       next.metadata.generation = (old.metadata.generation ?? 1) + 1;
     }
+    if (!options.presetManagedFields) {
+      // Ownership is the server's record: a client's copy of managedFields is not taken as it is.
+      const managed = options.manager
+        ? managedFieldsAfterUpdate({ scope: fieldScopeOf(def, scope.subresource), old, next, manager: options.manager, apiVersion: apiVersionOf(def), now: kubeTime(this.now()) })
+        : old.metadata.managedFields;
+      if (managed === undefined) delete next.metadata.managedFields;
+      else next.metadata.managedFields = managed;
+    }
     next.metadata.resourceVersion = old.metadata.resourceVersion;
     next = this.ordered(def, next);
     if (dryRun) {
@@ -411,7 +454,8 @@ export class ResourceOperations {
   }
 
   /** `inspect` sees the patched object first (field validation may reject it or prune it). */
-  patch(scope: Scope, type: PatchType, patchBody: unknown, dryRun = false, inspect?: (patched: Record<string, unknown>) => void): StoredEntry {
+  patch(scope: Scope, type: PatchType, patchBody: unknown, dryRun = false, inspect?: (patched: Record<string, unknown>) => void, options: WriteOptions = {}): StoredEntry {
+    if (type === 'apply') return this.apply(scope, patchBody, dryRun, inspect, options);
     const def = scope.def;
     const name = scope.name!;
     const existing = this.get(scope);
@@ -435,7 +479,53 @@ export class ResourceOperations {
     if (isPlainObject(meta) && meta.name !== undefined && meta.name !== name) {
       throw badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
     }
-    return this.write(scope, this.parseBody(scope, patched), dryRun);
+    return this.write(scope, this.parseBody(scope, patched), dryRun, options);
+  }
+
+  /** Server-side apply: merge the configuration by field ownership; creates the object when absent. */
+  private apply(scope: Scope, body: unknown, dryRun: boolean, inspect: ((patched: Record<string, unknown>) => void) | undefined, options: WriteOptions): StoredEntry {
+    const def = scope.def;
+    const name = scope.name!;
+    if (!options.manager) {
+      throw new ApiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', {
+        group: 'meta.k8s.io',
+        kind: 'PatchOptions',
+        causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }],
+      });
+    }
+    if (!isPlainObject(body)) throw badRequest('the body of an apply patch must be an object');
+    for (const field of ['apiVersion', 'kind'] as const) {
+      if (typeof body[field] !== 'string' || body[field] === '') throw badRequest(`invalid object type: ${field} must be set in an apply configuration`);
+    }
+    inspect?.(body);
+    const config = this.parseBody(scope, body);
+    if (config.metadata.name !== undefined && config.metadata.name !== name) {
+      throw badRequest(`the name of the object (${String(config.metadata.name)}) does not match the name on the URL (${name})`);
+    }
+    delete config.metadata.managedFields;
+    const existing = this.store.get(def.storage, this.key(scope, name));
+    if (!existing && scope.subresource) throw notFound(def.group, def.resource, name);
+    const live = existing ? (structuredClone(this.output(def, existing).obj)) : undefined;
+    if (live) this.toStorage(def, live);
+    const result = applyConfiguration({
+      scope: fieldScopeOf(def, scope.subresource),
+      live,
+      config,
+      manager: options.manager,
+      force: options.force === true,
+      apiVersion: apiVersionOf(def),
+      now: kubeTime(this.now()),
+    });
+    if ('conflicts' in result) throw applyConflict(def, name, result.conflicts);
+    const merged = result.object;
+    merged.metadata.name = name;
+    if (!existing) {
+      delete merged.metadata.resourceVersion;
+      merged.apiVersion = apiVersionOf(def);
+      return this.create(scope, merged, dryRun, { ...options, presetManagedFields: true });
+    }
+    merged.metadata.resourceVersion = existing.obj.metadata.resourceVersion;
+    return this.write(scope, this.toStorage(def, merged), dryRun, { ...options, presetManagedFields: true });
   }
 
   private holdsNamespace(def: ResourceDefinition, obj: KubeObject): boolean {
