@@ -34,11 +34,13 @@ const patchTypes: Record<string, PatchType> = {
   'application/apply-patch+yaml': 'apply',
 };
 
-/** The field manager of a write: `fieldManager`, else the user agent's first word, as the real server derives it. */
-function managerOf(req: IncomingMessage, q: URLSearchParams): string | undefined {
-  const explicit = q.get('fieldManager');
-  if (explicit !== null) return explicit || undefined;
-  return (req.headers['user-agent'] ?? '').split('/')[0]!.slice(0, 128) || 'unknown';
+/**
+ * The field manager of a write: its `fieldManager` parameter (kubectl always sends one). A write
+ * without one is not recorded in managedFields. The real server records it under the user agent's
+ * first word; doing so here doubled the size and time of a LIST of 10,000 Services (see README).
+ */
+function managerOf(q: URLSearchParams): string | undefined {
+  return q.get('fieldManager') || undefined;
 }
 
 interface ParsedPath {
@@ -329,7 +331,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     // namespaces/{name}/finalize only takes updates (as in Kubernetes).
     if (parsed.subresource === 'finalize' && verb !== 'update') throw methodNotAllowed();
     const dryRun = q.getAll('dryRun').includes('All');
-    const manager = managerOf(req, q);
+    const manager = managerOf(q);
     const writeOptions: WriteOptions = { force: q.get('force') === 'true', ...(manager ? { manager } : {}) };
     // Unknown fields: Strict rejects, Warn (the default) answers with Warning headers, Ignore drops.
     const checkFields = (body: unknown): void => {
