@@ -1,6 +1,7 @@
 // Field selectors: field=value, field==value, field!=value joined by commas, over the fields each
 // resource supports (metadata.name/namespace everywhere, involvedObject.* and friends for events).
 import { badRequest } from './apiErrors.js';
+import { ownValue } from './ownProperties.js';
 
 export interface FieldRequirement {
   field: string;
@@ -65,7 +66,7 @@ export function parseFieldSelector(storage: string, selector: string | undefined
     const m = term.match(/^([^=!]+?)\s*(==|=|!=)\s*(.*)$/);
     if (!m) throw badRequest(`invalid selector: '${selector}'; can't understand '${term}'`);
     const field = m[1]!;
-    const getter = common[field] ?? perStorage[storage]?.[field];
+    const getter = ownValue(common, field) ?? ownValue(ownValue(perStorage, storage), field);
     if (!getter) throw badRequest(`field label not supported: ${field}`);
     out.requirements.push({ field, negate: m[2] === '!=', value: m[3]! });
     out.getters.push(getter);

@@ -7,8 +7,7 @@ import { createRequestHandler, type HttpContext, type RecordedRequest } from './
 import { kubeconfigText } from './kubeconfigText.js';
 import { ObjectStore } from './objectStore.js';
 import { ResourceOperations } from './resourceOperations.js';
-import { resourceCatalog } from './resourceCatalog.js';
-import { ClusterIpAllocator } from './serviceAllocation.js';
+import { serviceRanges } from './serviceAllocation.js';
 import { reserveService } from './serviceStrategy.js';
 import type { ServiceSpec } from './serviceDefaults.js';
 import type { WatchStream } from './watchStream.js';
@@ -23,6 +22,7 @@ export interface ApiServerOptions {
   port?: number;
   store?: ObjectStore;
   historyLimit?: number;
+  /** Service ranges as kube-apiserver's --service-cluster-ip-range: one, or an IPv4 and an IPv6 one (dual-stack). */
   serviceCIDR?: string;
   namespaces?: string[];
   /** How often watches that allow bookmarks get one (default 5 s). */
@@ -49,13 +49,13 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const host = options.host ?? '127.0.0.1';
   const store = options.store ?? new ObjectStore(options.historyLimit ?? 10_000);
   if (options.historyLimit !== undefined) store.historyLimit = options.historyLimit;
-  const cidr = options.serviceCIDR ?? store.clusterIps?.cidr ?? '10.96.0.0/12';
-  if (!store.clusterIps || store.clusterIps.cidr !== cidr) {
-    store.clusterIps = new ClusterIpAllocator(cidr);
+  const cidr = options.serviceCIDR ?? (store.clusterIpRanges.map((r) => r.cidr).join(',') || '10.96.0.0/12');
+  if (store.clusterIpRanges.map((r) => r.cidr).join(',') !== cidr) {
+    store.clusterIpRanges = serviceRanges(cidr);
     for (const key of store.keys('services')) reserveService(store, key, store.get('services', key)?.obj.spec as ServiceSpec | undefined);
   }
   const ops = new ResourceOperations(store);
-  const nsDef = resourceCatalog.find((r) => r.resource === 'namespaces')!;
+  const nsDef = store.catalog.byResource('namespaces')!;
   for (const ns of new Set([...builtinNamespaces, ...(options.namespaces ?? [])])) {
     if (!store.get('namespaces', ns)) ops.create({ def: nsDef }, { metadata: { name: ns } });
   }

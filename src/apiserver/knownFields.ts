@@ -2,6 +2,8 @@
 // in a Warning header), so a typo such as `spec.prots` gets the answer Kubernetes gives instead of
 // being silently dropped. Shapes apply to every element when the value is a list.
 
+import { ownValue } from './ownProperties.js';
+
 export type Shape = 'any' | { [field: string]: Shape };
 
 const any = 'any' as const;
@@ -28,6 +30,8 @@ const shapes: Record<string, Shape> = {
     status: { loadBalancer: { ingress: { ip: any, hostname: any, ipMode: any, ports: { port: any, protocol: any, error: any } } }, conditions: any },
   }),
   configmaps: top({ data: any, binaryData: any, immutable: any }),
+  secrets: top({ data: any, stringData: any, type: any, immutable: any }),
+  customresourcedefinitions: top({ spec: any, status: any }),
   namespaces: top({ spec: { finalizers: any }, status: { phase: any, conditions: any } }),
   nodes: top({
     spec: { podCIDR: any, podCIDRs: any, providerID: any, unschedulable: any, taints: { key: any, value: any, effect: any, timeAdded: any }, configSource: any, externalID: any },
@@ -53,7 +57,7 @@ function walk(value: unknown, shape: Shape, path: string, out: string[], prune: 
   }
   const obj = value as Record<string, unknown>;
   for (const [k, v] of Object.entries(obj)) {
-    const child = shape[k];
+    const child = Object.hasOwn(shape, k) ? shape[k] : undefined;
     const at = path ? `${path}.${k}` : k;
     if (child === undefined) {
       out.push(at);
@@ -63,7 +67,7 @@ function walk(value: unknown, shape: Shape, path: string, out: string[], prune: 
 }
 
 function shapeOf(group: string, storage: string): Shape | undefined {
-  return shapes[storage === 'events' ? (group === 'events.k8s.io' ? 'events.k8s.io/events' : 'core/events') : storage];
+  return ownValue(shapes, storage === 'events' ? (group === 'events.k8s.io' ? 'events.k8s.io/events' : 'core/events') : storage);
 }
 
 /** Paths of fields the kind does not have, e.g. ["spec.prots", "spec.ports[0].nmae"]. */

@@ -1,5 +1,5 @@
 // The Kubernetes protobuf envelope ("k8s\0" + runtime.Unknown) and the field numbers of the
-// kinds kubectl's typed clients create (Service, ConfigMap, Namespace), from k8s.io/api's
+// kinds kubectl's typed clients create (Service, ConfigMap, Secret, Namespace), from k8s.io/api's
 // generated.proto. Anything else gets a clear 415 asking for JSON.
 import { badRequest, unsupportedMediaType } from './apiErrors.js';
 import { decodeMessage, ProtobufError, type MessageSchema } from './protobufWire.js';
@@ -59,6 +59,13 @@ const serviceSpec: MessageSchema = {
 const kinds: Record<string, MessageSchema> = {
   'v1/Service': { 1: { name: 'metadata', type: 'message', message: objectMeta }, 2: { name: 'spec', type: 'message', message: serviceSpec }, 3: ignored('status') },
   'v1/ConfigMap': { 1: { name: 'metadata', type: 'message', message: objectMeta }, 2: map('data'), 3: { name: 'binaryData', type: 'map', message: {} }, 4: bool('immutable', true) },
+  'v1/Secret': {
+    1: { name: 'metadata', type: 'message', message: objectMeta },
+    2: { name: 'data', type: 'map', message: {} },
+    3: str('type'),
+    4: map('stringData'),
+    5: bool('immutable', true),
+  },
   'v1/Namespace': { 1: { name: 'metadata', type: 'message', message: objectMeta }, 2: { name: 'spec', type: 'message', message: { 1: strings('finalizers') } }, 3: ignored('status') },
 };
 

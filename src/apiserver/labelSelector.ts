@@ -1,6 +1,7 @@
 // The Kubernetes label-selector grammar (k8s.io/apimachinery/pkg/labels):
 //   key, !key, key=v, key==v, key!=v, key in (a,b), key notin (a,b), key>n, key<n, joined by commas.
 import { badRequest } from './apiErrors.js';
+import { ownValue } from './ownProperties.js';
 
 export type Requirement =
   | { key: string; op: 'exists' | 'notexists' }
@@ -78,7 +79,7 @@ export function parseLabelSelector(selector: string | undefined): LabelSelector 
 
 export function matchesLabels(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
   for (const r of selector) {
-    const value = labels?.[r.key];
+    const value = ownValue(labels, r.key);
     switch (r.op) {
       case 'exists':
         if (value === undefined) return false;

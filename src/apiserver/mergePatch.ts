@@ -1,5 +1,7 @@
 // RFC 7386 JSON Merge Patch: objects merge recursively, null deletes, everything else replaces.
+// Keys are read and written as own properties only (see ownProperties.ts).
 import type { Json } from './jsonPatch.js';
+import { ownValue, setOwn } from './ownProperties.js';
 
 function isObject(v: Json | undefined): v is { [key: string]: Json } {
   return v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
@@ -10,7 +12,7 @@ export function applyMergePatch(target: Json | undefined, patch: Json): Json {
   const out: { [key: string]: Json } = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
-    else out[key] = applyMergePatch(out[key], value);
+    else setOwn(out, key, applyMergePatch(ownValue(out, key), value));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // The in-memory storage: one map per storage name, a global resourceVersion counter, the watch
 // history kept for resuming, and the service allocators. Objects are plain JSON kept next to their
 // serialized form, so a LIST concatenates strings and a watch event is serialized once.
+import { ResourceCatalog } from './resourceCatalog.js';
 import { ClusterIpAllocator, PortAllocator } from './serviceAllocation.js';
 
 export interface ObjectMeta {
@@ -58,8 +59,18 @@ export class ObjectStore {
   /** Every event with rv > historyStart is still in `history`. */
   private historyStart = 0;
   private readonly listeners = new Set<ChangeListener>();
-  clusterIps: ClusterIpAllocator | undefined;
+  /** The service ranges, one per IP family; the first is the cluster's default family. */
+  clusterIpRanges: ClusterIpAllocator[] = [];
+  /** The primary (default family) range. */
+  get clusterIps(): ClusterIpAllocator | undefined {
+    return this.clusterIpRanges[0];
+  }
+  set clusterIps(range: ClusterIpAllocator | undefined) {
+    this.clusterIpRanges = range ? [range] : [];
+  }
   readonly nodePorts = new PortAllocator();
+  /** What is served: built-ins plus the custom resources of the CRDs in this store. */
+  readonly catalog = new ResourceCatalog();
 
   constructor(public historyLimit = 10_000) {}
 

@@ -152,7 +152,8 @@ export function decodeMessage(bytes: Uint8Array, schema: MessageSchema, where: s
       case 'map': {
         const [k, v] = decodeMapEntry(r.bytes(), f.message === undefined ? false : true);
         const map = (out[f.name] as Record<string, string> | undefined) ?? {};
-        map[k] = v;
+        // Own data property even for a key such as `__proto__` (the body check then refuses it).
+        Object.defineProperty(map, k, { value: v, enumerable: true, writable: true, configurable: true });
         out[f.name] = map;
         continue;
       }

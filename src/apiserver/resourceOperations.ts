@@ -12,6 +12,7 @@ import {
   invalidError,
   invalidValue,
   notFound,
+  unsupportedMediaType,
   unsupportedValue,
   type FieldError,
 } from './apiErrors.js';
@@ -21,10 +22,15 @@ import { exactName, matchesFields, parseFieldSelector } from './fieldSelector.js
 import { applyJsonPatch, PatchError, type Json } from './jsonPatch.js';
 import { matchesLabels, parseLabelSelector } from './labelSelector.js';
 import { applyMergePatch } from './mergePatch.js';
+import { omitEmptyFields } from './omitEmpty.js';
+import { applyConfiguration, managedFieldsAfterUpdate, type ApplyConflict } from './serverSideApply.js';
+import type { FieldScope } from './managedFields.js';
 import { objectKey, type KubeObject, type ObjectStore, type StoredEntry } from './objectStore.js';
 import { validateObjectMeta } from './objectValidation.js';
 import { validateKind } from './kindValidation.js';
-import { apiVersionOf, resourceCatalog, type ResourceDefinition } from './resourceCatalog.js';
+import { apiVersionOf, type ResourceDefinition } from './resourceCatalog.js';
+import { crdStorage, servedResources } from './customResourceDefinitions.js';
+import { admitCreate, admitUpdate, generationChanged } from './kindStrategies.js';
 import { admitServiceSpec, releaseService } from './serviceStrategy.js';
 import type { ServiceSpec } from './serviceDefaults.js';
 import { validateServiceStatus } from './serviceValidation.js';
@@ -56,7 +62,36 @@ export interface DeleteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
 }
 
-export type PatchType = 'json' | 'merge' | 'strategic';
+export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
+
+/** Who writes (metadata.managedFields) and, for server-side apply, whether conflicts are forced. */
+export interface WriteOptions {
+  manager?: string;
+  force?: boolean;
+  /** managedFields already settled by server-side apply. */
+  presetManagedFields?: boolean;
+}
+
+function fieldScopeOf(def: ResourceDefinition, subresource: string | undefined): FieldScope {
+  return { storage: def.storage, schema: def.custom?.schema, hasStatus: def.hasStatus, subresource };
+}
+
+/** 409 as the field manager words it: `Apply failed with 1 conflict: conflict with "m" using v1: .spec.x`. */
+function applyConflict(def: ResourceDefinition, name: string, conflicts: ApplyConflict[]): ApiError {
+  const byManager = new Map<string, ApplyConflict[]>();
+  for (const c of conflicts) byManager.set(`${c.manager}\u0000${c.apiVersion}`, [...(byManager.get(`${c.manager}\u0000${c.apiVersion}`) ?? []), c]);
+  const using = (c: ApplyConflict): string => `"${c.manager}"${c.apiVersion ? ` using ${c.apiVersion}` : ''}`;
+  const message =
+    conflicts.length === 1
+      ? `Apply failed with 1 conflict: conflict with ${using(conflicts[0]!)}: ${conflicts[0]!.field}`
+      : `Apply failed with ${conflicts.length} conflicts: ${[...byManager.values()].map((cs) => `conflicts with ${using(cs[0]!)}:\n${cs.map((c) => `- ${c.field}`).join('\n')}`).join('\n')}`;
+  return new ApiError(409, 'Conflict', message, {
+    name,
+    group: def.group,
+    kind: def.resource,
+    causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${using(c)}`, field: c.field })),
+  });
+}
 
 const generateNameChars = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -87,11 +122,17 @@ export class ResourceOperations {
       const obj = coreToEventsV1(entry.obj);
       return { obj, json: JSON.stringify(obj) };
     }
+    // Custom resources: stored in the storage version, served in any (conversion None).
+    if (def.custom && entry.obj.apiVersion !== apiVersionOf(def)) {
+      const obj = { ...entry.obj, apiVersion: apiVersionOf(def) };
+      return { obj, json: JSON.stringify(obj) };
+    }
     return entry;
   }
 
   private toStorage(def: ResourceDefinition, obj: KubeObject): KubeObject {
     if (def.group === 'events.k8s.io') return eventsV1ToCore(obj);
+    if (def.custom) obj.apiVersion = `${def.group}/${def.custom.storageVersion}`;
     return obj;
   }
 
@@ -226,7 +267,7 @@ export class ResourceOperations {
     }
   }
 
-  create(scope: Scope, body: unknown, dryRun = false): StoredEntry {
+  create(scope: Scope, body: unknown, dryRun = false, options: WriteOptions = {}): StoredEntry {
     const def = scope.def;
     const obj = this.parseBody(scope, body);
     const meta = obj.metadata;
@@ -267,16 +308,20 @@ export class ResourceOperations {
     } else if (def.storage === 'events') {
       this.validateEvent(obj, name);
     } else {
-      const kindErrors = validateKind(def.storage, obj);
+      const kindErrors = [...validateKind(def.storage, obj), ...admitCreate(def, obj, kubeTime(this.now()))];
       if (kindErrors.length > 0) throw invalidError(def.group, def.kind, name, kindErrors);
     }
-    const ordered = this.ordered(obj);
+    if (!options.presetManagedFields) {
+      delete meta.managedFields;
+      if (options.manager) meta.managedFields = managedFieldsAfterUpdate({ scope: fieldScopeOf(def, undefined), old: undefined, next: obj, manager: options.manager, apiVersion: apiVersionOf(def), now: meta.creationTimestamp });
+    }
+    const ordered = this.ordered(def, obj);
     if (dryRun) {
       rollback?.();
       return { obj: ordered, json: JSON.stringify(ordered) };
     }
     commitAllocations?.();
-    return this.store.commit(def.storage, key, 'ADDED', ordered);
+    return this.committed(def, this.store.commit(def.storage, key, 'ADDED', ordered));
   }
 
   private validateEvent(obj: KubeObject, name: string): void {
@@ -291,23 +336,24 @@ export class ResourceOperations {
     if (errors.length > 0) throw invalidError('', 'Event', name, errors);
   }
 
-  /** apiVersion, kind, metadata first, like the real server's output. */
-  private ordered(obj: KubeObject): KubeObject {
+  /** apiVersion, kind, metadata first, like the real server's output; empty omitempty fields gone. */
+  private ordered(def: ResourceDefinition, obj: KubeObject): KubeObject {
+    omitEmptyFields(def.storage, obj);
     const { apiVersion, kind, metadata, ...rest } = obj;
     return { apiVersion, kind, metadata, ...rest } as KubeObject;
   }
 
-  update(scope: Scope, body: unknown, dryRun = false): StoredEntry {
+  update(scope: Scope, body: unknown, dryRun = false, options: WriteOptions = {}): StoredEntry {
     const input = this.parseBody(scope, body);
     const name = scope.name!;
     if (input.metadata.name !== undefined && input.metadata.name !== name) {
       throw badRequest(`the name of the object (${input.metadata.name}) does not match the name on the URL (${name})`);
     }
-    return this.write(scope, input, dryRun);
+    return this.write(scope, input, dryRun, options);
   }
 
   /** The shared tail of update and patch: `input` is the whole desired object, in storage form. */
-  private write(scope: Scope, input: KubeObject, dryRun: boolean): StoredEntry {
+  private write(scope: Scope, input: KubeObject, dryRun: boolean, options: WriteOptions = {}): StoredEntry {
     const def = scope.def;
     const name = scope.name!;
     const key = this.key(scope, name);
@@ -328,6 +374,8 @@ export class ResourceOperations {
       next = structuredClone(old);
       if (input.status === undefined) delete next.status;
       else next.status = input.status;
+      const errors = admitUpdate(def, next, old, kubeTime(this.now()));
+      if (errors.length > 0) throw invalidError(def.group, def.kind, name, errors);
     } else {
       next = input;
       if (def.hasStatus) {
@@ -355,6 +403,7 @@ export class ResourceOperations {
       if (def.tracksGeneration) meta.generation = old.metadata.generation ?? 1;
       else delete meta.generation;
       const errors = [...validateObjectMeta(next, def.nameRule, def.namespaced), ...validateKind(def.storage, next, old)];
+      if (errors.length === 0) errors.push(...admitUpdate(def, next, old, kubeTime(this.now())));
       if (errors.length > 0) throw invalidError(def.group, def.kind, name, errors);
       if (def.storage === 'namespaces') next.spec = structuredClone(old.spec);
     }
@@ -373,11 +422,19 @@ export class ResourceOperations {
         rollback = admitted.rollback;
       }
     }
-    if (def.tracksGeneration && scope.subresource === undefined && !deepEqual(old.spec, next.spec)) {
+    if (def.tracksGeneration && scope.subresource === undefined && generationChanged(def, old, next, deepEqual)) {
       next.metadata.generation = (old.metadata.generation ?? 1) + 1;
     }
+    if (!options.presetManagedFields) {
+      // Ownership is the server's record: a client's copy of managedFields is not taken as it is.
+      const managed = options.manager
+        ? managedFieldsAfterUpdate({ scope: fieldScopeOf(def, scope.subresource), old, next, manager: options.manager, apiVersion: apiVersionOf(def), now: kubeTime(this.now()) })
+        : old.metadata.managedFields;
+      if (managed === undefined) delete next.metadata.managedFields;
+      else next.metadata.managedFields = managed;
+    }
     next.metadata.resourceVersion = old.metadata.resourceVersion;
-    next = this.ordered(next);
+    next = this.ordered(def, next);
     if (dryRun) {
       rollback?.();
       return { obj: next, json: JSON.stringify(next) };
@@ -387,11 +444,18 @@ export class ResourceOperations {
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0 && !this.holdsNamespace(def, next)) {
       return this.remove(def, key, next);
     }
-    return this.store.commit(def.storage, key, 'MODIFIED', next);
+    return this.committed(def, this.store.commit(def.storage, key, 'MODIFIED', next));
+  }
+
+  /** A CRD written or gone changes what is served. */
+  private committed(def: ResourceDefinition, entry: StoredEntry): StoredEntry {
+    if (def.storage === crdStorage) this.store.catalog.setCustom(entry.obj.metadata.name!, servedResources(entry.obj));
+    return entry;
   }
 
   /** `inspect` sees the patched object first (field validation may reject it or prune it). */
-  patch(scope: Scope, type: PatchType, patchBody: unknown, dryRun = false, inspect?: (patched: Record<string, unknown>) => void): StoredEntry {
+  patch(scope: Scope, type: PatchType, patchBody: unknown, dryRun = false, inspect?: (patched: Record<string, unknown>) => void, options: WriteOptions = {}): StoredEntry {
+    if (type === 'apply') return this.apply(scope, patchBody, dryRun, inspect, options);
     const def = scope.def;
     const name = scope.name!;
     const existing = this.get(scope);
@@ -399,7 +463,9 @@ export class ResourceOperations {
     let patched: Json;
     try {
       if (type === 'json') patched = applyJsonPatch(current, patchBody);
-      else if (type === 'merge') {
+      else if (type === 'strategic' && def.custom) {
+        throw unsupportedMediaType('application/strategic-merge-patch+json', ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
+      } else if (type === 'merge') {
         if (!isPlainObject(patchBody)) throw new PatchError('a merge patch must be a JSON object');
         patched = applyMergePatch(current, patchBody as Json);
       } else patched = applyStrategicMergePatch(def.storage, current, patchBody as Json);
@@ -413,7 +479,53 @@ export class ResourceOperations {
     if (isPlainObject(meta) && meta.name !== undefined && meta.name !== name) {
       throw badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
     }
-    return this.write(scope, this.parseBody(scope, patched), dryRun);
+    return this.write(scope, this.parseBody(scope, patched), dryRun, options);
+  }
+
+  /** Server-side apply: merge the configuration by field ownership; creates the object when absent. */
+  private apply(scope: Scope, body: unknown, dryRun: boolean, inspect: ((patched: Record<string, unknown>) => void) | undefined, options: WriteOptions): StoredEntry {
+    const def = scope.def;
+    const name = scope.name!;
+    if (!options.manager) {
+      throw new ApiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', {
+        group: 'meta.k8s.io',
+        kind: 'PatchOptions',
+        causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }],
+      });
+    }
+    if (!isPlainObject(body)) throw badRequest('the body of an apply patch must be an object');
+    for (const field of ['apiVersion', 'kind'] as const) {
+      if (typeof body[field] !== 'string' || body[field] === '') throw badRequest(`invalid object type: ${field} must be set in an apply configuration`);
+    }
+    inspect?.(body);
+    const config = this.parseBody(scope, body);
+    if (config.metadata.name !== undefined && config.metadata.name !== name) {
+      throw badRequest(`the name of the object (${String(config.metadata.name)}) does not match the name on the URL (${name})`);
+    }
+    delete config.metadata.managedFields;
+    const existing = this.store.get(def.storage, this.key(scope, name));
+    if (!existing && scope.subresource) throw notFound(def.group, def.resource, name);
+    const live = existing ? (structuredClone(this.output(def, existing).obj)) : undefined;
+    if (live) this.toStorage(def, live);
+    const result = applyConfiguration({
+      scope: fieldScopeOf(def, scope.subresource),
+      live,
+      config,
+      manager: options.manager,
+      force: options.force === true,
+      apiVersion: apiVersionOf(def),
+      now: kubeTime(this.now()),
+    });
+    if ('conflicts' in result) throw applyConflict(def, name, result.conflicts);
+    const merged = result.object;
+    merged.metadata.name = name;
+    if (!existing) {
+      delete merged.metadata.resourceVersion;
+      merged.apiVersion = apiVersionOf(def);
+      return this.create(scope, merged, dryRun, { ...options, presetManagedFields: true });
+    }
+    merged.metadata.resourceVersion = existing.obj.metadata.resourceVersion;
+    return this.write(scope, this.toStorage(def, merged), dryRun, { ...options, presetManagedFields: true });
   }
 
   private holdsNamespace(def: ResourceDefinition, obj: KubeObject): boolean {
@@ -421,10 +533,29 @@ export class ResourceOperations {
   }
 
   private remove(def: ResourceDefinition, key: string, obj: KubeObject): StoredEntry {
+    if (def.storage === crdStorage) this.dropCustomResources(obj.metadata.name!);
     const entry = this.store.commit(def.storage, key, 'DELETED', obj);
     if (def.storage === 'services') releaseService(this.store, obj.spec as ServiceSpec | undefined);
     if (def.namespaced && obj.metadata.namespace) this.finalizeNamespace(obj.metadata.namespace);
     return entry;
+  }
+
+  /** Deleting a CRD deletes its objects (finalizers are not waited for) and stops serving them. */
+  private dropCustomResources(crdName: string): void {
+    const served = this.store.catalog.customOf(crdName);
+    const storage = served[0]?.storage;
+    this.store.catalog.setCustom(crdName, []);
+    if (!storage) return;
+    for (const k of [...this.store.keys(storage)]) {
+      const e = this.store.get(storage, k);
+      if (e) this.store.commit(storage, k, 'DELETED', structuredClone(e.obj));
+    }
+  }
+
+  /** One definition per storage of the namespaced resources (for namespace cleanup). */
+  private namespacedStorages(): ResourceDefinition[] {
+    const seen = new Set<string>();
+    return this.store.catalog.all().filter((d) => d.namespaced && !seen.has(d.storage) && seen.add(d.storage));
   }
 
   delete(scope: Scope, options: DeleteOptions = {}, dryRun = false): StoredEntry {
@@ -467,8 +598,7 @@ export class ResourceOperations {
       entry = this.store.commit('namespaces', key, 'MODIFIED', next);
     }
     const ns = existing.obj.metadata.name!;
-    for (const def of resourceCatalog) {
-      if (!def.namespaced || (def.group === 'events.k8s.io')) continue;
+    for (const def of this.namespacedStorages()) {
       for (const k of [...this.store.keys(def.storage)]) {
         if (!k.startsWith(`${ns}/`)) continue;
         const e = this.store.get(def.storage, k);
@@ -486,12 +616,11 @@ export class ResourceOperations {
   private finalizeNamespace(ns: string): StoredEntry | undefined {
     const entry = this.store.get('namespaces', ns);
     if (!entry?.obj.metadata.deletionTimestamp) return undefined;
-    for (const def of resourceCatalog) {
-      if (!def.namespaced) continue;
+    for (const def of this.namespacedStorages()) {
       if (this.store.keys(def.storage).some((k) => k.startsWith(`${ns}/`))) return undefined;
     }
     const final = structuredClone(entry.obj);
-    final.spec = { finalizers: [] };
+    final.spec = {};
     if ((final.metadata.finalizers ?? []).length > 0) return this.store.commit('namespaces', ns, 'MODIFIED', final);
     return this.store.commit('namespaces', ns, 'DELETED', final);
   }

@@ -1,6 +1,7 @@
 // ClusterIP and NodePort allocation, as the kube-apiserver's allocators do it: a bitmap-like set
 // per range, sequential search from a moving cursor, explicit values honoured when free.
 import ipaddr from 'ipaddr.js';
+import type { IpFamily } from './serviceIpFamilies.js';
 
 export class AllocationError extends Error {
   constructor(
@@ -11,28 +12,43 @@ export class AllocationError extends Error {
   }
 }
 
+/** One service range (IPv4 or IPv6); addresses are offsets from the range's first usable one. */
 export class ClusterIpAllocator {
-  private readonly first: number;
-  private readonly size: number;
-  private readonly owners = new Map<number, string>();
-  private cursor = 0;
+  readonly family: IpFamily;
+  private readonly first: bigint;
+  private readonly size: bigint;
+  private readonly bits: number;
+  private readonly owners = new Map<bigint, string>();
+  private cursor = 0n;
 
   constructor(readonly cidr: string) {
-    const [addr, bits] = ipaddr.parseCIDR(cidr);
-    if (addr.kind() !== 'ipv4') throw new Error(`service CIDR ${cidr} must be IPv4`);
-    const base = ipaddr.IPv4.networkAddressFromCIDR(cidr).toByteArray().reduce((n, b) => n * 256 + b, 0);
-    // Skip the network and broadcast addresses, as Kubernetes does.
-    this.first = base + 1;
-    this.size = Math.max(0, 2 ** (32 - bits) - 2);
+    const [addr, prefix] = ipaddr.parseCIDR(cidr);
+    this.family = addr.kind() === 'ipv6' ? 'IPv6' : 'IPv4';
+    this.bits = this.family === 'IPv6' ? 128 : 32;
+    const hostBits = this.bits - prefix;
+    if (this.family === 'IPv6' && hostBits > 20) throw new Error(`service CIDR ${cidr} is too large: an IPv6 range may have at most 20 host bits (/108)`);
+    const network = (addr.kind() === 'ipv6' ? ipaddr.IPv6.networkAddressFromCIDR(cidr) : ipaddr.IPv4.networkAddressFromCIDR(cidr)).toByteArray();
+    // Skip the network address (and IPv4's broadcast), as Kubernetes does.
+    this.first = network.reduce((n, b) => n * 256n + BigInt(b), 0n) + 1n;
+    const total = 2n ** BigInt(hostBits);
+    this.size = total > 2n ? total - (this.family === 'IPv4' ? 2n : 1n) : 0n;
   }
 
-  private toNumber(ip: string): number | undefined {
-    if (!ipaddr.IPv4.isValidFourPartDecimal(ip)) return undefined;
-    return ipaddr.IPv4.parse(ip).toByteArray().reduce((n, b) => n * 256 + b, 0);
+  private toNumber(ip: string): bigint | undefined {
+    if (!ipaddr.isValid(ip)) return undefined;
+    const parsed = ipaddr.parse(ip);
+    if ((parsed.kind() === 'ipv6') !== (this.family === 'IPv6')) return undefined;
+    if (parsed.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(ip)) return undefined;
+    return parsed.toByteArray().reduce((n, b) => n * 256n + BigInt(b), 0n);
   }
 
-  private toText(n: number): string {
-    return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+  private toText(n: bigint): string {
+    const bytes: number[] = [];
+    for (let i = 0; i < this.bits / 8; i++) {
+      bytes.unshift(Number(n & 255n));
+      n >>= 8n;
+    }
+    return ipaddr.fromByteArray(bytes).toString();
   }
 
   contains(ip: string): boolean {
@@ -51,11 +67,11 @@ export class ClusterIpAllocator {
   }
 
   allocateNext(owner: string): string {
-    for (let i = 0; i < this.size; i++) {
+    for (let i = 0n; i < this.size; i++) {
       const n = this.first + ((this.cursor + i) % this.size);
       if (!this.owners.has(n)) {
         this.owners.set(n, owner);
-        this.cursor = (this.cursor + i + 1) % this.size;
+        this.cursor = (this.cursor + i + 1n) % this.size;
         return this.toText(n);
       }
     }
@@ -70,6 +86,14 @@ export class ClusterIpAllocator {
   get used(): number {
     return this.owners.size;
   }
+}
+
+/** The cluster's service ranges (`--service-cluster-ip-range`: one, or one per family); the first is the default family. */
+export function serviceRanges(cidrs: string): ClusterIpAllocator[] {
+  const ranges = cidrs.split(',').map((c) => c.trim()).filter(Boolean).map((c) => new ClusterIpAllocator(c));
+  if (ranges.length === 0 || ranges.length > 2) throw new Error(`--service-cluster-ip-range takes one range or two (one per IP family), not "${cidrs}"`);
+  if (ranges.length === 2 && ranges[0]!.family === ranges[1]!.family) throw new Error(`--service-cluster-ip-range: a dual-stack cluster needs one IPv4 and one IPv6 range, not "${cidrs}"`);
+  return ranges;
 }
 
 export class PortAllocator {

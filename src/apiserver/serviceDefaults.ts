@@ -55,7 +55,7 @@ export function defaultServiceSpec(input: ServiceSpec | undefined, old?: Service
     return port;
   });
   spec.sessionAffinity ??= 'None';
-  if (spec.sessionAffinity === 'ClientIP' && spec.sessionAffinityConfig?.clientIP?.timeoutSeconds === undefined) {
+  if (spec.sessionAffinity === 'ClientIP' && (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? null) === null) {
     spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 10800 } };
   }
 
@@ -95,9 +95,9 @@ export function defaultServiceSpec(input: ServiceSpec | undefined, old?: Service
   if (spec.type === 'LoadBalancer') spec.allocateLoadBalancerNodePorts ??= true;
   if (spec.type !== 'ExternalName') {
     spec.internalTrafficPolicy ??= 'Cluster';
-    if (spec.clusterIP === 'None') spec.clusterIPs ??= ['None'];
-    spec.ipFamilyPolicy ??= 'SingleStack';
-    spec.ipFamilies ??= ['IPv4'];
+    // clusterIP and clusterIPs[0] are one value, as the v1 conversion keeps them.
+    if ((spec.clusterIP === undefined || spec.clusterIP === '') && spec.clusterIPs?.[0]) spec.clusterIP = spec.clusterIPs[0];
+    if (spec.clusterIP && (spec.clusterIPs ?? []).length === 0) spec.clusterIPs = [spec.clusterIP];
   }
   return spec;
 }

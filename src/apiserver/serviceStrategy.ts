@@ -2,8 +2,9 @@
 // NodePort allocation. Allocation is all-or-nothing: on any error, what this call took is given back.
 import { internalError, invalidValue, type FieldError } from './apiErrors.js';
 import type { ObjectStore } from './objectStore.js';
-import { AllocationError } from './serviceAllocation.js';
+import { AllocationError, type ClusterIpAllocator } from './serviceAllocation.js';
 import { defaultServiceSpec, needsHealthCheckNodePort, needsNodePorts, type ServiceSpec } from './serviceDefaults.js';
+import { familyOf, settleIpFamilies } from './serviceIpFamilies.js';
 import { validateServiceSpec } from './serviceValidation.js';
 
 interface Taken {
@@ -23,6 +24,11 @@ function allocatedIps(spec: ServiceSpec | undefined): string[] {
   return (spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : [])).filter((ip) => ip && ip !== 'None');
 }
 
+function rangeOf(store: ObjectStore, ip: string): ClusterIpAllocator | undefined {
+  const family = familyOf(ip);
+  return store.clusterIpRanges.find((r) => r.family === family);
+}
+
 /**
  * Default, validate and allocate the spec of a Service being created (old undefined) or updated.
  * Returns field errors (nothing allocated then) or the final spec plus a function that gives back
@@ -37,32 +43,40 @@ export function admitServiceSpec(
   const spec = defaultServiceSpec(input, old);
   const errors = validateServiceSpec(spec, old);
   if (errors.length > 0) return { errors };
-  const ips = store.clusterIps!;
+  const ranges = store.clusterIpRanges;
+  const familyErrors = settleIpFamilies(spec, old, ranges.map((r) => r.family));
+  if (familyErrors.length > 0) return { errors: familyErrors };
   const taken: Taken = { ips: [], ports: [] };
   const rollback = (): void => {
-    for (const ip of taken.ips) ips.release(ip);
+    for (const ip of taken.ips) rangeOf(store, ip)?.release(ip);
     for (const p of taken.ports) store.nodePorts.release(p);
   };
   const oldIps = new Set(allocatedIps(old));
   const oldPorts = new Set(allocatedPorts(old));
   try {
     if (spec.type !== 'ExternalName' && spec.clusterIP !== 'None') {
-      if (spec.clusterIP) {
-        if (!oldIps.has(spec.clusterIP)) {
+      // One cluster IP per settled family, in the order of ipFamilies; asked-for ones are honoured.
+      const asked = spec.clusterIPs ?? [];
+      spec.clusterIPs = (spec.ipFamilies ?? []).map((family, i) => {
+        const range = ranges.find((r) => r.family === family)!;
+        const ip = asked[i];
+        if (!ip) {
+          const next = range.allocateNext(owner);
+          taken.ips.push(next);
+          return next;
+        }
+        if (!oldIps.has(ip)) {
           try {
-            ips.allocateSpecific(spec.clusterIP, owner);
+            range.allocateSpecific(ip, owner);
           } catch (e) {
-            if (e instanceof AllocationError) throw { field: 'spec.clusterIPs', value: [spec.clusterIP], message: e.message };
+            if (e instanceof AllocationError) throw { field: 'spec.clusterIPs', value: asked, message: e.message };
             throw e;
           }
-          taken.ips.push(spec.clusterIP);
+          taken.ips.push(ip);
         }
-      } else {
-        const ip = ips.allocateNext(owner);
-        taken.ips.push(ip);
-        spec.clusterIP = ip;
-      }
-      spec.clusterIPs = [spec.clusterIP];
+        return ip;
+      });
+      spec.clusterIP = spec.clusterIPs[0]!;
     }
     if (spec.type === 'ExternalName') {
       delete spec.clusterIP;
@@ -117,7 +131,7 @@ export function admitServiceSpec(
   const commit = (): void => {
     const keepIps = new Set(allocatedIps(spec));
     const keepPorts = new Set(allocatedPorts(spec));
-    for (const ip of oldIps) if (!keepIps.has(ip)) ips.release(ip);
+    for (const ip of oldIps) if (!keepIps.has(ip)) rangeOf(store, ip)?.release(ip);
     for (const p of oldPorts) if (!keepPorts.has(p)) store.nodePorts.release(p);
   };
   return { spec, commit, rollback };
@@ -125,7 +139,7 @@ export function admitServiceSpec(
 
 /** Give back everything a deleted Service held. */
 export function releaseService(store: ObjectStore, spec: ServiceSpec | undefined): void {
-  for (const ip of allocatedIps(spec)) store.clusterIps?.release(ip);
+  for (const ip of allocatedIps(spec)) rangeOf(store, ip)?.release(ip);
   for (const p of allocatedPorts(spec)) store.nodePorts.release(p);
 }
 
@@ -133,7 +147,7 @@ export function releaseService(store: ObjectStore, spec: ServiceSpec | undefined
 export function reserveService(store: ObjectStore, owner: string, spec: ServiceSpec | undefined): void {
   for (const ip of allocatedIps(spec)) {
     try {
-      store.clusterIps?.allocateSpecific(ip, owner);
+      (rangeOf(store, ip) ?? store.clusterIps)?.allocateSpecific(ip, owner);
     } catch {
       // Outside a new service CIDR: keep the Service as it is.
     }

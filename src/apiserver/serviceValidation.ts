@@ -9,6 +9,7 @@ const protocols = ['SCTP', 'TCP', 'UDP'] as const;
 const trafficPolicies = ['Cluster', 'Local'] as const;
 const affinities = ['ClientIP', 'None'] as const;
 const ipModes = ['Proxy', 'VIP'] as const;
+const maxAffinitySeconds = 86400;
 const ianaServiceName = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
 const isIp = (v: unknown): boolean => typeof v === 'string' && ipaddr.isValid(v) && (v.includes(':') || ipaddr.IPv4.isValidFourPartDecimal(v));
@@ -67,6 +68,15 @@ export function validateServiceSpec(spec: ServiceSpec, old?: ServiceSpec): Field
     seenPorts.add(portKey);
   });
 
+  // One nodePort per protocol: the same number may serve TCP and UDP, but not two TCP ports.
+  const seenNodePorts = new Set<string>();
+  ports.forEach((p, i) => {
+    if (!p.nodePort) return;
+    const key = `${p.protocol}/${p.nodePort}`;
+    if (seenNodePorts.has(key)) errors.push(duplicateValue(`spec.ports[${i}].nodePort`, p.nodePort));
+    seenNodePorts.add(key);
+  });
+
   if (type === 'ExternalName') {
     if (!spec.externalName) errors.push(requiredValue('spec.externalName'));
     else for (const e of dns1123SubdomainErrors(spec.externalName.replace(/\.$/, ''))) errors.push(invalidValue('spec.externalName', spec.externalName, e));
@@ -78,6 +88,14 @@ export function validateServiceSpec(spec: ServiceSpec, old?: ServiceSpec): Field
   if (headless && type !== 'ClusterIP') errors.push(invalidValue('spec.clusterIPs[0]', 'None', 'may only be set to "None" for ClusterIP services'));
 
   if (!affinities.includes(spec.sessionAffinity as (typeof affinities)[number])) errors.push(unsupportedValue('spec.sessionAffinity', spec.sessionAffinity, affinities));
+  else if (spec.sessionAffinity === 'ClientIP') {
+    const timeout = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds;
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0 || timeout > maxAffinitySeconds) {
+      errors.push(invalidValue('spec.sessionAffinityConfig.clientIP.timeoutSeconds', timeout ?? null, `must be greater than 0 and less than ${maxAffinitySeconds}`));
+    }
+  } else if (spec.sessionAffinityConfig !== undefined && spec.sessionAffinityConfig !== null) {
+    errors.push(forbiddenField('spec.sessionAffinityConfig', 'must not be set when session affinity is None'));
+  }
 
   if (spec.externalTrafficPolicy !== undefined) {
     if (type !== 'NodePort' && type !== 'LoadBalancer') {

@@ -1,8 +1,9 @@
 // Strategic merge patch, as kubectl apply/edit and controllers send it: maps merge, lists merge by
 // their merge key (Service ports by `port`, conditions by `type`), primitive lists such as finalizers
 // union, and the directives $patch (replace/delete/merge), $retainKeys, $deleteFromPrimitiveList/<f>
-// and $setElementOrder/<f> are honoured.
+// and $setElementOrder/<f> are honoured. Keys are read and written as own properties only.
 import { PatchError, type Json } from './jsonPatch.js';
+import { ownValue, setOwn } from './ownProperties.js';
 import { listStrategy } from './strategicMergeSchema.js';
 
 type JsonObject = { [key: string]: Json };
@@ -21,7 +22,7 @@ function stripDirectives(value: Json): Json {
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(value)) {
     if (k.startsWith('$')) continue;
-    out[k] = stripDirectives(v);
+    setOwn(out, k, stripDirectives(v));
   }
   return out;
 }
@@ -70,7 +71,7 @@ function mergeObject(storage: string, path: string, original: JsonObject, patch:
     if (k === '$patch') continue;
     if (k === '$retainKeys') {
       if (!Array.isArray(v)) throw new PatchError('$retainKeys must be a list');
-      for (const existing of Object.keys(out)) if (!v.includes(existing) && !(existing in patch)) delete out[existing];
+      for (const existing of Object.keys(out)) if (!v.includes(existing) && !Object.hasOwn(patch, existing)) delete out[existing];
       continue;
     }
     if (k.startsWith('$setElementOrder/')) {
@@ -81,8 +82,8 @@ function mergeObject(storage: string, path: string, original: JsonObject, patch:
     if (k.startsWith('$deleteFromPrimitiveList/')) {
       if (!Array.isArray(v)) throw new PatchError(`${k} must be a list`);
       const field = k.slice('$deleteFromPrimitiveList/'.length);
-      const current = out[field];
-      if (Array.isArray(current)) out[field] = current.filter((x) => !v.includes(x));
+      const current = ownValue(out, field);
+      if (Array.isArray(current)) setOwn(out, field, current.filter((x) => !v.includes(x)));
       continue;
     }
     if (k.startsWith('$')) throw new PatchError(`unknown patch directive ${k}`);
@@ -90,23 +91,25 @@ function mergeObject(storage: string, path: string, original: JsonObject, patch:
     if (v === null) {
       delete out[k];
     } else if (isObject(v)) {
+      const current = ownValue(out, k);
       if (v.$patch === 'delete') delete out[k];
-      else out[k] = mergeObject(storage, childPath, isObject(out[k]) ? (out[k] as JsonObject) : {}, v);
+      else setOwn(out, k, mergeObject(storage, childPath, isObject(current) ? current : {}, v));
     } else if (Array.isArray(v)) {
       const strategy = listStrategy(storage, childPath);
-      const current = Array.isArray(out[k]) ? (out[k] as Json[]) : [];
-      if (strategy?.kind === 'mergeByKey') out[k] = mergeKeyed(storage, childPath, strategy.key, current, v);
-      else if (strategy?.kind === 'mergePrimitives') out[k] = mergePrimitives(current, v);
-      else out[k] = stripDirectives(v);
+      const existing = ownValue(out, k);
+      const current = Array.isArray(existing) ? existing : [];
+      if (strategy?.kind === 'mergeByKey') setOwn(out, k, mergeKeyed(storage, childPath, strategy.key, current, v));
+      else if (strategy?.kind === 'mergePrimitives') setOwn(out, k, mergePrimitives(current, v));
+      else setOwn(out, k, stripDirectives(v));
     } else {
-      out[k] = v;
+      setOwn(out, k, v);
     }
   }
   for (const [field, order] of orders) {
-    const list = out[field];
+    const list = ownValue(out, field);
     if (!Array.isArray(list)) continue;
     const strategy = listStrategy(storage, join(path, field));
-    out[field] = reorder(list, order, strategy?.kind === 'mergeByKey' ? strategy.key : undefined);
+    setOwn(out, field, reorder(list, order, strategy?.kind === 'mergeByKey' ? strategy.key : undefined));
   }
   return out;
 }

@@ -1,6 +1,8 @@
 // Patch strategies of the list fields strategic merge patch must know, per storage, taken from the
 // Kubernetes API types' patchStrategy/patchMergeKey tags. Lists not named here are atomic (replaced).
 
+import { ownValue } from './ownProperties.js';
+
 export type ListStrategy = { kind: 'mergeByKey'; key: string } | { kind: 'mergePrimitives' };
 
 const metadata: Record<string, ListStrategy> = {
@@ -24,5 +26,5 @@ const perStorage: Record<string, Record<string, ListStrategy>> = {
 };
 
 export function listStrategy(storage: string, path: string): ListStrategy | undefined {
-  return metadata[path] ?? perStorage[storage]?.[path];
+  return ownValue(metadata, path) ?? ownValue(ownValue(perStorage, storage), path);
 }

@@ -1,6 +1,8 @@
 // meta.k8s.io/v1 Table responses, so `kubectl get` prints the columns the real server gives.
 import { ageOf } from './humanDuration.js';
+import type { PrinterColumn } from './customResourceVersion.js';
 import type { KubeObject } from './objectStore.js';
+import { printerCell } from './printerColumns.js';
 
 export interface ColumnDefinition {
   name: string;
@@ -138,6 +140,13 @@ const columnsByStorage: Record<string, Column[]> = {
     col('Count', (o) => Number(get(o, 'count') ?? get(o, 'series', 'count') ?? 1), 1, 'integer'),
     { ...nameCol, def: { ...nameCol.def, priority: 1 } },
   ],
+  secrets: [
+    nameCol,
+    col('Type', (o) => get(o, 'type') ?? ''),
+    col('Data', (o) => Object.keys((get(o, 'data') as Obj | undefined) ?? {}).length, 0, 'integer'),
+    ageCol,
+  ],
+  customresourcedefinitions: [nameCol, col('Created At', (o) => o.metadata.creationTimestamp ?? '', 0, 'date')],
   leases: [nameCol, col('Holder', (o) => get(o, 'spec', 'holderIdentity') ?? ''), ageCol],
   configmaps: [nameCol, col('Data', (o) => Object.keys((get(o, 'data') as Obj | undefined) ?? {}).length + Object.keys((get(o, 'binaryData') as Obj | undefined) ?? {}).length, 0, 'integer'), ageCol],
   endpointslices: [
@@ -158,20 +167,41 @@ const columnsByStorage: Record<string, Column[]> = {
 
 const defaultColumns: Column[] = [nameCol, ageCol];
 
-export function tableColumns(storage: string): ColumnDefinition[] {
-  return (columnsByStorage[storage] ?? defaultColumns).map((c) => c.def);
+/** What picks the columns: the storage of a built-in kind, or a custom resource's printer columns. */
+export interface TableSource {
+  storage: string;
+  custom?: { printerColumns?: PrinterColumn[] | undefined } | undefined;
+}
+
+function columnsOf(source: string | TableSource): Column[] {
+  if (typeof source === 'string') return Object.hasOwn(columnsByStorage, source) ? columnsByStorage[source]! : defaultColumns;
+  const printer = source.custom?.printerColumns;
+  if (source.custom && printer && printer.length > 0) {
+    return [
+      nameCol,
+      ...printer.map((p) => ({
+        def: { name: p.name, type: p.type, format: p.format ?? '', description: p.description ?? '', priority: p.priority ?? 0 },
+        cell: (o: KubeObject, now: Date) => printerCell(o, p, now),
+      })),
+    ];
+  }
+  return columnsOf(source.storage);
+}
+
+export function tableColumns(source: string | TableSource): ColumnDefinition[] {
+  return columnsOf(source).map((c) => c.def);
 }
 
 /** `objects` are in the client's API version; cells come from the storage form. */
 export function renderTable(
-  storage: string,
+  source: string | TableSource,
   rows: { stored: KubeObject; shown: KubeObject }[],
   now: Date,
   includeObject: IncludeObject,
   metadata: Table['metadata'],
   withColumns = true,
 ): Table {
-  const columns = columnsByStorage[storage] ?? defaultColumns;
+  const columns = columnsOf(source);
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',

@@ -21,14 +21,15 @@ export function apiserverCommand(): Command {
     .option('--port <n>', 'port to listen on (0 picks a free port)', port, 0)
     .option('--write-kubeconfig <path>', 'write a kubeconfig for this server to <path>')
     .option('--user <name>', 'user named by the kubeconfig\'s bearer token', 'admin')
-    .option('--service-cidr <cidr>', 'range ClusterIPs are allocated from', '10.96.0.0/12')
+    .option('--service-cluster-ip-range <cidrs>', 'ranges ClusterIPs are allocated from: one, or an IPv4 and an IPv6 one for dual-stack (e.g. 10.96.0.0/16,fd00:10:96::/112)', '10.96.0.0/12')
+    .option('--service-cidr <cidrs>', 'the same as --service-cluster-ip-range (older name)')
     .option('--namespace <name>', 'extra namespace to create at start (repeatable)', collect, [] as string[])
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
-    .action(async (opts: { host: string; port: number; writeKubeconfig?: string; user: string; serviceCidr: string; namespace: string[]; logLevel: string }) => {
+    .action(async (opts: { host: string; port: number; writeKubeconfig?: string; user: string; serviceClusterIpRange: string; serviceCidr?: string; namespace: string[]; logLevel: string }) => {
       const logger = createLogger(opts.logLevel, 'kube-lb-provisioner-apiserver');
       let server;
       try {
-        server = await startApiServer({ host: opts.host, port: opts.port, serviceCIDR: opts.serviceCidr, namespaces: opts.namespace, requestRecordLimit: 10_000 });
+        server = await startApiServer({ host: opts.host, port: opts.port, serviceCIDR: opts.serviceCidr ?? opts.serviceClusterIpRange, namespaces: opts.namespace, requestRecordLimit: 10_000 });
       } catch (e) {
         logger.error({ err: e }, 'apiserver: cannot start');
         process.exitCode = 1;

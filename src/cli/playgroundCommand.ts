@@ -22,6 +22,8 @@ export interface PlaygroundOptions {
   kubeconfigPath?: string;
   metricsAddress?: string;
   logger?: Logger;
+  /** Serve an IPv4 and an IPv6 service range, so Services can be dual-stack. */
+  dualStack?: boolean;
 }
 
 const EXAMPLE_SERVICE = `apiVersion: v1
@@ -50,7 +52,11 @@ export interface Playground {
 
 export async function startPlayground(options: PlaygroundOptions = {}): Promise<Playground> {
   const logger = options.logger ?? createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const api = await startApiServer({ port: options.apiPort ?? 0, requestRecordLimit: 10_000 }); // bounded: the playground runs for hours
+  const api = await startApiServer({
+    port: options.apiPort ?? 0,
+    requestRecordLimit: 10_000,
+    ...(options.dualStack ? { serviceCIDR: '10.96.0.0/16,fd00:10:96::/112' } : {}),
+  }); // bounded: the playground runs for hours
   const kubeconfigPath = options.kubeconfigPath ?? join(await mkdtemp(join(tmpdir(), 'kube-lb-playground-')), 'kubeconfig');
   await api.writeKubeconfig(kubeconfigPath);
   const exampleServicePath = join(dirname(kubeconfigPath), 'hello-service.yaml');
@@ -123,7 +129,8 @@ export function playgroundCommand(): Command {
     .option('--nodes <n>', 'how many simulated Nodes', '3')
     .option('--api-port <port>', 'API server port (default: a free one)')
     .option('--kubeconfig-out <path>', 'where to write the kubeconfig (default: a temporary directory)')
-    .action(async (flags: { nodes: string; apiPort?: string; kubeconfigOut?: string }) => {
+    .option('--dual-stack', 'serve IPv4 and IPv6 service ranges (10.96.0.0/16,fd00:10:96::/112), so Services can be dual-stack')
+    .action(async (flags: { nodes: string; apiPort?: string; kubeconfigOut?: string; dualStack?: boolean }) => {
       const nodes = Number(flags.nodes);
       if (!Number.isInteger(nodes) || nodes < 1 || nodes > 200) {
         process.stderr.write(`kube-lb-provisioner: --nodes must be a whole number from 1 to 200 (got ${flags.nodes})\n`);
@@ -133,6 +140,7 @@ export function playgroundCommand(): Command {
         nodes,
         ...(flags.apiPort ? { apiPort: Number(flags.apiPort) } : {}),
         ...(flags.kubeconfigOut ? { kubeconfigPath: flags.kubeconfigOut } : {}),
+        ...(flags.dualStack ? { dualStack: true } : {}),
       });
       const k = `kubectl --kubeconfig ${pg.kubeconfigPath}`;
       process.stdout.write(

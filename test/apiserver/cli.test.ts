@@ -24,7 +24,7 @@ describe('kube-lb-provisioner apiserver', () => {
     if (!existsSync(kubectlPath)) throw new Error(`kubectl is missing at ${kubectlPath}`);
     const dir = mkdtempSync(join(tmpdir(), 'apiserver-cli-'));
     const kubeconfig = join(dir, 'kubeconfig');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'apiserver', '--port', '0', '--write-kubeconfig', kubeconfig, '--namespace', 'demo', '--log-level', 'warn'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'apiserver', '--port', '0', '--write-kubeconfig', kubeconfig, '--namespace', 'demo', '--service-cluster-ip-range', '10.96.0.0/16,fd00:10:96::/112', '--log-level', 'warn'], {
       cwd: join(import.meta.dirname, '..', '..'),
     });
     let stdout = '';
@@ -48,6 +48,11 @@ describe('kube-lb-provisioner apiserver', () => {
       expect(applied.code, applied.stderr).toBe(0);
       const svc = await run(['get', 'svc', 'cli-web'], kubeconfig);
       expect(svc.stdout).toMatch(/^cli-web\s+LoadBalancer\s+10\.\S+\s+<pending>\s+80:3\d{4}\/TCP/m);
+      // --service-cluster-ip-range with two ranges makes a dual-stack cluster.
+      const patched = await run(['patch', 'svc', 'cli-web', '-p', '{"spec":{"ipFamilyPolicy":"PreferDualStack"}}'], kubeconfig);
+      expect(patched.code, patched.stderr).toBe(0);
+      const ips = await run(['get', 'svc', 'cli-web', '-o', 'jsonpath={.spec.clusterIPs}'], kubeconfig);
+      expect(JSON.parse(ips.stdout)).toEqual([expect.stringMatching(/^10\.96\./), expect.stringMatching(/^fd00:10:96::/)]);
     } finally {
       child.kill('SIGTERM');
     }

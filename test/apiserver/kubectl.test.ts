@@ -238,12 +238,6 @@ describe('kubectl against the embedded API server', () => {
     expect(stored.spec.prots).toBeUndefined();
   });
 
-  it('says clearly that server-side apply is not supported', async () => {
-    const r = await kubectl(api, ['apply', '--server-side', '-f', '-'], { input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\n' });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('server-side apply is not supported by this API server');
-  });
-
   it('pages with --chunk-size and shows nodes, leases and namespaces as tables', async () => {
     for (let i = 0; i < 5; i++) await ok(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: paged-${i}}\n`);
     const r = await kubectl(api, ['get', 'ns', '--chunk-size=2', '-v=6']);

@@ -55,7 +55,7 @@ describe('Kubernetes protobuf bodies', () => {
       }
       return 200;
     };
-    expect(codeOf(() => decodeKubeProtobuf(envelope('v1', 'Secret', [])))).toBe(415);
+    expect(codeOf(() => decodeKubeProtobuf(envelope('v1', 'Pod', [])))).toBe(415);
     expect(codeOf(() => decodeKubeProtobuf(Buffer.from('{"json": true}')))).toBe(400);
     expect(codeOf(() => decodeKubeProtobuf(envelope('v1', 'ConfigMap', text(9, 'unknown'))))).toBe(400);
     expect(codeOf(() => decodeKubeProtobuf(Buffer.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0xff])))).toBe(400);

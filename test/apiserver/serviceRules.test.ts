@@ -14,8 +14,6 @@ describe('service defaulting', () => {
       externalTrafficPolicy: 'Cluster',
       allocateLoadBalancerNodePorts: true,
       internalTrafficPolicy: 'Cluster',
-      ipFamilyPolicy: 'SingleStack',
-      ipFamilies: ['IPv4'],
     });
   });
 

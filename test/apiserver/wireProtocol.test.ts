@@ -287,8 +287,8 @@ describe('bad input', () => {
     const wrongType = await call('PATCH', '/api/v1/namespaces/default/configmaps/patch-target', { data: {} }, 'text/plain');
     expect(wrongType.status).toBe(415);
     const ssa = await call('PATCH', '/api/v1/namespaces/default/configmaps/patch-target', 'data: {}', 'application/apply-patch+yaml');
-    expect(ssa.status).toBe(415);
-    expect(ssa.body.message).toContain('server-side apply is not supported');
+    expect(ssa.status).toBe(422);
+    expect(ssa.body.message).toBe('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
     const renamed = await call('PATCH', '/api/v1/namespaces/default/configmaps/patch-target', { metadata: { name: 'other' } }, 'application/merge-patch+json');
     expect(renamed.status).toBe(400);
     expect(await call('GET', '/api/v1/namespaces/default/configmaps/patch-target')).toEqual(before);
