@@ -158,3 +158,24 @@ describe('neighbours', () => {
     expect(writesToServicesNotServed(api, { user: 'controller', identity: 'controller', serves: servesClasses([], true) })).toEqual([]);
   });
 });
+
+describe('address families the provider cannot give', () => {
+  it('an IPv6-only Service on an IPv4-only provider is refused on spec.ipFamilies, never given an IPv4 address', async () => {
+    const dual = await startApiServer({ port: 0, serviceCIDR: '10.96.0.0/16,fd00:10:96::/112' });
+    const dualKc = kubeConfigFor(dual);
+    await createNodes(dualKc.makeApiClient(CoreV1Api), 1);
+    const controller = await startSimulatedController({ kubeConfig: dualKc });
+    try {
+      await kubectl(dual, ['apply', '-f', '-'], { input: JSON.stringify(lbService('v6', { ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' })) });
+      await kubectl(dual, ['apply', '-f', '-'], { input: JSON.stringify(lbService('prefer', { ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'PreferDualStack' })) });
+      const event = await waitForEvent(dualKc, 'default', 'v6', 'SyncLoadBalancerFailed');
+      expect(event.message).toMatch(/spec\.ipFamilies: the simulated provider gives only IPv4 addresses, and this Service asks for IPv6/);
+      // PreferDualStack lists IPv4 too: it is served with its IPv4 family.
+      expect((await waitForIngress(dualKc, 'default', 'prefer'))[0]?.ip).toMatch(/^127\.240\./);
+      expect((await readService(dualKc, 'default', 'v6'))?.status?.loadBalancer?.ingress ?? []).toHaveLength(0);
+    } finally {
+      await controller.controller.stop();
+      await dual.stop();
+    }
+  });
+});

@@ -26,7 +26,8 @@ describe('metal L2 announcements in network namespaces', () => {
     lab = new L2Lab(['node-a', 'node-b', 'node-c']);
     dir = await mkdtemp(join(tmpdir(), 'klb-l2-'));
     kubeconfigPath = join(dir, 'kubeconfig');
-    api = await startApiServer({ host: '127.0.0.1' });
+    // Dual-stack, as the IPv6 Service below needs (the API server refuses IPv6 on a single-stack cluster).
+    api = await startApiServer({ host: '127.0.0.1', serviceCIDR: '10.96.0.0/16,fd00:10:96::/112' });
     await api.writeKubeconfig(kubeconfigPath);
     kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
