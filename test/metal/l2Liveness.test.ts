@@ -30,6 +30,9 @@ describe('metal L2 failover by liveness probes (speakers inside the node namespa
       async () => {
         const holders = await env.lab.holders(ip);
         owner = holders[0] ?? '';
+        // A fresh client: a neighbour entry left from before would reach the old node (its DNAT
+        // answers too), and IPv6 gets only the kernel's one unsolicited NA.
+        await env.lab.forgetNeighbour(ip);
         return holders.length === 1 && (await env.lab.curl(ip)) === owner;
       },
       20_000,
@@ -87,13 +90,14 @@ describe('metal L2 failover by liveness probes (speakers inside the node namespa
   beforeAll(async () => {
     env = await startSpeakerLab(['node-a', 'node-b', 'node-c'], [], { inNetns: true, speakerArgs: SPEAKER_ARGS });
     core = env.core;
-    for (const [name, ips, family] of [
-      ['web', [VIP], 'IPv4'],
-      ['web6', [VIP6], 'IPv6'],
+    // (The lab's DNAT sends both to NODE_PORT; the Service's own nodePort only has to be unique.)
+    for (const [name, ips, family, nodePort] of [
+      ['web', [VIP], 'IPv4', NODE_PORT],
+      ['web6', [VIP6], 'IPv6', NODE_PORT + 1],
     ] as const) {
       await core.createNamespacedService({
         namespace: 'default',
-        body: { metadata: { name }, spec: { type: 'LoadBalancer', ipFamilies: [family], selector: { app: name }, ports: [{ port: SERVICE_PORT, nodePort: NODE_PORT, protocol: 'TCP' }] } },
+        body: { metadata: { name }, spec: { type: 'LoadBalancer', ipFamilies: [family], selector: { app: name }, ports: [{ port: SERVICE_PORT, nodePort, protocol: 'TCP' }] } },
       });
       await setIngress(core, 'default', name, [...ips]);
     }
