@@ -1,6 +1,8 @@
 // `kube-lb-provisioner speaker`: the metal provider's L2 announcer, one per node (a DaemonSet with
 // hostNetwork and NET_ADMIN + NET_RAW). See providers/metal/README.md.
 import { Command, InvalidArgumentError } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { livenessKey } from '../speaker/livenessPacket.js';
 import type { HealthServer } from '../observability/healthServer.js';
 import { createLogger } from '../observability/logger.js';
 import { createSpeakerMetrics } from '../observability/speakerMetrics.js';
@@ -12,6 +14,12 @@ import { DEFAULT_SPEAKER_METRICS_ADDRESS, parseSpeakerMetricsAddress, serveSpeak
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port, 0-65535 (0: off)');
   return n;
 }
 
@@ -34,8 +42,12 @@ export function speakerCommand(): Command {
     .option('--load-balancer-class <class>', 'serve Services of this loadBalancerClass (default: Services without a class)')
     .option('--default', 'with --load-balancer-class: also serve Services without a class (the metal provider is the default)', false)
     .option('--netns <name>', 'run network commands inside this network namespace (labs and tests)')
-    .option('--renew-interval-ms <ms>', 'how often the node Lease is renewed', positiveInt, 1000)
-    .option('--lapse-ms <ms>', 'a speaker whose Lease was not renewed for this long is dead', positiveInt, 1500)
+    .option('--renew-interval-ms <ms>', 'how often the node Lease is renewed (the fallback when the probes say nothing)', positiveInt, 10_000)
+    .option('--lapse-ms <ms>', 'a speaker whose Lease was not renewed for this long is dead (when the probes say nothing of it)', positiveInt, 40_000)
+    .option('--liveness-port <port>', 'UDP port of the speakers\' liveness probes, the same on every node (0: off, Leases alone)', port, 7474)
+    .option('--liveness-secret-file <path>', 'file holding the cluster\'s shared secret that signs liveness packets (default: a key derived from --namespace)')
+    .option('--probe-interval-ms <ms>', 'how often each speaker probes its neighbours', positiveInt, 100)
+    .option('--probe-timeout-ms <ms>', 'wait this long for an ack before probing indirectly, and as long again before declaring a speaker dead', positiveInt, 70)
     .option('--address-lifetime-seconds <s>', 'valid_lft of announced addresses (kept fresh while alive)', positiveInt, 2)
     .option('--metrics-address <host:port>', "serve /healthz, /readyz and /metrics here (port 0: any free port; '' or off: none)", metricsAddress, DEFAULT_SPEAKER_METRICS_ADDRESS)
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
@@ -49,6 +61,10 @@ export function speakerCommand(): Command {
       netns?: string;
       renewIntervalMs: number;
       lapseMs: number;
+      livenessPort: number;
+      livenessSecretFile?: string;
+      probeIntervalMs: number;
+      probeTimeoutMs: number;
       addressLifetimeSeconds: number;
       metricsAddress: string;
       logLevel: string;
@@ -57,6 +73,8 @@ export function speakerCommand(): Command {
       const kubeConfig = await connectOrExit(opts.kubeconfig);
       const effects = ipCommandEffects({ iface: opts.interface, netns: opts.netns, lifetimeSeconds: opts.addressLifetimeSeconds });
       const metrics = createSpeakerMetrics(undefined, { processMetrics: true });
+      // Packets are tagged with an HMAC: the secret keeps clusters (and strangers) on one segment apart.
+      const secret = opts.livenessSecretFile ? (await readFile(opts.livenessSecretFile)).toString('utf8').trim() : `namespace:${opts.namespace}`;
       const speaker = new Speaker({
         kubeConfig,
         nodeName: opts.nodeName,
@@ -68,6 +86,7 @@ export function speakerCommand(): Command {
         renewIntervalMs: opts.renewIntervalMs,
         lapseMs: opts.lapseMs,
         metrics,
+        liveness: opts.livenessPort === 0 ? undefined : { port: opts.livenessPort, key: livenessKey(secret), timing: { probeIntervalMs: opts.probeIntervalMs, probeTimeoutMs: opts.probeTimeoutMs } },
       });
       // Up before the informers sync, so /readyz answers 503 (not connection refused) meanwhile.
       const address = parseSpeakerMetricsAddress(opts.metricsAddress);

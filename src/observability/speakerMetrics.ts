@@ -1,6 +1,6 @@
 // The L2 speaker's Prometheus metrics (prom-client), on their own Registry so several speakers can
 // share a process (tests). Reuses a metric already in the registry, as createControllerMetrics does.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface SpeakerMetrics {
   registry: Registry;
@@ -13,6 +13,14 @@ export interface SpeakerMetrics {
   announcements: Counter<'outcome'>;
   /** Addresses this node put on or took off its interface. */
   ownershipChanges: Counter<'change'>;
+  /** Other speakers the direct path (UDP probes) holds alive now. */
+  peersAlive: Gauge;
+  /** Round-trip time of answered direct probes, seconds. */
+  probeRtt: Histogram;
+  /** Speakers this node declared dead (no ack, direct or indirect). */
+  detections: Counter;
+  /** Times this speaker was declared dead by others while alive, and refuted it. */
+  falseSuspicions: Counter;
 }
 
 export function createSpeakerMetrics(registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}): SpeakerMetrics {
@@ -55,6 +63,33 @@ export function createSpeakerMetrics(registry: Registry = new Registry(), option
           name: 'kube_lb_speaker_ownership_changes_total',
           help: 'Addresses this node put on its interface (added: took, or re-added after they vanished) or took off it (removed)',
           labelNames: ['change'] as const,
+          registers: [registry],
+        }),
+    ),
+    peersAlive: make(
+      'kube_lb_speaker_liveness_peers_alive',
+      () => new Gauge({ name: 'kube_lb_speaker_liveness_peers_alive', help: 'Other speakers the UDP liveness probes hold alive now', registers: [registry] }),
+    ),
+    probeRtt: make(
+      'kube_lb_speaker_liveness_probe_rtt_seconds',
+      () =>
+        new Histogram({
+          name: 'kube_lb_speaker_liveness_probe_rtt_seconds',
+          help: 'Round-trip time of answered direct liveness probes',
+          buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+          registers: [registry],
+        }),
+    ),
+    detections: make(
+      'kube_lb_speaker_liveness_detections_total',
+      () => new Counter({ name: 'kube_lb_speaker_liveness_detections_total', help: 'Speakers this node declared dead (no answer to direct nor indirect probes)', registers: [registry] }),
+    ),
+    falseSuspicions: make(
+      'kube_lb_speaker_liveness_false_suspicions_total',
+      () =>
+        new Counter({
+          name: 'kube_lb_speaker_liveness_false_suspicions_total',
+          help: 'Times this speaker learned it had been declared dead while alive (it refuted with a higher incarnation)',
           registers: [registry],
         }),
     ),

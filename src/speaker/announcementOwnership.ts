@@ -49,6 +49,12 @@ export interface OwnershipInput {
   nowMs: number;
   /** A speaker whose Lease was not renewed for this long is dead. */
   lapseMs: number;
+  /**
+   * What the speakers' own probes say (node -> alive), when they say anything: it overrides the
+   * Lease. Nodes absent here (never heard from, or this speaker hears no one) are judged by
+   * their Lease.
+   */
+  direct?: ReadonlyMap<string, boolean>;
 }
 
 export interface AddressOwner {
@@ -58,10 +64,11 @@ export interface AddressOwner {
   services: string[];
 }
 
-export function liveSpeakers(leases: SpeakerLease[], nowMs: number, lapseMs: number): Set<string> {
+export function liveSpeakers(leases: SpeakerLease[], nowMs: number, lapseMs: number, direct?: ReadonlyMap<string, boolean>): Set<string> {
   const live = new Set<string>();
   for (const lease of leases) {
-    if (lease.renewTimeMs !== undefined && nowMs - lease.renewTimeMs < lapseMs) live.add(lease.node);
+    const verdict = direct?.get(lease.node);
+    if (verdict ?? (lease.renewTimeMs !== undefined && nowMs - lease.renewTimeMs < lapseMs)) live.add(lease.node);
   }
   return live;
 }
@@ -90,7 +97,7 @@ export function rankNodes(candidates: Iterable<string>, ip: string): string[] {
  * Services share with Local Services of the same selector, so their endpoints agree).
  */
 export function addressOwners(input: OwnershipInput): AddressOwner[] {
-  const live = liveSpeakers(input.leases, input.nowMs, input.lapseMs);
+  const live = liveSpeakers(input.leases, input.nowMs, input.lapseMs, input.direct);
   const usable = announceableNodes(input.nodes);
   const base = [...live].filter((n) => usable.has(n));
   const byIP = new Map<string, AnnouncedService[]>();

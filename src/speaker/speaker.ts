@@ -5,12 +5,14 @@
 // interface (announcer.ts, effects injected). The owner reports itself on the Service (annotation
 // and Event) so "where is my IP" has an answer.
 //
-// Timing, for failover under 2 s: the Lease is renewed every `renewIntervalMs` (1 s) and counts as
-// lapsed `lapseMs` (1.5 s) after the last renewal this speaker SAW (its own clock, so clock skew
-// between nodes does not matter). A timer fires exactly when the next Lease would lapse, so a dead
-// owner is noticed within lapseMs of its last renewal; the new owner then adds the address and
-// sends gratuitous ARP at once. A speaker that cannot renew its own Lease (API server unreachable)
-// keeps what it holds rather than withdrawing everything: see evaluate().
+// Liveness: the speakers probe each other over UDP (livenessProtocol.ts, livenessTransport.ts) and
+// a dead one is known to all within about a quarter of a second, without the API server. The
+// Lease (renewed every `renewIntervalMs`, 10 s by default, as kubelet's) is the fallback for the
+// speakers the probes say nothing about; it counts as lapsed `lapseMs` after the last renewal
+// this speaker SAW (its own clock, so clock skew between nodes does not matter). SIGTERM hands
+// over: the others take the addresses and acknowledge before this speaker withdraws (stop()).
+// Without liveness (port 0), Leases alone decide, as before: a speaker that cannot renew its own
+// Lease keeps what it holds rather than withdrawing everything (see evaluate()).
 //
 // A speaker that cannot announce (its interface is missing or down, or no route leads towards an
 // address: announceInterface.ts) takes no part in ownership: it releases its addresses, deletes
@@ -42,6 +44,8 @@ import { countedNetEffects } from './countedNetEffects.js';
 import type { NetEffects } from './netEffects.js';
 import type { AnnounceReadiness } from './announceInterface.js';
 import { RenewalObserver } from './renewalObserver.js';
+import { DEFAULT_LIVENESS_TIMING, LivenessProtocol, type LivenessOutput, type LivenessTiming } from './livenessProtocol.js';
+import { LivenessTransport } from './livenessTransport.js';
 
 export { ANNOUNCING_NODE_ANNOTATION };
 export const SPEAKER_LEASE_LABEL = 'kube-lb-provisioner.io/speaker';
@@ -68,6 +72,13 @@ export interface SpeakerOptions {
   metrics?: SpeakerMetrics;
   /** /healthz turns 503 when no evaluation pass finished for this long (default 30 s). */
   stallMs?: number;
+  /**
+   * Liveness from the speakers themselves (UDP probes, livenessProtocol.ts); the Lease is then
+   * only the fallback. Undefined: Leases alone, as before.
+   */
+  liveness?: { port: number; key: Buffer; timing?: Partial<LivenessTiming> };
+  /** SIGTERM: how long to wait for the others to take over before withdrawing (default 1.5 s). */
+  handoverTimeoutMs?: number;
 }
 
 type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -115,6 +126,8 @@ export class Speaker {
   private lastAnnounceCheck = 0;
   private lastCheckedAddresses: string | undefined;
   private readonly renewalsInFlight = new Set<Promise<void>>();
+  private liveness: LivenessTransport | undefined;
+  private lastPeers = '';
   /** Owners from the last evaluation, for tests and logs. */
   owners: AddressOwner[] = [];
   /** The class this speaker serves, as the controller's own selection sees a provider slot. */
@@ -157,6 +170,7 @@ export class Speaker {
     }
     await Promise.all(Object.values(this.informers).map((i: Watched<KubernetesObject>) => i.start()));
     this.synced = true;
+    await this.startLiveness();
     // Before the first renewal: a node that cannot announce never shows up as a live speaker.
     await this.checkAnnounce(Date.now());
     await this.renew();
@@ -172,7 +186,16 @@ export class Speaker {
    * node takes over at once instead of after the lapse.
    */
   async stop(release = true): Promise<void> {
+    if (release && this.liveness && !this.stopped && this.announcer.held().length > 0) {
+      // Hand over first: the others take our addresses and acknowledge once they announce them;
+      // only then do we withdraw, so some node answers at every moment.
+      const pending = await this.liveness.leave(this.options.handoverTimeoutMs ?? 1500);
+      if (pending.length > 0) this.options.logger.warn({ pending }, 'speaker: not every speaker acknowledged the handover in time');
+    } else if (this.liveness && !this.stopped) {
+      await this.liveness.leave(Math.min(300, this.options.handoverTimeoutMs ?? 1500));
+    }
     this.stopped = true;
+    this.liveness?.stop();
     for (const t of this.timers) clearInterval(t);
     if (this.lapseTimer) clearTimeout(this.lapseTimer);
     await Promise.all(Object.values(this.informers ?? {}).map((i: Watched<KubernetesObject>) => i.stop().catch(() => undefined)));
@@ -274,7 +297,9 @@ export class Speaker {
     this.converging = (async () => {
       while (this.dirty && !this.stopped) {
         this.dirty = false;
+        const pass = this.liveness?.beginPass();
         await this.evaluate().catch((error: unknown) => this.options.logger.error({ err: error }, 'speaker: evaluation failed'));
+        if (pass !== undefined) this.liveness?.endPass(pass);
         this.lastEvaluated = Date.now();
         this.options.metrics?.announcedAddresses.set(this.announcer.held().length);
       }
@@ -391,9 +416,14 @@ export class Speaker {
 
   private async evaluate(): Promise<void> {
     const now = Date.now();
+    this.updatePeers();
     await this.checkAnnounce(now);
     if (this.cannotAnnounce !== undefined) return this.releaseHeld();
-    if (!this.apiReachable(now)) return this.holdStill(now, 'Lease renewal failing');
+    const direct = this.liveness?.verdicts();
+    // With the direct path, a failing API does not freeze ownership: the probes still say who
+    // lives, and Leases are read as of our last good renewal (see leaseClock). Without it (or
+    // while this speaker hears no one) we hold still as before.
+    if (!this.apiReachable(now) && (direct === undefined || direct.size === 0)) return this.holdStill(now, 'Lease renewal failing');
     if (this.apiUnreachableSince) {
       // Back in touch: let every watch resync and every speaker renew once before deciding
       // anything, or stale views of the others' Leases would move addresses for nothing.
@@ -413,13 +443,14 @@ export class Speaker {
       this.resumeAt = undefined;
     }
     const leases = this.leaseView(now);
-    this.owners = addressOwners({ leases, nodes: this.nodeView(), services: this.serviceView(), nowMs: now, lapseMs: this.lapseMs });
+    this.owners = addressOwners({ leases, nodes: this.nodeView(), services: this.serviceView(), nowMs: this.leaseClock(now), lapseMs: this.lapseMs, direct });
     const mine = this.owners.filter((o) => o.node === this.options.nodeName);
     // Touch the interface only when ownership changed or the periodic refresh is due: Lease
     // renewals arrive every second from every node and rarely change anything.
     const wanted = mine.map((o) => o.ip).sort().join(',');
     const held = new Set(this.announcer.held());
-    if (mine.some((o) => !held.has(o.ip)) && now - this.lastOwnRenewal > 250) {
+    // With the direct path the API server is never on the way to taking an address.
+    if (!this.liveness && mine.some((o) => !held.has(o.ip)) && now - this.lastOwnRenewal > 250) {
       // About to take an address (maybe because another Lease lapsed): first make sure it is not
       // we who lost the API server. A renewal that fails here means: hold still.
       await this.renew();
@@ -437,6 +468,56 @@ export class Speaker {
     this.reportSoon(mine);
     const took = Date.now() - now;
     if (took > 500) this.options.logger.warn({ tookMs: took }, 'speaker: slow evaluation');
+  }
+
+  /**
+   * The time at which Leases are judged: now, or, while our own renewals fail, the moment our
+   * last renewal still counted. A lapse we cannot see past (the API is away for everyone) must
+   * not read as the others' death.
+   */
+  private leaseClock(now: number): number {
+    if (this.apiReachable(now) || this.lastOwnRenewal === 0) return now;
+    return Math.min(now, this.lastOwnRenewal + this.lapseMs - 1);
+  }
+
+  private async startLiveness(): Promise<void> {
+    const config = this.options.liveness;
+    if (!config) return;
+    const timing: LivenessTiming = { ...DEFAULT_LIVENESS_TIMING, ...config.timing };
+    // The start time as incarnation: a restarted speaker outranks whatever was said of the old one.
+    const protocol = new LivenessProtocol(this.options.nodeName, Date.now(), timing);
+    this.liveness = new LivenessTransport({ protocol, port: config.port, key: config.key, logger: this.options.logger, onOutput: (out) => this.onLiveness(out, protocol) });
+    await this.liveness.start();
+    this.updatePeers();
+    this.options.logger.info({ port: config.port, probeIntervalMs: timing.probeIntervalMs, probeTimeoutMs: timing.probeTimeoutMs }, 'speaker: liveness probes started');
+  }
+
+  private onLiveness(out: LivenessOutput, protocol: LivenessProtocol): void {
+    const metrics = this.options.metrics;
+    if (metrics) {
+      for (const rtt of out.rttMs) metrics.probeRtt.observe(rtt / 1000);
+      metrics.detections.inc(out.detections.length);
+      metrics.falseSuspicions.inc(out.falseSuspicionsOfSelf);
+    }
+    if (out.changes.length === 0) return;
+    metrics?.peersAlive.set(protocol.counts().alive);
+    for (const change of out.changes) this.options.logger.info({ node: change.node, state: change.state, why: change.why }, 'speaker: peer liveness changed');
+    this.evaluateSoon();
+  }
+
+  /** The peers to probe: every other Node with an InternalIP (the speakers run on the nodes). */
+  private updatePeers(): void {
+    if (!this.liveness || !this.informers) return;
+    const peers = new Map<string, string>();
+    for (const node of this.informers.nodes.list()) {
+      const name = node.metadata?.name;
+      const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+      if (name && ip && name !== this.options.nodeName) peers.set(name, ip);
+    }
+    const key = [...peers].map(([n, ip]) => `${n}=${ip}`).sort().join(',');
+    if (key === this.lastPeers) return;
+    this.lastPeers = key;
+    this.liveness.setPeers(peers);
   }
 
   private lapseTimerAt(at: number): void {

@@ -12,6 +12,7 @@ import { CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptio
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,8 @@ export const NODE_PORT = 30080;
  * machine where a 1 s renewal can arrive late. The benchmark uses the defaults (1 s / 1.5 s).
  */
 export const RELAXED_SPEAKER_TIMING = ['--renew-interval-ms', '500', '--lapse-ms', '3000', '--address-lifetime-seconds', '4'];
+/** Port of the speakers' /metrics inside their node namespace (each namespace has its own ports). */
+export const NETNS_METRICS_PORT = 7473;
 
 export interface LabNode {
   name: string;
@@ -65,6 +68,18 @@ export async function inNetns(netns: string, cmd: string, args: string[], timeou
   return sh('ip', ['netns', 'exec', netns, cmd, ...args], timeoutMs);
 }
 
+// Inside a node namespace, 127.0.0.1:<port> leads to the API server in the root namespace through a
+// Unix socket (a path is seen from every network namespace).
+const apiRelayScript = `
+const net = require('node:net');
+const [port, path] = process.argv.slice(1);
+net.createServer((c) => {
+  const u = net.connect(path);
+  c.pipe(u); u.pipe(c);
+  c.on('error', () => u.destroy()); u.on('error', () => c.destroy());
+}).listen(Number(port), '127.0.0.1');
+`;
+
 const httpServerScript = `
 const http = require('node:http');
 const [node, port] = process.argv.slice(1);
@@ -77,6 +92,7 @@ export class L2Lab {
   readonly client = `${this.id}-client`;
   readonly nodes: LabNode[];
   private created: string[] = [];
+  private apiRelay: { server: Server; path: string; port: number; children: ChildProcess[] } | undefined;
 
   constructor(nodeNames: string[]) {
     this.nodes = nodeNames.map((name, i) => ({ name, netns: `${this.id}-n${i + 1}`, ip: `${LAN_PREFIX}.${11 + i}`, ip6: `${LAN6_PREFIX}:${11 + i}` }));
@@ -176,6 +192,33 @@ export class L2Lab {
     await inNetns(this.client, 'ip', ['neigh', 'flush', 'to', ip, 'dev', 'eth0']);
   }
 
+  async setLink(node: LabNode, state: 'up' | 'down'): Promise<void> {
+    await inNetns(node.netns, 'ip', ['link', 'set', 'eth0', state]);
+  }
+
+  /** Cuts `node` off from `others` (both ways, IPv4 and IPv6); the client still reaches it. */
+  async partition(node: LabNode, others: LabNode[]): Promise<void> {
+    const v4 = others.map((o) => o.ip).join(', ');
+    const v6 = others.map((o) => o.ip6).join(', ');
+    const ruleset = [
+      'table inet klbpartition {',
+      '  chain input { type filter hook input priority -200; policy accept;',
+      `    ip saddr { ${v4} } drop`,
+      `    ip6 saddr { ${v6} } drop`,
+      '  }',
+      '  chain output { type filter hook output priority -200; policy accept;',
+      `    ip daddr { ${v4} } drop`,
+      `    ip6 daddr { ${v6} } drop`,
+      '  }',
+      '}',
+    ].join('\n');
+    await sh('bash', ['-c', `ip netns exec ${node.netns} nft -f - <<'EOF'\n${ruleset}\nEOF`]);
+  }
+
+  async heal(node: LabNode): Promise<void> {
+    await inNetns(node.netns, 'nft', ['delete', 'table', 'inet', 'klbpartition']);
+  }
+
   async macOf(node: LabNode): Promise<string> {
     const json = JSON.parse(await inNetns(node.netns, 'ip', ['-j', 'link', 'show', 'dev', 'eth0'])) as { address: string }[];
     return json[0]!.address.toLowerCase();
@@ -201,6 +244,10 @@ export class L2Lab {
         ...(iface === null ? [] : ['--interface', iface]),
         '--netns',
         node.netns,
+        // Every speaker here shares the root namespace: they cannot all bind the liveness port, and
+        // their probes would not cross the lab's links. startSpeakerInNetns runs the real thing.
+        '--liveness-port',
+        '0',
         '--namespace',
         'kube-system',
         '--log-level',
@@ -214,6 +261,71 @@ export class L2Lab {
     );
     node.speaker = child;
     return child;
+  }
+
+  /**
+   * Lets speakers inside the node namespaces reach the API server at 127.0.0.1:<apiPort>, as the
+   * kubeconfig says, through a Unix socket. Idempotent.
+   */
+  async relayApiServer(apiPort: number, dir: string): Promise<void> {
+    if (this.apiRelay) return;
+    const path = join(dir, 'api.sock');
+    const server = createServer((client) => {
+      const upstream = connect(apiPort, '127.0.0.1');
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, () => resolve()));
+    const children = this.nodes.map((node) => spawn('ip', ['netns', 'exec', node.netns, process.execPath, '-e', apiRelayScript, String(apiPort), path], { stdio: 'ignore' }));
+    this.apiRelay = { server, path, port: apiPort, children };
+    for (const node of this.nodes) {
+      await pollUntil(async () => (await inNetns(node.netns, 'ss', ['-Hltn', `sport = :${apiPort}`])).trim() !== '', 10_000, `API relay in ${node.name}`);
+    }
+  }
+
+  /**
+   * Starts the speaker CLI inside the node's namespace, as a DaemonSet pod with hostNetwork runs:
+   * its liveness probes travel the lab's links, so link down and partitions are real for them.
+   * Its /metrics is on 127.0.0.1:NETNS_METRICS_PORT in that namespace (speakerMetrics()).
+   */
+  startSpeakerInNetns(node: LabNode, kubeconfigPath: string, extraArgs: string[] = []): ChildProcess {
+    if (!this.apiRelay) throw new Error('relayApiServer() first: the speaker inside the namespace needs the API server');
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        node.netns,
+        process.execPath,
+        '--import',
+        'tsx',
+        join(repoRoot, 'src', 'cli', 'main.ts'),
+        'speaker',
+        '--node-name',
+        node.name,
+        '--kubeconfig',
+        kubeconfigPath,
+        '--interface',
+        'eth0',
+        '--namespace',
+        'kube-system',
+        '--log-level',
+        process.env.SPEAKER_LOG_LEVEL ?? 'warn',
+        '--metrics-address',
+        `127.0.0.1:${NETNS_METRICS_PORT}`,
+        ...extraArgs,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], cwd: repoRoot },
+    );
+    node.speaker = child;
+    return child;
+  }
+
+  /** The /metrics text of a speaker started with startSpeakerInNetns. */
+  async speakerMetrics(node: LabNode): Promise<string> {
+    return inNetns(node.netns, 'curl', ['-s', '--max-time', '2', `http://127.0.0.1:${NETNS_METRICS_PORT}/metrics`], 5_000);
   }
 
   /**
@@ -253,6 +365,11 @@ export class L2Lab {
       await this.stopSpeaker(node, 'SIGKILL').catch(() => undefined);
       node.http?.kill('SIGKILL');
     }
+    if (this.apiRelay) {
+      for (const child of this.apiRelay.children) child.kill('SIGKILL');
+      await new Promise<void>((resolve) => this.apiRelay!.server.close(() => resolve()));
+      this.apiRelay = undefined;
+    }
     for (const name of this.created.reverse()) await sh('ip', ['netns', 'del', name]).catch(() => undefined);
     this.created = [];
   }
@@ -269,7 +386,11 @@ export interface SpeakerLab {
   destroy(): Promise<void>;
 }
 
-export async function startSpeakerLab(nodeNames: string[], speakerArgs: string[] = RELAXED_SPEAKER_TIMING): Promise<SpeakerLab> {
+export async function startSpeakerLab(
+  nodeNames: string[],
+  speakerArgs: string[] = RELAXED_SPEAKER_TIMING,
+  netns?: { inNetns: true; speakerArgs: string[] },
+): Promise<SpeakerLab> {
   await ensureNetworkTools();
   const lab = new L2Lab(nodeNames);
   const dir = await mkdtemp(join(tmpdir(), 'klb-l2-'));
@@ -290,8 +411,15 @@ export async function startSpeakerLab(nodeNames: string[], speakerArgs: string[]
     for (const node of lab.nodes) {
       await core.createNode({ body: { metadata: { name: node.name }, status: { addresses: [{ type: 'InternalIP', address: node.ip }] } } });
     }
-    for (const node of lab.nodes) lab.startSpeaker(node, kubeconfigPath, speakerArgs);
-    await waitForLiveSpeakers(kc, nodeNames);
+    if (netns) {
+      await lab.relayApiServer(api.port, dir);
+      for (const node of lab.nodes) lab.startSpeakerInNetns(node, kubeconfigPath, netns.speakerArgs);
+      // Leases at the defaults (10 s renewal): a Lease counts from its first write.
+      await waitForLiveSpeakers(kc, nodeNames, 60_000, 40_000);
+    } else {
+      for (const node of lab.nodes) lab.startSpeaker(node, kubeconfigPath, speakerArgs);
+      await waitForLiveSpeakers(kc, nodeNames);
+    }
     return { lab, api, kc, core, kubeconfigPath, destroy };
   } catch (error) {
     await destroy().catch(() => undefined);
@@ -322,8 +450,8 @@ export async function waitForSoleAnnouncer(lab: L2Lab, vip: string, node: string
   );
 }
 
-/** Waits until each named node's speaker Lease was renewed within the last 1.5 s. */
-export async function waitForLiveSpeakers(kc: KubeConfig, nodes: string[], timeoutMs = 60_000): Promise<void> {
+/** Waits until each named node's speaker Lease was renewed within the last `freshMs` (1.5 s). */
+export async function waitForLiveSpeakers(kc: KubeConfig, nodes: string[], timeoutMs = 60_000, freshMs = 1500): Promise<void> {
   const coordination = kc.makeApiClient(CoordinationV1Api);
   await pollUntil(
     async () => {
@@ -331,7 +459,7 @@ export async function waitForLiveSpeakers(kc: KubeConfig, nodes: string[], timeo
       return nodes.every((node) => {
         const lease = leases.find((l) => l.metadata?.name === speakerLeaseName(node));
         const renewed = lease?.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
-        return Date.now() - renewed < 1500;
+        return Date.now() - renewed < freshMs;
       });
     },
     timeoutMs,
