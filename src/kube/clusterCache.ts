@@ -8,7 +8,7 @@ import { SERVICE_NAME_LABEL, endpointNodes } from '../controller/desiredLoadBala
 import { ineligibility, nodeTarget } from '../controller/eligibleNodes.js';
 import { WRITTEN_BY_US } from '../controller/ourAnnotations.js';
 import type { Logger } from '../observability/logger.js';
-import { startInformer, type RunningInformer } from './informers.js';
+import { listInPages, startInformer, type RunningInformer } from './informers.js';
 import { trimEndpointSlice, trimNode, trimService } from './objectTrimming.js';
 
 export interface ClusterCacheHandlers {
@@ -82,7 +82,7 @@ export class ClusterCache implements ClusterView {
     this.serviceInformer = startInformer<V1Service>(
       this.kubeConfig,
       '/api/v1/services',
-      () => core.listServiceForAllNamespaces(),
+      () => listInPages((page) => core.listServiceForAllNamespaces(page), trimService),
       { trim: trimService, add: onService(false), update: onService(false), delete: onService(true) },
       informerOptions,
     );
@@ -98,7 +98,7 @@ export class ClusterCache implements ClusterView {
     this.nodeInformer = startInformer<V1Node>(
       this.kubeConfig,
       '/api/v1/nodes',
-      () => core.listNode(),
+      () => listInPages((page) => core.listNode(page), trimNode),
       { trim: trimNode, add: onNode(false), update: onNode(false), delete: onNode(true) },
       informerOptions,
     );
@@ -115,7 +115,7 @@ export class ClusterCache implements ClusterView {
     this.slices = startInformer<V1EndpointSlice>(
       this.kubeConfig,
       '/apis/discovery.k8s.io/v1/endpointslices',
-      () => discovery.listEndpointSliceForAllNamespaces(),
+      () => listInPages((page) => discovery.listEndpointSliceForAllNamespaces(page), trimEndpointSlice),
       { trim: trimEndpointSlice, add: onSlice(false), update: onSlice(false), delete: onSlice(true) },
       informerOptions,
     );

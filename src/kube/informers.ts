@@ -27,6 +27,28 @@ export interface InformerOptions {
   restartMaxMs?: number;
 }
 
+/** One page of a list: client-node's list call with `limit` and `_continue`. */
+export type ListPage<T extends KubernetesObject> = (page: { limit: number; _continue?: string }) => Promise<KubernetesListObject<T>>;
+
+/**
+ * The whole list in pages of `limit`, as client-go's pager does, trimming each page's items as it
+ * arrives: a list of 100,000 endpoints never sits in memory whole and untrimmed at once.
+ */
+export async function listInPages<T extends KubernetesObject>(listPage: ListPage<T>, trim?: (obj: T) => void, limit = 500): Promise<KubernetesListObject<T>> {
+  const items: T[] = [];
+  let next: string | undefined;
+  let page: KubernetesListObject<T>;
+  do {
+    page = await listPage(next === undefined ? { limit } : { limit, _continue: next });
+    for (const item of page.items) {
+      trim?.(item);
+      items.push(item);
+    }
+    next = page.metadata?._continue || undefined;
+  } while (next !== undefined);
+  return { ...page, items, metadata: { resourceVersion: page.metadata?.resourceVersion ?? '' } };
+}
+
 export function startInformer<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
   path: string,

@@ -10,6 +10,19 @@ export function trimService(service: V1Service): void {
   if (service.metadata) delete service.metadata.managedFields;
 }
 
+/**
+ * For the speaker, which announces LoadBalancer Services only: any other Service keeps no more than
+ * its identity and type (a change of type arrives as a whole object again).
+ */
+export function trimServiceForSpeaker(service: V1Service): void {
+  trimService(service);
+  if (service.spec?.type === 'LoadBalancer') return;
+  const m = service.metadata ?? {};
+  service.metadata = { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion };
+  service.spec = { type: service.spec?.type };
+  delete service.status;
+}
+
 /** Keeps labels, taints, providerID, addresses and the NetworkUnavailable condition (the speaker's). */
 export function trimNode(node: V1Node): void {
   if (node.metadata) delete node.metadata.managedFields;

@@ -35,6 +35,8 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { ANNOUNCING_NODE_ANNOTATION, endpointNodesOf } from '../controller/ourAnnotations.js';
+import { listInPages } from '../kube/informers.js';
+import { trimNode, trimServiceForSpeaker } from '../kube/objectTrimming.js';
 import { wantedSlot, type ProviderSlot } from '../controller/serviceSelection.js';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/speakerMetrics.js';
@@ -152,9 +154,15 @@ export class Speaker {
     const ns = this.options.namespace;
     this.informers = {
       leases: makeInformer(kc, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, () => this.coordination.listNamespacedLease({ namespace: ns, labelSelector: SPEAKER_LEASE_LABEL }), SPEAKER_LEASE_LABEL),
-      nodes: makeInformer(kc, '/api/v1/nodes', () => this.core.listNode()),
-      services: makeInformer(kc, '/api/v1/services', () => this.core.listServiceForAllNamespaces()),
+      nodes: makeInformer(kc, '/api/v1/nodes', () => listInPages((page) => this.core.listNode(page), trimNode)),
+      services: makeInformer(kc, '/api/v1/services', () => listInPages((page) => this.core.listServiceForAllNamespaces(page), trimServiceForSpeaker)),
     };
+    // Trimmed in place before anything reads them (see objectTrimming.ts): Nodes carry kilobytes of
+    // images and conditions, every object its managedFields.
+    for (const verb of ['add', 'update'] as const) {
+      this.informers.nodes.on(verb, trimNode);
+      this.informers.services.on(verb, trimServiceForSpeaker);
+    }
     for (const [name, informer] of Object.entries(this.informers) as [string, Watched<KubernetesObject>][]) {
       for (const verb of ['add', 'update', 'delete'] as const) {
         informer.on(verb, () => {
