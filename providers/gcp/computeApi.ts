@@ -291,7 +291,8 @@ export class ComputeApi {
     );
   }
 
-  updateBackendService(body: BackendServiceBody): Promise<OperationRef> {
+  /** A PUT of the whole resource; `body` carries the fingerprint read just before (backendServiceUpdate.ts). */
+  updateBackendService(body: IBackendService & { name: string }): Promise<OperationRef> {
     return this.mutate('regionBackendServices.update', `update backend service ${body.name}`, { region: this.region }, (requestId) =>
       this.backendServices.update({ ...this.r, requestId, backendService: body.name, backendServiceResource: body }, noGaxRetry()),
     );

@@ -13,7 +13,8 @@ import {
   type ProviderContext,
   type ServiceRef,
 } from '../provider.js';
-import { httpStatusOf, isAlreadyExists, isNotFound, isUserFacing, messageOf } from './apiErrors.js';
+import { httpStatusOf, isAlreadyExists, isNotFound, isResourceNotReady, isStaleFingerprint, isUserFacing, messageOf, reasonOf } from './apiErrors.js';
+import { backendServiceUpdate } from './backendServiceUpdate.js';
 import type { ComputeApi, IAddress, IFirewall, OperationRef } from './computeApi.js';
 import type { GcpSettings } from './desiredGcp.js';
 import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
@@ -31,6 +32,15 @@ export interface GcpProviderOptions {
 }
 
 const serviceKeyOf = (ref: ServiceRef) => `${ref.namespace}/${ref.name}/${ref.uid}`;
+
+/** The zones whose shared group a step changes or references. */
+function zonesTouched(step: Step | undefined): string[] {
+  if (!step) return [];
+  if ('zone' in step) return [step.zone];
+  if (step.op === 'insertBackendService' || step.op === 'updateBackendService')
+    return step.body.backends.map((b) => /zones\/([^/]+)\//.exec(b.group)?.[1] ?? '').filter((z) => z !== '');
+  return [];
+}
 
 function firewallView(fw: IFirewall, owned: boolean): ObservedFirewall {
   return {
@@ -320,10 +330,12 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         };
       throw error;
     }
-    // A shared group with an operation running: its membership is in motion, wait for it.
-    const busy = plan.actions.filter((a) => a.step && 'zone' in a.step && seen.groupZonesBusy.includes(a.step.zone));
-    if (busy.length > 0) {
-      const zones = [...new Set(busy.map((a) => (a.step && 'zone' in a.step ? a.step.zone : '')))].join(', ');
+    // A shared group with an operation running: its membership is in motion, wait for it. So does a
+    // backend service that uses it (Compute answers resourceNotReady meanwhile).
+    const busyZones = new Set<string>();
+    for (const a of plan.actions) for (const z of zonesTouched(a.step)) if (seen.groupZonesBusy.includes(z)) busyZones.add(z);
+    if (busyZones.size > 0) {
+      const zones = [...busyZones].sort().join(', ');
       plan.waitFor = `instance group operation in ${zones}`;
       plan.groupWaitOnly = true;
       plan.actions.unshift({ kind: 'waitForOperations', description: `wait for the running instance group operation in ${zones}`, mutating: false, phase: 0 });
@@ -356,8 +368,12 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         return { ref: await api.updateFirewall(step.body) };
       case 'insertBackendService':
         return { ref: await api.insertBackendService(step.body) };
-      case 'updateBackendService':
-        return { ref: await api.updateBackendService(step.body) };
+      case 'updateBackendService': {
+        // Read it again right before the PUT: its fingerprint must be current (backendServiceUpdate.ts).
+        const current = await api.getBackendService(step.body.name);
+        if (!current) return undefined; // gone since the plan was made; the next round re-plans
+        return { ref: await api.updateBackendService({ ...backendServiceUpdate(current, step.body), name: step.body.name }) };
+      }
       case 'deleteBackendService':
         return { ref: await api.deleteBackendService(step.name) };
       case 'insertForwardingRule':
@@ -434,8 +450,15 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       // Already there (a retry after a lost reply, or an insert from before a restart): observe will see it.
       if (isAlreadyExists(error) || (isNotFound(error) && step.op.startsWith('delete'))) return;
       // Membership someone else changed since our read: read the groups again and re-plan.
-      if (/already a member|not a member/i.test(messageOf(error)) || (isAlreadyExists(error) && step.op === 'insertInstanceGroup')) {
+      const reason = reasonOf(error);
+      // (Removal of a non-member has no documented reason; its message is the only sign.)
+      if (reason === 'memberAlreadyExists' || /not a member/i.test(messageOf(error)) || (isAlreadyExists(error) && step.op === 'insertInstanceGroup')) {
         this.groupsChanged();
+        return;
+      }
+      // Changed by someone else since it was read (412), or busy with another operation: look again.
+      if (isStaleFingerprint(error) || isResourceNotReady(error)) {
+        if ('zone' in step) this.groupsChanged();
         return;
       }
       if (isUserFacing(error)) {

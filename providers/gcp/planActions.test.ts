@@ -46,8 +46,8 @@ describe('planActions', () => {
       '3:insertFirewall',
       '3:insertInstanceGroup',
       '4:addInstances',
-      '4:insertBackendService',
-      '5:insertForwardingRule',
+      '5:insertBackendService',
+      '6:insertForwardingRule',
     ]);
     expect(currentPhase(plan).map((a) => a.kind)).toEqual(['insertAddress', 'insertHealthCheck', 'insertFirewall', 'insertFirewall', 'insertInstanceGroup']);
     expect(plan.actions.every((a) => a.description.length > 0)).toBe(true);

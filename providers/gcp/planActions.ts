@@ -1,7 +1,8 @@
 // The GCP diff (pure): from what Compute holds and what the Service wants, the ordered steps that
 // converge them. Steps come in phases that respect GCP's references (a backend service needs its
 // health check and instance groups, a forwarding rule its backend service and address; nothing in
-// use can be deleted). apply runs only the first phase that has steps; the next reconcile observes
+// use can be deleted; a group's membership and the backend service using it never change at the
+// same time, which Compute refuses with resourceNotReady). apply runs only the first phase that has steps; the next reconcile observes
 // again and re-plans, so a plan never acts on state it has not seen, and a restart loses nothing.
 import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction, type ServiceRef } from '../provider.js';
 import { desiredGcp, GCP_HEALTH_CHECK_RANGES, type DesiredGcp, type GcpSettings } from './desiredGcp.js';
@@ -29,6 +30,7 @@ export interface BackendServiceBody {
   backends: Array<{ group: string; balancingMode: string }>;
   sessionAffinity: 'CLIENT_IP' | 'NONE';
   network?: string;
+  connectionDraining?: { drainingTimeoutSec: number };
 }
 
 export interface ForwardingRuleBody {
@@ -205,7 +207,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   const keepOwnAddress = want.requestedIP === undefined ? ownAddress?.type === want.scheme : want.requestedIP === ownAddress?.ip;
   if (ownAddress && !keepOwnAddress) {
     const inUse = ownAddress.users.length > 0 && !(ownAddress.users.length === 1 && ownAddress.users[0] === name && frStale);
-    add(inUse ? 6 : 2, { op: 'deleteAddress', name }, `release address ${name} (${ownAddress.ip}): no longer used by this Service`);
+    add(inUse ? 7 : 2, { op: 'deleteAddress', name }, `release address ${name} (${ownAddress.ip}): no longer used by this Service`);
   }
 
   // Phase 3: everything that references nothing of ours.
@@ -275,7 +277,8 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
       add(4, { op: 'removeInstances', zone: have.zone, instances: extra.map((i) => `projects/${settings.project}/zones/${have.zone}/instances/${i}`) }, `remove ${extra.join(', ')} from ${groupName} in ${have.zone}`, true);
   }
 
-  // Phase 4: the backend service, over the groups of every zone with eligible nodes.
+  // Phase 5: the backend service, over the groups of every zone with eligible nodes, once their
+  // membership operations are done.
   const zones = want.groups.map((g) => g.zone);
   const bsBody: BackendServiceBody = {
     name,
@@ -286,10 +289,12 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     backends: zones.map((z) => ({ group: zonesUrl(settings, z, groupName), balancingMode: 'CONNECTION' })),
     sessionAffinity: want.sessionAffinity,
     ...(want.scheme === 'INTERNAL' ? { network: networkUrl(settings) } : {}),
+    // As GKE sets it: established TCP connections get 30 s to finish when a node leaves; UDP has none.
+    connectionDraining: { drainingTimeoutSec: want.backendProtocol === 'UDP' ? 0 : 30 },
   };
   if (!bs || bsStale)
     add(
-      4,
+      5,
       { op: 'insertBackendService', body: bsBody },
       `create backend service ${name} (${want.scheme} ${want.backendProtocol}, session affinity ${want.sessionAffinity}, zones ${zones.join(', ') || 'none'})`,
     );
@@ -300,10 +305,10 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (bs.sessionAffinity !== want.sessionAffinity) changes.push(`session affinity ${bs.sessionAffinity} -> ${want.sessionAffinity}`);
     const zonesOnly = changes.length === 0;
     if (!sameList(bs.groupZones, zones)) changes.push(`zones ${bs.groupZones.join(', ') || 'none'} -> ${zones.join(', ') || 'none'}`);
-    if (changes.length > 0) add(4, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: ${changes.join('; ')}`, zonesOnly);
+    if (changes.length > 0) add(5, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: ${changes.join('; ')}`, zonesOnly);
   }
 
-  // Phase 5: the forwarding rule, once its backend service and address exist.
+  // Phase 6: the forwarding rule, once its backend service and address exist.
   if (!fr || frStale) {
     const body: ForwardingRuleBody = {
       name,
@@ -323,7 +328,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
       if (sub) body.subnetwork = sub;
     }
     const ports = want.allPorts ? 'all ports' : (want.portRange ?? want.ports.join(','));
-    add(5, { op: 'insertForwardingRule', body, userAddress: want.requestedIP !== undefined && !address.own }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
+    add(6, { op: 'insertForwardingRule', body, userAddress: want.requestedIP !== undefined && !address.own }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
   }
 
   const plan: GcpPlan = { ref, name, creating, groupGeneration: observed.groupGeneration, actions: actions.sort((a, b) => a.phase - b.phase) };

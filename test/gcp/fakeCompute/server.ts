@@ -49,6 +49,8 @@ function lastSegment(url: unknown): string {
 export class FakeCompute {
   readonly faults = new FaultInjector();
   readonly calls: CallRecord[] = [];
+  /** Requests the API rules refused (not injected faults), with the reason the API gave. */
+  readonly rejections: Array<{ operation: string; status: number; reason: string; message: string }> = [];
   /** How many polls an operation needs before it is DONE (0: done at once). */
   pollsToComplete: number;
   /**
@@ -108,6 +110,16 @@ export class FakeCompute {
     const stored = this.decorate(collection, scope, { ...body });
     this.resources.set(this.key(collection, scope, String(body.name)), stored);
     return stored;
+  }
+
+  /** Another client changes a stored resource (as a PUT would: new fingerprint). */
+  change(collection: string, scope: string, name: string, fields: Json): Json {
+    const key = this.key(collection, scope, name);
+    const current = this.resources.get(key);
+    if (!current) throw new Error(`${collection} ${scope}/${name} does not exist`);
+    const next = this.decorate(collection, scope, { ...current, ...fields });
+    this.resources.set(key, next);
+    return next;
   }
 
   get(collection: string, scope: string, name: string): Json | undefined {
@@ -203,7 +215,10 @@ export class FakeCompute {
       if (fault?.rule.afterServe) return this.send(res, fault.status, fault.body);
       this.send(res, 200, out);
     } catch (error) {
-      if (error instanceof HttpError) return this.send(res, error.status, googleError(error.status, error.message, error.reason));
+      if (error instanceof HttpError) {
+        this.rejections.push({ operation, status: error.status, reason: error.reason ?? '', message: error.message });
+        return this.send(res, error.status, googleError(error.status, error.message, error.reason));
+      }
       this.send(res, 500, googleError(500, `fake compute bug on ${operation}: ${String(error)}`));
     }
   }
