@@ -6,6 +6,10 @@ import { loadBalancerName, parseProviderID, serviceDescription } from './names.j
 
 export const LB_TYPE_ANNOTATION = 'networking.gke.io/load-balancer-type';
 export const LEGACY_LB_TYPE_ANNOTATION = 'cloud.google.com/load-balancer-type';
+/** GKE's tier annotation: "Standard" or "Premium" (cloud-provider-gcp's default is Premium). */
+export const NETWORK_TIER_ANNOTATION = 'cloud.google.com/network-tier';
+
+export type NetworkTier = 'PREMIUM' | 'STANDARD';
 
 /** Where Google's health checkers and passthrough load balancer probes come from. */
 export const GCP_HEALTH_CHECK_RANGES = ['35.191.0.0/16', '130.211.0.0/22', '209.85.152.0/22', '209.85.204.0/22'];
@@ -31,6 +35,12 @@ export interface DesiredGcp {
   name: string;
   description: string;
   scheme: 'EXTERNAL' | 'INTERNAL';
+  /**
+   * The tier of the forwarding rule and of its address, which compute.proto requires to be equal.
+   * Always set explicitly: a resource created without one gets the project's default tier. Internal
+   * load balancers are always Premium.
+   */
+  networkTier: NetworkTier;
   backendProtocol: 'TCP' | 'UDP' | 'UNSPECIFIED';
   ruleProtocol: 'TCP' | 'UDP' | 'L3_DEFAULT';
   /** Exactly one of ports / portRange / allPorts describes the forwarding rule's ports. */
@@ -52,6 +62,14 @@ function loadBalancerScheme(annotations: Record<string, string>): 'EXTERNAL' | '
   if (value === undefined || value === '' || value === 'External') return 'EXTERNAL';
   if (value === 'Internal') return 'INTERNAL';
   throw new ServiceConfigError(`metadata.annotations[${LB_TYPE_ANNOTATION}]`, `"${value}" is not a load balancer type; use "Internal" or "External"`);
+}
+
+function networkTier(annotations: Record<string, string>, scheme: 'EXTERNAL' | 'INTERNAL'): NetworkTier {
+  const value = annotations[NETWORK_TIER_ANNOTATION]?.trim();
+  if (scheme === 'INTERNAL' || value === undefined || value === '') return 'PREMIUM';
+  const upper = value.toUpperCase();
+  if (upper === 'PREMIUM' || upper === 'STANDARD') return upper;
+  throw new ServiceConfigError(`metadata.annotations[${NETWORK_TIER_ANNOTATION}]`, `"${value}" is not a network tier; use "Premium" or "Standard"`);
 }
 
 function sourceRanges(ranges: string[]): string[] {
@@ -114,6 +132,7 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
     name: loadBalancerName(desired.ref.uid),
     description: serviceDescription(desired.ref, settings.clusterName),
     scheme,
+    networkTier: networkTier(desired.annotations, scheme),
     backendProtocol: mixed ? 'UNSPECIFIED' : only,
     ruleProtocol: mixed ? 'L3_DEFAULT' : only,
     ports,

@@ -261,6 +261,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         protocol: fr.IPProtocol ?? '',
         scheme: fr.loadBalancingScheme ?? '',
         backendService: fr.backendService ?? '',
+        networkTier: fr.networkTier || 'PREMIUM',
         ports: [...(fr.ports ?? [])],
         allPorts: fr.allPorts === true,
       };
@@ -274,7 +275,14 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         const owner = parseOwnership(a.description);
         const who: AddressOwner =
           owner.cluster === cluster && owner.service?.uid === ref.uid ? 'thisService' : owner.cluster === cluster && owner.service ? 'otherService' : 'foreign';
-        return { name: a.name ?? '', ip: a.address ?? '', type: a.addressType ?? 'EXTERNAL', owner: who, users: (a.users ?? []).map(lastSegment) };
+        return {
+          name: a.name ?? '',
+          ip: a.address ?? '',
+          type: a.addressType ?? 'EXTERNAL',
+          networkTier: a.networkTier || 'PREMIUM',
+          owner: who,
+          users: (a.users ?? []).map(lastSegment),
+        };
       });
     observed.groups = groups;
     if (this.options.observeCacheMs > 0) this.candidates.set(key, { at: Date.now(), observed });

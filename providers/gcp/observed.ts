@@ -26,6 +26,8 @@ export interface ObservedForwardingRule {
   protocol: string;
   scheme: string;
   backendService: string;
+  /** PREMIUM or STANDARD; internal rules are Premium. */
+  networkTier: string;
   ports: string[];
   portRange?: string;
   allPorts: boolean;
@@ -45,6 +47,8 @@ export interface ObservedAddress {
   name: string;
   ip: string;
   type: string;
+  /** PREMIUM or STANDARD (Compute's default when absent is PREMIUM). */
+  networkTier: string;
   owner: AddressOwner;
   /** Names of the forwarding rules using it. */
   users: string[];

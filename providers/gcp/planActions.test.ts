@@ -28,10 +28,10 @@ function converged(): GcpObserved {
     ...empty(),
     healthCheck: { ...mine, port: 10256, path: '/healthz' },
     backendService: { ...mine, protocol: 'TCP', scheme: 'EXTERNAL', healthCheck: `projects/p/regions/r1/healthChecks/${name}`, sessionAffinity: 'NONE', groupZones: ['r1-a'] },
-    forwardingRule: { ...mine, ip: '34.1.1.1', protocol: 'TCP', scheme: 'EXTERNAL', backendService: name, ports: ['80'], allPorts: false },
+    forwardingRule: { ...mine, ip: '34.1.1.1', protocol: 'TCP', scheme: 'EXTERNAL', backendService: name, networkTier: 'PREMIUM', ports: ['80'], allPorts: false },
     firewall: { ...mine, sourceRanges: ['0.0.0.0/0'], allowed: ['tcp:80'], targetTags: [] },
     healthCheckFirewall: { ...mine, sourceRanges: ['130.211.0.0/22', '209.85.152.0/22', '209.85.204.0/22', '35.191.0.0/16'], allowed: ['tcp:10256'], targetTags: [] },
-    addresses: [{ name, ip: '34.1.1.1', type: 'EXTERNAL', owner: 'thisService', users: [name] }],
+    addresses: [{ name, ip: '34.1.1.1', type: 'EXTERNAL', networkTier: 'PREMIUM', owner: 'thisService', users: [name] }],
     groups: [{ zone: 'r1-a', owned: true, instances: ['n1'] }],
   };
 }
@@ -108,12 +108,12 @@ describe('planActions', () => {
   });
 
   it('uses a user static address but refuses one held by another Service or missing', () => {
-    const user = { ...empty(), addresses: [{ name: 'static', ip: '35.0.0.9', type: 'EXTERNAL', owner: 'foreign' as const, users: [] }] };
+    const user = { ...empty(), addresses: [{ name: 'static', ip: '35.0.0.9', type: 'EXTERNAL', networkTier: 'PREMIUM', owner: 'foreign' as const, users: [] }] };
     const plan = planActions(user, want({ loadBalancerIP: '35.0.0.9' }), settings, 'g');
     const rule = plan.actions.find((a) => a.step?.op === 'insertForwardingRule');
     expect(rule?.step).toMatchObject({ body: { IPAddress: '35.0.0.9' }, userAddress: true });
     expect(plan.actions.some((a) => a.kind === 'insertAddress')).toBe(false);
-    const taken = { ...empty(), addresses: [{ name: 'other', ip: '35.0.0.9', type: 'EXTERNAL', owner: 'otherService' as const, users: ['x'] }] };
+    const taken = { ...empty(), addresses: [{ name: 'other', ip: '35.0.0.9', type: 'EXTERNAL', networkTier: 'PREMIUM', owner: 'otherService' as const, users: ['x'] }] };
     expect(() => planActions(taken, want({ loadBalancerIP: '35.0.0.9' }), settings, 'g')).toThrow(ServiceConfigError);
     expect(() => planActions(empty(), want({ loadBalancerIP: '35.0.0.9' }), settings, 'g')).toThrow(/not a static address reserved in project p, region r1/);
   });

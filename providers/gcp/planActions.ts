@@ -5,9 +5,9 @@
 // same time, which Compute refuses with resourceNotReady). apply runs only the first phase that has steps; the next reconcile observes
 // again and re-plans, so a plan never acts on state it has not seen, and a restart loses nothing.
 import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction, type ServiceRef } from '../provider.js';
-import { desiredGcp, GCP_HEALTH_CHECK_RANGES, type DesiredGcp, type GcpSettings } from './desiredGcp.js';
+import { desiredGcp, GCP_HEALTH_CHECK_RANGES, NETWORK_TIER_ANNOTATION, type DesiredGcp, type GcpSettings } from './desiredGcp.js';
 import { healthCheckFirewallName, lastSegment, serviceFirewallName } from './names.js';
-import type { GcpObserved, ObservedFirewall, ObservedForwardingRule } from './observed.js';
+import type { GcpObserved, ObservedAddress, ObservedFirewall, ObservedForwardingRule } from './observed.js';
 
 export interface HealthCheckBody {
   name: string;
@@ -62,6 +62,7 @@ export interface AddressBody {
   name: string;
   description: string;
   addressType: string;
+  networkTier?: string;
   subnetwork?: string;
 }
 
@@ -134,11 +135,17 @@ function ruleMatches(rule: ObservedForwardingRule, want: DesiredGcp, ip: string 
     (ip === undefined || rule.ip === ip) &&
     rule.protocol === want.ruleProtocol &&
     rule.scheme === want.scheme &&
+    (want.scheme === 'INTERNAL' || rule.networkTier === want.networkTier) &&
     lastSegment(rule.backendService) === name &&
     sameList(rule.ports, want.ports) &&
     (rule.portRange ?? '') === (want.portRange ?? '') &&
     rule.allPorts === want.allPorts
   );
+}
+
+/** Our own address serves as long as its type and tier are the ones the Service wants. */
+function ownAddressFits(address: ObservedAddress, want: DesiredGcp): boolean {
+  return address.type === want.scheme && (want.scheme === 'INTERNAL' || address.networkTier === want.networkTier);
 }
 
 function notOwned(what: string, name: string, settings: GcpSettings): ServiceConfigError {
@@ -162,9 +169,15 @@ function chooseAddress(observed: GcpObserved, want: DesiredGcp, settings: GcpSet
     if (foreignUser) throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} is already used by forwarding rule ${foreignUser}`);
     if (holder.owner === 'foreign' && holder.type !== want.scheme)
       throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} is a ${holder.type} address; this Service needs an ${want.scheme} one`);
+    // compute.proto, ForwardingRule.networkTier: it "must be equal to the networkTier of the Address".
+    if (want.scheme === 'EXTERNAL' && holder.networkTier !== want.networkTier)
+      throw new ServiceConfigError(
+        'spec.loadBalancerIP',
+        `${want.requestedIP} is a ${holder.networkTier} tier address and this Service asks for ${want.networkTier} (annotation ${NETWORK_TIER_ANNOTATION}, Premium by default); set the annotation to "${holder.networkTier === 'STANDARD' ? 'Standard' : 'Premium'}" or reserve a ${want.networkTier} address`,
+      );
     return { ip: want.requestedIP, own: holder.owner === 'thisService' };
   }
-  const own = observed.addresses.find((a) => a.owner === 'thisService' && a.name === want.name && a.type === want.scheme);
+  const own = observed.addresses.find((a) => a.owner === 'thisService' && a.name === want.name && ownAddressFits(a, want));
   return own ? { ip: own.ip, own: true } : { own: true };
 }
 
@@ -204,7 +217,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   // Phase 2: a backend service's scheme is immutable and its protocol must match the rule's.
   if (bs && bsStale) add(2, { op: 'deleteBackendService', name }, `delete backend service ${name} (${bs.scheme} ${bs.protocol}) to recreate it as ${want.scheme} ${want.backendProtocol}`);
   const ownAddress = observed.addresses.find((a) => a.owner === 'thisService' && a.name === name);
-  const keepOwnAddress = want.requestedIP === undefined ? ownAddress?.type === want.scheme : want.requestedIP === ownAddress?.ip;
+  const keepOwnAddress = want.requestedIP === undefined ? ownAddress !== undefined && ownAddressFits(ownAddress, want) : want.requestedIP === ownAddress?.ip;
   if (ownAddress && !keepOwnAddress) {
     const inUse = ownAddress.users.length > 0 && !(ownAddress.users.length === 1 && ownAddress.users[0] === name && frStale);
     add(inUse ? 7 : 2, { op: 'deleteAddress', name }, `release address ${name} (${ownAddress.ip}): no longer used by this Service`);
@@ -213,9 +226,10 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   // Phase 3: everything that references nothing of ours.
   if (want.requestedIP === undefined && !(ownAddress && keepOwnAddress)) {
     const body: AddressBody = { name, description: want.description, addressType: want.scheme };
+    if (want.scheme === 'EXTERNAL') body.networkTier = want.networkTier;
     const sub = subnetworkUrl(settings);
     if (want.scheme === 'INTERNAL' && sub) body.subnetwork = sub;
-    add(ownAddress ? 4 : 3, { op: 'insertAddress', body }, `reserve ${want.scheme.toLowerCase()} address ${name}`);
+    add(ownAddress ? 4 : 3, { op: 'insertAddress', body }, `reserve ${want.scheme.toLowerCase()} address ${name}${want.scheme === 'EXTERNAL' ? ` (${want.networkTier} tier)` : ''}`);
   }
   const hcBody: HealthCheckBody = {
     name,
@@ -321,7 +335,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (want.allPorts) body.allPorts = true;
     else if (want.portRange !== undefined) body.portRange = want.portRange;
     else body.ports = want.ports;
-    if (want.scheme === 'EXTERNAL') body.networkTier = 'PREMIUM';
+    if (want.scheme === 'EXTERNAL') body.networkTier = want.networkTier;
     else {
       body.network = networkUrl(settings);
       const sub = subnetworkUrl(settings);
