@@ -228,12 +228,12 @@ export class ComputeApi {
     return items;
   }
 
-  /** Instance groups with this name, in every zone of the project. */
-  async findInstanceGroups(name: string): Promise<IInstanceGroup[]> {
+  /** Instance groups whose name matches, in every zone of the project. */
+  async findInstanceGroups(match: (name: string) => boolean): Promise<IInstanceGroup[]> {
     return this.call('instanceGroups.aggregatedList', false, async () => {
       const found: IInstanceGroup[] = [];
       for await (const [, scoped] of this.instanceGroups.aggregatedListAsync({ project: this.project }, { ...noGaxRetry(), autoPaginate: false }))
-        for (const g of scoped.instanceGroups ?? []) if (g.name === name) found.push(g);
+        for (const g of scoped.instanceGroups ?? []) if (match(g.name ?? '')) found.push(g);
       return found;
     });
   }

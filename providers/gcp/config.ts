@@ -9,6 +9,12 @@ export const gcpConfigSchema = z.object({
   network: z.string().default('default'),
   /** Subnetwork for internal load balancers (networking.gke.io/load-balancer-type: Internal). */
   subnetwork: z.string().optional(),
+  /**
+   * Instance groups made by others (node pools, Ingress) whose names start with this prefix are
+   * reused as backends when they hold only eligible nodes, as cloud-provider-gcp's
+   * external-instance-groups-prefix does: a VM can be in only one load-balanced group.
+   */
+  externalInstanceGroupsPrefix: z.string().min(1).optional(),
   /** Network tags of the nodes; firewall rules target them. Empty: every instance in the network. */
   nodeTags: z.array(z.string().min(1)).default([]),
   /** Override the Compute API endpoint (the fake in tests): a host name, or a URL with scheme and port. */

@@ -21,7 +21,12 @@ export interface GcpSettings {
   subnetwork?: string | undefined;
   nodeTags: string[];
   clusterName: string;
+  /** Existing groups with this name prefix are reused as backends (instanceGroupReuse.ts). */
+  externalInstanceGroupsPrefix?: string | undefined;
 }
+
+/** GKE's label naming a node's subnet; nodes without it are in the cluster's default subnet (ingress-gce zonegetter). */
+export const NODE_SUBNET_LABEL = 'cloud.google.com/gke-node-pool-subnet';
 
 export interface DesiredGroup {
   zone: string;
@@ -55,6 +60,8 @@ export interface DesiredGcp {
   sourceRanges: string[];
   requestedIP?: string;
   groups: DesiredGroup[];
+  /** Nodes left out because they sit on another subnet than the cluster's (an instance group spans one subnet). */
+  otherSubnetNodes: string[];
 }
 
 function loadBalancerScheme(annotations: Record<string, string>): 'EXTERNAL' | 'INTERNAL' {
@@ -116,9 +123,17 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
   const allowed = [...new Set(desired.ports.map((p) => `${p.protocol.toLowerCase()}:${p.port}`))].sort();
 
   const byZone = new Map<string, DesiredGroup>();
+  const otherSubnetNodes: string[] = [];
+  const clusterSubnet = settings.subnetwork?.split('/').pop();
   for (const node of desired.nodes) {
     const id = parseProviderID(node.providerID);
     if (!id) continue; // the controller reports nodes without a usable providerID
+    // An unmanaged instance group holds VMs of one subnet only (compute.proto, InstanceGroup.subnetwork).
+    const subnet = node.labels[NODE_SUBNET_LABEL];
+    if (clusterSubnet !== undefined && subnet !== undefined && subnet !== '' && subnet !== clusterSubnet) {
+      otherSubnetNodes.push(node.name);
+      continue;
+    }
     const group = byZone.get(id.zone) ?? { zone: id.zone, instances: [], urls: {} };
     group.instances.push(id.instance);
     group.urls[id.instance] = `projects/${id.project}/zones/${id.zone}/instances/${id.instance}`;
@@ -143,6 +158,7 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
     allowed,
     sourceRanges: sourceRanges(desired.sourceRanges),
     groups,
+    otherSubnetNodes,
   };
   if (portRange !== undefined) out.portRange = portRange;
   if (requestedIP !== undefined) out.requestedIP = requestedIP;

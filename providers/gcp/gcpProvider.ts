@@ -18,7 +18,7 @@ import { backendServiceUpdate } from './backendServiceUpdate.js';
 import type { ComputeApi, IAddress, IFirewall, OperationRef } from './computeApi.js';
 import type { GcpSettings } from './desiredGcp.js';
 import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
-import type { AddressOwner, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
+import type { AddressOwner, ExternalGroup, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
 import { OperationTracker } from './operationTracker.js';
 import { currentPhase, planActions, type GcpPlan, type Step } from './planActions.js';
 
@@ -29,6 +29,11 @@ export interface GcpProviderOptions {
   observeCacheMs: number;
   addressListCacheMs: number;
   logger: Logger;
+}
+
+interface GroupsView {
+  groups: ObservedGroup[];
+  external: ExternalGroup[];
 }
 
 const serviceKeyOf = (ref: ServiceRef) => `${ref.namespace}/${ref.name}/${ref.uid}`;
@@ -81,9 +86,9 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   };
   private readonly tracker: OperationTracker;
   private readonly groupName: string;
-  private groupCache?: { at: number; groups: ObservedGroup[] };
+  private groupCache?: { at: number; view: GroupsView };
   private addressCache?: { at: number; addresses: Promise<IAddress[]> };
-  private groupRead?: Promise<ObservedGroup[]>;
+  private groupRead?: Promise<GroupsView>;
   private ctx?: ProviderContext;
   /** The last full read of each converged Service (see observeCacheMs). */
   private readonly snapshots = new Map<string, { at: number; observed: GcpObserved }>();
@@ -92,6 +97,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   /** Services answered "ready" while their membership change was still under way (see apply). */
   private readonly followers = new Map<string, ServiceRef>();
   private followUpTimer: NodeJS.Timeout | undefined;
+  /** The notices last reported per Service, so that each is one Warning Event, not one per round. */
+  private readonly reportedNotices = new Map<string, string>();
   /** Bumped whenever a shared-group operation starts or ends: plans made before are stale for groups. */
   private groupGeneration = 0;
 
@@ -147,24 +154,37 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
 
   // ---- observe -----------------------------------------------------------------------------
 
-  /** The shared groups, read at most once per cache period however many Services ask. */
-  private async readGroups(fresh = false): Promise<ObservedGroup[]> {
+  /** The shared groups (and others' reusable ones), read at most once per cache period however many Services ask. */
+  private async readGroups(fresh = false): Promise<GroupsView> {
     const now = Date.now();
-    if (!fresh && this.groupCache && now - this.groupCache.at < this.options.instanceGroupCacheMs) return this.groupCache.groups;
+    if (!fresh && this.groupCache && now - this.groupCache.at < this.options.instanceGroupCacheMs) return this.groupCache.view;
     if (this.groupRead) return this.groupRead;
     const startedAt = this.groupGeneration;
     const read = (async () => {
-      const found = await this.api.findInstanceGroups(this.groupName);
-      const groups = await Promise.all(
-        found.map(async (g): Promise<ObservedGroup> => {
-          const zone = lastSegment(g.zone);
-          return { zone, owned: isOwned(g.description, this.settings.clusterName), instances: (await this.api.listGroupInstances(zone, this.groupName)) ?? [] };
-        }),
-      );
+      const prefix = this.settings.externalInstanceGroupsPrefix;
+      const reusable = (n: string) => prefix !== undefined && prefix !== '' && n !== this.groupName && n.startsWith(prefix);
+      const found = await this.api.findInstanceGroups((n) => n === this.groupName || reusable(n));
+      const instancesOf = async (zone: string, name: string) => (await this.api.listGroupInstances(zone, name)) ?? [];
+      const [groups, external] = await Promise.all([
+        Promise.all(
+          found
+            .filter((g) => g.name === this.groupName)
+            .map(async (g): Promise<ObservedGroup> => {
+              const zone = lastSegment(g.zone);
+              return { zone, owned: isOwned(g.description, this.settings.clusterName), instances: await instancesOf(zone, this.groupName) };
+            }),
+        ),
+        Promise.all(
+          found
+            .filter((g) => reusable(g.name ?? ''))
+            .map(async (g): Promise<ExternalGroup> => ({ zone: lastSegment(g.zone), name: g.name!, instances: await instancesOf(lastSegment(g.zone), g.name!) })),
+        ),
+      ]);
       groups.sort((a, b) => a.zone.localeCompare(b.zone));
+      const view: GroupsView = { groups, external };
       // A group operation that started or ended meanwhile makes this read stale: do not keep it.
-      if (startedAt === this.groupGeneration) this.groupCache = { at: Date.now(), groups };
-      return groups;
+      if (startedAt === this.groupGeneration) this.groupCache = { at: Date.now(), view };
+      return view;
     })().finally(() => {
       if (this.groupRead === read) this.groupRead = undefined;
     });
@@ -213,6 +233,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       failures: this.tracker.takeFailures(key),
       addresses: [],
       groups: [],
+      externalGroups: [],
     };
     // While this Service's operations run (or one just failed) nothing else is planned: skip the reads.
     if (running.length > 0 || observed.failures.length > 0) {
@@ -221,7 +242,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     }
     const snapshot = this.snapshots.get(key);
     if (snapshot && Date.now() - snapshot.at < this.options.observeCacheMs) {
-      return { ...snapshot.observed, ...observed, addresses: snapshot.observed.addresses, groups: await this.readGroups(), fromCache: true };
+      const view = await this.readGroups();
+      return { ...snapshot.observed, ...observed, addresses: snapshot.observed.addresses, groups: view.groups, externalGroups: view.external, fromCache: true };
     }
 
     const cluster = this.settings.clusterName;
@@ -252,7 +274,11 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         scheme: bs.loadBalancingScheme ?? '',
         healthCheck: bs.healthChecks?.[0] ?? '',
         sessionAffinity: bs.sessionAffinity || 'NONE',
-        groupZones: (bs.backends ?? []).map((b) => /zones\/([^/]+)\//.exec(b.group ?? '')?.[1] ?? '').filter((z) => z !== ''),
+        groups: (bs.backends ?? [])
+          .map((b) => /zones\/([^/]+)\/instanceGroups\/([^/]+)$/.exec(b.group ?? ''))
+          .filter((m) => m !== null)
+          .map((m) => `${m[1]}/${m[2]}`)
+          .sort(),
       };
     if (fr) {
       observed.forwardingRule = {
@@ -284,7 +310,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
           users: (a.users ?? []).map(lastSegment),
         };
       });
-    observed.groups = groups;
+    observed.groups = groups.groups;
+    observed.externalGroups = groups.external;
     if (this.options.observeCacheMs > 0) this.candidates.set(key, { at: Date.now(), observed });
     return observed;
   }
@@ -301,6 +328,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       failures: [],
       addresses: [],
       groups: [],
+      externalGroups: [],
     };
     if (seen.fromCache) {
       // A cached view is trusted only to confirm the load balancer and to plan membership.
@@ -414,8 +442,17 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     }
   }
 
+  /** Nodes left out (subnet, group cap): a Warning Event when that changes. */
+  private reportNotices(key: string, plan: GcpPlan): void {
+    const text = (plan.notices ?? []).join('; ');
+    if (text === (this.reportedNotices.get(key) ?? '')) return;
+    this.reportedNotices.set(key, text);
+    if (text !== '') this.ctx?.emit({ ref: plan.ref, type: 'Warning', reason: 'LoadBalancerNodesLeftOut', message: text });
+  }
+
   async apply(plan: GcpPlan): Promise<ApplyResult> {
     const key = serviceKeyOf(plan.ref);
+    if (!plan.refresh) this.reportNotices(key, plan);
     if (plan.refresh) {
       this.snapshots.delete(key);
       if (plan.refreshAddresses) this.addressCache = undefined;
@@ -469,6 +506,15 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         if ('zone' in step) this.groupsChanged();
         return;
       }
+      if (reason === 'instanceInMultipleLoadBalancedIgs') {
+        problems.push(
+          new ServiceConfigError(
+            'spec',
+            `GCP refused "${steps[i]!.description}": ${messageOf(error)} A node already sits in another load-balanced instance group (a node pool's or an Ingress's); set the provider's externalInstanceGroupsPrefix to that group's name prefix so it is reused, or label the node node.kubernetes.io/exclude-from-external-load-balancers`,
+          ),
+        );
+        return;
+      }
       if (isUserFacing(error)) {
         problems.push(new ServiceConfigError(fieldOf(step, httpStatusOf(error), requestedIP), `GCP rejected "${steps[i]!.description}": ${messageOf(error)}`));
         return;
@@ -499,6 +545,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const key = serviceKeyOf(ref);
     this.snapshots.delete(key);
     this.candidates.delete(key);
+    this.reportedNotices.delete(key);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
     const failures = this.tracker.takeFailures(key);
@@ -552,7 +599,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private async removeUnusedGroups(ref: ServiceRef): Promise<boolean> {
     const others = this.ctx?.listServices().filter((d) => d.ref.uid !== ref.uid) ?? [];
     if (others.length > 0) return false;
-    const [services, groups] = await Promise.all([this.api.listBackendServices(), this.api.findInstanceGroups(this.groupName)]);
+    const [services, groups] = await Promise.all([this.api.listBackendServices(), this.api.findInstanceGroups((n) => n === this.groupName)]);
     const usedZones = new Set(services.flatMap((b) => (b.backends ?? []).filter((x) => lastSegment(x.group) === this.groupName).map((x) => /zones\/([^/]+)\//.exec(x.group ?? '')?.[1])));
     let started = false;
     for (const g of groups) {

@@ -45,6 +45,7 @@ export function createGcpProvider(config: GcpConfig, deps: ProviderDeps, overrid
       network: config.network,
       subnetwork: config.subnetwork,
       nodeTags: config.nodeTags,
+      externalInstanceGroupsPrefix: config.externalInstanceGroupsPrefix,
       clusterName: deps.clusterName,
     },
     pollIntervalMs: config.pollIntervalMs,

@@ -16,8 +16,8 @@ export interface ObservedBackendService {
   healthCheck: string;
   /** Compute's sessionAffinity; NONE when the field is absent (Compute's default). */
   sessionAffinity: string;
-  /** Zones of the instance groups it has as backends. */
-  groupZones: string[];
+  /** The instance groups it has as backends, as "zone/name". */
+  groups: string[];
 }
 
 export interface ObservedForwardingRule {
@@ -61,6 +61,14 @@ export interface ObservedGroup {
   instances: string[];
 }
 
+/** A group made by someone else whose name has the configured prefix (see instanceGroupReuse.ts). */
+export interface ExternalGroup {
+  zone: string;
+  name: string;
+  /** Instance names. */
+  instances: string[];
+}
+
 /** An operation of this Service that finished with an error, reported once. */
 export interface OperationFailure {
   action: string;
@@ -92,6 +100,8 @@ export interface GcpObserved {
   addressListCached?: boolean;
   /** The cluster's shared instance groups, by zone. */
   groups: ObservedGroup[];
+  /** Others' groups that may be reused as backends (only with externalInstanceGroupsPrefix). */
+  externalGroups: ExternalGroup[];
 }
 
 /** True when nothing of this Service exists in Compute. */

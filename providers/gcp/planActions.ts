@@ -5,7 +5,8 @@
 // same time, which Compute refuses with resourceNotReady). apply runs only the first phase that has steps; the next reconcile observes
 // again and re-plans, so a plan never acts on state it has not seen, and a restart loses nothing.
 import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction, type ServiceRef } from '../provider.js';
-import { desiredGcp, GCP_HEALTH_CHECK_RANGES, NETWORK_TIER_ANNOTATION, type DesiredGcp, type GcpSettings } from './desiredGcp.js';
+import { desiredGcp, GCP_HEALTH_CHECK_RANGES, NETWORK_TIER_ANNOTATION, NODE_SUBNET_LABEL, type DesiredGcp, type DesiredGroup, type GcpSettings } from './desiredGcp.js';
+import { reuseExternalGroups } from './instanceGroupReuse.js';
 import { healthCheckFirewallName, lastSegment, serviceFirewallName } from './names.js';
 import type { GcpObserved, ObservedAddress, ObservedFirewall, ObservedForwardingRule } from './observed.js';
 
@@ -104,6 +105,25 @@ export interface GcpPlan extends Plan {
   refresh?: boolean;
   /** Also re-list the region's addresses (a loadBalancerIP the cached list does not know). */
   refreshAddresses?: boolean;
+  /** Nodes this load balancer leaves out, and why (apply reports them as a Warning Event). */
+  notices?: string[];
+}
+
+/**
+ * Compute caps an instance group at 1,000 instances for load balancing, and both upstream
+ * controllers truncate there (ingress-gce --max-ig-size). Current members are kept first so that
+ * truncation does not reshuffle the group on every node change.
+ */
+export const MAX_GROUP_SIZE = 1000;
+
+function capGroup(group: DesiredGroup, current: string[], notices: string[]): DesiredGroup {
+  if (group.instances.length <= MAX_GROUP_SIZE) return group;
+  const eligible = new Set(group.instances);
+  const kept = current.filter((i) => eligible.has(i)).sort();
+  const keptSet = new Set(kept);
+  const chosen = [...kept, ...group.instances.filter((i) => !keptSet.has(i))].slice(0, MAX_GROUP_SIZE).sort();
+  notices.push(`${group.instances.length} eligible nodes in ${group.zone}; an instance group holds at most ${MAX_GROUP_SIZE}, so ${group.instances.length - MAX_GROUP_SIZE} of them get no traffic from this load balancer`);
+  return { ...group, instances: chosen };
 }
 
 const zonesUrl = (s: GcpSettings, zone: string, group: string) => `projects/${s.project}/zones/${zone}/instanceGroups/${group}`;
@@ -271,8 +291,15 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     else if (!firewallMatches(obs, body)) add(3, { op: 'updateFirewall', body }, `update firewall ${body.name} (${what})`);
   }
 
+  // Others' groups that already hold some nodes are used as they are; ours hold the rest, up to the cap.
+  const { reused, remaining } = reuseExternalGroups(observed.externalGroups, want.groups);
+  const notices: string[] = [];
+  if (want.otherSubnetNodes.length > 0)
+    notices.push(`nodes ${want.otherSubnetNodes.join(', ')} are on another subnet than ${settings.subnetwork ?? ''} (label ${NODE_SUBNET_LABEL}) and get no traffic from this load balancer`);
+  const ourGroups = remaining.map((g) => capGroup(g, observed.groups.find((o) => o.zone === g.zone)?.instances ?? [], notices));
+
   // The shared instance groups: create missing ones, then bring their membership to the eligible nodes.
-  for (const g of want.groups) {
+  for (const g of ourGroups) {
     const have = observed.groups.find((o) => o.zone === g.zone);
     if (!have) {
       add(3, { op: 'insertInstanceGroup', zone: g.zone }, `create instance group ${groupName} in ${g.zone}`, true);
@@ -285,7 +312,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   }
   for (const have of observed.groups) {
     if (!have.owned) continue;
-    const wanted = want.groups.find((g) => g.zone === have.zone)?.instances ?? [];
+    const wanted = ourGroups.find((g) => g.zone === have.zone)?.instances ?? [];
     const extra = have.instances.filter((i) => !wanted.includes(i));
     if (extra.length > 0)
       add(4, { op: 'removeInstances', zone: have.zone, instances: extra.map((i) => `projects/${settings.project}/zones/${have.zone}/instances/${i}`) }, `remove ${extra.join(', ')} from ${groupName} in ${have.zone}`, true);
@@ -293,14 +320,18 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
 
   // Phase 5: the backend service, over the groups of every zone with eligible nodes, once their
   // membership operations are done.
-  const zones = want.groups.map((g) => g.zone);
+  const zones = ourGroups.map((g) => g.zone);
+  const backendGroups = [...zones.map((z) => `${z}/${groupName}`), ...reused.map((g) => `${g.zone}/${g.name}`)].sort();
   const bsBody: BackendServiceBody = {
     name,
     description: want.description,
     protocol: want.backendProtocol,
     loadBalancingScheme: want.scheme,
     healthChecks: [regionUrl(settings, 'healthChecks', name)],
-    backends: zones.map((z) => ({ group: zonesUrl(settings, z, groupName), balancingMode: 'CONNECTION' })),
+    backends: backendGroups.map((zg) => {
+      const [zone, group] = zg.split('/') as [string, string];
+      return { group: zonesUrl(settings, zone, group), balancingMode: 'CONNECTION' };
+    }),
     sessionAffinity: want.sessionAffinity,
     ...(want.scheme === 'INTERNAL' ? { network: networkUrl(settings) } : {}),
     // As GKE sets it: established TCP connections get 30 s to finish when a node leaves; UDP has none.
@@ -318,7 +349,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (lastSegment(bs.healthCheck) !== name) changes.push(`health check ${name}`);
     if (bs.sessionAffinity !== want.sessionAffinity) changes.push(`session affinity ${bs.sessionAffinity} -> ${want.sessionAffinity}`);
     const zonesOnly = changes.length === 0;
-    if (!sameList(bs.groupZones, zones)) changes.push(`zones ${bs.groupZones.join(', ') || 'none'} -> ${zones.join(', ') || 'none'}`);
+    if (!sameList(bs.groups, backendGroups)) changes.push(`groups ${bs.groups.join(', ') || 'none'} -> ${backendGroups.join(', ') || 'none'}`);
     if (changes.length > 0) add(5, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: ${changes.join('; ')}`, zonesOnly);
   }
 
@@ -346,6 +377,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   }
 
   const plan: GcpPlan = { ref, name, creating, groupGeneration: observed.groupGeneration, actions: actions.sort((a, b) => a.phase - b.phase) };
+  if (notices.length > 0) plan.notices = notices;
   if (fr && !frStale) plan.ingressIP = fr.ip;
   return plan;
 }

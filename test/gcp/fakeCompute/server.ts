@@ -63,8 +63,8 @@ export class FakeCompute {
   private readonly pendingInserts = new Set<string>();
   private readonly operations = new Map<string, OperationRecord>();
   private readonly requestIds = new Map<string, string>();
-  /** zone -> VM names that exist (nodes register themselves through addInstance). */
-  private readonly vms = new Map<string, Set<string>>();
+  /** zone -> VM name -> the subnetwork of its primary interface (nodes register through addInstance). */
+  private readonly vms = new Map<string, Map<string, string>>();
   private server?: Server;
   private opCounter = 0;
   private ipCounter = 0;
@@ -99,10 +99,10 @@ export class FakeCompute {
 
   // ---- test-side helpers -------------------------------------------------------------------
 
-  /** A VM exists in the zone (a node the provider may put in an instance group). */
-  addInstance(zone: string, name: string): void {
-    if (!this.vms.has(zone)) this.vms.set(zone, new Set());
-    this.vms.get(zone)!.add(name);
+  /** A VM exists in the zone (a node the provider may put in an instance group), on a subnetwork. */
+  addInstance(zone: string, name: string, subnetwork = 'default'): void {
+    if (!this.vms.has(zone)) this.vms.set(zone, new Map());
+    this.vms.get(zone)!.set(name, subnetwork);
   }
 
   /** Puts a resource in place directly (a user's static address, a foreign load balancer). */
@@ -216,7 +216,7 @@ export class FakeCompute {
       this.send(res, 200, out);
     } catch (error) {
       if (error instanceof HttpError) {
-        this.rejections.push({ operation, status: error.status, reason: error.reason ?? '', message: error.message });
+        if (error.status !== 404) this.rejections.push({ operation, status: error.status, reason: error.reason ?? '', message: error.message });
         return this.send(res, error.status, googleError(error.status, error.message, error.reason));
       }
       this.send(res, 500, googleError(500, `fake compute bug on ${operation}: ${String(error)}`));
@@ -322,6 +322,12 @@ export class FakeCompute {
             if (this.loadBalanced(existing) && this.otherLoadBalancedGroupOf(zone, vm, existing))
               throw instanceInMultipleLoadBalancedIgs(`projects/${this.project}/zones/${zone}/instances/${vm}`);
           }
+        }
+        if (verb === 'addInstances') {
+          // compute.proto, InstanceGroup.subnetwork: "The URL of the subnetwork to which all instances in
+          // the instance group belong". (The wording of this error is the fake's own.)
+          const subnets = new Set([...(existing.instances as string[]), ...urls].map((u) => this.vms.get(zone)?.get(lastSegment(u))));
+          if (subnets.size > 1) throw new HttpError(400, `Instances of instance group '${name}' must all be in one subnetwork; these are in ${[...subnets].join(', ')}`, 'invalid');
         }
         // Membership cannot change while the group, or a backend service using it, has an operation running.
         const users = this.list('backendServices').filter((r) => this.usesGroup(r.body, existing));
