@@ -266,6 +266,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       const check = hc.type === 'TCP' ? hc.tcpHealthCheck : hc.httpHealthCheck;
       observed.healthCheck = { owned: mine(hc.description), path: hc.type === 'TCP' ? '' : (hc.httpHealthCheck?.requestPath ?? '/') };
       if (typeof check?.port === 'number') observed.healthCheck.port = check.port;
+      if (typeof hc.checkIntervalSec === 'number') observed.healthCheck.checkIntervalSec = hc.checkIntervalSec;
+      if (typeof hc.unhealthyThreshold === 'number') observed.healthCheck.unhealthyThreshold = hc.unhealthyThreshold;
     }
     if (bs)
       observed.backendService = {

@@ -7,6 +7,9 @@ export interface ObservedHealthCheck {
   owned: boolean;
   port?: number;
   path?: string;
+  /** Seconds between probes, and failed probes before a node is unhealthy. */
+  checkIntervalSec?: number;
+  unhealthyThreshold?: number;
 }
 
 export interface ObservedBackendService {

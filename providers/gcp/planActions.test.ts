@@ -26,7 +26,7 @@ const empty = (): GcpObserved => ({ ref, name, pendingOperations: [], groupZones
 function converged(): GcpObserved {
   return {
     ...empty(),
-    healthCheck: { ...mine, port: 10256, path: '/healthz' },
+    healthCheck: { ...mine, port: 10256, path: '/healthz', checkIntervalSec: 8, unhealthyThreshold: 3 },
     backendService: { ...mine, protocol: 'TCP', scheme: 'EXTERNAL', healthCheck: `projects/p/regions/r1/healthChecks/${name}`, sessionAffinity: 'NONE', groups: ['r1-a/k8s-ig--x'] },
     forwardingRule: { ...mine, ip: '34.1.1.1', protocol: 'TCP', scheme: 'EXTERNAL', backendService: name, networkTier: 'PREMIUM', ports: ['80'], allPorts: false },
     firewall: { ...mine, sourceRanges: ['0.0.0.0/0'], allowed: ['tcp:80'], targetTags: [] },
@@ -57,6 +57,16 @@ describe('planActions', () => {
     const plan = planActions(converged(), want(), settings, 'k8s-ig--x');
     expect(plan.actions).toEqual([]);
     expect(plan.ingressIP).toBe('34.1.1.1');
+  });
+
+  it('moves a Local health check made with the Cluster timings to 3 s / unhealthy after 2', () => {
+    const local = converged();
+    local.healthCheck = { ...mine, port: 32001, path: '/healthz', checkIntervalSec: 8, unhealthyThreshold: 3 };
+    const wantLocal = want({ externalTrafficPolicy: 'Local', healthCheckNodePort: 32001, healthCheck: { protocol: 'HTTP', port: 32001, path: '/healthz' } });
+    local.healthCheckFirewall = { ...local.healthCheckFirewall!, allowed: ['tcp:32001'] };
+    const plan = planActions(local, wantLocal, settings, 'k8s-ig--x');
+    expect(plan.actions.map((a) => a.kind)).toEqual(['updateHealthCheck']);
+    expect(plan.actions[0]!.step).toMatchObject({ body: { checkIntervalSec: 3, unhealthyThreshold: 2, healthyThreshold: 1 } });
   });
 
   it('flags node changes as membership-only', () => {

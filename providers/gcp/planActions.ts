@@ -116,6 +116,17 @@ export interface GcpPlan extends Plan {
  */
 export const MAX_GROUP_SIZE = 1000;
 
+/**
+ * Probe timings as GKE's L4 controllers set them. Under externalTrafficPolicy Local a node without a
+ * ready endpoint must stop getting traffic quickly: every 3 s, unhealthy after 2 failures (about
+ * 6 s). Cluster checks kube-proxy, which is up on every node: every 8 s, unhealthy after 3.
+ */
+function healthCheckTiming(policy: DesiredLoadBalancer['externalTrafficPolicy']) {
+  return policy === 'Local'
+    ? { checkIntervalSec: 3, timeoutSec: 1, healthyThreshold: 1, unhealthyThreshold: 2 }
+    : { checkIntervalSec: 8, timeoutSec: 1, healthyThreshold: 1, unhealthyThreshold: 3 };
+}
+
 function capGroup(group: DesiredGroup, current: string[], notices: string[]): DesiredGroup {
   if (group.instances.length <= MAX_GROUP_SIZE) return group;
   const eligible = new Set(group.instances);
@@ -251,21 +262,23 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (want.scheme === 'INTERNAL' && sub) body.subnetwork = sub;
     add(ownAddress ? 4 : 3, { op: 'insertAddress', body }, `reserve ${want.scheme.toLowerCase()} address ${name}${want.scheme === 'EXTERNAL' ? ` (${want.networkTier} tier)` : ''}`);
   }
-  const hcBody: HealthCheckBody = {
-    name,
-    description: want.description,
-    type: want.healthCheck.protocol,
-    checkIntervalSec: 8,
-    timeoutSec: 1,
-    healthyThreshold: 1,
-    unhealthyThreshold: 3,
-  };
+  const timing = healthCheckTiming(desired.externalTrafficPolicy);
+  const hcBody: HealthCheckBody = { name, description: want.description, type: want.healthCheck.protocol, ...timing };
   if (want.healthCheck.protocol === 'HTTP') hcBody.httpHealthCheck = { port: want.healthCheck.port, requestPath: want.healthCheck.path };
   else hcBody.tcpHealthCheck = { port: want.healthCheck.port };
   const hcDesc = `${want.healthCheck.protocol} :${want.healthCheck.port}${want.healthCheck.path}`;
   if (!observed.healthCheck) add(3, { op: 'insertHealthCheck', body: hcBody }, `create health check ${name} (${hcDesc})`);
-  else if (observed.healthCheck.port !== want.healthCheck.port || (observed.healthCheck.path ?? '') !== want.healthCheck.path)
-    add(3, { op: 'updateHealthCheck', body: hcBody }, `update health check ${name}: :${observed.healthCheck.port}${observed.healthCheck.path ?? ''} -> ${hcDesc}`);
+  else if (
+    observed.healthCheck.port !== want.healthCheck.port ||
+    (observed.healthCheck.path ?? '') !== want.healthCheck.path ||
+    observed.healthCheck.checkIntervalSec !== timing.checkIntervalSec ||
+    observed.healthCheck.unhealthyThreshold !== timing.unhealthyThreshold
+  )
+    add(
+      3,
+      { op: 'updateHealthCheck', body: hcBody },
+      `update health check ${name}: :${observed.healthCheck.port}${observed.healthCheck.path ?? ''} every ${observed.healthCheck.checkIntervalSec ?? '?'}s -> ${hcDesc} every ${timing.checkIntervalSec}s, unhealthy after ${timing.unhealthyThreshold}`,
+    );
 
   const targetTags = settings.nodeTags.length > 0 ? [...settings.nodeTags].sort() : undefined;
   const fwBody: FirewallBody = {
