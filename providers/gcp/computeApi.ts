@@ -310,6 +310,13 @@ export class ComputeApi {
     );
   }
 
+  /** PATCH semantics: only the fields sent change (here allowGlobalAccess). */
+  patchForwardingRule(name: string, fields: { allowGlobalAccess: boolean }): Promise<OperationRef> {
+    return this.mutate('forwardingRules.patch', `patch forwarding rule ${name}`, { region: this.region }, (requestId) =>
+      this.forwardingRules.patch({ ...this.r, requestId, forwardingRule: name, forwardingRuleResource: fields }, noGaxRetry()),
+    );
+  }
+
   deleteForwardingRule(name: string): Promise<OperationRef> {
     return this.mutate('forwardingRules.delete', `delete forwarding rule ${name}`, { region: this.region }, (requestId) =>
       this.forwardingRules.delete({ ...this.r, requestId, forwardingRule: name }, noGaxRetry()),

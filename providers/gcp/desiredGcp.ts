@@ -10,6 +10,12 @@ export const LEGACY_LB_TYPE_ANNOTATION = 'cloud.google.com/load-balancer-type';
 export const NETWORK_TIER_ANNOTATION = 'cloud.google.com/network-tier';
 
 export type NetworkTier = 'PREMIUM' | 'STANDARD';
+/** GKE: names of static addresses (IPv4, IPv6) reserved in the region, in place of loadBalancerIP. */
+export const IP_ADDRESSES_ANNOTATION = 'networking.gke.io/load-balancer-ip-addresses';
+/** GKE: the subnet of an internal load balancer's address and forwarding rule. */
+export const SUBNET_ANNOTATION = 'networking.gke.io/load-balancer-subnet';
+/** GKE: "true" lets clients in every region reach an internal load balancer. */
+export const GLOBAL_ACCESS_ANNOTATION = 'networking.gke.io/internal-load-balancer-allow-global-access';
 
 /** Where Google's health checkers and passthrough load balancer probes come from. */
 export const GCP_HEALTH_CHECK_RANGES = ['35.191.0.0/16', '130.211.0.0/22', '209.85.152.0/22', '209.85.204.0/22'];
@@ -59,6 +65,14 @@ export interface DesiredGcp {
   allowed: string[];
   sourceRanges: string[];
   requestedIP?: string;
+  /** Names from networking.gke.io/load-balancer-ip-addresses, resolved against the region's addresses by the diff. */
+  requestedAddressNames?: string[];
+  /** The field a problem with the requested address is reported on. */
+  requestedField: string;
+  /** Internal only: the subnetwork URL (annotation, else configuration). */
+  subnetwork?: string;
+  /** Internal only: networking.gke.io/internal-load-balancer-allow-global-access. */
+  allowGlobalAccess: boolean;
   groups: DesiredGroup[];
   /** Nodes left out because they sit on another subnet than the cluster's (an instance group spans one subnet). */
   otherSubnetNodes: string[];
@@ -77,6 +91,31 @@ function networkTier(annotations: Record<string, string>, scheme: 'EXTERNAL' | '
   const upper = value.toUpperCase();
   if (upper === 'PREMIUM' || upper === 'STANDARD') return upper;
   throw new ServiceConfigError(`metadata.annotations[${NETWORK_TIER_ANNOTATION}]`, `"${value}" is not a network tier; use "Premium" or "Standard"`);
+}
+
+function annotationField(key: string): string {
+  return `metadata.annotations[${key}]`;
+}
+
+/** An internal load balancer's subnet: custom-mode VPCs (all production ones) have no default to fall back on. */
+function internalSubnetwork(annotations: Record<string, string>, settings: GcpSettings): string {
+  const named = annotations[SUBNET_ANNOTATION]?.trim();
+  const subnet = named || settings.subnetwork;
+  if (subnet === undefined || subnet === '')
+    throw new ServiceConfigError(
+      annotationField(SUBNET_ANNOTATION),
+      `an internal load balancer needs a subnet, and custom-mode VPC networks have no default one; set this annotation to the subnet's name, or subnetwork in the gcp provider configuration`,
+    );
+  if (subnet.includes('/')) return subnet;
+  if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(subnet)) throw new ServiceConfigError(annotationField(SUBNET_ANNOTATION), `"${subnet}" is not a subnet name`);
+  return `projects/${settings.project}/regions/${settings.region}/subnetworks/${subnet}`;
+}
+
+function globalAccess(annotations: Record<string, string>): boolean {
+  const value = annotations[GLOBAL_ACCESS_ANNOTATION]?.trim().toLowerCase();
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new ServiceConfigError(annotationField(GLOBAL_ACCESS_ANNOTATION), `"${annotations[GLOBAL_ACCESS_ANNOTATION]}" is not "true" or "false"`);
 }
 
 function sourceRanges(ranges: string[]): string[] {
@@ -148,6 +187,8 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
     description: serviceDescription(desired.ref, settings.clusterName),
     scheme,
     networkTier: networkTier(desired.annotations, scheme),
+    requestedField: 'spec.loadBalancerIP',
+    allowGlobalAccess: scheme === 'INTERNAL' && globalAccess(desired.annotations),
     backendProtocol: mixed ? 'UNSPECIFIED' : only,
     ruleProtocol: mixed ? 'L3_DEFAULT' : only,
     ports,
@@ -162,5 +203,11 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
   };
   if (portRange !== undefined) out.portRange = portRange;
   if (requestedIP !== undefined) out.requestedIP = requestedIP;
+  if (scheme === 'INTERNAL') out.subnetwork = internalSubnetwork(desired.annotations, settings);
+  const names = (desired.annotations[IP_ADDRESSES_ANNOTATION] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (names.length > 0) {
+    out.requestedAddressNames = names;
+    out.requestedField = annotationField(IP_ADDRESSES_ANNOTATION);
+  }
   return out;
 }

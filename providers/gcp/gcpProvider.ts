@@ -16,7 +16,7 @@ import {
 import { httpStatusOf, isAlreadyExists, isNotFound, isResourceNotReady, isStaleFingerprint, isUserFacing, messageOf, reasonOf } from './apiErrors.js';
 import { backendServiceUpdate } from './backendServiceUpdate.js';
 import type { ComputeApi, IAddress, IFirewall, OperationRef } from './computeApi.js';
-import type { GcpSettings } from './desiredGcp.js';
+import { IP_ADDRESSES_ANNOTATION, type GcpSettings } from './desiredGcp.js';
 import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
 import type { AddressOwner, ExternalGroup, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
 import { OperationTracker } from './operationTracker.js';
@@ -294,6 +294,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         allPorts: fr.allPorts === true,
       };
       if (fr.portRange) observed.forwardingRule.portRange = fr.portRange;
+      if (fr.subnetwork) observed.forwardingRule.subnetwork = fr.subnetwork;
+      if (fr.allowGlobalAccess) observed.forwardingRule.allowGlobalAccess = true;
     }
     if (fw) observed.firewall = firewallView(fw, mine(fw.description));
     if (hcFw) observed.healthCheckFirewall = firewallView(hcFw, mine(hcFw.description));
@@ -310,6 +312,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
           networkTier: a.networkTier || 'PREMIUM',
           owner: who,
           users: (a.users ?? []).map(lastSegment),
+          ...(a.subnetwork ? { subnetwork: a.subnetwork } : {}),
         };
       });
     observed.groups = groups.groups;
@@ -356,7 +359,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       plan = planActions(seen, desired, this.settings, this.groupName);
     } catch (error) {
       // An address reserved since the shared list was read: list again before saying it is not there.
-      if (error instanceof ServiceConfigError && error.field === 'spec.loadBalancerIP' && seen.addressListCached)
+      if (error instanceof ServiceConfigError && (error.field === 'spec.loadBalancerIP' || error.field.includes(IP_ADDRESSES_ANNOTATION)) && seen.addressListCached)
         return {
           ref: desired.ref,
           name: seen.name,
@@ -419,6 +422,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         return { ref: await api.insertForwardingRule(step.body) };
       case 'deleteForwardingRule':
         return { ref: await api.deleteForwardingRule(step.name) };
+      case 'patchForwardingRule':
+        return { ref: await api.patchForwardingRule(step.name, { allowGlobalAccess: step.allowGlobalAccess }) };
       case 'insertInstanceGroup':
       case 'addInstances':
       case 'removeInstances': {

@@ -31,6 +31,9 @@ export interface ObservedForwardingRule {
   backendService: string;
   /** PREMIUM or STANDARD; internal rules are Premium. */
   networkTier: string;
+  /** Internal rules: the subnetwork URL. */
+  subnetwork?: string;
+  allowGlobalAccess?: boolean;
   ports: string[];
   portRange?: string;
   allPorts: boolean;
@@ -52,6 +55,8 @@ export interface ObservedAddress {
   type: string;
   /** PREMIUM or STANDARD (Compute's default when absent is PREMIUM). */
   networkTier: string;
+  /** Internal addresses: the subnetwork URL. */
+  subnetwork?: string;
   owner: AddressOwner;
   /** Names of the forwarding rules using it. */
   users: string[];

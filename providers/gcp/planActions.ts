@@ -4,6 +4,7 @@
 // use can be deleted; a group's membership and the backend service using it never change at the
 // same time, which Compute refuses with resourceNotReady). apply runs only the first phase that has steps; the next reconcile observes
 // again and re-plans, so a plan never acts on state it has not seen, and a restart loses nothing.
+import ipaddr from 'ipaddr.js';
 import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction, type ServiceRef } from '../provider.js';
 import { desiredGcp, GCP_HEALTH_CHECK_RANGES, NETWORK_TIER_ANNOTATION, NODE_SUBNET_LABEL, type DesiredGcp, type DesiredGroup, type GcpSettings } from './desiredGcp.js';
 import { reuseExternalGroups } from './instanceGroupReuse.js';
@@ -47,6 +48,7 @@ export interface ForwardingRuleBody {
   networkTier?: string;
   network?: string;
   subnetwork?: string;
+  allowGlobalAccess?: boolean;
 }
 
 export interface FirewallBody {
@@ -81,7 +83,8 @@ export type Step =
   | { op: 'updateBackendService'; body: BackendServiceBody }
   | { op: 'deleteBackendService'; name: string }
   | { op: 'insertForwardingRule'; body: ForwardingRuleBody; userAddress: boolean }
-  | { op: 'deleteForwardingRule'; name: string };
+  | { op: 'deleteForwardingRule'; name: string }
+  | { op: 'patchForwardingRule'; name: string; allowGlobalAccess: boolean };
 
 export interface GcpAction extends PlanAction {
   phase: number;
@@ -140,8 +143,11 @@ function capGroup(group: DesiredGroup, current: string[], notices: string[]): De
 const zonesUrl = (s: GcpSettings, zone: string, group: string) => `projects/${s.project}/zones/${zone}/instanceGroups/${group}`;
 const regionUrl = (s: GcpSettings, collection: string, name: string) => `projects/${s.project}/regions/${s.region}/${collection}/${name}`;
 const networkUrl = (s: GcpSettings) => (s.network.includes('/') ? s.network : `projects/${s.project}/global/networks/${s.network}`);
-const subnetworkUrl = (s: GcpSettings) =>
-  s.subnetwork === undefined ? undefined : s.subnetwork.includes('/') ? s.subnetwork : regionUrl(s, 'subnetworks', s.subnetwork);
+
+/** Subnetworks are compared by name; an external resource has none. */
+function sameSubnet(a: string | undefined, b: string | undefined): boolean {
+  return lastSegment(a) === lastSegment(b);
+}
 
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
@@ -167,6 +173,7 @@ function ruleMatches(rule: ObservedForwardingRule, want: DesiredGcp, ip: string 
     rule.protocol === want.ruleProtocol &&
     rule.scheme === want.scheme &&
     (want.scheme === 'INTERNAL' || rule.networkTier === want.networkTier) &&
+    sameSubnet(rule.subnetwork, want.subnetwork) &&
     lastSegment(rule.backendService) === name &&
     sameList(rule.ports, want.ports) &&
     (rule.portRange ?? '') === (want.portRange ?? '') &&
@@ -176,7 +183,7 @@ function ruleMatches(rule: ObservedForwardingRule, want: DesiredGcp, ip: string 
 
 /** Our own address serves as long as its type and tier are the ones the Service wants. */
 function ownAddressFits(address: ObservedAddress, want: DesiredGcp): boolean {
-  return address.type === want.scheme && (want.scheme === 'INTERNAL' || address.networkTier === want.networkTier);
+  return address.type === want.scheme && (want.scheme === 'INTERNAL' ? sameSubnet(address.subnetwork, want.subnetwork) : address.networkTier === want.networkTier);
 }
 
 function notOwned(what: string, name: string, settings: GcpSettings): ServiceConfigError {
@@ -186,24 +193,40 @@ function notOwned(what: string, name: string, settings: GcpSettings): ServiceCon
   );
 }
 
+/** networking.gke.io/load-balancer-ip-addresses names addresses; the IPv4 one is the Service's address. */
+function resolveAddressNames(observed: GcpObserved, want: DesiredGcp, settings: GcpSettings): void {
+  if (!want.requestedAddressNames) return;
+  const found = want.requestedAddressNames.map((n) => [n, observed.addresses.find((a) => a.name === n)] as const);
+  const missing = found.filter(([, a]) => !a).map(([n]) => n);
+  if (missing.length > 0)
+    throw new ServiceConfigError(want.requestedField, `no address named ${missing.join(', ')} is reserved in project ${settings.project}, region ${settings.region}; reserve it or fix the name`);
+  const v4 = found.map(([, a]) => a!).filter((a) => ipaddr.IPv4.isValidFourPartDecimal(a.ip));
+  if (v4.length !== 1) throw new ServiceConfigError(want.requestedField, `name exactly one IPv4 address (IPv6 load balancers are not served by this provider)`);
+  if (want.requestedIP !== undefined && want.requestedIP !== v4[0]!.ip)
+    throw new ServiceConfigError(want.requestedField, `names ${v4[0]!.ip} but spec.loadBalancerIP is ${want.requestedIP}; keep one of them`);
+  want.requestedIP = v4[0]!.ip;
+}
+
 /** Which address the forwarding rule should carry: the user's static address, or our own. */
 function chooseAddress(observed: GcpObserved, want: DesiredGcp, settings: GcpSettings): { ip?: string; own: boolean } {
   if (want.requestedIP !== undefined) {
     const holder = observed.addresses.find((a) => a.ip === want.requestedIP);
+    // As GKE does, an internal IP need not be reserved: the forwarding rule takes it from the subnet.
+    if (!holder && want.scheme === 'INTERNAL') return { ip: want.requestedIP, own: false };
     if (!holder)
       throw new ServiceConfigError(
-        'spec.loadBalancerIP',
+        want.requestedField,
         `${want.requestedIP} is not a static address reserved in project ${settings.project}, region ${settings.region}; reserve it (gcloud compute addresses create) or remove loadBalancerIP`,
       );
-    if (holder.owner === 'otherService') throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} belongs to another Service's load balancer`);
+    if (holder.owner === 'otherService') throw new ServiceConfigError(want.requestedField, `${want.requestedIP} belongs to another Service's load balancer`);
     const foreignUser = holder.users.find((u) => u !== want.name);
-    if (foreignUser) throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} is already used by forwarding rule ${foreignUser}`);
+    if (foreignUser) throw new ServiceConfigError(want.requestedField, `${want.requestedIP} is already used by forwarding rule ${foreignUser}`);
     if (holder.owner === 'foreign' && holder.type !== want.scheme)
-      throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} is a ${holder.type} address; this Service needs an ${want.scheme} one`);
+      throw new ServiceConfigError(want.requestedField, `${want.requestedIP} is a ${holder.type} address; this Service needs an ${want.scheme} one`);
     // compute.proto, ForwardingRule.networkTier: it "must be equal to the networkTier of the Address".
     if (want.scheme === 'EXTERNAL' && holder.networkTier !== want.networkTier)
       throw new ServiceConfigError(
-        'spec.loadBalancerIP',
+        want.requestedField,
         `${want.requestedIP} is a ${holder.networkTier} tier address and this Service asks for ${want.networkTier} (annotation ${NETWORK_TIER_ANNOTATION}, Premium by default); set the annotation to "${holder.networkTier === 'STANDARD' ? 'Standard' : 'Premium'}" or reserve a ${want.networkTier} address`,
       );
     return { ip: want.requestedIP, own: holder.owner === 'thisService' };
@@ -234,6 +257,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   const squatter = observed.addresses.find((a) => a.name === name && a.owner !== 'thisService');
   if (squatter && want.requestedIP === undefined) throw notOwned('address', name, settings);
 
+  resolveAddressNames(observed, want, settings);
   const address = chooseAddress(observed, want, settings);
   const actions: GcpAction[] = [];
   const add = (phase: number, step: Step, description: string, membershipOnly = false) =>
@@ -258,8 +282,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   if (want.requestedIP === undefined && !(ownAddress && keepOwnAddress)) {
     const body: AddressBody = { name, description: want.description, addressType: want.scheme };
     if (want.scheme === 'EXTERNAL') body.networkTier = want.networkTier;
-    const sub = subnetworkUrl(settings);
-    if (want.scheme === 'INTERNAL' && sub) body.subnetwork = sub;
+    if (want.subnetwork !== undefined) body.subnetwork = want.subnetwork;
     add(ownAddress ? 4 : 3, { op: 'insertAddress', body }, `reserve ${want.scheme.toLowerCase()} address ${name}${want.scheme === 'EXTERNAL' ? ` (${want.networkTier} tier)` : ''}`);
   }
   const timing = healthCheckTiming(desired.externalTrafficPolicy);
@@ -382,12 +405,16 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (want.scheme === 'EXTERNAL') body.networkTier = want.networkTier;
     else {
       body.network = networkUrl(settings);
-      const sub = subnetworkUrl(settings);
-      if (sub) body.subnetwork = sub;
+      if (want.subnetwork !== undefined) body.subnetwork = want.subnetwork;
+      if (want.allowGlobalAccess) body.allowGlobalAccess = true;
     }
     const ports = want.allPorts ? 'all ports' : (want.portRange ?? want.ports.join(','));
     add(6, { op: 'insertForwardingRule', body, userAddress: want.requestedIP !== undefined && !address.own }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
   }
+
+  // Global access is one of the few fields a forwarding rule lets a patch change (compute.proto).
+  if (fr && !frStale && want.scheme === 'INTERNAL' && (fr.allowGlobalAccess ?? false) !== want.allowGlobalAccess)
+    add(6, { op: 'patchForwardingRule', name, allowGlobalAccess: want.allowGlobalAccess }, `${want.allowGlobalAccess ? 'allow' : 'stop'} global access to forwarding rule ${name}`);
 
   const plan: GcpPlan = { ref, name, creating, groupGeneration: observed.groupGeneration, actions: actions.sort((a, b) => a.phase - b.phase) };
   if (notices.length > 0) plan.notices = notices;

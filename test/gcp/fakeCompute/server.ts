@@ -451,8 +451,10 @@ export class FakeCompute {
       if (body.loadBalancingScheme === 'INTERNAL') checkSubnetworkNamed(body, this.customModeNetworks.has(lastSegment(body.network ?? 'default')), 'forwarding rule');
       if (body.IPAddress !== undefined) {
         const held = this.list('addresses').find((r) => r.scope === scope && (r.body.address === body.IPAddress || r.body.selfLink === body.IPAddress));
-        if (!held) bad(`The IP address ${String(body.IPAddress)} is not reserved in project ${this.project}`);
-        if (body.loadBalancingScheme !== 'INTERNAL') checkTierMatch(String(body.networkTier ?? this.defaultNetworkTier), held!.body);
+        // An internal rule may name an unreserved IP of its subnet (an ephemeral internal address);
+        // an external one must name a reserved address.
+        if (!held && body.loadBalancingScheme !== 'INTERNAL') bad(`The IP address ${String(body.IPAddress)} is not reserved in project ${this.project}`);
+        if (held && body.loadBalancingScheme !== 'INTERNAL') checkTierMatch(String(body.networkTier ?? this.defaultNetworkTier), held.body);
         const taken = this.list('forwardingRules').find((r) => r.body.IPAddress === body.IPAddress && r.name !== body.name);
         if (taken) bad(`IP ${String(body.IPAddress)} is already in use by forwarding rule ${taken.name}`);
       } else {
