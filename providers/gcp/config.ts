@@ -7,6 +7,11 @@ export const gcpConfigSchema = z.object({
   project: z.string().min(1),
   region: z.string().min(1),
   network: z.string().default('default'),
+  /**
+   * Shared VPC: the host project that owns the network (cloud-provider-gcp's network-project-id).
+   * Firewall rules are made there, and network and subnetwork names resolve there.
+   */
+  networkProject: z.string().min(1).optional(),
   /** Subnetwork for internal load balancers (networking.gke.io/load-balancer-type: Internal). */
   subnetwork: z.string().optional(),
   /**

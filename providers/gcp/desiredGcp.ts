@@ -27,6 +27,8 @@ export interface GcpSettings {
   subnetwork?: string | undefined;
   nodeTags: string[];
   clusterName: string;
+  /** Shared VPC host project owning the network; the cluster's project when unset. */
+  networkProject?: string | undefined;
   /** Existing groups with this name prefix are reused as backends (instanceGroupReuse.ts). */
   externalInstanceGroupsPrefix?: string | undefined;
 }
@@ -108,7 +110,7 @@ function internalSubnetwork(annotations: Record<string, string>, settings: GcpSe
     );
   if (subnet.includes('/')) return subnet;
   if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(subnet)) throw new ServiceConfigError(annotationField(SUBNET_ANNOTATION), `"${subnet}" is not a subnet name`);
-  return `projects/${settings.project}/regions/${settings.region}/subnetworks/${subnet}`;
+  return `projects/${settings.networkProject ?? settings.project}/regions/${settings.region}/subnetworks/${subnet}`;
 }
 
 function globalAccess(annotations: Record<string, string>): boolean {
@@ -134,6 +136,11 @@ function sourceRanges(ranges: string[]): string[] {
     out.add(`${ipaddr.IPv4.networkAddressFromCIDR(range).toString()}/${parsed[1]}`);
   }
   return [...out].sort();
+}
+
+/** The network's URL; under Shared VPC it lives in the host project. */
+export function networkUrl(s: GcpSettings): string {
+  return s.network.includes('/') ? s.network : `projects/${s.networkProject ?? s.project}/global/networks/${s.network}`;
 }
 
 export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings): DesiredGcp {

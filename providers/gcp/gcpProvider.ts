@@ -16,7 +16,7 @@ import {
 import { httpStatusOf, isAlreadyExists, isNotFound, isResourceNotReady, isStaleFingerprint, isUserFacing, messageOf, reasonOf } from './apiErrors.js';
 import { backendServiceUpdate } from './backendServiceUpdate.js';
 import type { ComputeApi, IAddress, IFirewall, OperationRef } from './computeApi.js';
-import { IP_ADDRESSES_ANNOTATION, type GcpSettings } from './desiredGcp.js';
+import { IP_ADDRESSES_ANNOTATION, networkUrl, type GcpSettings } from './desiredGcp.js';
 import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
 import type { AddressOwner, ExternalGroup, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
 import { OperationTracker } from './operationTracker.js';
@@ -430,7 +430,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         // Shared by every Service: one operation per zone at a time, whoever asks first, and only
         // from a plan that saw the groups as they are now.
         if (generation !== this.groupGeneration || !this.tracker.claimZone(step.zone)) return undefined;
-        const net = s.network.includes('/') ? s.network : `projects/${s.project}/global/networks/${s.network}`;
+        const net = networkUrl(s);
         let ref: OperationRef;
         try {
           ref =

@@ -6,7 +6,7 @@
 // again and re-plans, so a plan never acts on state it has not seen, and a restart loses nothing.
 import ipaddr from 'ipaddr.js';
 import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction, type ServiceRef } from '../provider.js';
-import { desiredGcp, GCP_HEALTH_CHECK_RANGES, NETWORK_TIER_ANNOTATION, NODE_SUBNET_LABEL, type DesiredGcp, type DesiredGroup, type GcpSettings } from './desiredGcp.js';
+import { desiredGcp, networkUrl, GCP_HEALTH_CHECK_RANGES, NETWORK_TIER_ANNOTATION, NODE_SUBNET_LABEL, type DesiredGcp, type DesiredGroup, type GcpSettings } from './desiredGcp.js';
 import { reuseExternalGroups } from './instanceGroupReuse.js';
 import { healthCheckFirewallName, lastSegment, serviceFirewallName } from './names.js';
 import type { GcpObserved, ObservedAddress, ObservedFirewall, ObservedForwardingRule } from './observed.js';
@@ -142,7 +142,6 @@ function capGroup(group: DesiredGroup, current: string[], notices: string[]): De
 
 const zonesUrl = (s: GcpSettings, zone: string, group: string) => `projects/${s.project}/zones/${zone}/instanceGroups/${group}`;
 const regionUrl = (s: GcpSettings, collection: string, name: string) => `projects/${s.project}/regions/${s.region}/${collection}/${name}`;
-const networkUrl = (s: GcpSettings) => (s.network.includes('/') ? s.network : `projects/${s.project}/global/networks/${s.network}`);
 
 /** Subnetworks are compared by name; an external resource has none. */
 function sameSubnet(a: string | undefined, b: string | undefined): boolean {

@@ -10,6 +10,8 @@
 //   ("an instance can belong to only one load-balanced unmanaged instance group"); the API answers
 //   400 instanceInMultipleLoadBalancedIgs "instance may belong to at most one load-balanced
 //   instance group" (seen in ingress-gce and terraform reports)
+// - shared-vpc: https://cloud.google.com/vpc/docs/shared-vpc (firewall rules of a Shared VPC
+//   network are created in the host project, which owns the network)
 // - custom-mode: https://cloud.google.com/vpc/docs/vpc#subnet-ranges (custom mode VPCs have no
 //   automatic subnet; an internal address or forwarding rule must name one)
 
@@ -82,4 +84,9 @@ export function instanceInMultipleLoadBalancedIgs(instanceUrl: string): HttpErro
  */
 export function resourceNotReady(link: string): HttpError {
   return new HttpError(400, `The resource '${link}' is not ready`, 'resourceNotReady');
+}
+
+/** shared-vpc: a firewall belongs to the project of its network. (The wording of this error is the fake's own.) */
+export function firewallOutsideNetworkProject(network: string, firewallProject: string): HttpError {
+  return invalid(`Invalid value for field 'resource.network': '${network}'. A firewall rule in project ${firewallProject} can only apply to a network of that project; create it in the network's host project.`);
 }

@@ -17,6 +17,7 @@ import {
   checkTierMatch,
   HttpError,
   instanceInMultipleLoadBalancedIgs,
+  firewallOutsideNetworkProject,
   resourceNotReady,
 } from './apiRules.js';
 import { FaultInjector, googleError } from './faults.js';
@@ -74,6 +75,8 @@ export class FakeCompute {
   defaultNetworkTier: 'PREMIUM' | 'STANDARD';
   /** Names of custom-mode networks: internal resources on them must name a subnetwork. */
   readonly customModeNetworks: Set<string>;
+  /** Shared VPC host projects this fake also answers for (their firewalls only). */
+  readonly hostProjects: Set<string>;
 
   constructor(
     readonly project: string,
@@ -83,6 +86,7 @@ export class FakeCompute {
     this.completeAfterMs = options.completeAfterMs;
     this.defaultNetworkTier = options.defaultNetworkTier ?? 'PREMIUM';
     this.customModeNetworks = new Set(options.customModeNetworks ?? []);
+    this.hostProjects = new Set(options.hostProjects ?? []);
   }
 
   async start(): Promise<this> {
@@ -164,7 +168,12 @@ export class FakeCompute {
   }
 
   private selfLink(collection: string, scope: string, name: string): string {
-    return `${BASE}/projects/${this.project}/${scope}/${collection}/${name}`;
+    return `${this.scopeLink(scope)}/${collection}/${name}`;
+  }
+
+  /** Scopes of a host project are kept as "projects/<host>/global"; the rest belong to this project. */
+  private scopeLink(scope: string): string {
+    return scope.startsWith('projects/') ? `${BASE}/${scope}` : `${BASE}/projects/${this.project}/${scope}`;
   }
 
   private decorate(collection: string, scope: string, body: Json): Json {
@@ -233,8 +242,12 @@ export class FakeCompute {
     const m = /^\/compute\/v1\/projects\/([^/]+)\/(?:(regions|zones)\/([^/]+)\/|(global)\/|(aggregated)\/)([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(pathname);
     if (!m) throw new HttpError(404, `no such endpoint ${method} ${pathname}`);
     const [, project, scopeKind, scopeName, global, aggregated, collection, name, verb] = m;
-    if (project !== this.project) throw new HttpError(403, `project ${project} is not accessible`, 'forbidden');
-    const scope = global ? 'global' : aggregated ? 'aggregated' : `${scopeKind}/${scopeName}`;
+    const host = project !== this.project && this.hostProjects.has(project!);
+    if (project !== this.project && !host) throw new HttpError(403, `project ${project} is not accessible`, 'forbidden');
+    // A Shared VPC host project serves only what lives with the network: firewalls (and their operations).
+    if (host && (!global || (collection !== 'firewalls' && collection !== 'operations')))
+      throw new HttpError(404, `${collection} of host project ${project} are not served by this fake`);
+    const scope = host ? `projects/${project}/global` : global ? 'global' : aggregated ? 'aggregated' : `${scopeKind}/${scopeName}`;
     let op: string;
     if (aggregated) op = 'aggregatedList';
     else if (collection === 'operations') op = verb === 'wait' ? 'wait' : 'get';
@@ -468,6 +481,9 @@ export class FakeCompute {
     if (collection === 'addresses' && body.addressType === 'INTERNAL')
       checkSubnetworkNamed(body, this.customModeNetworks.has(lastSegment(body.network ?? 'default')), 'address');
     if (collection === 'firewalls') {
+      const firewallProject = scope.startsWith('projects/') ? scope.split('/')[1] : this.project;
+      const networkProject = /projects\/([^/]+)\/global\/networks\//.exec(String(body.network ?? ''))?.[1] ?? firewallProject;
+      if (networkProject !== firewallProject) throw firewallOutsideNetworkProject(String(body.network), firewallProject!);
       if (!Array.isArray(body.allowed) || (body.allowed as Json[]).length === 0) bad('firewall needs allowed');
       if (!Array.isArray(body.sourceRanges) || (body.sourceRanges as string[]).length === 0) bad('firewall needs sourceRanges');
     }
@@ -491,7 +507,7 @@ export class FakeCompute {
       status: 'RUNNING',
       progress: 0,
       insertTime: new Date().toISOString(),
-      selfLink: `${BASE}/projects/${this.project}/${scope}/operations/${name}`,
+      selfLink: `${this.scopeLink(scope)}/operations/${name}`,
     };
     if (scope.startsWith('regions/')) op.region = `${BASE}/projects/${this.project}/${scope}`;
     if (scope.startsWith('zones/')) op.zone = `${BASE}/projects/${this.project}/${scope}`;
@@ -547,6 +563,8 @@ export interface FakeComputeOptions {
   defaultNetworkTier?: 'PREMIUM' | 'STANDARD';
   /** Networks in custom subnet mode (every production VPC); 'default' is auto mode unless listed. */
   customModeNetworks?: string[];
+  /** Shared VPC host projects whose firewalls the fake also serves. */
+  hostProjects?: string[];
 }
 
 export async function startFakeCompute(project: string, options: FakeComputeOptions = {}): Promise<FakeCompute> {
