@@ -97,6 +97,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   /** Services answered "ready" while their membership change was still under way (see apply). */
   private readonly followers = new Map<string, ServiceRef>();
   private followUpTimer: NodeJS.Timeout | undefined;
+  /** Services whose next phase waits for these zones' group operations (observe skips the reads meanwhile). */
+  private readonly zoneWaiters = new Map<string, string[]>();
   /** The notices last reported per Service, so that each is one Warning Event, not one per round. */
   private readonly reportedNotices = new Map<string, string>();
   /** Bumped whenever a shared-group operation starts or ends: plans made before are stale for groups. */
@@ -224,10 +226,13 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const name = loadBalancerName(ref.uid);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
+    // Waiting on a shared group's operation: nothing of this Service changes meanwhile, so skip the reads.
+    const waitingZones = (this.zoneWaiters.get(key) ?? []).filter((z) => this.tracker.zoneBusy(z));
+    if (waitingZones.length === 0) this.zoneWaiters.delete(key);
     const observed: GcpObserved = {
       ref,
       name,
-      pendingOperations: running.map((r) => r.description),
+      pendingOperations: [...running.map((r) => r.description), ...(waitingZones.length > 0 ? [`instance group operation in ${waitingZones.join(', ')}`] : [])],
       groupZonesBusy: this.tracker.busyZones(),
       groupGeneration: this.groupGeneration,
       failures: this.tracker.takeFailures(key),
@@ -236,8 +241,9 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       externalGroups: [],
     };
     // While this Service's operations run (or one just failed) nothing else is planned: skip the reads.
-    if (running.length > 0 || observed.failures.length > 0) {
-      this.snapshots.delete(key);
+    if (observed.pendingOperations.length > 0 || observed.failures.length > 0) {
+      // A wait on a shared group alone keeps the converged view (membership is planned from it).
+      if (running.length > 0 || observed.failures.length > 0) this.snapshots.delete(key);
       return observed;
     }
     const snapshot = this.snapshots.get(key);
@@ -379,6 +385,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       const zones = [...busyZones].sort().join(', ');
       plan.waitFor = `instance group operation in ${zones}`;
       plan.groupWaitOnly = true;
+      plan.waitZones = [...busyZones].sort();
       plan.actions.unshift({ kind: 'waitForOperations', description: `wait for the running instance group operation in ${zones}`, mutating: false, phase: 0 });
     }
     return plan;
@@ -473,6 +480,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         this.follow(plan.ref);
         return { state: 'ready', ingress: [{ ip: plan.ingressIP!, ipMode: 'VIP' }] };
       }
+      if (plan.waitZones) this.zoneWaiters.set(key, plan.waitZones);
       return this.inProgress(`waiting for ${plan.waitFor}`);
     }
     const steps = currentPhase(plan);
@@ -496,6 +504,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
           this.tracker.addForService(key, r.value.ref, fieldOf(step, undefined, requestedIP));
           this.snapshots.delete(key);
         }
+        // This Service's next phase needs the group change done: wait for it without re-reading.
+        if (r.value?.zone !== undefined && !membershipOnly) this.zoneWaiters.set(key, [...(this.zoneWaiters.get(key) ?? []), r.value.zone]);
         return;
       }
       const error = r.reason;
@@ -553,6 +563,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     this.snapshots.delete(key);
     this.candidates.delete(key);
     this.reportedNotices.delete(key);
+    this.zoneWaiters.delete(key);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
     const failures = this.tracker.takeFailures(key);

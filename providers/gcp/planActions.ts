@@ -98,6 +98,8 @@ export interface GcpPlan extends Plan {
   waitFor?: string;
   /** The wait is only for a shared instance group's operation, not one of this Service's. */
   groupWaitOnly?: boolean;
+  /** The zones whose group operations the wait is for. */
+  waitZones?: string[];
   /** The load balancer's address, when the forwarding rule exists as desired. */
   ingressIP?: string;
   /** True when the plan sees nothing of this Service in Compute yet (a first create). */
