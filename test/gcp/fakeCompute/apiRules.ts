@@ -79,8 +79,8 @@ export function instanceInMultipleLoadBalancedIgs(instanceUrl: string): HttpErro
 /**
  * A request that references a resource whose own operation is still running is refused until that
  * operation is done (400 resourceNotReady), e.g. addInstances on a group while the backend service
- * that uses it is being updated. Source: issue 18's review of the real API; the reason string is
- * one of Compute's documented error reasons.
+ * that uses it is being updated. Source: issue 18's report of the real API's behaviour; no public
+ * reference page was found for it, so the message wording is the fake's own.
  */
 export function resourceNotReady(link: string): HttpError {
   return new HttpError(400, `The resource '${link}' is not ready`, 'resourceNotReady');
