@@ -34,7 +34,7 @@ export type IOperation = protos.google.cloud.compute.v1.IOperation;
 export type _ComputeProtos = C;
 
 /** Where an operation lives: which operations service polls it. */
-export type OperationScope = { region: string } | { zone: string } | { global: true };
+export type OperationScope = { region: string } | { zone: string } | { global: true; project?: string };
 
 export interface OperationRef {
   name: string;
@@ -57,6 +57,8 @@ export interface ComputeConnection {
 
 export interface ComputeApiOptions {
   project: string;
+  /** Shared VPC host project: firewall rules live there. */
+  networkProject?: string;
   region: string;
   record: CallRecorder;
   ratePerSecond: number;
@@ -104,6 +106,8 @@ export class ComputeApi {
   private readonly limiter: TokenBucket;
   readonly project: string;
   readonly region: string;
+  /** Where firewall rules live: the network's (host) project. */
+  readonly firewallProject: string;
 
   constructor(options: ComputeApiOptions) {
     const opts = connectionOptions(options.connection);
@@ -118,6 +122,7 @@ export class ComputeApi {
     this.globalOperations = new GlobalOperationsClient({ ...opts });
     this.project = options.project;
     this.region = options.region;
+    this.firewallProject = options.networkProject ?? options.project;
     this.limiter = new TokenBucket(options.ratePerSecond, options.burst);
     this.policy = {
       provider: 'gcp',
@@ -196,7 +201,7 @@ export class ComputeApi {
   }
 
   getFirewall(name: string) {
-    return this.read('firewalls.get', () => this.firewalls.get({ project: this.project, firewall: name }, noGaxRetry()));
+    return this.read('firewalls.get', () => this.firewalls.get({ project: this.firewallProject, firewall: name }, noGaxRetry()));
   }
 
   getAddress(name: string) {
@@ -224,16 +229,16 @@ export class ComputeApi {
   }
 
   async listFirewalls(): Promise<IFirewall[]> {
-    const [items] = await this.call('firewalls.list', false, () => this.firewalls.list({ project: this.project }, noGaxRetry()));
+    const [items] = await this.call('firewalls.list', false, () => this.firewalls.list({ project: this.firewallProject }, noGaxRetry()));
     return items;
   }
 
-  /** Instance groups with this name, in every zone of the project. */
-  async findInstanceGroups(name: string): Promise<IInstanceGroup[]> {
+  /** Instance groups whose name matches, in every zone of the project. */
+  async findInstanceGroups(match: (name: string) => boolean): Promise<IInstanceGroup[]> {
     return this.call('instanceGroups.aggregatedList', false, async () => {
       const found: IInstanceGroup[] = [];
       for await (const [, scoped] of this.instanceGroups.aggregatedListAsync({ project: this.project }, { ...noGaxRetry(), autoPaginate: false }))
-        for (const g of scoped.instanceGroups ?? []) if (g.name === name) found.push(g);
+        for (const g of scoped.instanceGroups ?? []) if (match(g.name ?? '')) found.push(g);
       return found;
     });
   }
@@ -255,7 +260,8 @@ export class ComputeApi {
       const zone = ref.scope.zone;
       op = await this.read('zoneOperations.get', () => this.zoneOperations.get({ project: this.project, zone, operation: ref.name }, noGaxRetry()));
     } else {
-      op = await this.read('globalOperations.get', () => this.globalOperations.get({ project: this.project, operation: ref.name }, noGaxRetry()));
+      const project = ref.scope.project ?? this.project;
+      op = await this.read('globalOperations.get', () => this.globalOperations.get({ project, operation: ref.name }, noGaxRetry()));
     }
     // An operation GCP no longer knows (they expire) is over; observe reads the outcome.
     if (!op) return { done: true };
@@ -291,7 +297,8 @@ export class ComputeApi {
     );
   }
 
-  updateBackendService(body: BackendServiceBody): Promise<OperationRef> {
+  /** A PUT of the whole resource; `body` carries the fingerprint read just before (backendServiceUpdate.ts). */
+  updateBackendService(body: IBackendService & { name: string }): Promise<OperationRef> {
     return this.mutate('regionBackendServices.update', `update backend service ${body.name}`, { region: this.region }, (requestId) =>
       this.backendServices.update({ ...this.r, requestId, backendService: body.name, backendServiceResource: body }, noGaxRetry()),
     );
@@ -309,6 +316,13 @@ export class ComputeApi {
     );
   }
 
+  /** PATCH semantics: only the fields sent change (here allowGlobalAccess). */
+  patchForwardingRule(name: string, fields: { allowGlobalAccess: boolean }): Promise<OperationRef> {
+    return this.mutate('forwardingRules.patch', `patch forwarding rule ${name}`, { region: this.region }, (requestId) =>
+      this.forwardingRules.patch({ ...this.r, requestId, forwardingRule: name, forwardingRuleResource: fields }, noGaxRetry()),
+    );
+  }
+
   deleteForwardingRule(name: string): Promise<OperationRef> {
     return this.mutate('forwardingRules.delete', `delete forwarding rule ${name}`, { region: this.region }, (requestId) =>
       this.forwardingRules.delete({ ...this.r, requestId, forwardingRule: name }, noGaxRetry()),
@@ -316,20 +330,20 @@ export class ComputeApi {
   }
 
   insertFirewall(body: FirewallBody): Promise<OperationRef> {
-    return this.mutate('firewalls.insert', `create firewall ${body.name}`, { global: true }, (requestId) =>
-      this.firewalls.insert({ project: this.project, requestId, firewallResource: body }, noGaxRetry()),
+    return this.mutate('firewalls.insert', `create firewall ${body.name}`, { global: true, project: this.firewallProject }, (requestId) =>
+      this.firewalls.insert({ project: this.firewallProject, requestId, firewallResource: body }, noGaxRetry()),
     );
   }
 
   updateFirewall(body: FirewallBody): Promise<OperationRef> {
-    return this.mutate('firewalls.update', `update firewall ${body.name}`, { global: true }, (requestId) =>
-      this.firewalls.update({ project: this.project, requestId, firewall: body.name, firewallResource: body }, noGaxRetry()),
+    return this.mutate('firewalls.update', `update firewall ${body.name}`, { global: true, project: this.firewallProject }, (requestId) =>
+      this.firewalls.update({ project: this.firewallProject, requestId, firewall: body.name, firewallResource: body }, noGaxRetry()),
     );
   }
 
   deleteFirewall(name: string): Promise<OperationRef> {
-    return this.mutate('firewalls.delete', `delete firewall ${name}`, { global: true }, (requestId) =>
-      this.firewalls.delete({ project: this.project, requestId, firewall: name }, noGaxRetry()),
+    return this.mutate('firewalls.delete', `delete firewall ${name}`, { global: true, project: this.firewallProject }, (requestId) =>
+      this.firewalls.delete({ project: this.firewallProject, requestId, firewall: name }, noGaxRetry()),
     );
   }
 

@@ -7,8 +7,19 @@ export const gcpConfigSchema = z.object({
   project: z.string().min(1),
   region: z.string().min(1),
   network: z.string().default('default'),
+  /**
+   * Shared VPC: the host project that owns the network (cloud-provider-gcp's network-project-id).
+   * Firewall rules are made there, and network and subnetwork names resolve there.
+   */
+  networkProject: z.string().min(1).optional(),
   /** Subnetwork for internal load balancers (networking.gke.io/load-balancer-type: Internal). */
   subnetwork: z.string().optional(),
+  /**
+   * Instance groups made by others (node pools, Ingress) whose names start with this prefix are
+   * reused as backends when they hold only eligible nodes, as cloud-provider-gcp's
+   * external-instance-groups-prefix does: a VM can be in only one load-balanced group.
+   */
+  externalInstanceGroupsPrefix: z.string().min(1).optional(),
   /** Network tags of the nodes; firewall rules target them. Empty: every instance in the network. */
   nodeTags: z.array(z.string().min(1)).default([]),
   /** Override the Compute API endpoint (the fake in tests): a host name, or a URL with scheme and port. */

@@ -6,6 +6,16 @@ import { loadBalancerName, parseProviderID, serviceDescription } from './names.j
 
 export const LB_TYPE_ANNOTATION = 'networking.gke.io/load-balancer-type';
 export const LEGACY_LB_TYPE_ANNOTATION = 'cloud.google.com/load-balancer-type';
+/** GKE's tier annotation: "Standard" or "Premium" (cloud-provider-gcp's default is Premium). */
+export const NETWORK_TIER_ANNOTATION = 'cloud.google.com/network-tier';
+
+export type NetworkTier = 'PREMIUM' | 'STANDARD';
+/** GKE: names of static addresses (IPv4, IPv6) reserved in the region, in place of loadBalancerIP. */
+export const IP_ADDRESSES_ANNOTATION = 'networking.gke.io/load-balancer-ip-addresses';
+/** GKE: the subnet of an internal load balancer's address and forwarding rule. */
+export const SUBNET_ANNOTATION = 'networking.gke.io/load-balancer-subnet';
+/** GKE: "true" lets clients in every region reach an internal load balancer. */
+export const GLOBAL_ACCESS_ANNOTATION = 'networking.gke.io/internal-load-balancer-allow-global-access';
 
 /** Where Google's health checkers and passthrough load balancer probes come from. */
 export const GCP_HEALTH_CHECK_RANGES = ['35.191.0.0/16', '130.211.0.0/22', '209.85.152.0/22', '209.85.204.0/22'];
@@ -17,7 +27,14 @@ export interface GcpSettings {
   subnetwork?: string | undefined;
   nodeTags: string[];
   clusterName: string;
+  /** Shared VPC host project owning the network; the cluster's project when unset. */
+  networkProject?: string | undefined;
+  /** Existing groups with this name prefix are reused as backends (instanceGroupReuse.ts). */
+  externalInstanceGroupsPrefix?: string | undefined;
 }
+
+/** GKE's label naming a node's subnet; nodes without it are in the cluster's default subnet (ingress-gce zonegetter). */
+export const NODE_SUBNET_LABEL = 'cloud.google.com/gke-node-pool-subnet';
 
 export interface DesiredGroup {
   zone: string;
@@ -31,6 +48,12 @@ export interface DesiredGcp {
   name: string;
   description: string;
   scheme: 'EXTERNAL' | 'INTERNAL';
+  /**
+   * The tier of the forwarding rule and of its address, which compute.proto requires to be equal.
+   * Always set explicitly: a resource created without one gets the project's default tier. Internal
+   * load balancers are always Premium.
+   */
+  networkTier: NetworkTier;
   backendProtocol: 'TCP' | 'UDP' | 'UNSPECIFIED';
   ruleProtocol: 'TCP' | 'UDP' | 'L3_DEFAULT';
   /** Exactly one of ports / portRange / allPorts describes the forwarding rule's ports. */
@@ -44,7 +67,17 @@ export interface DesiredGcp {
   allowed: string[];
   sourceRanges: string[];
   requestedIP?: string;
+  /** Names from networking.gke.io/load-balancer-ip-addresses, resolved against the region's addresses by the diff. */
+  requestedAddressNames?: string[];
+  /** The field a problem with the requested address is reported on. */
+  requestedField: string;
+  /** Internal only: the subnetwork URL (annotation, else configuration). */
+  subnetwork?: string;
+  /** Internal only: networking.gke.io/internal-load-balancer-allow-global-access. */
+  allowGlobalAccess: boolean;
   groups: DesiredGroup[];
+  /** Nodes left out because they sit on another subnet than the cluster's (an instance group spans one subnet). */
+  otherSubnetNodes: string[];
 }
 
 function loadBalancerScheme(annotations: Record<string, string>): 'EXTERNAL' | 'INTERNAL' {
@@ -52,6 +85,39 @@ function loadBalancerScheme(annotations: Record<string, string>): 'EXTERNAL' | '
   if (value === undefined || value === '' || value === 'External') return 'EXTERNAL';
   if (value === 'Internal') return 'INTERNAL';
   throw new ServiceConfigError(`metadata.annotations[${LB_TYPE_ANNOTATION}]`, `"${value}" is not a load balancer type; use "Internal" or "External"`);
+}
+
+function networkTier(annotations: Record<string, string>, scheme: 'EXTERNAL' | 'INTERNAL'): NetworkTier {
+  const value = annotations[NETWORK_TIER_ANNOTATION]?.trim();
+  if (scheme === 'INTERNAL' || value === undefined || value === '') return 'PREMIUM';
+  const upper = value.toUpperCase();
+  if (upper === 'PREMIUM' || upper === 'STANDARD') return upper;
+  throw new ServiceConfigError(`metadata.annotations[${NETWORK_TIER_ANNOTATION}]`, `"${value}" is not a network tier; use "Premium" or "Standard"`);
+}
+
+function annotationField(key: string): string {
+  return `metadata.annotations[${key}]`;
+}
+
+/** An internal load balancer's subnet: custom-mode VPCs (all production ones) have no default to fall back on. */
+function internalSubnetwork(annotations: Record<string, string>, settings: GcpSettings): string {
+  const named = annotations[SUBNET_ANNOTATION]?.trim();
+  const subnet = named || settings.subnetwork;
+  if (subnet === undefined || subnet === '')
+    throw new ServiceConfigError(
+      annotationField(SUBNET_ANNOTATION),
+      `an internal load balancer needs a subnet, and custom-mode VPC networks have no default one; set this annotation to the subnet's name, or subnetwork in the gcp provider configuration`,
+    );
+  if (subnet.includes('/')) return subnet;
+  if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(subnet)) throw new ServiceConfigError(annotationField(SUBNET_ANNOTATION), `"${subnet}" is not a subnet name`);
+  return `projects/${settings.networkProject ?? settings.project}/regions/${settings.region}/subnetworks/${subnet}`;
+}
+
+function globalAccess(annotations: Record<string, string>): boolean {
+  const value = annotations[GLOBAL_ACCESS_ANNOTATION]?.trim().toLowerCase();
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new ServiceConfigError(annotationField(GLOBAL_ACCESS_ANNOTATION), `"${annotations[GLOBAL_ACCESS_ANNOTATION]}" is not "true" or "false"`);
 }
 
 function sourceRanges(ranges: string[]): string[] {
@@ -70,6 +136,11 @@ function sourceRanges(ranges: string[]): string[] {
     out.add(`${ipaddr.IPv4.networkAddressFromCIDR(range).toString()}/${parsed[1]}`);
   }
   return [...out].sort();
+}
+
+/** The network's URL; under Shared VPC it lives in the host project. */
+export function networkUrl(s: GcpSettings): string {
+  return s.network.includes('/') ? s.network : `projects/${s.networkProject ?? s.project}/global/networks/${s.network}`;
 }
 
 export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings): DesiredGcp {
@@ -98,9 +169,17 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
   const allowed = [...new Set(desired.ports.map((p) => `${p.protocol.toLowerCase()}:${p.port}`))].sort();
 
   const byZone = new Map<string, DesiredGroup>();
+  const otherSubnetNodes: string[] = [];
+  const clusterSubnet = settings.subnetwork?.split('/').pop();
   for (const node of desired.nodes) {
     const id = parseProviderID(node.providerID);
     if (!id) continue; // the controller reports nodes without a usable providerID
+    // An unmanaged instance group holds VMs of one subnet only (compute.proto, InstanceGroup.subnetwork).
+    const subnet = node.labels[NODE_SUBNET_LABEL];
+    if (clusterSubnet !== undefined && subnet !== undefined && subnet !== '' && subnet !== clusterSubnet) {
+      otherSubnetNodes.push(node.name);
+      continue;
+    }
     const group = byZone.get(id.zone) ?? { zone: id.zone, instances: [], urls: {} };
     group.instances.push(id.instance);
     group.urls[id.instance] = `projects/${id.project}/zones/${id.zone}/instances/${id.instance}`;
@@ -114,6 +193,9 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
     name: loadBalancerName(desired.ref.uid),
     description: serviceDescription(desired.ref, settings.clusterName),
     scheme,
+    networkTier: networkTier(desired.annotations, scheme),
+    requestedField: 'spec.loadBalancerIP',
+    allowGlobalAccess: scheme === 'INTERNAL' && globalAccess(desired.annotations),
     backendProtocol: mixed ? 'UNSPECIFIED' : only,
     ruleProtocol: mixed ? 'L3_DEFAULT' : only,
     ports,
@@ -124,8 +206,15 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
     allowed,
     sourceRanges: sourceRanges(desired.sourceRanges),
     groups,
+    otherSubnetNodes,
   };
   if (portRange !== undefined) out.portRange = portRange;
   if (requestedIP !== undefined) out.requestedIP = requestedIP;
+  if (scheme === 'INTERNAL') out.subnetwork = internalSubnetwork(desired.annotations, settings);
+  const names = (desired.annotations[IP_ADDRESSES_ANNOTATION] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (names.length > 0) {
+    out.requestedAddressNames = names;
+    out.requestedField = annotationField(IP_ADDRESSES_ANNOTATION);
+  }
   return out;
 }

@@ -13,11 +13,12 @@ import {
   type ProviderContext,
   type ServiceRef,
 } from '../provider.js';
-import { httpStatusOf, isAlreadyExists, isNotFound, isUserFacing, messageOf } from './apiErrors.js';
+import { httpStatusOf, isAlreadyExists, isNotFound, isResourceNotReady, isStaleFingerprint, isUserFacing, messageOf, reasonOf } from './apiErrors.js';
+import { backendServiceUpdate } from './backendServiceUpdate.js';
 import type { ComputeApi, IAddress, IFirewall, OperationRef } from './computeApi.js';
-import type { GcpSettings } from './desiredGcp.js';
+import { IP_ADDRESSES_ANNOTATION, networkUrl, type GcpSettings } from './desiredGcp.js';
 import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
-import type { AddressOwner, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
+import type { AddressOwner, ExternalGroup, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
 import { OperationTracker } from './operationTracker.js';
 import { currentPhase, planActions, type GcpPlan, type Step } from './planActions.js';
 
@@ -30,7 +31,21 @@ export interface GcpProviderOptions {
   logger: Logger;
 }
 
+interface GroupsView {
+  groups: ObservedGroup[];
+  external: ExternalGroup[];
+}
+
 const serviceKeyOf = (ref: ServiceRef) => `${ref.namespace}/${ref.name}/${ref.uid}`;
+
+/** The zones whose shared group a step changes or references. */
+function zonesTouched(step: Step | undefined): string[] {
+  if (!step) return [];
+  if ('zone' in step) return [step.zone];
+  if (step.op === 'insertBackendService' || step.op === 'updateBackendService')
+    return step.body.backends.map((b) => /zones\/([^/]+)\//.exec(b.group)?.[1] ?? '').filter((z) => z !== '');
+  return [];
+}
 
 function firewallView(fw: IFirewall, owned: boolean): ObservedFirewall {
   return {
@@ -75,9 +90,9 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   };
   private readonly tracker: OperationTracker;
   private readonly groupName: string;
-  private groupCache?: { at: number; groups: ObservedGroup[] };
+  private groupCache?: { at: number; view: GroupsView };
   private addressCache?: { at: number; addresses: Promise<IAddress[]> };
-  private groupRead?: Promise<ObservedGroup[]>;
+  private groupRead?: Promise<GroupsView>;
   private ctx?: ProviderContext;
   /** The last full read of each converged Service (see observeCacheMs). */
   private readonly snapshots = new Map<string, { at: number; observed: GcpObserved }>();
@@ -86,6 +101,10 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   /** Services answered "ready" while their membership change was still under way (see apply). */
   private readonly followers = new Map<string, ServiceRef>();
   private followUpTimer: NodeJS.Timeout | undefined;
+  /** Services whose next phase waits for these zones' group operations (observe skips the reads meanwhile). */
+  private readonly zoneWaiters = new Map<string, string[]>();
+  /** The notices last reported per Service, so that each is one Warning Event, not one per round. */
+  private readonly reportedNotices = new Map<string, string>();
   /** Bumped whenever a shared-group operation starts or ends: plans made before are stale for groups. */
   private groupGeneration = 0;
 
@@ -141,24 +160,37 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
 
   // ---- observe -----------------------------------------------------------------------------
 
-  /** The shared groups, read at most once per cache period however many Services ask. */
-  private async readGroups(fresh = false): Promise<ObservedGroup[]> {
+  /** The shared groups (and others' reusable ones), read at most once per cache period however many Services ask. */
+  private async readGroups(fresh = false): Promise<GroupsView> {
     const now = Date.now();
-    if (!fresh && this.groupCache && now - this.groupCache.at < this.options.instanceGroupCacheMs) return this.groupCache.groups;
+    if (!fresh && this.groupCache && now - this.groupCache.at < this.options.instanceGroupCacheMs) return this.groupCache.view;
     if (this.groupRead) return this.groupRead;
     const startedAt = this.groupGeneration;
     const read = (async () => {
-      const found = await this.api.findInstanceGroups(this.groupName);
-      const groups = await Promise.all(
-        found.map(async (g): Promise<ObservedGroup> => {
-          const zone = lastSegment(g.zone);
-          return { zone, owned: isOwned(g.description, this.settings.clusterName), instances: (await this.api.listGroupInstances(zone, this.groupName)) ?? [] };
-        }),
-      );
+      const prefix = this.settings.externalInstanceGroupsPrefix;
+      const reusable = (n: string) => prefix !== undefined && prefix !== '' && n !== this.groupName && n.startsWith(prefix);
+      const found = await this.api.findInstanceGroups((n) => n === this.groupName || reusable(n));
+      const instancesOf = async (zone: string, name: string) => (await this.api.listGroupInstances(zone, name)) ?? [];
+      const [groups, external] = await Promise.all([
+        Promise.all(
+          found
+            .filter((g) => g.name === this.groupName)
+            .map(async (g): Promise<ObservedGroup> => {
+              const zone = lastSegment(g.zone);
+              return { zone, owned: isOwned(g.description, this.settings.clusterName), instances: await instancesOf(zone, this.groupName) };
+            }),
+        ),
+        Promise.all(
+          found
+            .filter((g) => reusable(g.name ?? ''))
+            .map(async (g): Promise<ExternalGroup> => ({ zone: lastSegment(g.zone), name: g.name!, instances: await instancesOf(lastSegment(g.zone), g.name!) })),
+        ),
+      ]);
       groups.sort((a, b) => a.zone.localeCompare(b.zone));
+      const view: GroupsView = { groups, external };
       // A group operation that started or ended meanwhile makes this read stale: do not keep it.
-      if (startedAt === this.groupGeneration) this.groupCache = { at: Date.now(), groups };
-      return groups;
+      if (startedAt === this.groupGeneration) this.groupCache = { at: Date.now(), view };
+      return view;
     })().finally(() => {
       if (this.groupRead === read) this.groupRead = undefined;
     });
@@ -198,24 +230,30 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const name = loadBalancerName(ref.uid);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
+    // Waiting on a shared group's operation: nothing of this Service changes meanwhile, so skip the reads.
+    const waitingZones = (this.zoneWaiters.get(key) ?? []).filter((z) => this.tracker.zoneBusy(z));
+    if (waitingZones.length === 0) this.zoneWaiters.delete(key);
     const observed: GcpObserved = {
       ref,
       name,
-      pendingOperations: running.map((r) => r.description),
+      pendingOperations: [...running.map((r) => r.description), ...(waitingZones.length > 0 ? [`instance group operation in ${waitingZones.join(', ')}`] : [])],
       groupZonesBusy: this.tracker.busyZones(),
       groupGeneration: this.groupGeneration,
       failures: this.tracker.takeFailures(key),
       addresses: [],
       groups: [],
+      externalGroups: [],
     };
     // While this Service's operations run (or one just failed) nothing else is planned: skip the reads.
-    if (running.length > 0 || observed.failures.length > 0) {
-      this.snapshots.delete(key);
+    if (observed.pendingOperations.length > 0 || observed.failures.length > 0) {
+      // A wait on a shared group alone keeps the converged view (membership is planned from it).
+      if (running.length > 0 || observed.failures.length > 0) this.snapshots.delete(key);
       return observed;
     }
     const snapshot = this.snapshots.get(key);
     if (snapshot && Date.now() - snapshot.at < this.options.observeCacheMs) {
-      return { ...snapshot.observed, ...observed, addresses: snapshot.observed.addresses, groups: await this.readGroups(), fromCache: true };
+      const view = await this.readGroups();
+      return { ...snapshot.observed, ...observed, addresses: snapshot.observed.addresses, groups: view.groups, externalGroups: view.external, fromCache: true };
     }
 
     const cluster = this.settings.clusterName;
@@ -238,6 +276,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       const check = hc.type === 'TCP' ? hc.tcpHealthCheck : hc.httpHealthCheck;
       observed.healthCheck = { owned: mine(hc.description), path: hc.type === 'TCP' ? '' : (hc.httpHealthCheck?.requestPath ?? '/') };
       if (typeof check?.port === 'number') observed.healthCheck.port = check.port;
+      if (typeof hc.checkIntervalSec === 'number') observed.healthCheck.checkIntervalSec = hc.checkIntervalSec;
+      if (typeof hc.unhealthyThreshold === 'number') observed.healthCheck.unhealthyThreshold = hc.unhealthyThreshold;
     }
     if (bs)
       observed.backendService = {
@@ -246,7 +286,11 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         scheme: bs.loadBalancingScheme ?? '',
         healthCheck: bs.healthChecks?.[0] ?? '',
         sessionAffinity: bs.sessionAffinity || 'NONE',
-        groupZones: (bs.backends ?? []).map((b) => /zones\/([^/]+)\//.exec(b.group ?? '')?.[1] ?? '').filter((z) => z !== ''),
+        groups: (bs.backends ?? [])
+          .map((b) => /zones\/([^/]+)\/instanceGroups\/([^/]+)$/.exec(b.group ?? ''))
+          .filter((m) => m !== null)
+          .map((m) => `${m[1]}/${m[2]}`)
+          .sort(),
       };
     if (fr) {
       observed.forwardingRule = {
@@ -255,10 +299,13 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         protocol: fr.IPProtocol ?? '',
         scheme: fr.loadBalancingScheme ?? '',
         backendService: fr.backendService ?? '',
+        networkTier: fr.networkTier || 'PREMIUM',
         ports: [...(fr.ports ?? [])],
         allPorts: fr.allPorts === true,
       };
       if (fr.portRange) observed.forwardingRule.portRange = fr.portRange;
+      if (fr.subnetwork) observed.forwardingRule.subnetwork = fr.subnetwork;
+      if (fr.allowGlobalAccess) observed.forwardingRule.allowGlobalAccess = true;
     }
     if (fw) observed.firewall = firewallView(fw, mine(fw.description));
     if (hcFw) observed.healthCheckFirewall = firewallView(hcFw, mine(hcFw.description));
@@ -268,9 +315,18 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         const owner = parseOwnership(a.description);
         const who: AddressOwner =
           owner.cluster === cluster && owner.service?.uid === ref.uid ? 'thisService' : owner.cluster === cluster && owner.service ? 'otherService' : 'foreign';
-        return { name: a.name ?? '', ip: a.address ?? '', type: a.addressType ?? 'EXTERNAL', owner: who, users: (a.users ?? []).map(lastSegment) };
+        return {
+          name: a.name ?? '',
+          ip: a.address ?? '',
+          type: a.addressType ?? 'EXTERNAL',
+          networkTier: a.networkTier || 'PREMIUM',
+          owner: who,
+          users: (a.users ?? []).map(lastSegment),
+          ...(a.subnetwork ? { subnetwork: a.subnetwork } : {}),
+        };
       });
-    observed.groups = groups;
+    observed.groups = groups.groups;
+    observed.externalGroups = groups.external;
     if (this.options.observeCacheMs > 0) this.candidates.set(key, { at: Date.now(), observed });
     return observed;
   }
@@ -287,6 +343,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       failures: [],
       addresses: [],
       groups: [],
+      externalGroups: [],
     };
     if (seen.fromCache) {
       // A cached view is trusted only to confirm the load balancer and to plan membership.
@@ -312,7 +369,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       plan = planActions(seen, desired, this.settings, this.groupName);
     } catch (error) {
       // An address reserved since the shared list was read: list again before saying it is not there.
-      if (error instanceof ServiceConfigError && error.field === 'spec.loadBalancerIP' && seen.addressListCached)
+      if (error instanceof ServiceConfigError && (error.field === 'spec.loadBalancerIP' || error.field.includes(IP_ADDRESSES_ANNOTATION)) && seen.addressListCached)
         return {
           ref: desired.ref,
           name: seen.name,
@@ -324,12 +381,15 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         };
       throw error;
     }
-    // A shared group with an operation running: its membership is in motion, wait for it.
-    const busy = plan.actions.filter((a) => a.step && 'zone' in a.step && seen.groupZonesBusy.includes(a.step.zone));
-    if (busy.length > 0) {
-      const zones = [...new Set(busy.map((a) => (a.step && 'zone' in a.step ? a.step.zone : '')))].join(', ');
+    // A shared group with an operation running: its membership is in motion, wait for it. So does a
+    // backend service that uses it (Compute answers resourceNotReady meanwhile).
+    const busyZones = new Set<string>();
+    for (const a of plan.actions) for (const z of zonesTouched(a.step)) if (seen.groupZonesBusy.includes(z)) busyZones.add(z);
+    if (busyZones.size > 0) {
+      const zones = [...busyZones].sort().join(', ');
       plan.waitFor = `instance group operation in ${zones}`;
       plan.groupWaitOnly = true;
+      plan.waitZones = [...busyZones].sort();
       plan.actions.unshift({ kind: 'waitForOperations', description: `wait for the running instance group operation in ${zones}`, mutating: false, phase: 0 });
     }
     return plan;
@@ -360,8 +420,12 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         return { ref: await api.updateFirewall(step.body) };
       case 'insertBackendService':
         return { ref: await api.insertBackendService(step.body) };
-      case 'updateBackendService':
-        return { ref: await api.updateBackendService(step.body) };
+      case 'updateBackendService': {
+        // Read it again right before the PUT: its fingerprint must be current (backendServiceUpdate.ts).
+        const current = await api.getBackendService(step.body.name);
+        if (!current) return undefined; // gone since the plan was made; the next round re-plans
+        return { ref: await api.updateBackendService({ ...backendServiceUpdate(current, step.body), name: step.body.name }) };
+      }
       case 'deleteBackendService':
         return { ref: await api.deleteBackendService(step.name) };
       case 'insertForwardingRule':
@@ -369,13 +433,15 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         return { ref: await api.insertForwardingRule(step.body) };
       case 'deleteForwardingRule':
         return { ref: await api.deleteForwardingRule(step.name) };
+      case 'patchForwardingRule':
+        return { ref: await api.patchForwardingRule(step.name, { allowGlobalAccess: step.allowGlobalAccess }) };
       case 'insertInstanceGroup':
       case 'addInstances':
       case 'removeInstances': {
         // Shared by every Service: one operation per zone at a time, whoever asks first, and only
         // from a plan that saw the groups as they are now.
         if (generation !== this.groupGeneration || !this.tracker.claimZone(step.zone)) return undefined;
-        const net = s.network.includes('/') ? s.network : `projects/${s.project}/global/networks/${s.network}`;
+        const net = networkUrl(s);
         let ref: OperationRef;
         try {
           ref =
@@ -394,8 +460,17 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     }
   }
 
+  /** Nodes left out (subnet, group cap): a Warning Event when that changes. */
+  private reportNotices(key: string, plan: GcpPlan): void {
+    const text = (plan.notices ?? []).join('; ');
+    if (text === (this.reportedNotices.get(key) ?? '')) return;
+    this.reportedNotices.set(key, text);
+    if (text !== '') this.ctx?.emit({ ref: plan.ref, type: 'Warning', reason: 'LoadBalancerNodesLeftOut', message: text });
+  }
+
   async apply(plan: GcpPlan): Promise<ApplyResult> {
     const key = serviceKeyOf(plan.ref);
+    if (!plan.refresh) this.reportNotices(key, plan);
     if (plan.refresh) {
       this.snapshots.delete(key);
       if (plan.refreshAddresses) this.addressCache = undefined;
@@ -409,6 +484,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         this.follow(plan.ref);
         return { state: 'ready', ingress: [{ ip: plan.ingressIP!, ipMode: 'VIP' }] };
       }
+      if (plan.waitZones) this.zoneWaiters.set(key, plan.waitZones);
       return this.inProgress(`waiting for ${plan.waitFor}`);
     }
     const steps = currentPhase(plan);
@@ -432,14 +508,32 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
           this.tracker.addForService(key, r.value.ref, fieldOf(step, undefined, requestedIP));
           this.snapshots.delete(key);
         }
+        // This Service's next phase needs the group change done: wait for it without re-reading.
+        if (r.value?.zone !== undefined && !membershipOnly) this.zoneWaiters.set(key, [...(this.zoneWaiters.get(key) ?? []), r.value.zone]);
         return;
       }
       const error = r.reason;
       // Already there (a retry after a lost reply, or an insert from before a restart): observe will see it.
       if (isAlreadyExists(error) || (isNotFound(error) && step.op.startsWith('delete'))) return;
       // Membership someone else changed since our read: read the groups again and re-plan.
-      if (/already a member|not a member/i.test(messageOf(error)) || (isAlreadyExists(error) && step.op === 'insertInstanceGroup')) {
+      const reason = reasonOf(error);
+      // (Removal of a non-member has no documented reason; its message is the only sign.)
+      if (reason === 'memberAlreadyExists' || /not a member/i.test(messageOf(error)) || (isAlreadyExists(error) && step.op === 'insertInstanceGroup')) {
         this.groupsChanged();
+        return;
+      }
+      // Changed by someone else since it was read (412), or busy with another operation: look again.
+      if (isStaleFingerprint(error) || isResourceNotReady(error)) {
+        if ('zone' in step) this.groupsChanged();
+        return;
+      }
+      if (reason === 'instanceInMultipleLoadBalancedIgs') {
+        problems.push(
+          new ServiceConfigError(
+            'spec',
+            `GCP refused "${steps[i]!.description}": ${messageOf(error)} A node already sits in another load-balanced instance group (a node pool's or an Ingress's); set the provider's externalInstanceGroupsPrefix to that group's name prefix so it is reused, or label the node node.kubernetes.io/exclude-from-external-load-balancers`,
+          ),
+        );
         return;
       }
       if (isUserFacing(error)) {
@@ -472,6 +566,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const key = serviceKeyOf(ref);
     this.snapshots.delete(key);
     this.candidates.delete(key);
+    this.reportedNotices.delete(key);
+    this.zoneWaiters.delete(key);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
     const failures = this.tracker.takeFailures(key);
@@ -525,7 +621,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private async removeUnusedGroups(ref: ServiceRef): Promise<boolean> {
     const others = this.ctx?.listServices().filter((d) => d.ref.uid !== ref.uid) ?? [];
     if (others.length > 0) return false;
-    const [services, groups] = await Promise.all([this.api.listBackendServices(), this.api.findInstanceGroups(this.groupName)]);
+    const [services, groups] = await Promise.all([this.api.listBackendServices(), this.api.findInstanceGroups((n) => n === this.groupName)]);
     const usedZones = new Set(services.flatMap((b) => (b.backends ?? []).filter((x) => lastSegment(x.group) === this.groupName).map((x) => /zones\/([^/]+)\//.exec(x.group ?? '')?.[1])));
     let started = false;
     for (const g of groups) {

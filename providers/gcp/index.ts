@@ -31,6 +31,7 @@ export function createGcpProvider(config: GcpConfig, deps: ProviderDeps, overrid
   const api = new ComputeApi({
     project: config.project,
     region: config.region,
+    ...(config.networkProject !== undefined ? { networkProject: config.networkProject } : {}),
     record: deps.record,
     ratePerSecond: config.apiRatePerSecond,
     burst: config.apiBurst,
@@ -45,6 +46,8 @@ export function createGcpProvider(config: GcpConfig, deps: ProviderDeps, overrid
       network: config.network,
       subnetwork: config.subnetwork,
       nodeTags: config.nodeTags,
+      externalInstanceGroupsPrefix: config.externalInstanceGroupsPrefix,
+      networkProject: config.networkProject,
       clusterName: deps.clusterName,
     },
     pollIntervalMs: config.pollIntervalMs,

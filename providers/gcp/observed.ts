@@ -7,6 +7,9 @@ export interface ObservedHealthCheck {
   owned: boolean;
   port?: number;
   path?: string;
+  /** Seconds between probes, and failed probes before a node is unhealthy. */
+  checkIntervalSec?: number;
+  unhealthyThreshold?: number;
 }
 
 export interface ObservedBackendService {
@@ -16,8 +19,8 @@ export interface ObservedBackendService {
   healthCheck: string;
   /** Compute's sessionAffinity; NONE when the field is absent (Compute's default). */
   sessionAffinity: string;
-  /** Zones of the instance groups it has as backends. */
-  groupZones: string[];
+  /** The instance groups it has as backends, as "zone/name". */
+  groups: string[];
 }
 
 export interface ObservedForwardingRule {
@@ -26,6 +29,11 @@ export interface ObservedForwardingRule {
   protocol: string;
   scheme: string;
   backendService: string;
+  /** PREMIUM or STANDARD; internal rules are Premium. */
+  networkTier: string;
+  /** Internal rules: the subnetwork URL. */
+  subnetwork?: string;
+  allowGlobalAccess?: boolean;
   ports: string[];
   portRange?: string;
   allPorts: boolean;
@@ -45,6 +53,10 @@ export interface ObservedAddress {
   name: string;
   ip: string;
   type: string;
+  /** PREMIUM or STANDARD (Compute's default when absent is PREMIUM). */
+  networkTier: string;
+  /** Internal addresses: the subnetwork URL. */
+  subnetwork?: string;
   owner: AddressOwner;
   /** Names of the forwarding rules using it. */
   users: string[];
@@ -53,6 +65,14 @@ export interface ObservedAddress {
 export interface ObservedGroup {
   zone: string;
   owned: boolean;
+  /** Instance names. */
+  instances: string[];
+}
+
+/** A group made by someone else whose name has the configured prefix (see instanceGroupReuse.ts). */
+export interface ExternalGroup {
+  zone: string;
+  name: string;
   /** Instance names. */
   instances: string[];
 }
@@ -88,6 +108,8 @@ export interface GcpObserved {
   addressListCached?: boolean;
   /** The cluster's shared instance groups, by zone. */
   groups: ObservedGroup[];
+  /** Others' groups that may be reused as backends (only with externalInstanceGroupsPrefix). */
+  externalGroups: ExternalGroup[];
 }
 
 /** True when nothing of this Service exists in Compute. */

@@ -1,12 +1,15 @@
 // The GCP diff (pure): from what Compute holds and what the Service wants, the ordered steps that
 // converge them. Steps come in phases that respect GCP's references (a backend service needs its
 // health check and instance groups, a forwarding rule its backend service and address; nothing in
-// use can be deleted). apply runs only the first phase that has steps; the next reconcile observes
+// use can be deleted; a group's membership and the backend service using it never change at the
+// same time, which Compute refuses with resourceNotReady). apply runs only the first phase that has steps; the next reconcile observes
 // again and re-plans, so a plan never acts on state it has not seen, and a restart loses nothing.
+import ipaddr from 'ipaddr.js';
 import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction, type ServiceRef } from '../provider.js';
-import { desiredGcp, GCP_HEALTH_CHECK_RANGES, type DesiredGcp, type GcpSettings } from './desiredGcp.js';
+import { desiredGcp, networkUrl, GCP_HEALTH_CHECK_RANGES, NETWORK_TIER_ANNOTATION, NODE_SUBNET_LABEL, type DesiredGcp, type DesiredGroup, type GcpSettings } from './desiredGcp.js';
+import { reuseExternalGroups } from './instanceGroupReuse.js';
 import { healthCheckFirewallName, lastSegment, serviceFirewallName } from './names.js';
-import type { GcpObserved, ObservedFirewall, ObservedForwardingRule } from './observed.js';
+import type { GcpObserved, ObservedAddress, ObservedFirewall, ObservedForwardingRule } from './observed.js';
 
 export interface HealthCheckBody {
   name: string;
@@ -29,6 +32,7 @@ export interface BackendServiceBody {
   backends: Array<{ group: string; balancingMode: string }>;
   sessionAffinity: 'CLIENT_IP' | 'NONE';
   network?: string;
+  connectionDraining?: { drainingTimeoutSec: number };
 }
 
 export interface ForwardingRuleBody {
@@ -44,6 +48,7 @@ export interface ForwardingRuleBody {
   networkTier?: string;
   network?: string;
   subnetwork?: string;
+  allowGlobalAccess?: boolean;
 }
 
 export interface FirewallBody {
@@ -60,6 +65,7 @@ export interface AddressBody {
   name: string;
   description: string;
   addressType: string;
+  networkTier?: string;
   subnetwork?: string;
 }
 
@@ -77,7 +83,8 @@ export type Step =
   | { op: 'updateBackendService'; body: BackendServiceBody }
   | { op: 'deleteBackendService'; name: string }
   | { op: 'insertForwardingRule'; body: ForwardingRuleBody; userAddress: boolean }
-  | { op: 'deleteForwardingRule'; name: string };
+  | { op: 'deleteForwardingRule'; name: string }
+  | { op: 'patchForwardingRule'; name: string; allowGlobalAccess: boolean };
 
 export interface GcpAction extends PlanAction {
   phase: number;
@@ -91,6 +98,8 @@ export interface GcpPlan extends Plan {
   waitFor?: string;
   /** The wait is only for a shared instance group's operation, not one of this Service's. */
   groupWaitOnly?: boolean;
+  /** The zones whose group operations the wait is for. */
+  waitZones?: string[];
   /** The load balancer's address, when the forwarding rule exists as desired. */
   ingressIP?: string;
   /** True when the plan sees nothing of this Service in Compute yet (a first create). */
@@ -101,13 +110,45 @@ export interface GcpPlan extends Plan {
   refresh?: boolean;
   /** Also re-list the region's addresses (a loadBalancerIP the cached list does not know). */
   refreshAddresses?: boolean;
+  /** Nodes this load balancer leaves out, and why (apply reports them as a Warning Event). */
+  notices?: string[];
+}
+
+/**
+ * Compute caps an instance group at 1,000 instances for load balancing, and both upstream
+ * controllers truncate there (ingress-gce --max-ig-size). Current members are kept first so that
+ * truncation does not reshuffle the group on every node change.
+ */
+export const MAX_GROUP_SIZE = 1000;
+
+/**
+ * Probe timings as GKE's L4 controllers set them. Under externalTrafficPolicy Local a node without a
+ * ready endpoint must stop getting traffic quickly: every 3 s, unhealthy after 2 failures (about
+ * 6 s). Cluster checks kube-proxy, which is up on every node: every 8 s, unhealthy after 3.
+ */
+function healthCheckTiming(policy: DesiredLoadBalancer['externalTrafficPolicy']) {
+  return policy === 'Local'
+    ? { checkIntervalSec: 3, timeoutSec: 1, healthyThreshold: 1, unhealthyThreshold: 2 }
+    : { checkIntervalSec: 8, timeoutSec: 1, healthyThreshold: 1, unhealthyThreshold: 3 };
+}
+
+function capGroup(group: DesiredGroup, current: string[], notices: string[]): DesiredGroup {
+  if (group.instances.length <= MAX_GROUP_SIZE) return group;
+  const eligible = new Set(group.instances);
+  const kept = current.filter((i) => eligible.has(i)).sort();
+  const keptSet = new Set(kept);
+  const chosen = [...kept, ...group.instances.filter((i) => !keptSet.has(i))].slice(0, MAX_GROUP_SIZE).sort();
+  notices.push(`${group.instances.length} eligible nodes in ${group.zone}; an instance group holds at most ${MAX_GROUP_SIZE}, so ${group.instances.length - MAX_GROUP_SIZE} of them get no traffic from this load balancer`);
+  return { ...group, instances: chosen };
 }
 
 const zonesUrl = (s: GcpSettings, zone: string, group: string) => `projects/${s.project}/zones/${zone}/instanceGroups/${group}`;
 const regionUrl = (s: GcpSettings, collection: string, name: string) => `projects/${s.project}/regions/${s.region}/${collection}/${name}`;
-const networkUrl = (s: GcpSettings) => (s.network.includes('/') ? s.network : `projects/${s.project}/global/networks/${s.network}`);
-const subnetworkUrl = (s: GcpSettings) =>
-  s.subnetwork === undefined ? undefined : s.subnetwork.includes('/') ? s.subnetwork : regionUrl(s, 'subnetworks', s.subnetwork);
+
+/** Subnetworks are compared by name; an external resource has none. */
+function sameSubnet(a: string | undefined, b: string | undefined): boolean {
+  return lastSegment(a) === lastSegment(b);
+}
 
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
@@ -132,11 +173,18 @@ function ruleMatches(rule: ObservedForwardingRule, want: DesiredGcp, ip: string 
     (ip === undefined || rule.ip === ip) &&
     rule.protocol === want.ruleProtocol &&
     rule.scheme === want.scheme &&
+    (want.scheme === 'INTERNAL' || rule.networkTier === want.networkTier) &&
+    sameSubnet(rule.subnetwork, want.subnetwork) &&
     lastSegment(rule.backendService) === name &&
     sameList(rule.ports, want.ports) &&
     (rule.portRange ?? '') === (want.portRange ?? '') &&
     rule.allPorts === want.allPorts
   );
+}
+
+/** Our own address serves as long as its type and tier are the ones the Service wants. */
+function ownAddressFits(address: ObservedAddress, want: DesiredGcp): boolean {
+  return address.type === want.scheme && (want.scheme === 'INTERNAL' ? sameSubnet(address.subnetwork, want.subnetwork) : address.networkTier === want.networkTier);
 }
 
 function notOwned(what: string, name: string, settings: GcpSettings): ServiceConfigError {
@@ -146,23 +194,45 @@ function notOwned(what: string, name: string, settings: GcpSettings): ServiceCon
   );
 }
 
+/** networking.gke.io/load-balancer-ip-addresses names addresses; the IPv4 one is the Service's address. */
+function resolveAddressNames(observed: GcpObserved, want: DesiredGcp, settings: GcpSettings): void {
+  if (!want.requestedAddressNames) return;
+  const found = want.requestedAddressNames.map((n) => [n, observed.addresses.find((a) => a.name === n)] as const);
+  const missing = found.filter(([, a]) => !a).map(([n]) => n);
+  if (missing.length > 0)
+    throw new ServiceConfigError(want.requestedField, `no address named ${missing.join(', ')} is reserved in project ${settings.project}, region ${settings.region}; reserve it or fix the name`);
+  const v4 = found.map(([, a]) => a!).filter((a) => ipaddr.IPv4.isValidFourPartDecimal(a.ip));
+  if (v4.length !== 1) throw new ServiceConfigError(want.requestedField, `name exactly one IPv4 address (IPv6 load balancers are not served by this provider)`);
+  if (want.requestedIP !== undefined && want.requestedIP !== v4[0]!.ip)
+    throw new ServiceConfigError(want.requestedField, `names ${v4[0]!.ip} but spec.loadBalancerIP is ${want.requestedIP}; keep one of them`);
+  want.requestedIP = v4[0]!.ip;
+}
+
 /** Which address the forwarding rule should carry: the user's static address, or our own. */
 function chooseAddress(observed: GcpObserved, want: DesiredGcp, settings: GcpSettings): { ip?: string; own: boolean } {
   if (want.requestedIP !== undefined) {
     const holder = observed.addresses.find((a) => a.ip === want.requestedIP);
+    // As GKE does, an internal IP need not be reserved: the forwarding rule takes it from the subnet.
+    if (!holder && want.scheme === 'INTERNAL') return { ip: want.requestedIP, own: false };
     if (!holder)
       throw new ServiceConfigError(
-        'spec.loadBalancerIP',
+        want.requestedField,
         `${want.requestedIP} is not a static address reserved in project ${settings.project}, region ${settings.region}; reserve it (gcloud compute addresses create) or remove loadBalancerIP`,
       );
-    if (holder.owner === 'otherService') throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} belongs to another Service's load balancer`);
+    if (holder.owner === 'otherService') throw new ServiceConfigError(want.requestedField, `${want.requestedIP} belongs to another Service's load balancer`);
     const foreignUser = holder.users.find((u) => u !== want.name);
-    if (foreignUser) throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} is already used by forwarding rule ${foreignUser}`);
+    if (foreignUser) throw new ServiceConfigError(want.requestedField, `${want.requestedIP} is already used by forwarding rule ${foreignUser}`);
     if (holder.owner === 'foreign' && holder.type !== want.scheme)
-      throw new ServiceConfigError('spec.loadBalancerIP', `${want.requestedIP} is a ${holder.type} address; this Service needs an ${want.scheme} one`);
+      throw new ServiceConfigError(want.requestedField, `${want.requestedIP} is a ${holder.type} address; this Service needs an ${want.scheme} one`);
+    // compute.proto, ForwardingRule.networkTier: it "must be equal to the networkTier of the Address".
+    if (want.scheme === 'EXTERNAL' && holder.networkTier !== want.networkTier)
+      throw new ServiceConfigError(
+        want.requestedField,
+        `${want.requestedIP} is a ${holder.networkTier} tier address and this Service asks for ${want.networkTier} (annotation ${NETWORK_TIER_ANNOTATION}, Premium by default); set the annotation to "${holder.networkTier === 'STANDARD' ? 'Standard' : 'Premium'}" or reserve a ${want.networkTier} address`,
+      );
     return { ip: want.requestedIP, own: holder.owner === 'thisService' };
   }
-  const own = observed.addresses.find((a) => a.owner === 'thisService' && a.name === want.name && a.type === want.scheme);
+  const own = observed.addresses.find((a) => a.owner === 'thisService' && a.name === want.name && ownAddressFits(a, want));
   return own ? { ip: own.ip, own: true } : { own: true };
 }
 
@@ -188,6 +258,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   const squatter = observed.addresses.find((a) => a.name === name && a.owner !== 'thisService');
   if (squatter && want.requestedIP === undefined) throw notOwned('address', name, settings);
 
+  resolveAddressNames(observed, want, settings);
   const address = chooseAddress(observed, want, settings);
   const actions: GcpAction[] = [];
   const add = (phase: number, step: Step, description: string, membershipOnly = false) =>
@@ -202,34 +273,36 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   // Phase 2: a backend service's scheme is immutable and its protocol must match the rule's.
   if (bs && bsStale) add(2, { op: 'deleteBackendService', name }, `delete backend service ${name} (${bs.scheme} ${bs.protocol}) to recreate it as ${want.scheme} ${want.backendProtocol}`);
   const ownAddress = observed.addresses.find((a) => a.owner === 'thisService' && a.name === name);
-  const keepOwnAddress = want.requestedIP === undefined ? ownAddress?.type === want.scheme : want.requestedIP === ownAddress?.ip;
+  const keepOwnAddress = want.requestedIP === undefined ? ownAddress !== undefined && ownAddressFits(ownAddress, want) : want.requestedIP === ownAddress?.ip;
   if (ownAddress && !keepOwnAddress) {
     const inUse = ownAddress.users.length > 0 && !(ownAddress.users.length === 1 && ownAddress.users[0] === name && frStale);
-    add(inUse ? 6 : 2, { op: 'deleteAddress', name }, `release address ${name} (${ownAddress.ip}): no longer used by this Service`);
+    add(inUse ? 7 : 2, { op: 'deleteAddress', name }, `release address ${name} (${ownAddress.ip}): no longer used by this Service`);
   }
 
   // Phase 3: everything that references nothing of ours.
   if (want.requestedIP === undefined && !(ownAddress && keepOwnAddress)) {
     const body: AddressBody = { name, description: want.description, addressType: want.scheme };
-    const sub = subnetworkUrl(settings);
-    if (want.scheme === 'INTERNAL' && sub) body.subnetwork = sub;
-    add(ownAddress ? 4 : 3, { op: 'insertAddress', body }, `reserve ${want.scheme.toLowerCase()} address ${name}`);
+    if (want.scheme === 'EXTERNAL') body.networkTier = want.networkTier;
+    if (want.subnetwork !== undefined) body.subnetwork = want.subnetwork;
+    add(ownAddress ? 4 : 3, { op: 'insertAddress', body }, `reserve ${want.scheme.toLowerCase()} address ${name}${want.scheme === 'EXTERNAL' ? ` (${want.networkTier} tier)` : ''}`);
   }
-  const hcBody: HealthCheckBody = {
-    name,
-    description: want.description,
-    type: want.healthCheck.protocol,
-    checkIntervalSec: 8,
-    timeoutSec: 1,
-    healthyThreshold: 1,
-    unhealthyThreshold: 3,
-  };
+  const timing = healthCheckTiming(desired.externalTrafficPolicy);
+  const hcBody: HealthCheckBody = { name, description: want.description, type: want.healthCheck.protocol, ...timing };
   if (want.healthCheck.protocol === 'HTTP') hcBody.httpHealthCheck = { port: want.healthCheck.port, requestPath: want.healthCheck.path };
   else hcBody.tcpHealthCheck = { port: want.healthCheck.port };
   const hcDesc = `${want.healthCheck.protocol} :${want.healthCheck.port}${want.healthCheck.path}`;
   if (!observed.healthCheck) add(3, { op: 'insertHealthCheck', body: hcBody }, `create health check ${name} (${hcDesc})`);
-  else if (observed.healthCheck.port !== want.healthCheck.port || (observed.healthCheck.path ?? '') !== want.healthCheck.path)
-    add(3, { op: 'updateHealthCheck', body: hcBody }, `update health check ${name}: :${observed.healthCheck.port}${observed.healthCheck.path ?? ''} -> ${hcDesc}`);
+  else if (
+    observed.healthCheck.port !== want.healthCheck.port ||
+    (observed.healthCheck.path ?? '') !== want.healthCheck.path ||
+    observed.healthCheck.checkIntervalSec !== timing.checkIntervalSec ||
+    observed.healthCheck.unhealthyThreshold !== timing.unhealthyThreshold
+  )
+    add(
+      3,
+      { op: 'updateHealthCheck', body: hcBody },
+      `update health check ${name}: :${observed.healthCheck.port}${observed.healthCheck.path ?? ''} every ${observed.healthCheck.checkIntervalSec ?? '?'}s -> ${hcDesc} every ${timing.checkIntervalSec}s, unhealthy after ${timing.unhealthyThreshold}`,
+    );
 
   const targetTags = settings.nodeTags.length > 0 ? [...settings.nodeTags].sort() : undefined;
   const fwBody: FirewallBody = {
@@ -255,8 +328,15 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     else if (!firewallMatches(obs, body)) add(3, { op: 'updateFirewall', body }, `update firewall ${body.name} (${what})`);
   }
 
+  // Others' groups that already hold some nodes are used as they are; ours hold the rest, up to the cap.
+  const { reused, remaining } = reuseExternalGroups(observed.externalGroups, want.groups);
+  const notices: string[] = [];
+  if (want.otherSubnetNodes.length > 0)
+    notices.push(`nodes ${want.otherSubnetNodes.join(', ')} are on another subnet than ${settings.subnetwork ?? ''} (label ${NODE_SUBNET_LABEL}) and get no traffic from this load balancer`);
+  const ourGroups = remaining.map((g) => capGroup(g, observed.groups.find((o) => o.zone === g.zone)?.instances ?? [], notices));
+
   // The shared instance groups: create missing ones, then bring their membership to the eligible nodes.
-  for (const g of want.groups) {
+  for (const g of ourGroups) {
     const have = observed.groups.find((o) => o.zone === g.zone);
     if (!have) {
       add(3, { op: 'insertInstanceGroup', zone: g.zone }, `create instance group ${groupName} in ${g.zone}`, true);
@@ -269,27 +349,34 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   }
   for (const have of observed.groups) {
     if (!have.owned) continue;
-    const wanted = want.groups.find((g) => g.zone === have.zone)?.instances ?? [];
+    const wanted = ourGroups.find((g) => g.zone === have.zone)?.instances ?? [];
     const extra = have.instances.filter((i) => !wanted.includes(i));
     if (extra.length > 0)
       add(4, { op: 'removeInstances', zone: have.zone, instances: extra.map((i) => `projects/${settings.project}/zones/${have.zone}/instances/${i}`) }, `remove ${extra.join(', ')} from ${groupName} in ${have.zone}`, true);
   }
 
-  // Phase 4: the backend service, over the groups of every zone with eligible nodes.
-  const zones = want.groups.map((g) => g.zone);
+  // Phase 5: the backend service, over the groups of every zone with eligible nodes, once their
+  // membership operations are done.
+  const zones = ourGroups.map((g) => g.zone);
+  const backendGroups = [...zones.map((z) => `${z}/${groupName}`), ...reused.map((g) => `${g.zone}/${g.name}`)].sort();
   const bsBody: BackendServiceBody = {
     name,
     description: want.description,
     protocol: want.backendProtocol,
     loadBalancingScheme: want.scheme,
     healthChecks: [regionUrl(settings, 'healthChecks', name)],
-    backends: zones.map((z) => ({ group: zonesUrl(settings, z, groupName), balancingMode: 'CONNECTION' })),
+    backends: backendGroups.map((zg) => {
+      const [zone, group] = zg.split('/') as [string, string];
+      return { group: zonesUrl(settings, zone, group), balancingMode: 'CONNECTION' };
+    }),
     sessionAffinity: want.sessionAffinity,
     ...(want.scheme === 'INTERNAL' ? { network: networkUrl(settings) } : {}),
+    // As GKE sets it: established TCP connections get 30 s to finish when a node leaves; UDP has none.
+    connectionDraining: { drainingTimeoutSec: want.backendProtocol === 'UDP' ? 0 : 30 },
   };
   if (!bs || bsStale)
     add(
-      4,
+      5,
       { op: 'insertBackendService', body: bsBody },
       `create backend service ${name} (${want.scheme} ${want.backendProtocol}, session affinity ${want.sessionAffinity}, zones ${zones.join(', ') || 'none'})`,
     );
@@ -299,11 +386,11 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (lastSegment(bs.healthCheck) !== name) changes.push(`health check ${name}`);
     if (bs.sessionAffinity !== want.sessionAffinity) changes.push(`session affinity ${bs.sessionAffinity} -> ${want.sessionAffinity}`);
     const zonesOnly = changes.length === 0;
-    if (!sameList(bs.groupZones, zones)) changes.push(`zones ${bs.groupZones.join(', ') || 'none'} -> ${zones.join(', ') || 'none'}`);
-    if (changes.length > 0) add(4, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: ${changes.join('; ')}`, zonesOnly);
+    if (!sameList(bs.groups, backendGroups)) changes.push(`groups ${bs.groups.join(', ') || 'none'} -> ${backendGroups.join(', ') || 'none'}`);
+    if (changes.length > 0) add(5, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: ${changes.join('; ')}`, zonesOnly);
   }
 
-  // Phase 5: the forwarding rule, once its backend service and address exist.
+  // Phase 6: the forwarding rule, once its backend service and address exist.
   if (!fr || frStale) {
     const body: ForwardingRuleBody = {
       name,
@@ -316,17 +403,22 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (want.allPorts) body.allPorts = true;
     else if (want.portRange !== undefined) body.portRange = want.portRange;
     else body.ports = want.ports;
-    if (want.scheme === 'EXTERNAL') body.networkTier = 'PREMIUM';
+    if (want.scheme === 'EXTERNAL') body.networkTier = want.networkTier;
     else {
       body.network = networkUrl(settings);
-      const sub = subnetworkUrl(settings);
-      if (sub) body.subnetwork = sub;
+      if (want.subnetwork !== undefined) body.subnetwork = want.subnetwork;
+      if (want.allowGlobalAccess) body.allowGlobalAccess = true;
     }
     const ports = want.allPorts ? 'all ports' : (want.portRange ?? want.ports.join(','));
-    add(5, { op: 'insertForwardingRule', body, userAddress: want.requestedIP !== undefined && !address.own }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
+    add(6, { op: 'insertForwardingRule', body, userAddress: want.requestedIP !== undefined && !address.own }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
   }
 
+  // Global access is one of the few fields a forwarding rule lets a patch change (compute.proto).
+  if (fr && !frStale && want.scheme === 'INTERNAL' && (fr.allowGlobalAccess ?? false) !== want.allowGlobalAccess)
+    add(6, { op: 'patchForwardingRule', name, allowGlobalAccess: want.allowGlobalAccess }, `${want.allowGlobalAccess ? 'allow' : 'stop'} global access to forwarding rule ${name}`);
+
   const plan: GcpPlan = { ref, name, creating, groupGeneration: observed.groupGeneration, actions: actions.sort((a, b) => a.phase - b.phase) };
+  if (notices.length > 0) plan.notices = notices;
   if (fr && !frStale) plan.ingressIP = fr.ip;
   return plan;
 }

@@ -71,6 +71,18 @@ describe('gcp provider: API faults', () => {
     expect(r.ingress[0]!.ip).toMatch(/^34\./);
   });
 
+  it('tells membership races by the error reason, not its wording', async () => {
+    const provider = h.newProvider();
+    const ref = newRef('member');
+    await converge(provider, desired(ref, nodes()));
+    h.fake.addInstance('us-central1-a', 'n2');
+    // Reworded, as messages may be; the reason is what the API guarantees.
+    h.fake.faults.add({ operation: 'instanceGroups.addInstances', status: 400, reason: 'memberAlreadyExists', message: "Instance 'n2' is in the group already." });
+    const r = await converge(provider, desired(ref, [...nodes(), node('n2', 'us-central1-a')]));
+    expect(r.ingress[0]!.ip).toMatch(/^34\./);
+    expect(h.fake.count('instanceGroups.addInstances')).toBeGreaterThanOrEqual(2);
+  });
+
   it('turns 403 quota and 400 bad request into ServiceConfigError with the API message', async () => {
     const provider = h.newProvider();
     const ref = newRef('quota');

@@ -53,10 +53,13 @@ describe('gcp provider: update', () => {
     const rule = h.fake.get('forwardingRules', R, name)!;
     await converge(provider, desired(ref, nodesAB(), { externalTrafficPolicy: 'Local', healthCheckNodePort: 31999 }));
     expect(h.fake.get('healthChecks', R, name)!.httpHealthCheck).toMatchObject({ port: 31999, requestPath: '/healthz' });
+    // GKE's Local timings: a node without endpoints is out after about 6 s, not 24.
+    expect(h.fake.get('healthChecks', R, name)).toMatchObject({ checkIntervalSec: 3, unhealthyThreshold: 2 });
     expect(h.fake.get('firewalls', 'global', `k8s-${name}-http-hc`)!.allowed).toEqual([{ IPProtocol: 'tcp', ports: ['31999'] }]);
     expect(h.fake.get('forwardingRules', R, name)!.id).toBe(rule.id);
     await converge(provider, desired(ref, nodesAB()));
     expect(h.fake.get('healthChecks', R, name)!.httpHealthCheck).toMatchObject({ port: 10256 });
+    expect(h.fake.get('healthChecks', R, name)).toMatchObject({ checkIntervalSec: 8, unhealthyThreshold: 3 });
   });
 
   it('creates with CLIENT_IP affinity for ClientIP and switches it in place on the backend service', async () => {

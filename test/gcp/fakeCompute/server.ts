@@ -9,6 +9,17 @@
 // gets its ordering wrong fails here as it would on GCP. requestId makes inserts idempotent.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  checkAffinityForScheme,
+  checkFingerprint,
+  checkPortFieldsExclusive,
+  checkSubnetworkNamed,
+  checkTierMatch,
+  HttpError,
+  instanceInMultipleLoadBalancedIgs,
+  firewallOutsideNetworkProject,
+  resourceNotReady,
+} from './apiRules.js';
 import { FaultInjector, googleError } from './faults.js';
 
 type Json = Record<string, unknown>;
@@ -32,16 +43,6 @@ interface OperationRecord {
 const BASE = 'https://www.googleapis.com/compute/v1';
 const regional = new Set(['healthChecks', 'backendServices', 'forwardingRules', 'addresses']);
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly reason?: string,
-  ) {
-    super(message);
-  }
-}
-
 function lastSegment(url: unknown): string {
   return typeof url === 'string' ? (url.split('/').pop() ?? '') : '';
 }
@@ -49,6 +50,8 @@ function lastSegment(url: unknown): string {
 export class FakeCompute {
   readonly faults = new FaultInjector();
   readonly calls: CallRecord[] = [];
+  /** Requests the API rules refused (not injected faults), with the reason the API gave. */
+  readonly rejections: Array<{ operation: string; status: number; reason: string; message: string }> = [];
   /** How many polls an operation needs before it is DONE (0: done at once). */
   pollsToComplete: number;
   /**
@@ -61,12 +64,19 @@ export class FakeCompute {
   private readonly pendingInserts = new Set<string>();
   private readonly operations = new Map<string, OperationRecord>();
   private readonly requestIds = new Map<string, string>();
-  /** zone -> VM names that exist (nodes register themselves through addInstance). */
-  private readonly vms = new Map<string, Set<string>>();
+  /** zone -> VM name -> the subnetwork of its primary interface (nodes register through addInstance). */
+  private readonly vms = new Map<string, Map<string, string>>();
   private server?: Server;
   private opCounter = 0;
   private ipCounter = 0;
+  private fingerprintCounter = 0;
   port = 0;
+  /** The project's default network tier (projects.setDefaultNetworkTier), used when a request names none. */
+  defaultNetworkTier: 'PREMIUM' | 'STANDARD';
+  /** Names of custom-mode networks: internal resources on them must name a subnetwork. */
+  readonly customModeNetworks: Set<string>;
+  /** Shared VPC host projects this fake also answers for (their firewalls only). */
+  readonly hostProjects: Set<string>;
 
   constructor(
     readonly project: string,
@@ -74,6 +84,9 @@ export class FakeCompute {
   ) {
     this.pollsToComplete = options.pollsToComplete ?? 2;
     this.completeAfterMs = options.completeAfterMs;
+    this.defaultNetworkTier = options.defaultNetworkTier ?? 'PREMIUM';
+    this.customModeNetworks = new Set(options.customModeNetworks ?? []);
+    this.hostProjects = new Set(options.hostProjects ?? []);
   }
 
   async start(): Promise<this> {
@@ -90,10 +103,10 @@ export class FakeCompute {
 
   // ---- test-side helpers -------------------------------------------------------------------
 
-  /** A VM exists in the zone (a node the provider may put in an instance group). */
-  addInstance(zone: string, name: string): void {
-    if (!this.vms.has(zone)) this.vms.set(zone, new Set());
-    this.vms.get(zone)!.add(name);
+  /** A VM exists in the zone (a node the provider may put in an instance group), on a subnetwork. */
+  addInstance(zone: string, name: string, subnetwork = 'default'): void {
+    if (!this.vms.has(zone)) this.vms.set(zone, new Map());
+    this.vms.get(zone)!.set(name, subnetwork);
   }
 
   /** Puts a resource in place directly (a user's static address, a foreign load balancer). */
@@ -101,6 +114,16 @@ export class FakeCompute {
     const stored = this.decorate(collection, scope, { ...body });
     this.resources.set(this.key(collection, scope, String(body.name)), stored);
     return stored;
+  }
+
+  /** Another client changes a stored resource (as a PUT would: new fingerprint). */
+  change(collection: string, scope: string, name: string, fields: Json): Json {
+    const key = this.key(collection, scope, name);
+    const current = this.resources.get(key);
+    if (!current) throw new Error(`${collection} ${scope}/${name} does not exist`);
+    const next = this.decorate(collection, scope, { ...current, ...fields });
+    this.resources.set(key, next);
+    return next;
   }
 
   get(collection: string, scope: string, name: string): Json | undefined {
@@ -145,7 +168,12 @@ export class FakeCompute {
   }
 
   private selfLink(collection: string, scope: string, name: string): string {
-    return `${BASE}/projects/${this.project}/${scope}/${collection}/${name}`;
+    return `${this.scopeLink(scope)}/${collection}/${name}`;
+  }
+
+  /** Scopes of a host project are kept as "projects/<host>/global"; the rest belong to this project. */
+  private scopeLink(scope: string): string {
+    return scope.startsWith('projects/') ? `${BASE}/${scope}` : `${BASE}/projects/${this.project}/${scope}`;
   }
 
   private decorate(collection: string, scope: string, body: Json): Json {
@@ -158,10 +186,17 @@ export class FakeCompute {
     if (collection === 'addresses') {
       body.addressType ??= 'EXTERNAL';
       body.address ??= body.addressType === 'INTERNAL' ? `10.128.${Math.floor(++this.ipCounter / 250)}.${(this.ipCounter % 250) + 2}` : this.externalIP();
+      // Internal addresses are always Premium; external ones get the project default (apiRules: tiers).
+      body.networkTier ??= body.addressType === 'INTERNAL' ? 'PREMIUM' : this.defaultNetworkTier;
     }
+    if (collection === 'forwardingRules') body.networkTier ??= body.loadBalancingScheme === 'INTERNAL' ? 'PREMIUM' : this.defaultNetworkTier;
     if (collection === 'instanceGroups') body.instances ??= [];
-    // Compute fills in NONE when a backend service is created or replaced without an affinity.
-    if (collection === 'backendServices') body.sessionAffinity ??= 'NONE';
+    if (collection === 'backendServices') {
+      // Compute fills in NONE when a backend service is created or replaced without an affinity.
+      body.sessionAffinity ??= 'NONE';
+      // Every stored version gets a new fingerprint (apiRules.checkFingerprint).
+      body.fingerprint = `fp${++this.fingerprintCounter}`;
+    }
     return body;
   }
 
@@ -189,7 +224,10 @@ export class FakeCompute {
       if (fault?.rule.afterServe) return this.send(res, fault.status, fault.body);
       this.send(res, 200, out);
     } catch (error) {
-      if (error instanceof HttpError) return this.send(res, error.status, googleError(error.status, error.message, error.reason));
+      if (error instanceof HttpError) {
+        if (error.status !== 404) this.rejections.push({ operation, status: error.status, reason: error.reason ?? '', message: error.message });
+        return this.send(res, error.status, googleError(error.status, error.message, error.reason));
+      }
       this.send(res, 500, googleError(500, `fake compute bug on ${operation}: ${String(error)}`));
     }
   }
@@ -204,8 +242,12 @@ export class FakeCompute {
     const m = /^\/compute\/v1\/projects\/([^/]+)\/(?:(regions|zones)\/([^/]+)\/|(global)\/|(aggregated)\/)([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(pathname);
     if (!m) throw new HttpError(404, `no such endpoint ${method} ${pathname}`);
     const [, project, scopeKind, scopeName, global, aggregated, collection, name, verb] = m;
-    if (project !== this.project) throw new HttpError(403, `project ${project} is not accessible`, 'forbidden');
-    const scope = global ? 'global' : aggregated ? 'aggregated' : `${scopeKind}/${scopeName}`;
+    const host = project !== this.project && this.hostProjects.has(project!);
+    if (project !== this.project && !host) throw new HttpError(403, `project ${project} is not accessible`, 'forbidden');
+    // A Shared VPC host project serves only what lives with the network: firewalls (and their operations).
+    if (host && (!global || (collection !== 'firewalls' && collection !== 'operations')))
+      throw new HttpError(404, `${collection} of host project ${project} are not served by this fake`);
+    const scope = host ? `projects/${project}/global` : global ? 'global' : aggregated ? 'aggregated' : `${scopeKind}/${scopeName}`;
     let op: string;
     if (aggregated) op = 'aggregatedList';
     else if (collection === 'operations') op = verb === 'wait' ? 'wait' : 'get';
@@ -266,6 +308,7 @@ export class FakeCompute {
       case 'patch':
       case 'update': {
         if (!existing) throw new HttpError(404, `The resource '${target}' was not found`);
+        if (collection === 'backendServices') checkFingerprint(existing, body);
         const next = verb === 'patch' ? { ...existing, ...body } : { ...body, id: existing.id, creationTimestamp: existing.creationTimestamp, name: existing.name };
         this.validate(collection, scope, next);
         commit = () => this.resources.set(key, this.decorate(collection, scope, next));
@@ -289,8 +332,20 @@ export class FakeCompute {
             if (!this.vms.get(zone)?.has(vm)) throw new HttpError(400, `The resource 'projects/${this.project}/zones/${zone}/instances/${vm}' was not found`, 'invalid');
             if ((existing.instances as string[]).some((i) => lastSegment(i) === vm))
               throw new HttpError(400, `Resource '${vm}' is already a member of '${name}'`, 'memberAlreadyExists');
+            if (this.loadBalanced(existing) && this.otherLoadBalancedGroupOf(zone, vm, existing))
+              throw instanceInMultipleLoadBalancedIgs(`projects/${this.project}/zones/${zone}/instances/${vm}`);
           }
         }
+        if (verb === 'addInstances') {
+          // compute.proto, InstanceGroup.subnetwork: "The URL of the subnetwork to which all instances in
+          // the instance group belong". (The wording of this error is the fake's own.)
+          const subnets = new Set([...(existing.instances as string[]), ...urls].map((u) => this.vms.get(zone)?.get(lastSegment(u))));
+          if (subnets.size > 1) throw new HttpError(400, `Instances of instance group '${name}' must all be in one subnetwork; these are in ${[...subnets].join(', ')}`, 'invalid');
+        }
+        // Membership cannot change while the group, or a backend service using it, has an operation running.
+        const users = this.list('backendServices').filter((r) => this.usesGroup(r.body, existing));
+        const busy = [existing, ...users.map((r) => r.body)].map((r) => String(r.selfLink)).find((link) => this.isBusy(link));
+        if (busy) throw resourceNotReady(busy);
         commit = () => {
           const cur = this.resources.get(key);
           if (!cur) return;
@@ -344,6 +399,30 @@ export class FakeCompute {
     return undefined;
   }
 
+  /** True while an operation on the resource at `link` is still running. */
+  private isBusy(link: string): boolean {
+    const path = link.replace(BASE, '');
+    return [...this.operations.values()].some((o) => o.op.status !== 'DONE' && String(o.op.targetLink).endsWith(path));
+  }
+
+  private usesGroup(backendService: Json, group: Json): boolean {
+    const path = String(group.selfLink).replace(`${BASE}/`, '');
+    return ((backendService.backends as Json[] | undefined) ?? []).some((b) => String(b.group).endsWith(path));
+  }
+
+  /** A group is load-balanced when a backend service has it as a backend. */
+  private loadBalanced(group: Json, extra?: Json): boolean {
+    return (extra !== undefined && this.usesGroup(extra, group)) || this.list('backendServices').some((r) => this.usesGroup(r.body, group));
+  }
+
+  /** Another load-balanced group of the zone that already holds the VM (apiRules: one-ig). */
+  private otherLoadBalancedGroupOf(zone: string, vm: string, group: Json, extra?: Json): Json | undefined {
+    return this.list('instanceGroups')
+      .filter((r) => r.scope === `zones/${zone}` && r.body.selfLink !== group.selfLink)
+      .map((r) => r.body)
+      .find((g) => (g.instances as string[]).some((i) => lastSegment(i) === vm) && this.loadBalanced(g, extra));
+  }
+
   private exists(collection: string, scope: string, url: unknown): boolean {
     return typeof url === 'string' && this.resources.has(this.key(collection, scope, lastSegment(url)));
   }
@@ -359,7 +438,12 @@ export class FakeCompute {
       for (const b of (body.backends as Json[] | undefined) ?? []) {
         const zone = /zones\/([^/]+)\//.exec(String(b.group))?.[1];
         if (!zone || !this.exists('instanceGroups', `zones/${zone}`, b.group)) bad(`The resource '${String(b.group)}' was not found`);
+        const group = this.resources.get(this.key('instanceGroups', `zones/${zone}`, lastSegment(b.group)))!;
+        if (this.isBusy(String(group.selfLink))) throw resourceNotReady(String(group.selfLink));
+        for (const instance of group.instances as string[])
+          if (this.otherLoadBalancedGroupOf(zone!, lastSegment(instance), group, body)) throw instanceInMultipleLoadBalancedIgs(instance.replace(`${BASE}/`, ''));
       }
+      checkAffinityForScheme(body);
       if (!['TCP', 'UDP', 'UNSPECIFIED'].includes(String(body.protocol))) bad(`Invalid value for field 'resource.protocol': '${String(body.protocol)}'`);
       if (!['EXTERNAL', 'INTERNAL'].includes(String(body.loadBalancingScheme))) bad(`Invalid value for field 'resource.loadBalancingScheme'`);
       // Passthrough network load balancers accept these affinities (no cookie or header kinds).
@@ -376,9 +460,14 @@ export class FakeCompute {
       if (body.loadBalancingScheme !== bs.loadBalancingScheme) bad('Forwarding rule and backend service load balancing schemes differ');
       if (proto === 'L3_DEFAULT' && body.allPorts !== true) bad('L3_DEFAULT forwarding rules need allPorts');
       if (((body.ports as string[] | undefined) ?? []).length > 5) bad('A forwarding rule may list at most 5 ports');
+      checkPortFieldsExclusive(body);
+      if (body.loadBalancingScheme === 'INTERNAL') checkSubnetworkNamed(body, this.customModeNetworks.has(lastSegment(body.network ?? 'default')), 'forwarding rule');
       if (body.IPAddress !== undefined) {
         const held = this.list('addresses').find((r) => r.scope === scope && (r.body.address === body.IPAddress || r.body.selfLink === body.IPAddress));
-        if (!held) bad(`The IP address ${String(body.IPAddress)} is not reserved in project ${this.project}`);
+        // An internal rule may name an unreserved IP of its subnet (an ephemeral internal address);
+        // an external one must name a reserved address.
+        if (!held && body.loadBalancingScheme !== 'INTERNAL') bad(`The IP address ${String(body.IPAddress)} is not reserved in project ${this.project}`);
+        if (held && body.loadBalancingScheme !== 'INTERNAL') checkTierMatch(String(body.networkTier ?? this.defaultNetworkTier), held.body);
         const taken = this.list('forwardingRules').find((r) => r.body.IPAddress === body.IPAddress && r.name !== body.name);
         if (taken) bad(`IP ${String(body.IPAddress)} is already in use by forwarding rule ${taken.name}`);
       } else {
@@ -389,7 +478,12 @@ export class FakeCompute {
       const hc = (body.type === 'TCP' ? body.tcpHealthCheck : body.httpHealthCheck) as Json | undefined;
       if ((body.type !== 'HTTP' && body.type !== 'TCP') || !hc || typeof hc.port !== 'number') bad('health check needs type HTTP (httpHealthCheck.port) or TCP (tcpHealthCheck.port)');
     }
+    if (collection === 'addresses' && body.addressType === 'INTERNAL')
+      checkSubnetworkNamed(body, this.customModeNetworks.has(lastSegment(body.network ?? 'default')), 'address');
     if (collection === 'firewalls') {
+      const firewallProject = scope.startsWith('projects/') ? scope.split('/')[1] : this.project;
+      const networkProject = /projects\/([^/]+)\/global\/networks\//.exec(String(body.network ?? ''))?.[1] ?? firewallProject;
+      if (networkProject !== firewallProject) throw firewallOutsideNetworkProject(String(body.network), firewallProject!);
       if (!Array.isArray(body.allowed) || (body.allowed as Json[]).length === 0) bad('firewall needs allowed');
       if (!Array.isArray(body.sourceRanges) || (body.sourceRanges as string[]).length === 0) bad('firewall needs sourceRanges');
     }
@@ -413,7 +507,7 @@ export class FakeCompute {
       status: 'RUNNING',
       progress: 0,
       insertTime: new Date().toISOString(),
-      selfLink: `${BASE}/projects/${this.project}/${scope}/operations/${name}`,
+      selfLink: `${this.scopeLink(scope)}/operations/${name}`,
     };
     if (scope.startsWith('regions/')) op.region = `${BASE}/projects/${this.project}/${scope}`;
     if (scope.startsWith('zones/')) op.zone = `${BASE}/projects/${this.project}/${scope}`;
@@ -465,6 +559,12 @@ interface Route {
 export interface FakeComputeOptions {
   pollsToComplete?: number;
   completeAfterMs?: number;
+  /** The project's default network tier; PREMIUM unless a test says otherwise. */
+  defaultNetworkTier?: 'PREMIUM' | 'STANDARD';
+  /** Networks in custom subnet mode (every production VPC); 'default' is auto mode unless listed. */
+  customModeNetworks?: string[];
+  /** Shared VPC host projects whose firewalls the fake also serves. */
+  hostProjects?: string[];
 }
 
 export async function startFakeCompute(project: string, options: FakeComputeOptions = {}): Promise<FakeCompute> {
