@@ -108,7 +108,8 @@ interface ChildReport {
 
 /** Starts this file as a child in `role`; it reports JSON lines; "go" on stdin makes it report again. */
 function startChild(role: string, api: ApiServerHandle): { child: ChildProcess; next: () => Promise<ChildReport> } {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url)], {
+  const flags = (process.env.KLP_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const child = spawn(process.execPath, ['--expose-gc', ...flags, '--import', 'tsx', fileURLToPath(import.meta.url)], {
     env: { ...process.env, KLP_BENCH_CHILD: role, KLP_BENCH_KUBECONFIG: api.kubeconfig() },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -134,10 +135,12 @@ export async function run(): Promise<void> {
   try {
     await populate(api);
     console.log(`cluster: ${SERVICES} Services with ${SERVICES * ENDPOINTS_PER_SLICE} endpoints in slices, ${NODES} Nodes, ${LOCAL_SERVICES} Local LoadBalancer Services (populated in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    const roles = (process.env.KLP_BENCH_ROLES ?? 'cloud,metal').split(',');
     for (const [role, what, target] of [
       ['cloud', 'controller, cloud-like provider', 150],
       ['metal', `controller, metal serving ${LOCAL_SERVICES} Local Services`, 200],
     ] as const) {
+      if (!roles.includes(role)) continue;
       const { child, next } = startChild(role, api);
       row(what, await next(), target);
       child.stdin!.end();

@@ -75,10 +75,3 @@ export function isUserFacing(error: unknown): boolean {
   return status === 400 || status === 403;
 }
 
-/** p-retry wraps fatal errors in AbortError; this reaches the original. */
-export function unwrapAbort(error: unknown): unknown {
-  if (error instanceof Error && error.name === 'AbortError' && (error as { originalError?: unknown }).originalError) {
-    return (error as { originalError?: unknown }).originalError;
-  }
-  return error;
-}

@@ -112,15 +112,3 @@ export interface GcpObserved {
   externalGroups: ExternalGroup[];
 }
 
-/** True when nothing of this Service exists in Compute. */
-export function nothingObserved(o: GcpObserved): boolean {
-  return (
-    !o.healthCheck &&
-    !o.backendService &&
-    !o.forwardingRule &&
-    !o.firewall &&
-    !o.healthCheckFirewall &&
-    !o.addresses.some((a) => a.owner === 'thisService' && a.name === o.name) &&
-    o.pendingOperations.length === 0
-  );
-}

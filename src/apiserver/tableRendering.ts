@@ -188,10 +188,6 @@ function columnsOf(source: string | TableSource): Column[] {
   return columnsOf(source.storage);
 }
 
-export function tableColumns(source: string | TableSource): ColumnDefinition[] {
-  return columnsOf(source).map((c) => c.def);
-}
-
 /** `objects` are in the client's API version; cells come from the storage form. */
 export function renderTable(
   source: string | TableSource,

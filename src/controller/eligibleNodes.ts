@@ -60,18 +60,3 @@ export function eligibleTargets(nodes: readonly V1Node[], options: EligibilityOp
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/**
- * A string that changes exactly when what providers see of the eligible node set changes. Node
- * heartbeats (status conditions, resourceVersion) leave it alone, so they enqueue nothing.
- */
-export function targetsFingerprint(targets: readonly NodeTarget[]): string {
-  return targets
-    .map((t) => {
-      const labels = Object.keys(t.labels)
-        .sort()
-        .map((k) => `${k}=${t.labels[k]}`)
-        .join(',');
-      return [t.name, t.providerID ?? '', t.internalIPs.join(','), t.externalIPs.join(','), t.zone ?? '', labels].join('|');
-    })
-    .join('\n');
-}

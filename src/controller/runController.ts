@@ -174,7 +174,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
         queue.addAfter(key, outcome.ms);
         break;
       case 'failed': {
-        const delay = queue.addRateLimited(key);
+        const delay = queue.addRateLimited(key, { slow: outcome.configError });
         metrics.reconcileTotal.inc({ provider: providerLabel, result: 'error' });
         metrics.reconcileErrors.inc({ provider: providerLabel, kind: outcome.configError ? 'config' : 'provider' });
         const err = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
@@ -207,11 +207,15 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     });
   };
 
-  let providersStarted: Promise<void> | undefined;
-  const startProviders = () =>
-    (providersStarted ??= (async () => {
-      for (const slot of slots) await slot.provider.start?.(context(slot));
-    })());
+  // Each provider starts once; one whose start() fails is retried, on a synced cache.
+  const providersStarted = new Set<string>();
+  const startProviders = async () => {
+    for (const slot of slots) {
+      if (providersStarted.has(slot.id)) continue;
+      await slot.provider.start?.(context(slot));
+      providersStarted.add(slot.id);
+    }
+  };
 
   const startWorking = async () => {
     if (working || stopping) return;
@@ -220,19 +224,22 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     working = new Promise<void>((resolve) => (done = resolve));
     let aborted = false;
     const abort = new Promise<void>((resolve) => (abortStart = () => ((aborted = true), resolve())));
+    /** Retries a start-up step with backoff until it succeeds or stop() aborts it. */
+    const untilDone = async (what: string, step: () => Promise<void>) => {
+      for (let attempt = 0; !aborted; attempt++) {
+        try {
+          return await step();
+        } catch (error) {
+          logger.warn({ err: String(error) }, `${what} failed; retrying`);
+          await Promise.race([new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt))), abort]);
+        }
+      }
+    };
     await Promise.race([cache.waitForSync(), abort]);
     // Providers start on a synced cache, so ctx.listServices() sees every Service (metal rebuilds
     // its assignments from their status before allocating anything).
-    if (!aborted) await startProviders();
-    for (let attempt = 0; !aborted; attempt++) {
-      try {
-        await reconciler.seedOwnership();
-        break;
-      } catch (error) {
-        logger.warn({ err: String(error) }, 'could not list owned load balancers; retrying');
-        await Promise.race([new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt))), abort]);
-      }
-    }
+    await untilDone('starting the providers', startProviders);
+    await untilDone('listing owned load balancers', () => reconciler.seedOwnership());
     if (aborted) {
       done();
       return;

@@ -30,8 +30,6 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
-export const upstreamBackoff: BackoffPolicy = { initialMs: 5_000, maxMs: 300_000, jitter: 0.2 };
-
 /** The delay for the n-th consecutive failure (n >= 1), clamped to [initialMs, maxMs]. Pure. */
 export function backoffDelay(policy: BackoffPolicy, failures: number, random: number): number {
   const exp = policy.initialMs * 2 ** Math.min(Math.max(failures - 1, 0), 40);
@@ -118,11 +116,15 @@ export class WorkQueue {
     this.timers.set(key, { at, handle });
   }
 
-  /** Records a failure and re-adds the key after its backoff delay; returns the delay. */
-  addRateLimited(key: string): number {
+  /**
+   * Records a failure and re-adds the key after its backoff delay; returns the delay. `slow` goes
+   * straight to the longest delay: for a failure only the user can fix (a change to the object
+   * re-adds the key at once anyway), so it costs no cloud calls meanwhile.
+   */
+  addRateLimited(key: string, options: { slow?: boolean } = {}): number {
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
-    const delay = backoffDelay(this.options.backoff, n, this.random());
+    const delay = options.slow ? backoffDelay(this.options.backoff, Number.MAX_SAFE_INTEGER, this.random()) : backoffDelay(this.options.backoff, n, this.random());
     this.addAfter(key, delay);
     return delay;
   }

@@ -7,10 +7,13 @@ import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.
 import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../../src/controller/serviceSelection.js';
 import { SimulatedCloud } from '../../providers/simulated/cloud.js';
 import { TAG_CLUSTER, TAG_SERVICE } from '../../providers/simulated/diff.js';
+import { createSimulatedProvider } from '../../providers/simulated/index.js';
 import {
   createNodes,
+  e2eConfig,
   lbService,
   readService,
+  startController,
   startSimulatedController,
   testConfig,
   waitFor,
@@ -107,6 +110,47 @@ describe('provider errors', () => {
     await waitForIngress(kc, 'default', 'throttled');
     expect(cloud.stats().throttled).toBe(3);
     expect(lbsFor(cloud, 'throttled')).toHaveLength(1);
+  });
+});
+
+describe('a provider whose start() fails', () => {
+  it('is started again until it succeeds, then serves; and stop() returns while start keeps failing', async () => {
+    const cloud = newCloud();
+    let failuresLeft = 2;
+    const flaky = await startController({
+      kubeConfig: kc,
+      config: e2eConfig([{ type: 'simulated' }]),
+      createProvider: async (entry, deps) => {
+        const provider = await createSimulatedProvider(entry as never, deps, cloud);
+        return Object.assign(provider, {
+          start: async () => {
+            if (failuresLeft-- > 0) throw new Error('cloud credentials not ready yet');
+          },
+        });
+      },
+    });
+    try {
+      await apply('after-flaky-start');
+      await waitForIngress(kc, 'default', 'after-flaky-start');
+      expect(failuresLeft).toBeLessThan(0);
+    } finally {
+      await flaky.controller.stop();
+    }
+    // A provider that never starts must not make stop() hang.
+    const never = await startController({
+      kubeConfig: kc,
+      config: e2eConfig([{ type: 'simulated' }]),
+      createProvider: async (entry, deps) =>
+        Object.assign(await createSimulatedProvider(entry as never, deps, cloud), {
+          start: async () => {
+            throw new Error('never');
+          },
+        }),
+    });
+    await waitFor(() => never.controller.isLeader());
+    await new Promise((r) => setTimeout(r, 300));
+    await never.controller.stop();
+    expect(never.controller.ready()).toBe(false);
   });
 });
 

@@ -3,7 +3,7 @@ import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node
 import { describe, expect, it } from 'vitest';
 import { ServiceConfigError, type Capabilities } from '../../providers/provider.js';
 import { desiredLoadBalancer } from '../../src/controller/desiredLoadBalancer.js';
-import { eligibleNodes, eligibleTargets, excludedByLabel, targetsFingerprint } from '../../src/controller/eligibleNodes.js';
+import { eligibleNodes, excludedByLabel } from '../../src/controller/eligibleNodes.js';
 import { findOrphans } from '../../src/controller/garbageCollect.js';
 import { sameIngress, statusPatch } from '../../src/controller/ingressStatus.js';
 import { slotForClass, wantedSlot } from '../../src/controller/serviceSelection.js';
@@ -50,13 +50,6 @@ describe('eligibleNodes (upstream predicates)', () => {
   });
   it('drops nodes without providerID only where the provider needs one', () => {
     expect(eligibleNodes(nodes, { needsProviderID: true }).map((n) => n.metadata?.name)).toEqual(['n1']);
-  });
-  it('fingerprints only what providers see', () => {
-    const a = eligibleTargets([node('n1'), node('n2')], opts);
-    const beat = node('n1');
-    beat.status!.conditions = [{ type: 'Ready', status: 'True' }];
-    expect(targetsFingerprint(eligibleTargets([beat, node('n2')], opts))).toBe(targetsFingerprint(a));
-    expect(targetsFingerprint(eligibleTargets([node('n1')], opts))).not.toBe(targetsFingerprint(a));
   });
 });
 

@@ -114,6 +114,13 @@ describe('WorkQueue', () => {
     expect(q.failuresOf('a')).toBe(0);
   });
 
+  it('a failure only the user can fix waits the longest delay from the first time', () => {
+    const { scheduler } = manualScheduler();
+    const q = new WorkQueue({ backoff: policy, scheduler, random: () => 0.5 });
+    expect(q.addRateLimited('bad-annotation', { slow: true })).toBe(policy.maxMs);
+    expect(q.addRateLimited('cloud-hiccup')).toBe(policy.initialMs);
+  });
+
   it('addAfter keeps the earliest delay and an immediate add replaces a pending delay', () => {
     const { scheduler, advance, timers } = manualScheduler();
     const q = new WorkQueue({ backoff: policy, scheduler });
