@@ -1,6 +1,7 @@
-// Builds the provider-neutral DesiredLoadBalancer from a Service, the Nodes and the Service's
-// EndpointSlices. Pure: no client, no clock. Throws ServiceConfigError for input no provider can use.
-import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+// Builds the provider-neutral DesiredLoadBalancer from a Service, the eligible node targets and the
+// nodes with a ready endpoint of the Service. Pure: no client, no clock. Throws ServiceConfigError
+// for input no provider can use.
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import ipaddr from 'ipaddr.js';
 import {
   ServiceConfigError,
@@ -15,7 +16,6 @@ import {
   type SessionAffinity,
   type TrafficPolicy,
 } from '../../providers/provider.js';
-import { eligibleTargets } from './eligibleNodes.js';
 import { serviceRefOf } from './serviceSelection.js';
 
 /** kube-proxy's health endpoint, checked for externalTrafficPolicy: Cluster (upstream). */
@@ -29,19 +29,14 @@ export const MAX_SESSION_AFFINITY_TIMEOUT_SECONDS = 86400;
 
 export interface DesiredOptions {
   clusterName: string;
-  needsProviderID: boolean;
-  /** Eligible targets computed once for all Services; computed from `nodes` when absent. */
-  targets?: NodeTarget[];
+  /** Eligible targets, computed once for all Services (eligibleTargets()). */
+  targets: NodeTarget[];
 }
 
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 
-export function desiredLoadBalancer(
-  service: V1Service,
-  nodes: readonly V1Node[],
-  endpointSlices: readonly V1EndpointSlice[],
-  opts: DesiredOptions,
-): DesiredLoadBalancer {
+/** `endpointNodes`: the nodes with a ready endpoint of the Service (empty where nobody follows them). */
+export function desiredLoadBalancer(service: V1Service, endpointNodes: readonly string[], opts: DesiredOptions): DesiredLoadBalancer {
   const spec = service.spec ?? {};
   const annotations = { ...(service.metadata?.annotations ?? {}) };
   const externalTrafficPolicy: TrafficPolicy = spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster';
@@ -50,7 +45,7 @@ export function desiredLoadBalancer(
     ref: serviceRefOf(service),
     clusterName: opts.clusterName,
     ports: desiredPorts(service),
-    nodes: opts.targets ?? eligibleTargets(nodes, { needsProviderID: opts.needsProviderID }),
+    nodes: opts.targets,
     externalTrafficPolicy,
     sessionAffinity: sessionAffinity(spec.sessionAffinity),
     healthCheck: healthCheckFor(externalTrafficPolicy, healthCheckNodePort),
@@ -60,7 +55,7 @@ export function desiredLoadBalancer(
     annotations,
     labels: { ...(service.metadata?.labels ?? {}) },
     selector: { ...(spec.selector ?? {}) },
-    endpointNodes: endpointNodes(endpointSlices),
+    endpointNodes: [...endpointNodes],
     currentIngress: currentIngress(service),
   };
   if (spec.loadBalancerClass) desired.loadBalancerClass = spec.loadBalancerClass;
@@ -140,7 +135,7 @@ function ipFamilyPolicy(policy: string | undefined): IPFamilyPolicy {
 }
 
 /** Nodes hosting a ready endpoint, from EndpointSlices (ready unset counts as ready, per the API). */
-export function endpointNodes(slices: readonly V1EndpointSlice[]): string[] {
+export function readyEndpointNodes(slices: readonly V1EndpointSlice[]): string[] {
   const names = new Set<string>();
   for (const slice of slices) {
     for (const ep of slice.endpoints ?? []) {

@@ -1,7 +1,7 @@
 // What reconcile needs from the outside world, as interfaces: the informer caches (ClusterView) and
 // the few writes it makes to the Kubernetes API (KubeWriter). src/kube implements them with
 // client-node; unit tests implement them in memory.
-import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { LoadBalancerIngress, Provider } from '../../providers/provider.js';
 import type { ProviderSlot } from './serviceSelection.js';
 
@@ -11,7 +11,8 @@ export interface ClusterView {
   nodes(): readonly V1Node[];
   /** Bumped whenever the node cache changes, so derived node targets can be cached. */
   nodesVersion(): number;
-  endpointSlices(namespace: string, serviceName: string): readonly V1EndpointSlice[];
+  /** Nodes with a ready endpoint of the Service, sorted (empty unless a provider follows endpoints). */
+  endpointNodes(namespace: string, serviceName: string): readonly string[];
 }
 
 export type EventType = 'Normal' | 'Warning';

@@ -12,7 +12,7 @@ import {
   type Plan,
   type ServiceRef,
 } from '../../providers/provider.js';
-import { desiredLoadBalancer, endpointNodes } from './desiredLoadBalancer.js';
+import { desiredLoadBalancer } from './desiredLoadBalancer.js';
 import { ENDPOINT_NODES_ANNOTATION } from './ourAnnotations.js';
 import { eligibleTargets, ineligibility } from './eligibleNodes.js';
 import { Reasons } from './events.js';
@@ -102,9 +102,8 @@ export class Reconciler {
   /** The plan for a Service under a provider, changing nothing (also what `plan` prints). */
   async planFor(service: V1Service, slot: ProviderRuntime): Promise<Plan> {
     const ref = serviceRefOf(service);
-    const desired = desiredLoadBalancer(service, [], this.deps.view.endpointSlices(ref.namespace, ref.name), {
+    const desired = desiredLoadBalancer(service, this.deps.view.endpointNodes(ref.namespace, ref.name), {
       clusterName: this.deps.clusterName,
-      needsProviderID: slot.provider.capabilities.needsProviderID,
       targets: this.targetsFor(slot),
     });
     validateAgainstCapabilities(desired, slot.provider.capabilities, slot.provider.name);
@@ -196,7 +195,7 @@ export class Reconciler {
   private async publishEndpointNodes(service: V1Service, slot: ProviderRuntime): Promise<void> {
     if (!slot.provider.capabilities.followsEndpoints) return;
     const ref = serviceRefOf(service);
-    const want = service.spec?.externalTrafficPolicy === 'Local' ? endpointNodes(this.deps.view.endpointSlices(ref.namespace, ref.name)).join(',') : null;
+    const want = service.spec?.externalTrafficPolicy === 'Local' ? this.deps.view.endpointNodes(ref.namespace, ref.name).join(',') : null;
     const have = service.metadata?.annotations?.[ENDPOINT_NODES_ANNOTATION] ?? null;
     if (want !== have) await this.deps.kube.annotate(service, ENDPOINT_NODES_ANNOTATION, want);
   }

@@ -17,9 +17,8 @@ export function servedServices(
     try {
       const ref = serviceRefOf(s);
       out.push(
-        desiredLoadBalancer(s, [], view.endpointSlices(ref.namespace, ref.name), {
+        desiredLoadBalancer(s, view.endpointNodes(ref.namespace, ref.name), {
           clusterName: options.clusterName,
-          needsProviderID: slot.provider.capabilities.needsProviderID,
           targets: options.targets,
         }),
       );

@@ -1,15 +1,16 @@
 // The controller's view of the cluster: informers for Services, Nodes and (only when a provider
-// follows endpoints) EndpointSlices, each object trimmed to what is read, exposed
+// follows endpoints) EndpointSlices, kept only as each slice's ready nodes, exposed
 // as the ClusterView reconcile reads. Cheap filters here decide what is worth enqueueing: status-only
 // Service updates (our own patches) and Node heartbeats are dropped.
 import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Node, type V1Service } from '@kubernetes/client-node';
 import type { ClusterView } from '../controller/ports.js';
-import { SERVICE_NAME_LABEL, endpointNodes } from '../controller/desiredLoadBalancer.js';
+import { SERVICE_NAME_LABEL } from '../controller/desiredLoadBalancer.js';
 import { ineligibility, nodeTarget } from '../controller/eligibleNodes.js';
 import { WRITTEN_BY_US } from '../controller/ourAnnotations.js';
 import type { Logger } from '../observability/logger.js';
 import { listInPages, startInformer, type RunningInformer } from './informers.js';
-import { trimEndpointSlice, trimNode, trimService } from './objectTrimming.js';
+import { EndpointNodeIndex } from './endpointNodeIndex.js';
+import { trimNode, trimService } from './objectTrimming.js';
 
 export interface ClusterCacheHandlers {
   /** A Service appeared, changed in a way that matters, or went away. */
@@ -51,6 +52,7 @@ export class ClusterCache implements ClusterView {
   private readonly serviceFps = new Map<string, string>();
   private readonly nodeFps = new Map<string, string>();
   private readonly sliceFps = new Map<string, string>();
+  private readonly endpointNodeIndex = new EndpointNodeIndex();
   private version = 0;
 
   constructor(
@@ -104,7 +106,8 @@ export class ClusterCache implements ClusterView {
     );
     const onSlice = (deleted: boolean) => (e: V1EndpointSlice) => {
       const key = keyOf(e);
-      const fp = deleted ? undefined : endpointNodes([e]).join(',');
+      if (deleted) this.endpointNodeIndex.forget(e);
+      const fp = deleted ? undefined : this.endpointNodeIndex.fingerprint(e);
       if (this.sliceFps.get(key) === fp) return;
       if (fp === undefined) this.sliceFps.delete(key);
       else this.sliceFps.set(key, fp);
@@ -112,11 +115,12 @@ export class ClusterCache implements ClusterView {
       if (serviceName) this.handlers.endpointsChanged(e.metadata?.namespace ?? '', serviceName);
     };
     if (!this.options.endpointSlices) return;
+    const absorb = (e: V1EndpointSlice) => this.endpointNodeIndex.absorb(e);
     this.slices = startInformer<V1EndpointSlice>(
       this.kubeConfig,
       '/apis/discovery.k8s.io/v1/endpointslices',
-      () => listInPages((page) => discovery.listEndpointSliceForAllNamespaces(page), trimEndpointSlice),
-      { trim: trimEndpointSlice, add: onSlice(false), update: onSlice(false), delete: onSlice(true) },
+      () => listInPages((page) => discovery.listEndpointSliceForAllNamespaces(page), absorb),
+      { trim: absorb, add: onSlice(false), update: onSlice(false), delete: onSlice(true) },
       informerOptions,
     );
   }
@@ -149,8 +153,7 @@ export class ClusterCache implements ClusterView {
     return this.version;
   }
 
-  endpointSlices(namespace: string, serviceName: string): readonly V1EndpointSlice[] {
-    if (!this.slices) return [];
-    return this.slices.cache.list(namespace).filter((e) => e.metadata?.labels?.[SERVICE_NAME_LABEL] === serviceName);
+  endpointNodes(namespace: string, serviceName: string): readonly string[] {
+    return this.endpointNodeIndex.nodesOf(namespace, serviceName);
   }
 }

@@ -1,8 +1,8 @@
 // What the caches keep: only what the controller and the speaker read, and lists read page by page.
-import type { KubernetesListObject, V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import type { KubernetesListObject, V1Node, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { listInPages } from './informers.js';
-import { trimEndpointSlice, trimNode, trimServiceForSpeaker } from './objectTrimming.js';
+import { trimNode, trimServiceForSpeaker } from './objectTrimming.js';
 
 describe('trimming', () => {
   it('keeps of a Node its labels, taints, providerID, addresses and NetworkUnavailable only', () => {
@@ -21,22 +21,6 @@ describe('trimming', () => {
       metadata: { name: 'n1', labels: { zone: 'a' } },
       spec: { providerID: 'aws:///a/i-1', taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] },
       status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }], conditions: [{ type: 'NetworkUnavailable', status: 'True' }] },
-    });
-  });
-
-  it('keeps of a slice the Service name label and each endpoint address, conditions and node', () => {
-    const slice: V1EndpointSlice = {
-      metadata: { name: 's', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'web', other: 'x' }, annotations: { a: 'b' }, ownerReferences: [] },
-      addressType: 'IPv4',
-      endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready: true }, nodeName: 'n1', zone: 'a', targetRef: { kind: 'Pod', name: 'p' } }],
-      ports: [{ port: 8080 }],
-    };
-    trimEndpointSlice(slice);
-    expect(slice).toEqual({
-      metadata: { name: 's', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'web' } },
-      addressType: 'IPv4',
-      endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready: true }, nodeName: 'n1' }],
-      ports: [{ port: 8080 }],
     });
   });
 

@@ -3,8 +3,7 @@
 // every object carries managedFields. client-node's informers have no transform hook, but they hand
 // the cached object itself to the add/update handlers, so these trim it in place, before any other
 // handler runs (see startInformer's `trim`).
-import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import { SERVICE_NAME_LABEL } from '../controller/desiredLoadBalancer.js';
+import type { V1Node, V1Service } from '@kubernetes/client-node';
 
 export function trimService(service: V1Service): void {
   if (service.metadata) delete service.metadata.managedFields;
@@ -30,21 +29,4 @@ export function trimNode(node: V1Node): void {
   if (!status) return;
   const networkUnavailable = (status.conditions ?? []).filter((c) => c.type === 'NetworkUnavailable');
   node.status = { ...(status.addresses ? { addresses: status.addresses } : {}), ...(networkUnavailable.length > 0 ? { conditions: networkUnavailable } : {}) };
-}
-
-/** Keeps the Service name label and, per endpoint, the addresses, conditions and node; and the ports. */
-export function trimEndpointSlice(slice: V1EndpointSlice): void {
-  const metadata = slice.metadata;
-  if (metadata) {
-    delete metadata.managedFields;
-    delete metadata.ownerReferences;
-    delete metadata.annotations;
-    const service = metadata.labels?.[SERVICE_NAME_LABEL];
-    metadata.labels = service === undefined ? {} : { [SERVICE_NAME_LABEL]: service };
-  }
-  slice.endpoints = (slice.endpoints ?? []).map((e) => ({
-    addresses: e.addresses,
-    ...(e.conditions ? { conditions: e.conditions } : {}),
-    ...(e.nodeName ? { nodeName: e.nodeName } : {}),
-  }));
 }

@@ -2,8 +2,8 @@
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { ServiceConfigError, type Capabilities } from '../../providers/provider.js';
-import { desiredLoadBalancer } from '../../src/controller/desiredLoadBalancer.js';
-import { eligibleNodes, excludedByLabel } from '../../src/controller/eligibleNodes.js';
+import { desiredLoadBalancer, readyEndpointNodes } from '../../src/controller/desiredLoadBalancer.js';
+import { eligibleNodes, eligibleTargets, excludedByLabel } from '../../src/controller/eligibleNodes.js';
 import { findOrphans } from '../../src/controller/garbageCollect.js';
 import { sameIngress, statusPatch } from '../../src/controller/ingressStatus.js';
 import { slotForClass, wantedSlot } from '../../src/controller/serviceSelection.js';
@@ -20,7 +20,7 @@ const service = (spec: V1Service['spec'] = {}, meta: V1Service['metadata'] = {})
   spec: { type: 'LoadBalancer', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }], ...spec },
 });
 
-const opts = { clusterName: 'c1', needsProviderID: false };
+const opts = { clusterName: 'c1', targets: [] };
 
 describe('eligibleNodes (upstream predicates)', () => {
   const nodes = [
@@ -55,7 +55,7 @@ describe('eligibleNodes (upstream predicates)', () => {
 
 describe('desiredLoadBalancer', () => {
   it('maps ports, nodes sorted by name, and the Cluster health check on kube-proxy', () => {
-    const d = desiredLoadBalancer(service(), [node('n2'), node('n1')], [], opts);
+    const d = desiredLoadBalancer(service(), [], { ...opts, targets: eligibleTargets([node('n2'), node('n1')], { needsProviderID: false }) });
     expect(d.ref).toEqual({ namespace: 'ns', name: 'web', uid: 'u1' });
     expect(d.ports).toEqual([{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }]);
     expect(d.nodes.map((n) => n.name)).toEqual(['n1', 'n2']);
@@ -72,16 +72,16 @@ describe('desiredLoadBalancer', () => {
         ],
       },
     ];
-    const d = desiredLoadBalancer(service({ externalTrafficPolicy: 'Local', healthCheckNodePort: 31000 }), [node('n1')], slices, opts);
+    const d = desiredLoadBalancer(service({ externalTrafficPolicy: 'Local', healthCheckNodePort: 31000 }), readyEndpointNodes(slices), opts);
     expect(d.healthCheck).toEqual({ protocol: 'HTTP', port: 31000, path: '/healthz' });
     expect(d.endpointNodes).toEqual(['n2']);
   });
   it('names the field for an invalid loadBalancerIP or source range', () => {
-    expect(() => desiredLoadBalancer(service({ loadBalancerIP: '300.1.1.1' }), [], [], opts)).toThrow(/spec.loadBalancerIP/);
+    expect(() => desiredLoadBalancer(service({ loadBalancerIP: '300.1.1.1' }), [], opts)).toThrow(/spec.loadBalancerIP/);
     const bad = service({}, { annotations: { 'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/8, nope' } });
     const err = (() => {
       try {
-        desiredLoadBalancer(bad, [], [], opts);
+        desiredLoadBalancer(bad, [], opts);
       } catch (e) {
         return e;
       }
@@ -93,28 +93,28 @@ describe('desiredLoadBalancer', () => {
 
 describe('desiredLoadBalancer session affinity', () => {
   it('defaults to None with no timeout', () => {
-    const d = desiredLoadBalancer(service(), [], [], opts);
+    const d = desiredLoadBalancer(service(), [], opts);
     expect(d.sessionAffinity).toBe('None');
     expect(d.sessionAffinityTimeoutSeconds).toBeUndefined();
   });
   it('carries ClientIP and its timeout, defaulting the timeout to the API default 10800', () => {
-    const withTimeout = desiredLoadBalancer(service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }), [], [], opts);
+    const withTimeout = desiredLoadBalancer(service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }), [], opts);
     expect(withTimeout.sessionAffinity).toBe('ClientIP');
     expect(withTimeout.sessionAffinityTimeoutSeconds).toBe(600);
-    const defaulted = desiredLoadBalancer(service({ sessionAffinity: 'ClientIP' }), [], [], opts);
+    const defaulted = desiredLoadBalancer(service({ sessionAffinity: 'ClientIP' }), [], opts);
     expect(defaulted.sessionAffinityTimeoutSeconds).toBe(10800);
   });
   it('ignores a timeout under None', () => {
-    const d = desiredLoadBalancer(service({ sessionAffinity: 'None', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }), [], [], opts);
+    const d = desiredLoadBalancer(service({ sessionAffinity: 'None', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }), [], opts);
     expect(d.sessionAffinity).toBe('None');
     expect(d.sessionAffinityTimeoutSeconds).toBeUndefined();
   });
   it('names the field for an unknown affinity or an out-of-range timeout', () => {
-    expect(() => desiredLoadBalancer(service({ sessionAffinity: 'Cookie' }), [], [], opts)).toThrow(/spec.sessionAffinity: unknown value "Cookie"/);
-    expect(() => desiredLoadBalancer(service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 0 } } }), [], [], opts)).toThrow(
+    expect(() => desiredLoadBalancer(service({ sessionAffinity: 'Cookie' }), [], opts)).toThrow(/spec.sessionAffinity: unknown value "Cookie"/);
+    expect(() => desiredLoadBalancer(service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 0 } } }), [], opts)).toThrow(
       /spec.sessionAffinityConfig.clientIP.timeoutSeconds/,
     );
-    expect(() => desiredLoadBalancer(service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 86401 } } }), [], [], opts)).toThrow(
+    expect(() => desiredLoadBalancer(service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 86401 } } }), [], opts)).toThrow(
       /out of range/,
     );
   });
@@ -134,28 +134,27 @@ describe('validateAgainstCapabilities', () => {
     needsProviderID: false,
   };
   it('names the port of an unsupported protocol', () => {
-    const d = desiredLoadBalancer(service({ ports: [{ port: 80, nodePort: 30080 }, { port: 9, protocol: 'SCTP', nodePort: 30009 }] }), [], [], opts);
+    const d = desiredLoadBalancer(service({ ports: [{ port: 80, nodePort: 30080 }, { port: 9, protocol: 'SCTP', nodePort: 30009 }] }), [], opts);
     expect(() => validateAgainstCapabilities(d, caps, 'x')).toThrow(/^spec.ports\[1\].protocol: SCTP is not supported/);
   });
   it('refuses mixed protocols and loadBalancerIP where the provider cannot', () => {
-    const mixed = desiredLoadBalancer(service({ ports: [{ port: 53, protocol: 'UDP', nodePort: 30053 }, { port: 53, protocol: 'TCP', nodePort: 30054 }] }), [], [], opts);
+    const mixed = desiredLoadBalancer(service({ ports: [{ port: 53, protocol: 'UDP', nodePort: 30053 }, { port: 53, protocol: 'TCP', nodePort: 30054 }] }), [], opts);
     expect(() => validateAgainstCapabilities(mixed, caps, 'x')).toThrow(/^spec.ports:/);
-    const ip = desiredLoadBalancer(service({ loadBalancerIP: '192.0.2.1' }), [], [], opts);
+    const ip = desiredLoadBalancer(service({ loadBalancerIP: '192.0.2.1' }), [], opts);
     expect(() => validateAgainstCapabilities(ip, caps, 'x')).toThrow(/^spec.loadBalancerIP:/);
   });
   it('refuses a family the provider cannot give, on spec.ipFamilies, instead of handing out another', () => {
-    const v6 = desiredLoadBalancer(service({ ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' }), [], [], opts);
+    const v6 = desiredLoadBalancer(service({ ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' }), [], opts);
     expect(() => validateAgainstCapabilities(v6, caps, 'x')).toThrow(/^spec.ipFamilies: the x provider gives only IPv4 addresses, and this Service asks for IPv6/);
     // PreferDualStack with IPv6 first is served by its IPv4 family.
-    const prefer = desiredLoadBalancer(service({ ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'PreferDualStack' }), [], [], opts);
+    const prefer = desiredLoadBalancer(service({ ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'PreferDualStack' }), [], opts);
     expect(() => validateAgainstCapabilities(prefer, caps, 'x')).not.toThrow();
   });
   it('refuses our own annotations the provider does not read, naming them; honours the ones it does', () => {
-    const unread = desiredLoadBalancer(service({}, { annotations: { 'kube-lb-provisioner.io/load-balancer-ips': '192.0.2.1' } }), [], [], opts);
+    const unread = desiredLoadBalancer(service({}, { annotations: { 'kube-lb-provisioner.io/load-balancer-ips': '192.0.2.1' } }), [], opts);
     expect(() => validateAgainstCapabilities(unread, caps, 'x')).toThrow(/^metadata.annotations\[kube-lb-provisioner.io\/load-balancer-ips\]: not supported by the x provider/);
     const read = desiredLoadBalancer(
       service({}, { annotations: { 'kube-lb-provisioner.io/idle-timeout-seconds': '60', 'kube-lb-provisioner.io/announcing-node': 'n1', 'metallb.io/address-pool': 'a' } }),
-      [],
       [],
       opts,
     );

@@ -7,7 +7,6 @@ import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.
 import { TAG_SERVICE } from '../../providers/simulated/diff.js';
 import {
   createNodes,
-  eventsFor,
   lbService,
   readService,
   startSimulatedController,
@@ -148,8 +147,8 @@ describe('bad input gets a Warning naming the field; other Services stay served'
     );
     await waitForIngress(kc, 'default', 'bad-annotation');
     expect(lbOf('bad-annotation')?.idleTimeoutSeconds).toBe(120);
-    const reasons = (await eventsFor(kc, 'default', 'bad-annotation')).map((e) => e.reason);
-    expect(reasons).toContain('EnsuredLoadBalancer');
+    // Events are recorded asynchronously, after the status.
+    await waitForEvent(kc, 'default', 'bad-annotation', 'EnsuredLoadBalancer');
   });
 });
 

@@ -18,7 +18,7 @@ class MemoryCluster implements ClusterView, KubeWriter {
   services = () => [...this.svcs.values()];
   nodes = () => this.nodeList;
   nodesVersion = () => this.nodeList.length;
-  endpointSlices = () => [];
+  endpointNodes = () => [];
   async addFinalizer(s: V1Service) {
     this.log.push('addFinalizer');
     s.metadata!.finalizers = [...(s.metadata!.finalizers ?? []), LOAD_BALANCER_CLEANUP_FINALIZER];

@@ -1,0 +1,37 @@
+// The controller's memory of EndpointSlices: per slice its ready nodes, the cached object emptied.
+import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { EndpointNodeIndex } from './endpointNodeIndex.js';
+
+const slice = (name: string, service: string, endpoints: Array<[node: string, ready: boolean | undefined]>): V1EndpointSlice => ({
+  metadata: { name, namespace: 'ns', labels: { 'kubernetes.io/service-name': service, app: 'x' }, ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: service, uid: 'u' }] },
+  addressType: 'IPv4',
+  endpoints: endpoints.map(([nodeName, ready], i) => ({ addresses: [`10.0.0.${i}`], nodeName, conditions: ready === undefined ? {} : { ready }, targetRef: { kind: 'Pod', name: `p${i}` } })),
+  ports: [{ port: 80 }],
+});
+
+describe('EndpointNodeIndex', () => {
+  it('unions the ready nodes of every slice of a Service (ready unset counts), and empties the cached slice', () => {
+    const index = new EndpointNodeIndex();
+    const a = slice('web-a', 'web', [['n2', true], ['n1', false]]);
+    const b = slice('web-b', 'web', [['n3', undefined], ['n2', true]]);
+    index.absorb(a);
+    index.absorb(b);
+    index.absorb(slice('other-a', 'other', [['n9', true]]));
+    expect(index.nodesOf('ns', 'web')).toEqual(['n2', 'n3']);
+    expect(a).toEqual({ metadata: { name: 'web-a', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', endpoints: [] });
+    // Absorbing the same (already emptied) object again changes nothing.
+    index.absorb(a);
+    expect(index.nodesOf('ns', 'web')).toEqual(['n2', 'n3']);
+    expect(index.fingerprint(a)).toBe('n2');
+  });
+
+  it('follows an update and a deletion of a slice', () => {
+    const index = new EndpointNodeIndex();
+    index.absorb(slice('web-a', 'web', [['n1', true]]));
+    index.absorb(slice('web-a', 'web', [['n4', true]]));
+    expect(index.nodesOf('ns', 'web')).toEqual(['n4']);
+    index.forget(slice('web-a', 'web', []));
+    expect(index.nodesOf('ns', 'web')).toEqual([]);
+  });
+});
