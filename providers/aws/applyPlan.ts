@@ -24,6 +24,7 @@ import type { AwsPlan, DesiredPortGroup, HealthCheckSettings } from './awsTypes.
 import { deleteOwnedTargetGroupsByName, deleteStack, deleteTargetGroup, StillReleasingError } from './deleteStack.js';
 import { describeElbTags, describeLoadBalancersByName, describeTargetGroupsByName } from './observe.js';
 import { AwsOwnershipConflictError, ingressFor } from './planActions.js';
+import { securityGroupText } from './awsText.js';
 import { backendSecurityGroupName } from './names.js';
 import { authorizeIngress, cidrPermissions, revokeIngress } from './securityGroupRules.js';
 import { ADDRESSES_TAG, clusterTagKey, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, ROLE_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
@@ -107,7 +108,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         c.send(
           new CreateSecurityGroupCommand({
             GroupName: d.lbName,
-            Description: `kube-lb-provisioner: NLB of ${d.ref.namespace}/${d.ref.name}`,
+            Description: securityGroupText(`kube-lb-provisioner: NLB of ${d.ref.namespace}/${d.ref.name}`),
             VpcId: d.vpcId,
             TagSpecifications: [{ ResourceType: 'security-group', Tags: toTagList({ ...d.tags, Name: d.lbName, [LOAD_BALANCER_NAME_TAG]: d.lbName, [PLACEMENT_TAG]: d.placement }) }],
           }),
@@ -139,7 +140,8 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         c.send(
           new CreateSecurityGroupCommand({
             GroupName: name,
-            Description: `kube-lb-provisioner: shared backend group of cluster ${clusterName}'s NLBs`,
+            // No apostrophe: CreateSecurityGroup refuses it (see awsText.ts).
+            Description: securityGroupText(`kube-lb-provisioner: shared backend group of the NLBs of cluster ${clusterName}`),
             VpcId: d.vpcId,
             TagSpecifications: [{ ResourceType: 'security-group', Tags: toTagList({ [clusterTagKey(clusterName)]: 'owned', [ROLE_TAG]: 'backend', Name: name }) }],
           }),

@@ -13,6 +13,12 @@ afterAll(async () => {
   await h?.stop();
 });
 
+/** An Elastic IP of its own per test: AWS refuses one that another NLB already holds. */
+async function freshEip(): Promise<{ allocationId: string; publicIp: string }> {
+  const eip = await h.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+  h.provider.invalidateEnvironment();
+  return { allocationId: eip.AllocationId!, publicIp: eip.PublicIp! };
+}
 
 function createRequests() {
   return h.proxy.requests.filter((r) => r.action === 'CreateLoadBalancer' && !r.throttled).map((r) => Object.fromEntries([...r.params.entries()].filter(([k]) => k.startsWith('SubnetMappings') || k === 'Name' || k === 'Scheme')));
@@ -20,7 +26,7 @@ function createRequests() {
 
 describe('aws provider addresses', () => {
   it('puts the Elastic IP of spec.loadBalancerIP into SubnetMappings.AllocationId and reports it', async () => {
-    const eip = h.world.eips[0]!;
+    const eip = await freshEip();
     const svc = makeService(h, { loadBalancerIP: eip.publicIp });
     h.proxy.requests.length = 0;
     const { result } = await converge(h.provider, svc);
@@ -33,7 +39,8 @@ describe('aws provider addresses', () => {
 
   it('supports aws-load-balancer-eip-allocations (one per subnet) with the subnets annotation', async () => {
     const subnets = Object.values(h.world.publicSubnets).slice(0, 2);
-    const allocations = h.world.eips.map((e) => e.allocationId);
+    const eips = [await freshEip(), await freshEip()];
+    const allocations = eips.map((e) => e.allocationId);
     const svc = makeService(h, {
       annotations: {
         'service.beta.kubernetes.io/aws-load-balancer-subnets': subnets.join(','),
@@ -48,7 +55,7 @@ describe('aws provider addresses', () => {
       'SubnetMappings.member.2.SubnetId': subnets[1],
       'SubnetMappings.member.2.AllocationId': allocations[1],
     });
-    expect(result.ingress.filter((i) => i.ip).map((i) => i.ip)).toEqual(h.world.eips.map((e) => e.publicIp));
+    expect(result.ingress.filter((i) => i.ip).map((i) => i.ip)).toEqual(eips.map((e) => e.publicIp));
   });
 
   it('uses PrivateIPv4Address for an internal load balancer in the subnet that holds the address', async () => {
@@ -103,7 +110,7 @@ describe('aws provider addresses', () => {
   });
 
   it('replaces the NLB when the subnets change but the Elastic IP stays: the old one goes first, since it holds the address', async () => {
-    const eip = h.world.eips[0]!;
+    const eip = await freshEip();
     const [zoneA, zoneB] = Object.keys(h.world.publicSubnets);
     const svc = makeService(h, { loadBalancerIP: eip.publicIp, annotations: { 'service.beta.kubernetes.io/aws-load-balancer-subnets': h.world.publicSubnets[zoneA!]! } });
     await converge(h.provider, svc);
@@ -125,7 +132,7 @@ describe('aws provider addresses', () => {
   });
 
   it('replaces the NLB when the IP changes: announces it, creates the new one, then deletes the old one', async () => {
-    const [first, second] = h.world.eips;
+    const [first, second] = [await freshEip(), await freshEip()];
     const svc = makeService(h, { loadBalancerIP: first!.publicIp });
     await converge(h.provider, svc);
     const oldLb = (await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid));

@@ -1,0 +1,57 @@
+// The provider against AWS's documented rules that moto does not enforce (test/aws/support/awsRules.ts
+// makes the fault proxy refuse what AWS refuses). Each test fails on a provider that breaks the rule.
+import { CreateSecurityGroupCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceConfigError } from '../../providers/provider.js';
+import { motoClients } from '../support/moto.js';
+import { converge, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+
+let h: AwsHarness;
+beforeAll(async () => {
+  h = await startAwsHarness({ clusterName: 'rules-cluster' });
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+async function refusal(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+describe('AWS character sets', () => {
+  it('the proxy refuses a security group description AWS refuses (an apostrophe), as AWS does', async () => {
+    const viaProxy = motoClients(h.proxy.endpoint).ec2;
+    const error = await refusal(viaProxy.send(new CreateSecurityGroupCommand({ GroupName: 'probe', Description: "cluster x's NLBs", VpcId: h.world.vpcId })));
+    viaProxy.destroy();
+    expect((error as Error).name).toBe('InvalidParameterValue');
+  });
+
+  it("the first Service of a cluster gets its NLB: the backend group's description is one AWS accepts", async () => {
+    h.proxy.requests.length = 0;
+    await converge(h.provider, makeService(h));
+    const groups = h.proxy.requests.filter((r) => r.action === 'CreateSecurityGroup');
+    expect(groups.map((r) => r.params.get('GroupName'))).toContainEqual(expect.stringMatching(/^k8s-backend-/));
+    expect(h.proxy.requests.filter((r) => r.refused)).toEqual([]);
+    for (const r of groups) expect(r.params.get('GroupDescription')).toMatch(/^[a-zA-Z0-9 ._\-:/()#,@[\]+=&;{}!$*]{1,255}$/);
+  });
+
+  it.each([
+    ['team=a&b', 'only letters, numbers, spaces'],
+    [`k=${'v'.repeat(256)}`, 'longer than 255'],
+    [`${'k'.repeat(128)}=v`, 'longer than 127'],
+    ['cost*center=1', 'only letters, numbers, spaces'],
+  ])('an additional tag AWS would refuse (%s) is a ServiceConfigError naming the annotation, before any call', async (tags, why) => {
+    const svc = makeService(h, { annotations: { 'service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags': tags } });
+    h.proxy.requests.length = 0;
+    const error = await refusal(converge(h.provider, svc));
+    expect(error).toBeInstanceOf(ServiceConfigError);
+    expect((error as ServiceConfigError).field).toBe('service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags');
+    expect((error as Error).message).toContain(why);
+    expect(h.proxy.requests.filter((r) => r.action.startsWith('Create'))).toEqual([]);
+  });
+});
