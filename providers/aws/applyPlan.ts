@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ServiceConfigError, type ApplyResult, type ProviderEvent } from '../provider.js';
 import { targetGroupAttributesField } from './annotations.js';
-import { isCode, type AwsApi } from './awsApi.js';
+import { isCode, rootError, type AwsApi } from './awsApi.js';
 import type { AwsPlan, DesiredPortGroup, HealthCheckSettings } from './awsTypes.js';
 import { deleteOwnedTargetGroupsByName, deleteStack, deleteTargetGroup, StillReleasingError } from './deleteStack.js';
 import { describeElbTags, describeLoadBalancersByName, describeTargetGroupsByName } from './observe.js';
@@ -27,7 +27,7 @@ import { AwsOwnershipConflictError, ingressFor } from './planActions.js';
 import { securityGroupText } from './awsText.js';
 import { backendSecurityGroupName } from './names.js';
 import { authorizeIngress, cidrPermissions, revokeIngress } from './securityGroupRules.js';
-import { ADDRESSES_TAG, clusterTagKey, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, ROLE_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
+import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, ROLE_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
 
 /** On every node rule this provider adds (with the cluster and role tags). */
 export const NODE_RULE_DESCRIPTION = 'kube-lb-provisioner: NodePorts from the NLBs';
@@ -75,6 +75,11 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     deps.emit({ ref: d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `node ${node.name} is not a target: ${node.reason}` });
   }
 
+  const heldTag: Record<string, string> = d.heldAddresses.length > 0 ? { [HELD_ADDRESSES_TAG]: d.heldAddresses.join(' ') } : {};
+  // Replaced NLBs that hold addresses the new one needs, deleted but with their interfaces (and so
+  // their anchor security group) not yet released.
+  const stillReleasing = new Set<string>();
+
   const needSg = () => {
     if (!sgId) throw new Error(`security group of ${d.lbName} is not known yet`);
     return sgId;
@@ -110,7 +115,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
             GroupName: d.lbName,
             Description: securityGroupText(`kube-lb-provisioner: NLB of ${d.ref.namespace}/${d.ref.name}`),
             VpcId: d.vpcId,
-            TagSpecifications: [{ ResourceType: 'security-group', Tags: toTagList({ ...d.tags, Name: d.lbName, [LOAD_BALANCER_NAME_TAG]: d.lbName, [PLACEMENT_TAG]: d.placement }) }],
+            TagSpecifications: [{ ResourceType: 'security-group', Tags: toTagList({ ...d.tags, ...heldTag, Name: d.lbName, [LOAD_BALANCER_NAME_TAG]: d.lbName, [PLACEMENT_TAG]: d.placement }) }],
           }),
         ),
       );
@@ -213,7 +218,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
       lb = { arn: existing.LoadBalancerArn, dnsName: existing.DNSName ?? '', state: existing.State?.Code ?? 'provisioning' };
       return;
     }
-    const tags: Record<string, string> = { ...d.tags, [PLACEMENT_TAG]: d.placement };
+    const tags: Record<string, string> = { ...d.tags, ...heldTag, [PLACEMENT_TAG]: d.placement };
     if (d.addresses.length > 0) tags[ADDRESSES_TAG] = d.addresses.join(' ');
     const res = await api.elb('CreateLoadBalancer', true, (c) =>
       c.send(
@@ -227,7 +232,14 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           Tags: toTagList(tags),
         }),
       ),
-    );
+    ).catch((error: unknown) => {
+      if (!isCode(rootError(error), 'ResourceInUseException', 'ResourceInUse') || d.heldAddresses.length === 0) throw error;
+      // Our replaced NLB's interfaces still hold the address: wait for AWS to release them.
+      if (plan.retiring.some((s) => s.holds.some((a) => d.heldAddresses.includes(a)))) {
+        throw new StillReleasingError(`${d.heldAddresses.join(', ')} (held by the replaced NLB's network interfaces)`);
+      }
+      throw new ServiceConfigError(d.addressField ?? 'spec.loadBalancerIP', `AWS says ${d.heldAddresses.join(', ')} is in use by another resource: ${(rootError(error) as Error).message}`);
+    });
     const created = res.LoadBalancers![0]!;
     lb = { arn: created.LoadBalancerArn!, dnsName: created.DNSName ?? '', state: created.State?.Code ?? 'provisioning' };
   };
@@ -358,7 +370,14 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           deps.emit({ ref: d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${d.lbName} now also serves from ${step.subnetIds.join(', ')}` });
           break;
         case 'retireStack':
-          await deleteStack(api, clusterName, uid, step.stack);
+          try {
+            await deleteStack(api, clusterName, uid, step.stack);
+          } catch (error) {
+            // The old NLB is gone but its interfaces are not yet: go on to the create, which waits on the address.
+            if (!(error instanceof StillReleasingError) || !step.first) throw error;
+            stillReleasing.add(step.stack.lbName);
+            break;
+          }
           deps.emit({ ref: d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `deleted replaced NLB ${step.stack.lbName}` });
           break;
       }
@@ -372,7 +391,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `NLB ${d.lbName} is provisioning` };
   }
   if (lb.state === 'failed') throw new Error(`NLB ${d.lbName} failed to provision; delete it in AWS or recreate the Service`);
-  const retired = new Set(plan.actions.flatMap((a) => (a.step.op === 'retireStack' ? [a.step.stack.lbName] : [])));
+  const retired = new Set(plan.actions.flatMap((a) => (a.step.op === 'retireStack' && !stillReleasing.has(a.step.stack.lbName) ? [a.step.stack.lbName] : [])));
   const remaining = plan.retiring.filter((s) => !retired.has(s.lbName));
   if (remaining.length > 0) {
     return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `replaced NLB ${remaining.map((s) => s.lbName).join(', ')} is still to be deleted` };

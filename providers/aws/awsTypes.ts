@@ -66,6 +66,8 @@ export interface ObservedStack {
   lbName: string;
   placement: string;
   securityGroup: { id: string; ingress: IngressRule[]; tags: Record<string, string> };
+  /** Addresses this stack holds or may still hold (its anchor's tag, and what its NLB reports). */
+  holds: string[];
   loadBalancer?: {
     arn: string;
     dnsName: string;
@@ -114,6 +116,10 @@ export interface DesiredStack {
   subnetMappings: SubnetMapping[];
   /** Public addresses of the Elastic IPs in subnetMappings, in the same order. */
   addresses: string[];
+  /** Every address the NLB asks for: those Elastic IPs' public addresses and the private IPv4s. */
+  heldAddresses: string[];
+  /** The field the addresses come from (spec.loadBalancerIP or an annotation), for errors about them. */
+  addressField?: string;
   /** Ownership plus the user's additional tags: on every resource. */
   tags: Record<string, string>;
   groups: DesiredPortGroup[];
@@ -150,7 +156,8 @@ export type AwsStep =
   /** The user's additional tags changed: add them (tags the user dropped from the annotation stay). */
   | { op: 'tagResources'; elbArns: string[]; securityGroupId?: string; tags: Record<string, string> }
   | { op: 'authorizeNodeRules'; groupId: string; rules: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[] }
-  | { op: 'retireStack'; stack: ObservedStack }
+  /** first: the old NLB holds addresses the new one needs, so it goes before the create. */
+  | { op: 'retireStack'; stack: ObservedStack; first?: boolean }
   /** Enable more zones on an existing NLB (SetSubnets must repeat every enabled subnet). */
   | { op: 'setSubnets'; arn: string; subnetIds: string[] };
 

@@ -58,7 +58,7 @@ function resolveMappings(
   desired: DesiredLoadBalancer,
   options: AwsServiceOptions,
   env: AwsEnvironment,
-): { mappings: SubnetMapping[]; addresses: string[]; vpcId: string } {
+): { mappings: SubnetMapping[]; addresses: string[]; vpcId: string; field?: string } {
   const subnets = resolveSubnets(options, env, desired.clusterName);
   const vpcId = subnets[0]!.vpcId;
   if (subnets.some((s) => s.vpcId !== vpcId)) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'the subnets are in different VPCs');
@@ -70,7 +70,7 @@ function mappingsFor(
   options: AwsServiceOptions,
   env: AwsEnvironment,
   subnets: AwsEnvironment['subnets'],
-): { mappings: SubnetMapping[]; addresses: string[] } {
+): { mappings: SubnetMapping[]; addresses: string[]; field?: string } {
   const ip = desired.loadBalancerIP;
   if (ip !== undefined && (options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined)) {
     throw new ServiceConfigError('spec.loadBalancerIP', `set either spec.loadBalancerIP or ${AWS_ANNOTATIONS.eipAllocations}/${AWS_ANNOTATIONS.privateIPv4Addresses}, not both`);
@@ -87,14 +87,21 @@ function mappingsFor(
       if (!subnet) throw new ServiceConfigError(field, `${address} is in none of the load balancer's subnets (${subnets.map((s) => `${s.id} ${s.cidr}`).join(', ')})`);
       return { SubnetId: subnet.id, PrivateIPv4Address: address };
     });
-    return { mappings, addresses: [] };
+    // SubnetMappings: "one private IP address per subnet".
+    const seen = new Map<string, string>();
+    for (const m of mappings) {
+      const other = seen.get(m.SubnetId);
+      if (other !== undefined) throw new ServiceConfigError(field, `${other} and ${m.PrivateIPv4Address} are both in subnet ${m.SubnetId}; an NLB takes one private address per subnet`);
+      seen.set(m.SubnetId, m.PrivateIPv4Address);
+    }
+    return { mappings, addresses: [], field };
   }
 
   if (ip !== undefined) {
     const eip = env.addresses.find((a) => a.publicIp === ip);
     if (!eip) throw new ServiceConfigError('spec.loadBalancerIP', `the AWS account holds no Elastic IP ${ip}; allocate it first (or remove spec.loadBalancerIP)`);
     // NLBs take an Elastic IP for every subnet or for none: one address means one zone.
-    return { mappings: [{ SubnetId: subnets[0]!.id, AllocationId: eip.allocationId }], addresses: [ip] };
+    return { mappings: [{ SubnetId: subnets[0]!.id, AllocationId: eip.allocationId }], addresses: [ip], field: 'spec.loadBalancerIP' };
   }
   if (options.eipAllocations !== undefined) {
     if (options.eipAllocations.length !== subnets.length) {
@@ -105,7 +112,7 @@ function mappingsFor(
       if (!eip) throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, `the AWS account holds no Elastic IP allocation ${id}`);
       return eip.publicIp;
     });
-    return { mappings: subnets.map((s, i) => ({ SubnetId: s.id, AllocationId: options.eipAllocations![i]! })), addresses };
+    return { mappings: subnets.map((s, i) => ({ SubnetId: s.id, AllocationId: options.eipAllocations![i]! })), addresses, field: AWS_ANNOTATIONS.eipAllocations };
   }
   return { mappings: subnets.map((s) => ({ SubnetId: s.id })), addresses: [] };
 }
@@ -195,7 +202,8 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
   const placement = placementOf(desired, options);
   const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placement);
   const groups = groupPorts(desired, options, lbName);
-  const { mappings, addresses, vpcId } = resolveMappings(desired, options, env);
+  const { mappings, addresses, vpcId, field } = resolveMappings(desired, options, env);
+  const heldAddresses = [...addresses, ...mappings.flatMap((m) => (m.PrivateIPv4Address ? [m.PrivateIPv4Address] : []))];
 
   const sources = desired.sourceRanges.length > 0 ? desired.sourceRanges : ['0.0.0.0/0'];
   for (const cidr of sources) {
@@ -246,6 +254,8 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
     scheme: options.scheme,
     subnetMappings: mappings,
     addresses,
+    heldAddresses,
+    ...(field !== undefined ? { addressField: field } : {}),
     tags,
     groups,
     instanceIds: [...instanceIds].sort(),

@@ -1,7 +1,7 @@
 // Pure diff: what exists (observe) against what the Service wants (buildDesiredStack) gives an
 // ordered, printable plan. Order matters for crash safety: the security group (our anchor) comes
 // first and goes last; rules open before a port is served and close after it is gone.
-import type { DesiredLoadBalancer, LoadBalancerIngress } from '../provider.js';
+import { ServiceConfigError, type DesiredLoadBalancer, type LoadBalancerIngress } from '../provider.js';
 import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
 import { buildDesiredStack } from './desiredStack.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
@@ -70,10 +70,16 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     const from = retiring.map((s) => s.lbName);
     add({ op: 'announceReplacement', from }, `placement changed (scheme, subnets or addresses): a new NLB ${stack.lbName} replaces ${from.join(', ')}`, { mutating: false });
   }
-  // An Elastic IP sits on one NLB at a time: if the successor needs an address the old one holds,
-  // the old one has to go first (a short outage, which the replacement Event announces).
-  const blocking = current?.loadBalancer ? [] : retiring.filter((s) => (s.loadBalancer?.addresses ?? []).some((a) => stack.addresses.includes(a)));
-  for (const old of blocking) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} first: it holds ${old.loadBalancer!.addresses.join(', ')}, which the new one needs`);
+  // An address (Elastic IP or private IPv4) sits on one network interface at a time, and an NLB's
+  // interfaces outlive it for a while: if the successor needs an address an old stack holds, the old
+  // one goes first (a short outage, which the replacement Event announces) and the create waits.
+  const wanted = new Set(stack.heldAddresses);
+  const blocking = current?.loadBalancer ? [] : retiring.filter((s) => s.holds.some((a) => wanted.has(a)));
+  for (const old of blocking) {
+    const shared = old.holds.filter((a) => wanted.has(a));
+    add({ op: 'retireStack', stack: old, first: true }, `delete replaced NLB ${old.lbName} first: it holds ${shared.join(', ')}, which the new one needs`);
+  }
+  refuseAddressesInUse(observed, stack);
 
   // 1. The security group: created first, it anchors everything else of this load balancer.
   if (!current) add({ op: 'createSecurityGroup' }, `create security group ${stack.lbName} (anchor and source ranges of the NLB)`);
@@ -195,6 +201,24 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   if (current) plan.current = current;
   if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current);
   return plan;
+}
+
+/**
+ * An Elastic IP associated with something that is not one of this Service's NLBs cannot be used:
+ * AWS would answer ResourceInUse on every attempt. (The environment is cached; a newer association
+ * still shows up as ResourceInUse on create, which apply answers the same way.)
+ */
+function refuseAddressesInUse(observed: AwsObserved, stack: DesiredStack): void {
+  const ours = new Set(observed.stacks.flatMap((s) => s.holds));
+  for (const address of stack.addresses) {
+    const eip = observed.env.addresses.find((a) => a.publicIp === address);
+    if (eip?.associated && !ours.has(address)) {
+      throw new ServiceConfigError(
+        stack.addressField ?? 'spec.loadBalancerIP',
+        `the Elastic IP ${address} (${eip.allocationId}) is already associated with another resource; disassociate it or choose another address`,
+      );
+    }
+  }
 }
 
 /**

@@ -171,6 +171,7 @@ describe('aws diff', () => {
       lbName: s.lbName,
       placement: s.placement,
       securityGroup: { id: 'sg-lb', ingress: s.ingress, tags: s.tags },
+      holds: [],
       loadBalancer: {
         arn: 'arn:lb',
         dnsName: 'x.elb.amazonaws.com',
@@ -234,6 +235,7 @@ describe('aws session affinity (target group stickiness)', () => {
       lbName: s.lbName,
       placement: s.placement,
       securityGroup: { id: 'sg-lb', ingress: s.ingress, tags: s.tags },
+      holds: [],
       listeners: [],
       targetGroups: [attributes ? { ...tg, attributes } : tg],
     };
