@@ -138,7 +138,30 @@ function healthCheckFor(desired: DesiredLoadBalancer, options: AwsServiceOptions
   if (o.healthyThreshold !== undefined) hc.healthyThreshold = o.healthyThreshold;
   if (o.unhealthyThreshold !== undefined) hc.unhealthyThreshold = o.unhealthyThreshold;
   if (o.successCodes !== undefined && hc.protocol !== 'TCP') hc.successCodes = o.successCodes;
+  checkIntervalCoversTimeout(hc);
   return hc;
+}
+
+/** AWS's defaults for NLB target groups (ELB API reference, CreateTargetGroupInput). */
+export const DEFAULT_HEALTH_CHECK_INTERVAL = 30;
+export function defaultHealthCheckTimeout(protocol: HealthCheckSettings['protocol']): number {
+  return protocol === 'HTTP' ? 6 : 10;
+}
+
+/**
+ * AWS refuses a health check timeout longer than its interval (NLB target group health checks), on
+ * create and on modify, and counts its defaults (interval 30 s; timeout 6 s for HTTP, 10 s otherwise):
+ * an interval of 5 alone fails.
+ */
+function checkIntervalCoversTimeout(hc: HealthCheckSettings): void {
+  const interval = hc.intervalSeconds ?? DEFAULT_HEALTH_CHECK_INTERVAL;
+  const timeout = hc.timeoutSeconds ?? defaultHealthCheckTimeout(hc.protocol);
+  if (timeout <= interval) return;
+  const timeoutSource = hc.timeoutSeconds !== undefined ? `${AWS_ANNOTATIONS.hcTimeout} is ${timeout}` : `the timeout is AWS's default for ${hc.protocol}, ${timeout} s`;
+  throw new ServiceConfigError(
+    hc.intervalSeconds !== undefined ? AWS_ANNOTATIONS.hcInterval : AWS_ANNOTATIONS.hcTimeout,
+    `${timeoutSource}, longer than the interval (${hc.intervalSeconds !== undefined ? `${AWS_ANNOTATIONS.hcInterval} is ${interval}` : `AWS's default, ${interval} s`}); AWS refuses that: set ${AWS_ANNOTATIONS.hcTimeout} to ${interval} or less, or raise ${AWS_ANNOTATIONS.hcInterval}`,
+  );
 }
 
 /**

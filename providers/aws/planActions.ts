@@ -3,7 +3,7 @@
 // first and goes last; rules open before a port is served and close after it is gone.
 import { ServiceConfigError, type DesiredLoadBalancer, type LoadBalancerIngress } from '../provider.js';
 import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
-import { buildDesiredStack } from './desiredStack.js';
+import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout } from './desiredStack.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
 /** A resource with our name but without this cluster's ownership tag: never touched. */
@@ -22,6 +22,18 @@ export function healthCheckDiffers(observed: HealthCheckSettings, desired: Healt
   // Optional settings are compared only when asked for, so AWS defaults do not cause endless updates.
   const optional = ['intervalSeconds', 'timeoutSeconds', 'healthyThreshold', 'unhealthyThreshold', 'successCodes'] as const;
   return optional.some((k) => desired[k] !== undefined && observed[k] !== desired[k]);
+}
+
+/**
+ * ModifyTargetGroup keeps the timeout a group has when none is sent; AWS checks it against the new
+ * interval. A timeout we do not manage that the new interval would undercut is sent as the protocol's
+ * default, or the interval when that is shorter.
+ */
+export function withTimeoutWithinInterval(observed: HealthCheckSettings, desired: HealthCheckSettings): HealthCheckSettings {
+  const interval = desired.intervalSeconds ?? observed.intervalSeconds ?? DEFAULT_HEALTH_CHECK_INTERVAL;
+  const kept = observed.timeoutSeconds ?? defaultHealthCheckTimeout(observed.protocol);
+  if (desired.timeoutSeconds !== undefined || kept <= interval) return desired;
+  return { ...desired, timeoutSeconds: Math.min(defaultHealthCheckTimeout(desired.protocol), interval) };
 }
 
 /** What a new target group reports for the attributes we may set, so None on a new group is no call. */
@@ -96,7 +108,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     if (have && !have.owned) throw new AwsOwnershipConflictError(`target group ${g.targetGroupName} exists without this cluster's ownership tag; it is left alone`);
     if (!have) add({ op: 'createTargetGroup', group: g }, `create target group ${g.targetGroupName} ${g.protocol} for port ${g.port} (health check ${describeHealthCheck(g.healthCheck)})`);
     else if (healthCheckDiffers(have.healthCheck, g.healthCheck)) {
-      add({ op: 'modifyTargetGroup', arn: have.arn, name: have.name, healthCheck: g.healthCheck }, `health check of ${have.name}: ${describeHealthCheck(have.healthCheck)} -> ${describeHealthCheck(g.healthCheck)}`);
+      add({ op: 'modifyTargetGroup', arn: have.arn, name: have.name, healthCheck: withTimeoutWithinInterval(have.healthCheck, g.healthCheck) }, `health check of ${have.name}: ${describeHealthCheck(have.healthCheck)} -> ${describeHealthCheck(g.healthCheck)}`);
     }
     // Stickiness (spec.sessionAffinity) and the annotation's attributes: set right after creation,
     // before a listener sends traffic, and changed in place afterwards.

@@ -55,3 +55,36 @@ describe('AWS character sets', () => {
     expect(h.proxy.requests.filter((r) => r.action.startsWith('Create'))).toEqual([]);
   });
 });
+
+describe('health check interval and timeout', () => {
+  const interval = 'service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval';
+  const timeout = 'service.beta.kubernetes.io/aws-load-balancer-healthcheck-timeout';
+
+  it("an interval below AWS's default timeout is a ServiceConfigError naming both annotations, before any call", async () => {
+    const svc = makeService(h, { annotations: { [interval]: '5' } });
+    h.proxy.requests.length = 0;
+    const error = await refusal(converge(h.provider, svc));
+    expect(error).toBeInstanceOf(ServiceConfigError);
+    expect((error as ServiceConfigError).field).toBe(interval);
+    expect((error as Error).message).toContain(timeout);
+    expect(h.proxy.requests.filter((r) => r.action.startsWith('Create'))).toEqual([]);
+  });
+
+  it('an interval with a timeout that fits converges', async () => {
+    const svc = makeService(h, { annotations: { [interval]: '5', [timeout]: '5' } });
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    expect(h.proxy.requests.filter((r) => r.refused)).toEqual([]);
+  });
+
+  it('lowering the interval under a timeout the group keeps sends a timeout that fits, so AWS accepts the modify', async () => {
+    const svc = makeService(h, { annotations: { [interval]: '30', [timeout]: '20' } });
+    await converge(h.provider, svc);
+    svc.annotations = { [interval]: '10' };
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    const modify = h.proxy.requests.filter((r) => r.action === 'ModifyTargetGroup');
+    expect(modify.map((r) => r.refused)).toEqual([undefined]);
+    expect(modify[0]!.params.get('HealthCheckTimeoutSeconds')).toBe('10');
+  });
+});
