@@ -125,6 +125,8 @@ export interface DesiredStack {
   groups: DesiredPortGroup[];
   /** Instance IDs of the eligible nodes, sorted. */
   instanceIds: string[];
+  /** The zone of each instance, from its node's providerID or zone label ('' when neither says). */
+  instanceZones: Record<string, string>;
   skippedNodes: { name: string; reason: string }[];
   /** Rules of the load balancer's security group (the source ranges on each listener port). */
   ingress: IngressRule[];

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { providerEntryBase } from '../common/providerConfig.js';
+import { AWS_DEFAULT_QUOTAS } from './quotas.js';
 
 const bucket = z.object({ ratePerSecond: z.number().positive(), burst: z.number().int().min(1) });
 
@@ -36,5 +37,15 @@ export const awsConfigSchema = z.object({
   retries: z.number().int().min(0).default(6),
   /** An owned target group no listener uses and no Service wants is deleted after this long (two resyncs apart). */
   targetGroupSweepAgeSeconds: z.number().int().min(0).default(600),
+  /** The account's quotas, checked before the call that would exceed them (AWS's defaults; raise them with yours). */
+  quotas: z
+    .object({
+      listenersPerLoadBalancer: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.listenersPerLoadBalancer),
+      targetsPerZonePerLoadBalancer: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.targetsPerZonePerLoadBalancer),
+      loadBalancersPerRegion: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.loadBalancersPerRegion),
+      tagsPerResource: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.tagsPerResource),
+      inboundRulesPerSecurityGroup: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.inboundRulesPerSecurityGroup),
+    })
+    .prefault({}),
 });
 export type AwsConfig = z.infer<typeof awsConfigSchema>;

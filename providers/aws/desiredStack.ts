@@ -6,7 +6,7 @@ import { ServiceConfigError, serviceKey, type DesiredLoadBalancer } from '../pro
 import { AWS_ANNOTATIONS, parseAwsAnnotations, type AwsServiceOptions } from './annotations.js';
 import type { AwsEnvironment, DesiredPortGroup, DesiredStack, HealthCheckSettings, IngressRule, SubnetMapping } from './awsTypes.js';
 import { loadBalancerName, targetGroupName, type TargetGroupProtocol } from './names.js';
-import { instanceIdFromProviderID } from './providerID.js';
+import { instanceIdFromProviderID, zoneFromProviderID } from './providerID.js';
 import { clusterTagKey, SERVICE_NAME_TAG, SERVICE_UID_TAG } from './tags.js';
 
 /** What decides where the NLB lives; subnet mappings cannot change, so a new value means a new NLB. */
@@ -254,11 +254,15 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
   }
 
   const instanceIds = new Set<string>();
+  const instanceZones: Record<string, string> = {};
   const skippedNodes: DesiredStack['skippedNodes'] = [];
   for (const node of desired.nodes) {
     const id = instanceIdFromProviderID(node.providerID);
     if (id === undefined) skippedNodes.push({ name: node.name, reason: `spec.providerID "${node.providerID ?? ''}" is not aws:///<zone>/i-...` });
-    else instanceIds.add(id);
+    else {
+      instanceIds.add(id);
+      instanceZones[id] = zoneFromProviderID(node.providerID) ?? node.zone ?? '';
+    }
   }
 
   const tags: Record<string, string> = {
@@ -282,6 +286,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
     tags,
     groups,
     instanceIds: [...instanceIds].sort(),
+    instanceZones,
     skippedNodes,
     ingress,
     nodeSecurityGroupIds: [...env.nodeSecurityGroupIds].sort(),
