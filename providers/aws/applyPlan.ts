@@ -1,7 +1,7 @@
 // Carries out an AwsPlan step by step. Every step is safe to repeat after a crash at any point:
 // creates look for an owned resource with the deterministic name first (AWS would otherwise hand
 // back a foreign one with the same name), deletes treat "not found" as done.
-import { CreateSecurityGroupCommand, CreateTagsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { CreateSecurityGroupCommand, CreateTagsCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import {
   AddTagsCommand,
   CreateListenerCommand,
@@ -260,6 +260,34 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     }
   };
 
+  // RegisterTargets refuses the whole call when one instance is not running (stopped, stopping,
+  // pending): register the running ones, report the rest, and go on with the plan. They are
+  // registered by a later reconcile once running.
+  const registerRunning = async (arn: string, targets: { id: string; port: number }[]) => {
+    const send = (list: { id: string; port: number }[]) =>
+      api.elb('RegisterTargets', true, (c) => c.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: list.map((t) => ({ Id: t.id, Port: t.port })) })));
+    try {
+      await send(targets);
+      return;
+    } catch (error) {
+      if (!isCode(error, 'InvalidTargetException', 'InvalidTarget')) throw error;
+    }
+    const states = await instanceStates(targets.map((t) => t.id));
+    const running = targets.filter((t) => states.get(t.id) === 'running');
+    const skipped = targets.filter((t) => states.get(t.id) !== 'running');
+    if (running.length > 0) await send(running);
+    for (const t of skipped) {
+      deps.emit({ ref: d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `instance ${t.id} is ${states.get(t.id) ?? 'gone'}, and AWS registers running instances only: it is not a target of ${d.lbName} for now` });
+    }
+  };
+  const instanceStates = async (ids: string[]): Promise<Map<string, string>> => {
+    // A filter (not InstanceIds) so that an instance that no longer exists is simply absent.
+    const res = await api.ec2('DescribeInstances', false, (c) => c.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }] })));
+    const states = new Map<string, string>();
+    for (const i of (res.Reservations ?? []).flatMap((r) => r.Instances ?? [])) if (i.InstanceId) states.set(i.InstanceId, i.State?.Name ?? 'unknown');
+    return states;
+  };
+
   let index = 0;
   try {
     for (const action of plan.actions) {
@@ -334,11 +362,9 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         case 'deleteTargetGroupsByName':
           await deleteOwnedTargetGroupsByName(api, clusterName, uid, step.names);
           break;
-        case 'registerTargets': {
-          const arn = await targetGroupArn(step.targetGroupName);
-          await api.elb('RegisterTargets', true, (c) => c.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: step.targets.map((t) => ({ Id: t.id, Port: t.port })) })));
+        case 'registerTargets':
+          await registerRunning(await targetGroupArn(step.targetGroupName), step.targets);
           break;
-        }
         case 'deregisterTargets': {
           const arn = await targetGroupArn(step.targetGroupName);
           try {

@@ -1,10 +1,10 @@
 // The provider against AWS's documented rules that moto does not enforce (test/aws/support/awsRules.ts
 // makes the fault proxy refuse what AWS refuses). Each test fails on a provider that breaks the rule.
-import { CreateSecurityGroupCommand } from '@aws-sdk/client-ec2';
+import { CreateSecurityGroupCommand, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError } from '../../providers/provider.js';
 import { motoClients } from '../support/moto.js';
-import { converge, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+import { converge, inventory, makeService, ownedBy, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -86,5 +86,33 @@ describe('health check interval and timeout', () => {
     const modify = h.proxy.requests.filter((r) => r.action === 'ModifyTargetGroup');
     expect(modify.map((r) => r.refused)).toEqual([undefined]);
     expect(modify[0]!.params.get('HealthCheckTimeoutSeconds')).toBe('10');
+  });
+});
+
+describe('instances AWS will not register', () => {
+  it('a stopped node is skipped with a Warning; the running ones are registered and the rest of the plan runs', async () => {
+    const stopped = h.world.nodes[1]!;
+    await h.ec2.send(new StopInstancesCommand({ InstanceIds: [stopped.instanceId] }));
+    try {
+      const svc = makeService(h);
+      h.events.length = 0;
+      const { result } = await converge(h.provider, svc);
+      expect(result.state).toBe('ready');
+      const inv = await inventory(h);
+      const tg = inv.targetGroups.find(ownedBy(svc.ref.uid))!;
+      const running = h.world.nodes.filter((n) => n !== stopped).map((n) => n.instanceId);
+      expect(tg.targets.map((t) => t.split(':')[0]).sort()).toEqual(running.sort());
+      expect(h.events).toContainEqual(expect.objectContaining({ type: 'Warning', message: expect.stringContaining(`instance ${stopped.instanceId} is stopped`) }));
+      // Steps after the registration ran: the node group admits the NodePorts from the backend group.
+      expect(inv.nodeRules.map((r) => r.rule)).toContain('tcp/30000-32767');
+
+      // Started again, the node becomes a target on the next reconcile.
+      await h.ec2.send(new StartInstancesCommand({ InstanceIds: [stopped.instanceId] }));
+      await converge(h.provider, svc);
+      const again = (await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!;
+      expect(again.targets).toHaveLength(h.world.nodes.length);
+    } finally {
+      await h.ec2.send(new StartInstancesCommand({ InstanceIds: [stopped.instanceId] }));
+    }
   });
 });
