@@ -21,11 +21,23 @@ export const awsConfigSchema = z.object({
     .string()
     .regex(/^\d+-\d+$/, 'a range like 30000-32767')
     .default('30000-32767'),
-  /** Client-side rate limits (AWS Load Balancer Controller defaults). */
+  /**
+   * Client-side rate limits, one token bucket per family of actions. The ELB defaults are the AWS
+   * Load Balancer Controller's, which follow ELBv2's own limits; EC2 throttles per action with
+   * buckets of 100 refilled at 20/s for describes (EC2 API request throttling), shared here.
+   */
   rateLimits: z
     .object({
+      /** ELB RegisterTargets / DeregisterTargets. */
       registration: bucket.default({ ratePerSecond: 4, burst: 20 }),
+      /** ELB Describe*. */
+      describe: bucket.default({ ratePerSecond: 50, burst: 200 }),
+      /** ELB Modify* (ModifyListener, ModifyTargetGroup, ModifyTargetGroupAttributes). */
+      modify: bucket.default({ ratePerSecond: 3, burst: 20 }),
+      /** Every other ELB action (Create*, Delete*, AddTags, SetSubnets). */
       other: bucket.default({ ratePerSecond: 10, burst: 40 }),
+      /** Every EC2 action. */
+      ec2: bucket.default({ ratePerSecond: 20, burst: 100 }),
     })
     .prefault({}),
   /** How long subnets, Elastic IPs and node security groups are cached between reads. */

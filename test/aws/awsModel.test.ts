@@ -1,7 +1,8 @@
 // The pure parts of the AWS provider: annotations, names, the desired stack and the diff.
 import { describe, expect, it } from 'vitest';
 import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
-import { classifyAwsError } from '../../providers/aws/awsApi.js';
+import { classifyAwsError, elbRateFamily } from '../../providers/aws/awsApi.js';
+import { awsConfigSchema } from '../../providers/aws/config.js';
 import type { AwsEnvironment, AwsObserved, ObservedStack } from '../../providers/aws/awsTypes.js';
 import { buildDesiredStack } from '../../providers/aws/desiredStack.js';
 import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js';
@@ -277,5 +278,29 @@ describe('aws session affinity (target group stickiness)', () => {
       expect.objectContaining({ attributes: { 'stickiness.enabled': 'false' } }),
     ]);
     expect(attributeSteps(observedWith(off, undefined), off)).toEqual([]);
+  });
+});
+
+describe('aws client-side rate limits', () => {
+  it('takes ELB tokens per action family, as ELBv2 limits them', () => {
+    expect(['DescribeLoadBalancers', 'DescribeTargetHealth', 'ModifyListener', 'ModifyTargetGroupAttributes', 'RegisterTargets', 'DeregisterTargets', 'CreateLoadBalancer', 'SetSubnets'].map(elbRateFamily)).toEqual([
+      'describe',
+      'describe',
+      'modify',
+      'modify',
+      'registration',
+      'registration',
+      'other',
+      'other',
+    ]);
+  });
+
+  it("defaults to the AWS Load Balancer Controller's per-action limits", () => {
+    const { rateLimits } = awsConfigSchema.parse({ type: 'aws', region: 'us-east-1' });
+    expect(rateLimits).toMatchObject({
+      describe: { ratePerSecond: 50, burst: 200 },
+      modify: { ratePerSecond: 3, burst: 20 },
+      registration: { ratePerSecond: 4, burst: 20 },
+    });
   });
 });
