@@ -11,6 +11,7 @@ import {
   DeregisterTargetsCommand,
   DescribeListenersCommand,
   ModifyListenerCommand,
+  ModifyLoadBalancerAttributesCommand,
   ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
   RegisterTargetsCommand,
@@ -338,6 +339,11 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         case 'createLoadBalancer':
           await reestablishBackend();
           await createLoadBalancer();
+          break;
+        case 'enableCrossZone':
+          await api.elb('ModifyLoadBalancerAttributes', true, (c) =>
+            c.send(new ModifyLoadBalancerAttributesCommand({ LoadBalancerArn: needLb(), Attributes: [{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }] })),
+          );
           break;
         case 'createListener':
           await createListener(step.group);

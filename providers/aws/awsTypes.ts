@@ -76,6 +76,8 @@ export interface ObservedStack {
     tags: Record<string, string>;
     /** Addresses of attached Elastic IPs (from AWS, or from our tag where AWS does not say). */
     addresses: string[];
+    /** Cross-zone load balancing; read only for NLBs with Elastic IPs (the only ones that ask for it). */
+    crossZone?: boolean;
     /** The enabled zones and their subnets, with whether an Elastic IP is mapped there. */
     zones: { zone: string; subnetId: string; pinned: boolean }[];
   };
@@ -118,6 +120,8 @@ export interface DesiredStack {
   addresses: string[];
   /** Every address the NLB asks for: those Elastic IPs' public addresses and the private IPv4s. */
   heldAddresses: string[];
+  /** Cross-zone load balancing, set right after creation: an address in one zone serves every zone's nodes. */
+  crossZone: boolean;
   /** The field the addresses come from (spec.loadBalancerIP or an annotation), for errors about them. */
   addressField?: string;
   /** Ownership plus the user's additional tags: on every resource. */
@@ -146,6 +150,8 @@ export type AwsStep =
   /** Set attributes (stickiness) on a target group; by name, since a new group has no ARN at plan time. */
   | { op: 'modifyTargetGroupAttributes'; targetGroupName: string; attributes: Record<string, string> }
   | { op: 'createLoadBalancer' }
+  /** load_balancing.cross_zone.enabled=true on a new NLB (ModifyLoadBalancerAttributes). */
+  | { op: 'enableCrossZone' }
   | { op: 'createListener'; group: DesiredPortGroup }
   | { op: 'modifyListener'; arn: string; group: DesiredPortGroup }
   | { op: 'deleteListener'; arn: string; port: number }

@@ -100,8 +100,11 @@ function mappingsFor(
   if (ip !== undefined) {
     const eip = env.addresses.find((a) => a.publicIp === ip);
     if (!eip) throw new ServiceConfigError('spec.loadBalancerIP', `the AWS account holds no Elastic IP ${ip}; allocate it first (or remove spec.loadBalancerIP)`);
-    // NLBs take an Elastic IP for every subnet or for none: one address means one zone.
-    return { mappings: [{ SubnetId: subnets[0]!.id, AllocationId: eip.allocationId }], addresses: [ip], field: 'spec.loadBalancerIP' };
+    // SubnetMappings takes "one Elastic IP address per subnet", not one for every subnet: the address
+    // goes on the first zone and the NLB keeps every zone, so that every zone's nodes can serve;
+    // cross-zone load balancing (crossZone) carries the address's traffic to them.
+    const mappings: SubnetMapping[] = subnets.map((s, i) => (i === 0 ? { SubnetId: s.id, AllocationId: eip.allocationId } : { SubnetId: s.id }));
+    return { mappings, addresses: [ip], field: 'spec.loadBalancerIP' };
   }
   if (options.eipAllocations !== undefined) {
     if (options.eipAllocations.length !== subnets.length) {
@@ -282,6 +285,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
     subnetMappings: mappings,
     addresses,
     heldAddresses,
+    crossZone: mappings.some((m) => m.AllocationId !== undefined) && mappings.some((m) => m.AllocationId === undefined),
     ...(field !== undefined ? { addressField: field } : {}),
     tags,
     groups,

@@ -4,6 +4,7 @@
 import { DescribeSecurityGroupsCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
 import {
   DescribeListenersCommand,
+  DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
   DescribeTargetGroupAttributesCommand,
@@ -183,6 +184,10 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
         pinned: (z.LoadBalancerAddresses ?? []).some((a) => a.AllocationId !== undefined),
       })),
     };
+    if (stack.loadBalancer.owned && lbTags[ADDRESSES_TAG] !== undefined) {
+      const res = await api.elb('DescribeLoadBalancerAttributes', false, (c) => c.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb.LoadBalancerArn! })));
+      stack.loadBalancer.crossZone = res.Attributes?.some((a) => a.Key === 'load_balancing.cross_zone.enabled' && a.Value === 'true') ?? false;
+    }
     stack.listeners = listeners.map((l) => ({
       arn: l.ListenerArn!,
       port: l.Port ?? 0,

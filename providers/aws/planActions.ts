@@ -129,6 +129,10 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     const where = stack.subnetMappings.map((m) => m.SubnetId + (m.AllocationId ? `=${m.AllocationId}` : m.PrivateIPv4Address ? `=${m.PrivateIPv4Address}` : '')).join(', ');
     add({ op: 'createLoadBalancer' }, `create ${stack.scheme} NLB ${stack.lbName} in ${where}`);
   }
+  // Also after a crash between the create and this step: observe reads the attribute for NLBs with Elastic IPs.
+  if (stack.crossZone && current?.loadBalancer?.crossZone !== true) {
+    add({ op: 'enableCrossZone' }, `enable cross-zone load balancing on ${stack.lbName}: its Elastic IP is in one zone, its nodes in all of them`);
+  }
 
   // 3b. Zones added since the NLB was made (a newly tagged subnet): SetSubnets enables them in place.
   const added = current?.loadBalancer?.state === 'active' ? zonesToEnable(current.loadBalancer.zones, stack, observed.env) : [];

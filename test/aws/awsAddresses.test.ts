@@ -3,7 +3,8 @@
 import { AllocateAddressCommand, AssociateAddressCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError } from '../../providers/provider.js';
-import { converge, inventory, makeService, startAwsHarness, type AwsHarness, ownedBy } from './support/awsHarness.js';
+import { DescribeLoadBalancerAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness, ownedBy } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -35,6 +36,21 @@ describe('aws provider addresses', () => {
     ]);
     const lb = (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!;
     expect(result.ingress).toEqual([{ hostname: lb.dnsName }, { ip: eip.publicIp }]);
+  });
+
+  it('spec.loadBalancerIP keeps an NLB in every zone, the address in one, and cross-zone load balancing on so that every zone serves it', async () => {
+    const eip = await freshEip();
+    const svc = makeService(h, { loadBalancerIP: eip.publicIp });
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    const created = createRequests()[0]!;
+    const subnets = Object.entries(created).filter(([k]) => k.endsWith('.SubnetId')).map(([, v]) => v);
+    expect(subnets.sort()).toEqual(Object.values(h.world.publicSubnets).sort());
+    expect(Object.entries(created).filter(([k]) => k.endsWith('.AllocationId')).map(([, v]) => v)).toEqual([eip.allocationId]);
+    const lb = (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!;
+    const attributes = await h.elbv2.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb.arn }));
+    expect(attributes.Attributes).toContainEqual({ Key: 'load_balancing.cross_zone.enabled', Value: 'true' });
+    expect(await isSteady(h.provider, svc)).toBe(true);
   });
 
   it('supports aws-load-balancer-eip-allocations (one per subnet) with the subnets annotation', async () => {

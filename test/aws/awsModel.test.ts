@@ -123,7 +123,9 @@ describe('aws desired stack', () => {
 
   it('maps spec.loadBalancerIP to its Elastic IP allocation, and refuses one the account does not hold', () => {
     const s = buildDesiredStack(desired({ loadBalancerIP: '203.0.113.10' }), env);
-    expect(s.subnetMappings).toEqual([{ SubnetId: 'subnet-a0', AllocationId: 'eipalloc-1' }]);
+    // Every zone keeps a subnet (so every zone's nodes serve); the address goes on the first one.
+    expect(s.subnetMappings).toEqual([{ SubnetId: 'subnet-a0', AllocationId: 'eipalloc-1' }, { SubnetId: 'subnet-b2' }]);
+    expect(s.crossZone).toBe(true);
     expect(s.addresses).toEqual(['203.0.113.10']);
     expect(configError(() => buildDesiredStack(desired({ loadBalancerIP: '203.0.113.99' }), env)).field).toBe('spec.loadBalancerIP');
   });
