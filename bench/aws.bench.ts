@@ -65,7 +65,9 @@ export async function run(): Promise<void> {
     ec2: { ratePerSecond: 20 * SCALE, burst: 100 },
   };
   // Production retry timing: jittered backoff from 200 ms.
-  const h = await startAwsHarness({ clusterName: 'bench', nodes: 5, config: { rateLimits: limits }, retryTiming: { minTimeoutMs: 200, maxTimeoutMs: 10_000 } });
+  // An account whose NLB quota was raised for 200 Services (AWS's default is 50 per Region).
+  const h = await startAwsHarness({ clusterName: 'bench', nodes: 5, config: { rateLimits: limits, quotas: { loadBalancersPerRegion: 1000 } }, retryTiming: { minTimeoutMs: 200, maxTimeoutMs: 10_000 } });
+  h.proxy.rules.state.quotas.loadBalancersPerRegion = 1000;
   try {
     // The account's server-side limit, a little below the client's, so the client gets throttled too.
     const serverRate = 9 * SCALE;

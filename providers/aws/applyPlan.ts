@@ -26,6 +26,7 @@ import { deleteOwnedTargetGroupsByName, deleteStack, deleteTargetGroup, StillRel
 import { describeElbTags, describeLoadBalancersByName, describeTargetGroupsByName } from './observe.js';
 import { AwsOwnershipConflictError, ingressFor } from './planActions.js';
 import { securityGroupText } from './awsText.js';
+import { loadBalancerQuotaMessage, type AwsQuotas } from './quotas.js';
 import { backendSecurityGroupName } from './names.js';
 import { authorizeIngress, cidrPermissions, revokeIngress } from './securityGroupRules.js';
 import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, ROLE_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
@@ -42,6 +43,7 @@ export interface ApplyDeps {
   beforeStep?(index: number, kind: string): void;
   /** The cached environment is stale (the backend group or node rules changed). */
   environmentChanged(): void;
+  quotas: AwsQuotas;
 }
 
 function healthCheckParams(hc: HealthCheckSettings) {
@@ -234,6 +236,10 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         }),
       ),
     ).catch((error: unknown) => {
+      if (isCode(rootError(error), 'TooManyLoadBalancersException', 'TooManyLoadBalancers')) {
+        deps.environmentChanged();
+        throw new ServiceConfigError('spec.type', loadBalancerQuotaMessage(undefined, deps.quotas));
+      }
       if (!isCode(rootError(error), 'ResourceInUseException', 'ResourceInUse') || d.heldAddresses.length === 0) throw error;
       // Our replaced NLB's interfaces still hold the address: wait for AWS to release them.
       if (plan.retiring.some((s) => s.holds.some((a) => d.heldAddresses.includes(a)))) {

@@ -11,6 +11,8 @@ export interface AwsEnvironment {
   backend?: { id: string; nodeRules: NodeRule[] };
   /** The cluster's NodePort range, opened once from the backend group instead of once per Service. */
   nodePortRange: { from: number; to: number };
+  /** Network Load Balancers in the region (anyone's), for the per-Region quota; undefined when not read. */
+  networkLoadBalancers?: number;
 }
 
 /** An ingress rule in a node security group whose source is the backend security group. */

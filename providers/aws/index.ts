@@ -117,6 +117,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         provisioningRetryMs: retryMs,
         emit,
         environmentChanged: () => env.invalidate(),
+        quotas: config.quotas,
         ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
       });
     },

@@ -3,7 +3,7 @@
 // first and goes last; rules open before a port is served and close after it is gone.
 import { ServiceConfigError, type DesiredLoadBalancer, type LoadBalancerIngress } from '../provider.js';
 import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
-import { AWS_DEFAULT_QUOTAS, checkQuotas, type AwsQuotas } from './quotas.js';
+import { AWS_DEFAULT_QUOTAS, checkLoadBalancerQuota, checkQuotas, type AwsQuotas } from './quotas.js';
 import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout } from './desiredStack.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
@@ -65,6 +65,7 @@ export function ingressFor(stack: ObservedStack): LoadBalancerIngress[] {
 export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer, targetChunkSize = 100, quotas: AwsQuotas = AWS_DEFAULT_QUOTAS): AwsPlan {
   const stack = buildDesiredStack(desired, observed.env);
   checkQuotas(stack, quotas);
+  if (!observed.stacks.some((s) => s.lbName === stack.lbName && s.loadBalancer)) checkLoadBalancerQuota(observed.env.networkLoadBalancers, quotas);
   return planFromStack(observed, stack, targetChunkSize);
 }
 

@@ -73,6 +73,16 @@ export function checkQuotas(stack: DesiredStack, quotas: AwsQuotas): void {
   }
 }
 
+/** A new NLB when the region already has as many as the account may: refused before the create. */
+export function checkLoadBalancerQuota(networkLoadBalancers: number | undefined, quotas: AwsQuotas): void {
+  if (networkLoadBalancers === undefined || networkLoadBalancers < quotas.loadBalancersPerRegion) return;
+  throw new ServiceConfigError('spec.type', loadBalancerQuotaMessage(networkLoadBalancers, quotas));
+}
+
+export function loadBalancerQuotaMessage(count: number | undefined, quotas: AwsQuotas): string {
+  return `the region already has ${count ?? 'the most'} Network Load Balancers the account may hold (${quotas.loadBalancersPerRegion}, AWS quota "Network Load Balancers per Region"): delete unused ones, or have the quota raised and set quotas.loadBalancersPerRegion; the Service gets its NLB then`;
+}
+
 function userTagCount(stack: DesiredStack): number {
   return Object.keys(stack.tags).filter((k) => !k.startsWith('kubernetes.io/') && !k.startsWith('kube-lb-provisioner.io/')).length;
 }

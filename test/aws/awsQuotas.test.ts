@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError, type DesiredLoadBalancer } from '../../providers/provider.js';
 import type { AwsProvider } from '../../providers/aws/index.js';
-import { converge, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { converge, isSteady, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -72,6 +73,33 @@ describe('aws quotas', () => {
         expect(error.message).toMatch(/1 nodes in zone us-east-1[abc] × 2 ports make 2 targets/);
       } finally {
         h.proxy.rules.state.quotas.targetsPerZonePerLoadBalancer = 500;
+        await provider.stop?.();
+      }
+    });
+
+    it('a new NLB when the region holds as many as the account may is refused naming spec.type; an existing one keeps converging', async () => {
+      const existing = ((await h.elbv2.send(new DescribeLoadBalancersCommand({}))).LoadBalancers ?? []).length;
+      const limit = existing + 1;
+      h.proxy.rules.state.quotas.loadBalancersPerRegion = limit;
+      const provider = await h.newProvider({}, { quotas: { loadBalancersPerRegion: limit } });
+      try {
+        const first = makeService(h);
+        await converge(provider, first);
+        // The count this provider read is older than its own create: AWS refuses, and the answer is the same.
+        h.proxy.requests.length = 0;
+        const stale = await converge(provider, makeService(h)).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(stale).toBeInstanceOf(ServiceConfigError);
+        expect((stale as ServiceConfigError).field).toBe('spec.type');
+        // Read afresh, the count refuses the next one before any create.
+        const error = await refusedBeforeAnyCreate(makeService(h), provider);
+        expect(error.field).toBe('spec.type');
+        expect(error.message).toContain('Network Load Balancers per Region');
+        expect(await isSteady(provider, first)).toBe(true);
+      } finally {
+        h.proxy.rules.state.quotas.loadBalancersPerRegion = 50;
         await provider.stop?.();
       }
     });
