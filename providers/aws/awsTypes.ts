@@ -4,7 +4,8 @@ import type { TargetGroupProtocol } from './names.js';
 
 /** Subnets, Elastic IPs and node security groups: read rarely, cached with a TTL. */
 export interface AwsEnvironment {
-  subnets: { id: string; zone: string; vpcId: string; cidr: string; tags: Record<string, string> }[];
+  /** freeIps: AvailableIpAddressCount (undefined when AWS does not say). */
+  subnets: { id: string; zone: string; vpcId: string; cidr: string; tags: Record<string, string>; freeIps?: number }[];
   addresses: { allocationId: string; publicIp: string; associated: boolean }[];
   nodeSecurityGroupIds: string[];
   /** The cluster's shared backend security group, on every NLB; node groups admit NodePorts from it. */

@@ -21,24 +21,42 @@ export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOpt
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
+/** NLB subnets need "at least 8 free IP addresses" (Network Load Balancers: Availability Zones and subnets). */
+export const MIN_FREE_IPS = 8;
+
 function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, clusterName: string): AwsEnvironment['subnets'] {
   if (options.subnets !== undefined) {
-    return options.subnets.map((wanted) => {
+    const listed = options.subnets.map((wanted) => {
       const found = env.subnets.find((s) => s.id === wanted || s.tags.Name === wanted);
       if (!found) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `no subnet with ID or Name "${wanted}" in the VPC`);
+      if (found.freeIps !== undefined && found.freeIps < MIN_FREE_IPS) {
+        throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `subnet ${found.id} has ${found.freeIps} free addresses; an NLB needs at least ${MIN_FREE_IPS} in each of its subnets`);
+      }
       return found;
     });
+    // CreateLoadBalancer: "You can specify only one subnet per Availability Zone."
+    for (const [i, s] of listed.entries()) {
+      const twin = listed.slice(0, i).find((o) => o.zone === s.zone);
+      if (twin) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `${twin.id} and ${s.id} are both in ${s.zone}; an NLB takes one subnet per zone`);
+    }
+    return listed;
   }
+  // Discovery as the AWS Load Balancer Controller (>= 2.1.1) does it: the role tag, and either this
+  // cluster's tag or no cluster tag at all (a subnet tagged only for other clusters is theirs); a
+  // subnet tagged for this cluster wins in its zone, then the lowest ID. Subnets too full for an NLB
+  // are passed over.
   const role = options.scheme === 'internal' ? 'kubernetes.io/role/internal-elb' : 'kubernetes.io/role/elb';
+  const ours = (s: AwsEnvironment['subnets'][number]) => s.tags[clusterTagKey(clusterName)] !== undefined;
+  const anyCluster = (s: AwsEnvironment['subnets'][number]) => Object.keys(s.tags).some((k) => k.startsWith('kubernetes.io/cluster/'));
   const tagged = env.subnets
-    .filter((s) => s.tags[role] !== undefined && s.tags[clusterTagKey(clusterName)] !== undefined)
-    .sort((a, b) => a.zone.localeCompare(b.zone) || a.id.localeCompare(b.id));
+    .filter((s) => s.tags[role] !== undefined && (ours(s) || !anyCluster(s)) && (s.freeIps === undefined || s.freeIps >= MIN_FREE_IPS))
+    .sort((a, b) => a.zone.localeCompare(b.zone) || Number(ours(b)) - Number(ours(a)) || a.id.localeCompare(b.id));
   const perZone = new Map<string, AwsEnvironment['subnets'][number]>();
   for (const s of tagged) if (!perZone.has(s.zone)) perZone.set(s.zone, s);
   if (perZone.size === 0) {
     throw new ServiceConfigError(
       AWS_ANNOTATIONS.subnets,
-      `no subnet is tagged ${role} and ${clusterTagKey(clusterName)}; tag the subnets or list them in this annotation`,
+      `no subnet with ${MIN_FREE_IPS} or more free addresses is tagged ${role} (and either ${clusterTagKey(clusterName)} or no cluster tag); tag the subnets or list them in this annotation`,
     );
   }
   return [...perZone.values()];
@@ -233,11 +251,14 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
 
   const sources = desired.sourceRanges.length > 0 ? desired.sourceRanges : ['0.0.0.0/0'];
   for (const cidr of sources) {
+    let kind: string;
     try {
-      ipaddr.parseCIDR(cidr);
+      kind = ipaddr.parseCIDR(cidr)[0].kind();
     } catch {
       throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is not a CIDR`);
     }
+    // An IPv4 NLB never carries IPv6 clients: such a rule would admit no one, and use up the quota.
+    if (kind === 'ipv6') throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is IPv6, and this provider makes IPv4 NLBs: list IPv4 ranges only`);
   }
   const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => sources.map((source) => ({ protocol, port: g.port, source }))));
 
@@ -252,7 +273,8 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
   };
   for (const g of groups) {
     for (const protocol of ruleProtocols(g.protocol)) need(protocol, g.nodePort);
-    const hcPort = Number(g.healthCheck.port);
+    // Health checks are TCP, HTTP or HTTPS: always TCP, also for a UDP group checked on its traffic port.
+    const hcPort = g.healthCheck.port === 'traffic-port' ? g.nodePort : Number(g.healthCheck.port);
     if (Number.isInteger(hcPort)) need('tcp', hcPort);
   }
 

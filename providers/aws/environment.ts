@@ -47,7 +47,14 @@ export class EnvironmentCache {
       const page = await this.api.ec2('DescribeSubnets', false, (c) => c.send(new DescribeSubnetsCommand({ Filters: vpcFilter.length ? vpcFilter : undefined, NextToken: token })));
       for (const s of page.Subnets ?? []) {
         if (!s.SubnetId) continue;
-        subnets.push({ id: s.SubnetId, zone: s.AvailabilityZone ?? '', vpcId: s.VpcId ?? '', cidr: s.CidrBlock ?? '', tags: tagMap(s.Tags) });
+        subnets.push({
+          id: s.SubnetId,
+          zone: s.AvailabilityZone ?? '',
+          vpcId: s.VpcId ?? '',
+          cidr: s.CidrBlock ?? '',
+          tags: tagMap(s.Tags),
+          ...(s.AvailableIpAddressCount !== undefined ? { freeIps: s.AvailableIpAddressCount } : {}),
+        });
       }
       token = page.NextToken;
     } while (token);

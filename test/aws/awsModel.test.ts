@@ -121,6 +121,43 @@ describe('aws desired stack', () => {
     expect(buildDesiredStack(desired(), env).subnetMappings).toEqual([{ SubnetId: 'subnet-a0' }, { SubnetId: 'subnet-b2' }]);
   });
 
+  it('discovers role-tagged subnets without any cluster tag (as the AWS Load Balancer Controller does), preferring this cluster\'s in a zone, never another cluster\'s, never one too full', () => {
+    const open = { 'kubernetes.io/role/elb': '1' };
+    const more: AwsEnvironment = {
+      ...env,
+      subnets: [
+        ...env.subnets,
+        { id: 'subnet-c1', zone: 'us-east-1c', vpcId: 'vpc-1', cidr: '10.0.10.0/24', tags: open },
+        { id: 'subnet-a-untagged', zone: 'us-east-1a', vpcId: 'vpc-1', cidr: '10.0.11.0/24', tags: open },
+        { id: 'subnet-d-full', zone: 'us-east-1d', vpcId: 'vpc-1', cidr: '10.0.12.0/28', tags: open, freeIps: 7 },
+      ],
+    };
+    expect(buildDesiredStack(desired(), more).subnetMappings).toEqual([{ SubnetId: 'subnet-a0' }, { SubnetId: 'subnet-b2' }, { SubnetId: 'subnet-c1' }]);
+  });
+
+  it('refuses two listed subnets in one zone, and a listed subnet with fewer than 8 free addresses, naming the annotation', () => {
+    const subnets = 'service.beta.kubernetes.io/aws-load-balancer-subnets';
+    expect(configError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-a0,subnet-a1' } }), env)).message).toContain('one subnet per zone');
+    const full: AwsEnvironment = { ...env, subnets: env.subnets.map((s) => (s.id === 'subnet-b2' ? { ...s, freeIps: 3 } : s)) };
+    const error = configError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-b2' } }), full));
+    expect(error.field).toBe(subnets);
+    expect(error.message).toContain('at least 8');
+  });
+
+  it('refuses IPv6 source ranges on an IPv4 NLB, naming spec.loadBalancerSourceRanges', () => {
+    const error = configError(() => buildDesiredStack(desired({ sourceRanges: ['203.0.113.0/24', '2001:db8::/32'] }), env));
+    expect(error.field).toBe('spec.loadBalancerSourceRanges');
+    expect(error.message).toContain('2001:db8::/32');
+  });
+
+  it('opens TCP on the NodePort for a UDP group health-checked on its traffic port', () => {
+    const udp = desired({
+      ports: [{ name: 'dns', protocol: 'UDP', port: 53, nodePort: 30053 }],
+      annotations: { 'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'TCP', 'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': 'traffic-port' },
+    });
+    expect(buildDesiredStack(udp, env).nodeAccess).toContainEqual({ protocol: 'tcp', fromPort: 30000, toPort: 32767 });
+  });
+
   it('maps spec.loadBalancerIP to its Elastic IP allocation, and refuses one the account does not hold', () => {
     const s = buildDesiredStack(desired({ loadBalancerIP: '203.0.113.10' }), env);
     // Every zone keeps a subnet (so every zone's nodes serve); the address goes on the first one.

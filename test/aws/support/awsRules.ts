@@ -3,7 +3,7 @@
 // can be lowered per test (they are adjustable per account on AWS too). Stateful rules (addresses
 // held by a deleted NLB until its network interfaces are released) are kept here, since moto
 // forgets an NLB the moment it is deleted.
-import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
@@ -307,7 +307,14 @@ export class AwsRules {
     const mappings = members(p, 'SubnetMappings.member');
     // ELB API reference, CreateLoadBalancerInput.SubnetMappings: "You can specify only one subnet per Availability Zone".
     const subnetIds = mappings.map((m) => m.SubnetId ?? '');
-    if (new Set(subnetIds).size !== subnetIds.length) return { code: 'InvalidConfigurationRequest', message: 'A subnet can be specified only once' };
+    const subnets = (await this.moto.ec2.send(new DescribeSubnetsCommand({ SubnetIds: subnetIds })).catch(() => undefined))?.Subnets ?? [];
+    const zones = subnets.map((s) => s.AvailabilityZone ?? '');
+    if (new Set(subnetIds).size !== subnetIds.length || new Set(zones).size !== zones.length) {
+      return { code: 'InvalidConfigurationRequest', message: 'You can specify only one subnet per Availability Zone' };
+    }
+    // Network Load Balancer user guide, "Availability Zones and subnets": each subnet needs at least 8 free IP addresses.
+    const full = subnets.find((s) => (s.AvailableIpAddressCount ?? 8) < 8);
+    if (full) return { code: 'InvalidSubnet', message: `Not enough IP space available in ${full.SubnetId}. ELB requires at least 8 free IP addresses in each subnet.` };
     for (const m of mappings) {
       // An address sits on one network interface: held by a live NLB, or a deleted one not yet released.
       const holder = this.holdings.find((h) => (m.AllocationId && h.allocationIds.includes(m.AllocationId)) || (m.PrivateIPv4Address && h.privateIps.includes(m.PrivateIPv4Address)));
