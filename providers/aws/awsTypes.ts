@@ -24,10 +24,12 @@ export interface NodeRule {
   toPort: number;
 }
 
-/** One rule as we compare them: protocol (tcp/udp), a single port, and a source. */
+/** One rule as we compare them: protocol, a single port (for ICMP: the type), and a source. */
 export interface IngressRule {
-  protocol: 'tcp' | 'udp';
+  protocol: 'tcp' | 'udp' | 'icmp';
   port: number;
+  /** ICMP only: the code (ToPort on the wire). */
+  icmpCode?: number;
   /** An IPv4/IPv6 CIDR, or a security group ID. */
   source: string;
 }

@@ -234,6 +234,13 @@ export function wantedTargetGroupNames(desired: DesiredLoadBalancer): string[] {
   return groupPorts(desired, options, lbName).map((g) => g.targetGroupName);
 }
 
+/**
+ * "Allow inbound ICMP traffic to support MTU or Path MTU discovery" from 0.0.0.0/0 (recommended
+ * rules of an NLB's security group): the routers that send it are not the clients. Only the message
+ * PMTUD needs, Destination Unreachable / Fragmentation Needed (type 3, code 4).
+ */
+export const PATH_MTU_DISCOVERY_RULE: IngressRule = { protocol: 'icmp', port: 3, icmpCode: 4, source: '0.0.0.0/0' };
+
 function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
   return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'TCP' ? 'tcp' : 'udp'];
 }
@@ -261,6 +268,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
     if (kind === 'ipv6') throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is IPv6, and this provider makes IPv4 NLBs: list IPv4 ranges only`);
   }
   const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => sources.map((source) => ({ protocol, port: g.port, source }))));
+  ingress.push(PATH_MTU_DISCOVERY_RULE);
 
   // Node groups admit the whole NodePort range from the shared backend group (one rule per protocol
   // for the cluster, not one per Service: security groups hold only 60 rules by default), plus any

@@ -33,6 +33,10 @@ function batches<T>(items: T[], size = DESCRIBE_BATCH): T[][] {
 export function ingressRules(permissions: IpPermission[] | undefined): IngressRule[] {
   const rules: IngressRule[] = [];
   for (const p of permissions ?? []) {
+    if (p.IpProtocol === 'icmp' && p.FromPort !== undefined && p.ToPort !== undefined) {
+      for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol: 'icmp', port: p.FromPort, icmpCode: p.ToPort, source: r.CidrIp });
+      continue;
+    }
     if ((p.IpProtocol !== 'tcp' && p.IpProtocol !== 'udp') || p.FromPort === undefined || p.FromPort !== p.ToPort) continue;
     const protocol = p.IpProtocol;
     for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol, port: p.FromPort, source: r.CidrIp });

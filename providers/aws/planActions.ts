@@ -15,7 +15,7 @@ export class AwsOwnershipConflictError extends Error {
   }
 }
 
-const ruleKey = (r: IngressRule) => `${r.protocol}/${r.port}/${r.source}`;
+const ruleKey = (r: IngressRule) => `${r.protocol}/${r.port}${r.icmpCode !== undefined ? `.${r.icmpCode}` : ''}/${r.source}`;
 
 export function healthCheckDiffers(observed: HealthCheckSettings, desired: HealthCheckSettings): boolean {
   if (observed.protocol !== desired.protocol || observed.port !== desired.port) return true;
@@ -161,7 +161,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   }
   // Ports still open in the security group but no longer served: an interrupted run may have left
   // their target groups unattached (invisible from the NLB), so look for them by name.
-  const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).map((r) => r.port).filter((p) => !desiredPorts.has(p)));
+  const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).filter((r) => r.protocol !== 'icmp').map((r) => r.port).filter((p) => !desiredPorts.has(p)));
   const attachedNames = new Set((current?.targetGroups ?? []).map((g) => g.name));
   const leakCandidates = [...staleRulePorts].flatMap((port) => TARGET_GROUP_PROTOCOLS.map((p) => targetGroupName(stack.lbName, port, p))).filter((n) => !attachedNames.has(n));
   if (leakCandidates.length > 0) add({ op: 'deleteTargetGroupsByName', names: leakCandidates }, `delete any owned target group left for removed ports ${[...staleRulePorts].join(', ')}`);

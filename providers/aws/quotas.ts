@@ -50,7 +50,7 @@ export function checkQuotas(stack: DesiredStack, quotas: AwsQuotas): void {
   for (const r of stack.ingress) perFamily[ipaddr.parseCIDR(r.source)[0].kind()]++;
   for (const [family, count] of Object.entries(perFamily)) {
     if (count > quotas.inboundRulesPerSecurityGroup) {
-      const ports = new Set(stack.ingress.map((r) => `${r.protocol}/${r.port}`)).size;
+      const ports = new Set(stack.ingress.filter((r) => r.protocol !== 'icmp').map((r) => `${r.protocol}/${r.port}`)).size;
       throw new ServiceConfigError(
         'spec.loadBalancerSourceRanges',
         `${ports} port/protocol pairs × the source ranges make ${count} ${family === 'ipv4' ? 'IPv4' : 'IPv6'} rules in the NLB's security group; AWS allows ${quotas.inboundRulesPerSecurityGroup} inbound rules per address family (VPC quota "Inbound or outbound rules per security group"): merge the ranges into fewer, wider CIDRs`,

@@ -29,14 +29,14 @@ async function refusedBeforeAnyCreate(svc: DesiredLoadBalancer, provider: AwsPro
 const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `p${i}`, protocol: 'TCP' as const, port: 8000 + i, nodePort: 31000 + i }));
 
 describe('aws quotas', () => {
-  it('3 ports × 21 source ranges (63 rules, over 60 per family) is refused naming spec.loadBalancerSourceRanges', async () => {
+  it('3 ports × 21 source ranges (63 rules and the path MTU rule, over 60 per family) is refused naming spec.loadBalancerSourceRanges', async () => {
     const sourceRanges = Array.from({ length: 21 }, (_, i) => `192.0.${i}.0/24`);
     const error = await refusedBeforeAnyCreate(makeService(h, { ports: ports(3), sourceRanges }));
     expect(error.field).toBe('spec.loadBalancerSourceRanges');
-    expect(error.message).toContain('63 IPv4 rules');
+    expect(error.message).toContain('64 IPv4 rules');
   });
 
-  it('the same ranges on 2 ports (42 rules) fit, and AWS accepts them', async () => {
+  it('the same ranges on 2 ports (42 rules and the path MTU rule) fit, and AWS accepts them', async () => {
     const sourceRanges = Array.from({ length: 21 }, (_, i) => `192.0.${i}.0/24`);
     h.proxy.requests.length = 0;
     await converge(h.provider, makeService(h, { ports: ports(2), sourceRanges }));
