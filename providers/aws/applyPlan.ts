@@ -405,7 +405,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           break;
         case 'setSubnets':
           await api.elb('SetSubnets', true, (c) => c.send(new SetSubnetsCommand({ LoadBalancerArn: step.arn, Subnets: step.subnetIds })));
-          deps.emit({ ref: d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${d.lbName} now also serves from ${step.subnetIds.join(', ')}` });
+          deps.emit({ ref: d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${d.lbName} now serves from subnets ${step.subnetIds.join(', ')}` });
           break;
         case 'retireStack':
           try {

@@ -121,6 +121,8 @@ export interface DesiredStack {
   vpcId: string;
   scheme: 'internet-facing' | 'internal';
   subnetMappings: SubnetMapping[];
+  /** Discovery only: every subnet that qualifies (not just one per zone), so an existing NLB keeps an eligible one. */
+  subnetCandidates?: string[];
   /** Public addresses of the Elastic IPs in subnetMappings, in the same order. */
   addresses: string[];
   /** Every address the NLB asks for: those Elastic IPs' public addresses and the private IPv4s. */
@@ -171,7 +173,7 @@ export type AwsStep =
   | { op: 'authorizeNodeRules'; groupId: string; rules: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[] }
   /** first: the old NLB holds addresses the new one needs, so it goes before the create. */
   | { op: 'retireStack'; stack: ObservedStack; first?: boolean }
-  /** Enable more zones on an existing NLB (SetSubnets must repeat every enabled subnet). */
+  /** Set an existing NLB's subnets: zones added, moved or removed (SetSubnets lists every subnet to keep). */
   | { op: 'setSubnets'; arn: string; subnetIds: string[] };
 
 export type AwsAction = PlanAction & { step: AwsStep };

@@ -24,7 +24,7 @@ export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOpt
 /** NLB subnets need "at least 8 free IP addresses" (Network Load Balancers: Availability Zones and subnets). */
 export const MIN_FREE_IPS = 8;
 
-function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, clusterName: string): AwsEnvironment['subnets'] {
+function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, clusterName: string): { subnets: AwsEnvironment['subnets']; candidates?: string[] } {
   if (options.subnets !== undefined) {
     const listed = options.subnets.map((wanted) => {
       const found = env.subnets.find((s) => s.id === wanted || s.tags.Name === wanted);
@@ -39,7 +39,7 @@ function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, cluster
       const twin = listed.slice(0, i).find((o) => o.zone === s.zone);
       if (twin) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `${twin.id} and ${s.id} are both in ${s.zone}; an NLB takes one subnet per zone`);
     }
-    return listed;
+    return { subnets: listed };
   }
   // Discovery as the AWS Load Balancer Controller (>= 2.1.1) does it: the role tag, and either this
   // cluster's tag or no cluster tag at all (a subnet tagged only for other clusters is theirs); a
@@ -48,8 +48,9 @@ function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, cluster
   const role = options.scheme === 'internal' ? 'kubernetes.io/role/internal-elb' : 'kubernetes.io/role/elb';
   const ours = (s: AwsEnvironment['subnets'][number]) => s.tags[clusterTagKey(clusterName)] !== undefined;
   const anyCluster = (s: AwsEnvironment['subnets'][number]) => Object.keys(s.tags).some((k) => k.startsWith('kubernetes.io/cluster/'));
-  const tagged = env.subnets
-    .filter((s) => s.tags[role] !== undefined && (ours(s) || !anyCluster(s)) && (s.freeIps === undefined || s.freeIps >= MIN_FREE_IPS))
+  const eligible = env.subnets.filter((s) => s.tags[role] !== undefined && (ours(s) || !anyCluster(s)));
+  const tagged = eligible
+    .filter((s) => s.freeIps === undefined || s.freeIps >= MIN_FREE_IPS)
     .sort((a, b) => a.zone.localeCompare(b.zone) || Number(ours(b)) - Number(ours(a)) || a.id.localeCompare(b.id));
   const perZone = new Map<string, AwsEnvironment['subnets'][number]>();
   for (const s of tagged) if (!perZone.has(s.zone)) perZone.set(s.zone, s);
@@ -59,7 +60,8 @@ function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, cluster
       `no subnet with ${MIN_FREE_IPS} or more free addresses is tagged ${role} (and either ${clusterTagKey(clusterName)} or no cluster tag); tag the subnets or list them in this annotation`,
     );
   }
-  return [...perZone.values()];
+  // An NLB already in a subnet that has since filled up stays there: its interfaces exist.
+  return { subnets: [...perZone.values()], candidates: eligible.map((s) => s.id) };
 }
 
 function cidrContains(cidr: string, ip: string): boolean {
@@ -76,11 +78,11 @@ function resolveMappings(
   desired: DesiredLoadBalancer,
   options: AwsServiceOptions,
   env: AwsEnvironment,
-): { mappings: SubnetMapping[]; addresses: string[]; vpcId: string; field?: string } {
-  const subnets = resolveSubnets(options, env, desired.clusterName);
+): { mappings: SubnetMapping[]; addresses: string[]; vpcId: string; field?: string; candidates?: string[] } {
+  const { subnets, candidates } = resolveSubnets(options, env, desired.clusterName);
   const vpcId = subnets[0]!.vpcId;
   if (subnets.some((s) => s.vpcId !== vpcId)) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'the subnets are in different VPCs');
-  return { vpcId, ...mappingsFor(desired, options, env, subnets) };
+  return { vpcId, ...mappingsFor(desired, options, env, subnets), ...(candidates ? { candidates } : {}) };
 }
 
 function mappingsFor(
@@ -253,7 +255,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
   const placement = placementOf(desired, options);
   const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placement);
   const groups = groupPorts(desired, options, lbName);
-  const { mappings, addresses, vpcId, field } = resolveMappings(desired, options, env);
+  const { mappings, addresses, vpcId, field, candidates } = resolveMappings(desired, options, env);
   const heldAddresses = [...addresses, ...mappings.flatMap((m) => (m.PrivateIPv4Address ? [m.PrivateIPv4Address] : []))];
 
   const sources = desired.sourceRanges.length > 0 ? desired.sourceRanges : ['0.0.0.0/0'];
@@ -313,6 +315,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
     vpcId,
     scheme: options.scheme,
     subnetMappings: mappings,
+    ...(candidates ? { subnetCandidates: candidates } : {}),
     addresses,
     heldAddresses,
     crossZone: mappings.some((m) => m.AllocationId !== undefined) && mappings.some((m) => m.AllocationId === undefined),

@@ -135,12 +135,9 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     add({ op: 'enableCrossZone' }, `enable cross-zone load balancing on ${stack.lbName}: its Elastic IP is in one zone, its nodes in all of them`);
   }
 
-  // 3b. Zones added since the NLB was made (a newly tagged subnet): SetSubnets enables them in place.
-  const added = current?.loadBalancer?.state === 'active' ? zonesToEnable(current.loadBalancer.zones, stack, observed.env) : [];
-  if (added.length > 0) {
-    const subnetIds = [...current!.loadBalancer!.zones.map((z) => z.subnetId), ...added.map((a) => a.subnetId)];
-    add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds }, `enable zone(s) ${added.map((a) => `${a.zone} (${a.subnetId})`).join(', ')} on NLB ${stack.lbName}`);
-  }
+  // 3b. Discovered subnets changed since the NLB was made: SetSubnets adds, moves and removes zones in place.
+  const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.env) : undefined;
+  if (subnets) add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds: subnets.subnetIds }, `subnets of NLB ${stack.lbName}: ${subnets.changes.join(', ')}`);
 
   // 4. Listeners.
   const desiredPorts = new Set(stack.groups.map((g) => g.port));
@@ -241,25 +238,36 @@ function refuseAddressesInUse(observed: AwsObserved, stack: DesiredStack): void 
 }
 
 /**
- * Zones the desired subnets cover that the NLB does not have yet. NLBs add zones in place
- * (SetSubnets, repeating every enabled subnet); a different subnet in an enabled zone, a zone to drop,
- * or anything with Elastic IPs is not changed in place (addresses and the subnets annotation are
- * part of the placement, so those changes already make a replacement).
+ * The subnets an existing NLB should be set to, when discovery changed them: a newly tagged zone is
+ * added, a zone that lost its eligible subnets is removed, and a zone whose subnet is no longer
+ * eligible moves to the one discovery picks there. SetSubnets does all three in place on an NLB
+ * (it must list every subnet to keep). A subnet still eligible stays, even when discovery would pick
+ * another one in its zone for a new NLB: moving costs that zone its connections. NLBs with addresses
+ * in their mappings, and subnets from the annotation (part of the placement), are not changed here.
  */
-export function zonesToEnable(
+export function subnetsToSet(
   zones: { zone: string; subnetId: string; pinned: boolean }[],
-  stack: Pick<DesiredStack, 'subnetMappings'>,
+  stack: Pick<DesiredStack, 'subnetMappings' | 'subnetCandidates'>,
   env: Pick<AwsObserved['env'], 'subnets'>,
-): { zone: string; subnetId: string }[] {
-  if (zones.length === 0 || zones.some((z) => z.pinned)) return [];
-  if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return [];
-  const enabled = new Set(zones.map((z) => z.zone));
-  const out: { zone: string; subnetId: string }[] = [];
+): { subnetIds: string[]; changes: string[] } | undefined {
+  if (zones.length === 0 || zones.some((z) => z.pinned) || stack.subnetCandidates === undefined) return undefined;
+  if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return undefined;
+  const zoneOf = (id: string) => env.subnets.find((s) => s.id === id)?.zone ?? '';
+  const candidates = new Set(stack.subnetCandidates);
+  const current = new Map(zones.map((z) => [z.zone, z.subnetId]));
+  const wanted = new Map<string, string>();
   for (const m of stack.subnetMappings) {
-    const zone = env.subnets.find((s) => s.id === m.SubnetId)?.zone;
-    if (zone === undefined || zone === '' || enabled.has(zone)) continue;
-    enabled.add(zone);
-    out.push({ zone, subnetId: m.SubnetId });
+    const zone = zoneOf(m.SubnetId);
+    const kept = current.get(zone);
+    wanted.set(zone, kept !== undefined && candidates.has(kept) ? kept : m.SubnetId);
   }
-  return out;
+  const changes: string[] = [];
+  for (const [zone, id] of wanted) {
+    const had = current.get(zone);
+    if (had === undefined) changes.push(`enable ${zone} (${id})`);
+    else if (had !== id) changes.push(`move ${zone} from ${had} to ${id}`);
+  }
+  for (const [zone, id] of current) if (!wanted.has(zone)) changes.push(`remove ${zone} (${id})`);
+  if (changes.length === 0) return undefined;
+  return { subnetIds: [...wanted.values()], changes };
 }
