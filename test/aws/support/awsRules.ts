@@ -9,7 +9,6 @@ import {
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
   DescribeTargetGroupsCommand,
-  DescribeTargetHealthCommand,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 
@@ -133,6 +132,15 @@ function defaultTimeout(healthCheckProtocol: string): number {
 export class AwsRules {
   readonly state: AwsRulesState = { quotas: { ...AWS_DEFAULT_QUOTAS }, releaseAfterRefusals: 0 };
   private readonly holdings: Holding[] = [];
+  // Followed from the requests moto answered, so the quota checks need no reads of their own (moto
+  // is single-threaded; reads here would slow the benchmark that runs through this proxy).
+  /** Names of the NLBs that exist: read once when first needed (NLBs made around the proxy after that are not seen). */
+  private loadBalancerNames?: Set<string>;
+  /** Target group ARN -> "instance:port" registered in it. */
+  private readonly registered = new Map<string, Set<string>>();
+  /** Target group ARN -> the NLB whose listener forwards to it. */
+  private readonly loadBalancerOf = new Map<string, string>();
+  private readonly zoneOf = new Map<string, string>();
 
   constructor(private readonly moto: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client }) {}
 
@@ -193,9 +201,27 @@ export class AwsRules {
     }
   }
 
-  /** Called with moto's answer, to follow what NLBs hold. */
+  /** Called with moto's answer, to follow what NLBs hold and what targets they have. */
   async after(action: string, p: URLSearchParams, ok: boolean, nameOfDeleted?: string): Promise<void> {
     if (!ok) return;
+    const tg = p.get('TargetGroupArn') ?? '';
+    const targets = members(p, 'Targets.member').map((t) => `${t.Id ?? ''}:${t.Port ?? ''}`);
+    if (action === 'RegisterTargets') {
+      const set = this.registered.get(tg) ?? new Set<string>();
+      for (const t of targets) set.add(t);
+      this.registered.set(tg, set);
+    }
+    if (action === 'DeregisterTargets') for (const t of targets) this.registered.get(tg)?.delete(t);
+    if (action === 'DeleteTargetGroup') {
+      this.registered.delete(tg);
+      this.loadBalancerOf.delete(tg);
+    }
+    if (action === 'CreateListener' || action === 'ModifyListener') {
+      const forwardTo = members(p, 'DefaultActions.member').map((a) => a.TargetGroupArn ?? '')[0];
+      if (forwardTo && p.get('LoadBalancerArn')) this.loadBalancerOf.set(forwardTo, p.get('LoadBalancerArn')!);
+    }
+    if (action === 'CreateLoadBalancer') this.loadBalancerNames?.add(p.get('Name') ?? '');
+    if (action === 'DeleteLoadBalancer' && nameOfDeleted !== undefined) this.loadBalancerNames?.delete(nameOfDeleted);
     if (action === 'CreateLoadBalancer') {
       const mappings = members(p, 'SubnetMappings.member');
       this.holdings.push({
@@ -219,6 +245,20 @@ export class AwsRules {
     } catch {
       return undefined;
     }
+  }
+
+  private async existingLoadBalancers(): Promise<Set<string>> {
+    if (!this.loadBalancerNames) {
+      const names = new Set<string>();
+      let marker: string | undefined;
+      do {
+        const page = await this.moto.elbv2.send(new DescribeLoadBalancersCommand({ Marker: marker }));
+        for (const lb of page.LoadBalancers ?? []) names.add(lb.LoadBalancerName ?? '');
+        marker = page.NextMarker;
+      } while (marker);
+      this.loadBalancerNames = names;
+    }
+    return this.loadBalancerNames;
   }
 
   private refuse(holder: Holding, code: string, message: string): RuleViolation {
@@ -299,9 +339,9 @@ export class AwsRules {
     const name = p.get('Name') ?? '';
     const invalid = this.name('load balancer', name) ?? checkElbTags(members(p, 'Tags.member'), 0, this.state.quotas.tagsPerResource);
     if (invalid) return invalid;
-    const all = (await this.moto.elbv2.send(new DescribeLoadBalancersCommand({}))).LoadBalancers ?? [];
-    if (all.some((lb) => lb.LoadBalancerName === name)) return undefined; // moto answers with the existing one
-    if (all.length >= this.state.quotas.loadBalancersPerRegion) {
+    const names = await this.existingLoadBalancers();
+    if (names.has(name)) return undefined; // moto answers with the existing one
+    if (names.size >= this.state.quotas.loadBalancersPerRegion) {
       return { code: 'TooManyLoadBalancers', message: `You've reached the limit on the number of load balancers (${this.state.quotas.loadBalancersPerRegion}) for your account` };
     }
     const mappings = members(p, 'SubnetMappings.member');
@@ -363,35 +403,27 @@ export class AwsRules {
 
   private async registerTargets(p: URLSearchParams): Promise<RuleViolation | undefined> {
     const tgArn = p.get('TargetGroupArn') ?? '';
-    const ids = members(p, 'Targets.member').map((t) => t.Id ?? '');
-    const instances = (await this.moto.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids })).catch(() => undefined))?.Reservations?.flatMap((r) => r.Instances ?? []) ?? [];
+    const targets = members(p, 'Targets.member').map((t) => ({ id: t.Id ?? '', port: t.Port ?? '' }));
+    const res = await this.moto.ec2.send(new DescribeInstancesCommand({ InstanceIds: targets.map((t) => t.id) })).catch(() => undefined);
+    const instances = res?.Reservations?.flatMap((r) => r.Instances ?? []) ?? [];
+    for (const i of instances) if (i.InstanceId) this.zoneOf.set(i.InstanceId, i.Placement?.AvailabilityZone ?? '');
     // ELB API reference, RegisterTargets: "If the target is an EC2 instance, it must be in the running state when you register it."
     const notRunning = instances.filter((i) => i.State?.Name !== 'running').map((i) => i.InstanceId ?? '');
     if (notRunning.length > 0) {
       return { code: 'InvalidTarget', message: `The following targets are not in a running state and cannot be registered: '${notRunning.join("', '")}'` };
     }
-    return this.targetsPerZone(tgArn, instances.map((i) => ({ id: i.InstanceId ?? '', zone: i.Placement?.AvailabilityZone ?? '' })));
-  }
-
-  /** NLB quotas: targets per zone per NLB, summed over its target groups. */
-  private async targetsPerZone(tgArn: string, adding: { id: string; zone: string }[]): Promise<RuleViolation | undefined> {
-    const tg = (await this.moto.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [tgArn] })).catch(() => undefined))?.TargetGroups?.[0];
-    const lbArn = tg?.LoadBalancerArns?.[0];
-    const groups = lbArn ? ((await this.moto.elbv2.send(new DescribeTargetGroupsCommand({ LoadBalancerArn: lbArn })).catch(() => undefined))?.TargetGroups ?? []) : [tg];
-    const registered: string[] = [];
-    for (const g of groups) {
-      if (!g?.TargetGroupArn) continue;
-      const health = await this.moto.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: g.TargetGroupArn }));
-      registered.push(...(health.TargetHealthDescriptions ?? []).map((d) => d.Target?.Id ?? ''));
-    }
-    const ids = [...new Set([...registered, ...adding.map((a) => a.id)])];
-    const zones = new Map<string, string>();
-    if (ids.length > 0) {
-      const res = await this.moto.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids })).catch(() => undefined);
-      for (const i of res?.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) zones.set(i.InstanceId ?? '', i.Placement?.AvailabilityZone ?? '');
-    }
+    // NLB quotas: targets per zone per NLB, summed over the target groups its listeners use.
+    const lb = this.loadBalancerOf.get(tgArn);
+    const groups = lb === undefined ? [tgArn] : [...this.loadBalancerOf].filter(([, l]) => l === lb).map(([tg]) => tg);
     const perZone = new Map<string, number>();
-    for (const id of [...registered, ...adding.map((a) => a.id)]) perZone.set(zones.get(id) ?? '', (perZone.get(zones.get(id) ?? '') ?? 0) + 1);
+    for (const tg of groups) {
+      const keys = new Set(this.registered.get(tg) ?? []);
+      if (tg === tgArn) for (const t of targets) keys.add(`${t.id}:${t.port}`);
+      for (const key of keys) {
+        const zone = this.zoneOf.get(key.split(':')[0]!) ?? '';
+        perZone.set(zone, (perZone.get(zone) ?? 0) + 1);
+      }
+    }
     const limit = this.state.quotas.targetsPerZonePerLoadBalancer;
     const over = [...perZone.entries()].find(([, n]) => n > limit);
     if (over) return { code: 'TooManyTargets', message: `You've reached the limit on the number of targets (${limit}) in Availability Zone ${over[0]}` };
