@@ -309,7 +309,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
             type: 'Normal',
             reason: 'EnsuringLoadBalancer',
             message: first
-              ? `replacing NLB ${step.from.join(', ')} with ${d.lbName}: its subnets or scheme changed and cannot be modified in place; the old one goes first because it holds the Elastic IP the new one needs (a short outage)`
+              ? `replacing NLB ${step.from.join(', ')} with ${d.lbName}: its subnets or scheme changed and cannot be modified in place; the old one goes first because it holds an address the new one needs (a short outage, longer while AWS releases its network interfaces)`
               : `replacing NLB ${step.from.join(', ')} with ${d.lbName}: its addresses or subnets changed and cannot be modified in place; the old one is deleted once the new one is active`,
           });
           break;

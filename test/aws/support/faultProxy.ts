@@ -34,6 +34,8 @@ export interface FaultProxy {
   /** AWS's rules moto does not enforce; quotas and release timing are adjustable per test. */
   rules: AwsRules;
   setRateLimit(limit: { perSecond: number; burst: number } | undefined): void;
+  /** Server-side limits per family of actions, as ELB and EC2 apply them (familyOf names a request's family). */
+  setRateLimits(limits: Record<string, { perSecond: number; burst: number }> | undefined, familyOf?: (r: RecordedRequest) => string): void;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,23 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     tokens -= 1;
     return true;
   };
+  // Per-family buckets (setRateLimits), each refilled on its own.
+  let families: { limits: Record<string, { perSecond: number; burst: number }>; familyOf: (r: RecordedRequest) => string } | undefined;
+  const familyBuckets = new Map<string, { tokens: number; last: number }>();
+  const takeFamilyToken = (r: RecordedRequest): boolean => {
+    if (!families) return true;
+    const family = families.familyOf(r);
+    const l = families.limits[family];
+    if (!l) return true;
+    const now = Date.now();
+    const b = familyBuckets.get(family) ?? { tokens: l.burst, last: now };
+    b.tokens = Math.min(l.burst, b.tokens + ((now - b.last) / 1000) * l.perSecond);
+    b.last = now;
+    familyBuckets.set(family, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  };
 
   const moto = motoClients(options.target);
   const proxy: FaultProxy = {
@@ -86,6 +105,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     throttleWhen: undefined,
     failWhen: undefined,
     failCode: undefined,
+    setRateLimits(limits, familyOf) {
+      families = limits && familyOf ? { limits, familyOf } : undefined;
+      familyBuckets.clear();
+    },
     setRateLimit(next) {
       limit = next;
       tokens = next?.burst ?? 0;
@@ -106,7 +129,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const service = version === '2015-12-01' ? 'elbv2' : version === '2016-11-15' ? 'ec2' : 'other';
     const recorded: RecordedRequest = { action: params.get('Action') ?? '', service, params, throttled: false };
     proxy.requests.push(recorded);
-    if (service !== 'other' && (!takeToken() || proxy.throttleWhen?.(recorded))) {
+    if (service !== 'other' && (!takeToken() || !takeFamilyToken(recorded) || proxy.throttleWhen?.(recorded))) {
       recorded.throttled = true;
       const { status, body: errorBody } = throttleResponse(service);
       res.writeHead(status, { 'content-type': 'text/xml' });
