@@ -1,7 +1,7 @@
 // Carries out an AwsPlan step by step. Every step is safe to repeat after a crash at any point:
 // creates look for an owned resource with the deterministic name first (AWS would otherwise hand
 // back a foreign one with the same name), deletes treat "not found" as done.
-import { CreateSecurityGroupCommand, CreateTagsCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { CreateSecurityGroupCommand, CreateTagsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import {
   AddTagsCommand,
   CreateListenerCommand,
@@ -14,7 +14,6 @@ import {
   ModifyLoadBalancerAttributesCommand,
   ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
-  RegisterTargetsCommand,
   SetSubnetsCommand,
   type Action,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -27,6 +26,7 @@ import { describeElbTags, describeLoadBalancersByName, describeTargetGroupsByNam
 import { AwsOwnershipConflictError, ingressFor } from './planActions.js';
 import { securityGroupText } from './awsText.js';
 import { loadBalancerQuotaMessage, type AwsQuotas } from './quotas.js';
+import { registerRunningTargets } from './registerTargets.js';
 import { backendSecurityGroupName } from './names.js';
 import { authorizeIngress, cidrPermissions, revokeIngress } from './securityGroupRules.js';
 import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, ROLE_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
@@ -267,34 +267,6 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     }
   };
 
-  // RegisterTargets refuses the whole call when one instance is not running (stopped, stopping,
-  // pending): register the running ones, report the rest, and go on with the plan. They are
-  // registered by a later reconcile once running.
-  const registerRunning = async (arn: string, targets: { id: string; port: number }[]) => {
-    const send = (list: { id: string; port: number }[]) =>
-      api.elb('RegisterTargets', true, (c) => c.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: list.map((t) => ({ Id: t.id, Port: t.port })) })));
-    try {
-      await send(targets);
-      return;
-    } catch (error) {
-      if (!isCode(error, 'InvalidTargetException', 'InvalidTarget')) throw error;
-    }
-    const states = await instanceStates(targets.map((t) => t.id));
-    const running = targets.filter((t) => states.get(t.id) === 'running');
-    const skipped = targets.filter((t) => states.get(t.id) !== 'running');
-    if (running.length > 0) await send(running);
-    for (const t of skipped) {
-      deps.emit({ ref: d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `instance ${t.id} is ${states.get(t.id) ?? 'gone'}, and AWS registers running instances only: it is not a target of ${d.lbName} for now` });
-    }
-  };
-  const instanceStates = async (ids: string[]): Promise<Map<string, string>> => {
-    // A filter (not InstanceIds) so that an instance that no longer exists is simply absent.
-    const res = await api.ec2('DescribeInstances', false, (c) => c.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }] })));
-    const states = new Map<string, string>();
-    for (const i of (res.Reservations ?? []).flatMap((r) => r.Instances ?? [])) if (i.InstanceId) states.set(i.InstanceId, i.State?.Name ?? 'unknown');
-    return states;
-  };
-
   let index = 0;
   try {
     for (const action of plan.actions) {
@@ -374,9 +346,13 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         case 'deleteTargetGroupsByName':
           await deleteOwnedTargetGroupsByName(api, clusterName, uid, step.names);
           break;
-        case 'registerTargets':
-          await registerRunning(await targetGroupArn(step.targetGroupName), step.targets);
+        case 'registerTargets': {
+          const refused = await registerRunningTargets(api, await targetGroupArn(step.targetGroupName), step.targets);
+          for (const { target, state } of refused) {
+            deps.emit({ ref: d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `instance ${target.id} is ${state}, and AWS registers running instances only: it is not a target of ${d.lbName} for now` });
+          }
           break;
+        }
         case 'deregisterTargets': {
           const arn = await targetGroupArn(step.targetGroupName);
           try {
