@@ -2,6 +2,7 @@
 // cloud-provider-aws and the AWS Load Balancer Controller. Pure; bad values throw ServiceConfigError
 // naming the annotation, so the user sees which one to fix.
 import { ServiceConfigError } from '../provider.js';
+import { tagProblem } from './awsText.js';
 
 const P = 'service.beta.kubernetes.io/aws-load-balancer-';
 export const AWS_ANNOTATIONS = {
@@ -122,8 +123,9 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
       const eq = pair.indexOf('=');
       const key = (eq < 0 ? pair : pair.slice(0, eq)).trim();
       const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
-      if (key === '' || key.length > 128 || value.length > 256 || key.startsWith('aws:')) {
-        throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `"${pair}" is not a valid tag (key=value, key up to 128 chars, not aws:)`);
+      const problem = tagProblem(key, value);
+      if (problem !== undefined) {
+        throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `"${pair}" is not a tag AWS accepts: ${problem}. Write key=value pairs, separated by commas`);
       }
       if (key.startsWith('kubernetes.io/') || key.startsWith('kube-lb-provisioner.io/')) {
         throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `tag "${key}" is reserved for ownership`);

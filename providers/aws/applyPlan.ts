@@ -11,22 +11,25 @@ import {
   DeregisterTargetsCommand,
   DescribeListenersCommand,
   ModifyListenerCommand,
+  ModifyLoadBalancerAttributesCommand,
   ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
-  RegisterTargetsCommand,
   SetSubnetsCommand,
   type Action,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ServiceConfigError, type ApplyResult, type ProviderEvent } from '../provider.js';
 import { targetGroupAttributesField } from './annotations.js';
-import { isCode, type AwsApi } from './awsApi.js';
+import { isCode, rootError, type AwsApi } from './awsApi.js';
 import type { AwsPlan, DesiredPortGroup, HealthCheckSettings } from './awsTypes.js';
 import { deleteOwnedTargetGroupsByName, deleteStack, deleteTargetGroup, StillReleasingError } from './deleteStack.js';
 import { describeElbTags, describeLoadBalancersByName, describeTargetGroupsByName } from './observe.js';
 import { AwsOwnershipConflictError, ingressFor } from './planActions.js';
+import { securityGroupText } from './awsText.js';
+import { loadBalancerQuotaMessage, type AwsQuotas } from './quotas.js';
+import { registerRunningTargets } from './registerTargets.js';
 import { backendSecurityGroupName } from './names.js';
 import { authorizeIngress, cidrPermissions, revokeIngress } from './securityGroupRules.js';
-import { ADDRESSES_TAG, clusterTagKey, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, ROLE_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
+import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, ROLE_TAG, SERVICE_PORT_TAG, SERVICE_UID_TAG, tagMap, toTagList } from './tags.js';
 
 /** On every node rule this provider adds (with the cluster and role tags). */
 export const NODE_RULE_DESCRIPTION = 'kube-lb-provisioner: NodePorts from the NLBs';
@@ -40,6 +43,7 @@ export interface ApplyDeps {
   beforeStep?(index: number, kind: string): void;
   /** The cached environment is stale (the backend group or node rules changed). */
   environmentChanged(): void;
+  quotas: AwsQuotas;
 }
 
 function healthCheckParams(hc: HealthCheckSettings) {
@@ -74,6 +78,11 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     deps.emit({ ref: d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `node ${node.name} is not a target: ${node.reason}` });
   }
 
+  const heldTag: Record<string, string> = d.heldAddresses.length > 0 ? { [HELD_ADDRESSES_TAG]: d.heldAddresses.join(' ') } : {};
+  // Replaced NLBs that hold addresses the new one needs, deleted but with their interfaces (and so
+  // their anchor security group) not yet released.
+  const stillReleasing = new Set<string>();
+
   const needSg = () => {
     if (!sgId) throw new Error(`security group of ${d.lbName} is not known yet`);
     return sgId;
@@ -107,9 +116,9 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         c.send(
           new CreateSecurityGroupCommand({
             GroupName: d.lbName,
-            Description: `kube-lb-provisioner: NLB of ${d.ref.namespace}/${d.ref.name}`,
+            Description: securityGroupText(`kube-lb-provisioner: NLB of ${d.ref.namespace}/${d.ref.name}`),
             VpcId: d.vpcId,
-            TagSpecifications: [{ ResourceType: 'security-group', Tags: toTagList({ ...d.tags, Name: d.lbName, [LOAD_BALANCER_NAME_TAG]: d.lbName, [PLACEMENT_TAG]: d.placement }) }],
+            TagSpecifications: [{ ResourceType: 'security-group', Tags: toTagList({ ...d.tags, ...heldTag, Name: d.lbName, [LOAD_BALANCER_NAME_TAG]: d.lbName, [PLACEMENT_TAG]: d.placement }) }],
           }),
         ),
       );
@@ -139,7 +148,8 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
         c.send(
           new CreateSecurityGroupCommand({
             GroupName: name,
-            Description: `kube-lb-provisioner: shared backend group of cluster ${clusterName}'s NLBs`,
+            // No apostrophe: CreateSecurityGroup refuses it (see awsText.ts).
+            Description: securityGroupText(`kube-lb-provisioner: shared backend group of the NLBs of cluster ${clusterName}`),
             VpcId: d.vpcId,
             TagSpecifications: [{ ResourceType: 'security-group', Tags: toTagList({ [clusterTagKey(clusterName)]: 'owned', [ROLE_TAG]: 'backend', Name: name }) }],
           }),
@@ -211,7 +221,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
       lb = { arn: existing.LoadBalancerArn, dnsName: existing.DNSName ?? '', state: existing.State?.Code ?? 'provisioning' };
       return;
     }
-    const tags: Record<string, string> = { ...d.tags, [PLACEMENT_TAG]: d.placement };
+    const tags: Record<string, string> = { ...d.tags, ...heldTag, [PLACEMENT_TAG]: d.placement };
     if (d.addresses.length > 0) tags[ADDRESSES_TAG] = d.addresses.join(' ');
     const res = await api.elb('CreateLoadBalancer', true, (c) =>
       c.send(
@@ -225,7 +235,18 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           Tags: toTagList(tags),
         }),
       ),
-    );
+    ).catch((error: unknown) => {
+      if (isCode(rootError(error), 'TooManyLoadBalancersException', 'TooManyLoadBalancers')) {
+        deps.environmentChanged();
+        throw new ServiceConfigError('spec.type', loadBalancerQuotaMessage(undefined, deps.quotas));
+      }
+      if (!isCode(rootError(error), 'ResourceInUseException', 'ResourceInUse') || d.heldAddresses.length === 0) throw error;
+      // Our replaced NLB's interfaces still hold the address: wait for AWS to release them.
+      if (plan.retiring.some((s) => s.holds.some((a) => d.heldAddresses.includes(a)))) {
+        throw new StillReleasingError(`${d.heldAddresses.join(', ')} (held by the replaced NLB's network interfaces)`);
+      }
+      throw new ServiceConfigError(d.addressField ?? 'spec.loadBalancerIP', `AWS says ${d.heldAddresses.join(', ')} is in use by another resource: ${(rootError(error) as Error).message}`);
+    });
     const created = res.LoadBalancers![0]!;
     lb = { arn: created.LoadBalancerArn!, dnsName: created.DNSName ?? '', state: created.State?.Code ?? 'provisioning' };
   };
@@ -260,7 +281,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
             type: 'Normal',
             reason: 'EnsuringLoadBalancer',
             message: first
-              ? `replacing NLB ${step.from.join(', ')} with ${d.lbName}: its subnets or scheme changed and cannot be modified in place; the old one goes first because it holds the Elastic IP the new one needs (a short outage)`
+              ? `replacing NLB ${step.from.join(', ')} with ${d.lbName}: its subnets or scheme changed and cannot be modified in place; the old one goes first because it holds an address the new one needs (a short outage, longer while AWS releases its network interfaces)`
               : `replacing NLB ${step.from.join(', ')} with ${d.lbName}: its addresses or subnets changed and cannot be modified in place; the old one is deleted once the new one is active`,
           });
           break;
@@ -297,6 +318,11 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           await reestablishBackend();
           await createLoadBalancer();
           break;
+        case 'enableCrossZone':
+          await api.elb('ModifyLoadBalancerAttributes', true, (c) =>
+            c.send(new ModifyLoadBalancerAttributesCommand({ LoadBalancerArn: needLb(), Attributes: [{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }] })),
+          );
+          break;
         case 'createListener':
           await createListener(step.group);
           break;
@@ -321,8 +347,10 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           await deleteOwnedTargetGroupsByName(api, clusterName, uid, step.names);
           break;
         case 'registerTargets': {
-          const arn = await targetGroupArn(step.targetGroupName);
-          await api.elb('RegisterTargets', true, (c) => c.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: step.targets.map((t) => ({ Id: t.id, Port: t.port })) })));
+          const refused = await registerRunningTargets(api, await targetGroupArn(step.targetGroupName), step.targets);
+          for (const { target, state } of refused) {
+            deps.emit({ ref: d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `instance ${target.id} is ${state}, and AWS registers running instances only: it is not a target of ${d.lbName} for now` });
+          }
           break;
         }
         case 'deregisterTargets': {
@@ -353,10 +381,17 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
           break;
         case 'setSubnets':
           await api.elb('SetSubnets', true, (c) => c.send(new SetSubnetsCommand({ LoadBalancerArn: step.arn, Subnets: step.subnetIds })));
-          deps.emit({ ref: d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${d.lbName} now also serves from ${step.subnetIds.join(', ')}` });
+          deps.emit({ ref: d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${d.lbName} now serves from subnets ${step.subnetIds.join(', ')}` });
           break;
         case 'retireStack':
-          await deleteStack(api, clusterName, uid, step.stack);
+          try {
+            await deleteStack(api, clusterName, uid, step.stack);
+          } catch (error) {
+            // The old NLB is gone but its interfaces are not yet: go on to the create, which waits on the address.
+            if (!(error instanceof StillReleasingError) || !step.first) throw error;
+            stillReleasing.add(step.stack.lbName);
+            break;
+          }
           deps.emit({ ref: d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `deleted replaced NLB ${step.stack.lbName}` });
           break;
       }
@@ -370,7 +405,7 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `NLB ${d.lbName} is provisioning` };
   }
   if (lb.state === 'failed') throw new Error(`NLB ${d.lbName} failed to provision; delete it in AWS or recreate the Service`);
-  const retired = new Set(plan.actions.flatMap((a) => (a.step.op === 'retireStack' ? [a.step.stack.lbName] : [])));
+  const retired = new Set(plan.actions.flatMap((a) => (a.step.op === 'retireStack' && !stillReleasing.has(a.step.stack.lbName) ? [a.step.stack.lbName] : [])));
   const remaining = plan.retiring.filter((s) => !retired.has(s.lbName));
   if (remaining.length > 0) {
     return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `replaced NLB ${remaining.map((s) => s.lbName).join(', ')} is still to be deleted` };

@@ -33,6 +33,16 @@ export function isCode(error: unknown, ...codes: string[]): boolean {
   return code !== undefined && codes.includes(code);
 }
 
+export type RateFamily = 'registration' | 'describe' | 'modify' | 'other' | 'ec2';
+
+/** Which client-side bucket an ELB action takes its token from (ELBv2 limits these families separately). */
+export function elbRateFamily(operation: string): Exclude<RateFamily, 'ec2'> {
+  if (operation === 'RegisterTargets' || operation === 'DeregisterTargets') return 'registration';
+  if (operation.startsWith('Describe')) return 'describe';
+  if (operation.startsWith('Modify')) return 'modify';
+  return 'other';
+}
+
 export interface AwsClients {
   elbv2: ElasticLoadBalancingV2Client;
   ec2: EC2Client;
@@ -69,8 +79,7 @@ class ThrottleGate {
 export class AwsApi {
   private readonly gates = { elb: new ThrottleGate(), ec2: new ThrottleGate() };
   private readonly policy: CloudCallPolicy;
-  private readonly registration: TokenBucket;
-  private readonly other: TokenBucket;
+  private readonly buckets: Record<RateFamily, TokenBucket>;
 
   constructor(
     private readonly clients: AwsClients,
@@ -78,13 +87,14 @@ export class AwsApi {
     record: CallRecorder,
     timing: { minTimeoutMs?: number; maxTimeoutMs?: number } = {},
   ) {
-    this.registration = new TokenBucket(config.rateLimits.registration.ratePerSecond, config.rateLimits.registration.burst);
-    this.other = new TokenBucket(config.rateLimits.other.ratePerSecond, config.rateLimits.other.burst);
+    const limits = config.rateLimits;
+    const bucket = (family: RateFamily) => new TokenBucket(limits[family].ratePerSecond, limits[family].burst);
+    this.buckets = { registration: bucket('registration'), describe: bucket('describe'), modify: bucket('modify'), other: bucket('other'), ec2: bucket('ec2') };
     this.policy = { provider: 'aws', record, classify: classifyAwsError, retries: config.retries, ...timing };
   }
 
   elb<T>(operation: string, mutating: boolean, fn: (client: ElasticLoadBalancingV2Client) => Promise<T>): Promise<T> {
-    const limiter = operation === 'RegisterTargets' || operation === 'DeregisterTargets' ? this.registration : this.other;
+    const limiter = this.buckets[elbRateFamily(operation)];
     return cloudCall(this.policy, { operation, mutating, limiter }, () => this.gated(this.gates.elb, () => fn(this.clients.elbv2)));
   }
 
@@ -101,7 +111,7 @@ export class AwsApi {
   }
 
   ec2<T>(operation: string, mutating: boolean, fn: (client: EC2Client) => Promise<T>): Promise<T> {
-    return cloudCall(this.policy, { operation, mutating, limiter: this.other }, () => this.gated(this.gates.ec2, () => fn(this.clients.ec2)));
+    return cloudCall(this.policy, { operation, mutating, limiter: this.buckets.ec2 }, () => this.gated(this.gates.ec2, () => fn(this.clients.ec2)));
   }
 }
 

@@ -4,13 +4,16 @@ import type { TargetGroupProtocol } from './names.js';
 
 /** Subnets, Elastic IPs and node security groups: read rarely, cached with a TTL. */
 export interface AwsEnvironment {
-  subnets: { id: string; zone: string; vpcId: string; cidr: string; tags: Record<string, string> }[];
+  /** freeIps: AvailableIpAddressCount (undefined when AWS does not say). */
+  subnets: { id: string; zone: string; vpcId: string; cidr: string; tags: Record<string, string>; freeIps?: number }[];
   addresses: { allocationId: string; publicIp: string; associated: boolean }[];
   nodeSecurityGroupIds: string[];
   /** The cluster's shared backend security group, on every NLB; node groups admit NodePorts from it. */
   backend?: { id: string; nodeRules: NodeRule[] };
   /** The cluster's NodePort range, opened once from the backend group instead of once per Service. */
   nodePortRange: { from: number; to: number };
+  /** Network Load Balancers in the region (anyone's), for the per-Region quota; undefined when not read. */
+  networkLoadBalancers?: number;
 }
 
 /** An ingress rule in a node security group whose source is the backend security group. */
@@ -21,10 +24,12 @@ export interface NodeRule {
   toPort: number;
 }
 
-/** One rule as we compare them: protocol (tcp/udp), a single port, and a source. */
+/** One rule as we compare them: protocol, a single port (for ICMP: the type), and a source. */
 export interface IngressRule {
-  protocol: 'tcp' | 'udp';
+  protocol: 'tcp' | 'udp' | 'icmp';
   port: number;
+  /** ICMP only: the code (ToPort on the wire). */
+  icmpCode?: number;
   /** An IPv4/IPv6 CIDR, or a security group ID. */
   source: string;
 }
@@ -66,6 +71,8 @@ export interface ObservedStack {
   lbName: string;
   placement: string;
   securityGroup: { id: string; ingress: IngressRule[]; tags: Record<string, string> };
+  /** Addresses this stack holds or may still hold (its anchor's tag, and what its NLB reports). */
+  holds: string[];
   loadBalancer?: {
     arn: string;
     dnsName: string;
@@ -74,6 +81,8 @@ export interface ObservedStack {
     tags: Record<string, string>;
     /** Addresses of attached Elastic IPs (from AWS, or from our tag where AWS does not say). */
     addresses: string[];
+    /** Cross-zone load balancing; read only for NLBs with Elastic IPs (the only ones that ask for it). */
+    crossZone?: boolean;
     /** The enabled zones and their subnets, with whether an Elastic IP is mapped there. */
     zones: { zone: string; subnetId: string; pinned: boolean }[];
   };
@@ -112,13 +121,23 @@ export interface DesiredStack {
   vpcId: string;
   scheme: 'internet-facing' | 'internal';
   subnetMappings: SubnetMapping[];
+  /** Discovery only: every subnet that qualifies (not just one per zone), so an existing NLB keeps an eligible one. */
+  subnetCandidates?: string[];
   /** Public addresses of the Elastic IPs in subnetMappings, in the same order. */
   addresses: string[];
+  /** Every address the NLB asks for: those Elastic IPs' public addresses and the private IPv4s. */
+  heldAddresses: string[];
+  /** Cross-zone load balancing, set right after creation: an address in one zone serves every zone's nodes. */
+  crossZone: boolean;
+  /** The field the addresses come from (spec.loadBalancerIP or an annotation), for errors about them. */
+  addressField?: string;
   /** Ownership plus the user's additional tags: on every resource. */
   tags: Record<string, string>;
   groups: DesiredPortGroup[];
   /** Instance IDs of the eligible nodes, sorted. */
   instanceIds: string[];
+  /** The zone of each instance, from its node's providerID or zone label ('' when neither says). */
+  instanceZones: Record<string, string>;
   skippedNodes: { name: string; reason: string }[];
   /** Rules of the load balancer's security group (the source ranges on each listener port). */
   ingress: IngressRule[];
@@ -138,6 +157,8 @@ export type AwsStep =
   /** Set attributes (stickiness) on a target group; by name, since a new group has no ARN at plan time. */
   | { op: 'modifyTargetGroupAttributes'; targetGroupName: string; attributes: Record<string, string> }
   | { op: 'createLoadBalancer' }
+  /** load_balancing.cross_zone.enabled=true on a new NLB (ModifyLoadBalancerAttributes). */
+  | { op: 'enableCrossZone' }
   | { op: 'createListener'; group: DesiredPortGroup }
   | { op: 'modifyListener'; arn: string; group: DesiredPortGroup }
   | { op: 'deleteListener'; arn: string; port: number }
@@ -150,8 +171,9 @@ export type AwsStep =
   /** The user's additional tags changed: add them (tags the user dropped from the annotation stay). */
   | { op: 'tagResources'; elbArns: string[]; securityGroupId?: string; tags: Record<string, string> }
   | { op: 'authorizeNodeRules'; groupId: string; rules: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[] }
-  | { op: 'retireStack'; stack: ObservedStack }
-  /** Enable more zones on an existing NLB (SetSubnets must repeat every enabled subnet). */
+  /** first: the old NLB holds addresses the new one needs, so it goes before the create. */
+  | { op: 'retireStack'; stack: ObservedStack; first?: boolean }
+  /** Set an existing NLB's subnets: zones added, moved or removed (SetSubnets lists every subnet to keep). */
   | { op: 'setSubnets'; arn: string; subnetIds: string[] };
 
 export type AwsAction = PlanAction & { step: AwsStep };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { providerEntryBase } from '../common/providerConfig.js';
+import { AWS_DEFAULT_QUOTAS } from './quotas.js';
 
 const bucket = z.object({ ratePerSecond: z.number().positive(), burst: z.number().int().min(1) });
 
@@ -21,11 +22,23 @@ export const awsConfigSchema = z.object({
     .string()
     .regex(/^\d+-\d+$/, 'a range like 30000-32767')
     .default('30000-32767'),
-  /** Client-side rate limits (AWS Load Balancer Controller defaults). */
+  /**
+   * Client-side rate limits, one token bucket per family of actions. The ELB defaults are the AWS
+   * Load Balancer Controller's, which follow ELBv2's own limits; EC2 throttles per action with
+   * buckets of 100 refilled at 20/s for describes (EC2 API request throttling), shared here.
+   */
   rateLimits: z
     .object({
+      /** ELB RegisterTargets / DeregisterTargets. */
       registration: bucket.default({ ratePerSecond: 4, burst: 20 }),
+      /** ELB Describe*. */
+      describe: bucket.default({ ratePerSecond: 50, burst: 200 }),
+      /** ELB Modify* (ModifyListener, ModifyTargetGroup, ModifyTargetGroupAttributes). */
+      modify: bucket.default({ ratePerSecond: 3, burst: 20 }),
+      /** Every other ELB action (Create*, Delete*, AddTags, SetSubnets). */
       other: bucket.default({ ratePerSecond: 10, burst: 40 }),
+      /** Every EC2 action. */
+      ec2: bucket.default({ ratePerSecond: 20, burst: 100 }),
     })
     .prefault({}),
   /** How long subnets, Elastic IPs and node security groups are cached between reads. */
@@ -37,5 +50,15 @@ export const awsConfigSchema = z.object({
   retries: z.number().int().min(0).default(6),
   /** An owned target group no listener uses and no Service wants is deleted after this long (two resyncs apart). */
   targetGroupSweepAgeSeconds: z.number().int().min(0).default(600),
+  /** The account's quotas, checked before the call that would exceed them (AWS's defaults; raise them with yours). */
+  quotas: z
+    .object({
+      listenersPerLoadBalancer: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.listenersPerLoadBalancer),
+      targetsPerZonePerLoadBalancer: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.targetsPerZonePerLoadBalancer),
+      loadBalancersPerRegion: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.loadBalancersPerRegion),
+      tagsPerResource: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.tagsPerResource),
+      inboundRulesPerSecurityGroup: z.number().int().min(1).default(AWS_DEFAULT_QUOTAS.inboundRulesPerSecurityGroup),
+    })
+    .prefault({}),
 });
 export type AwsConfig = z.infer<typeof awsConfigSchema>;

@@ -53,7 +53,7 @@ export async function deleteStack(api: AwsApi, clusterName: string, uid: string,
   // Target groups the load balancer no longer shows (an interrupted create or delete): every port
   // the security group still opens may have one, so look them up by their deterministic names.
   const attached = new Set(stack.targetGroups.map((g) => g.name));
-  const ports = [...new Set(stack.securityGroup.ingress.map((r) => r.port))];
+  const ports = [...new Set(stack.securityGroup.ingress.filter((r) => r.protocol !== 'icmp').map((r) => r.port))];
   const complete = lb !== undefined && ports.every((p) => stack.targetGroups.some((g) => g.port !== undefined && stack.listeners.some((l) => l.port === p && l.targetGroupArn === g.arn)));
   if (!complete) {
     const names = ports.flatMap((p) => TARGET_GROUP_PROTOCOLS.map((proto) => targetGroupName(stack.lbName, p, proto))).filter((n) => !attached.has(n));

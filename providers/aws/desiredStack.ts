@@ -6,7 +6,7 @@ import { ServiceConfigError, serviceKey, type DesiredLoadBalancer } from '../pro
 import { AWS_ANNOTATIONS, parseAwsAnnotations, type AwsServiceOptions } from './annotations.js';
 import type { AwsEnvironment, DesiredPortGroup, DesiredStack, HealthCheckSettings, IngressRule, SubnetMapping } from './awsTypes.js';
 import { loadBalancerName, targetGroupName, type TargetGroupProtocol } from './names.js';
-import { instanceIdFromProviderID } from './providerID.js';
+import { instanceIdFromProviderID, zoneFromProviderID } from './providerID.js';
 import { clusterTagKey, SERVICE_NAME_TAG, SERVICE_UID_TAG } from './tags.js';
 
 /** What decides where the NLB lives; subnet mappings cannot change, so a new value means a new NLB. */
@@ -21,27 +21,47 @@ export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOpt
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
-function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, clusterName: string): AwsEnvironment['subnets'] {
+/** NLB subnets need "at least 8 free IP addresses" (Network Load Balancers: Availability Zones and subnets). */
+export const MIN_FREE_IPS = 8;
+
+function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, clusterName: string): { subnets: AwsEnvironment['subnets']; candidates?: string[] } {
   if (options.subnets !== undefined) {
-    return options.subnets.map((wanted) => {
+    const listed = options.subnets.map((wanted) => {
       const found = env.subnets.find((s) => s.id === wanted || s.tags.Name === wanted);
       if (!found) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `no subnet with ID or Name "${wanted}" in the VPC`);
+      if (found.freeIps !== undefined && found.freeIps < MIN_FREE_IPS) {
+        throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `subnet ${found.id} has ${found.freeIps} free addresses; an NLB needs at least ${MIN_FREE_IPS} in each of its subnets`);
+      }
       return found;
     });
+    // CreateLoadBalancer: "You can specify only one subnet per Availability Zone."
+    for (const [i, s] of listed.entries()) {
+      const twin = listed.slice(0, i).find((o) => o.zone === s.zone);
+      if (twin) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `${twin.id} and ${s.id} are both in ${s.zone}; an NLB takes one subnet per zone`);
+    }
+    return { subnets: listed };
   }
+  // Discovery as the AWS Load Balancer Controller (>= 2.1.1) does it: the role tag, and either this
+  // cluster's tag or no cluster tag at all (a subnet tagged only for other clusters is theirs); a
+  // subnet tagged for this cluster wins in its zone, then the lowest ID. Subnets too full for an NLB
+  // are passed over.
   const role = options.scheme === 'internal' ? 'kubernetes.io/role/internal-elb' : 'kubernetes.io/role/elb';
-  const tagged = env.subnets
-    .filter((s) => s.tags[role] !== undefined && s.tags[clusterTagKey(clusterName)] !== undefined)
-    .sort((a, b) => a.zone.localeCompare(b.zone) || a.id.localeCompare(b.id));
+  const ours = (s: AwsEnvironment['subnets'][number]) => s.tags[clusterTagKey(clusterName)] !== undefined;
+  const anyCluster = (s: AwsEnvironment['subnets'][number]) => Object.keys(s.tags).some((k) => k.startsWith('kubernetes.io/cluster/'));
+  const eligible = env.subnets.filter((s) => s.tags[role] !== undefined && (ours(s) || !anyCluster(s)));
+  const tagged = eligible
+    .filter((s) => s.freeIps === undefined || s.freeIps >= MIN_FREE_IPS)
+    .sort((a, b) => a.zone.localeCompare(b.zone) || Number(ours(b)) - Number(ours(a)) || a.id.localeCompare(b.id));
   const perZone = new Map<string, AwsEnvironment['subnets'][number]>();
   for (const s of tagged) if (!perZone.has(s.zone)) perZone.set(s.zone, s);
   if (perZone.size === 0) {
     throw new ServiceConfigError(
       AWS_ANNOTATIONS.subnets,
-      `no subnet is tagged ${role} and ${clusterTagKey(clusterName)}; tag the subnets or list them in this annotation`,
+      `no subnet with ${MIN_FREE_IPS} or more free addresses is tagged ${role} (and either ${clusterTagKey(clusterName)} or no cluster tag); tag the subnets or list them in this annotation`,
     );
   }
-  return [...perZone.values()];
+  // An NLB already in a subnet that has since filled up stays there: its interfaces exist.
+  return { subnets: [...perZone.values()], candidates: eligible.map((s) => s.id) };
 }
 
 function cidrContains(cidr: string, ip: string): boolean {
@@ -58,11 +78,11 @@ function resolveMappings(
   desired: DesiredLoadBalancer,
   options: AwsServiceOptions,
   env: AwsEnvironment,
-): { mappings: SubnetMapping[]; addresses: string[]; vpcId: string } {
-  const subnets = resolveSubnets(options, env, desired.clusterName);
+): { mappings: SubnetMapping[]; addresses: string[]; vpcId: string; field?: string; candidates?: string[] } {
+  const { subnets, candidates } = resolveSubnets(options, env, desired.clusterName);
   const vpcId = subnets[0]!.vpcId;
   if (subnets.some((s) => s.vpcId !== vpcId)) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'the subnets are in different VPCs');
-  return { vpcId, ...mappingsFor(desired, options, env, subnets) };
+  return { vpcId, ...mappingsFor(desired, options, env, subnets), ...(candidates ? { candidates } : {}) };
 }
 
 function mappingsFor(
@@ -70,7 +90,7 @@ function mappingsFor(
   options: AwsServiceOptions,
   env: AwsEnvironment,
   subnets: AwsEnvironment['subnets'],
-): { mappings: SubnetMapping[]; addresses: string[] } {
+): { mappings: SubnetMapping[]; addresses: string[]; field?: string } {
   const ip = desired.loadBalancerIP;
   if (ip !== undefined && (options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined)) {
     throw new ServiceConfigError('spec.loadBalancerIP', `set either spec.loadBalancerIP or ${AWS_ANNOTATIONS.eipAllocations}/${AWS_ANNOTATIONS.privateIPv4Addresses}, not both`);
@@ -87,14 +107,24 @@ function mappingsFor(
       if (!subnet) throw new ServiceConfigError(field, `${address} is in none of the load balancer's subnets (${subnets.map((s) => `${s.id} ${s.cidr}`).join(', ')})`);
       return { SubnetId: subnet.id, PrivateIPv4Address: address };
     });
-    return { mappings, addresses: [] };
+    // SubnetMappings: "one private IP address per subnet".
+    const seen = new Map<string, string>();
+    for (const m of mappings) {
+      const other = seen.get(m.SubnetId);
+      if (other !== undefined) throw new ServiceConfigError(field, `${other} and ${m.PrivateIPv4Address} are both in subnet ${m.SubnetId}; an NLB takes one private address per subnet`);
+      seen.set(m.SubnetId, m.PrivateIPv4Address);
+    }
+    return { mappings, addresses: [], field };
   }
 
   if (ip !== undefined) {
     const eip = env.addresses.find((a) => a.publicIp === ip);
     if (!eip) throw new ServiceConfigError('spec.loadBalancerIP', `the AWS account holds no Elastic IP ${ip}; allocate it first (or remove spec.loadBalancerIP)`);
-    // NLBs take an Elastic IP for every subnet or for none: one address means one zone.
-    return { mappings: [{ SubnetId: subnets[0]!.id, AllocationId: eip.allocationId }], addresses: [ip] };
+    // SubnetMappings takes "one Elastic IP address per subnet", not one for every subnet: the address
+    // goes on the first zone and the NLB keeps every zone, so that every zone's nodes can serve;
+    // cross-zone load balancing (crossZone) carries the address's traffic to them.
+    const mappings: SubnetMapping[] = subnets.map((s, i) => (i === 0 ? { SubnetId: s.id, AllocationId: eip.allocationId } : { SubnetId: s.id }));
+    return { mappings, addresses: [ip], field: 'spec.loadBalancerIP' };
   }
   if (options.eipAllocations !== undefined) {
     if (options.eipAllocations.length !== subnets.length) {
@@ -105,7 +135,7 @@ function mappingsFor(
       if (!eip) throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, `the AWS account holds no Elastic IP allocation ${id}`);
       return eip.publicIp;
     });
-    return { mappings: subnets.map((s, i) => ({ SubnetId: s.id, AllocationId: options.eipAllocations![i]! })), addresses };
+    return { mappings: subnets.map((s, i) => ({ SubnetId: s.id, AllocationId: options.eipAllocations![i]! })), addresses, field: AWS_ANNOTATIONS.eipAllocations };
   }
   return { mappings: subnets.map((s) => ({ SubnetId: s.id })), addresses: [] };
 }
@@ -131,7 +161,30 @@ function healthCheckFor(desired: DesiredLoadBalancer, options: AwsServiceOptions
   if (o.healthyThreshold !== undefined) hc.healthyThreshold = o.healthyThreshold;
   if (o.unhealthyThreshold !== undefined) hc.unhealthyThreshold = o.unhealthyThreshold;
   if (o.successCodes !== undefined && hc.protocol !== 'TCP') hc.successCodes = o.successCodes;
+  checkIntervalCoversTimeout(hc);
   return hc;
+}
+
+/** AWS's defaults for NLB target groups (ELB API reference, CreateTargetGroupInput). */
+export const DEFAULT_HEALTH_CHECK_INTERVAL = 30;
+export function defaultHealthCheckTimeout(protocol: HealthCheckSettings['protocol']): number {
+  return protocol === 'HTTP' ? 6 : 10;
+}
+
+/**
+ * AWS refuses a health check timeout longer than its interval (NLB target group health checks), on
+ * create and on modify, and counts its defaults (interval 30 s; timeout 6 s for HTTP, 10 s otherwise):
+ * an interval of 5 alone fails.
+ */
+function checkIntervalCoversTimeout(hc: HealthCheckSettings): void {
+  const interval = hc.intervalSeconds ?? DEFAULT_HEALTH_CHECK_INTERVAL;
+  const timeout = hc.timeoutSeconds ?? defaultHealthCheckTimeout(hc.protocol);
+  if (timeout <= interval) return;
+  const timeoutSource = hc.timeoutSeconds !== undefined ? `${AWS_ANNOTATIONS.hcTimeout} is ${timeout}` : `the timeout is AWS's default for ${hc.protocol}, ${timeout} s`;
+  throw new ServiceConfigError(
+    hc.intervalSeconds !== undefined ? AWS_ANNOTATIONS.hcInterval : AWS_ANNOTATIONS.hcTimeout,
+    `${timeoutSource}, longer than the interval (${hc.intervalSeconds !== undefined ? `${AWS_ANNOTATIONS.hcInterval} is ${interval}` : `AWS's default, ${interval} s`}); AWS refuses that: set ${AWS_ANNOTATIONS.hcTimeout} to ${interval} or less, or raise ${AWS_ANNOTATIONS.hcInterval}`,
+  );
 }
 
 /**
@@ -183,6 +236,13 @@ export function wantedTargetGroupNames(desired: DesiredLoadBalancer): string[] {
   return groupPorts(desired, options, lbName).map((g) => g.targetGroupName);
 }
 
+/**
+ * "Allow inbound ICMP traffic to support MTU or Path MTU discovery" from 0.0.0.0/0 (recommended
+ * rules of an NLB's security group): the routers that send it are not the clients. Only the message
+ * PMTUD needs, Destination Unreachable / Fragmentation Needed (type 3, code 4).
+ */
+export const PATH_MTU_DISCOVERY_RULE: IngressRule = { protocol: 'icmp', port: 3, icmpCode: 4, source: '0.0.0.0/0' };
+
 function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
   return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'TCP' ? 'tcp' : 'udp'];
 }
@@ -195,17 +255,22 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
   const placement = placementOf(desired, options);
   const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placement);
   const groups = groupPorts(desired, options, lbName);
-  const { mappings, addresses, vpcId } = resolveMappings(desired, options, env);
+  const { mappings, addresses, vpcId, field, candidates } = resolveMappings(desired, options, env);
+  const heldAddresses = [...addresses, ...mappings.flatMap((m) => (m.PrivateIPv4Address ? [m.PrivateIPv4Address] : []))];
 
   const sources = desired.sourceRanges.length > 0 ? desired.sourceRanges : ['0.0.0.0/0'];
   for (const cidr of sources) {
+    let kind: string;
     try {
-      ipaddr.parseCIDR(cidr);
+      kind = ipaddr.parseCIDR(cidr)[0].kind();
     } catch {
       throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is not a CIDR`);
     }
+    // An IPv4 NLB never carries IPv6 clients: such a rule would admit no one, and use up the quota.
+    if (kind === 'ipv6') throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is IPv6, and this provider makes IPv4 NLBs: list IPv4 ranges only`);
   }
   const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => sources.map((source) => ({ protocol, port: g.port, source }))));
+  ingress.push(PATH_MTU_DISCOVERY_RULE);
 
   // Node groups admit the whole NodePort range from the shared backend group (one rule per protocol
   // for the cluster, not one per Service: security groups hold only 60 rules by default), plus any
@@ -218,16 +283,21 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
   };
   for (const g of groups) {
     for (const protocol of ruleProtocols(g.protocol)) need(protocol, g.nodePort);
-    const hcPort = Number(g.healthCheck.port);
+    // Health checks are TCP, HTTP or HTTPS: always TCP, also for a UDP group checked on its traffic port.
+    const hcPort = g.healthCheck.port === 'traffic-port' ? g.nodePort : Number(g.healthCheck.port);
     if (Number.isInteger(hcPort)) need('tcp', hcPort);
   }
 
   const instanceIds = new Set<string>();
+  const instanceZones: Record<string, string> = {};
   const skippedNodes: DesiredStack['skippedNodes'] = [];
   for (const node of desired.nodes) {
     const id = instanceIdFromProviderID(node.providerID);
     if (id === undefined) skippedNodes.push({ name: node.name, reason: `spec.providerID "${node.providerID ?? ''}" is not aws:///<zone>/i-...` });
-    else instanceIds.add(id);
+    else {
+      instanceIds.add(id);
+      instanceZones[id] = zoneFromProviderID(node.providerID) ?? node.zone ?? '';
+    }
   }
 
   const tags: Record<string, string> = {
@@ -245,10 +315,15 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
     vpcId,
     scheme: options.scheme,
     subnetMappings: mappings,
+    ...(candidates ? { subnetCandidates: candidates } : {}),
     addresses,
+    heldAddresses,
+    crossZone: mappings.some((m) => m.AllocationId !== undefined) && mappings.some((m) => m.AllocationId === undefined),
+    ...(field !== undefined ? { addressField: field } : {}),
     tags,
     groups,
     instanceIds: [...instanceIds].sort(),
+    instanceZones,
     skippedNodes,
     ingress,
     nodeSecurityGroupIds: [...env.nodeSecurityGroupIds].sort(),

@@ -1,7 +1,8 @@
-// Subnets, Elastic IPs and the nodes' security groups change rarely, so they are read in three
-// calls and cached for a while instead of on every reconcile. invalidate() forces a fresh read
+// Subnets, Elastic IPs, the nodes' security groups and the region's NLB count change rarely, so
+// they are read in a few calls and cached for a while instead of on every reconcile. invalidate() forces a fresh read
 // (after a Service asked for an IP we did not see, for instance).
 import { DescribeAddressesCommand, DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type Filter } from '@aws-sdk/client-ec2';
+import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsApi } from './awsApi.js';
 import type { AwsEnvironment, NodeRule } from './awsTypes.js';
 import { clusterTagKey, ROLE_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
@@ -46,7 +47,14 @@ export class EnvironmentCache {
       const page = await this.api.ec2('DescribeSubnets', false, (c) => c.send(new DescribeSubnetsCommand({ Filters: vpcFilter.length ? vpcFilter : undefined, NextToken: token })));
       for (const s of page.Subnets ?? []) {
         if (!s.SubnetId) continue;
-        subnets.push({ id: s.SubnetId, zone: s.AvailabilityZone ?? '', vpcId: s.VpcId ?? '', cidr: s.CidrBlock ?? '', tags: tagMap(s.Tags) });
+        subnets.push({
+          id: s.SubnetId,
+          zone: s.AvailabilityZone ?? '',
+          vpcId: s.VpcId ?? '',
+          cidr: s.CidrBlock ?? '',
+          tags: tagMap(s.Tags),
+          ...(s.AvailableIpAddressCount !== undefined ? { freeIps: s.AvailableIpAddressCount } : {}),
+        });
       }
       token = page.NextToken;
     } while (token);
@@ -75,7 +83,16 @@ export class EnvironmentCache {
     } while (token);
     const nodeSecurityGroupIds = this.options.nodeSecurityGroupIds ?? discovered;
 
-    const env: AwsEnvironment = { subnets, addresses, nodeSecurityGroupIds: [...nodeSecurityGroupIds].sort(), nodePortRange: this.options.nodePortRange };
+    // Every NLB in the region counts against the account's quota, so a new one can be refused up front.
+    let networkLoadBalancers = 0;
+    let marker: string | undefined;
+    do {
+      const page = await this.api.elb('DescribeLoadBalancers', false, (c) => c.send(new DescribeLoadBalancersCommand({ PageSize: 400, Marker: marker })));
+      networkLoadBalancers += (page.LoadBalancers ?? []).filter((lb) => lb.Type === 'network').length;
+      marker = page.NextMarker;
+    } while (marker);
+
+    const env: AwsEnvironment = { subnets, addresses, nodeSecurityGroupIds: [...nodeSecurityGroupIds].sort(), nodePortRange: this.options.nodePortRange, networkLoadBalancers };
     if (backendId) {
       const rules = await this.api.ec2('DescribeSecurityGroupRules', false, (c) =>
         c.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: `tag:${clusterTagKey(this.options.clusterName)}`, Values: ['owned'] }, { Name: `tag:${ROLE_TAG}`, Values: ['node-access'] }] })),

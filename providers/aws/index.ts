@@ -105,7 +105,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
     diff(observed: AwsObserved | undefined, desired: DesiredLoadBalancer): AwsPlan {
       if (!observed) throw new Error('the aws provider needs observe() before diff(): the plan depends on the subnets and addresses it reads');
       try {
-        return planActions(observed, desired, config.targetChunkSize);
+        return planActions(observed, desired, config.targetChunkSize, config.quotas);
       } catch (error) {
         // The cached view of subnets and Elastic IPs may be older than the user's change: read it afresh next time.
         if (error instanceof ServiceConfigError) env.invalidate();
@@ -119,6 +119,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         provisioningRetryMs: retryMs,
         emit,
         environmentChanged: () => env.invalidate(),
+        quotas: config.quotas,
         ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
       });
     },

@@ -4,6 +4,7 @@
 import { DescribeSecurityGroupsCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
 import {
   DescribeListenersCommand,
+  DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
   DescribeTargetGroupAttributesCommand,
@@ -15,9 +16,13 @@ import {
 import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { AwsEnvironment, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
-import { ADDRESSES_TAG, clusterTagKey, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
+import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 export const DESCRIBE_BATCH = 20;
+
+function splitAddresses(tag: string | undefined): string[] {
+  return (tag ?? '').split(' ').filter((a) => a !== '');
+}
 
 function batches<T>(items: T[], size = DESCRIBE_BATCH): T[][] {
   const out: T[][] = [];
@@ -28,6 +33,10 @@ function batches<T>(items: T[], size = DESCRIBE_BATCH): T[][] {
 export function ingressRules(permissions: IpPermission[] | undefined): IngressRule[] {
   const rules: IngressRule[] = [];
   for (const p of permissions ?? []) {
+    if (p.IpProtocol === 'icmp' && p.FromPort !== undefined && p.ToPort !== undefined) {
+      for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol: 'icmp', port: p.FromPort, icmpCode: p.ToPort, source: r.CidrIp });
+      continue;
+    }
     if ((p.IpProtocol !== 'tcp' && p.IpProtocol !== 'udp') || p.FromPort === undefined || p.FromPort !== p.ToPort) continue;
     const protocol = p.IpProtocol;
     for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol, port: p.FromPort, source: r.CidrIp });
@@ -131,6 +140,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       lbName: tags[LOAD_BALANCER_NAME_TAG]!,
       placement: tags[PLACEMENT_TAG] ?? '',
       securityGroup: { id: g.GroupId!, ingress: ingressRules(g.IpPermissions), tags },
+      holds: splitAddresses(tags[HELD_ADDRESSES_TAG]),
       listeners: [],
       targetGroups: [],
     };
@@ -162,13 +172,15 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     if (!stack) continue;
     const lbTags = tags.get(lb.LoadBalancerArn!) ?? {};
     const reported = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).filter((a) => a.AllocationId && a.IpAddress).map((a) => a.IpAddress!));
+    const privates = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).flatMap((a) => (a.PrivateIPv4Address ? [a.PrivateIPv4Address] : [])));
+    stack.holds = [...new Set([...stack.holds, ...reported, ...privates, ...splitAddresses(lbTags[ADDRESSES_TAG]), ...splitAddresses(lbTags[HELD_ADDRESSES_TAG])])];
     stack.loadBalancer = {
       arn: lb.LoadBalancerArn!,
       dnsName: lb.DNSName ?? '',
       state: lb.State?.Code ?? 'provisioning',
       owned: isOwned(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
       tags: lbTags,
-      addresses: reported.length > 0 ? reported : (lbTags[ADDRESSES_TAG] ?? '').split(' ').filter((a) => a !== ''),
+      addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
       zones: (lb.AvailabilityZones ?? []).map((z) => ({
         zone: z.ZoneName ?? '',
         subnetId: z.SubnetId ?? '',
@@ -176,6 +188,10 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
         pinned: (z.LoadBalancerAddresses ?? []).some((a) => a.AllocationId !== undefined),
       })),
     };
+    if (stack.loadBalancer.owned && lbTags[ADDRESSES_TAG] !== undefined) {
+      const res = await api.elb('DescribeLoadBalancerAttributes', false, (c) => c.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb.LoadBalancerArn! })));
+      stack.loadBalancer.crossZone = res.Attributes?.some((a) => a.Key === 'load_balancing.cross_zone.enabled' && a.Value === 'true') ?? false;
+    }
     stack.listeners = listeners.map((l) => ({
       arn: l.ListenerArn!,
       port: l.Port ?? 0,

@@ -1,9 +1,10 @@
 // Pure diff: what exists (observe) against what the Service wants (buildDesiredStack) gives an
 // ordered, printable plan. Order matters for crash safety: the security group (our anchor) comes
 // first and goes last; rules open before a port is served and close after it is gone.
-import type { DesiredLoadBalancer, LoadBalancerIngress } from '../provider.js';
+import { ServiceConfigError, type DesiredLoadBalancer, type LoadBalancerIngress } from '../provider.js';
 import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
-import { buildDesiredStack } from './desiredStack.js';
+import { AWS_DEFAULT_QUOTAS, checkLoadBalancerQuota, checkQuotas, type AwsQuotas } from './quotas.js';
+import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout } from './desiredStack.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
 /** A resource with our name but without this cluster's ownership tag: never touched. */
@@ -14,7 +15,7 @@ export class AwsOwnershipConflictError extends Error {
   }
 }
 
-const ruleKey = (r: IngressRule) => `${r.protocol}/${r.port}/${r.source}`;
+const ruleKey = (r: IngressRule) => `${r.protocol}/${r.port}${r.icmpCode !== undefined ? `.${r.icmpCode}` : ''}/${r.source}`;
 
 export function healthCheckDiffers(observed: HealthCheckSettings, desired: HealthCheckSettings): boolean {
   if (observed.protocol !== desired.protocol || observed.port !== desired.port) return true;
@@ -22,6 +23,18 @@ export function healthCheckDiffers(observed: HealthCheckSettings, desired: Healt
   // Optional settings are compared only when asked for, so AWS defaults do not cause endless updates.
   const optional = ['intervalSeconds', 'timeoutSeconds', 'healthyThreshold', 'unhealthyThreshold', 'successCodes'] as const;
   return optional.some((k) => desired[k] !== undefined && observed[k] !== desired[k]);
+}
+
+/**
+ * ModifyTargetGroup keeps the timeout a group has when none is sent; AWS checks it against the new
+ * interval. A timeout we do not manage that the new interval would undercut is sent as the protocol's
+ * default, or the interval when that is shorter.
+ */
+export function withTimeoutWithinInterval(observed: HealthCheckSettings, desired: HealthCheckSettings): HealthCheckSettings {
+  const interval = desired.intervalSeconds ?? observed.intervalSeconds ?? DEFAULT_HEALTH_CHECK_INTERVAL;
+  const kept = observed.timeoutSeconds ?? defaultHealthCheckTimeout(observed.protocol);
+  if (desired.timeoutSeconds !== undefined || kept <= interval) return desired;
+  return { ...desired, timeoutSeconds: Math.min(defaultHealthCheckTimeout(desired.protocol), interval) };
 }
 
 /** What a new target group reports for the attributes we may set, so None on a new group is no call. */
@@ -49,8 +62,10 @@ export function ingressFor(stack: ObservedStack): LoadBalancerIngress[] {
   return [{ hostname: lb.dnsName }, ...lb.addresses.map((ip) => ({ ip }))];
 }
 
-export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer, targetChunkSize = 100): AwsPlan {
+export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer, targetChunkSize = 100, quotas: AwsQuotas = AWS_DEFAULT_QUOTAS): AwsPlan {
   const stack = buildDesiredStack(desired, observed.env);
+  checkQuotas(stack, quotas);
+  if (!observed.stacks.some((s) => s.lbName === stack.lbName && s.loadBalancer)) checkLoadBalancerQuota(observed.env.networkLoadBalancers, quotas);
   return planFromStack(observed, stack, targetChunkSize);
 }
 
@@ -70,10 +85,16 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     const from = retiring.map((s) => s.lbName);
     add({ op: 'announceReplacement', from }, `placement changed (scheme, subnets or addresses): a new NLB ${stack.lbName} replaces ${from.join(', ')}`, { mutating: false });
   }
-  // An Elastic IP sits on one NLB at a time: if the successor needs an address the old one holds,
-  // the old one has to go first (a short outage, which the replacement Event announces).
-  const blocking = current?.loadBalancer ? [] : retiring.filter((s) => (s.loadBalancer?.addresses ?? []).some((a) => stack.addresses.includes(a)));
-  for (const old of blocking) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} first: it holds ${old.loadBalancer!.addresses.join(', ')}, which the new one needs`);
+  // An address (Elastic IP or private IPv4) sits on one network interface at a time, and an NLB's
+  // interfaces outlive it for a while: if the successor needs an address an old stack holds, the old
+  // one goes first (a short outage, which the replacement Event announces) and the create waits.
+  const wanted = new Set(stack.heldAddresses);
+  const blocking = current?.loadBalancer ? [] : retiring.filter((s) => s.holds.some((a) => wanted.has(a)));
+  for (const old of blocking) {
+    const shared = old.holds.filter((a) => wanted.has(a));
+    add({ op: 'retireStack', stack: old, first: true }, `delete replaced NLB ${old.lbName} first: it holds ${shared.join(', ')}, which the new one needs`);
+  }
+  refuseAddressesInUse(observed, stack);
 
   // 1. The security group: created first, it anchors everything else of this load balancer.
   if (!current) add({ op: 'createSecurityGroup' }, `create security group ${stack.lbName} (anchor and source ranges of the NLB)`);
@@ -90,7 +111,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     if (have && !have.owned) throw new AwsOwnershipConflictError(`target group ${g.targetGroupName} exists without this cluster's ownership tag; it is left alone`);
     if (!have) add({ op: 'createTargetGroup', group: g }, `create target group ${g.targetGroupName} ${g.protocol} for port ${g.port} (health check ${describeHealthCheck(g.healthCheck)})`);
     else if (healthCheckDiffers(have.healthCheck, g.healthCheck)) {
-      add({ op: 'modifyTargetGroup', arn: have.arn, name: have.name, healthCheck: g.healthCheck }, `health check of ${have.name}: ${describeHealthCheck(have.healthCheck)} -> ${describeHealthCheck(g.healthCheck)}`);
+      add({ op: 'modifyTargetGroup', arn: have.arn, name: have.name, healthCheck: withTimeoutWithinInterval(have.healthCheck, g.healthCheck) }, `health check of ${have.name}: ${describeHealthCheck(have.healthCheck)} -> ${describeHealthCheck(g.healthCheck)}`);
     }
     // Stickiness (spec.sessionAffinity) and the annotation's attributes: set right after creation,
     // before a listener sends traffic, and changed in place afterwards.
@@ -109,13 +130,14 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     const where = stack.subnetMappings.map((m) => m.SubnetId + (m.AllocationId ? `=${m.AllocationId}` : m.PrivateIPv4Address ? `=${m.PrivateIPv4Address}` : '')).join(', ');
     add({ op: 'createLoadBalancer' }, `create ${stack.scheme} NLB ${stack.lbName} in ${where}`);
   }
-
-  // 3b. Zones added since the NLB was made (a newly tagged subnet): SetSubnets enables them in place.
-  const added = current?.loadBalancer?.state === 'active' ? zonesToEnable(current.loadBalancer.zones, stack, observed.env) : [];
-  if (added.length > 0) {
-    const subnetIds = [...current!.loadBalancer!.zones.map((z) => z.subnetId), ...added.map((a) => a.subnetId)];
-    add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds }, `enable zone(s) ${added.map((a) => `${a.zone} (${a.subnetId})`).join(', ')} on NLB ${stack.lbName}`);
+  // Also after a crash between the create and this step: observe reads the attribute for NLBs with Elastic IPs.
+  if (stack.crossZone && current?.loadBalancer?.crossZone !== true) {
+    add({ op: 'enableCrossZone' }, `enable cross-zone load balancing on ${stack.lbName}: its Elastic IP is in one zone, its nodes in all of them`);
   }
+
+  // 3b. Discovered subnets changed since the NLB was made: SetSubnets adds, moves and removes zones in place.
+  const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.env) : undefined;
+  if (subnets) add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds: subnets.subnetIds }, `subnets of NLB ${stack.lbName}: ${subnets.changes.join(', ')}`);
 
   // 4. Listeners.
   const desiredPorts = new Set(stack.groups.map((g) => g.port));
@@ -136,7 +158,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   }
   // Ports still open in the security group but no longer served: an interrupted run may have left
   // their target groups unattached (invisible from the NLB), so look for them by name.
-  const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).map((r) => r.port).filter((p) => !desiredPorts.has(p)));
+  const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).filter((r) => r.protocol !== 'icmp').map((r) => r.port).filter((p) => !desiredPorts.has(p)));
   const attachedNames = new Set((current?.targetGroups ?? []).map((g) => g.name));
   const leakCandidates = [...staleRulePorts].flatMap((port) => TARGET_GROUP_PROTOCOLS.map((p) => targetGroupName(stack.lbName, port, p))).filter((n) => !attachedNames.has(n));
   if (leakCandidates.length > 0) add({ op: 'deleteTargetGroupsByName', names: leakCandidates }, `delete any owned target group left for removed ports ${[...staleRulePorts].join(', ')}`);
@@ -198,25 +220,54 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
 }
 
 /**
- * Zones the desired subnets cover that the NLB does not have yet. NLBs add zones in place
- * (SetSubnets, repeating every enabled subnet); a different subnet in an enabled zone, a zone to drop,
- * or anything with Elastic IPs is not changed in place (addresses and the subnets annotation are
- * part of the placement, so those changes already make a replacement).
+ * An Elastic IP associated with something that is not one of this Service's NLBs cannot be used:
+ * AWS would answer ResourceInUse on every attempt. (The environment is cached; a newer association
+ * still shows up as ResourceInUse on create, which apply answers the same way.)
  */
-export function zonesToEnable(
-  zones: { zone: string; subnetId: string; pinned: boolean }[],
-  stack: Pick<DesiredStack, 'subnetMappings'>,
-  env: Pick<AwsObserved['env'], 'subnets'>,
-): { zone: string; subnetId: string }[] {
-  if (zones.length === 0 || zones.some((z) => z.pinned)) return [];
-  if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return [];
-  const enabled = new Set(zones.map((z) => z.zone));
-  const out: { zone: string; subnetId: string }[] = [];
-  for (const m of stack.subnetMappings) {
-    const zone = env.subnets.find((s) => s.id === m.SubnetId)?.zone;
-    if (zone === undefined || zone === '' || enabled.has(zone)) continue;
-    enabled.add(zone);
-    out.push({ zone, subnetId: m.SubnetId });
+function refuseAddressesInUse(observed: AwsObserved, stack: DesiredStack): void {
+  const ours = new Set(observed.stacks.flatMap((s) => s.holds));
+  for (const address of stack.addresses) {
+    const eip = observed.env.addresses.find((a) => a.publicIp === address);
+    if (eip?.associated && !ours.has(address)) {
+      throw new ServiceConfigError(
+        stack.addressField ?? 'spec.loadBalancerIP',
+        `the Elastic IP ${address} (${eip.allocationId}) is already associated with another resource; disassociate it or choose another address`,
+      );
+    }
   }
-  return out;
+}
+
+/**
+ * The subnets an existing NLB should be set to, when discovery changed them: a newly tagged zone is
+ * added, a zone that lost its eligible subnets is removed, and a zone whose subnet is no longer
+ * eligible moves to the one discovery picks there. SetSubnets does all three in place on an NLB
+ * (it must list every subnet to keep). A subnet still eligible stays, even when discovery would pick
+ * another one in its zone for a new NLB: moving costs that zone its connections. NLBs with addresses
+ * in their mappings, and subnets from the annotation (part of the placement), are not changed here.
+ */
+export function subnetsToSet(
+  zones: { zone: string; subnetId: string; pinned: boolean }[],
+  stack: Pick<DesiredStack, 'subnetMappings' | 'subnetCandidates'>,
+  env: Pick<AwsObserved['env'], 'subnets'>,
+): { subnetIds: string[]; changes: string[] } | undefined {
+  if (zones.length === 0 || zones.some((z) => z.pinned) || stack.subnetCandidates === undefined) return undefined;
+  if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return undefined;
+  const zoneOf = (id: string) => env.subnets.find((s) => s.id === id)?.zone ?? '';
+  const candidates = new Set(stack.subnetCandidates);
+  const current = new Map(zones.map((z) => [z.zone, z.subnetId]));
+  const wanted = new Map<string, string>();
+  for (const m of stack.subnetMappings) {
+    const zone = zoneOf(m.SubnetId);
+    const kept = current.get(zone);
+    wanted.set(zone, kept !== undefined && candidates.has(kept) ? kept : m.SubnetId);
+  }
+  const changes: string[] = [];
+  for (const [zone, id] of wanted) {
+    const had = current.get(zone);
+    if (had === undefined) changes.push(`enable ${zone} (${id})`);
+    else if (had !== id) changes.push(`move ${zone} from ${had} to ${id}`);
+  }
+  for (const [zone, id] of current) if (!wanted.has(zone)) changes.push(`remove ${zone} (${id})`);
+  if (changes.length === 0) return undefined;
+  return { subnetIds: [...wanted.values()], changes };
 }

@@ -5,3 +5,8 @@ export function instanceIdFromProviderID(providerID: string | undefined): string
   if (providerID === undefined) return undefined;
   return PROVIDER_ID.exec(providerID.trim())?.[1];
 }
+
+/** The zone in aws:///<zone>/<instance-id>, if it is there. */
+export function zoneFromProviderID(providerID: string | undefined): string | undefined {
+  return /^aws:\/\/\/([a-z0-9-]+)\/i-[0-9a-f]+$/.exec(providerID?.trim() ?? '')?.[1];
+}

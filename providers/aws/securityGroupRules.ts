@@ -14,9 +14,9 @@ import type { IngressRule } from './awsTypes.js';
 export function cidrPermissions(rules: IngressRule[]): IpPermission[] {
   const byPort = new Map<string, IpPermission>();
   for (const r of rules) {
-    const key = `${r.protocol}/${r.port}`;
+    const key = `${r.protocol}/${r.port}/${r.icmpCode ?? ''}`;
     let p = byPort.get(key);
-    if (!p) byPort.set(key, (p = { IpProtocol: r.protocol, FromPort: r.port, ToPort: r.port, IpRanges: [], Ipv6Ranges: [] }));
+    if (!p) byPort.set(key, (p = { IpProtocol: r.protocol, FromPort: r.port, ToPort: r.icmpCode ?? r.port, IpRanges: [], Ipv6Ranges: [] }));
     const v6 = ipaddr.parseCIDR(r.source)[0].kind() === 'ipv6';
     if (v6) p.Ipv6Ranges!.push({ CidrIpv6: r.source });
     else p.IpRanges!.push({ CidrIp: r.source });

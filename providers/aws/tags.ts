@@ -8,6 +8,13 @@ export const LOAD_BALANCER_NAME_TAG = 'kube-lb-provisioner.io/load-balancer-name
 export const PLACEMENT_TAG = 'kube-lb-provisioner.io/placement';
 /** On the load balancer: the addresses its Elastic IPs carry, for status when AWS does not report them. */
 export const ADDRESSES_TAG = 'kube-lb-provisioner.io/addresses';
+/**
+ * On the security group and the load balancer: every address the NLB asks for (Elastic IPs' public
+ * addresses and private IPv4s). An address stays on the NLB's network interfaces until they are
+ * released, a while after the NLB is deleted; the anchor outlives the NLB, so a replacement that
+ * needs one of these addresses knows to wait for it.
+ */
+export const HELD_ADDRESSES_TAG = 'kube-lb-provisioner.io/held-addresses';
 /** On target groups: "<port>/<protocol>" of the Service port. */
 export const SERVICE_PORT_TAG = 'kube-lb-provisioner.io/service-port';
 

@@ -1,9 +1,10 @@
 // spec.loadBalancerIP and the Elastic IP annotations. moto ignores SubnetMappings.AllocationId, so
 // the fault proxy records the requests and the tests check what was asked of AWS.
-import { AllocateAddressCommand } from '@aws-sdk/client-ec2';
+import { AllocateAddressCommand, AssociateAddressCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError } from '../../providers/provider.js';
-import { converge, inventory, makeService, startAwsHarness, type AwsHarness, ownedBy } from './support/awsHarness.js';
+import { DescribeLoadBalancerAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness, ownedBy } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -13,6 +14,12 @@ afterAll(async () => {
   await h?.stop();
 });
 
+/** An Elastic IP of its own per test: AWS refuses one that another NLB already holds. */
+async function freshEip(): Promise<{ allocationId: string; publicIp: string }> {
+  const eip = await h.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+  h.provider.invalidateEnvironment();
+  return { allocationId: eip.AllocationId!, publicIp: eip.PublicIp! };
+}
 
 function createRequests() {
   return h.proxy.requests.filter((r) => r.action === 'CreateLoadBalancer' && !r.throttled).map((r) => Object.fromEntries([...r.params.entries()].filter(([k]) => k.startsWith('SubnetMappings') || k === 'Name' || k === 'Scheme')));
@@ -20,7 +27,7 @@ function createRequests() {
 
 describe('aws provider addresses', () => {
   it('puts the Elastic IP of spec.loadBalancerIP into SubnetMappings.AllocationId and reports it', async () => {
-    const eip = h.world.eips[0]!;
+    const eip = await freshEip();
     const svc = makeService(h, { loadBalancerIP: eip.publicIp });
     h.proxy.requests.length = 0;
     const { result } = await converge(h.provider, svc);
@@ -31,9 +38,25 @@ describe('aws provider addresses', () => {
     expect(result.ingress).toEqual([{ hostname: lb.dnsName }, { ip: eip.publicIp }]);
   });
 
+  it('spec.loadBalancerIP keeps an NLB in every zone, the address in one, and cross-zone load balancing on so that every zone serves it', async () => {
+    const eip = await freshEip();
+    const svc = makeService(h, { loadBalancerIP: eip.publicIp });
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    const created = createRequests()[0]!;
+    const subnets = Object.entries(created).filter(([k]) => k.endsWith('.SubnetId')).map(([, v]) => v);
+    expect(subnets.sort()).toEqual(Object.values(h.world.publicSubnets).sort());
+    expect(Object.entries(created).filter(([k]) => k.endsWith('.AllocationId')).map(([, v]) => v)).toEqual([eip.allocationId]);
+    const lb = (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!;
+    const attributes = await h.elbv2.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb.arn }));
+    expect(attributes.Attributes).toContainEqual({ Key: 'load_balancing.cross_zone.enabled', Value: 'true' });
+    expect(await isSteady(h.provider, svc)).toBe(true);
+  });
+
   it('supports aws-load-balancer-eip-allocations (one per subnet) with the subnets annotation', async () => {
     const subnets = Object.values(h.world.publicSubnets).slice(0, 2);
-    const allocations = h.world.eips.map((e) => e.allocationId);
+    const eips = [await freshEip(), await freshEip()];
+    const allocations = eips.map((e) => e.allocationId);
     const svc = makeService(h, {
       annotations: {
         'service.beta.kubernetes.io/aws-load-balancer-subnets': subnets.join(','),
@@ -48,7 +71,7 @@ describe('aws provider addresses', () => {
       'SubnetMappings.member.2.SubnetId': subnets[1],
       'SubnetMappings.member.2.AllocationId': allocations[1],
     });
-    expect(result.ingress.filter((i) => i.ip).map((i) => i.ip)).toEqual(h.world.eips.map((e) => e.publicIp));
+    expect(result.ingress.filter((i) => i.ip).map((i) => i.ip)).toEqual(eips.map((e) => e.publicIp));
   });
 
   it('uses PrivateIPv4Address for an internal load balancer in the subnet that holds the address', async () => {
@@ -103,7 +126,7 @@ describe('aws provider addresses', () => {
   });
 
   it('replaces the NLB when the subnets change but the Elastic IP stays: the old one goes first, since it holds the address', async () => {
-    const eip = h.world.eips[0]!;
+    const eip = await freshEip();
     const [zoneA, zoneB] = Object.keys(h.world.publicSubnets);
     const svc = makeService(h, { loadBalancerIP: eip.publicIp, annotations: { 'service.beta.kubernetes.io/aws-load-balancer-subnets': h.world.publicSubnets[zoneA!]! } });
     await converge(h.provider, svc);
@@ -125,7 +148,7 @@ describe('aws provider addresses', () => {
   });
 
   it('replaces the NLB when the IP changes: announces it, creates the new one, then deletes the old one', async () => {
-    const [first, second] = h.world.eips;
+    const [first, second] = [await freshEip(), await freshEip()];
     const svc = makeService(h, { loadBalancerIP: first!.publicIp });
     await converge(h.provider, svc);
     const oldLb = (await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid));
@@ -145,5 +168,90 @@ describe('aws provider addresses', () => {
     expect(result.ingress).toEqual([{ hostname: lbs[0]!.dnsName }, { ip: second!.publicIp }]);
     expect(inv.securityGroups.filter(ownedBy(svc.ref.uid))).toHaveLength(1);
     expect(inv.targetGroups.filter(ownedBy(svc.ref.uid))).toHaveLength(1);
+  });
+});
+
+describe('aws provider replacements that keep an address', () => {
+  const internal = 'service.beta.kubernetes.io/aws-load-balancer-scheme';
+  const subnetsKey = 'service.beta.kubernetes.io/aws-load-balancer-subnets';
+  const privateKey = 'service.beta.kubernetes.io/aws-load-balancer-private-ipv4-addresses';
+
+  it('keeps a private address while adding a subnet: the old NLB goes first and the create waits for its interfaces, instead of failing forever', async () => {
+    const [zoneA, zoneB] = Object.keys(h.world.privateSubnets);
+    const svc = makeService(h, { annotations: { [internal]: 'internal', [subnetsKey]: h.world.privateSubnets[zoneA!]!, [privateKey]: '10.0.1.20' } });
+    await converge(h.provider, svc);
+    const old = (await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid));
+
+    h.proxy.rules.state.releaseAfterRefusals = 3;
+    svc.annotations = { [internal]: 'internal', [subnetsKey]: `${h.world.privateSubnets[zoneA!]},${h.world.privateSubnets[zoneB!]}`, [privateKey]: '10.0.1.20,10.0.3.20' };
+    h.proxy.requests.length = 0;
+    try {
+      const { results } = await converge(h.provider, svc);
+      // While AWS still holds 10.0.1.20 the Service is in progress, not failed.
+      expect(results.filter((r) => r.state === 'inProgress').length).toBeGreaterThan(0);
+    } finally {
+      h.proxy.rules.state.releaseAfterRefusals = 0;
+    }
+    const refused = h.proxy.requests.filter((r) => r.refused).map((r) => `${r.action}:${r.refused}`);
+    expect(refused).toContain('CreateLoadBalancer:ResourceInUse');
+    const order = h.proxy.requests.filter((r) => (r.action === 'CreateLoadBalancer' && !r.refused) || r.action === 'DeleteLoadBalancer').map((r) => r.action);
+    expect(order).toEqual(['DeleteLoadBalancer', 'CreateLoadBalancer']);
+    const created = createRequests().at(-1)!;
+    expect(created).toMatchObject({ 'SubnetMappings.member.1.PrivateIPv4Address': '10.0.1.20', 'SubnetMappings.member.2.PrivateIPv4Address': '10.0.3.20' });
+    const inv = await inventory(h);
+    const lbs = inv.loadBalancers.filter(ownedBy(svc.ref.uid));
+    expect(lbs).toHaveLength(1);
+    expect(lbs[0]!.arn).not.toBe(old[0]!.arn);
+    expect(inv.securityGroups.filter(ownedBy(svc.ref.uid))).toHaveLength(1);
+  });
+
+  it('waits, in progress, while the deleted NLB still holds the Elastic IP, then creates the new one', async () => {
+    const eip = await freshEip();
+    const [zoneA, zoneB] = Object.keys(h.world.publicSubnets);
+    const svc = makeService(h, { loadBalancerIP: eip.publicIp, annotations: { [subnetsKey]: h.world.publicSubnets[zoneA!]! } });
+    await converge(h.provider, svc);
+
+    h.proxy.rules.state.releaseAfterRefusals = 3;
+    svc.annotations = { [subnetsKey]: h.world.publicSubnets[zoneB!]! };
+    h.proxy.requests.length = 0;
+    let outcome;
+    try {
+      outcome = await converge(h.provider, svc);
+    } finally {
+      h.proxy.rules.state.releaseAfterRefusals = 0;
+    }
+    expect(outcome.results.some((r) => r.state === 'inProgress' && r.reason.includes(eip.publicIp))).toBe(true);
+    expect(h.proxy.requests.filter((r) => r.refused).map((r) => r.action)).toContain('CreateLoadBalancer');
+    expect(outcome.result.ingress).toContainEqual({ ip: eip.publicIp });
+    const inv = await inventory(h);
+    expect(inv.loadBalancers.filter(ownedBy(svc.ref.uid))).toHaveLength(1);
+    expect(inv.securityGroups.filter(ownedBy(svc.ref.uid))).toHaveLength(1);
+  });
+
+  it('refuses an Elastic IP associated with something else as a ServiceConfigError on spec.loadBalancerIP, before any create', async () => {
+    const eip = await freshEip();
+    await h.ec2.send(new AssociateAddressCommand({ AllocationId: eip.allocationId, InstanceId: h.world.nodes[0]!.instanceId }));
+    h.provider.invalidateEnvironment();
+    const svc = makeService(h, { loadBalancerIP: eip.publicIp });
+    h.proxy.requests.length = 0;
+    const error = await converge(h.provider, svc).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ServiceConfigError);
+    expect((error as ServiceConfigError).field).toBe('spec.loadBalancerIP');
+    expect((error as Error).message).toContain('already associated');
+    expect(h.proxy.requests.filter((r) => r.action.startsWith('Create'))).toEqual([]);
+  });
+
+  it('refuses two private addresses in one subnet, naming the annotation', async () => {
+    const svc = makeService(h, { annotations: { [internal]: 'internal', [privateKey]: '10.0.1.30,10.0.1.31' } });
+    const error = await converge(h.provider, svc).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ServiceConfigError);
+    expect((error as ServiceConfigError).field).toBe(privateKey);
+    expect((error as Error).message).toContain('one private address per subnet');
   });
 });

@@ -14,7 +14,7 @@ import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balan
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsProvider } from '../../providers/aws/index.js';
 import { backendSecurityGroupName } from '../../providers/aws/names.js';
-import { zonesToEnable } from '../../providers/aws/planActions.js';
+import { subnetsToSet } from '../../providers/aws/planActions.js';
 import type { DesiredLoadBalancer } from '../../providers/provider.js';
 import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
 
@@ -188,8 +188,8 @@ describe('aws backend security group garbage collection', () => {
   });
 });
 
-describe('aws zones added to an existing NLB', () => {
-  it('plans zonesToEnable only for new zones without Elastic IPs', () => {
+describe('aws zones of an existing NLB changed in place', () => {
+  it('plans SetSubnets for discovered zones added, moved or removed, keeping a subnet that is still eligible, never with addresses', () => {
     const env = {
       subnets: [
         { id: 'subnet-a', zone: 'z-a', vpcId: 'v', cidr: '10.0.0.0/24', tags: {} },
@@ -198,14 +198,25 @@ describe('aws zones added to an existing NLB', () => {
       ],
     };
     const zones = [{ zone: 'z-a', subnetId: 'subnet-a', pinned: false }];
-    expect(zonesToEnable(zones, { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }] }, env)).toEqual([{ zone: 'z-b', subnetId: 'subnet-b' }]);
-    // Another subnet in an enabled zone cannot replace the enabled one in place.
-    expect(zonesToEnable(zones, { subnetMappings: [{ SubnetId: 'subnet-a2' }] }, env)).toEqual([]);
-    expect(zonesToEnable([{ ...zones[0]!, pinned: true }], { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }] }, env)).toEqual([]);
-    expect(zonesToEnable(zones, { subnetMappings: [{ SubnetId: 'subnet-b', AllocationId: 'eipalloc-1' }] }, env)).toEqual([]);
+    const all = ['subnet-a', 'subnet-a2', 'subnet-b'];
+    expect(subnetsToSet(zones, { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }], subnetCandidates: all }, env)).toEqual({
+      subnetIds: ['subnet-a', 'subnet-b'],
+      changes: ['enable z-b (subnet-b)'],
+    });
+    // Discovery would pick subnet-a2 for a new NLB, but subnet-a is still eligible: it stays.
+    expect(subnetsToSet(zones, { subnetMappings: [{ SubnetId: 'subnet-a2' }], subnetCandidates: all }, env)).toBeUndefined();
+    // subnet-a lost its tags: the zone moves in place.
+    expect(subnetsToSet(zones, { subnetMappings: [{ SubnetId: 'subnet-a2' }], subnetCandidates: ['subnet-a2'] }, env)?.changes).toEqual(['move z-a from subnet-a to subnet-a2']);
+    // A zone that lost every eligible subnet is removed.
+    const two = [...zones, { zone: 'z-b', subnetId: 'subnet-b', pinned: false }];
+    expect(subnetsToSet(two, { subnetMappings: [{ SubnetId: 'subnet-a' }], subnetCandidates: ['subnet-a'] }, env)).toEqual({ subnetIds: ['subnet-a'], changes: ['remove z-b (subnet-b)'] });
+    expect(subnetsToSet([{ ...zones[0]!, pinned: true }], { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }], subnetCandidates: all }, env)).toBeUndefined();
+    expect(subnetsToSet(zones, { subnetMappings: [{ SubnetId: 'subnet-b', AllocationId: 'eipalloc-1' }], subnetCandidates: all }, env)).toBeUndefined();
+    // Subnets from the annotation are part of the placement: not changed in place.
+    expect(subnetsToSet(zones, { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }] }, env)).toBeUndefined();
   });
 
-  it('enables a newly tagged subnet on the existing NLB with SetSubnets, keeping its ARN', async () => {
+  it('enables a newly tagged subnet on the existing NLB with SetSubnets, and removes it again when untagged, keeping its ARN', async () => {
     const zones = Object.keys(h.world.publicSubnets).sort();
     const lateZone = zones[2]!;
     const late = h.world.publicSubnets[lateZone]!;
@@ -224,17 +235,22 @@ describe('aws zones added to an existing NLB', () => {
       h.provider.invalidateEnvironment();
       const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
       expect(plan.actions.map((a) => a.kind)).toEqual(['setSubnets']);
-      expect(plan.actions[0]!.description).toContain(`${lateZone} (${late})`);
+      expect(plan.actions[0]!.description).toContain(`enable ${lateZone} (${late})`);
       await converge(h.provider, svc);
       expect(await zonesOf()).toEqual(zones);
       expect((await inventory(h)).loadBalancers.some((l) => l.arn === arn)).toBe(true);
       expect(h.proxy.requests.some((r) => r.action === 'SetSubnets')).toBe(true);
-      expect(h.events.some((e) => e.ref.uid === svc.ref.uid && e.message.includes('now also serves'))).toBe(true);
+      expect(h.events.some((e) => e.ref.uid === svc.ref.uid && e.message.includes('now serves from subnets'))).toBe(true);
       expect(await isSteady(h.provider, svc)).toBe(true);
 
-      // A zone that loses its tag is not removed in place: the NLB keeps serving there, no endless plan.
+      // A zone that loses its tag is removed in place too (SetSubnets removes subnets from an NLB), same ARN.
       await h.ec2.send(new DeleteTagsCommand({ Resources: [late], Tags: [roleTag] }));
       h.provider.invalidateEnvironment();
+      const removal = h.provider.diff(await h.provider.observe(svc.ref), svc);
+      expect(removal.actions.map((a) => a.description)).toEqual([expect.stringContaining(`remove ${lateZone} (${late})`)]);
+      await converge(h.provider, svc);
+      expect(await zonesOf()).toEqual(zones.slice(0, 2));
+      expect((await inventory(h)).loadBalancers.some((l) => l.arn === arn)).toBe(true);
       expect(await isSteady(h.provider, svc)).toBe(true);
       await deleteFully(h.provider, svc);
     } finally {

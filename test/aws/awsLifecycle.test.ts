@@ -41,7 +41,8 @@ describe('aws provider lifecycle', () => {
     expect(sgs).toHaveLength(1);
     expect(inv.backendGroups).toHaveLength(1);
     expect(lb.securityGroups).toEqual([sgs[0]!.id, inv.backendGroups[0]]);
-    expect(sgs[0]!.ingress).toEqual(['tcp/80/0.0.0.0/0']);
+    // The listener's port from the source ranges, and ICMP Fragmentation Needed for path MTU discovery.
+    expect(sgs[0]!.ingress).toEqual(['icmp/3/0.0.0.0/0', 'tcp/80/0.0.0.0/0']);
     // The node group admits the NodePort range once, from the cluster's shared backend group.
     expect(inv.nodeRules.filter((r) => r.source === inv.backendGroups[0]).map((r) => r.rule)).toEqual(['tcp/30000-32767']);
 
@@ -73,7 +74,7 @@ describe('aws provider lifecycle', () => {
     expect(tg80.arn).toBe(before.targetGroups.find((t) => ownedBy(svc.ref.uid)(t) && t.tags['kube-lb-provisioner.io/service-port'] === '80/TCP')!.arn);
     expect(tg80.targets).toEqual(h.world.nodes.map((n) => `${n.instanceId}:30090`).sort());
     const sg = inv.securityGroups.find(ownedBy(svc.ref.uid))!;
-    expect(sg.ingress).toEqual(['tcp/53/0.0.0.0/0', 'tcp/80/0.0.0.0/0', 'udp/53/0.0.0.0/0']);
+    expect(sg.ingress).toEqual(['icmp/3/0.0.0.0/0', 'tcp/53/0.0.0.0/0', 'tcp/80/0.0.0.0/0', 'udp/53/0.0.0.0/0']);
     expect(inv.nodeRules.filter((r) => r.source === inv.backendGroups[0]).map((r) => r.rule).sort()).toEqual(['tcp/30000-32767', 'udp/30000-32767']);
     expect(await isSteady(h.provider, svc)).toBe(true);
   });
@@ -165,17 +166,17 @@ describe('aws provider lifecycle', () => {
     const svc = makeService(h, { sourceRanges: ['10.1.0.0/16', '192.168.0.0/24'] });
     await converge(h.provider, svc);
     let sg = (await inventory(h)).securityGroups.find(ownedBy(svc.ref.uid))!;
-    expect(sg.ingress).toEqual(['tcp/80/10.1.0.0/16', 'tcp/80/192.168.0.0/24']);
+    expect(sg.ingress).toEqual(['icmp/3/0.0.0.0/0', 'tcp/80/10.1.0.0/16', 'tcp/80/192.168.0.0/24']);
 
     svc.sourceRanges = ['203.0.113.0/24'];
     await converge(h.provider, svc);
     sg = (await inventory(h)).securityGroups.find(ownedBy(svc.ref.uid))!;
-    expect(sg.ingress).toEqual(['tcp/80/203.0.113.0/24']);
+    expect(sg.ingress).toEqual(['icmp/3/0.0.0.0/0', 'tcp/80/203.0.113.0/24']);
 
     svc.sourceRanges = [];
     await converge(h.provider, svc);
     sg = (await inventory(h)).securityGroups.find(ownedBy(svc.ref.uid))!;
-    expect(sg.ingress).toEqual(['tcp/80/0.0.0.0/0']);
+    expect(sg.ingress).toEqual(['icmp/3/0.0.0.0/0', 'tcp/80/0.0.0.0/0']);
   });
 
   it('follows node churn with membership-only register/deregister of just the change', async () => {

@@ -1,7 +1,8 @@
 // The pure parts of the AWS provider: annotations, names, the desired stack and the diff.
 import { describe, expect, it } from 'vitest';
 import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
-import { classifyAwsError } from '../../providers/aws/awsApi.js';
+import { classifyAwsError, elbRateFamily } from '../../providers/aws/awsApi.js';
+import { awsConfigSchema } from '../../providers/aws/config.js';
 import type { AwsEnvironment, AwsObserved, ObservedStack } from '../../providers/aws/awsTypes.js';
 import { buildDesiredStack } from '../../providers/aws/desiredStack.js';
 import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js';
@@ -120,9 +121,48 @@ describe('aws desired stack', () => {
     expect(buildDesiredStack(desired(), env).subnetMappings).toEqual([{ SubnetId: 'subnet-a0' }, { SubnetId: 'subnet-b2' }]);
   });
 
+  it('discovers role-tagged subnets without any cluster tag (as the AWS Load Balancer Controller does), preferring this cluster\'s in a zone, never another cluster\'s, never one too full', () => {
+    const open = { 'kubernetes.io/role/elb': '1' };
+    const more: AwsEnvironment = {
+      ...env,
+      subnets: [
+        ...env.subnets,
+        { id: 'subnet-c1', zone: 'us-east-1c', vpcId: 'vpc-1', cidr: '10.0.10.0/24', tags: open },
+        { id: 'subnet-a-untagged', zone: 'us-east-1a', vpcId: 'vpc-1', cidr: '10.0.11.0/24', tags: open },
+        { id: 'subnet-d-full', zone: 'us-east-1d', vpcId: 'vpc-1', cidr: '10.0.12.0/28', tags: open, freeIps: 7 },
+      ],
+    };
+    expect(buildDesiredStack(desired(), more).subnetMappings).toEqual([{ SubnetId: 'subnet-a0' }, { SubnetId: 'subnet-b2' }, { SubnetId: 'subnet-c1' }]);
+  });
+
+  it('refuses two listed subnets in one zone, and a listed subnet with fewer than 8 free addresses, naming the annotation', () => {
+    const subnets = 'service.beta.kubernetes.io/aws-load-balancer-subnets';
+    expect(configError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-a0,subnet-a1' } }), env)).message).toContain('one subnet per zone');
+    const full: AwsEnvironment = { ...env, subnets: env.subnets.map((s) => (s.id === 'subnet-b2' ? { ...s, freeIps: 3 } : s)) };
+    const error = configError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-b2' } }), full));
+    expect(error.field).toBe(subnets);
+    expect(error.message).toContain('at least 8');
+  });
+
+  it('refuses IPv6 source ranges on an IPv4 NLB, naming spec.loadBalancerSourceRanges', () => {
+    const error = configError(() => buildDesiredStack(desired({ sourceRanges: ['203.0.113.0/24', '2001:db8::/32'] }), env));
+    expect(error.field).toBe('spec.loadBalancerSourceRanges');
+    expect(error.message).toContain('2001:db8::/32');
+  });
+
+  it('opens TCP on the NodePort for a UDP group health-checked on its traffic port', () => {
+    const udp = desired({
+      ports: [{ name: 'dns', protocol: 'UDP', port: 53, nodePort: 30053 }],
+      annotations: { 'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'TCP', 'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': 'traffic-port' },
+    });
+    expect(buildDesiredStack(udp, env).nodeAccess).toContainEqual({ protocol: 'tcp', fromPort: 30000, toPort: 32767 });
+  });
+
   it('maps spec.loadBalancerIP to its Elastic IP allocation, and refuses one the account does not hold', () => {
     const s = buildDesiredStack(desired({ loadBalancerIP: '203.0.113.10' }), env);
-    expect(s.subnetMappings).toEqual([{ SubnetId: 'subnet-a0', AllocationId: 'eipalloc-1' }]);
+    // Every zone keeps a subnet (so every zone's nodes serve); the address goes on the first one.
+    expect(s.subnetMappings).toEqual([{ SubnetId: 'subnet-a0', AllocationId: 'eipalloc-1' }, { SubnetId: 'subnet-b2' }]);
+    expect(s.crossZone).toBe(true);
     expect(s.addresses).toEqual(['203.0.113.10']);
     expect(configError(() => buildDesiredStack(desired({ loadBalancerIP: '203.0.113.99' }), env)).field).toBe('spec.loadBalancerIP');
   });
@@ -171,6 +211,7 @@ describe('aws diff', () => {
       lbName: s.lbName,
       placement: s.placement,
       securityGroup: { id: 'sg-lb', ingress: s.ingress, tags: s.tags },
+      holds: [],
       loadBalancer: {
         arn: 'arn:lb',
         dnsName: 'x.elb.amazonaws.com',
@@ -234,6 +275,7 @@ describe('aws session affinity (target group stickiness)', () => {
       lbName: s.lbName,
       placement: s.placement,
       securityGroup: { id: 'sg-lb', ingress: s.ingress, tags: s.tags },
+      holds: [],
       listeners: [],
       targetGroups: [attributes ? { ...tg, attributes } : tg],
     };
@@ -275,5 +317,29 @@ describe('aws session affinity (target group stickiness)', () => {
       expect.objectContaining({ attributes: { 'stickiness.enabled': 'false' } }),
     ]);
     expect(attributeSteps(observedWith(off, undefined), off)).toEqual([]);
+  });
+});
+
+describe('aws client-side rate limits', () => {
+  it('takes ELB tokens per action family, as ELBv2 limits them', () => {
+    expect(['DescribeLoadBalancers', 'DescribeTargetHealth', 'ModifyListener', 'ModifyTargetGroupAttributes', 'RegisterTargets', 'DeregisterTargets', 'CreateLoadBalancer', 'SetSubnets'].map(elbRateFamily)).toEqual([
+      'describe',
+      'describe',
+      'modify',
+      'modify',
+      'registration',
+      'registration',
+      'other',
+      'other',
+    ]);
+  });
+
+  it("defaults to the AWS Load Balancer Controller's per-action limits", () => {
+    const { rateLimits } = awsConfigSchema.parse({ type: 'aws', region: 'us-east-1' });
+    expect(rateLimits).toMatchObject({
+      describe: { ratePerSecond: 50, burst: 200 },
+      modify: { ratePerSecond: 3, burst: 20 },
+      registration: { ratePerSecond: 4, burst: 20 },
+    });
   });
 });

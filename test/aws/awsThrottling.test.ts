@@ -15,9 +15,9 @@ afterAll(async () => {
 describe('aws provider under throttling', () => {
   it('converges 8 Services through a throttling storm, every HTTP request accounted for, no retry storm', async () => {
     // Client buckets set above what the server allows (the ratio matters, not the absolute rates:
-    // production is 10/s; scaled up here to keep the test short).
+    // production is 3-50/s by action family; scaled up here to keep the test short).
     const bucket = { ratePerSecond: 40, burst: 40 };
-    const provider = await h.newProvider({ retryTiming: { minTimeoutMs: 200, maxTimeoutMs: 3000 } }, { rateLimits: { registration: bucket, other: bucket } });
+    const provider = await h.newProvider({ retryTiming: { minTimeoutMs: 200, maxTimeoutMs: 3000 } }, { rateLimits: { registration: bucket, describe: bucket, modify: bucket, other: bucket, ec2: bucket } });
     h.proxy.setRateLimit({ perSecond: 20, burst: 10 });
     h.proxy.requests.length = 0;
     h.calls.reset();

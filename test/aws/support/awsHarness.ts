@@ -20,7 +20,8 @@ import { startFaultProxy, type FaultProxy } from './faultProxy.js';
 import { desiredFixture } from '../../support/desiredFixture.js';
 
 /** Tests that are not about rate limits should not wait on the production token buckets. */
-const FAST_LIMITS = { registration: { ratePerSecond: 1000, burst: 1000 }, other: { ratePerSecond: 1000, burst: 1000 } };
+const FAST = { ratePerSecond: 1000, burst: 1000 };
+const FAST_LIMITS = { registration: FAST, describe: FAST, modify: FAST, other: FAST, ec2: FAST };
 
 export interface CallLog {
   calls: { operation: string; mutating: boolean; outcome: CallOutcome }[];
