@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { VIP_MARK_METRIC } from '../../src/speaker/ipCommandEffects.js';
 import { ANNOUNCING_NODE_ANNOTATION } from '../../src/speaker/speaker.js';
-import { L2Lab, NODE_PORT, SERVICE_PORT, ensureNetworkTools, pollUntil, RELAXED_SPEAKER_TIMING, waitForLiveSpeakers, type LabNode } from './l2Lab.js';
+import { DUAL_STACK_SERVICE_CIDR, L2Lab, NODE_PORT, SERVICE_PORT, ensureNetworkTools, pollUntil, RELAXED_SPEAKER_TIMING, waitForLiveSpeakers, type LabNode } from './l2Lab.js';
 
 const VIP = '198.51.100.201';
 
@@ -27,7 +27,7 @@ describe('metal L2 announcements in network namespaces', () => {
     dir = await mkdtemp(join(tmpdir(), 'klb-l2-'));
     kubeconfigPath = join(dir, 'kubeconfig');
     // Dual-stack, as the IPv6 Service below needs (the API server refuses IPv6 on a single-stack cluster).
-    api = await startApiServer({ host: '127.0.0.1', serviceCIDR: '10.96.0.0/16,fd00:10:96::/112' });
+    api = await startApiServer({ host: '127.0.0.1', serviceCIDR: DUAL_STACK_SERVICE_CIDR });
     await api.writeKubeconfig(kubeconfigPath);
     kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);

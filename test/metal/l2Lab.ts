@@ -29,6 +29,8 @@ export const LAN6_PREFIX = '2001:db8:100:';
 export const CLIENT_IP6 = `${LAN6_PREFIX}:100`;
 /** IPv6 pool, same segment. */
 export const POOL6_RANGE = `${LAN6_PREFIX}:200-${LAN6_PREFIX}:220`;
+/** The labs announce IPv4 and IPv6 addresses: their API server allocates both families, as a dual-stack cluster. */
+export const DUAL_STACK_SERVICE_CIDR = '10.96.0.0/16,fd00:10:96::/112';
 export const POOL_RANGE = `${LAN_PREFIX}.200-${LAN_PREFIX}.220`;
 export const SERVICE_PORT = 80;
 export const NODE_PORT = 30080;
@@ -402,7 +404,7 @@ export async function startSpeakerLab(
   };
   try {
     const kubeconfigPath = join(dir, 'kubeconfig');
-    api = await startApiServer({ host: '127.0.0.1' });
+    api = await startApiServer({ host: '127.0.0.1', serviceCIDR: DUAL_STACK_SERVICE_CIDR });
     await api.writeKubeconfig(kubeconfigPath);
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
