@@ -26,6 +26,8 @@ export interface AddressPool {
   ranges: AddressRange[];
   /** Being deleted: keeps the addresses it gave, gives no new ones. */
   draining?: boolean;
+  /** The IPAddressPool's labels (for ipAddressPoolSelectors); YAML pools have none. */
+  labels?: Record<string, string>;
 }
 
 /** Who a Service is, as pools judge it. Namespace labels are absent when not known. */
