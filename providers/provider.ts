@@ -1,6 +1,8 @@
 // The contract every provider implements. The controller builds a DesiredLoadBalancer from the
 // Service and the eligible Nodes (pure), asks the provider what exists (observe), lets it compute a
-// printable Plan (diff, pure), and applies it. Providers never talk to the Kubernetes API.
+// printable Plan (diff, pure), and applies it. Providers never talk to the Kubernetes API about
+// Services; metal alone reads its own configuration (MetalLB's resources) through `kubeConfig`.
+import type { KubeConfig } from '@kubernetes/client-node';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type IPFamily = 'IPv4' | 'IPv6';
@@ -178,6 +180,11 @@ export interface ProviderContext {
   requeue(ref: ServiceRef): void;
   /** Emit an Event on a Service. */
   emit(event: ProviderEvent): void;
+  /**
+   * The controller's client configuration, for a provider configured by resources of its own
+   * (metal reads MetalLB's metallb.io objects). Absent where there is no cluster (unit tests).
+   */
+  kubeConfig?: KubeConfig;
 }
 
 export interface Provider<TObserved = unknown, TPlan extends Plan = Plan> {

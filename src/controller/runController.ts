@@ -149,6 +149,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
 
   // Providers may warm up from the Services they serve (metal rebuilds its address assignments).
   const context = (slot: ProviderRuntime): ProviderContext => ({
+    kubeConfig,
     listServices: () => servedServices(cache, slots, slot, { clusterName: config.clusterName, targets: reconciler.targetsFor(slot) }),
     requeue: (ref) => queue.add(serviceKey(ref)),
     emit: (event) => {
