@@ -3,7 +3,7 @@
 // rebuilt from Service status at start, so observe/apply never leave the process.
 //
 // Pools come from two sources built into one model (metalConfiguration.ts): the YAML pools, and
-// MetalLB's resources read live from `namespace` (metallbWatch.ts). A change to those objects is
+// MetalLB's resources read live from `namespace` (through ProviderContext.customResources). A change to those objects is
 // taken at once: the allocator gets the new pools, keeping every assignment, and the Services it
 // may concern are requeued. Status on the objects is written by metallbWrites.ts.
 //
@@ -26,8 +26,7 @@ import { compilePools, type AddressPool } from './addressPools.js';
 import { Allocator, type Assignment } from './allocator.js';
 import type { MetalConfig } from './config.js';
 import { buildMetalConfiguration, type MetalConfiguration } from './metalConfiguration.js';
-import { emptyMetallbObjects, type MetallbObjects, type RawObject } from './metallbObjects.js';
-import { MetallbWatch } from './metallbWatch.js';
+import { emptyMetallbObjects, METALLB_GROUP, METALLB_KINDS, type MetallbKindName, type MetallbObjects, type RawObject } from './metallbObjects.js';
 import { ALLOCATED_FROM_POOL_ANNOTATION, MetallbWrites } from './metallbWrites.js';
 import { poolMetrics, type PoolMetrics } from './poolMetrics.js';
 import { ANNOTATION_SUFFIXES, serviceClaim, type ServiceClaim } from './serviceClaim.js';
@@ -87,7 +86,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
   private readonly yamlPools: AddressPool[];
   private configuration: MetalConfiguration;
   private objects: MetallbObjects = emptyMetallbObjects();
-  private watch: MetallbWatch | undefined;
+  private watch: { stop(): Promise<void> } | undefined;
   private writes: MetallbWrites | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
 
@@ -112,16 +111,22 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
    */
   async start(ctx: ProviderContext): Promise<void> {
     this.ctx = ctx;
-    if (ctx.kubeConfig) {
+    if (ctx.customResources) {
       const { namespace } = this.config;
       this.deps.logger.info(
         { namespace, yamlPools: this.yamlPools.map((p) => p.name) },
         "metal: reading MetalLB's IPAddressPools and advertisements live from this namespace, next to the configured pools; when both name or overlap the same pool, the configured pool wins",
       );
-      this.writes = new MetallbWrites(ctx.kubeConfig, namespace, this.deps.logger);
-      this.watch = new MetallbWatch({ kubeConfig: ctx.kubeConfig, namespace, logger: this.deps.logger, onChange: (objects) => this.reconfigure(objects) });
+      this.writes = new MetallbWrites(ctx.customResources, namespace, this.deps.logger);
+      const kinds = Object.values(METALLB_KINDS).map((k) => ({ group: METALLB_GROUP, ...k }));
       // Pools first: the addresses in Service status are judged against them.
-      await this.watch.start();
+      this.watch = await ctx.customResources.watch(namespace, kinds, (byKind) => {
+        const objects = emptyMetallbObjects();
+        for (const name of Object.keys(objects) as MetallbKindName[]) {
+          objects[name] = ((byKind.get(name) ?? []) as RawObject[]).slice().sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+        }
+        this.reconfigure(objects);
+      });
     }
     this.adoptFromStatus('start');
   }

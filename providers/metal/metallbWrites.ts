@@ -1,11 +1,9 @@
-// The edge that writes what users read on MetalLB's objects and on Services: Warning Events on bad
-// objects, IPAddressPool.status, the in-use finalizer that holds a pool's deletion, and the
-// metallb.io/ip-allocated-from-pool annotation. Each write is skipped when it would change
-// nothing; failures are logged and retried at the next change, never thrown.
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { EventRecorder } from '../../src/kube/eventRecorder.js';
+// What users read on MetalLB's objects and on Services, through the controller's
+// CustomResourceAccess: Warning Events on bad objects, IPAddressPool.status, the in-use finalizer
+// that holds a pool's deletion, and the metallb.io/ip-allocated-from-pool annotation. Each write
+// is skipped when it would change nothing; failures are logged and retried at the next change.
+import type { CustomResourceAccess, ServiceRef } from '../provider.js';
 import type { Logger } from '../../src/observability/logger.js';
-import type { ServiceRef } from '../provider.js';
 import { METALLB_GROUP, METALLB_KINDS, type ObjectProblem, type RawObject } from './metallbObjects.js';
 
 export const POOL_IN_USE_FINALIZER = 'kube-lb-provisioner.io/pool-in-use';
@@ -20,26 +18,19 @@ export interface PoolStatus {
   availableIPv6: number;
 }
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const poolKind = { group: METALLB_GROUP, ...METALLB_KINDS.IPAddressPool };
 
 export class MetallbWrites {
-  private readonly custom: CustomObjectsApi;
-  private readonly core: CoreV1Api;
-  private readonly events: EventRecorder;
   /** Problems already reported, so a rebuild does not repeat them. */
   private reported = new Set<string>();
   private readonly statusWritten = new Map<string, string>();
   private readonly heldReported = new Map<string, string>();
 
   constructor(
-    kubeConfig: KubeConfig,
+    private readonly access: CustomResourceAccess,
     private readonly namespace: string,
     private readonly logger: Logger,
-  ) {
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.events = new EventRecorder(this.core, { component: 'kube-lb-provisioner', host: 'metal', logger });
-  }
+  ) {}
 
   /** Warning Events for problems not reported before (a fixed and re-broken object is reported again). */
   reportProblems(problems: ObjectProblem[]): void {
@@ -48,9 +39,8 @@ export class MetallbWrites {
       const key = `${p.kind}/${p.name}/${p.uid ?? ''}/${p.field}/${p.message}`;
       now.add(key);
       if (this.reported.has(key)) continue;
-      const version = METALLB_KINDS[p.kind].version;
-      this.events.recordOnObject(
-        { apiVersion: `${METALLB_GROUP}/${version}`, kind: p.kind, namespace: p.namespace, name: p.name, ...(p.uid ? { uid: p.uid } : {}) },
+      this.access.event(
+        { apiVersion: `${METALLB_GROUP}/${METALLB_KINDS[p.kind].version}`, kind: p.kind, namespace: p.namespace, name: p.name, ...(p.uid ? { uid: p.uid } : {}) },
         'Warning',
         INVALID_CONFIGURATION_REASON,
         `${p.field}: ${p.message}. This ${p.kind} is left out; everything else keeps serving.`,
@@ -63,9 +53,8 @@ export class MetallbWrites {
     const text = JSON.stringify(status);
     if (this.statusWritten.get(name) === text) return;
     this.statusWritten.set(name, text);
-    const { version, plural } = METALLB_KINDS.IPAddressPool;
     try {
-      await this.custom.patchNamespacedCustomObjectStatus({ group: METALLB_GROUP, version, namespace: this.namespace, plural, name, body: { status } }, mergePatch);
+      await this.access.mergePatch(poolKind, this.namespace, name, { status }, 'status');
     } catch (error) {
       this.statusWritten.delete(name);
       this.logger.debug({ pool: name, err: String(error) }, 'metal: could not write IPAddressPool status');
@@ -75,16 +64,13 @@ export class MetallbWrites {
   /** Adds or removes the in-use finalizer so that it is there exactly while `inUse`. */
   async poolFinalizer(pool: RawObject, inUse: boolean): Promise<void> {
     const finalizers = pool.metadata.finalizers ?? [];
-    const has = finalizers.includes(POOL_IN_USE_FINALIZER);
-    if (has === inUse) return;
-    // Skip adding to a pool already being deleted: the API server refuses new finalizers then.
+    if (finalizers.includes(POOL_IN_USE_FINALIZER) === inUse) return;
+    // A pool already being deleted takes no new finalizer (the API server refuses it).
     if (inUse && pool.metadata.deletionTimestamp) return;
     const next = inUse ? [...finalizers, POOL_IN_USE_FINALIZER] : finalizers.filter((f) => f !== POOL_IN_USE_FINALIZER);
-    const { version, plural } = METALLB_KINDS.IPAddressPool;
     try {
-      // The resourceVersion makes this a compare-and-swap: a concurrent change is retried at the next event.
-      const body = { metadata: { finalizers: next, resourceVersion: pool.metadata.resourceVersion } };
-      await this.custom.patchNamespacedCustomObject({ group: METALLB_GROUP, version, namespace: this.namespace, plural, name: pool.metadata.name, body }, mergePatch);
+      // The resourceVersion makes this a compare-and-swap: a concurrent change is retried at its event.
+      await this.access.mergePatch(poolKind, this.namespace, pool.metadata.name, { metadata: { finalizers: next, resourceVersion: pool.metadata.resourceVersion } });
     } catch (error) {
       this.logger.debug({ pool: pool.metadata.name, err: String(error) }, 'metal: could not update the pool finalizer');
     }
@@ -95,8 +81,8 @@ export class MetallbWrites {
     const text = holders.join(', ');
     if (this.heldReported.get(pool.metadata.name) === text) return;
     this.heldReported.set(pool.metadata.name, text);
-    this.events.recordOnObject(
-      { apiVersion: `${METALLB_GROUP}/${METALLB_KINDS.IPAddressPool.version}`, kind: 'IPAddressPool', namespace: this.namespace, name: pool.metadata.name, ...(pool.metadata.uid ? { uid: pool.metadata.uid } : {}) },
+    this.access.event(
+      { apiVersion: `${METALLB_GROUP}/${poolKind.version}`, kind: 'IPAddressPool', namespace: this.namespace, name: pool.metadata.name, ...(pool.metadata.uid ? { uid: pool.metadata.uid } : {}) },
       'Warning',
       DELETION_HELD_REASON,
       `deletion waits until no Service holds an address of this pool; held by ${holders.length} Service(s): ${holders.slice(0, 10).join(', ')}${holders.length > 10 ? ', ...' : ''}. Delete those Services or move them to another pool.`,
@@ -105,16 +91,13 @@ export class MetallbWrites {
 
   async serviceAnnotation(ref: ServiceRef, value: string | undefined): Promise<void> {
     try {
-      await this.core.patchNamespacedService(
-        { namespace: ref.namespace, name: ref.name, body: { metadata: { annotations: { [ALLOCATED_FROM_POOL_ANNOTATION]: value ?? null } } } },
-        mergePatch,
-      );
+      await this.access.annotateService(ref, ALLOCATED_FROM_POOL_ANNOTATION, value);
     } catch (error) {
       this.logger.debug({ service: `${ref.namespace}/${ref.name}`, err: String(error) }, 'metal: could not annotate the Service with its pool');
     }
   }
 
   flush(): Promise<void> {
-    return this.events.flush();
+    return this.access.flush();
   }
 }

@@ -76,6 +76,7 @@ describe('metal configured by MetalLB resources, reconfigured live', () => {
   it('writes IPAddressPool.status and holds the pool with a finalizer while in use', async () => {
     await waitFor(async () => (await readPool('small')).status?.assignedIPv4 === 2, { message: 'pool status' });
     expect((await readPool('small')).status).toEqual({ assignedIPv4: 2, assignedIPv6: 0, availableIPv4: 0, availableIPv6: 0 });
+    await waitFor(async () => (await readPool('small')).metadata.finalizers?.includes('kube-lb-provisioner.io/pool-in-use'), { message: 'the in-use finalizer' });
     expect((await readPool('small')).metadata.finalizers).toEqual(['kube-lb-provisioner.io/pool-in-use']);
   });
 
