@@ -1,6 +1,7 @@
 // The contract every provider implements. The controller builds a DesiredLoadBalancer from the
 // Service and the eligible Nodes (pure), asks the provider what exists (observe), lets it compute a
-// printable Plan (diff, pure), and applies it. Providers never talk to the Kubernetes API.
+// printable Plan (diff, pure), and applies it. Providers never hold a Kubernetes client: metal,
+// configured by resources of its own (MetalLB's), reaches them through `customResources`.
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type IPFamily = 'IPv4' | 'IPv6';
@@ -178,6 +179,46 @@ export interface ProviderContext {
   requeue(ref: ServiceRef): void;
   /** Emit an Event on a Service. */
   emit(event: ProviderEvent): void;
+  /**
+   * Custom resources of the provider's own configuration (metal reads MetalLB's metallb.io
+   * objects), from the controller's client. Absent where there is no cluster (unit tests).
+   */
+  customResources?: CustomResourceAccess;
+}
+
+/** A namespaced custom resource kind, as served. */
+export interface CustomResourceKind {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+}
+
+/** The object an Event is about. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/** What the controller lets a provider do with the custom resources that configure it. */
+export interface CustomResourceAccess {
+  /**
+   * Lists and watches `kinds` in `namespace`. Resolves once each kind is listed once or found not
+   * served (no CRD: it counts as empty and is picked up when it appears). Then `onChange` gets
+   * every object of every kind (by kind name) after each change, coalesced.
+   */
+  watch(namespace: string, kinds: readonly CustomResourceKind[], onChange: (objects: Map<string, unknown[]>) => void): Promise<{ stop(): Promise<void> }>;
+  /** A JSON merge patch of the object, or of its status subresource. Throws on failure. */
+  mergePatch(kind: CustomResourceKind, namespace: string, name: string, body: object, subresource?: 'status'): Promise<void>;
+  /** An Event on any namespaced object (aggregated as the Service Events are). */
+  event(object: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** Sets (or, with undefined, removes) one annotation of a Service. Throws on failure. */
+  annotateService(ref: ServiceRef, key: string, value: string | undefined): Promise<void>;
+  /** Resolves when the Events recorded so far are written. */
+  flush(): Promise<void>;
 }
 
 export interface Provider<TObserved = unknown, TPlan extends Plan = Plan> {

@@ -3,24 +3,34 @@
 //
 // Rules, as MetalLB's where MetalLB has one:
 // - requested addresses (spec.loadBalancerIP or the loadBalancerIPs annotations) must lie in a pool
-//   the Service may use; otherwise the first free address of the first pool (priority, then name)
-//   that admits the Service and auto-assigns, or of the pool it names;
+//   the Service may use, and cover every family the Service has (an IPv4 and an IPv6 address for
+//   a dual-stack Service);
+// - otherwise the lowest free address of the pool it names, or of the first pool in MetalLB's
+//   order: pools whose serviceAllocation admits it, by priority (lower first, 0 last) then name,
+//   then auto-assign pools with no serviceAllocation, by name;
 // - two Services share an address only if both carry the same allow-shared-ip key, no
 //   protocol/port pair is used by both, and under externalTrafficPolicy Local both are Local with
-//   the same selector;
-// - dual-stack follows ipFamilyPolicy, both families from one pool; a dual-stack Service holding
-//   one family gets the other from its pool once it has one free, keeping the address it holds;
-// - an existing assignment is kept while it stays valid, so nothing reshuffles.
+//   the same selector. A sharing Service still takes the lowest free address first, and joins a
+//   shared one only when its pools have no free address;
+// - families: SingleStack one; PreferDualStack those of spec.ipFamilies (the API server gives one
+//   on a single-stack cluster); RequireDualStack both; both from one pool. A dual-stack Service
+//   holding one family gets the other from its pool once it has one free, keeping the address;
+// - an existing assignment is kept while it stays valid, so nothing reshuffles. Better than
+//   MetalLB: an address that left every pool (pool edited or deleted) is kept with a warning
+//   until the Service lets it go, and a changed request that cannot be met keeps the old address
+//   with a warning instead of dropping it.
 import { ServiceConfigError, type IPFamily } from '../provider.js';
 import { bigIntToIP, canonicalIP, familyOf, ipToBigInt } from './addressRange.js';
-import { describePool, isUsable, poolContains, poolRefusal, usableCount, type AddressPool } from './addressPools.js';
+import { byName, describePool, isUsable, poolContains, poolRefusal, poolsInOrder, usableCount, type AddressPool } from './addressPools.js';
 import type { ServiceClaim } from './serviceClaim.js';
 
 export interface Assignment {
   /** Canonical addresses, primary family first. */
   ips: string[];
-  /** The pool of each address, same order. */
+  /** The pool of each address, same order ("" for an address kept outside every pool). */
   pools: string[];
+  /** Why an address is kept though it should not be (outside every pool, request unmet): Warnings. */
+  warnings?: string[];
 }
 
 export interface PoolUsage {
@@ -58,23 +68,50 @@ export function sharingConflict(claim: ServiceClaim, holder: ServiceClaim): stri
   return undefined;
 }
 
+/** The families the Service gets addresses of, primary first. */
 function wantedFamilies(claim: ServiceClaim): IPFamily[] {
   const primary = claim.families[0] ?? 'IPv4';
+  const both: IPFamily[] = [primary, primary === 'IPv4' ? 'IPv6' : 'IPv4'];
   if (claim.familyPolicy === 'SingleStack') return [primary];
-  return [primary, primary === 'IPv4' ? 'IPv6' : 'IPv4'];
+  // PreferDualStack follows spec.ipFamilies, which the API server settled against the cluster.
+  if (claim.familyPolicy === 'PreferDualStack') return claim.families.length > 1 ? both : [primary];
+  return both;
+}
+
+function describeIPs(a: Assignment): string {
+  return a.ips.join(', ');
 }
 
 export class Allocator {
-  readonly pools: AddressPool[];
+  private currentPools: AddressPool[];
   private readonly byService = new Map<string, Holding>();
   private readonly holders = new Map<string, Set<string>>();
   private readonly held: Record<IPFamily, Set<bigint>> = { IPv4: new Set(), IPv6: new Set() };
   /** "pool|family" -> addresses held, kept as addresses are taken and freed (usage() is O(pools)). */
   private readonly heldPerPool = new Map<string, number>();
 
-  /** `pools` as compilePools returns them (sorted by priority, then name). */
   constructor(pools: AddressPool[]) {
-    this.pools = pools;
+    this.currentPools = [...pools].sort(byName);
+  }
+
+  get pools(): readonly AddressPool[] {
+    return this.currentPools;
+  }
+
+  /**
+   * Takes a new set of pools (live reconfiguration). Every assignment is kept as it is: the next
+   * plan() of each Service decides whether it still holds (it does while its pool admits it, and
+   * an address outside every pool is kept with a warning).
+   */
+  reconfigure(pools: AddressPool[]): void {
+    this.currentPools = [...pools].sort(byName);
+    this.heldPerPool.clear();
+    for (const ip of this.holders.keys()) this.countHeld(ip, 1);
+  }
+
+  /** Addresses held that no pool contains any more, with their holders. */
+  outsidePools(): { ip: string; holders: string[] }[] {
+    return [...this.holders.entries()].filter(([ip]) => !this.poolOf(ip)).map(([ip, keys]) => ({ ip, holders: [...keys] }));
   }
 
   assignmentOf(key: string): Assignment | undefined {
@@ -102,11 +139,22 @@ export class Allocator {
   plan(claim: ServiceClaim): Assignment {
     // What the Service holds, or (not yet adopted, e.g. start() was skipped) what its status says.
     const existing = this.byService.get(claim.key)?.assignment ?? this.fromStatus(claim);
-    if (existing && this.stillValid(existing, claim)) {
-      const widened = this.withSecondFamily(existing, claim);
-      if (widened) return widened;
+    if (existing) {
+      const kept = this.keepable(existing, claim);
+      if (kept) {
+        const widened = this.withSecondFamily(kept, claim);
+        if (widened) return widened;
+      }
     }
-    return claim.requested ? this.planRequested(claim) : this.planAuto(claim);
+    try {
+      return claim.requested ? this.planRequested(claim) : this.planAuto(claim);
+    } catch (error) {
+      // A changed request that cannot be met: the Service keeps what it holds, with a warning.
+      const held = this.byService.get(claim.key)?.assignment;
+      if (!(error instanceof ServiceConfigError) || !held || !held.ips.every((ip) => this.firstConflict(ip, claim) === undefined)) throw error;
+      const warning = `${error.message}; keeping ${describeIPs(held)} until this can be met`;
+      return { ips: held.ips, pools: held.ips.map((ip) => this.poolOf(ip)?.name ?? ''), warnings: [warning] };
+    }
   }
 
   /**
@@ -116,11 +164,12 @@ export class Allocator {
    * the Service is planned afresh (or refused).
    */
   private withSecondFamily(existing: Assignment, claim: ServiceClaim): Assignment | undefined {
-    if (claim.requested || claim.familyPolicy === 'SingleStack' || existing.ips.length !== 1) return existing;
-    const other = wantedFamilies(claim)[1]!;
+    const wanted = wantedFamilies(claim);
+    if (claim.requested || wanted.length < 2 || existing.ips.length !== 1 || !existing.pools[0]) return existing;
+    const other = wanted[1]!;
     const pool = this.pools.find((p) => p.name === existing.pools[0]);
-    const ip = pool ? this.pick(pool, other, claim) : undefined;
-    if (ip !== undefined) return { ips: [...existing.ips, ip], pools: [...existing.pools, pool!.name] };
+    const ip = pool && !pool.draining ? this.pick(pool, other, claim) : undefined;
+    if (ip !== undefined) return { ...existing, ips: [...existing.ips, ip], pools: [...existing.pools, pool!.name] };
     return claim.familyPolicy === 'PreferDualStack' ? existing : undefined;
   }
 
@@ -146,13 +195,13 @@ export class Allocator {
       const ip = canonicalIP(raw);
       if (!ip) return `${raw} is not an IP address`;
       const pool = this.poolOf(ip);
-      if (!pool) return `${ip} is outside every pool`;
-      const refusal = poolRefusal(pool, claim.namespace, claim.labels);
+      // Outside every pool (the pool went while we were down): kept, and plan() warns about it.
+      const refusal = pool ? poolRefusal(pool, claim) : undefined;
       if (refusal) return refusal;
       const conflict = this.firstConflict(ip, claim);
       if (conflict) return conflict;
       assignment.ips.push(ip);
-      assignment.pools.push(pool.name);
+      assignment.pools.push(pool?.name ?? '');
     }
     if (assignment.ips.length === 0) return 'no address';
     this.release(claim.key);
@@ -183,7 +232,7 @@ export class Allocator {
   couldUse(claim: ServiceClaim, ip: string): boolean {
     if (claim.requested) return claim.requested.ips.includes(ip);
     const pool = this.poolOf(ip);
-    if (!pool || poolRefusal(pool, claim.namespace, claim.labels)) return false;
+    if (!pool || pool.draining || poolRefusal(pool, claim)) return false;
     return claim.pool ? claim.pool.name === pool.name : pool.autoAssign;
   }
 
@@ -250,28 +299,40 @@ export class Allocator {
 
   private fromStatus(claim: ServiceClaim): Assignment | undefined {
     if (claim.current.length === 0) return undefined;
-    const pools = claim.current.map((ip) => this.poolOf(ip)?.name);
-    if (pools.some((p) => p === undefined)) return undefined;
-    return { ips: [...claim.current], pools: pools as string[] };
+    return { ips: [...claim.current], pools: claim.current.map((ip) => this.poolOf(ip)?.name ?? '') };
   }
 
-  private stillValid(assignment: Assignment, claim: ServiceClaim): boolean {
+  /**
+   * The part of what the Service holds that it keeps (pools as they are now, warnings for
+   * addresses outside every pool), or undefined when it must be planned afresh.
+   */
+  private keepable(assignment: Assignment, claim: ServiceClaim): Assignment | undefined {
     if (claim.requested) {
       const want = claim.requested.ips;
-      if (want.length !== assignment.ips.length || !want.every((ip) => assignment.ips.includes(ip))) return false;
+      if (want.length !== assignment.ips.length || !want.every((ip) => assignment.ips.includes(ip))) return undefined;
     }
-    const families = assignment.ips.map((ip) => familyOf(ip));
     const wanted = wantedFamilies(claim);
-    if (claim.familyPolicy === 'SingleStack' && (families.length !== 1 || families[0] !== wanted[0])) return false;
+    // A family the Service no longer wants (ipFamilies shrank) is dropped; the other is kept.
+    const ips = assignment.ips.filter((ip) => wanted.includes(familyOf(ip)!));
+    if (ips.length === 0 || familyOf(ips[0]!) !== wanted[0]) return undefined;
     // A dual-stack Service holding only its primary family keeps it; plan() adds the other.
-    if (claim.familyPolicy === 'RequireDualStack' && claim.requested && families.length !== 2) return false;
-    if (!claim.requested && families[0] !== wanted[0]) return false;
-    return assignment.ips.every((ip) => {
+    if (claim.requested && ips.length !== wanted.length) return undefined;
+    const kept: Assignment = { ips, pools: [] };
+    for (const ip of ips) {
+      if (this.firstConflict(ip, claim) !== undefined) return undefined;
       const pool = this.poolOf(ip);
-      if (!pool || poolRefusal(pool, claim.namespace, claim.labels)) return false;
-      if (claim.pool && claim.pool.name !== pool.name) return false;
-      return this.firstConflict(ip, claim) === undefined;
-    });
+      if (!pool) {
+        kept.pools.push('');
+        (kept.warnings ??= []).push(
+          `${ip} is in no pool any more (its pool was edited or deleted): kept until the Service releases it; add it back to a pool, or delete the Service or its requested address to free it`,
+        );
+        continue;
+      }
+      if (poolRefusal(pool, claim)) return undefined;
+      if (claim.pool && claim.pool.name !== pool.name) return undefined;
+      kept.pools.push(pool.name);
+    }
+    return kept;
   }
 
   private planRequested(claim: ServiceClaim): Assignment {
@@ -280,8 +341,12 @@ export class Allocator {
     if (claim.familyPolicy === 'SingleStack' && ips.length > 1) {
       throw new ServiceConfigError(field, `asks for ${ips.join(',')} but ipFamilyPolicy is SingleStack: give one address or set PreferDualStack`);
     }
-    if (claim.familyPolicy === 'RequireDualStack' && ips.length < 2) {
-      throw new ServiceConfigError(field, `asks for only ${ips.join(',')} but ipFamilyPolicy is RequireDualStack: give one IPv4 and one IPv6 address`);
+    const wanted = wantedFamilies(claim);
+    if (wanted.length === 2 && !wanted.every((f) => families.includes(f))) {
+      throw new ServiceConfigError(
+        field,
+        `asks for only ${ips.join(',')} but the Service is dual-stack (ipFamilyPolicy ${claim.familyPolicy}, ipFamilies ${claim.families.join(',')}): give one IPv4 and one IPv6 address, or set ipFamilyPolicy SingleStack`,
+      );
     }
     if (claim.familyPolicy === 'SingleStack' && families[0] !== claim.families[0]) {
       throw new ServiceConfigError(field, `${ips[0]} is ${families[0]} but the Service's ipFamilies is ${claim.families.join(',')}`);
@@ -297,8 +362,9 @@ export class Allocator {
       if (claim.pool && claim.pool.name !== pool.name) {
         throw new ServiceConfigError(field, `${ip} belongs to pool "${pool.name}", not to "${claim.pool.name}" named by ${claim.pool.field}`);
       }
-      const refusal = poolRefusal(pool, claim.namespace, claim.labels);
+      const refusal = poolRefusal(pool, claim);
       if (refusal) throw new ServiceConfigError(field, `${ip} is in pool "${pool.name}", but ${refusal}`);
+      if (pool.draining) throw new ServiceConfigError(field, `${ip} is in pool "${pool.name}", which is being deleted`);
       if (!isUsable(pool, ipToBigInt(ip), familyOf(ip)!)) {
         throw new ServiceConfigError(field, `${ip} ends in .0 or .255, which pool "${pool.name}" avoids (avoidBuggyIPs)`);
       }
@@ -316,14 +382,15 @@ export class Allocator {
       if (!pool) {
         throw new ServiceConfigError(claim.pool.field, `there is no pool "${claim.pool.name}" (pools: ${this.pools.map((p) => p.name).join(', ')})`);
       }
-      const refusal = poolRefusal(pool, claim.namespace, claim.labels);
+      const refusal = poolRefusal(pool, claim);
       if (refusal) throw new ServiceConfigError(claim.pool.field, refusal);
+      if (pool.draining) throw new ServiceConfigError(claim.pool.field, `pool "${pool.name}" is being deleted`);
       return [pool];
     }
-    const auto = this.pools.filter((p) => p.autoAssign);
-    const admitted = auto.filter((p) => !poolRefusal(p, claim.namespace, claim.labels));
+    const auto = this.pools.filter((p) => p.autoAssign && !p.draining);
+    const admitted = poolsInOrder(this.pools, claim);
     if (admitted.length === 0) {
-      const why = auto.map((p) => poolRefusal(p, claim.namespace, claim.labels)).join('; ');
+      const why = auto.map((p) => poolRefusal(p, claim)).join('; ');
       throw new ServiceConfigError(
         'metadata.labels',
         auto.length === 0
@@ -386,16 +453,25 @@ export class Allocator {
     );
   }
 
-  /** An address of `family` in `pool` for `claim`: one it may share first, else the lowest free one. */
+  /**
+   * An address of `family` in `pool` for `claim`: the lowest free one, else (with an allow-shared-ip
+   * key) the lowest it may share, as MetalLB.
+   */
   private pick(pool: AddressPool, family: IPFamily, claim: ServiceClaim): string | undefined {
-    if (claim.sharing) {
-      for (const [ip, keys] of this.holders) {
-        if (familyOf(ip) !== family || !poolContains(pool, ip)) continue;
-        const own = keys.has(claim.key) && keys.size === 1;
-        if (own) continue;
-        if (this.firstConflict(ip, claim) === undefined) return ip;
-      }
+    const free = this.lowestFree(pool, family, claim);
+    if (free !== undefined || !claim.sharing) return free;
+    let shared: { ip: string; value: bigint } | undefined;
+    for (const [ip, keys] of this.holders) {
+      if (familyOf(ip) !== family || !poolContains(pool, ip)) continue;
+      if (keys.has(claim.key) && keys.size === 1) continue;
+      if (this.firstConflict(ip, claim) !== undefined) continue;
+      const value = ipToBigInt(ip);
+      if (!shared || value < shared.value) shared = { ip, value };
     }
+    return shared?.ip;
+  }
+
+  private lowestFree(pool: AddressPool, family: IPFamily, claim: ServiceClaim): string | undefined {
     const own = new Set((this.byService.get(claim.key)?.assignment.ips ?? []).filter((ip) => this.holders.get(ip)?.size === 1));
     const held = this.held[family];
     for (const range of pool.ranges) {

@@ -36,7 +36,13 @@ export const metalConfigSchema = z
   .object({
     type: z.literal('metal'),
     ...providerEntryBase,
-    pools: z.array(addressPoolSchema).min(1),
+    /**
+     * Pools of our own. MetalLB's IPAddressPools (and the other metallb.io kinds) are read live
+     * from `namespace` as well; with no CRDs installed, these are the only pools.
+     */
+    pools: z.array(addressPoolSchema).default([]),
+    /** Where MetalLB's resources (metallb.io) are read from, as MetalLB's own namespace. */
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a namespace name is a DNS label').default('metallb-system'),
   })
   .superRefine((config, ctx) => {
     for (const problem of findPoolProblems(config.pools)) ctx.addIssue({ code: 'custom', path: ['pools'], message: problem });

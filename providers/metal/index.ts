@@ -1,6 +1,13 @@
-// The metal provider: addresses come from configured pools (allocator.ts), and the speakers
-// (src/speaker) announce them from the nodes. The "load balancer" is only the assignment, kept in
-// memory and rebuilt from Service status at start, so observe/apply never leave the process.
+// The metal provider: addresses come from pools (allocator.ts), and the speakers (src/speaker)
+// announce them from the nodes. The "load balancer" is only the assignment, kept in memory and
+// rebuilt from Service status at start, so observe/apply never leave the process.
+//
+// Pools come from two sources built into one model (metalConfiguration.ts): the YAML pools, and
+// MetalLB's resources read live from `namespace` (through ProviderContext.customResources). A change to those objects is
+// taken at once: the allocator gets the new pools, keeping every assignment, and the Services it
+// may concern are requeued. Status on the objects is written by metallbWrites.ts.
+//
+// State kept between calls: the allocator, the last configuration built, and the objects read.
 import type { Registry } from 'prom-client';
 import {
   serviceKey,
@@ -15,14 +22,31 @@ import {
   type ServiceRef,
 } from '../provider.js';
 import type { ProviderDeps } from '../registry.js';
-import { compilePools } from './addressPools.js';
+import { compilePools, type AddressPool } from './addressPools.js';
 import { Allocator, type Assignment } from './allocator.js';
 import type { MetalConfig } from './config.js';
+import { buildMetalConfiguration, type MetalConfiguration } from './metalConfiguration.js';
+import { emptyMetallbObjects, METALLB_GROUP, METALLB_KINDS, type MetallbKindName, type MetallbObjects, type RawObject } from './metallbObjects.js';
+import { ALLOCATED_FROM_POOL_ANNOTATION, MetallbWrites } from './metallbWrites.js';
 import { poolMetrics, type PoolMetrics } from './poolMetrics.js';
 import { ANNOTATION_SUFFIXES, serviceClaim, type ServiceClaim } from './serviceClaim.js';
 
 export { metalConfigSchema, addressPoolSchema, type MetalConfig } from './config.js';
 export { Allocator, type Assignment } from './allocator.js';
+
+/** On a Service that keeps an address it should not (outside every pool, or a request not met). */
+export const ADDRESS_KEPT_REASON = 'AddressKept';
+
+function sameRanges(a: AddressPool | undefined, b: AddressPool | undefined): boolean {
+  const text = (p: AddressPool | undefined) => (p ? JSON.stringify({ ...p, ranges: p.ranges.map((r) => `${r.first}-${r.last}`) }) : '');
+  return text(a) === text(b);
+}
+
+/** The pools an assignment comes from, as the metallb.io/ip-allocated-from-pool annotation says. */
+function poolAnnotation(assignment: Assignment): string | undefined {
+  const names = [...new Set(assignment.pools.filter((p) => p !== ''))];
+  return names.length > 0 ? names.join(',') : undefined;
+}
 
 export interface MetalObserved {
   ref: ServiceRef;
@@ -32,6 +56,8 @@ export interface MetalObserved {
 export interface MetalPlan extends Plan {
   claim: ServiceClaim;
   assignment: Assignment;
+  /** The Service's metallb.io/ip-allocated-from-pool annotation as it is now. */
+  poolAnnotation: string | undefined;
 }
 
 export const metalCapabilities: Capabilities = {
@@ -57,13 +83,21 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
   private ctx: ProviderContext | undefined;
   private adopted = false;
   private readonly metrics: PoolMetrics;
+  private readonly yamlPools: AddressPool[];
+  private configuration: MetalConfiguration;
+  private objects: MetallbObjects = emptyMetallbObjects();
+  private watch: { stop(): Promise<void> } | undefined;
+  private writes: MetallbWrites | undefined;
+  private publishTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    config: MetalConfig,
+    private readonly config: MetalConfig,
     private readonly deps: ProviderDeps,
     registry?: Registry,
   ) {
-    this.allocator = new Allocator(compilePools(config.pools));
+    this.yamlPools = compilePools(config.pools);
+    this.configuration = buildMetalConfiguration(config.namespace, this.yamlPools, this.objects);
+    this.allocator = new Allocator(this.configuration.pools);
     // The controller's own registry when it hands one over (an optional `registry` in the deps),
     // else prom-client's default registry.
     this.metrics = poolMetrics(registry ?? deps.registry);
@@ -77,7 +111,97 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
    */
   async start(ctx: ProviderContext): Promise<void> {
     this.ctx = ctx;
+    if (ctx.customResources) {
+      const { namespace } = this.config;
+      this.deps.logger.info(
+        { namespace, yamlPools: this.yamlPools.map((p) => p.name) },
+        "metal: reading MetalLB's IPAddressPools and advertisements live from this namespace, next to the configured pools; when both name or overlap the same pool, the configured pool wins",
+      );
+      this.writes = new MetallbWrites(ctx.customResources, namespace, this.deps.logger);
+      const kinds = Object.values(METALLB_KINDS).map((k) => ({ group: METALLB_GROUP, ...k }));
+      // Pools first: the addresses in Service status are judged against them.
+      this.watch = await ctx.customResources.watch(namespace, kinds, (byKind) => {
+        const objects = emptyMetallbObjects();
+        for (const name of Object.keys(objects) as MetallbKindName[]) {
+          objects[name] = ((byKind.get(name) ?? []) as RawObject[]).slice().sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+        }
+        this.reconfigure(objects);
+      });
+    }
     this.adoptFromStatus('start');
+  }
+
+  /** The configuration built last (pools, advertisements, problems). */
+  currentConfiguration(): MetalConfiguration {
+    return this.configuration;
+  }
+
+  /** Takes MetalLB's objects as they are now (the watch calls this on every change). */
+  reconfigure(objects: MetallbObjects): void {
+    const serving = new Set(this.configuration.pools.filter((p) => p.source !== 'config').map((p) => p.name));
+    const before = new Map(this.allocator.pools.map((p) => [p.name, p]));
+    this.objects = objects;
+    this.configuration = buildMetalConfiguration(this.config.namespace, this.yamlPools, objects, serving);
+    this.allocator.reconfigure(this.configuration.pools);
+    this.writes?.reportProblems(this.configuration.problems);
+    const after = new Map(this.allocator.pools.map((p) => [p.name, p]));
+    const changed = new Set([...before.keys(), ...after.keys()].filter((name) => !sameRanges(before.get(name), after.get(name))));
+    if (changed.size > 0) {
+      this.deps.logger.info({ changed: [...changed].sort(), pools: [...after.keys()], problems: this.configuration.problems.length }, 'metal: pools reconfigured');
+    }
+    this.requeueAfterReconfigure(changed);
+    this.schedulePublish();
+  }
+
+  /**
+   * Pending Services may fit now; a Service holding an address of a changed (or vanished) pool is
+   * looked at again: it keeps the address while its pool admits it, else is warned or moved.
+   */
+  private requeueAfterReconfigure(changed: Set<string>): void {
+    if (!this.ctx || changed.size === 0) return;
+    for (const desired of this.ctx.listServices()) {
+      const key = serviceKey(desired.ref);
+      const assignment = this.allocator.assignmentOf(key);
+      const affected = !assignment || assignment.pools.some((pool, i) => pool === '' || changed.has(pool) || this.allocator.poolOf(assignment.ips[i]!)?.name !== pool);
+      if (affected) this.ctx.requeue(desired.ref);
+    }
+  }
+
+  /** Pool status, finalizers and held deletions, written shortly after changes settle. */
+  private schedulePublish(): void {
+    this.metrics.update(this.allocator.usage());
+    if (!this.writes || this.publishTimer) return;
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = undefined;
+      void this.publish();
+    }, 100);
+    this.publishTimer.unref();
+  }
+
+  private async publish(): Promise<void> {
+    const writes = this.writes;
+    if (!writes) return;
+    const holders = new Map<string, string[]>();
+    for (const key of this.allocator.serviceKeys()) {
+      for (const pool of new Set(this.allocator.assignmentOf(key)!.pools)) {
+        if (pool) holders.set(pool, [...(holders.get(pool) ?? []), key]);
+      }
+    }
+    const usage = this.allocator.usage();
+    const objects = new Map<string, RawObject>(this.objects.IPAddressPool.map((o) => [o.metadata.name, o]));
+    const writesDone: Promise<void>[] = [];
+    for (const pool of this.allocator.pools) {
+      const object = objects.get(pool.name);
+      if (pool.source === 'config' || !object) continue;
+      const of = (family: 'IPv4' | 'IPv6', field: 'assigned' | 'available') => usage.find((u) => u.pool === pool.name && u.family === family)?.[field] ?? 0;
+      writesDone.push(
+        writes.poolStatus(pool.name, { assignedIPv4: of('IPv4', 'assigned'), assignedIPv6: of('IPv6', 'assigned'), availableIPv4: of('IPv4', 'available'), availableIPv6: of('IPv6', 'available') }),
+      );
+      const held = (holders.get(pool.name) ?? []).sort();
+      writesDone.push(writes.poolFinalizer(object, held.length > 0));
+      if (pool.draining && held.length > 0) writes.deletionHeld(object, held);
+    }
+    await Promise.all(writesDone);
   }
 
   /** Runs once with a listing that worked; later calls are no-ops. */
@@ -113,6 +237,10 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
 
   async stop(): Promise<void> {
     this.ctx = undefined;
+    clearTimeout(this.publishTimer);
+    this.publishTimer = undefined;
+    await this.watch?.stop();
+    await this.writes?.flush();
   }
 
   async observe(ref: ServiceRef): Promise<MetalObserved | undefined> {
@@ -138,14 +266,17 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
       if (stale.length > 0) actions.push({ kind: 'releaseAddress', description: `release ${stale.join(', ')}`, mutating: true });
       actions.push({ kind: 'assignAddress', description: `assign ${where}`, mutating: true });
     }
-    return { ref: desired.ref, actions, claim, assignment };
+    return { ref: desired.ref, actions, claim, assignment, poolAnnotation: desired.annotations[ALLOCATED_FROM_POOL_ANNOTATION] };
   }
 
   async apply(plan: MetalPlan): Promise<ApplyResult> {
     // Planned again inside assign: another Service may have taken the address since diff.
     const { assignment, freed } = this.allocator.assign(plan.claim);
-    this.metrics.update(this.allocator.usage());
+    this.schedulePublish();
     this.requeuePending(freed);
+    for (const message of assignment.warnings ?? []) this.ctx?.emit({ ref: plan.ref, type: 'Warning', reason: ADDRESS_KEPT_REASON, message });
+    const annotation = poolAnnotation(assignment);
+    if (this.writes && annotation !== plan.poolAnnotation) await this.writes.serviceAnnotation(plan.ref, annotation);
     return { state: 'ready', ingress: assignment.ips.map((ip) => ({ ip, ipMode: 'VIP' as const })) };
   }
 
@@ -155,7 +286,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     const claim = this.allocator.claimOf(key);
     if (claim && claim.ref.uid === ref.uid) {
       const freed = this.allocator.release(key);
-      this.metrics.update(this.allocator.usage());
+      this.schedulePublish();
       this.requeuePending(freed, key);
     }
     return { state: 'deleted' };

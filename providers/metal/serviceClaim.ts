@@ -27,6 +27,8 @@ export interface ServiceClaim {
   key: string;
   namespace: string;
   labels: Record<string, string>;
+  /** The namespace's labels, for pools' namespaceSelectors (filled in by the provider when known). */
+  namespaceLabels?: Record<string, string>;
   /** Canonical addresses the Service asked for, with the field they came from. */
   requested: { ips: string[]; field: string } | undefined;
   pool: { name: string; field: string } | undefined;

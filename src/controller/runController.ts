@@ -10,6 +10,7 @@ import { serviceKey } from '../../providers/provider.js';
 import { createProvider as createRegisteredProvider, type ProviderDeps } from '../../providers/registry.js';
 import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
 import { ClusterCache } from '../kube/clusterCache.js';
+import { customResourceAccess } from '../kube/customResourceAccess.js';
 import { EventRecorder } from '../kube/eventRecorder.js';
 import { Reasons } from './events.js';
 import { servedServices } from './servedServices.js';
@@ -148,7 +149,9 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   });
 
   // Providers may warm up from the Services they serve (metal rebuilds its address assignments).
+  const customResources = customResourceAccess(kubeConfig, { logger, events });
   const context = (slot: ProviderRuntime): ProviderContext => ({
+    customResources,
     listServices: () => servedServices(cache, slots, slot, { clusterName: config.clusterName, targets: reconciler.targetsFor(slot) }),
     requeue: (ref) => queue.add(serviceKey(ref)),
     emit: (event) => {

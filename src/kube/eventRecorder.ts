@@ -1,4 +1,5 @@
-// Writes core/v1 Events on Services (and on Nodes the controller cannot target), aggregating repeats the way kubectl shows them (count and
+// Writes core/v1 Events on Services (and on Nodes the controller cannot target, and on other
+// namespaced objects such as MetalLB's pools), aggregating repeats the way kubectl shows them (count and
 // lastTimestamp bumped on one Event instead of a new Event per retry). Best effort: never throws.
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Node, type V1Service } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,15 @@ export interface EventRecorderOptions {
 }
 
 const MAX_REMEMBERED = 4096;
+
+/** The object an Event is about (a namespaced one). */
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
 
 export class EventRecorder {
   /** (uid, type, reason, message) -> the Event we wrote and its count. */
@@ -32,14 +42,20 @@ export class EventRecorder {
     this.enqueue('Node', 'default', node, type, reason, message);
   }
 
-  private enqueue(kind: 'Service' | 'Node', namespace: string, object: V1Service | V1Node, type: string, reason: string, message: string): void {
+  /** Any namespaced object, e.g. a metallb.io IPAddressPool with a bad field. */
+  recordOnObject(object: InvolvedObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const { apiVersion, kind, namespace, name, uid } = object;
+    this.enqueue(kind, namespace, { metadata: { name, namespace, uid } }, type, reason, message, apiVersion);
+  }
+
+  private enqueue(kind: string, namespace: string, object: V1Service | V1Node, type: string, reason: string, message: string, apiVersion = 'v1'): void {
     const name = object.metadata?.name ?? '';
-    const log = { [kind.toLowerCase()]: kind === 'Service' ? `${namespace}/${name}` : name, reason };
+    const log = { [kind.toLowerCase()]: kind === 'Node' ? name : `${namespace}/${name}`, reason };
     (type === 'Warning' ? this.options.logger.warn : this.options.logger.info).call(this.options.logger, log, message);
     // Writes are serialised so a repeat always finds the Event its predecessor created.
     this.pendingWrites++;
     this.chain = this.chain
-      .then(() => this.write(kind, namespace, object, type, reason, message))
+      .then(() => this.write(kind, namespace, object, type, reason, message, apiVersion))
       .catch((error: unknown) => this.options.logger.debug({ err: String(error), reason }, 'could not record event'))
       .finally(() => this.pendingWrites--);
   }
@@ -49,7 +65,7 @@ export class EventRecorder {
     return this.chain;
   }
 
-  private async write(kind: 'Service' | 'Node', namespace: string, object: V1Service | V1Node, type: string, reason: string, message: string): Promise<void> {
+  private async write(kind: string, namespace: string, object: V1Service | V1Node, type: string, reason: string, message: string, apiVersion: string): Promise<void> {
     const name = object.metadata?.name ?? '';
     const uid = object.metadata?.uid ?? '';
     const key = `${uid}\u0000${type}\u0000${reason}\u0000${message}`;
@@ -71,9 +87,9 @@ export class EventRecorder {
     const body: CoreV1Event = {
       metadata: { name: eventName, namespace },
       involvedObject: {
-        apiVersion: 'v1',
+        apiVersion,
         kind,
-        ...(kind === 'Service' ? { namespace } : {}),
+        ...(kind !== 'Node' ? { namespace } : {}),
         name,
         uid,
         ...(object.metadata?.resourceVersion ? { resourceVersion: object.metadata.resourceVersion } : {}),

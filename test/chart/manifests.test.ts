@@ -119,10 +119,11 @@ describe.each(renders)('rendered with %s', (_label, options) => {
     expect(problems).toEqual([]);
   });
 
-  it('namespaced objects are in the release namespace; names are unique per kind', () => {
+  it('namespaced objects are in the release namespace (the metal Role for metallb.io in metallb-system); names are unique per kind', () => {
     const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding']);
     for (const m of manifests) {
       if (clusterScoped.has(m.kind)) expect(m.metadata.namespace, m.kind).toBeUndefined();
+      else if (m.metadata.name.endsWith('-metallb-config')) expect(m.metadata.namespace, `${m.kind}/${m.metadata.name}`).toBe('metallb-system');
       else expect(m.metadata.namespace, `${m.kind}/${m.metadata.name}`).toBe(releaseNamespace);
     }
     const keys = manifests.map((m) => `${m.kind}/${m.metadata.name}`);

@@ -141,9 +141,9 @@ describe('automatic assignment', () => {
 
   it('honours namespace and Service label selectors', () => {
     const a = allocator([
-      { name: 'team', addresses: ['192.0.2.0/30'], namespaces: ['team-a'], priority: 0 },
+      { name: 'team', addresses: ['192.0.2.0/30'], namespaces: ['team-a'] },
       { name: 'gold', addresses: ['198.51.100.0/30'], serviceSelector: { tier: 'gold' }, priority: 1 },
-      { name: 'rest', addresses: ['203.0.113.0/30'], priority: 2 },
+      { name: 'rest', addresses: ['203.0.113.0/30'] },
     ]);
     expect(assign(a, { namespace: 'team-a', name: 's' })).toEqual(['192.0.2.0']);
     expect(assign(a, { namespace: 'team-b', name: 's', labels: { tier: 'gold' } })).toEqual(['198.51.100.0']);
@@ -258,7 +258,7 @@ describe('requested addresses', () => {
       assignError(a, { name: 's', annotations: { 'kube-lb-provisioner.io/load-balancer-ips': '192.0.2.1,2001:db8::1' } }).message,
     ).toMatch(/ipFamilyPolicy is SingleStack/);
     expect(assignError(a, { name: 's', loadBalancerIP: '192.0.2.1', ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] }).message).toMatch(
-      /RequireDualStack: give one IPv4 and one IPv6/,
+      /the Service is dual-stack \(ipFamilyPolicy RequireDualStack, ipFamilies IPv4,IPv6\): give one IPv4 and one IPv6 address/,
     );
     expect(assignError(a, { name: 's', loadBalancerIP: '2001:db8::1', ipFamilies: ['IPv4'] }).message).toMatch(/2001:db8::1 is IPv6 but the Service's ipFamilies is IPv4/);
     expect(assign(a, { name: 's6', loadBalancerIP: '2001:db8::1', ipFamilies: ['IPv6'] })).toEqual(['2001:db8::1']);
@@ -277,10 +277,10 @@ describe('sharing (MetalLB rules)', () => {
   const key = 'kube-lb-provisioner.io/allow-shared-ip';
   const pools = [{ name: 'p', addresses: ['192.0.2.0/30'] }];
 
-  it('shares with the same key and disjoint ports; joins the keyed address without asking for it', () => {
+  it('shares with the same key and disjoint ports when asked for the address; a keyed Service takes a free address first', () => {
     const a = allocator(pools);
     expect(assign(a, { name: 'dns-tcp', annotations: { [key]: 'dns' }, ports: [{ protocol: 'TCP', port: 53 }] })).toEqual(['192.0.2.0']);
-    expect(assign(a, { name: 'dns-udp', annotations: { 'metallb.io/allow-shared-ip': 'dns' }, ports: [{ protocol: 'UDP', port: 53 }] })).toEqual(['192.0.2.0']);
+    expect(assign(a, { name: 'dns-udp', annotations: { 'metallb.io/allow-shared-ip': 'dns' }, loadBalancerIP: '192.0.2.0', ports: [{ protocol: 'UDP', port: 53 }] })).toEqual(['192.0.2.0']);
     expect(
       assign(a, { name: 'dns-web', annotations: { 'metallb.universe.tf/allow-shared-ip': 'dns' }, loadBalancerIP: '192.0.2.0', ports: [{ protocol: 'TCP', port: 80 }] }),
     ).toEqual(['192.0.2.0']);
@@ -318,13 +318,16 @@ describe('sharing (MetalLB rules)', () => {
   it('re-checks sharing when a Service changes its ports, moving it away from a clash', () => {
     const a = allocator(pools);
     assign(a, { name: 'a', annotations: { [key]: 'k' }, ports: [{ port: 80 }] });
+    for (const filler of ['f1', 'f2', 'f3']) assign(a, { name: filler });
+    // The pool is full: b joins a's address.
     expect(assign(a, { name: 'b', annotations: { [key]: 'k' }, ports: [{ port: 81 }] })).toEqual(['192.0.2.0']);
+    a.release('default/f1');
     // b now also wants port 80: it can no longer share with a, so it gets another address.
     expect(assign(a, { name: 'b', annotations: { [key]: 'k' }, ports: [{ port: 80 }] })).toEqual(['192.0.2.1']);
   });
 
   it('frees a shared address only when its last holder goes', () => {
-    const a = allocator(pools);
+    const a = allocator([{ name: 'p', addresses: ['192.0.2.0/32'] }]);
     assign(a, { name: 'a', annotations: { [key]: 'k' }, ports: [{ port: 80 }] });
     assign(a, { name: 'b', annotations: { [key]: 'k' }, ports: [{ port: 81 }] });
     expect(a.release('default/a')).toEqual([]);
@@ -335,9 +338,9 @@ describe('sharing (MetalLB rules)', () => {
 
 describe('dual-stack', () => {
   const pools = [
-    { name: 'only4', addresses: ['192.0.2.0/30'], priority: 0 },
-    { name: 'both', addresses: ['198.51.100.0/30', '2001:db8::/126'], priority: 1 },
-    { name: 'only6', addresses: ['2001:db8:1::/126'], priority: 2 },
+    { name: 'only4', addresses: ['192.0.2.0/30'], priority: 1 },
+    { name: 'both', addresses: ['198.51.100.0/30', '2001:db8::/126'], priority: 2 },
+    { name: 'only6', addresses: ['2001:db8:1::/126'], priority: 3 },
   ];
 
   it('SingleStack takes the primary family from the first pool that has it', () => {
@@ -421,7 +424,7 @@ describe('dual-stack: adding the second family to a Service that holds one', () 
     expect(assign(a, { name: 's', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.3'] })).toEqual(['192.0.2.3']);
   });
 
-  it('RequireDualStack holding one family moves to a pool with both when its own has none, else is refused and keeps what it holds', () => {
+  it('RequireDualStack holding one family moves to a pool with both when its own has none, else keeps what it holds with a warning', () => {
     const pools = [
       { name: 'a-v4', addresses: ['192.0.2.0/29'] },
       { name: 'b-dual', addresses: ['198.51.100.0/29', '2001:db8::/125'] },
@@ -432,15 +435,16 @@ describe('dual-stack: adding the second family to a Service that holds one', () 
 
     const single = allocator([pools[0]!]);
     expect(assign(single, { name: 'r', currentIPs: ['192.0.2.3'] })).toEqual(['192.0.2.3']);
-    const err = assignError(single, { name: 'r', ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.3'] });
-    expect(err.field).toBe('spec.ipFamilyPolicy');
-    expect(err.message).toMatch(/RequireDualStack, but no pool this Service may use has both IPv4 and IPv6 addresses \("a-v4" IPv4\)/);
-    expect(single.assignmentOf('default/r')?.ips).toEqual(['192.0.2.3']);
+    const kept = single.plan(serviceClaim(desiredService({ name: 'r', ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'], currentIPs: ['192.0.2.3'] })));
+    expect(kept.ips).toEqual(['192.0.2.3']);
+    expect(kept.warnings).toEqual([
+      'spec.ipFamilyPolicy: is RequireDualStack, but no pool this Service may use has both IPv4 and IPv6 addresses ("a-v4" IPv4): add the missing family to a pool, or set PreferDualStack; keeping 192.0.2.3 until this can be met',
+    ]);
   });
 
   it('does not add a family to addresses the Service asked for', () => {
     const a = allocator([grown]);
-    expect(assign(a, { name: 'q', loadBalancerIP: '192.0.2.4', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'] })).toEqual(['192.0.2.4']);
+    expect(assign(a, { name: 'q', loadBalancerIP: '192.0.2.4', ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4'] })).toEqual(['192.0.2.4']);
   });
 
   it('the provider requeues a PreferDualStack Service when an address of its missing family is freed', async () => {
@@ -513,15 +517,18 @@ describe('restart stability (allocator)', () => {
   it('keeps the address in status instead of taking the lowest free one', () => {
     const a = allocator([v4]);
     expect(assign(a, { name: 's', currentIPs: ['192.0.2.6'] })).toEqual(['192.0.2.6']);
-    // An address in status that left every pool is replaced.
-    expect(assign(a, { name: 't', currentIPs: ['203.0.113.1'] })).toEqual(['192.0.2.0']);
+    // An address in status that left every pool is kept, with a warning (not silently replaced).
+    const kept = a.plan(serviceClaim(desiredService({ name: 't', currentIPs: ['203.0.113.1'] })));
+    expect(kept).toMatchObject({ ips: ['203.0.113.1'], pools: [''] });
+    expect(kept.warnings?.[0]).toMatch(/^203.0.113.1 is in no pool any more/);
   });
 
-  it('restore() refuses clashes and addresses outside every pool, saying why', () => {
+  it('restore() refuses clashes, saying why, and keeps addresses outside every pool', () => {
     const a = allocator([v4]);
     expect(a.restore(serviceClaim(desiredService({ name: 'a' })), ['192.0.2.3'])).toBeUndefined();
     expect(a.restore(serviceClaim(desiredService({ name: 'b' })), ['192.0.2.3'])).toBe('192.0.2.3 is in use by default/a, which has no allow-shared-ip annotation');
-    expect(a.restore(serviceClaim(desiredService({ name: 'c' })), ['10.9.9.9'])).toBe('10.9.9.9 is outside every pool');
+    expect(a.restore(serviceClaim(desiredService({ name: 'c' })), ['10.9.9.9'])).toBeUndefined();
+    expect(a.outsidePools()).toEqual([{ ip: '10.9.9.9', holders: ['default/c'] }]);
   });
 });
 
