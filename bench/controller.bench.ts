@@ -15,27 +15,12 @@ import { createSimulatedProvider } from '../providers/simulated/index.js';
 import { startApiServer, type ApiServerHandle } from '../src/apiserver/index.js';
 import { controllerConfigSchema, type ControllerConfig } from '../src/config/schema.js';
 import { runController, type RunningController } from '../src/controller/runController.js';
-import { withSharedConnections } from '../src/kube/sharedConnections.js';
 import { silentLogger } from '../src/observability/logger.js';
+import { inParallel, kubeConfigOf } from './support/cluster.js';
 
 const LATENCY_MS = 100;
 const MUTATING_PER_S = 20;
 const PROVISIONING_MS = 1_000;
-
-function kubeConfigOf(api: ApiServerHandle): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfig());
-  return withSharedConnections(kc);
-}
-
-async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
 
 function nodeBody(name: string, i: number): V1Node {
   return {

@@ -16,8 +16,8 @@ import { Registry } from 'prom-client';
 import { startApiServer, type ApiServerHandle } from '../src/apiserver/index.js';
 import { controllerConfigSchema } from '../src/config/schema.js';
 import { runController } from '../src/controller/runController.js';
-import { withSharedConnections } from '../src/kube/sharedConnections.js';
 import { silentLogger } from '../src/observability/logger.js';
+import { inParallel, kubeConfigOf } from './support/cluster.js';
 import type { AnnounceReadiness } from '../src/speaker/announceInterface.js';
 import type { NetEffects } from '../src/speaker/netEffects.js';
 import { Speaker } from '../src/speaker/speaker.js';
@@ -27,20 +27,6 @@ const ENDPOINTS_PER_SLICE = 10;
 const NODES = 5_000;
 const LOCAL_SERVICES = 1_000;
 const UNRELATED_CHANGES = 200;
-
-/** Kept-alive connections: 26,000 creates would otherwise run out of file descriptors. */
-function kubeConfigOf(api: ApiServerHandle): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfig());
-  return withSharedConnections(kc);
-}
-
-async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
 
 function node(i: number): V1Node {
   const name = `node-${i}`;

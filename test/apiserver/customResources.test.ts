@@ -5,7 +5,7 @@ import { ApiextensionsV1Api, CustomObjectsApi, makeInformer, PatchStrategy, setH
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import { kubeConfigFor, kubectl } from '../support/kube.js';
+import { kubeConfigFor, kubectl, kubectlOk } from '../support/kube.js';
 
 let api: ApiServerHandle;
 const crdYaml = readFileSync(new URL('./fixtures/widgets-crd.yaml', import.meta.url), 'utf8');
@@ -19,11 +19,7 @@ afterAll(async () => {
   await api.stop();
 });
 
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await kubectl(api, args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[], input?: string): Promise<string> => kubectlOk(api, args, input);
 
 async function refused(args: string[], input?: string): Promise<string> {
   const r = await kubectl(api, args, input === undefined ? {} : { input });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import { kubectl, kubectlPath } from '../support/kube.js';
+import { kubectl, kubectlOk, kubectlPath } from '../support/kube.js';
 
 let api: ApiServerHandle;
 
@@ -16,11 +16,7 @@ afterAll(async () => {
   await api.stop();
 });
 
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await kubectl(api, args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[], input?: string): Promise<string> => kubectlOk(api, args, input);
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

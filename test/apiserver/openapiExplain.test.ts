@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import { kubectl } from '../support/kube.js';
+import { kubectlOk } from '../support/kube.js';
 
 let api: ApiServerHandle;
 const crdYaml = readFileSync(new URL('./fixtures/widgets-crd.yaml', import.meta.url), 'utf8');
@@ -16,11 +16,7 @@ afterAll(async () => {
   await api.stop();
 });
 
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await kubectl(api, args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[], input?: string): Promise<string> => kubectlOk(api, args, input);
 
 describe('kubectl explain', () => {
   it('describes built-in fields with Kubernetes\' own descriptions', async () => {

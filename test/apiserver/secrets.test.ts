@@ -4,7 +4,7 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import { kubeConfigFor, kubectl } from '../support/kube.js';
+import { kubeConfigFor, kubectl, kubectlOk } from '../support/kube.js';
 
 let api: ApiServerHandle;
 
@@ -15,11 +15,7 @@ afterAll(async () => {
   await api.stop();
 });
 
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await kubectl(api, args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[], input?: string): Promise<string> => kubectlOk(api, args, input);
 
 describe('Secrets', () => {
   it('kubectl create secret generic --from-literal stores base64 data that client-node reads back', async () => {

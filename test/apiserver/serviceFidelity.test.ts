@@ -3,7 +3,7 @@
 // cluster lacks, or a session affinity timeout out of range are refused with Kubernetes' messages.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import { kubectl } from '../support/kube.js';
+import { kubectl, kubectlOk } from '../support/kube.js';
 
 let api: ApiServerHandle;
 
@@ -14,11 +14,7 @@ afterAll(async () => {
   await api.stop();
 });
 
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await kubectl(api, args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[], input?: string): Promise<string> => kubectlOk(api, args, input);
 
 async function refused(args: string[], input: string): Promise<string> {
   const r = await kubectl(api, args, { input });

@@ -64,3 +64,10 @@ export async function kubectl(
   clearTimeout(timer);
   return { stdout, stderr, code };
 }
+
+/** Runs kubectl and answers its stdout, or fails with its stderr. */
+export async function kubectlOk(handle: ApiServerHandle, args: string[], input?: string): Promise<string> {
+  const r = await kubectl(handle, args, input === undefined ? {} : { input });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
