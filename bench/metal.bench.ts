@@ -24,6 +24,7 @@ import { L2Lab, NODE_PORT, SERVICE_PORT, ensureNetworkTools, pollUntil, waitForL
 
 const SERVICES = 1000;
 const FAILOVER_TRIALS = Number(process.env.METAL_BENCH_TRIALS ?? 20);
+const LINK_TRIALS = Number(process.env.METAL_BENCH_LINK_TRIALS ?? 10);
 const MEDIAN_TARGET_MS = 500;
 const WORST_TARGET_MS = 1000;
 
@@ -107,6 +108,8 @@ async function createdToIngress(): Promise<number[]> {
 
 interface FailoverFigures {
   killed: number[];
+  /** Owner node cut off (link down) to the first answer from another node, sorted. */
+  linkDown: number[];
   handoverFailed: number;
   handoverRequests: number;
   leaseWritesPerNodePerSecond: number;
@@ -120,6 +123,7 @@ async function failover(): Promise<FailoverFigures> {
   const api = await startApiServer({ host: '127.0.0.1' });
   const vip = '198.51.100.201';
   const times: number[] = [];
+  const linkDown: number[] = [];
   let handoverFailed = 0;
   let handoverRequests = 0;
   let leaseWritesPerNodePerSecond: number;
@@ -185,6 +189,24 @@ async function failover(): Promise<FailoverFigures> {
       lab.startSpeakerInNetns(victim, kubeconfig);
       await pollUntil(async () => (await lab.holders(vip)).join() === victim.name, 60_000, `${victim.name} back`);
     }
+    // The owner node cut off (its link down): the node is gone for clients, as when it crashes. A
+    // SIGKILLed speaker, above, leaves a live node whose kernel answers for the address until its
+    // lifetime (--address-lifetime-seconds, 2 s) runs out, and serves the traffic meanwhile.
+    for (let trial = 0; trial < LINK_TRIALS; trial++) {
+      await meshed();
+      const victim = await singleOwner();
+      const t0 = performance.now();
+      await lab.setLink(victim, 'down');
+      await pollUntil(async () => {
+        await lab.forgetNeighbour(vip);
+        const answer = await lab.curl(vip, SERVICE_PORT, 0.2);
+        return answer !== undefined && answer !== victim.name;
+      }, 30_000, 'an answer from the new owner', 0);
+      linkDown.push(performance.now() - t0);
+      console.log(`  link down ${trial + 1}: ${victim.name} cut off, new owner answered after ${fmt(linkDown.at(-1)!)}`);
+      await lab.setLink(victim, 'up');
+      await pollUntil(async () => (await lab.holders(vip)).join() === victim.name, 60_000, `${victim.name} back`);
+    }
     // SIGTERM: a fresh client every 20 ms (neighbour entry flushed, so every request resolves anew).
     for (let trial = 0; trial < 5; trial++) {
       await meshed();
@@ -213,7 +235,7 @@ async function failover(): Promise<FailoverFigures> {
     await api.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  return { killed: times.sort((a, b) => a - b), handoverFailed, handoverRequests, leaseWritesPerNodePerSecond };
+  return { killed: times.sort((a, b) => a - b), linkDown: linkDown.sort((a, b) => a - b), handoverFailed, handoverRequests, leaseWritesPerNodePerSecond };
 }
 
 /** METAL_BENCH_PARTS=allocation,failover (default both) runs a part alone. */
@@ -239,6 +261,9 @@ export async function run(): Promise<void> {
     console.log('  | --- | --- | --- |');
     console.log(`  | SIGKILL -> first answer from the new owner, median of ${FAILOVER_TRIALS} | < 500 ms | ${fmt(median)} (${(median / MEDIAN_TARGET_MS).toFixed(2)} of the target) |`);
     console.log(`  | same, worst of ${FAILOVER_TRIALS} | < 1 s | ${fmt(worst)} (${(worst / WORST_TARGET_MS).toFixed(2)} of the target) |`);
+    const linkMedian = percentile(fo.linkDown, 50);
+    console.log(`  | owner's link down -> first answer from the new owner, median of ${LINK_TRIALS} | < 500 ms | ${fmt(linkMedian)} (${(linkMedian / MEDIAN_TARGET_MS).toFixed(2)} of the target) |`);
+    console.log(`  | same, worst of ${LINK_TRIALS} | < 1 s | ${fmt(fo.linkDown.at(-1)!)} (${(fo.linkDown.at(-1)! / WORST_TARGET_MS).toFixed(2)} of the target) |`);
     console.log(`  | SIGTERM -> client-visible gap, 20 ms curl loop | 0 failed requests | ${fo.handoverFailed} failed of ${fo.handoverRequests} |`);
     console.log(`  | API server writes per second per node for liveness | <= 0.1 | ${fo.leaseWritesPerNodePerSecond.toFixed(3)} |`);
   }
