@@ -1,5 +1,8 @@
 // The AWS provider: one Network Load Balancer per Service, instance target groups on every eligible
-// node's NodePort. observe -> diff (pure) -> apply, plus delete and listOwned for garbage collection.
+// node's NodePort. observe -> diff (pure) -> apply, plus delete and listOwned for garbage collection,
+// and sweep for leftovers no Service owns (unattached target groups, the shared backend group).
+// State kept between calls: the subnet and Elastic IP cache (EnvironmentCache), what the sweepers
+// saw on their last run (a leftover is removed only when seen twice).
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ProviderDeps } from '../registry.js';
@@ -42,7 +45,7 @@ export interface AwsProviderOptions {
   beforeStep?(index: number, kind: string): void;
 }
 
-export type AwsProvider = Provider<AwsObserved, AwsPlan> & { invalidateEnvironment(): void };
+export type AwsProvider = Provider<AwsObserved, AwsPlan> & { invalidateEnvironment(): void; sweep(): Promise<void> };
 
 export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, options: AwsProviderOptions = {}): Promise<AwsProvider> {
   const clientConfig = {
@@ -133,15 +136,19 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
       }
       return { state: 'deleted' };
     },
-    async listOwned(): Promise<ServiceRef[]> {
-      // The resync calls this periodically: also the moment to sweep unattached target groups.
+    async sweep(): Promise<void> {
       const swept = await sweeper.sweep(wantedTargetGroups());
       if (swept > 0) deps.logger.info({ swept }, 'deleted unattached target groups no Service wants');
-      const anchors = await describeAnchors(api, deps.clusterName);
-      // The backend group goes with the last load balancer, once nothing wants one (two sweeps in a row).
-      const backend = await backendSweeper.sweep({ services: ctx?.listServices().length, anchors: anchors.length });
+      // The backend group goes with the last load balancer, once nothing wants one (two sweeps in a
+      // row). While Services want one, the anchors need not even be read.
+      const services = ctx?.listServices().length;
+      const anchors = services === 0 ? (await describeAnchors(api, deps.clusterName)).length : 0;
+      const backend = await backendSweeper.sweep({ services, anchors });
       if (backend.outcome === 'deleted') deps.logger.info({ groups: backend.groupIds }, 'deleted the backend security group and its node rules: no load balancer is left');
       if (backend.outcome === 'dependencyViolation') deps.logger.info({ groups: backend.groupIds }, 'backend security group still has dependencies (an NLB being released?); trying again next resync');
+    },
+    async listOwned(): Promise<ServiceRef[]> {
+      const anchors = await describeAnchors(api, deps.clusterName);
       const refs = new Map<string, ServiceRef>();
       for (const group of anchors) {
         const tags = tagMap(group.Tags);

@@ -138,9 +138,9 @@ describe('aws provider crash safety', () => {
     expect(creatingGroups).toHaveLength(1);
 
     const sweeping = await h.newProvider({}, { targetGroupSweepAgeSeconds: 0 }, () => [svc, creating]);
-    await sweeping.listOwned(); // first sighting: only noted
+    await sweeping.sweep(); // first sighting: only noted
     expect(await names()).toContain('k8s-left-over-53b');
-    await sweeping.listOwned();
+    await sweeping.sweep();
     expect(await names()).not.toContain('k8s-left-over-53b');
     expect(await names()).toContain('someone-elses');
     expect(await groupsOf(svc.ref.uid)).toEqual(svcGroups);
