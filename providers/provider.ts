@@ -141,6 +141,11 @@ export interface PlanAction {
   mutating: boolean;
   /** True for actions that only change node membership (these map to UpdatedLoadBalancer). */
   membershipOnly?: boolean;
+  /**
+   * For a provider that applies in phases (GCP): apply performs only the lowest phase's actions and
+   * answers inProgress; the later ones are planned again on a later reconcile, from a new observe.
+   */
+  phase?: number;
 }
 
 export interface Plan {

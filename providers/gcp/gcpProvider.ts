@@ -2,6 +2,14 @@
 // does for new Services), in front of every eligible node through one unmanaged instance group per
 // zone shared by all Services. Nothing here waits for an operation: apply starts the next phase and
 // answers "in progress"; the next reconcile polls what was started and plans again from what exists.
+// A plan that must wait says so (GcpPlan.wait) and holds no step. The shared groups are deleted by
+// sweep(), never by one Service's delete.
+//
+// State kept between calls (all of it a cache or a record of what this process started):
+// - the operations it started (OperationTracker), per Service and per shared group's zone;
+// - the converged view of each Service (snapshots, observeCacheMs), taken from the plan apply ran;
+// - the shared groups' read and the region's address list (instanceGroupCacheMs, addressListCacheMs);
+// - the zones a Service's next phase waits for (zoneWaiters), and the notices last reported.
 import type { Logger } from '../../src/observability/logger.js';
 import {
   ServiceConfigError,
@@ -56,6 +64,11 @@ function firewallView(fw: IFirewall, owned: boolean): ObservedFirewall {
   };
 }
 
+/** Only node membership changes, on a load balancer that serves as it should. */
+function isMembershipOnly(plan: GcpPlan): boolean {
+  return plan.ingressIP !== undefined && plan.actions.some((a) => a.mutating) && plan.actions.every((a) => !a.mutating || a.membershipOnly === true);
+}
+
 /** Which Service field a failed step is about, for the Warning Event. */
 function fieldOf(step: Step, status: number | undefined, requestedIP: boolean): string {
   if (status === 403) return 'spec';
@@ -96,11 +109,6 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private ctx?: ProviderContext;
   /** The last full read of each converged Service (see observeCacheMs). */
   private readonly snapshots = new Map<string, { at: number; observed: GcpObserved }>();
-  /** The last full read, kept as a snapshot only if apply then finds nothing to change. */
-  private readonly candidates = new Map<string, { at: number; observed: GcpObserved }>();
-  /** Services answered "ready" while their membership change was still under way (see apply). */
-  private readonly followers = new Map<string, ServiceRef>();
-  private followUpTimer: NodeJS.Timeout | undefined;
   /** Services whose next phase waits for these zones' group operations (observe skips the reads meanwhile). */
   private readonly zoneWaiters = new Map<string, string[]>();
   /** The notices last reported per Service, so that each is one Warning Event, not one per round. */
@@ -126,36 +134,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   }
 
   async stop(): Promise<void> {
-    if (this.followUpTimer) clearTimeout(this.followUpTimer);
-    this.followUpTimer = undefined;
     await this.api.close();
-  }
-
-  /**
-   * A node change must not keep every Service "in progress" while the shared groups change: the
-   * load balancer serves throughout. Such Services are answered ready (the controller says
-   * UpdatedLoadBalancer), and this follow-up polls the group operations in the background and
-   * requeues them once the groups are idle, so the next round finishes what is left.
-   */
-  private follow(ref: ServiceRef): void {
-    this.followers.set(serviceKeyOf(ref), ref);
-    if (this.followUpTimer) return;
-    this.followUpTimer = setTimeout(() => {
-      this.followUpTimer = undefined;
-      void this.pollGroupOperations()
-        .catch((error: unknown) => this.options.logger.warn({ error: messageOf(error) }, 'polling instance group operations failed'))
-        .then(() => {
-          if (this.tracker.busyZones().length > 0) {
-            const first = this.followers.values().next().value;
-            if (first) this.follow(first);
-            return;
-          }
-          const refs = [...this.followers.values()];
-          this.followers.clear();
-          for (const r of refs) this.ctx?.requeue(r);
-        });
-    }, this.options.pollIntervalMs);
-    this.followUpTimer.unref?.();
   }
 
   // ---- observe -----------------------------------------------------------------------------
@@ -327,7 +306,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       });
     observed.groups = groups.groups;
     observed.externalGroups = groups.external;
-    if (this.options.observeCacheMs > 0) this.candidates.set(key, { at: Date.now(), observed });
+    observed.readAt = Date.now();
     return observed;
   }
 
@@ -345,6 +324,15 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       groups: [],
       externalGroups: [],
     };
+    const freshRead = (addresses: boolean, waiting: string): GcpPlan => ({
+      ref: desired.ref,
+      name: seen.name,
+      creating: false,
+      groupGeneration: seen.groupGeneration,
+      waiting,
+      wait: { kind: 'freshRead', addresses },
+      actions: [],
+    });
     if (seen.fromCache) {
       // A cached view is trusted only to confirm the load balancer and to plan membership.
       let cachedPlan: GcpPlan | undefined;
@@ -354,15 +342,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         cachedPlan = undefined;
       }
       const decided = cachedPlan?.ingressIP !== undefined && cachedPlan.actions.every((a) => !a.mutating || a.membershipOnly === true);
-      if (!cachedPlan || !decided)
-        return {
-          ref: desired.ref,
-          name: seen.name,
-          creating: false,
-          groupGeneration: seen.groupGeneration,
-          refresh: true,
-          actions: [{ kind: 'refreshObservation', description: 're-read the load balancer from Compute before planning this change', mutating: false, phase: 0 }],
-        };
+      if (!cachedPlan || !decided) return freshRead(false, 'a fresh read of the load balancer from Compute before planning this change');
     }
     let plan: GcpPlan;
     try {
@@ -370,15 +350,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     } catch (error) {
       // An address reserved since the shared list was read: list again before saying it is not there.
       if (error instanceof ServiceConfigError && (error.field === 'spec.loadBalancerIP' || error.field.includes(IP_ADDRESSES_ANNOTATION)) && seen.addressListCached)
-        return {
-          ref: desired.ref,
-          name: seen.name,
-          creating: false,
-          groupGeneration: seen.groupGeneration,
-          refresh: true,
-          refreshAddresses: true,
-          actions: [{ kind: 'refreshObservation', description: `list the region's addresses again to find ${desired.loadBalancerIP}`, mutating: false, phase: 0 }],
-        };
+        return freshRead(true, `a fresh list of the region's addresses to find ${desired.loadBalancerIP}`);
       throw error;
     }
     // A shared group with an operation running: its membership is in motion, wait for it. So does a
@@ -386,12 +358,17 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const busyZones = new Set<string>();
     for (const a of plan.actions) for (const z of zonesTouched(a.step)) if (seen.groupZonesBusy.includes(z)) busyZones.add(z);
     if (busyZones.size > 0) {
-      const zones = [...busyZones].sort().join(', ');
-      plan.waitFor = `instance group operation in ${zones}`;
-      plan.groupWaitOnly = true;
-      plan.waitZones = [...busyZones].sort();
-      plan.actions.unshift({ kind: 'waitForOperations', description: `wait for the running instance group operation in ${zones}`, mutating: false, phase: 0 });
+      const zones = [...busyZones].sort();
+      const { actions: _waitingFor, fullRead: _unused, ...rest } = plan;
+      return {
+        ...rest,
+        actions: [],
+        waiting: `the running instance group operation in ${zones.join(', ')}`,
+        // Only membership changes wait, on a load balancer that serves: it serves meanwhile.
+        wait: { kind: 'operations', zones, groupsOnly: true, servingMeanwhile: isMembershipOnly(plan) },
+      };
     }
+    if (!seen.fromCache && seen.readAt !== undefined && this.options.observeCacheMs > 0) plan.fullRead = seen;
     return plan;
   }
 
@@ -468,31 +445,30 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     if (text !== '') this.ctx?.emit({ ref: plan.ref, type: 'Warning', reason: 'LoadBalancerNodesLeftOut', message: text });
   }
 
+  /** The load balancer serves while shared groups change: ready, and the controller looks again. */
+  private servingWhile(ip: string, reason: string): ApplyResult {
+    return { state: 'ready', ingress: [{ ip, ipMode: 'VIP' }], settling: { retryAfterMs: this.options.pollIntervalMs, reason } };
+  }
+
   async apply(plan: GcpPlan): Promise<ApplyResult> {
     const key = serviceKeyOf(plan.ref);
-    if (!plan.refresh) this.reportNotices(key, plan);
-    if (plan.refresh) {
+    if (plan.wait?.kind === 'freshRead') {
       this.snapshots.delete(key);
-      if (plan.refreshAddresses) this.addressCache = undefined;
-      return { state: 'inProgress', retryAfterMs: 0, reason: 're-reading the load balancer before changing it' };
+      if (plan.wait.addresses) this.addressCache = undefined;
+      return { state: 'inProgress', retryAfterMs: 0, reason: `waiting for ${plan.waiting}` };
     }
-    // Only node membership changes, on a load balancer that serves as it should.
-    const membershipOnly =
-      this.ctx !== undefined && plan.ingressIP !== undefined && plan.actions.some((a) => a.mutating) && plan.actions.every((a) => !a.mutating || a.membershipOnly === true);
-    if (plan.waitFor) {
-      if (membershipOnly && plan.groupWaitOnly) {
-        this.follow(plan.ref);
-        return { state: 'ready', ingress: [{ ip: plan.ingressIP!, ipMode: 'VIP' }] };
-      }
-      if (plan.waitZones) this.zoneWaiters.set(key, plan.waitZones);
-      return this.inProgress(`waiting for ${plan.waitFor}`);
+    this.reportNotices(key, plan);
+    if (plan.wait) {
+      if (plan.wait.servingMeanwhile && plan.ingressIP) return this.servingWhile(plan.ingressIP, `waiting for ${plan.waiting}`);
+      if (plan.wait.zones) this.zoneWaiters.set(key, plan.wait.zones);
+      return this.inProgress(`waiting for ${plan.waiting}`);
     }
+    const membershipOnly = isMembershipOnly(plan);
     const steps = currentPhase(plan);
-    const candidate = this.candidates.get(key);
-    this.candidates.delete(key);
     if (steps.length === 0) {
       if (plan.ingressIP) {
-        if (candidate) this.snapshots.set(key, candidate);
+        // Converged: the read this plan was made from is the view later node changes plan from.
+        if (plan.fullRead?.readAt !== undefined) this.snapshots.set(key, { at: plan.fullRead.readAt, observed: plan.fullRead });
         return { state: 'ready', ingress: [{ ip: plan.ingressIP, ipMode: 'VIP' }] };
       }
       return this.inProgress('waiting for the forwarding rule');
@@ -545,11 +521,9 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     if (problems.length > 0 || other !== undefined) this.snapshots.delete(key);
     if (problems.length > 0) throw problems[0];
     if (other !== undefined) throw other;
-    if (membershipOnly) {
-      this.follow(plan.ref);
-      return { state: 'ready', ingress: [{ ip: plan.ingressIP!, ipMode: 'VIP' }] };
-    }
-    return this.inProgress(steps.map((a) => a.description).join('; '));
+    const started = steps.map((a) => a.description).join('; ');
+    if (membershipOnly) return this.servingWhile(plan.ingressIP!, started);
+    return this.inProgress(started);
   }
 
   // ---- delete ------------------------------------------------------------------------------
@@ -565,13 +539,13 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   async delete(ref: ServiceRef): Promise<DeleteResult> {
     const key = serviceKeyOf(ref);
     this.snapshots.delete(key);
-    this.candidates.delete(key);
     this.reportedNotices.delete(key);
     this.zoneWaiters.delete(key);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
-    const failures = this.tracker.takeFailures(key);
-    for (const f of failures) this.options.logger.warn({ service: key, failure: f }, 'a delete operation failed; trying again');
+    // A failed delete operation is an error of this reconcile (a Warning Event), tried again after the backoff.
+    const failure = this.tracker.takeFailures(key)[0];
+    if (failure) throw new Error(`GCP failed to ${failure.action} (HTTP ${failure.status}): ${failure.message}`);
     if (running.length > 0) return { state: 'inProgress', retryAfterMs: this.options.pollIntervalMs, reason: running.map((r) => r.description).join('; ') };
 
     const name = loadBalancerName(ref.uid);
@@ -611,23 +585,28 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       await this.startOwned(key, [() => this.api.deleteHealthCheck(name)]);
       return inProgress('deleting the health check');
     }
-    // Phase 4: the shared instance groups, only when no Service uses them any more.
-    const removing = await this.removeUnusedGroups(ref);
-    if (removing) return inProgress('deleting unused instance groups');
+    // The shared instance groups are not this Service's: sweep() deletes them once nobody uses them.
     return { state: 'deleted' };
   }
 
-  /** Deletes the cluster's instance groups when no backend service and no other Service needs them. */
-  private async removeUnusedGroups(ref: ServiceRef): Promise<boolean> {
-    const others = this.ctx?.listServices().filter((d) => d.ref.uid !== ref.uid) ?? [];
-    if (others.length > 0) return false;
+  // ---- garbage collection ------------------------------------------------------------------
+
+  /**
+   * Deletes the cluster's instance groups when no Service wants a load balancer and no backend
+   * service uses them. Each zone's delete is an operation: a later sweep sees it finished.
+   */
+  async sweep(): Promise<void> {
+    await this.pollGroupOperations();
+    await this.removeUnusedGroups();
+  }
+
+  private async removeUnusedGroups(): Promise<void> {
+    if ((this.ctx?.listServices().length ?? 0) > 0) return;
     const [services, groups] = await Promise.all([this.api.listBackendServices(), this.api.findInstanceGroups((n) => n === this.groupName)]);
     const usedZones = new Set(services.flatMap((b) => (b.backends ?? []).filter((x) => lastSegment(x.group) === this.groupName).map((x) => /zones\/([^/]+)\//.exec(x.group ?? '')?.[1])));
-    let started = false;
     for (const g of groups) {
       const zone = lastSegment(g.zone);
       if (!isOwned(g.description, this.settings.clusterName) || usedZones.has(zone)) continue;
-      started = true;
       if (!this.tracker.claimZone(zone)) continue;
       try {
         this.tracker.addForZone(zone, await this.api.deleteInstanceGroup(zone, this.groupName));
@@ -637,10 +616,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         if (!isNotFound(error)) throw error;
       }
     }
-    return started;
   }
-
-  // ---- garbage collection ------------------------------------------------------------------
 
   async listOwned(): Promise<ServiceRef[]> {
     const [hcs, bss, frs, addrs, fws] = await Promise.all([

@@ -91,27 +91,28 @@ export interface GcpAction extends PlanAction {
   step?: Step;
 }
 
+/** Why nothing is planned yet: what apply answers inProgress (or, while serving, ready) for. */
+export type GcpWait =
+  /** Operations still run: this Service's own, or (zones) the shared groups' its next steps touch. */
+  | { kind: 'operations'; zones?: string[]; groupsOnly: boolean; servingMeanwhile?: boolean }
+  /** The cached view cannot decide this change: read the Service's resources (and the address list) afresh. */
+  | { kind: 'freshRead'; addresses: boolean };
+
 export interface GcpPlan extends Plan {
   name: string;
   actions: GcpAction[];
-  /** Set when an operation of this Service must finish before anything else is planned. */
-  waitFor?: string;
-  /** The wait is only for a shared instance group's operation, not one of this Service's. */
-  groupWaitOnly?: boolean;
-  /** The zones whose group operations the wait is for. */
-  waitZones?: string[];
+  /** Set together with `waiting`: what the plan waits for. */
+  wait?: GcpWait;
   /** The load balancer's address, when the forwarding rule exists as desired. */
   ingressIP?: string;
   /** True when the plan sees nothing of this Service in Compute yet (a first create). */
   creating: boolean;
   /** The shared-group generation the plan was made from; group steps of an older one are skipped. */
   groupGeneration: number;
-  /** The cached view could not decide this change: apply re-reads and the next round plans it. */
-  refresh?: boolean;
-  /** Also re-list the region's addresses (a loadBalancerIP the cached list does not know). */
-  refreshAddresses?: boolean;
   /** Nodes this load balancer leaves out, and why (apply reports them as a Warning Event). */
   notices?: string[];
+  /** The full read this plan was made from, which apply keeps as the converged view when nothing is left to do. */
+  fullRead?: GcpObserved;
 }
 
 /**
@@ -244,8 +245,8 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   const failure = observed.failures[0];
   if (failure) throw new ServiceConfigError(failure.field, `GCP rejected ${failure.action} (HTTP ${failure.status}): ${failure.message}`);
   if (observed.pendingOperations.length > 0) {
-    const waitFor = observed.pendingOperations.join(', ');
-    return { ref, name, creating, waitFor, groupGeneration: observed.groupGeneration, actions: [{ kind: 'waitForOperations', description: `wait for running operations: ${waitFor}`, mutating: false, phase: 0 }] };
+    const waiting = `running operations: ${observed.pendingOperations.join(', ')}`;
+    return { ref, name, creating, waiting, wait: { kind: 'operations', groupsOnly: false }, groupGeneration: observed.groupGeneration, actions: [] };
   }
   const owned: Array<[string, string, { owned: boolean } | undefined]> = [
     ['health check', name, observed.healthCheck],

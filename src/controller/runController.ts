@@ -168,6 +168,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
       case 'done':
         queue.forget(key);
         metrics.reconcileTotal.inc({ provider: providerLabel, result: outcome.action });
+        if (outcome.recheckAfterMs !== undefined) queue.addAfter(key, outcome.recheckAfterMs);
         break;
       case 'retryAfter':
         metrics.reconcileTotal.inc({ provider: providerLabel, result: 'inProgress' });

@@ -84,7 +84,8 @@ describe('gcp end to end', () => {
     const deleted = await kubectl(api, ['delete', 'svc', 'web', '--wait=false']);
     expect(deleted.code, deleted.stderr).toBe(0);
     await waitFor(async () => (await readService(kc, 'default', 'web')) === undefined, { timeoutMs: 30_000, message: 'Service gone (finalizer removed)' });
-    await waitFor(() => fake.list().length === 0, { timeoutMs: 30_000, message: `the fake holding nothing (has ${fake.list().map((r) => r.name).join(', ')})` });
+    // The shared instance groups go with the resync's sweep, once no Service wants a load balancer.
+    await waitFor(async () => (await controller.resyncNow(), fake.list().length === 0), { timeoutMs: 30_000, message: `the fake holding nothing (has ${fake.list().map((r) => r.name).join(', ')})` });
   });
 
   it('a loadBalancerIP the project does not hold becomes a Warning Event', async () => {
