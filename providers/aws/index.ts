@@ -24,7 +24,7 @@ import { deleteStack, StillReleasingError } from './deleteStack.js';
 import { EnvironmentCache } from './environment.js';
 import { describeAnchors, observeService } from './observe.js';
 import { wantedTargetGroupNames } from './desiredStack.js';
-import { planActions } from './planActions.js';
+import { AwsOwnershipConflictError, planActions } from './planActions.js';
 import { TargetGroupSweeper, type WantedTargetGroups } from './targetGroupSweep.js';
 import { BackendSweeper } from './backendSweep.js';
 import { SERVICE_NAME_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
@@ -111,7 +111,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         return planActions(observed, desired, config.targetChunkSize, config.quotas);
       } catch (error) {
         // The cached view of subnets and Elastic IPs may be older than the user's change: read it afresh next time.
-        if (error instanceof ServiceConfigError) env.invalidate();
+        if (error instanceof ServiceConfigError && !(error instanceof AwsOwnershipConflictError)) env.invalidate();
         throw error;
       }
     },

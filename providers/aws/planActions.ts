@@ -8,9 +8,14 @@ import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTim
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
 /** A resource with our name but without this cluster's ownership tag: never touched. */
-export class AwsOwnershipConflictError extends Error {
+/**
+ * A resource with this Service's name that is not ours: only the user can remove or rename it, so
+ * it is a config error (a Warning Event naming metadata.uid, retried at the slow end of the backoff),
+ * not a cloud error retried at once.
+ */
+export class AwsOwnershipConflictError extends ServiceConfigError {
   constructor(message: string) {
-    super(message);
+    super('metadata.uid', message);
     this.name = 'AwsOwnershipConflictError';
   }
 }
