@@ -1,3 +1,6 @@
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+
 // The contract every provider implements. The controller builds a DesiredLoadBalancer from the
 // Service and the eligible Nodes (pure), asks the provider what exists (observe), lets it compute a
 // printable Plan (diff, pure), and applies it. Providers never talk to the Kubernetes API.
@@ -194,6 +197,15 @@ export interface ProviderEvent {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
+}
+
+/** What the controller hands a provider when it creates it (providers/registry.ts). */
+export interface ProviderDeps {
+  clusterName: string;
+  logger: Logger;
+  record: CallRecorder;
+  /** The controller's metrics registry, for providers with metrics of their own (metal pool usage). */
+  registry?: Registry;
 }
 
 /** What the controller hands a provider when it starts. */

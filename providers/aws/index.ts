@@ -5,9 +5,9 @@
 // saw on their last run (a leftover is removed only when seen twice).
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ProviderDeps } from '../registry.js';
 import {
   ServiceConfigError,
+  type ProviderDeps,
   type ApplyResult,
   type DeleteResult,
   type DesiredLoadBalancer,
