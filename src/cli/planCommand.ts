@@ -8,7 +8,7 @@ import { createProvider as createRegisteredProvider, type ProviderDeps } from '.
 import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
 import type { KubeWriter, ProviderRuntime } from '../controller/ports.js';
 import { Reconciler } from '../controller/reconcile.js';
-import { createProviderRuntimes } from '../controller/runController.js';
+import { createProviderRuntimes } from './providerRuntimes.js';
 import { servedServices } from '../controller/servedServices.js';
 import { concernsUs, serviceRefOf, wantedSlot } from '../controller/serviceSelection.js';
 import { ClusterCache } from '../kube/clusterCache.js';

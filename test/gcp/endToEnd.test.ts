@@ -7,7 +7,7 @@ import type { GcpConfig } from '../../providers/gcp/config.js';
 import { createGcpProvider } from '../../providers/gcp/index.js';
 import { loadBalancerName } from '../../providers/gcp/names.js';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import type { RunningController } from '../../src/controller/runController.js';
+import type { RunningController } from '../../src/cli/runController.js';
 import { e2eConfig, lbService, readService, startController, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
 import { startFakeCompute, type FakeCompute } from './fakeCompute/server.js';

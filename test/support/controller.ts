@@ -8,7 +8,7 @@ import { createSimulatedProvider } from '../../providers/simulated/index.js';
 import { SimulatedCloud } from '../../providers/simulated/cloud.js';
 import { simulatedConfigSchema } from '../../providers/simulated/config.js';
 import { controllerConfigSchema, type ControllerConfig, type ProviderConfig } from '../../src/config/schema.js';
-import { runController, type ControllerTuning, type RunningController } from '../../src/controller/runController.js';
+import { runController, type ControllerTuning, type RunningController } from '../../src/cli/runController.js';
 import { silentLogger, type Logger } from '../../src/observability/logger.js';
 
 export interface WaitOptions {
