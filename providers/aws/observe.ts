@@ -16,18 +16,11 @@ import {
 import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { AwsEnvironment, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
+import { ELB_BATCH, inBatches } from './batches.js';
 import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
-
-export const DESCRIBE_BATCH = 20;
 
 function splitAddresses(tag: string | undefined): string[] {
   return (tag ?? '').split(' ').filter((a) => a !== '');
-}
-
-function batches<T>(items: T[], size = DESCRIBE_BATCH): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 export function ingressRules(permissions: IpPermission[] | undefined): IngressRule[] {
@@ -64,7 +57,7 @@ export async function describeAnchors(api: AwsApi, clusterName: string, uid?: st
 /** DescribeLoadBalancers by name, 20 at a time; AWS fails the whole call if one is missing, so fall back to one by one. */
 export async function describeLoadBalancersByName(api: AwsApi, names: string[]): Promise<LoadBalancer[]> {
   const found: LoadBalancer[] = [];
-  for (const batch of batches(names)) {
+  for (const batch of inBatches(names, ELB_BATCH)) {
     try {
       const res = await api.elb('DescribeLoadBalancers', false, (c) => c.send(new DescribeLoadBalancersCommand({ Names: batch })));
       found.push(...(res.LoadBalancers ?? []));
@@ -80,7 +73,7 @@ export async function describeLoadBalancersByName(api: AwsApi, names: string[]):
 /** DescribeTargetGroups by name with the same one-by-one fallback. */
 export async function describeTargetGroupsByName(api: AwsApi, names: string[]): Promise<TargetGroup[]> {
   const found: TargetGroup[] = [];
-  for (const batch of batches(names)) {
+  for (const batch of inBatches(names, ELB_BATCH)) {
     try {
       const res = await api.elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ Names: batch })));
       found.push(...(res.TargetGroups ?? []));
@@ -95,7 +88,7 @@ export async function describeTargetGroupsByName(api: AwsApi, names: string[]): 
 
 export async function describeElbTags(api: AwsApi, arns: string[]): Promise<Map<string, Record<string, string>>> {
   const tags = new Map<string, Record<string, string>>();
-  for (const batch of batches(arns)) {
+  for (const batch of inBatches(arns, ELB_BATCH)) {
     const res = await api.elb('DescribeTags', false, (c) => c.send(new DescribeTagsCommand({ ResourceArns: batch })));
     for (const d of res.TagDescriptions ?? []) if (d.ResourceArn) tags.set(d.ResourceArn, tagMap(d.Tags));
   }

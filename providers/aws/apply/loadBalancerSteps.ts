@@ -10,13 +10,12 @@ import { describeElbTags, describeLoadBalancersByName } from '../observe.js';
 import { AwsOwnershipConflictError } from '../planActions.js';
 import { loadBalancerQuotaMessage } from '../quotas.js';
 import { ADDRESSES_TAG, isOwned, PLACEMENT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
+import { ELB_BATCH, inBatches } from '../batches.js';
 import type { ApplyRun } from './applyRun.js';
 import { reestablishBackend } from './securityGroupSteps.js';
 
 type Step<Op extends AwsStep['op']> = Extract<AwsStep, { op: Op }>;
 
-/** AddTags takes at most 20 resources per call. */
-const ADD_TAGS_BATCH = 20;
 
 export async function announceReplacement(run: ApplyRun, step: Step<'announceReplacement'>): Promise<void> {
   const { actions } = run.plan;
@@ -95,8 +94,7 @@ export async function setSubnets(run: ApplyRun, step: Step<'setSubnets'>): Promi
 }
 
 export async function tagResources(run: ApplyRun, step: Step<'tagResources'>): Promise<void> {
-  for (let i = 0; i < step.elbArns.length; i += ADD_TAGS_BATCH) {
-    const arns = step.elbArns.slice(i, i + ADD_TAGS_BATCH);
+  for (const arns of inBatches(step.elbArns, ELB_BATCH)) {
     await run.api.elb('AddTags', true, (c) => c.send(new AddTagsCommand({ ResourceArns: arns, Tags: toTagList(step.tags) })));
   }
   if (step.securityGroupId) {
