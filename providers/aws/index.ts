@@ -1,7 +1,7 @@
 // The AWS provider: one Network Load Balancer per Service, instance target groups on every eligible
 // node's NodePort. observe -> diff (pure) -> apply, plus delete and listOwned for garbage collection,
 // and sweep for leftovers no Service owns (unattached target groups, the shared backend group).
-// State kept between calls: the subnet and Elastic IP cache (EnvironmentCache), what the sweepers
+// State kept between calls: the subnet and Elastic IP cache (NetworkCache), what the sweepers
 // saw on their last run (a leftover is removed only when seen twice).
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -21,7 +21,7 @@ import type { AwsObserved, AwsPlan } from './awsTypes.js';
 import { applyPlan } from './applyPlan.js';
 import type { AwsConfig } from './config.js';
 import { deleteStack, StillReleasingError } from './deleteStack.js';
-import { EnvironmentCache } from './environment.js';
+import { NetworkCache } from './networkCache.js';
 import { describeAnchors, observeService } from './observe.js';
 import { wantedTargetGroupNames } from './desiredStack.js';
 import { AwsOwnershipConflictError, planActions } from './planActions.js';
@@ -45,7 +45,7 @@ export interface AwsProviderOptions {
   beforeStep?(index: number, kind: string): void;
 }
 
-export type AwsProvider = Provider<AwsObserved, AwsPlan> & { invalidateEnvironment(): void; sweep(): Promise<void> };
+export type AwsProvider = Provider<AwsObserved, AwsPlan> & { invalidateNetwork(): void; sweep(): Promise<void> };
 
 export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, options: AwsProviderOptions = {}): Promise<AwsProvider> {
   const clientConfig = {
@@ -59,7 +59,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
   const clients: AwsClients = options.clients ?? { elbv2: new ElasticLoadBalancingV2Client(clientConfig), ec2: new EC2Client(clientConfig) };
   const api = new AwsApi(clients, config, deps.record, options.retryTiming);
   const [rangeFrom, rangeTo] = config.nodePortRange.split('-').map(Number) as [number, number];
-  const env = new EnvironmentCache(api, {
+  const networkCache = new NetworkCache(api, {
     clusterName: deps.clusterName,
     nodePortRange: { from: rangeFrom, to: rangeTo },
     ttlMs: config.environmentCacheSeconds * 1000,
@@ -73,7 +73,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
   };
   const retryMs = config.provisioningRetrySeconds * 1000;
   const sweeper = new TargetGroupSweeper(api, deps.clusterName, config.targetGroupSweepAgeSeconds * 1000);
-  const backendSweeper = new BackendSweeper(api, deps.clusterName, config.vpcId, () => env.invalidate());
+  const backendSweeper = new BackendSweeper(api, deps.clusterName, config.vpcId, () => networkCache.invalidate());
 
   // Names only (no cloud reads): what every current Service's target groups are called.
   const wantedTargetGroups = (): WantedTargetGroups | undefined => {
@@ -99,11 +99,11 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
       clients.elbv2.destroy();
       clients.ec2.destroy();
     },
-    invalidateEnvironment() {
-      env.invalidate();
+    invalidateNetwork() {
+      networkCache.invalidate();
     },
     async observe(ref: ServiceRef): Promise<AwsObserved> {
-      return observeService(api, deps.clusterName, ref, await env.get());
+      return observeService(api, deps.clusterName, ref, await networkCache.get());
     },
     diff(observed: AwsObserved | undefined, desired: DesiredLoadBalancer): AwsPlan {
       if (!observed) throw new Error('the aws provider needs observe() before diff(): the plan depends on the subnets and addresses it reads');
@@ -111,7 +111,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         return planActions(observed, desired, config.targetChunkSize, config.quotas);
       } catch (error) {
         // The cached view of subnets and Elastic IPs may be older than the user's change: read it afresh next time.
-        if (error instanceof ServiceConfigError && !(error instanceof AwsOwnershipConflictError)) env.invalidate();
+        if (error instanceof ServiceConfigError && !(error instanceof AwsOwnershipConflictError)) networkCache.invalidate();
         throw error;
       }
     },
@@ -121,7 +121,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         clusterName: deps.clusterName,
         provisioningRetryMs: retryMs,
         emit,
-        environmentChanged: () => env.invalidate(),
+        networkChanged: () => networkCache.invalidate(),
         quotas: config.quotas,
         ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
       });

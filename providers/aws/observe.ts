@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
-import type { AwsEnvironment, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
+import type { AwsNetwork, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
 import { ELB_BATCH, inBatches } from './batches.js';
 import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
@@ -123,9 +123,9 @@ export async function describeTargets(api: AwsApi, arn: string): Promise<{ id: s
     .map((d) => ({ id: d.Target!.Id!, port: d.Target!.Port ?? 0 }));
 }
 
-export async function observeService(api: AwsApi, clusterName: string, ref: ServiceRef, env: AwsEnvironment): Promise<AwsObserved> {
+export async function observeService(api: AwsApi, clusterName: string, ref: ServiceRef, network: AwsNetwork): Promise<AwsObserved> {
   const anchors = await describeAnchors(api, clusterName, ref.uid);
-  if (anchors.length === 0) return { ref, stacks: [], env };
+  if (anchors.length === 0) return { ref, stacks: [], network };
 
   const stacks: ObservedStack[] = anchors.map((g) => {
     const tags = tagMap(g.Tags);
@@ -210,5 +210,5 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     );
   }
 
-  return { ref, stacks, env };
+  return { ref, stacks, network };
 }

@@ -64,9 +64,9 @@ export function ingressFor(stack: ObservedStack): LoadBalancerIngress[] {
 }
 
 export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer, targetChunkSize = 100, quotas: AwsQuotas = AWS_DEFAULT_QUOTAS): AwsPlan {
-  const stack = buildDesiredStack(desired, observed.env);
+  const stack = buildDesiredStack(desired, observed.network);
   checkQuotas(stack, quotas);
-  if (!observed.stacks.some((s) => s.lbName === stack.lbName && s.loadBalancer)) checkLoadBalancerQuota(observed.env.networkLoadBalancers, quotas);
+  if (!observed.stacks.some((s) => s.lbName === stack.lbName && s.loadBalancer)) checkLoadBalancerQuota(observed.network.networkLoadBalancers, quotas);
   return planFromStack(observed, stack, targetChunkSize);
 }
 
@@ -143,7 +143,7 @@ function planTargetGroups({ stack, observedGroups, add }: StackPlanning): void {
  * backend security group next to its own; subnets changed in place.
  */
 function planLoadBalancer({ observed, stack, current, add }: StackPlanning): void {
-  if (!observed.env.backend) add({ op: 'ensureBackendSecurityGroup' }, `create the cluster's backend security group (shared by every NLB)`);
+  if (!observed.network.backend) add({ op: 'ensureBackendSecurityGroup' }, `create the cluster's backend security group (shared by every NLB)`);
   if (!current?.loadBalancer) {
     const where = stack.subnetMappings.map((m) => m.SubnetId + (m.AllocationId ? `=${m.AllocationId}` : m.PrivateIPv4Address ? `=${m.PrivateIPv4Address}` : '')).join(', ');
     add({ op: 'createLoadBalancer' }, `create ${stack.scheme} NLB ${stack.lbName} in ${where}`);
@@ -154,7 +154,7 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
   }
 
   // 3b. Discovered subnets changed since the NLB was made: SetSubnets adds, moves and removes zones in place.
-  const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.env) : undefined;
+  const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.network) : undefined;
   if (subnets) add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds: subnets.subnetIds }, `subnets of NLB ${stack.lbName}: ${subnets.changes.join(', ')}`);
 }
 
@@ -205,7 +205,7 @@ function planMembership({ stack, observedGroups, add }: StackPlanning, targetChu
 
 /** 6. Node security groups admit the NodePorts from the cluster's shared backend group. */
 function planNodeRules({ observed, stack, add }: StackPlanning): void {
-  const backend = observed.env.backend;
+  const backend = observed.network.backend;
   const rules = backend?.nodeRules ?? [];
   for (const groupId of stack.nodeSecurityGroupIds) {
     const missing = stack.nodeAccess.filter(
@@ -263,7 +263,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     for (const old of retiring.filter((s) => !blocking.includes(s))) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} and everything of it`);
   }
 
-  const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, env: observed.env, retiring };
+  const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, network: observed.network, retiring };
   if (current) plan.current = current;
   if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current);
   return plan;
@@ -277,7 +277,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
 function refuseAddressesInUse(observed: AwsObserved, stack: DesiredStack): void {
   const ours = new Set(observed.stacks.flatMap((s) => s.holds));
   for (const address of stack.addresses) {
-    const eip = observed.env.addresses.find((a) => a.publicIp === address);
+    const eip = observed.network.addresses.find((a) => a.publicIp === address);
     if (eip?.associated && !ours.has(address)) {
       throw new ServiceConfigError(
         stack.addressField ?? 'spec.loadBalancerIP',
@@ -298,11 +298,11 @@ function refuseAddressesInUse(observed: AwsObserved, stack: DesiredStack): void 
 export function subnetsToSet(
   zones: { zone: string; subnetId: string; pinned: boolean }[],
   stack: Pick<DesiredStack, 'subnetMappings' | 'subnetCandidates'>,
-  env: Pick<AwsObserved['env'], 'subnets'>,
+  network: Pick<AwsObserved['network'], 'subnets'>,
 ): { subnetIds: string[]; changes: string[] } | undefined {
   if (zones.length === 0 || zones.some((z) => z.pinned) || stack.subnetCandidates === undefined) return undefined;
   if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return undefined;
-  const zoneOf = (id: string) => env.subnets.find((s) => s.id === id)?.zone ?? '';
+  const zoneOf = (id: string) => network.subnets.find((s) => s.id === id)?.zone ?? '';
   const candidates = new Set(stack.subnetCandidates);
   const current = new Map(zones.map((z) => [z.zone, z.subnetId]));
   const wanted = new Map<string, string>();

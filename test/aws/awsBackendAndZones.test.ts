@@ -186,7 +186,7 @@ describe('aws backend security group garbage collection', () => {
     const lb = inv.loadBalancers.find((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid)!;
     expect(lb.securityGroups).toContain(fresh);
     expect(await rulesReferencing(fresh)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
-    b.invalidateEnvironment();
+    b.invalidateNetwork();
     expect(await isSteady(b, svc)).toBe(true);
     await deleteFully(b, svc);
   });
@@ -227,7 +227,7 @@ describe('aws zones of an existing NLB changed in place', () => {
     const roleTag = { Key: 'kubernetes.io/role/elb', Value: '1' };
     await h.ec2.send(new DeleteTagsCommand({ Resources: [late], Tags: [roleTag] }));
     try {
-      h.provider.invalidateEnvironment();
+      h.provider.invalidateNetwork();
       const svc = makeService(h);
       await converge(h.provider, svc);
       const arn = (await inventory(h)).loadBalancers.find((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid)!.arn;
@@ -236,7 +236,7 @@ describe('aws zones of an existing NLB changed in place', () => {
       expect(await zonesOf()).toEqual(zones.slice(0, 2));
 
       await h.ec2.send(new CreateTagsCommand({ Resources: [late], Tags: [roleTag] }));
-      h.provider.invalidateEnvironment();
+      h.provider.invalidateNetwork();
       const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
       expect(plan.actions.map((a) => a.kind)).toEqual(['setSubnets']);
       expect(plan.actions[0]!.description).toContain(`enable ${lateZone} (${late})`);
@@ -249,7 +249,7 @@ describe('aws zones of an existing NLB changed in place', () => {
 
       // A zone that loses its tag is removed in place too (SetSubnets removes subnets from an NLB), same ARN.
       await h.ec2.send(new DeleteTagsCommand({ Resources: [late], Tags: [roleTag] }));
-      h.provider.invalidateEnvironment();
+      h.provider.invalidateNetwork();
       const removal = h.provider.diff(await h.provider.observe(svc.ref), svc);
       expect(removal.actions.map((a) => a.description)).toEqual([expect.stringContaining(`remove ${lateZone} (${late})`)]);
       await converge(h.provider, svc);
@@ -259,7 +259,7 @@ describe('aws zones of an existing NLB changed in place', () => {
       await deleteFully(h.provider, svc);
     } finally {
       await h.ec2.send(new CreateTagsCommand({ Resources: [late], Tags: [roleTag] }));
-      h.provider.invalidateEnvironment();
+      h.provider.invalidateNetwork();
     }
   });
 

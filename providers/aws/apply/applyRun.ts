@@ -16,8 +16,8 @@ export interface ApplyDeps {
   emit(event: ProviderEvent): void;
   /** Test hook: called before each step; throwing simulates a crash at that point. */
   beforeStep?(index: number, kind: string): void;
-  /** The cached environment is stale (the backend group or node rules changed). */
-  environmentChanged(): void;
+  /** The cached network view is stale (the backend group or node rules changed). */
+  networkChanged(): void;
   quotas: AwsQuotas;
 }
 
@@ -49,7 +49,7 @@ export class ApplyRun {
     const lb = plan.current?.loadBalancer;
     this.lb = lb ? { arn: lb.arn, dnsName: lb.dnsName, state: lb.state } : undefined;
     this.tgArns = new Map((plan.current?.targetGroups ?? []).map((g) => [g.name, g.arn]));
-    this.backendId = plan.env.backend?.id;
+    this.backendId = plan.network.backend?.id;
     this.heldTag = this.d.heldAddresses.length > 0 ? { [HELD_ADDRESSES_TAG]: this.d.heldAddresses.join(' ') } : {};
   }
 

@@ -36,7 +36,7 @@ function createRefusal(run: ApplyRun, error: unknown): unknown {
   const { d } = run;
   const root = rootError(error);
   if (isCode(root, 'TooManyLoadBalancersException', 'TooManyLoadBalancers')) {
-    run.deps.environmentChanged();
+    run.deps.networkChanged();
     return new ServiceConfigError('spec.type', loadBalancerQuotaMessage(undefined, run.deps.quotas));
   }
   if (!isCode(root, 'ResourceInUseException', 'ResourceInUse') || d.heldAddresses.length === 0) return error;

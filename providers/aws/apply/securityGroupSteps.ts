@@ -66,7 +66,7 @@ export async function ensureBackendSecurityGroup(run: ApplyRun): Promise<void> {
     if (!isCode(error, 'InvalidGroup.Duplicate')) throw error;
     run.backendId = await run.findSecurityGroup(name, isBackend);
   }
-  run.deps.environmentChanged();
+  run.deps.networkChanged();
 }
 
 export async function authorizeNodeRules(run: ApplyRun, step: Pick<Step<'authorizeNodeRules'>, 'groupId' | 'rules'>): Promise<void> {
@@ -77,7 +77,7 @@ export async function authorizeNodeRules(run: ApplyRun, step: Pick<Step<'authori
     step.rules.map((r) => ({ IpProtocol: r.protocol, FromPort: r.fromPort, ToPort: r.toPort, UserIdGroupPairs: [{ GroupId: source, Description: NODE_RULE_DESCRIPTION }] })),
     [{ ResourceType: 'security-group-rule', Tags: toTagList({ [clusterTagKey(run.clusterName)]: 'owned', [ROLE_TAG]: 'node-access' }) }],
   );
-  run.deps.environmentChanged();
+  run.deps.networkChanged();
 }
 
 /**
@@ -88,6 +88,6 @@ export async function authorizeNodeRules(run: ApplyRun, step: Pick<Step<'authori
 export async function reestablishBackend(run: ApplyRun): Promise<void> {
   if (run.plan.actions.some((a) => a.step.op === 'ensureBackendSecurityGroup')) return;
   await ensureBackendSecurityGroup(run);
-  if (run.backendId === run.plan.env.backend?.id) return;
+  if (run.backendId === run.plan.network.backend?.id) return;
   for (const groupId of run.d.nodeSecurityGroupIds) await authorizeNodeRules(run, { groupId, rules: run.d.nodeAccess });
 }
