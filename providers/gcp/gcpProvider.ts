@@ -21,13 +21,15 @@ import {
   type ProviderContext,
   type ServiceRef,
 } from '../provider.js';
-import { httpStatusOf, isAlreadyExists, isNotFound, isResourceNotReady, isStaleFingerprint, isUserFacing, messageOf, reasonOf } from './apiErrors.js';
+import { isNotFound } from './apiErrors.js';
 import { backendServiceUpdate } from './backendServiceUpdate.js';
-import type { ComputeApi, IAddress, IFirewall, OperationRef } from './computeApi.js';
+import type { ComputeApi, IAddress, OperationRef } from './computeApi.js';
 import { IP_ADDRESSES_ANNOTATION, networkUrl, type GcpSettings } from './desiredGcp.js';
 import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
-import type { AddressOwner, ExternalGroup, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
+import type { ExternalGroup, GcpObserved, ObservedGroup } from './observed.js';
+import { observedAddresses, observedBackendService, observedFirewall, observedForwardingRule, observedHealthCheck } from './observedFromCompute.js';
 import { OperationTracker } from './operationTracker.js';
+import { classifyStepFailure, fieldOf } from './stepFailure.js';
 import { currentPhase, planActions, type GcpPlan, type Step } from './planActions.js';
 
 export interface GcpProviderOptions {
@@ -55,36 +57,9 @@ function zonesTouched(step: Step | undefined): string[] {
   return [];
 }
 
-function firewallView(fw: IFirewall, owned: boolean): ObservedFirewall {
-  return {
-    owned,
-    sourceRanges: [...(fw.sourceRanges ?? [])],
-    allowed: (fw.allowed ?? []).flatMap((a) => (a.ports ?? []).map((p) => `${(a.IPProtocol ?? '').toLowerCase()}:${p}`)).sort(),
-    targetTags: [...(fw.targetTags ?? [])],
-  };
-}
-
 /** Only node membership changes, on a load balancer that serves as it should. */
 function isMembershipOnly(plan: GcpPlan): boolean {
   return plan.ingressIP !== undefined && plan.actions.some((a) => a.mutating) && plan.actions.every((a) => !a.mutating || a.membershipOnly === true);
-}
-
-/** Which Service field a failed step is about, for the Warning Event. */
-function fieldOf(step: Step, status: number | undefined, requestedIP: boolean): string {
-  if (status === 403) return 'spec';
-  switch (step.op) {
-    case 'insertForwardingRule':
-    case 'insertAddress':
-      return requestedIP ? 'spec.loadBalancerIP' : 'spec';
-    case 'insertFirewall':
-    case 'updateFirewall':
-      return 'spec.loadBalancerSourceRanges';
-    case 'insertHealthCheck':
-    case 'updateHealthCheck':
-      return 'spec.healthCheckNodePort';
-    default:
-      return 'spec.ports';
-  }
 }
 
 export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
@@ -251,59 +226,12 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     // Our own address is always read fresh; the list only serves to find a loadBalancerIP's owner.
     const addresses = [...listed.filter((a) => a.name !== name), ...(own ? [own] : [])];
     if (region.cached) observed.addressListCached = true;
-    if (hc) {
-      const check = hc.type === 'TCP' ? hc.tcpHealthCheck : hc.httpHealthCheck;
-      observed.healthCheck = { owned: mine(hc.description), path: hc.type === 'TCP' ? '' : (hc.httpHealthCheck?.requestPath ?? '/') };
-      if (typeof check?.port === 'number') observed.healthCheck.port = check.port;
-      if (typeof hc.checkIntervalSec === 'number') observed.healthCheck.checkIntervalSec = hc.checkIntervalSec;
-      if (typeof hc.unhealthyThreshold === 'number') observed.healthCheck.unhealthyThreshold = hc.unhealthyThreshold;
-    }
-    if (bs)
-      observed.backendService = {
-        owned: mine(bs.description),
-        protocol: bs.protocol ?? '',
-        scheme: bs.loadBalancingScheme ?? '',
-        healthCheck: bs.healthChecks?.[0] ?? '',
-        sessionAffinity: bs.sessionAffinity || 'NONE',
-        groups: (bs.backends ?? [])
-          .map((b) => /zones\/([^/]+)\/instanceGroups\/([^/]+)$/.exec(b.group ?? ''))
-          .filter((m) => m !== null)
-          .map((m) => `${m[1]}/${m[2]}`)
-          .sort(),
-      };
-    if (fr) {
-      observed.forwardingRule = {
-        owned: mine(fr.description),
-        ip: fr.IPAddress ?? '',
-        protocol: fr.IPProtocol ?? '',
-        scheme: fr.loadBalancingScheme ?? '',
-        backendService: fr.backendService ?? '',
-        networkTier: fr.networkTier || 'PREMIUM',
-        ports: [...(fr.ports ?? [])],
-        allPorts: fr.allPorts === true,
-      };
-      if (fr.portRange) observed.forwardingRule.portRange = fr.portRange;
-      if (fr.subnetwork) observed.forwardingRule.subnetwork = fr.subnetwork;
-      if (fr.allowGlobalAccess) observed.forwardingRule.allowGlobalAccess = true;
-    }
-    if (fw) observed.firewall = firewallView(fw, mine(fw.description));
-    if (hcFw) observed.healthCheckFirewall = firewallView(hcFw, mine(hcFw.description));
-    observed.addresses = addresses
-      .filter((a) => a.address)
-      .map((a) => {
-        const owner = parseOwnership(a.description);
-        const who: AddressOwner =
-          owner.cluster === cluster && owner.service?.uid === ref.uid ? 'thisService' : owner.cluster === cluster && owner.service ? 'otherService' : 'foreign';
-        return {
-          name: a.name ?? '',
-          ip: a.address ?? '',
-          type: a.addressType ?? 'EXTERNAL',
-          networkTier: a.networkTier || 'PREMIUM',
-          owner: who,
-          users: (a.users ?? []).map(lastSegment),
-          ...(a.subnetwork ? { subnetwork: a.subnetwork } : {}),
-        };
-      });
+    if (hc) observed.healthCheck = observedHealthCheck(hc, mine);
+    if (bs) observed.backendService = observedBackendService(bs, mine);
+    if (fr) observed.forwardingRule = observedForwardingRule(fr, mine);
+    if (fw) observed.firewall = observedFirewall(fw, mine);
+    if (hcFw) observed.healthCheckFirewall = observedFirewall(hcFw, mine);
+    observed.addresses = observedAddresses(addresses, cluster, ref.uid);
     observed.groups = groups.groups;
     observed.externalGroups = groups.external;
     observed.readAt = Date.now();
@@ -488,35 +416,10 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         if (r.value?.zone !== undefined && !membershipOnly) this.zoneWaiters.set(key, [...(this.zoneWaiters.get(key) ?? []), r.value.zone]);
         return;
       }
-      const error = r.reason;
-      // Already there (a retry after a lost reply, or an insert from before a restart): observe will see it.
-      if (isAlreadyExists(error) || (isNotFound(error) && step.op.startsWith('delete'))) return;
-      // Membership someone else changed since our read: read the groups again and re-plan.
-      const reason = reasonOf(error);
-      // (Removal of a non-member has no documented reason; its message is the only sign.)
-      if (reason === 'memberAlreadyExists' || /not a member/i.test(messageOf(error)) || (isAlreadyExists(error) && step.op === 'insertInstanceGroup')) {
-        this.groupsChanged();
-        return;
-      }
-      // Changed by someone else since it was read (412), or busy with another operation: look again.
-      if (isStaleFingerprint(error) || isResourceNotReady(error)) {
-        if ('zone' in step) this.groupsChanged();
-        return;
-      }
-      if (reason === 'instanceInMultipleLoadBalancedIgs') {
-        problems.push(
-          new ServiceConfigError(
-            'spec',
-            `GCP refused "${steps[i]!.description}": ${messageOf(error)} A node already sits in another load-balanced instance group (a node pool's or an Ingress's); set the provider's externalInstanceGroupsPrefix to that group's name prefix so it is reused, or label the node node.kubernetes.io/exclude-from-external-load-balancers`,
-          ),
-        );
-        return;
-      }
-      if (isUserFacing(error)) {
-        problems.push(new ServiceConfigError(fieldOf(step, httpStatusOf(error), requestedIP), `GCP rejected "${steps[i]!.description}": ${messageOf(error)}`));
-        return;
-      }
-      other ??= error;
+      const failure = classifyStepFailure(step, steps[i]!.description, r.reason, requestedIP);
+      if (failure.kind === 'groupsStale') this.groupsChanged();
+      else if (failure.kind === 'config') problems.push(failure.error);
+      else if (failure.kind === 'other') other ??= failure.error;
     });
     if (problems.length > 0 || other !== undefined) this.snapshots.delete(key);
     if (problems.length > 0) throw problems[0];
