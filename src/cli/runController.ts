@@ -10,6 +10,8 @@ import type { Registry } from 'prom-client';
 import type { Provider, ProviderContext } from '../../providers/provider.js';
 import { createProviderRuntimes, type CreateProvider } from './providerRuntimes.js';
 import { routeClusterChanges } from '../controller/routing.js';
+import { handleOutcome } from '../controller/outcomes.js';
+import { LeaderWork } from './leaderWork.js';
 import { serviceKey } from '../../providers/provider.js';
 import type { ControllerConfig } from '../config/schema.js';
 import { ClusterCache } from '../kube/clusterCache.js';
@@ -132,33 +134,8 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     const end = metrics.reconcileDuration.startTimer({ provider: providerLabel });
     const outcome: Outcome = await reconciler.reconcile(key);
     end();
-    switch (outcome.kind) {
-      case 'done':
-        queue.forget(key);
-        metrics.reconcileTotal.inc({ provider: providerLabel, result: outcome.action });
-        if (outcome.recheckAfterMs !== undefined) queue.addAfter(key, outcome.recheckAfterMs);
-        break;
-      case 'retryAfter':
-        metrics.reconcileTotal.inc({ provider: providerLabel, result: 'inProgress' });
-        queue.addAfter(key, outcome.ms);
-        break;
-      case 'failed': {
-        const delay = queue.addRateLimited(key, { slow: outcome.configError });
-        metrics.reconcileTotal.inc({ provider: providerLabel, result: 'error' });
-        metrics.reconcileErrors.inc({ provider: providerLabel, kind: outcome.configError ? 'config' : 'provider' });
-        const err = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-        logger.warn({ service: key, err, retryInMs: delay, configError: outcome.configError }, 'reconcile failed');
-        break;
-      }
-    }
+    handleOutcome(key, providerLabel, outcome, { queue, metrics, logger });
   };
-
-  // ---- leading: workers and resync run only on the leader ------------------------------------
-  let working: Promise<void> | undefined;
-  let resyncTimer: NodeJS.Timeout | undefined;
-  let started = false;
-  let stopping = false;
-  let abortStart: () => void = () => {};
 
   const resync = async (): Promise<number> => {
     enqueueAllOurs();
@@ -186,54 +163,26 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     }
   };
 
-  const startWorking = async () => {
-    if (working || stopping) return;
-    queue.reopen();
-    let done: () => void = () => {};
-    working = new Promise<void>((resolve) => (done = resolve));
-    let aborted = false;
-    const abort = new Promise<void>((resolve) => (abortStart = () => ((aborted = true), resolve())));
-    /** Retries a start-up step with backoff until it succeeds or stop() aborts it. */
-    const untilDone = async (what: string, step: () => Promise<void>) => {
-      for (let attempt = 0; !aborted; attempt++) {
-        try {
-          return await step();
-        } catch (error) {
-          logger.warn({ err: String(error) }, `${what} failed; retrying`);
-          await Promise.race([new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt))), abort]);
-        }
-      }
-    };
-    await Promise.race([cache.waitForSync(), abort]);
+  // ---- leading: workers and resync run only on the leader ------------------------------------
+  const leading = new LeaderWork({
+    logger,
+    queue,
+    waitForSync: () => cache.waitForSync(),
     // Providers start on a synced cache, so ctx.listServices() sees every Service (metal rebuilds
     // its assignments from their status before allocating anything).
-    await untilDone('starting the providers', startProviders);
-    await untilDone('listing owned load balancers', () => reconciler.seedOwnership());
-    if (aborted) {
-      done();
-      return;
-    }
-    enqueueAllOurs();
-    const periodMs = tuning.resyncPeriodMs ?? config.resyncPeriodSeconds * 1000;
-    if (periodMs > 0) {
-      resyncTimer = setInterval(() => void resync().catch((e: unknown) => logger.warn({ err: String(e) }, 'resync failed')), periodMs);
-      resyncTimer.unref();
-    }
-    started = true;
-    void queue
-      .run(config.workers, handle, (key, error) => logger.error({ service: key, err: String(error) }, 'reconcile threw'))
-      .finally(() => done());
-  };
-
-  const stopWorking = async () => {
-    clearInterval(resyncTimer);
-    resyncTimer = undefined;
-    abortStart();
-    queue.shutDown(); // in-flight reconciles finish; nothing new starts
-    await working;
-    working = undefined;
-    started = false;
-  };
+    startUp: [
+      { what: 'starting the providers', run: startProviders },
+      { what: 'listing owned load balancers', run: () => reconciler.seedOwnership() },
+    ],
+    enqueueAll: enqueueAllOurs,
+    resync,
+    resyncPeriodMs: tuning.resyncPeriodMs ?? config.resyncPeriodSeconds * 1000,
+    workers: config.workers,
+    handle,
+  });
+  const startWorking = () => leading.start();
+  const stopWorking = () => leading.stop();
+  let stopping = false;
 
   const le = config.leaderElection;
   const elector = le.enabled
@@ -262,7 +211,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   else void startWorking();
 
   let http: HealthServer | undefined;
-  const ready = () => cache.synced() && (!elector || elector.isLeader() ? started : true);
+  const ready = () => cache.synced() && (!elector || elector.isLeader() ? leading.started : true);
   if (tuning.serveHttp) http = await startHealthServer(config.metricsAddress, metrics.registry, ready);
 
   logger.info({ identity, providers: slots.map((s) => ({ id: s.id, class: s.loadBalancerClass ?? null, default: s.default })) }, 'controller started');
@@ -277,6 +226,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     stop: async () => {
       if (stopping) return;
       stopping = true;
+      leading.close();
       routing.cancel();
       if (elector) await elector.stop(stopWorking);
       await stopWorking();
