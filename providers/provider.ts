@@ -16,6 +16,8 @@ import type { Logger } from 'pino';
 //   never remove them.
 // - A provider that keeps state between calls (caches, operations it started) documents it where it
 //   keeps it; anything apply needs from observe travels inside the plan.
+// Still to mend (issue 13's work on metal): metal's diff reserves pool addresses, and its index.ts
+// imports ProviderDeps through the registry.
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type IPFamily = 'IPv4' | 'IPv6';
