@@ -17,7 +17,7 @@ import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { AwsNetwork, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
 import { ELB_BATCH, inBatches } from './batches.js';
-import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
+import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 function splitAddresses(tag: string | undefined): string[] {
   return (tag ?? '').split(' ').filter((a) => a !== '');
@@ -171,7 +171,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       arn: lb.LoadBalancerArn!,
       dnsName: lb.DNSName ?? '',
       state: lb.State?.Code ?? 'provisioning',
-      owned: isOwned(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
+      owned: clusterOwns(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
       tags: lbTags,
       addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
       zones: (lb.AvailabilityZones ?? []).map((z) => ({
@@ -194,7 +194,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     stack.targetGroups = await Promise.all(
       groups.map(async (g) => {
         const gTags = tags.get(g.TargetGroupArn!) ?? {};
-        const owned = isOwned(gTags, clusterName) && gTags[SERVICE_UID_TAG] === ref.uid;
+        const owned = clusterOwns(gTags, clusterName) && gTags[SERVICE_UID_TAG] === ref.uid;
         return {
           arn: g.TargetGroupArn!,
           name: g.TargetGroupName ?? '',

@@ -25,7 +25,7 @@ import { isNotFound } from './apiErrors.js';
 import { backendServiceUpdate } from './backendServiceUpdate.js';
 import type { ComputeApi, IAddress, OperationRef } from './computeApi.js';
 import { IP_ADDRESSES_ANNOTATION, networkUrl, type GcpSettings } from './desiredGcp.js';
-import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
+import { clusterDescription, healthCheckFirewallName, instanceGroupName, ownershipMatches, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
 import type { ExternalGroup, GcpObserved, ObservedGroup } from './observed.js';
 import { observedAddresses, observedBackendService, observedFirewall, observedForwardingRule, observedHealthCheck } from './observedFromCompute.js';
 import { OperationTracker } from './operationTracker.js';
@@ -131,7 +131,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
             .filter((g) => g.name === this.groupName)
             .map(async (g): Promise<ObservedGroup> => {
               const zone = lastSegment(g.zone);
-              return { zone, owned: isOwned(g.description, this.settings.clusterName), instances: await instancesOf(zone, this.groupName) };
+              return { zone, owned: ownershipMatches(g.description, this.settings.clusterName), instances: await instancesOf(zone, this.groupName) };
             }),
         ),
         Promise.all(
@@ -211,7 +211,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     }
 
     const cluster = this.settings.clusterName;
-    const mine = (d: string | null | undefined) => isOwned(d, cluster, ref.uid);
+    const mine = (d: string | null | undefined) => ownershipMatches(d, cluster, ref.uid);
     const region = this.readAddresses();
     const [hc, bs, fr, fw, hcFw, own, listed, groups] = await Promise.all([
       this.api.getHealthCheck(name),
@@ -453,7 +453,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
 
     const name = loadBalancerName(ref.uid);
     const cluster = this.settings.clusterName;
-    const mine = (d: string | null | undefined) => isOwned(d, cluster, ref.uid);
+    const mine = (d: string | null | undefined) => ownershipMatches(d, cluster, ref.uid);
     const [fr, bs, hc, fw, hcFw, address] = await Promise.all([
       this.api.getForwardingRule(name),
       this.api.getBackendService(name),
@@ -509,7 +509,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const usedZones = new Set(services.flatMap((b) => (b.backends ?? []).filter((x) => lastSegment(x.group) === this.groupName).map((x) => /zones\/([^/]+)\//.exec(x.group ?? '')?.[1])));
     for (const g of groups) {
       const zone = lastSegment(g.zone);
-      if (!isOwned(g.description, this.settings.clusterName) || usedZones.has(zone)) continue;
+      if (!ownershipMatches(g.description, this.settings.clusterName) || usedZones.has(zone)) continue;
       if (!this.tracker.claimZone(zone)) continue;
       try {
         this.tracker.addForZone(zone, await this.api.deleteInstanceGroup(zone, this.groupName));

@@ -6,7 +6,7 @@ import type { AwsApi } from '../awsApi.js';
 import type { AwsPlan, DesiredStack } from '../awsTypes.js';
 import { describeTargetGroupsByName } from '../observe.js';
 import type { AwsQuotas } from '../quotas.js';
-import { HELD_ADDRESSES_TAG, isOwned, tagMap } from '../tags.js';
+import { HELD_ADDRESSES_TAG, clusterOwns, tagMap } from '../tags.js';
 import { AwsOwnershipConflictError } from '../planActions.js';
 
 export interface ApplyDeps {
@@ -94,7 +94,7 @@ export class ApplyRun {
     const group = res.SecurityGroups?.[0];
     if (!group?.GroupId) return undefined;
     const tags = tagMap(group.Tags);
-    if (!isOwned(tags, this.clusterName) || !owns(tags)) throw new AwsOwnershipConflictError(`security group ${name} (${group.GroupId}) exists without this cluster's ownership tags; it is left alone`);
+    if (!clusterOwns(tags, this.clusterName) || !owns(tags)) throw new AwsOwnershipConflictError(`security group ${name} (${group.GroupId}) exists without this cluster's ownership tags; it is left alone`);
     return group.GroupId;
   }
 }

@@ -9,7 +9,7 @@ import { deleteStack, StillReleasingError } from '../deleteStack.js';
 import { describeElbTags, describeLoadBalancersByName } from '../observe.js';
 import { AwsOwnershipConflictError } from '../planActions.js';
 import { loadBalancerQuotaMessage } from '../quotas.js';
-import { ADDRESSES_TAG, isOwned, PLACEMENT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
+import { ADDRESSES_TAG, clusterOwns, PLACEMENT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
 import { ELB_BATCH, inBatches } from '../batches.js';
 import type { ApplyRun } from './applyRun.js';
 import { reestablishBackend } from './securityGroupSteps.js';
@@ -53,7 +53,7 @@ export async function createLoadBalancer(run: ApplyRun): Promise<void> {
   const [existing] = await describeLoadBalancersByName(run.api, [d.lbName]);
   if (existing?.LoadBalancerArn) {
     const tags = (await describeElbTags(run.api, [existing.LoadBalancerArn])).get(existing.LoadBalancerArn) ?? {};
-    if (!isOwned(tags, run.clusterName) || tags[SERVICE_UID_TAG] !== run.uid) {
+    if (!clusterOwns(tags, run.clusterName) || tags[SERVICE_UID_TAG] !== run.uid) {
       throw new AwsOwnershipConflictError(`a load balancer named ${d.lbName} exists without the tag kubernetes.io/cluster/${run.clusterName}=owned; it is left alone`);
     }
     run.lb = { arn: existing.LoadBalancerArn, dnsName: existing.DNSName ?? '', state: existing.State?.Code ?? 'provisioning' };

@@ -14,7 +14,7 @@ import { deleteOwnedTargetGroupsByName, deleteTargetGroup } from '../deleteStack
 import { describeElbTags, describeTargetGroupsByName } from '../observe.js';
 import { AwsOwnershipConflictError } from '../planActions.js';
 import { registerRunningTargets } from '../registerTargets.js';
-import { isOwned, SERVICE_PORT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
+import { clusterOwns, SERVICE_PORT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
 import type { ApplyRun } from './applyRun.js';
 
 type Step<Op extends AwsStep['op']> = Extract<AwsStep, { op: Op }>;
@@ -36,7 +36,7 @@ export async function createTargetGroup(run: ApplyRun, { group: g }: Step<'creat
   const [existing] = await describeTargetGroupsByName(run.api, [g.targetGroupName]);
   if (existing?.TargetGroupArn) {
     const tags = (await describeElbTags(run.api, [existing.TargetGroupArn])).get(existing.TargetGroupArn) ?? {};
-    if (!isOwned(tags, run.clusterName) || tags[SERVICE_UID_TAG] !== run.uid) throw new AwsOwnershipConflictError(`target group ${g.targetGroupName} exists without this cluster's ownership tags; it is left alone`);
+    if (!clusterOwns(tags, run.clusterName) || tags[SERVICE_UID_TAG] !== run.uid) throw new AwsOwnershipConflictError(`target group ${g.targetGroupName} exists without this cluster's ownership tags; it is left alone`);
     run.tgArns.set(g.targetGroupName, existing.TargetGroupArn);
     return;
   }
