@@ -32,6 +32,7 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { ANNOUNCING_NODE_ANNOTATION, endpointNodesOf } from '../controller/ourAnnotations.js';
+import { EventRecorder } from '../kube/eventRecorder.js';
 import { listInPages, startInformer, type InformerHandlers, type RunningInformer } from '../kube/informers.js';
 import { trimNode, trimServiceForSpeaker } from '../kube/objectTrimming.js';
 import { wantedSlot, type ProviderSlot } from '../controller/serviceSelection.js';
@@ -93,6 +94,8 @@ function errorCode(error: unknown): number | undefined {
 export class Speaker {
   private readonly core: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
+  /** nodeAssigned Events, written as the controller writes its own (repeats aggregated, best effort). */
+  private readonly events: EventRecorder;
   private readonly renewIntervalMs: number;
   private readonly lapseMs: number;
   private readonly refreshIntervalMs: number;
@@ -134,6 +137,7 @@ export class Speaker {
   constructor(private readonly options: SpeakerOptions) {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.coordination = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.events = new EventRecorder(this.core, { component: 'kube-lb-provisioner-speaker', reportingComponent: 'kube-lb-provisioner.io/speaker', host: options.nodeName, logger: options.logger });
     this.renewIntervalMs = options.renewIntervalMs ?? 1000;
     this.lapseMs = options.lapseMs ?? 1500;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 500;
@@ -202,6 +206,7 @@ export class Speaker {
     await Promise.all(Object.values(this.informers ?? {}).map((i: RunningInformer<KubernetesObject>) => i.stop().catch(() => undefined)));
     await this.converging;
     await this.reporting;
+    await this.events.flush();
     if (!release) return;
     await this.announcer.releaseAll();
     this.options.metrics?.announcedAddresses.set(0);
@@ -569,7 +574,7 @@ export class Speaker {
               setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
             );
           }
-          if (this.reported.get(key) !== node) await this.recordEvent(svc, owner.ip);
+          if (this.reported.get(key) !== node) this.recordEvent(svc, owner.ip);
           this.reported.set(key, node);
         } catch (error) {
           this.options.logger.warn({ err: error, service: key }, 'speaker: cannot report the announcing node');
@@ -580,24 +585,8 @@ export class Speaker {
     for (const key of this.reported.keys()) if (!mineKeys.has(key)) this.reported.delete(key);
   }
 
-  private async recordEvent(svc: V1Service, ip: string): Promise<void> {
-    const now = new Date();
-    const node = this.options.nodeName;
-    await this.core.createNamespacedEvent({
-      namespace: svc.metadata!.namespace!,
-      body: {
-        metadata: { name: `${svc.metadata!.name}.${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 8)}`, namespace: svc.metadata!.namespace },
-        involvedObject: { apiVersion: 'v1', kind: 'Service', name: svc.metadata!.name, namespace: svc.metadata!.namespace, uid: svc.metadata!.uid },
-        reason: EVENT_REASON_NODE_ASSIGNED,
-        message: `announcing ${ip} from node "${node}" with protocol "layer2"`,
-        type: 'Normal',
-        source: { component: 'kube-lb-provisioner-speaker', host: node },
-        reportingComponent: 'kube-lb-provisioner.io/speaker',
-        reportingInstance: node,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      },
-    });
+  private recordEvent(svc: V1Service, ip: string): void {
+    this.events.record(svc, 'Normal', EVENT_REASON_NODE_ASSIGNED, `announcing ${ip} from node "${this.options.nodeName}" with protocol "layer2"`);
   }
+
 }
