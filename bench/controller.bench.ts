@@ -14,7 +14,7 @@ import { SimulatedCloud } from '../providers/simulated/cloud.js';
 import { createSimulatedProvider } from '../providers/simulated/index.js';
 import { startApiServer, type ApiServerHandle } from '../src/apiserver/index.js';
 import { controllerConfigSchema, type ControllerConfig } from '../src/config/schema.js';
-import { runController, type RunningController } from '../src/controller/runController.js';
+import { runController, type RunningController } from '../src/cli/runController.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { inParallel, kubeConfigOf } from './support/cluster.js';
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { startApiServer, type ApiServerHandle } from '../src/apiserver/index.js';
 import { controllerConfigSchema } from '../src/config/schema.js';
-import { runController } from '../src/controller/runController.js';
+import { runController } from '../src/cli/runController.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { inParallel, kubeConfigOf } from './support/cluster.js';
 import type { AnnounceReadiness } from '../src/speaker/announceInterface.js';

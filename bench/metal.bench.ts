@@ -17,7 +17,7 @@ import { metalConfigSchema } from '../providers/metal/config.js';
 import { serviceClaim } from '../providers/metal/serviceClaim.js';
 import { startApiServer } from '../src/apiserver/index.js';
 import { controllerConfigSchema } from '../src/config/schema.js';
-import { runController } from '../src/controller/runController.js';
+import { runController } from '../src/cli/runController.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { desiredService } from '../test/metal/desiredService.js';
 import { L2Lab, NODE_PORT, SERVICE_PORT, ensureNetworkTools, pollUntil, waitForLiveSpeakers } from '../test/metal/l2Lab.js';

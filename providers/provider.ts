@@ -1,7 +1,23 @@
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+
 // The contract every provider implements. The controller builds a DesiredLoadBalancer from the
 // Service and the eligible Nodes (pure), asks the provider what exists (observe), lets it compute a
 // printable Plan (diff, pure), and applies it. Providers never hold a Kubernetes client: metal,
 // configured by resources of its own (MetalLB's), reaches them through `customResources`.
+//
+// What providers promise, and the controller relies on:
+// - diff is pure: it reads only its arguments. Anything apply reserves or creates (an address from
+//   a pool, a shared group) is an action of the plan, so `kube-lb-provisioner plan` prints exactly
+//   what apply will do.
+// - A plan that must wait (a cloud operation still running, a view too old to plan from) says so in
+//   `waiting` and carries no action for it; apply answers inProgress and does nothing else.
+// - Leftovers no single Service owns (unattached target groups, shared security or instance groups)
+//   are removed by sweep(), which the controller's periodic resync calls. listOwned() and delete()
+//   never remove them.
+// - A provider that keeps state between calls (caches, operations it started) documents it where it
+//   keeps it; anything apply needs from observe travels inside the plan.
+// Still to mend: metal's diff reserves pool addresses (issue 11 leaves it to the metal work).
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type IPFamily = 'IPv4' | 'IPv6';
@@ -130,15 +146,29 @@ export interface PlanAction {
   mutating: boolean;
   /** True for actions that only change node membership (these map to UpdatedLoadBalancer). */
   membershipOnly?: boolean;
+  /**
+   * For a provider that applies in phases (GCP): apply performs only the lowest phase's actions and
+   * answers inProgress; the later ones are planned again on a later reconcile, from a new observe.
+   */
+  phase?: number;
 }
 
 export interface Plan {
   ref: ServiceRef;
   actions: PlanAction[];
+  /**
+   * Set when nothing can be planned yet (an operation still runs, or the view is too old to plan
+   * from): what the plan waits for. apply then answers inProgress and changes nothing.
+   */
+  waiting?: string;
 }
 
 export type ApplyResult =
-  | { state: 'ready'; ingress: LoadBalancerIngress[] }
+  /**
+   * The load balancer serves at `ingress`. With `settling`, changes that do not stop it serving
+   * (node membership) are still under way: the controller looks again after retryAfterMs.
+   */
+  | { state: 'ready'; ingress: LoadBalancerIngress[]; settling?: { retryAfterMs: number; reason: string } }
   | { state: 'inProgress'; retryAfterMs: number; reason: string };
 
 export type DeleteResult =
@@ -169,6 +199,15 @@ export interface ProviderEvent {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
+}
+
+/** What the controller hands a provider when it creates it (providers/registry.ts). */
+export interface ProviderDeps {
+  clusterName: string;
+  logger: Logger;
+  record: CallRecorder;
+  /** The controller's metrics registry, for providers with metrics of their own (metal pool usage). */
+  registry?: Registry;
 }
 
 /** What the controller hands a provider when it starts. */
@@ -233,11 +272,16 @@ export interface Provider<TObserved = unknown, TPlan extends Plan = Plan> {
   apply(plan: TPlan): Promise<ApplyResult>;
   /** Idempotent: deleting what is already gone answers { state: 'deleted' }. */
   delete(ref: ServiceRef): Promise<DeleteResult>;
-  /** Every Service this cluster owns a load balancer for, from the cloud's own records. */
+  /** Every Service this cluster owns a load balancer for, from the cloud's own records. Only reads. */
   listOwned(): Promise<ServiceRef[]>;
+  /**
+   * Removes leftovers no single Service owns any more (garbage collection beyond one Service's
+   * load balancer). Called by the periodic resync, after orphaned load balancers were deleted.
+   */
+  sweep?(): Promise<void>;
 }
 
-/** A plan with no mutating actions changes nothing. */
+/** A plan with no mutating actions changes nothing (a waiting plan has none). */
 export function isNoop(plan: Plan): boolean {
   return plan.actions.every((a) => !a.mutating);
 }

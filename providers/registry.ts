@@ -1,17 +1,10 @@
 // Turns one provider entry of the configuration into a running Provider. Each provider is loaded
 // lazily, so a deployment pulls in only the cloud SDKs it uses.
-import type { Registry } from 'prom-client';
-import type { Logger } from '../src/observability/logger.js';
 import type { ProviderConfig } from '../src/config/schema.js';
-import type { CallRecorder, Provider } from './provider.js';
+import type { Provider, ProviderDeps } from './provider.js';
 
-export interface ProviderDeps {
-  clusterName: string;
-  logger: Logger;
-  record: CallRecorder;
-  /** The controller's metrics registry, for providers with metrics of their own (metal pool usage). */
-  registry?: Registry;
-}
+// Kept for providers/metal/index.ts, which still imports it from here (left to issue 13's work):
+// that type-only import is the last edge of a registry <-> provider cycle (see test/architecture).
 
 export async function createProvider(config: ProviderConfig, deps: ProviderDeps): Promise<Provider> {
   switch (config.type) {

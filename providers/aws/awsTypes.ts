@@ -3,7 +3,7 @@ import type { LoadBalancerIngress, Plan, PlanAction, ServiceRef } from '../provi
 import type { TargetGroupProtocol } from './names.js';
 
 /** Subnets, Elastic IPs and node security groups: read rarely, cached with a TTL. */
-export interface AwsEnvironment {
+export interface AwsNetwork {
   /** freeIps: AvailableIpAddressCount (undefined when AWS does not say). */
   subnets: { id: string; zone: string; vpcId: string; cidr: string; tags: Record<string, string>; freeIps?: number }[];
   addresses: { allocationId: string; publicIp: string; associated: boolean }[];
@@ -93,7 +93,7 @@ export interface ObservedStack {
 export interface AwsObserved {
   ref: ServiceRef;
   stacks: ObservedStack[];
-  env: AwsEnvironment;
+  network: AwsNetwork;
 }
 
 export interface SubnetMapping {
@@ -112,7 +112,7 @@ export interface DesiredPortGroup {
   attributes: Record<string, string>;
 }
 
-/** Everything the Service should have on AWS, resolved against the environment. Pure data. */
+/** Everything the Service should have on AWS, resolved against the network view. Pure data. */
 export interface DesiredStack {
   ref: ServiceRef;
   clusterName: string;
@@ -181,8 +181,8 @@ export type AwsAction = PlanAction & { step: AwsStep };
 export interface AwsPlan extends Plan {
   actions: AwsAction[];
   desired: DesiredStack;
-  /** The environment the plan was made against (backend group, node rules). */
-  env: AwsEnvironment;
+  /** The network view the plan was made against (subnets, addresses, backend group, node rules). */
+  network: AwsNetwork;
   /** The stack being converged, if it exists already. */
   current?: ObservedStack;
   /** Older stacks (a replaced placement), deleted once the new load balancer is active. */

@@ -7,7 +7,7 @@
 import { DeleteSecurityGroupCommand, DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand, type Filter } from '@aws-sdk/client-ec2';
 import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { isCode, type AwsApi } from './awsApi.js';
-import { clusterTagKey, isOwned, ROLE_TAG, tagMap } from './tags.js';
+import { clusterTagKey, clusterOwns, ROLE_TAG, tagMap } from './tags.js';
 
 export type BackendSweepOutcome =
   /** There is no backend group of this cluster. */
@@ -90,7 +90,7 @@ export class BackendSweeper {
       // The filter is what AWS does; the check is what we promise (never touch a group without our tags).
       for (const g of page.SecurityGroups ?? []) {
         const tags = tagMap(g.Tags);
-        if (g.GroupId && isOwned(tags, this.clusterName) && tags[ROLE_TAG] === 'backend') ids.push(g.GroupId);
+        if (g.GroupId && clusterOwns(tags, this.clusterName) && tags[ROLE_TAG] === 'backend') ids.push(g.GroupId);
       }
       token = page.NextToken;
     } while (token);
@@ -126,7 +126,7 @@ export class BackendSweeper {
       );
       for (const r of page.SecurityGroupRules ?? []) {
         const tags = tagMap(r.Tags);
-        if (r.IsEgress || !r.GroupId || r.ReferencedGroupInfo?.GroupId !== backendId || !isOwned(tags, this.clusterName) || tags[ROLE_TAG] !== 'node-access') continue;
+        if (r.IsEgress || !r.GroupId || r.ReferencedGroupInfo?.GroupId !== backendId || !clusterOwns(tags, this.clusterName) || tags[ROLE_TAG] !== 'node-access') continue;
         if (!r.SecurityGroupRuleId) continue;
         ruleIds.set(r.GroupId, [...(ruleIds.get(r.GroupId) ?? []), r.SecurityGroupRuleId]);
       }

@@ -8,7 +8,7 @@ import { isCode, type AwsApi } from './awsApi.js';
 import type { ObservedStack } from './awsTypes.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 import { describeElbTags, describeTargetGroupsByName } from './observe.js';
-import { isOwned, SERVICE_UID_TAG } from './tags.js';
+import { clusterOwns, SERVICE_UID_TAG } from './tags.js';
 
 /** AWS needs a moment before a just-deleted NLB releases its target groups and security group. */
 export class StillReleasingError extends Error {
@@ -36,7 +36,7 @@ export async function deleteOwnedTargetGroupsByName(api: AwsApi, clusterName: st
   const tags = await describeElbTags(api, found.map((g) => g.TargetGroupArn!));
   for (const g of found) {
     const t = tags.get(g.TargetGroupArn!) ?? {};
-    if (isOwned(t, clusterName) && t[SERVICE_UID_TAG] === uid) await deleteTargetGroup(api, g.TargetGroupArn!);
+    if (clusterOwns(t, clusterName) && t[SERVICE_UID_TAG] === uid) await deleteTargetGroup(api, g.TargetGroupArn!);
   }
 }
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { ServiceConfigError, serviceKey, type DesiredLoadBalancer } from '../provider.js';
 import { AWS_ANNOTATIONS, parseAwsAnnotations, type AwsServiceOptions } from './annotations.js';
-import type { AwsEnvironment, DesiredPortGroup, DesiredStack, HealthCheckSettings, IngressRule, SubnetMapping } from './awsTypes.js';
+import type { AwsNetwork, DesiredPortGroup, DesiredStack, HealthCheckSettings, IngressRule, SubnetMapping } from './awsTypes.js';
 import { loadBalancerName, targetGroupName, type TargetGroupProtocol } from './names.js';
 import { instanceIdFromProviderID, zoneFromProviderID } from './providerID.js';
 import { clusterTagKey, SERVICE_NAME_TAG, SERVICE_UID_TAG } from './tags.js';
@@ -24,10 +24,10 @@ export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOpt
 /** NLB subnets need "at least 8 free IP addresses" (Network Load Balancers: Availability Zones and subnets). */
 export const MIN_FREE_IPS = 8;
 
-function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, clusterName: string): { subnets: AwsEnvironment['subnets']; candidates?: string[] } {
+function resolveSubnets(options: AwsServiceOptions, network: AwsNetwork, clusterName: string): { subnets: AwsNetwork['subnets']; candidates?: string[] } {
   if (options.subnets !== undefined) {
     const listed = options.subnets.map((wanted) => {
-      const found = env.subnets.find((s) => s.id === wanted || s.tags.Name === wanted);
+      const found = network.subnets.find((s) => s.id === wanted || s.tags.Name === wanted);
       if (!found) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `no subnet with ID or Name "${wanted}" in the VPC`);
       if (found.freeIps !== undefined && found.freeIps < MIN_FREE_IPS) {
         throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, `subnet ${found.id} has ${found.freeIps} free addresses; an NLB needs at least ${MIN_FREE_IPS} in each of its subnets`);
@@ -46,13 +46,13 @@ function resolveSubnets(options: AwsServiceOptions, env: AwsEnvironment, cluster
   // subnet tagged for this cluster wins in its zone, then the lowest ID. Subnets too full for an NLB
   // are passed over.
   const role = options.scheme === 'internal' ? 'kubernetes.io/role/internal-elb' : 'kubernetes.io/role/elb';
-  const ours = (s: AwsEnvironment['subnets'][number]) => s.tags[clusterTagKey(clusterName)] !== undefined;
-  const anyCluster = (s: AwsEnvironment['subnets'][number]) => Object.keys(s.tags).some((k) => k.startsWith('kubernetes.io/cluster/'));
-  const eligible = env.subnets.filter((s) => s.tags[role] !== undefined && (ours(s) || !anyCluster(s)));
+  const ours = (s: AwsNetwork['subnets'][number]) => s.tags[clusterTagKey(clusterName)] !== undefined;
+  const anyCluster = (s: AwsNetwork['subnets'][number]) => Object.keys(s.tags).some((k) => k.startsWith('kubernetes.io/cluster/'));
+  const eligible = network.subnets.filter((s) => s.tags[role] !== undefined && (ours(s) || !anyCluster(s)));
   const tagged = eligible
     .filter((s) => s.freeIps === undefined || s.freeIps >= MIN_FREE_IPS)
     .sort((a, b) => a.zone.localeCompare(b.zone) || Number(ours(b)) - Number(ours(a)) || a.id.localeCompare(b.id));
-  const perZone = new Map<string, AwsEnvironment['subnets'][number]>();
+  const perZone = new Map<string, AwsNetwork['subnets'][number]>();
   for (const s of tagged) if (!perZone.has(s.zone)) perZone.set(s.zone, s);
   if (perZone.size === 0) {
     throw new ServiceConfigError(
@@ -77,19 +77,19 @@ function cidrContains(cidr: string, ip: string): boolean {
 function resolveMappings(
   desired: DesiredLoadBalancer,
   options: AwsServiceOptions,
-  env: AwsEnvironment,
+  network: AwsNetwork,
 ): { mappings: SubnetMapping[]; addresses: string[]; vpcId: string; field?: string; candidates?: string[] } {
-  const { subnets, candidates } = resolveSubnets(options, env, desired.clusterName);
+  const { subnets, candidates } = resolveSubnets(options, network, desired.clusterName);
   const vpcId = subnets[0]!.vpcId;
   if (subnets.some((s) => s.vpcId !== vpcId)) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'the subnets are in different VPCs');
-  return { vpcId, ...mappingsFor(desired, options, env, subnets), ...(candidates ? { candidates } : {}) };
+  return { vpcId, ...mappingsFor(desired, options, network, subnets), ...(candidates ? { candidates } : {}) };
 }
 
 function mappingsFor(
   desired: DesiredLoadBalancer,
   options: AwsServiceOptions,
-  env: AwsEnvironment,
-  subnets: AwsEnvironment['subnets'],
+  network: AwsNetwork,
+  subnets: AwsNetwork['subnets'],
 ): { mappings: SubnetMapping[]; addresses: string[]; field?: string } {
   const ip = desired.loadBalancerIP;
   if (ip !== undefined && (options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined)) {
@@ -118,7 +118,7 @@ function mappingsFor(
   }
 
   if (ip !== undefined) {
-    const eip = env.addresses.find((a) => a.publicIp === ip);
+    const eip = network.addresses.find((a) => a.publicIp === ip);
     if (!eip) throw new ServiceConfigError('spec.loadBalancerIP', `the AWS account holds no Elastic IP ${ip}; allocate it first (or remove spec.loadBalancerIP)`);
     // SubnetMappings takes "one Elastic IP address per subnet", not one for every subnet: the address
     // goes on the first zone and the NLB keeps every zone, so that every zone's nodes can serve;
@@ -131,7 +131,7 @@ function mappingsFor(
       throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, `lists ${options.eipAllocations.length} allocations for ${subnets.length} subnets; give one per subnet`);
     }
     const addresses = options.eipAllocations.map((id) => {
-      const eip = env.addresses.find((a) => a.allocationId === id);
+      const eip = network.addresses.find((a) => a.allocationId === id);
       if (!eip) throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, `the AWS account holds no Elastic IP allocation ${id}`);
       return eip.publicIp;
     });
@@ -247,7 +247,7 @@ function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
   return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'TCP' ? 'tcp' : 'udp'];
 }
 
-export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironment): DesiredStack {
+export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetwork): DesiredStack {
   const options = parseAwsAnnotations(desired.annotations);
   if (!desired.ipFamilies.includes('IPv4') || desired.ipFamilyPolicy === 'RequireDualStack') {
     throw new ServiceConfigError('spec.ipFamilies', 'this provider makes IPv4 Network Load Balancers only; use an IPv4 (or PreferDualStack) Service');
@@ -255,7 +255,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
   const placement = placementOf(desired, options);
   const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placement);
   const groups = groupPorts(desired, options, lbName);
-  const { mappings, addresses, vpcId, field, candidates } = resolveMappings(desired, options, env);
+  const { mappings, addresses, vpcId, field, candidates } = resolveMappings(desired, options, network);
   const heldAddresses = [...addresses, ...mappings.flatMap((m) => (m.PrivateIPv4Address ? [m.PrivateIPv4Address] : []))];
 
   const sources = desired.sourceRanges.length > 0 ? desired.sourceRanges : ['0.0.0.0/0'];
@@ -275,7 +275,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
   // Node groups admit the whole NodePort range from the shared backend group (one rule per protocol
   // for the cluster, not one per Service: security groups hold only 60 rules by default), plus any
   // port outside the range, such as kube-proxy's 10256 health check.
-  const { from, to } = env.nodePortRange;
+  const { from, to } = network.nodePortRange;
   const nodeAccess = new Map<string, { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }>();
   const need = (protocol: 'tcp' | 'udp', port: number) => {
     if (port >= from && port <= to) nodeAccess.set(`${protocol}/${from}-${to}`, { protocol, fromPort: from, toPort: to });
@@ -326,7 +326,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, env: AwsEnvironm
     instanceZones,
     skippedNodes,
     ingress,
-    nodeSecurityGroupIds: [...env.nodeSecurityGroupIds].sort(),
+    nodeSecurityGroupIds: [...network.nodeSecurityGroupIds].sort(),
     nodeAccess: [...nodeAccess.values()].sort((a, b) => a.fromPort - b.fromPort || a.protocol.localeCompare(b.protocol)),
   };
 }

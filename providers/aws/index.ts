@@ -1,10 +1,13 @@
 // The AWS provider: one Network Load Balancer per Service, instance target groups on every eligible
-// node's NodePort. observe -> diff (pure) -> apply, plus delete and listOwned for garbage collection.
+// node's NodePort. observe -> diff (pure) -> apply, plus delete and listOwned for garbage collection,
+// and sweep for leftovers no Service owns (unattached target groups, the shared backend group).
+// State kept between calls: the subnet and Elastic IP cache (NetworkCache), what the sweepers
+// saw on their last run (a leftover is removed only when seen twice).
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ProviderDeps } from '../registry.js';
 import {
   ServiceConfigError,
+  type ProviderDeps,
   type ApplyResult,
   type DeleteResult,
   type DesiredLoadBalancer,
@@ -18,10 +21,10 @@ import type { AwsObserved, AwsPlan } from './awsTypes.js';
 import { applyPlan } from './applyPlan.js';
 import type { AwsConfig } from './config.js';
 import { deleteStack, StillReleasingError } from './deleteStack.js';
-import { EnvironmentCache } from './environment.js';
+import { NetworkCache } from './networkCache.js';
 import { describeAnchors, observeService } from './observe.js';
 import { wantedTargetGroupNames } from './desiredStack.js';
-import { planActions } from './planActions.js';
+import { AwsOwnershipConflictError, planActions } from './planActions.js';
 import { TargetGroupSweeper, type WantedTargetGroups } from './targetGroupSweep.js';
 import { BackendSweeper } from './backendSweep.js';
 import { SERVICE_NAME_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
@@ -42,7 +45,7 @@ export interface AwsProviderOptions {
   beforeStep?(index: number, kind: string): void;
 }
 
-export type AwsProvider = Provider<AwsObserved, AwsPlan> & { invalidateEnvironment(): void };
+export type AwsProvider = Provider<AwsObserved, AwsPlan> & { invalidateNetwork(): void; sweep(): Promise<void> };
 
 export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, options: AwsProviderOptions = {}): Promise<AwsProvider> {
   const clientConfig = {
@@ -56,7 +59,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
   const clients: AwsClients = options.clients ?? { elbv2: new ElasticLoadBalancingV2Client(clientConfig), ec2: new EC2Client(clientConfig) };
   const api = new AwsApi(clients, config, deps.record, options.retryTiming);
   const [rangeFrom, rangeTo] = config.nodePortRange.split('-').map(Number) as [number, number];
-  const env = new EnvironmentCache(api, {
+  const networkCache = new NetworkCache(api, {
     clusterName: deps.clusterName,
     nodePortRange: { from: rangeFrom, to: rangeTo },
     ttlMs: config.environmentCacheSeconds * 1000,
@@ -70,7 +73,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
   };
   const retryMs = config.provisioningRetrySeconds * 1000;
   const sweeper = new TargetGroupSweeper(api, deps.clusterName, config.targetGroupSweepAgeSeconds * 1000);
-  const backendSweeper = new BackendSweeper(api, deps.clusterName, config.vpcId, () => env.invalidate());
+  const backendSweeper = new BackendSweeper(api, deps.clusterName, config.vpcId, () => networkCache.invalidate());
 
   // Names only (no cloud reads): what every current Service's target groups are called.
   const wantedTargetGroups = (): WantedTargetGroups | undefined => {
@@ -96,11 +99,11 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
       clients.elbv2.destroy();
       clients.ec2.destroy();
     },
-    invalidateEnvironment() {
-      env.invalidate();
+    invalidateNetwork() {
+      networkCache.invalidate();
     },
     async observe(ref: ServiceRef): Promise<AwsObserved> {
-      return observeService(api, deps.clusterName, ref, await env.get());
+      return observeService(api, deps.clusterName, ref, await networkCache.get());
     },
     diff(observed: AwsObserved | undefined, desired: DesiredLoadBalancer): AwsPlan {
       if (!observed) throw new Error('the aws provider needs observe() before diff(): the plan depends on the subnets and addresses it reads');
@@ -108,7 +111,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         return planActions(observed, desired, config.targetChunkSize, config.quotas);
       } catch (error) {
         // The cached view of subnets and Elastic IPs may be older than the user's change: read it afresh next time.
-        if (error instanceof ServiceConfigError) env.invalidate();
+        if (error instanceof ServiceConfigError && !(error instanceof AwsOwnershipConflictError)) networkCache.invalidate();
         throw error;
       }
     },
@@ -118,7 +121,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         clusterName: deps.clusterName,
         provisioningRetryMs: retryMs,
         emit,
-        environmentChanged: () => env.invalidate(),
+        networkChanged: () => networkCache.invalidate(),
         quotas: config.quotas,
         ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
       });
@@ -133,15 +136,19 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
       }
       return { state: 'deleted' };
     },
-    async listOwned(): Promise<ServiceRef[]> {
-      // The resync calls this periodically: also the moment to sweep unattached target groups.
+    async sweep(): Promise<void> {
       const swept = await sweeper.sweep(wantedTargetGroups());
       if (swept > 0) deps.logger.info({ swept }, 'deleted unattached target groups no Service wants');
-      const anchors = await describeAnchors(api, deps.clusterName);
-      // The backend group goes with the last load balancer, once nothing wants one (two sweeps in a row).
-      const backend = await backendSweeper.sweep({ services: ctx?.listServices().length, anchors: anchors.length });
+      // The backend group goes with the last load balancer, once nothing wants one (two sweeps in a
+      // row). While Services want one, the anchors need not even be read.
+      const services = ctx?.listServices().length;
+      const anchors = services === 0 ? (await describeAnchors(api, deps.clusterName)).length : 0;
+      const backend = await backendSweeper.sweep({ services, anchors });
       if (backend.outcome === 'deleted') deps.logger.info({ groups: backend.groupIds }, 'deleted the backend security group and its node rules: no load balancer is left');
       if (backend.outcome === 'dependencyViolation') deps.logger.info({ groups: backend.groupIds }, 'backend security group still has dependencies (an NLB being released?); trying again next resync');
+    },
+    async listOwned(): Promise<ServiceRef[]> {
+      const anchors = await describeAnchors(api, deps.clusterName);
       const refs = new Map<string, ServiceRef>();
       for (const group of anchors) {
         const tags = tagMap(group.Tags);

@@ -15,19 +15,12 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
-import type { AwsEnvironment, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
-import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, isOwned, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
-
-export const DESCRIBE_BATCH = 20;
+import type { AwsNetwork, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
+import { ELB_BATCH, inBatches } from './batches.js';
+import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 function splitAddresses(tag: string | undefined): string[] {
   return (tag ?? '').split(' ').filter((a) => a !== '');
-}
-
-function batches<T>(items: T[], size = DESCRIBE_BATCH): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 export function ingressRules(permissions: IpPermission[] | undefined): IngressRule[] {
@@ -64,7 +57,7 @@ export async function describeAnchors(api: AwsApi, clusterName: string, uid?: st
 /** DescribeLoadBalancers by name, 20 at a time; AWS fails the whole call if one is missing, so fall back to one by one. */
 export async function describeLoadBalancersByName(api: AwsApi, names: string[]): Promise<LoadBalancer[]> {
   const found: LoadBalancer[] = [];
-  for (const batch of batches(names)) {
+  for (const batch of inBatches(names, ELB_BATCH)) {
     try {
       const res = await api.elb('DescribeLoadBalancers', false, (c) => c.send(new DescribeLoadBalancersCommand({ Names: batch })));
       found.push(...(res.LoadBalancers ?? []));
@@ -80,7 +73,7 @@ export async function describeLoadBalancersByName(api: AwsApi, names: string[]):
 /** DescribeTargetGroups by name with the same one-by-one fallback. */
 export async function describeTargetGroupsByName(api: AwsApi, names: string[]): Promise<TargetGroup[]> {
   const found: TargetGroup[] = [];
-  for (const batch of batches(names)) {
+  for (const batch of inBatches(names, ELB_BATCH)) {
     try {
       const res = await api.elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ Names: batch })));
       found.push(...(res.TargetGroups ?? []));
@@ -95,7 +88,7 @@ export async function describeTargetGroupsByName(api: AwsApi, names: string[]): 
 
 export async function describeElbTags(api: AwsApi, arns: string[]): Promise<Map<string, Record<string, string>>> {
   const tags = new Map<string, Record<string, string>>();
-  for (const batch of batches(arns)) {
+  for (const batch of inBatches(arns, ELB_BATCH)) {
     const res = await api.elb('DescribeTags', false, (c) => c.send(new DescribeTagsCommand({ ResourceArns: batch })));
     for (const d of res.TagDescriptions ?? []) if (d.ResourceArn) tags.set(d.ResourceArn, tagMap(d.Tags));
   }
@@ -130,9 +123,9 @@ export async function describeTargets(api: AwsApi, arn: string): Promise<{ id: s
     .map((d) => ({ id: d.Target!.Id!, port: d.Target!.Port ?? 0 }));
 }
 
-export async function observeService(api: AwsApi, clusterName: string, ref: ServiceRef, env: AwsEnvironment): Promise<AwsObserved> {
+export async function observeService(api: AwsApi, clusterName: string, ref: ServiceRef, network: AwsNetwork): Promise<AwsObserved> {
   const anchors = await describeAnchors(api, clusterName, ref.uid);
-  if (anchors.length === 0) return { ref, stacks: [], env };
+  if (anchors.length === 0) return { ref, stacks: [], network };
 
   const stacks: ObservedStack[] = anchors.map((g) => {
     const tags = tagMap(g.Tags);
@@ -178,7 +171,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       arn: lb.LoadBalancerArn!,
       dnsName: lb.DNSName ?? '',
       state: lb.State?.Code ?? 'provisioning',
-      owned: isOwned(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
+      owned: clusterOwns(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
       tags: lbTags,
       addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
       zones: (lb.AvailabilityZones ?? []).map((z) => ({
@@ -201,7 +194,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     stack.targetGroups = await Promise.all(
       groups.map(async (g) => {
         const gTags = tags.get(g.TargetGroupArn!) ?? {};
-        const owned = isOwned(gTags, clusterName) && gTags[SERVICE_UID_TAG] === ref.uid;
+        const owned = clusterOwns(gTags, clusterName) && gTags[SERVICE_UID_TAG] === ref.uid;
         return {
           arn: g.TargetGroupArn!,
           name: g.TargetGroupName ?? '',
@@ -217,5 +210,5 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     );
   }
 
-  return { ref, stacks, env };
+  return { ref, stacks, network };
 }

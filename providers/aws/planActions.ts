@@ -3,14 +3,20 @@
 // first and goes last; rules open before a port is served and close after it is gone.
 import { ServiceConfigError, type DesiredLoadBalancer, type LoadBalancerIngress } from '../provider.js';
 import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
+import { inBatches } from './batches.js';
 import { AWS_DEFAULT_QUOTAS, checkLoadBalancerQuota, checkQuotas, type AwsQuotas } from './quotas.js';
 import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout } from './desiredStack.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
 /** A resource with our name but without this cluster's ownership tag: never touched. */
-export class AwsOwnershipConflictError extends Error {
+/**
+ * A resource with this Service's name that is not ours: only the user can remove or rename it, so
+ * it is a config error (a Warning Event naming metadata.uid, retried at the slow end of the backoff),
+ * not a cloud error retried at once.
+ */
+export class AwsOwnershipConflictError extends ServiceConfigError {
   constructor(message: string) {
-    super(message);
+    super('metadata.uid', message);
     this.name = 'AwsOwnershipConflictError';
   }
 }
@@ -46,11 +52,6 @@ export function attributesToChange(observed: Record<string, string> | undefined,
   return Object.fromEntries(Object.entries(desired).filter(([k, v]) => have[k] !== v));
 }
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 function describeHealthCheck(hc: HealthCheckSettings): string {
   return `${hc.protocol}:${hc.port}${hc.path ? hc.path : ''}`;
@@ -63,24 +64,30 @@ export function ingressFor(stack: ObservedStack): LoadBalancerIngress[] {
 }
 
 export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer, targetChunkSize = 100, quotas: AwsQuotas = AWS_DEFAULT_QUOTAS): AwsPlan {
-  const stack = buildDesiredStack(desired, observed.env);
+  const stack = buildDesiredStack(desired, observed.network);
   checkQuotas(stack, quotas);
-  if (!observed.stacks.some((s) => s.lbName === stack.lbName && s.loadBalancer)) checkLoadBalancerQuota(observed.env.networkLoadBalancers, quotas);
+  if (!observed.stacks.some((s) => s.lbName === stack.lbName && s.loadBalancer)) checkLoadBalancerQuota(observed.network.networkLoadBalancers, quotas);
   return planFromStack(observed, stack, targetChunkSize);
 }
 
-export function planFromStack(observed: AwsObserved, stack: DesiredStack, targetChunkSize: number): AwsPlan {
-  const actions: AwsAction[] = [];
-  const add = (step: AwsStep, description: string, extra: { mutating?: boolean; membershipOnly?: boolean } = {}) =>
-    actions.push({ kind: step.op, description, mutating: extra.mutating ?? true, ...(extra.membershipOnly ? { membershipOnly: true } : {}), step });
+/** What every part of the AWS plan reads, and where it adds its steps. */
+interface StackPlanning {
+  observed: AwsObserved;
+  stack: DesiredStack;
+  /** The stack being converged, if it exists. */
+  current: ObservedStack | undefined;
+  /** Older stacks of this Service (a replaced placement). */
+  retiring: ObservedStack[];
+  /** The current stack's target groups, by name. */
+  observedGroups: Map<string, ObservedStack['targetGroups'][number]>;
+  add(step: AwsStep, description: string, extra?: { mutating?: boolean; membershipOnly?: boolean }): void;
+}
 
-  const current = observed.stacks.find((s) => s.lbName === stack.lbName);
-  const retiring = observed.stacks.filter((s) => s.lbName !== stack.lbName);
-  if (current?.loadBalancer && !current.loadBalancer.owned) {
-    throw new AwsOwnershipConflictError(
-      `a load balancer named ${stack.lbName} exists without the tag kubernetes.io/cluster/${stack.clusterName}=owned; it is left alone. Delete or rename it to let this Service get its load balancer`,
-    );
-  }
+/**
+ * A replacement is announced; an old stack holding an address the successor needs goes first.
+ * Answers those stacks (the others go once the successor is active).
+ */
+function planReplacement({ observed, stack, current, retiring, add }: StackPlanning): ObservedStack[] {
   if (!current && retiring.length > 0) {
     const from = retiring.map((s) => s.lbName);
     add({ op: 'announceReplacement', from }, `placement changed (scheme, subnets or addresses): a new NLB ${stack.lbName} replaces ${from.join(', ')}`, { mutating: false });
@@ -96,7 +103,11 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   }
   refuseAddressesInUse(observed, stack);
 
-  // 1. The security group: created first, it anchors everything else of this load balancer.
+  return blocking;
+}
+
+/** 1. The security group: created first, it anchors everything else of this load balancer. Answers the rules to revoke (last). */
+function planSecurityGroup({ stack, current, add }: StackPlanning): IngressRule[] {
   if (!current) add({ op: 'createSecurityGroup' }, `create security group ${stack.lbName} (anchor and source ranges of the NLB)`);
   const haveRules = new Map((current?.securityGroup.ingress ?? []).map((r) => [ruleKey(r), r]));
   const wantRules = new Map(stack.ingress.map((r) => [ruleKey(r), r]));
@@ -104,8 +115,11 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   const toRevoke = [...haveRules.entries()].filter(([k]) => !wantRules.has(k)).map(([, r]) => r);
   if (toAuthorize.length > 0) add({ op: 'authorizeIngress', rules: toAuthorize }, `allow ${toAuthorize.map(ruleKey).join(', ')} into the NLB`);
 
-  // 2. Target groups: created before the listeners that use them; health checks changed in place.
-  const observedGroups = new Map((current?.targetGroups ?? []).map((g) => [g.name, g]));
+  return toRevoke;
+}
+
+/** 2. Target groups: created before the listeners that use them; health checks changed in place. */
+function planTargetGroups({ stack, observedGroups, add }: StackPlanning): void {
   for (const g of stack.groups) {
     const have = observedGroups.get(g.targetGroupName);
     if (have && !have.owned) throw new AwsOwnershipConflictError(`target group ${g.targetGroupName} exists without this cluster's ownership tag; it is left alone`);
@@ -122,10 +136,14 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
       add({ op: 'modifyTargetGroupAttributes', targetGroupName: g.targetGroupName, attributes }, `target group attributes of ${g.targetGroupName}: ${what.join(', ')}`);
     }
   }
+}
 
-  // 3. The load balancer itself (asynchronous: it starts out provisioning), with the cluster's shared
-  // backend security group next to its own.
-  if (!observed.env.backend) add({ op: 'ensureBackendSecurityGroup' }, `create the cluster's backend security group (shared by every NLB)`);
+/**
+ * 3. The load balancer itself (asynchronous: it starts out provisioning), with the cluster's shared
+ * backend security group next to its own; subnets changed in place.
+ */
+function planLoadBalancer({ observed, stack, current, add }: StackPlanning): void {
+  if (!observed.network.backend) add({ op: 'ensureBackendSecurityGroup' }, `create the cluster's backend security group (shared by every NLB)`);
   if (!current?.loadBalancer) {
     const where = stack.subnetMappings.map((m) => m.SubnetId + (m.AllocationId ? `=${m.AllocationId}` : m.PrivateIPv4Address ? `=${m.PrivateIPv4Address}` : '')).join(', ');
     add({ op: 'createLoadBalancer' }, `create ${stack.scheme} NLB ${stack.lbName} in ${where}`);
@@ -136,10 +154,12 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   }
 
   // 3b. Discovered subnets changed since the NLB was made: SetSubnets adds, moves and removes zones in place.
-  const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.env) : undefined;
+  const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.network) : undefined;
   if (subnets) add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds: subnets.subnetIds }, `subnets of NLB ${stack.lbName}: ${subnets.changes.join(', ')}`);
+}
 
-  // 4. Listeners.
+/** 4. Listeners, and the target groups of ports no longer served. */
+function planListeners({ stack, current, observedGroups, add }: StackPlanning): void {
   const desiredPorts = new Set(stack.groups.map((g) => g.port));
   for (const g of stack.groups) {
     const listener = current?.listeners.find((l) => l.port === g.port);
@@ -162,8 +182,10 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   const attachedNames = new Set((current?.targetGroups ?? []).map((g) => g.name));
   const leakCandidates = [...staleRulePorts].flatMap((port) => TARGET_GROUP_PROTOCOLS.map((p) => targetGroupName(stack.lbName, port, p))).filter((n) => !attachedNames.has(n));
   if (leakCandidates.length > 0) add({ op: 'deleteTargetGroupsByName', names: leakCandidates }, `delete any owned target group left for removed ports ${[...staleRulePorts].join(', ')}`);
+}
 
-  // 5. Membership: only the change, chunked.
+/** 5. Membership: only the change, chunked. */
+function planMembership({ stack, observedGroups, add }: StackPlanning, targetChunkSize: number): void {
   for (const g of stack.groups) {
     const have = observedGroups.get(g.targetGroupName)?.targets ?? [];
     const haveKeys = new Set(have.map((t) => `${t.id}:${t.port}`));
@@ -172,16 +194,18 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
     const register = want.filter((t) => !haveKeys.has(`${t.id}:${t.port}`));
     const deregister = have.filter((t) => !wantKeys.has(`${t.id}:${t.port}`));
     // Deregister first: a moved NodePort leaves the same instance under a new port.
-    for (const part of chunks(deregister, targetChunkSize)) {
+    for (const part of inBatches(deregister, targetChunkSize)) {
       add({ op: 'deregisterTargets', targetGroupName: g.targetGroupName, targets: part }, `deregister ${part.length} target(s) from ${g.targetGroupName}`, { membershipOnly: true });
     }
-    for (const part of chunks(register, targetChunkSize)) {
+    for (const part of inBatches(register, targetChunkSize)) {
       add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part }, `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
     }
   }
+}
 
-  // 6. Node security groups admit the NodePorts from the cluster's shared backend group.
-  const backend = observed.env.backend;
+/** 6. Node security groups admit the NodePorts from the cluster's shared backend group. */
+function planNodeRules({ observed, stack, add }: StackPlanning): void {
+  const backend = observed.network.backend;
   const rules = backend?.nodeRules ?? [];
   for (const groupId of stack.nodeSecurityGroupIds) {
     const missing = stack.nodeAccess.filter(
@@ -191,10 +215,10 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
       add({ op: 'authorizeNodeRules', groupId, rules: missing }, `allow ${missing.map((p) => `${p.protocol}/${p.fromPort}-${p.toPort}`).join(', ')} from the backend group into node group ${groupId}`);
     }
   }
+}
 
-  if (toRevoke.length > 0) add({ op: 'revokeIngress', rules: toRevoke }, `stop allowing ${toRevoke.map(ruleKey).join(', ')} into the NLB`);
-
-  // 7. The user's additional tags, on what exists already (new resources get them at creation).
+/** 7. The user's additional tags, on what exists already (new resources get them at creation). */
+function planTags({ stack, current, add }: StackPlanning): void {
   if (current) {
     const lacks = (have: Record<string, string>) => Object.entries(stack.tags).some(([k, v]) => have[k] !== v);
     const elbArns = [
@@ -207,13 +231,39 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
       add(step, `tag ${elbArns.length + (sgLacks ? 1 : 0)} resource(s) with ${Object.entries(stack.tags).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     }
   }
+}
+
+export function planFromStack(observed: AwsObserved, stack: DesiredStack, targetChunkSize: number): AwsPlan {
+  const actions: AwsAction[] = [];
+  const add = (step: AwsStep, description: string, extra: { mutating?: boolean; membershipOnly?: boolean } = {}) =>
+    actions.push({ kind: step.op, description, mutating: extra.mutating ?? true, ...(extra.membershipOnly ? { membershipOnly: true } : {}), step });
+
+  const current = observed.stacks.find((s) => s.lbName === stack.lbName);
+  const retiring = observed.stacks.filter((s) => s.lbName !== stack.lbName);
+  if (current?.loadBalancer && !current.loadBalancer.owned) {
+    throw new AwsOwnershipConflictError(
+      `a load balancer named ${stack.lbName} exists without the tag kubernetes.io/cluster/${stack.clusterName}=owned; it is left alone. Delete or rename it to let this Service get its load balancer`,
+    );
+  }
+  const planning: StackPlanning = { observed, stack, current, retiring, observedGroups: new Map((current?.targetGroups ?? []).map((g) => [g.name, g])), add };
+
+  const blocking = planReplacement(planning);
+  const toRevoke = planSecurityGroup(planning);
+  planTargetGroups(planning);
+  planLoadBalancer(planning);
+  planListeners(planning);
+  planMembership(planning, targetChunkSize);
+  planNodeRules(planning);
+  // Rules are revoked only after everything that may still need them.
+  if (toRevoke.length > 0) add({ op: 'revokeIngress', rules: toRevoke }, `stop allowing ${toRevoke.map(ruleKey).join(', ')} into the NLB`);
+  planTags(planning);
 
   // 8. A replaced load balancer goes only once its successor is active.
   if (current?.loadBalancer?.state === 'active') {
     for (const old of retiring.filter((s) => !blocking.includes(s))) add({ op: 'retireStack', stack: old }, `delete replaced NLB ${old.lbName} and everything of it`);
   }
 
-  const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, env: observed.env, retiring };
+  const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, network: observed.network, retiring };
   if (current) plan.current = current;
   if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current);
   return plan;
@@ -227,7 +277,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
 function refuseAddressesInUse(observed: AwsObserved, stack: DesiredStack): void {
   const ours = new Set(observed.stacks.flatMap((s) => s.holds));
   for (const address of stack.addresses) {
-    const eip = observed.env.addresses.find((a) => a.publicIp === address);
+    const eip = observed.network.addresses.find((a) => a.publicIp === address);
     if (eip?.associated && !ours.has(address)) {
       throw new ServiceConfigError(
         stack.addressField ?? 'spec.loadBalancerIP',
@@ -248,11 +298,11 @@ function refuseAddressesInUse(observed: AwsObserved, stack: DesiredStack): void 
 export function subnetsToSet(
   zones: { zone: string; subnetId: string; pinned: boolean }[],
   stack: Pick<DesiredStack, 'subnetMappings' | 'subnetCandidates'>,
-  env: Pick<AwsObserved['env'], 'subnets'>,
+  network: Pick<AwsObserved['network'], 'subnets'>,
 ): { subnetIds: string[]; changes: string[] } | undefined {
   if (zones.length === 0 || zones.some((z) => z.pinned) || stack.subnetCandidates === undefined) return undefined;
   if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return undefined;
-  const zoneOf = (id: string) => env.subnets.find((s) => s.id === id)?.zone ?? '';
+  const zoneOf = (id: string) => network.subnets.find((s) => s.id === id)?.zone ?? '';
   const candidates = new Set(stack.subnetCandidates);
   const current = new Map(zones.map((z) => [z.zone, z.subnetId]));
   const wanted = new Map<string, string>();

@@ -42,6 +42,7 @@ export function toTagList(tags: Record<string, string>): Tag[] {
     .map(([Key, Value]) => ({ Key, Value }));
 }
 
-export function isOwned(tags: Record<string, string>, clusterName: string): boolean {
+/** Carries kubernetes.io/cluster/<cluster>=owned (anything else of ours is never touched). */
+export function clusterOwns(tags: Record<string, string>, clusterName: string): boolean {
   return tags[clusterTagKey(clusterName)] === 'owned';
 }

@@ -7,7 +7,7 @@ import { DescribeTargetGroupsCommand, type TargetGroup } from '@aws-sdk/client-e
 import type { AwsApi } from './awsApi.js';
 import { deleteTargetGroup, StillReleasingError } from './deleteStack.js';
 import { describeElbTags } from './observe.js';
-import { isOwned, SERVICE_UID_TAG } from './tags.js';
+import { clusterOwns, SERVICE_UID_TAG } from './tags.js';
 
 export interface WantedTargetGroups {
   /** Target group names the current Services want. */
@@ -43,7 +43,7 @@ export class TargetGroupSweeper {
       const arn = g.TargetGroupArn!;
       const t = tags.get(arn) ?? {};
       const uid = t[SERVICE_UID_TAG];
-      if (!isOwned(t, this.clusterName) || uid === undefined) continue;
+      if (!clusterOwns(t, this.clusterName) || uid === undefined) continue;
       if (wanted && (wanted.names.has(g.TargetGroupName ?? '') || wanted.protectedUids.has(uid))) continue;
       seen.add(arn);
       const first = this.suspects.get(arn);

@@ -1,5 +1,8 @@
 // The one edge every cloud call goes through: a client-side rate limit per API family, retries
 // with exponential backoff and jitter on throttling and 5xx (p-retry), and call accounting.
+// Retries are bounded in time as well as in number: a call never holds a worker longer than
+// maxRetryTimeMs. Past that the error is the reconcile's, and the work queue backs the Service
+// off without holding a worker.
 import pRetry, { AbortError } from 'p-retry';
 import type { CallOutcome, CallRecorder } from '../provider.js';
 import type { TokenBucket } from './tokenBucket.js';
@@ -12,7 +15,11 @@ export interface CloudCallPolicy {
   retries?: number;
   minTimeoutMs?: number;
   maxTimeoutMs?: number;
+  /** Longest time one call may spend retrying (default 10 s); the last error is thrown after it. */
+  maxRetryTimeMs?: number;
 }
+
+export const DEFAULT_MAX_RETRY_TIME_MS = 10_000;
 
 export interface CallSpec {
   operation: string;
@@ -43,6 +50,7 @@ export async function cloudCall<T>(policy: CloudCallPolicy, spec: CallSpec, fn: 
       factor: 2,
       minTimeout: policy.minTimeoutMs ?? 200,
       maxTimeout: policy.maxTimeoutMs ?? 10_000,
+      maxRetryTime: policy.maxRetryTimeMs ?? DEFAULT_MAX_RETRY_TIME_MS,
       randomize: true,
     },
   );

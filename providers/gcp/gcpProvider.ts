@@ -2,6 +2,14 @@
 // does for new Services), in front of every eligible node through one unmanaged instance group per
 // zone shared by all Services. Nothing here waits for an operation: apply starts the next phase and
 // answers "in progress"; the next reconcile polls what was started and plans again from what exists.
+// A plan that must wait says so (GcpPlan.wait) and holds no step. The shared groups are deleted by
+// sweep(), never by one Service's delete.
+//
+// State kept between calls (all of it a cache or a record of what this process started):
+// - the operations it started (OperationTracker), per Service and per shared group's zone;
+// - the converged view of each Service (snapshots, observeCacheMs), taken from the plan apply ran;
+// - the shared groups' read and the region's address list (instanceGroupCacheMs, addressListCacheMs);
+// - the zones a Service's next phase waits for (zoneWaiters), and the notices last reported.
 import type { Logger } from '../../src/observability/logger.js';
 import {
   ServiceConfigError,
@@ -13,13 +21,15 @@ import {
   type ProviderContext,
   type ServiceRef,
 } from '../provider.js';
-import { httpStatusOf, isAlreadyExists, isNotFound, isResourceNotReady, isStaleFingerprint, isUserFacing, messageOf, reasonOf } from './apiErrors.js';
+import { isNotFound } from './apiErrors.js';
 import { backendServiceUpdate } from './backendServiceUpdate.js';
-import type { ComputeApi, IAddress, IFirewall, OperationRef } from './computeApi.js';
+import type { ComputeApi, IAddress, OperationRef } from './computeApi.js';
 import { IP_ADDRESSES_ANNOTATION, networkUrl, type GcpSettings } from './desiredGcp.js';
-import { clusterDescription, healthCheckFirewallName, instanceGroupName, isOwned, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
-import type { AddressOwner, ExternalGroup, GcpObserved, ObservedFirewall, ObservedGroup } from './observed.js';
+import { clusterDescription, healthCheckFirewallName, instanceGroupName, ownershipMatches, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
+import type { ExternalGroup, GcpObserved, ObservedGroup } from './observed.js';
+import { observedAddresses, observedBackendService, observedFirewall, observedForwardingRule, observedHealthCheck } from './observedFromCompute.js';
 import { OperationTracker } from './operationTracker.js';
+import { classifyStepFailure, fieldOf } from './stepFailure.js';
 import { currentPhase, planActions, type GcpPlan, type Step } from './planActions.js';
 
 export interface GcpProviderOptions {
@@ -47,31 +57,9 @@ function zonesTouched(step: Step | undefined): string[] {
   return [];
 }
 
-function firewallView(fw: IFirewall, owned: boolean): ObservedFirewall {
-  return {
-    owned,
-    sourceRanges: [...(fw.sourceRanges ?? [])],
-    allowed: (fw.allowed ?? []).flatMap((a) => (a.ports ?? []).map((p) => `${(a.IPProtocol ?? '').toLowerCase()}:${p}`)).sort(),
-    targetTags: [...(fw.targetTags ?? [])],
-  };
-}
-
-/** Which Service field a failed step is about, for the Warning Event. */
-function fieldOf(step: Step, status: number | undefined, requestedIP: boolean): string {
-  if (status === 403) return 'spec';
-  switch (step.op) {
-    case 'insertForwardingRule':
-    case 'insertAddress':
-      return requestedIP ? 'spec.loadBalancerIP' : 'spec';
-    case 'insertFirewall':
-    case 'updateFirewall':
-      return 'spec.loadBalancerSourceRanges';
-    case 'insertHealthCheck':
-    case 'updateHealthCheck':
-      return 'spec.healthCheckNodePort';
-    default:
-      return 'spec.ports';
-  }
+/** Only node membership changes, on a load balancer that serves as it should. */
+function isMembershipOnly(plan: GcpPlan): boolean {
+  return plan.ingressIP !== undefined && plan.actions.some((a) => a.mutating) && plan.actions.every((a) => !a.mutating || a.membershipOnly === true);
 }
 
 export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
@@ -96,11 +84,6 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private ctx?: ProviderContext;
   /** The last full read of each converged Service (see observeCacheMs). */
   private readonly snapshots = new Map<string, { at: number; observed: GcpObserved }>();
-  /** The last full read, kept as a snapshot only if apply then finds nothing to change. */
-  private readonly candidates = new Map<string, { at: number; observed: GcpObserved }>();
-  /** Services answered "ready" while their membership change was still under way (see apply). */
-  private readonly followers = new Map<string, ServiceRef>();
-  private followUpTimer: NodeJS.Timeout | undefined;
   /** Services whose next phase waits for these zones' group operations (observe skips the reads meanwhile). */
   private readonly zoneWaiters = new Map<string, string[]>();
   /** The notices last reported per Service, so that each is one Warning Event, not one per round. */
@@ -126,36 +109,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   }
 
   async stop(): Promise<void> {
-    if (this.followUpTimer) clearTimeout(this.followUpTimer);
-    this.followUpTimer = undefined;
     await this.api.close();
-  }
-
-  /**
-   * A node change must not keep every Service "in progress" while the shared groups change: the
-   * load balancer serves throughout. Such Services are answered ready (the controller says
-   * UpdatedLoadBalancer), and this follow-up polls the group operations in the background and
-   * requeues them once the groups are idle, so the next round finishes what is left.
-   */
-  private follow(ref: ServiceRef): void {
-    this.followers.set(serviceKeyOf(ref), ref);
-    if (this.followUpTimer) return;
-    this.followUpTimer = setTimeout(() => {
-      this.followUpTimer = undefined;
-      void this.pollGroupOperations()
-        .catch((error: unknown) => this.options.logger.warn({ error: messageOf(error) }, 'polling instance group operations failed'))
-        .then(() => {
-          if (this.tracker.busyZones().length > 0) {
-            const first = this.followers.values().next().value;
-            if (first) this.follow(first);
-            return;
-          }
-          const refs = [...this.followers.values()];
-          this.followers.clear();
-          for (const r of refs) this.ctx?.requeue(r);
-        });
-    }, this.options.pollIntervalMs);
-    this.followUpTimer.unref?.();
   }
 
   // ---- observe -----------------------------------------------------------------------------
@@ -177,7 +131,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
             .filter((g) => g.name === this.groupName)
             .map(async (g): Promise<ObservedGroup> => {
               const zone = lastSegment(g.zone);
-              return { zone, owned: isOwned(g.description, this.settings.clusterName), instances: await instancesOf(zone, this.groupName) };
+              return { zone, owned: ownershipMatches(g.description, this.settings.clusterName), instances: await instancesOf(zone, this.groupName) };
             }),
         ),
         Promise.all(
@@ -257,7 +211,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     }
 
     const cluster = this.settings.clusterName;
-    const mine = (d: string | null | undefined) => isOwned(d, cluster, ref.uid);
+    const mine = (d: string | null | undefined) => ownershipMatches(d, cluster, ref.uid);
     const region = this.readAddresses();
     const [hc, bs, fr, fw, hcFw, own, listed, groups] = await Promise.all([
       this.api.getHealthCheck(name),
@@ -272,62 +226,15 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     // Our own address is always read fresh; the list only serves to find a loadBalancerIP's owner.
     const addresses = [...listed.filter((a) => a.name !== name), ...(own ? [own] : [])];
     if (region.cached) observed.addressListCached = true;
-    if (hc) {
-      const check = hc.type === 'TCP' ? hc.tcpHealthCheck : hc.httpHealthCheck;
-      observed.healthCheck = { owned: mine(hc.description), path: hc.type === 'TCP' ? '' : (hc.httpHealthCheck?.requestPath ?? '/') };
-      if (typeof check?.port === 'number') observed.healthCheck.port = check.port;
-      if (typeof hc.checkIntervalSec === 'number') observed.healthCheck.checkIntervalSec = hc.checkIntervalSec;
-      if (typeof hc.unhealthyThreshold === 'number') observed.healthCheck.unhealthyThreshold = hc.unhealthyThreshold;
-    }
-    if (bs)
-      observed.backendService = {
-        owned: mine(bs.description),
-        protocol: bs.protocol ?? '',
-        scheme: bs.loadBalancingScheme ?? '',
-        healthCheck: bs.healthChecks?.[0] ?? '',
-        sessionAffinity: bs.sessionAffinity || 'NONE',
-        groups: (bs.backends ?? [])
-          .map((b) => /zones\/([^/]+)\/instanceGroups\/([^/]+)$/.exec(b.group ?? ''))
-          .filter((m) => m !== null)
-          .map((m) => `${m[1]}/${m[2]}`)
-          .sort(),
-      };
-    if (fr) {
-      observed.forwardingRule = {
-        owned: mine(fr.description),
-        ip: fr.IPAddress ?? '',
-        protocol: fr.IPProtocol ?? '',
-        scheme: fr.loadBalancingScheme ?? '',
-        backendService: fr.backendService ?? '',
-        networkTier: fr.networkTier || 'PREMIUM',
-        ports: [...(fr.ports ?? [])],
-        allPorts: fr.allPorts === true,
-      };
-      if (fr.portRange) observed.forwardingRule.portRange = fr.portRange;
-      if (fr.subnetwork) observed.forwardingRule.subnetwork = fr.subnetwork;
-      if (fr.allowGlobalAccess) observed.forwardingRule.allowGlobalAccess = true;
-    }
-    if (fw) observed.firewall = firewallView(fw, mine(fw.description));
-    if (hcFw) observed.healthCheckFirewall = firewallView(hcFw, mine(hcFw.description));
-    observed.addresses = addresses
-      .filter((a) => a.address)
-      .map((a) => {
-        const owner = parseOwnership(a.description);
-        const who: AddressOwner =
-          owner.cluster === cluster && owner.service?.uid === ref.uid ? 'thisService' : owner.cluster === cluster && owner.service ? 'otherService' : 'foreign';
-        return {
-          name: a.name ?? '',
-          ip: a.address ?? '',
-          type: a.addressType ?? 'EXTERNAL',
-          networkTier: a.networkTier || 'PREMIUM',
-          owner: who,
-          users: (a.users ?? []).map(lastSegment),
-          ...(a.subnetwork ? { subnetwork: a.subnetwork } : {}),
-        };
-      });
+    if (hc) observed.healthCheck = observedHealthCheck(hc, mine);
+    if (bs) observed.backendService = observedBackendService(bs, mine);
+    if (fr) observed.forwardingRule = observedForwardingRule(fr, mine);
+    if (fw) observed.firewall = observedFirewall(fw, mine);
+    if (hcFw) observed.healthCheckFirewall = observedFirewall(hcFw, mine);
+    observed.addresses = observedAddresses(addresses, cluster, ref.uid);
     observed.groups = groups.groups;
     observed.externalGroups = groups.external;
-    if (this.options.observeCacheMs > 0) this.candidates.set(key, { at: Date.now(), observed });
+    observed.readAt = Date.now();
     return observed;
   }
 
@@ -345,6 +252,15 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       groups: [],
       externalGroups: [],
     };
+    const freshRead = (addresses: boolean, waiting: string): GcpPlan => ({
+      ref: desired.ref,
+      name: seen.name,
+      creating: false,
+      groupGeneration: seen.groupGeneration,
+      waiting,
+      wait: { kind: 'freshRead', addresses },
+      actions: [],
+    });
     if (seen.fromCache) {
       // A cached view is trusted only to confirm the load balancer and to plan membership.
       let cachedPlan: GcpPlan | undefined;
@@ -354,15 +270,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         cachedPlan = undefined;
       }
       const decided = cachedPlan?.ingressIP !== undefined && cachedPlan.actions.every((a) => !a.mutating || a.membershipOnly === true);
-      if (!cachedPlan || !decided)
-        return {
-          ref: desired.ref,
-          name: seen.name,
-          creating: false,
-          groupGeneration: seen.groupGeneration,
-          refresh: true,
-          actions: [{ kind: 'refreshObservation', description: 're-read the load balancer from Compute before planning this change', mutating: false, phase: 0 }],
-        };
+      if (!cachedPlan || !decided) return freshRead(false, 'a fresh read of the load balancer from Compute before planning this change');
     }
     let plan: GcpPlan;
     try {
@@ -370,15 +278,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     } catch (error) {
       // An address reserved since the shared list was read: list again before saying it is not there.
       if (error instanceof ServiceConfigError && (error.field === 'spec.loadBalancerIP' || error.field.includes(IP_ADDRESSES_ANNOTATION)) && seen.addressListCached)
-        return {
-          ref: desired.ref,
-          name: seen.name,
-          creating: false,
-          groupGeneration: seen.groupGeneration,
-          refresh: true,
-          refreshAddresses: true,
-          actions: [{ kind: 'refreshObservation', description: `list the region's addresses again to find ${desired.loadBalancerIP}`, mutating: false, phase: 0 }],
-        };
+        return freshRead(true, `a fresh list of the region's addresses to find ${desired.loadBalancerIP}`);
       throw error;
     }
     // A shared group with an operation running: its membership is in motion, wait for it. So does a
@@ -386,12 +286,17 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const busyZones = new Set<string>();
     for (const a of plan.actions) for (const z of zonesTouched(a.step)) if (seen.groupZonesBusy.includes(z)) busyZones.add(z);
     if (busyZones.size > 0) {
-      const zones = [...busyZones].sort().join(', ');
-      plan.waitFor = `instance group operation in ${zones}`;
-      plan.groupWaitOnly = true;
-      plan.waitZones = [...busyZones].sort();
-      plan.actions.unshift({ kind: 'waitForOperations', description: `wait for the running instance group operation in ${zones}`, mutating: false, phase: 0 });
+      const zones = [...busyZones].sort();
+      const { actions: _waitingFor, fullRead: _unused, ...rest } = plan;
+      return {
+        ...rest,
+        actions: [],
+        waiting: `the running instance group operation in ${zones.join(', ')}`,
+        // Only membership changes wait, on a load balancer that serves: it serves meanwhile.
+        wait: { kind: 'operations', zones, groupsOnly: true, servingMeanwhile: isMembershipOnly(plan) },
+      };
     }
+    if (!seen.fromCache && seen.readAt !== undefined && this.options.observeCacheMs > 0) plan.fullRead = seen;
     return plan;
   }
 
@@ -468,31 +373,30 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     if (text !== '') this.ctx?.emit({ ref: plan.ref, type: 'Warning', reason: 'LoadBalancerNodesLeftOut', message: text });
   }
 
+  /** The load balancer serves while shared groups change: ready, and the controller looks again. */
+  private servingWhile(ip: string, reason: string): ApplyResult {
+    return { state: 'ready', ingress: [{ ip, ipMode: 'VIP' }], settling: { retryAfterMs: this.options.pollIntervalMs, reason } };
+  }
+
   async apply(plan: GcpPlan): Promise<ApplyResult> {
     const key = serviceKeyOf(plan.ref);
-    if (!plan.refresh) this.reportNotices(key, plan);
-    if (plan.refresh) {
+    if (plan.wait?.kind === 'freshRead') {
       this.snapshots.delete(key);
-      if (plan.refreshAddresses) this.addressCache = undefined;
-      return { state: 'inProgress', retryAfterMs: 0, reason: 're-reading the load balancer before changing it' };
+      if (plan.wait.addresses) this.addressCache = undefined;
+      return { state: 'inProgress', retryAfterMs: 0, reason: `waiting for ${plan.waiting}` };
     }
-    // Only node membership changes, on a load balancer that serves as it should.
-    const membershipOnly =
-      this.ctx !== undefined && plan.ingressIP !== undefined && plan.actions.some((a) => a.mutating) && plan.actions.every((a) => !a.mutating || a.membershipOnly === true);
-    if (plan.waitFor) {
-      if (membershipOnly && plan.groupWaitOnly) {
-        this.follow(plan.ref);
-        return { state: 'ready', ingress: [{ ip: plan.ingressIP!, ipMode: 'VIP' }] };
-      }
-      if (plan.waitZones) this.zoneWaiters.set(key, plan.waitZones);
-      return this.inProgress(`waiting for ${plan.waitFor}`);
+    this.reportNotices(key, plan);
+    if (plan.wait) {
+      if (plan.wait.servingMeanwhile && plan.ingressIP) return this.servingWhile(plan.ingressIP, `waiting for ${plan.waiting}`);
+      if (plan.wait.zones) this.zoneWaiters.set(key, plan.wait.zones);
+      return this.inProgress(`waiting for ${plan.waiting}`);
     }
+    const membershipOnly = isMembershipOnly(plan);
     const steps = currentPhase(plan);
-    const candidate = this.candidates.get(key);
-    this.candidates.delete(key);
     if (steps.length === 0) {
       if (plan.ingressIP) {
-        if (candidate) this.snapshots.set(key, candidate);
+        // Converged: the read this plan was made from is the view later node changes plan from.
+        if (plan.fullRead?.readAt !== undefined) this.snapshots.set(key, { at: plan.fullRead.readAt, observed: plan.fullRead });
         return { state: 'ready', ingress: [{ ip: plan.ingressIP, ipMode: 'VIP' }] };
       }
       return this.inProgress('waiting for the forwarding rule');
@@ -512,44 +416,17 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         if (r.value?.zone !== undefined && !membershipOnly) this.zoneWaiters.set(key, [...(this.zoneWaiters.get(key) ?? []), r.value.zone]);
         return;
       }
-      const error = r.reason;
-      // Already there (a retry after a lost reply, or an insert from before a restart): observe will see it.
-      if (isAlreadyExists(error) || (isNotFound(error) && step.op.startsWith('delete'))) return;
-      // Membership someone else changed since our read: read the groups again and re-plan.
-      const reason = reasonOf(error);
-      // (Removal of a non-member has no documented reason; its message is the only sign.)
-      if (reason === 'memberAlreadyExists' || /not a member/i.test(messageOf(error)) || (isAlreadyExists(error) && step.op === 'insertInstanceGroup')) {
-        this.groupsChanged();
-        return;
-      }
-      // Changed by someone else since it was read (412), or busy with another operation: look again.
-      if (isStaleFingerprint(error) || isResourceNotReady(error)) {
-        if ('zone' in step) this.groupsChanged();
-        return;
-      }
-      if (reason === 'instanceInMultipleLoadBalancedIgs') {
-        problems.push(
-          new ServiceConfigError(
-            'spec',
-            `GCP refused "${steps[i]!.description}": ${messageOf(error)} A node already sits in another load-balanced instance group (a node pool's or an Ingress's); set the provider's externalInstanceGroupsPrefix to that group's name prefix so it is reused, or label the node node.kubernetes.io/exclude-from-external-load-balancers`,
-          ),
-        );
-        return;
-      }
-      if (isUserFacing(error)) {
-        problems.push(new ServiceConfigError(fieldOf(step, httpStatusOf(error), requestedIP), `GCP rejected "${steps[i]!.description}": ${messageOf(error)}`));
-        return;
-      }
-      other ??= error;
+      const failure = classifyStepFailure(step, steps[i]!.description, r.reason, requestedIP);
+      if (failure.kind === 'groupsStale') this.groupsChanged();
+      else if (failure.kind === 'config') problems.push(failure.error);
+      else if (failure.kind === 'other') other ??= failure.error;
     });
     if (problems.length > 0 || other !== undefined) this.snapshots.delete(key);
     if (problems.length > 0) throw problems[0];
     if (other !== undefined) throw other;
-    if (membershipOnly) {
-      this.follow(plan.ref);
-      return { state: 'ready', ingress: [{ ip: plan.ingressIP!, ipMode: 'VIP' }] };
-    }
-    return this.inProgress(steps.map((a) => a.description).join('; '));
+    const started = steps.map((a) => a.description).join('; ');
+    if (membershipOnly) return this.servingWhile(plan.ingressIP!, started);
+    return this.inProgress(started);
   }
 
   // ---- delete ------------------------------------------------------------------------------
@@ -565,18 +442,18 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   async delete(ref: ServiceRef): Promise<DeleteResult> {
     const key = serviceKeyOf(ref);
     this.snapshots.delete(key);
-    this.candidates.delete(key);
     this.reportedNotices.delete(key);
     this.zoneWaiters.delete(key);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
-    const failures = this.tracker.takeFailures(key);
-    for (const f of failures) this.options.logger.warn({ service: key, failure: f }, 'a delete operation failed; trying again');
+    // A failed delete operation is an error of this reconcile (a Warning Event), tried again after the backoff.
+    const failure = this.tracker.takeFailures(key)[0];
+    if (failure) throw new Error(`GCP failed to ${failure.action} (HTTP ${failure.status}): ${failure.message}`);
     if (running.length > 0) return { state: 'inProgress', retryAfterMs: this.options.pollIntervalMs, reason: running.map((r) => r.description).join('; ') };
 
     const name = loadBalancerName(ref.uid);
     const cluster = this.settings.clusterName;
-    const mine = (d: string | null | undefined) => isOwned(d, cluster, ref.uid);
+    const mine = (d: string | null | undefined) => ownershipMatches(d, cluster, ref.uid);
     const [fr, bs, hc, fw, hcFw, address] = await Promise.all([
       this.api.getForwardingRule(name),
       this.api.getBackendService(name),
@@ -611,23 +488,28 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       await this.startOwned(key, [() => this.api.deleteHealthCheck(name)]);
       return inProgress('deleting the health check');
     }
-    // Phase 4: the shared instance groups, only when no Service uses them any more.
-    const removing = await this.removeUnusedGroups(ref);
-    if (removing) return inProgress('deleting unused instance groups');
+    // The shared instance groups are not this Service's: sweep() deletes them once nobody uses them.
     return { state: 'deleted' };
   }
 
-  /** Deletes the cluster's instance groups when no backend service and no other Service needs them. */
-  private async removeUnusedGroups(ref: ServiceRef): Promise<boolean> {
-    const others = this.ctx?.listServices().filter((d) => d.ref.uid !== ref.uid) ?? [];
-    if (others.length > 0) return false;
+  // ---- garbage collection ------------------------------------------------------------------
+
+  /**
+   * Deletes the cluster's instance groups when no Service wants a load balancer and no backend
+   * service uses them. Each zone's delete is an operation: a later sweep sees it finished.
+   */
+  async sweep(): Promise<void> {
+    await this.pollGroupOperations();
+    await this.removeUnusedGroups();
+  }
+
+  private async removeUnusedGroups(): Promise<void> {
+    if ((this.ctx?.listServices().length ?? 0) > 0) return;
     const [services, groups] = await Promise.all([this.api.listBackendServices(), this.api.findInstanceGroups((n) => n === this.groupName)]);
     const usedZones = new Set(services.flatMap((b) => (b.backends ?? []).filter((x) => lastSegment(x.group) === this.groupName).map((x) => /zones\/([^/]+)\//.exec(x.group ?? '')?.[1])));
-    let started = false;
     for (const g of groups) {
       const zone = lastSegment(g.zone);
-      if (!isOwned(g.description, this.settings.clusterName) || usedZones.has(zone)) continue;
-      started = true;
+      if (!ownershipMatches(g.description, this.settings.clusterName) || usedZones.has(zone)) continue;
       if (!this.tracker.claimZone(zone)) continue;
       try {
         this.tracker.addForZone(zone, await this.api.deleteInstanceGroup(zone, this.groupName));
@@ -637,10 +519,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         if (!isNotFound(error)) throw error;
       }
     }
-    return started;
   }
-
-  // ---- garbage collection ------------------------------------------------------------------
 
   async listOwned(): Promise<ServiceRef[]> {
     const [hcs, bss, frs, addrs, fws] = await Promise.all([

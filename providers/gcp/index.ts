@@ -1,6 +1,6 @@
 // Entry point of the GCP provider (loaded lazily by providers/registry.ts).
 import type { AuthClient } from 'google-auth-library';
-import type { ProviderDeps } from '../registry.js';
+import type { ProviderDeps } from '../provider.js';
 import { ComputeApi } from './computeApi.js';
 import type { GcpConfig } from './config.js';
 import { GcpProvider } from './gcpProvider.js';

@@ -58,8 +58,8 @@ export function parseOwnership(description: string | null | undefined): Ownershi
   }
 }
 
-/** Owned by this cluster and, when `uid` is given, by that Service. */
-export function isOwned(description: string | null | undefined, clusterName: string, uid?: string): boolean {
+/** Its ownership description names this cluster and, when `uid` is given, that Service. */
+export function ownershipMatches(description: string | null | undefined, clusterName: string, uid?: string): boolean {
   const o = parseOwnership(description);
   if (o.cluster !== clusterName) return false;
   return uid === undefined || o.service?.uid === uid;

@@ -97,6 +97,8 @@ export interface GcpObserved {
   failures: OperationFailure[];
   /** True when the Service's own resources come from the last read, not a new one. */
   fromCache?: boolean;
+  /** When this Service's own resources were read afresh (absent for a cached or skipped read). */
+  readAt?: number;
   healthCheck?: ObservedHealthCheck;
   backendService?: ObservedBackendService;
   forwardingRule?: ObservedForwardingRule;

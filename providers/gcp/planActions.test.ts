@@ -111,7 +111,9 @@ describe('planActions', () => {
   });
 
   it('waits while its operations run, and reports a failed one once', () => {
-    expect(planActions({ ...empty(), pendingOperations: ['create health check x'] }, want(), settings, 'k8s-ig--x').waitFor).toBe('create health check x');
+    const waiting = planActions({ ...empty(), pendingOperations: ['create health check x'] }, want(), settings, 'k8s-ig--x');
+    expect(waiting.waiting).toBe('running operations: create health check x');
+    expect(waiting.actions).toEqual([]); // a wait is a plan state, not a step apply would run
     expect(() => planActions({ ...empty(), failures: [{ action: 'reserve address', field: 'spec', status: 403, message: 'Quota exceeded' }] }, want(), settings, 'k8s-ig--x')).toThrow(
       /GCP rejected reserve address \(HTTP 403\): Quota exceeded/,
     );

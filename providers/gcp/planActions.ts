@@ -91,27 +91,28 @@ export interface GcpAction extends PlanAction {
   step?: Step;
 }
 
+/** Why nothing is planned yet: what apply answers inProgress (or, while serving, ready) for. */
+export type GcpWait =
+  /** Operations still run: this Service's own, or (zones) the shared groups' its next steps touch. */
+  | { kind: 'operations'; zones?: string[]; groupsOnly: boolean; servingMeanwhile?: boolean }
+  /** The cached view cannot decide this change: read the Service's resources (and the address list) afresh. */
+  | { kind: 'freshRead'; addresses: boolean };
+
 export interface GcpPlan extends Plan {
   name: string;
   actions: GcpAction[];
-  /** Set when an operation of this Service must finish before anything else is planned. */
-  waitFor?: string;
-  /** The wait is only for a shared instance group's operation, not one of this Service's. */
-  groupWaitOnly?: boolean;
-  /** The zones whose group operations the wait is for. */
-  waitZones?: string[];
+  /** Set together with `waiting`: what the plan waits for. */
+  wait?: GcpWait;
   /** The load balancer's address, when the forwarding rule exists as desired. */
   ingressIP?: string;
   /** True when the plan sees nothing of this Service in Compute yet (a first create). */
   creating: boolean;
   /** The shared-group generation the plan was made from; group steps of an older one are skipped. */
   groupGeneration: number;
-  /** The cached view could not decide this change: apply re-reads and the next round plans it. */
-  refresh?: boolean;
-  /** Also re-list the region's addresses (a loadBalancerIP the cached list does not know). */
-  refreshAddresses?: boolean;
   /** Nodes this load balancer leaves out, and why (apply reports them as a Warning Event). */
   notices?: string[];
+  /** The full read this plan was made from, which apply keeps as the converged view when nothing is left to do. */
+  fullRead?: GcpObserved;
 }
 
 /**
@@ -236,17 +237,19 @@ function chooseAddress(observed: GcpObserved, want: DesiredGcp, settings: GcpSet
   return own ? { ip: own.ip, own: true } : { own: true };
 }
 
-export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer, settings: GcpSettings, groupName: string): GcpPlan {
-  const ref: ServiceRef = desired.ref;
-  const want = desiredGcp(desired, settings);
-  const name = want.name;
-  const creating = !observed.healthCheck && !observed.backendService && !observed.forwardingRule;
-  const failure = observed.failures[0];
-  if (failure) throw new ServiceConfigError(failure.field, `GCP rejected ${failure.action} (HTTP ${failure.status}): ${failure.message}`);
-  if (observed.pendingOperations.length > 0) {
-    const waitFor = observed.pendingOperations.join(', ');
-    return { ref, name, creating, waitFor, groupGeneration: observed.groupGeneration, actions: [{ kind: 'waitForOperations', description: `wait for running operations: ${waitFor}`, mutating: false, phase: 0 }] };
-  }
+/** What every part of the plan reads, and where it adds its steps. */
+interface Planning {
+  observed: GcpObserved;
+  desired: DesiredLoadBalancer;
+  want: DesiredGcp;
+  settings: GcpSettings;
+  name: string;
+  groupName: string;
+  add(phase: number, step: Step, description: string, membershipOnly?: boolean): void;
+}
+
+/** Anything with our name that is not ours stops the plan: only the user can fix that. */
+function refuseForeign({ observed, want, settings, name }: Omit<Planning, 'add'>): void {
   const owned: Array<[string, string, { owned: boolean } | undefined]> = [
     ['health check', name, observed.healthCheck],
     ['backend service', name, observed.backendService],
@@ -257,13 +260,10 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   for (const [what, n, r] of owned) if (r && !r.owned) throw notOwned(what, n, settings);
   const squatter = observed.addresses.find((a) => a.name === name && a.owner !== 'thisService');
   if (squatter && want.requestedIP === undefined) throw notOwned('address', name, settings);
+}
 
-  resolveAddressNames(observed, want, settings);
-  const address = chooseAddress(observed, want, settings);
-  const actions: GcpAction[] = [];
-  const add = (phase: number, step: Step, description: string, membershipOnly = false) =>
-    actions.push({ kind: step.op, description, mutating: true, phase, step, ...(membershipOnly ? { membershipOnly } : {}) });
-
+/** Phases 1-4: immutable resources replaced, our own address released or reserved. Answers whether the rule is replaced. */
+function planReplacementsAndAddress({ observed, want, name, add }: Planning, address: { ip?: string }): { frStale: boolean; bsStale: boolean } {
   const fr = observed.forwardingRule;
   const bs = observed.backendService;
   const bsStale = bs !== undefined && (bs.scheme !== want.scheme || bs.protocol !== want.backendProtocol);
@@ -278,7 +278,6 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     const inUse = ownAddress.users.length > 0 && !(ownAddress.users.length === 1 && ownAddress.users[0] === name && frStale);
     add(inUse ? 7 : 2, { op: 'deleteAddress', name }, `release address ${name} (${ownAddress.ip}): no longer used by this Service`);
   }
-
   // Phase 3: everything that references nothing of ours.
   if (want.requestedIP === undefined && !(ownAddress && keepOwnAddress)) {
     const body: AddressBody = { name, description: want.description, addressType: want.scheme };
@@ -286,6 +285,11 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (want.subnetwork !== undefined) body.subnetwork = want.subnetwork;
     add(ownAddress ? 4 : 3, { op: 'insertAddress', body }, `reserve ${want.scheme.toLowerCase()} address ${name}${want.scheme === 'EXTERNAL' ? ` (${want.networkTier} tier)` : ''}`);
   }
+  return { frStale, bsStale };
+}
+
+/** Phase 3: the health check. */
+function planHealthCheck({ observed, desired, want, name, add }: Planning): void {
   const timing = healthCheckTiming(desired.externalTrafficPolicy);
   const hcBody: HealthCheckBody = { name, description: want.description, type: want.healthCheck.protocol, ...timing };
   if (want.healthCheck.protocol === 'HTTP') hcBody.httpHealthCheck = { port: want.healthCheck.port, requestPath: want.healthCheck.path };
@@ -303,7 +307,10 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
       { op: 'updateHealthCheck', body: hcBody },
       `update health check ${name}: :${observed.healthCheck.port}${observed.healthCheck.path ?? ''} every ${observed.healthCheck.checkIntervalSec ?? '?'}s -> ${hcDesc} every ${timing.checkIntervalSec}s, unhealthy after ${timing.unhealthyThreshold}`,
     );
+}
 
+/** Phase 3: the Service's firewall and the health checkers' one. */
+function planFirewalls({ observed, want, settings, name, add }: Planning): void {
   const targetTags = settings.nodeTags.length > 0 ? [...settings.nodeTags].sort() : undefined;
   const fwBody: FirewallBody = {
     name: serviceFirewallName(name),
@@ -327,15 +334,20 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (!obs) add(3, { op: 'insertFirewall', body }, `create firewall ${body.name} (${what})`);
     else if (!firewallMatches(obs, body)) add(3, { op: 'updateFirewall', body }, `update firewall ${body.name} (${what})`);
   }
+}
 
-  // Others' groups that already hold some nodes are used as they are; ours hold the rest, up to the cap.
+/**
+ * Phases 3-4: the shared instance groups: missing ones created, membership brought to the eligible
+ * nodes. Others' groups that already hold some nodes are used as they are; ours hold the rest, up
+ * to the cap. Answers the zones of our groups and the reused ones, and notices of nodes left out.
+ */
+function planInstanceGroups({ observed, want, settings, groupName, add }: Planning): { zones: string[]; reused: Array<{ zone: string; name: string }>; notices: string[] } {
   const { reused, remaining } = reuseExternalGroups(observed.externalGroups, want.groups);
   const notices: string[] = [];
   if (want.otherSubnetNodes.length > 0)
     notices.push(`nodes ${want.otherSubnetNodes.join(', ')} are on another subnet than ${settings.subnetwork ?? ''} (label ${NODE_SUBNET_LABEL}) and get no traffic from this load balancer`);
   const ourGroups = remaining.map((g) => capGroup(g, observed.groups.find((o) => o.zone === g.zone)?.instances ?? [], notices));
 
-  // The shared instance groups: create missing ones, then bring their membership to the eligible nodes.
   for (const g of ourGroups) {
     const have = observed.groups.find((o) => o.zone === g.zone);
     if (!have) {
@@ -354,10 +366,13 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (extra.length > 0)
       add(4, { op: 'removeInstances', zone: have.zone, instances: extra.map((i) => `projects/${settings.project}/zones/${have.zone}/instances/${i}`) }, `remove ${extra.join(', ')} from ${groupName} in ${have.zone}`, true);
   }
+  return { zones: ourGroups.map((g) => g.zone), reused, notices };
+}
 
-  // Phase 5: the backend service, over the groups of every zone with eligible nodes, once their
-  // membership operations are done.
-  const zones = ourGroups.map((g) => g.zone);
+/** Phase 5: the backend service, over the groups of every zone with eligible nodes, once their membership operations are done. */
+function planBackendService({ observed, want, settings, name, groupName, add }: Planning, groups: { zones: string[]; reused: Array<{ zone: string; name: string }> }, bsStale: boolean): void {
+  const bs = observed.backendService;
+  const { zones, reused } = groups;
   const backendGroups = [...zones.map((z) => `${z}/${groupName}`), ...reused.map((g) => `${g.zone}/${g.name}`)].sort();
   const bsBody: BackendServiceBody = {
     name,
@@ -389,8 +404,11 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     if (!sameList(bs.groups, backendGroups)) changes.push(`groups ${bs.groups.join(', ') || 'none'} -> ${backendGroups.join(', ') || 'none'}`);
     if (changes.length > 0) add(5, { op: 'updateBackendService', body: bsBody }, `update backend service ${name}: ${changes.join('; ')}`, zonesOnly);
   }
+}
 
-  // Phase 6: the forwarding rule, once its backend service and address exist.
+/** Phase 6: the forwarding rule, once its backend service and address exist; global access patched in place. */
+function planForwardingRule({ observed, want, settings, name, add }: Planning, address: { ip?: string; own: boolean }, frStale: boolean): void {
+  const fr = observed.forwardingRule;
   if (!fr || frStale) {
     const body: ForwardingRuleBody = {
       name,
@@ -416,14 +434,41 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   // Global access is one of the few fields a forwarding rule lets a patch change (compute.proto).
   if (fr && !frStale && want.scheme === 'INTERNAL' && (fr.allowGlobalAccess ?? false) !== want.allowGlobalAccess)
     add(6, { op: 'patchForwardingRule', name, allowGlobalAccess: want.allowGlobalAccess }, `${want.allowGlobalAccess ? 'allow' : 'stop'} global access to forwarding rule ${name}`);
+}
+
+export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer, settings: GcpSettings, groupName: string): GcpPlan {
+  const ref: ServiceRef = desired.ref;
+  const want = desiredGcp(desired, settings);
+  const name = want.name;
+  const creating = !observed.healthCheck && !observed.backendService && !observed.forwardingRule;
+  const failure = observed.failures[0];
+  if (failure) throw new ServiceConfigError(failure.field, `GCP rejected ${failure.action} (HTTP ${failure.status}): ${failure.message}`);
+  if (observed.pendingOperations.length > 0) {
+    const waiting = `running operations: ${observed.pendingOperations.join(', ')}`;
+    return { ref, name, creating, waiting, wait: { kind: 'operations', groupsOnly: false }, groupGeneration: observed.groupGeneration, actions: [] };
+  }
+  refuseForeign({ observed, desired, want, settings, name, groupName });
+  resolveAddressNames(observed, want, settings);
+  const address = chooseAddress(observed, want, settings);
+  const actions: GcpAction[] = [];
+  const add = (phase: number, step: Step, description: string, membershipOnly = false) =>
+    actions.push({ kind: step.op, description, mutating: true, phase, step, ...(membershipOnly ? { membershipOnly } : {}) });
+  const planning: Planning = { observed, desired, want, settings, name, groupName, add };
+
+  const { frStale, bsStale } = planReplacementsAndAddress(planning, address);
+  planHealthCheck(planning);
+  planFirewalls(planning);
+  const groups = planInstanceGroups(planning);
+  planBackendService(planning, groups, bsStale);
+  planForwardingRule(planning, address, frStale);
 
   const plan: GcpPlan = { ref, name, creating, groupGeneration: observed.groupGeneration, actions: actions.sort((a, b) => a.phase - b.phase) };
-  if (notices.length > 0) plan.notices = notices;
+  if (groups.notices.length > 0) plan.notices = groups.notices;
+  const fr = observed.forwardingRule;
   if (fr && !frStale) plan.ingressIP = fr.ip;
   return plan;
 }
 
-/** The steps apply runs now: those of the first phase that has any. */
 export function currentPhase(plan: GcpPlan): GcpAction[] {
   const mutating = plan.actions.filter((a) => a.mutating && a.step);
   if (mutating.length === 0) return [];

@@ -20,8 +20,8 @@ import {
   type Provider,
   type ProviderContext,
   type ServiceRef,
+  type ProviderDeps,
 } from '../provider.js';
-import type { ProviderDeps } from '../registry.js';
 import { compilePools, type AddressPool } from './addressPools.js';
 import { Allocator, type Assignment } from './allocator.js';
 import type { MetalConfig } from './config.js';

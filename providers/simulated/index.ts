@@ -1,7 +1,7 @@
 // Entry point the provider registry loads: a SimulatedProvider, plus the TCP forwarder when the
 // configuration asks for real traffic (the playground).
-import type { ProviderConfig } from '../../src/config/schema.js';
-import type { ProviderDeps } from '../registry.js';
+import type { ProviderDeps } from '../provider.js';
+import type { SimulatedConfig } from './config.js';
 import type { SimulatedCloud } from './cloud.js';
 import { SimulatedProvider } from './provider.js';
 import { TcpForwarder } from './tcpForwarder.js';
@@ -12,7 +12,7 @@ export { TcpForwarder } from './tcpForwarder.js';
 export { NodePortBackends } from './nodePortBackends.js';
 export type { SimulatedConfig } from './config.js';
 
-type SimulatedEntry = Extract<ProviderConfig, { type: 'simulated' }>;
+type SimulatedEntry = SimulatedConfig;
 
 /** A provider whose cloud is shared if given; with forwardTcp it also forwards real traffic. */
 export class ForwardingSimulatedProvider extends SimulatedProvider {

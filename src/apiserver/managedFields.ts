@@ -6,6 +6,7 @@ import { applyListType, defaultedKeys } from './applyListTypes.js';
 import type { SchemaNode } from './customResourceVersion.js';
 import { deepEqual } from './deepEqual.js';
 import type { KubeObject } from './objectStore.js';
+import { isJsonObject } from './jsonObject.js';
 
 export type FieldPath = string[];
 export type FieldSet = Set<string>;
@@ -29,7 +30,6 @@ export interface FieldScope {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const ownedMetadata = ['labels', 'annotations', 'finalizers', 'ownerReferences'];
 
 function keyOf(item: Obj, keys: string[], path: string): string {
@@ -40,7 +40,7 @@ function keyOf(item: Obj, keys: string[], path: string): string {
 }
 
 function walk(scope: FieldScope, value: unknown, path: FieldPath, dotted: string, out: FieldSet): void {
-  if (isObj(value)) {
+  if (isJsonObject(value)) {
     const keys = Object.keys(value);
     if (keys.length === 0 && path.length > 0) out.add(JSON.stringify(path));
     for (const k of keys) walk(scope, value[k], [...path, `f:${k}`], dotted ? `${dotted}.${k}` : k, out);
@@ -50,7 +50,7 @@ function walk(scope: FieldScope, value: unknown, path: FieldPath, dotted: string
     const type = applyListType(scope.storage, scope.schema, dotted);
     if (type.kind === 'set') {
       for (const v of value) out.add(JSON.stringify([...path, `v:${JSON.stringify(v)}`]));
-    } else if (type.kind === 'map' && value.every(isObj)) {
+    } else if (type.kind === 'map' && value.every(isJsonObject)) {
       for (const item of value as Obj[]) {
         const at = [...path, keyOf(item, type.keys, dotted)];
         out.add(JSON.stringify([...at, '.']));
@@ -70,7 +70,7 @@ export function fieldSetOf(scope: FieldScope, obj: KubeObject | Obj): FieldSet {
     if (k === 'apiVersion' || k === 'kind') continue;
     if (status !== (k === 'status') && (status || scope.hasStatus)) continue;
     if (k === 'metadata') {
-      if (!isObj(v)) continue;
+      if (!isJsonObject(v)) continue;
       for (const m of ownedMetadata) if (Object.hasOwn(v, m)) walk(scope, v[m], ['f:metadata', `f:${m}`], `metadata.${m}`, out);
       continue;
     }
@@ -94,7 +94,7 @@ export function toFieldsV1(set: FieldSet): Record<string, unknown> {
 export function fromFieldsV1(fields: unknown): FieldSet {
   const out: FieldSet = new Set();
   const visit = (node: unknown, path: FieldPath): void => {
-    if (!isObj(node)) return;
+    if (!isJsonObject(node)) return;
     const keys = Object.keys(node);
     if (keys.length === 0 && path.length > 0) out.add(JSON.stringify(path));
     for (const k of keys) {
@@ -113,7 +113,7 @@ function matchItem(list: unknown[], el: string, dotted: string): number {
   }
   const want = JSON.parse(el.slice(2)) as Obj;
   const defaults = defaultedKeys(dotted);
-  return list.findIndex((x) => isObj(x) && Object.entries(want).every(([k, v]) => deepEqual(Object.hasOwn(x, k) ? x[k] : defaults[k], v)));
+  return list.findIndex((x) => isJsonObject(x) && Object.entries(want).every(([k, v]) => deepEqual(Object.hasOwn(x, k) ? x[k] : defaults[k], v)));
 }
 
 /** The parent container and the step to the value at `path` (undefined when absent). */
@@ -124,7 +124,7 @@ function locate(obj: unknown, path: FieldPath): { parent: Obj | unknown[]; step:
     const el = path[i]!;
     let step: string | number;
     if (el.startsWith('f:')) {
-      if (!isObj(cur) || !Object.hasOwn(cur, el.slice(2))) return undefined;
+      if (!isJsonObject(cur) || !Object.hasOwn(cur, el.slice(2))) return undefined;
       step = el.slice(2);
       dotted = dotted ? `${dotted}.${step}` : step;
     } else if (el.startsWith('k:') || el.startsWith('v:')) {

@@ -2,14 +2,12 @@
 // Keys are read and written as own properties only (see ownProperties.ts).
 import type { Json } from './jsonPatch.js';
 import { ownValue, setOwn } from './ownProperties.js';
+import { isJsonObject } from './jsonObject.js';
 
-function isObject(v: Json | undefined): v is { [key: string]: Json } {
-  return v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
-}
 
 export function applyMergePatch(target: Json | undefined, patch: Json): Json {
-  if (!isObject(patch)) return structuredClone(patch);
-  const out: { [key: string]: Json } = isObject(target) ? { ...target } : {};
+  if (!isJsonObject<Json>(patch)) return structuredClone(patch);
+  const out: { [key: string]: Json } = isJsonObject<Json>(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
     else setOwn(out, key, applyMergePatch(ownValue(out, key), value));

@@ -36,6 +36,7 @@ import type { ServiceSpec } from './serviceDefaults.js';
 import { validateServiceStatus } from './serviceValidation.js';
 import { applyStrategicMergePatch } from './strategicMergePatch.js';
 import { normalizeTimes } from './timeFields.js';
+import { isJsonObject } from './jsonObject.js';
 
 export interface Scope {
   def: ResourceDefinition;
@@ -95,9 +96,6 @@ function applyConflict(def: ResourceDefinition, name: string, conflicts: ApplyCo
 
 const generateNameChars = 'bcdfghjklmnpqrstvwxz2456789';
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** RFC 3339 with second precision, as metav1.Time serializes. */
 export function kubeTime(d: Date): string {
@@ -228,7 +226,7 @@ export class ResourceOperations {
   }
 
   private parseBody(scope: Scope, body: unknown): KubeObject {
-    if (!isPlainObject(body)) throw badRequest('the body of the request must be a JSON object');
+    if (!isJsonObject(body)) throw badRequest('the body of the request must be a JSON object');
     const def = scope.def;
     const expected = apiVersionOf(def);
     if (body.apiVersion !== undefined && body.apiVersion !== expected) {
@@ -237,7 +235,7 @@ export class ResourceOperations {
     if (body.kind !== undefined && body.kind !== def.kind) {
       throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${def.kind}) for this URL`);
     }
-    if (body.metadata !== undefined && !isPlainObject(body.metadata)) throw badRequest('metadata must be an object');
+    if (body.metadata !== undefined && !isJsonObject(body.metadata)) throw badRequest('metadata must be an object');
     const obj = structuredClone(body) as KubeObject;
     obj.apiVersion = expected;
     obj.kind = def.kind;
@@ -466,17 +464,17 @@ export class ResourceOperations {
       else if (type === 'strategic' && def.custom) {
         throw unsupportedMediaType('application/strategic-merge-patch+json', ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
       } else if (type === 'merge') {
-        if (!isPlainObject(patchBody)) throw new PatchError('a merge patch must be a JSON object');
+        if (!isJsonObject(patchBody)) throw new PatchError('a merge patch must be a JSON object');
         patched = applyMergePatch(current, patchBody as Json);
       } else patched = applyStrategicMergePatch(def.storage, current, patchBody as Json);
     } catch (e) {
       if (e instanceof PatchError) throw invalidError(def.group, def.kind, name, [invalidValue('patch', JSON.stringify(patchBody).slice(0, 200), e.message)]);
       throw e;
     }
-    if (!isPlainObject(patched)) throw invalidError(def.group, def.kind, name, [invalidValue('patch', '', 'the patched document is not an object')]);
+    if (!isJsonObject(patched)) throw invalidError(def.group, def.kind, name, [invalidValue('patch', '', 'the patched document is not an object')]);
     inspect?.(patched as Record<string, unknown>);
     const meta = (patched as Record<string, unknown>).metadata;
-    if (isPlainObject(meta) && meta.name !== undefined && meta.name !== name) {
+    if (isJsonObject(meta) && meta.name !== undefined && meta.name !== name) {
       throw badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
     }
     return this.write(scope, this.parseBody(scope, patched), dryRun, options);
@@ -493,7 +491,7 @@ export class ResourceOperations {
         causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }],
       });
     }
-    if (!isPlainObject(body)) throw badRequest('the body of an apply patch must be an object');
+    if (!isJsonObject(body)) throw badRequest('the body of an apply patch must be an object');
     for (const field of ['apiVersion', 'kind'] as const) {
       if (typeof body[field] !== 'string' || body[field] === '') throw badRequest(`invalid object type: ${field} must be set in an apply configuration`);
     }

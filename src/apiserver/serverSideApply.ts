@@ -22,9 +22,9 @@ import {
   type ManagedFieldsEntry,
 } from './managedFields.js';
 import type { KubeObject } from './objectStore.js';
+import { isJsonObject } from './jsonObject.js';
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export interface ApplyConflict {
   manager: string;
@@ -46,8 +46,8 @@ export function describePath(encoded: string): string {
 }
 
 function mergeInto(scope: FieldScope, live: unknown, config: unknown, dotted: string): unknown {
-  if (isObj(config)) {
-    const out: Obj = isObj(live) ? { ...live } : {};
+  if (isJsonObject(config)) {
+    const out: Obj = isJsonObject(live) ? { ...live } : {};
     for (const [k, v] of Object.entries(config)) {
       const child = dotted ? `${dotted}.${k}` : k;
       Object.defineProperty(out, k, { value: mergeInto(scope, Object.hasOwn(out, k) ? out[k] : undefined, v, child), enumerable: true, writable: true, configurable: true });
@@ -59,7 +59,7 @@ function mergeInto(scope: FieldScope, live: unknown, config: unknown, dotted: st
     if (type.kind === 'set') return [...live, ...config.filter((v) => !live.some((l) => deepEqual(l, v)))];
     if (type.kind === 'map') {
       const defaults = defaultedKeys(dotted);
-      const keyOf = (item: unknown): string => JSON.stringify(type.keys.map((k) => (isObj(item) && Object.hasOwn(item, k) ? item[k] : defaults[k])));
+      const keyOf = (item: unknown): string => JSON.stringify(type.keys.map((k) => (isJsonObject(item) && Object.hasOwn(item, k) ? item[k] : defaults[k])));
       const out = [...live];
       for (const item of config) {
         const at = out.findIndex((l) => keyOf(l) === keyOf(item));

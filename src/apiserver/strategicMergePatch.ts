@@ -5,20 +5,18 @@
 import { PatchError, type Json } from './jsonPatch.js';
 import { ownValue, setOwn } from './ownProperties.js';
 import { listStrategy } from './strategicMergeSchema.js';
+import { isJsonObject } from './jsonObject.js';
 
 type JsonObject = { [key: string]: Json };
 
-function isObject(v: Json | undefined): v is JsonObject {
-  return v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
-}
 
 function join(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 
 function stripDirectives(value: Json): Json {
-  if (Array.isArray(value)) return value.filter((v) => !(isObject(v) && v.$patch !== undefined && Object.keys(v).length === 1)).map(stripDirectives);
-  if (!isObject(value)) return value;
+  if (Array.isArray(value)) return value.filter((v) => !(isJsonObject<Json>(v) && v.$patch !== undefined && Object.keys(v).length === 1)).map(stripDirectives);
+  if (!isJsonObject<Json>(value)) return value;
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(value)) {
     if (k.startsWith('$')) continue;
@@ -28,13 +26,13 @@ function stripDirectives(value: Json): Json {
 }
 
 function mergeKeyed(storage: string, path: string, key: string, original: Json[], patch: Json[]): Json[] {
-  if (patch.some((p) => isObject(p) && p.$patch === 'replace')) return stripDirectives(patch) as Json[];
+  if (patch.some((p) => isJsonObject<Json>(p) && p.$patch === 'replace')) return stripDirectives(patch) as Json[];
   const out = original.map((o) => structuredClone(o));
   for (const item of patch) {
-    if (!isObject(item)) throw new PatchError(`${path}: expected a list of objects merged by "${key}"`);
+    if (!isJsonObject<Json>(item)) throw new PatchError(`${path}: expected a list of objects merged by "${key}"`);
     const id = item[key];
     if (id === undefined) throw new PatchError(`${path}: map is missing the merge key "${key}"`);
-    const at = out.findIndex((o) => isObject(o) && o[key] === id);
+    const at = out.findIndex((o) => isJsonObject<Json>(o) && o[key] === id);
     if (item.$patch === 'delete') {
       if (at >= 0) out.splice(at, 1);
       continue;
@@ -46,14 +44,14 @@ function mergeKeyed(storage: string, path: string, key: string, original: Json[]
 }
 
 function mergePrimitives(original: Json[], patch: Json[]): Json[] {
-  if (patch.some((p) => isObject(p) && p.$patch === 'replace')) return stripDirectives(patch) as Json[];
+  if (patch.some((p) => isJsonObject<Json>(p) && p.$patch === 'replace')) return stripDirectives(patch) as Json[];
   const out = [...original];
   for (const v of patch) if (!out.some((o) => o === v)) out.push(v);
   return out;
 }
 
 function reorder(list: Json[], order: Json[], key: string | undefined): Json[] {
-  const idOf = (v: Json): Json | undefined => (key && isObject(v) ? v[key] : v);
+  const idOf = (v: Json): Json | undefined => (key && isJsonObject<Json>(v) ? v[key] : v);
   const rank = new Map<unknown, number>();
   order.forEach((o, i) => rank.set(idOf(o), i));
   const ranked = list.filter((v) => rank.has(idOf(v))).sort((a, b) => rank.get(idOf(a))! - rank.get(idOf(b))!);
@@ -90,10 +88,10 @@ function mergeObject(storage: string, path: string, original: JsonObject, patch:
     const childPath = join(path, k);
     if (v === null) {
       delete out[k];
-    } else if (isObject(v)) {
+    } else if (isJsonObject<Json>(v)) {
       const current = ownValue(out, k);
       if (v.$patch === 'delete') delete out[k];
-      else setOwn(out, k, mergeObject(storage, childPath, isObject(current) ? current : {}, v));
+      else setOwn(out, k, mergeObject(storage, childPath, isJsonObject<Json>(current) ? current : {}, v));
     } else if (Array.isArray(v)) {
       const strategy = listStrategy(storage, childPath);
       const existing = ownValue(out, k);
@@ -116,7 +114,7 @@ function mergeObject(storage: string, path: string, original: JsonObject, patch:
 
 /** Apply a strategic merge patch for an object kept in `storage` (selects the list merge keys). */
 export function applyStrategicMergePatch(storage: string, original: Json, patch: Json): Json {
-  if (!isObject(patch)) throw new PatchError('a strategic merge patch must be a JSON object');
-  if (!isObject(original)) throw new PatchError('the object to patch is not a JSON object');
+  if (!isJsonObject<Json>(patch)) throw new PatchError('a strategic merge patch must be a JSON object');
+  if (!isJsonObject<Json>(original)) throw new PatchError('the object to patch is not a JSON object');
   return mergeObject(storage, '', original, patch);
 }

@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { ConfigError, configFileSetting, loadConfig, providerSetting, regionSetting, settings } from '../config/load.js';
 import type { ControllerConfig } from '../config/schema.js';
-import { runController } from '../controller/runController.js';
+import { runController } from './runController.js';
 import { createLogger } from '../observability/logger.js';
 import { checkApiServer, explainListenFailure, failFast, loadKubeConfigOrFail } from './startupChecks.js';
 

@@ -3,12 +3,12 @@
 import type { KubeConfig, V1Service } from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { Registry } from 'prom-client';
-import { ServiceConfigError, serviceKey, type Provider } from '../../providers/provider.js';
-import { createProvider as createRegisteredProvider, type ProviderDeps } from '../../providers/registry.js';
+import { ServiceConfigError, serviceKey, type PlanAction, type Provider, type ProviderDeps } from '../../providers/provider.js';
+import { createProvider as createRegisteredProvider } from '../../providers/registry.js';
 import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
 import type { KubeWriter, ProviderRuntime } from '../controller/ports.js';
 import { Reconciler } from '../controller/reconcile.js';
-import { createProviderRuntimes } from '../controller/runController.js';
+import { createProviderRuntimes } from './providerRuntimes.js';
 import { servedServices } from '../controller/servedServices.js';
 import { concernsUs, serviceRefOf, wantedSlot } from '../controller/serviceSelection.js';
 import { ClusterCache } from '../kube/clusterCache.js';
@@ -63,9 +63,13 @@ async function planOne(service: V1Service, reconciler: Reconciler, slots: readon
   if (!slot) return [`${key}: would delete its load balancer and remove the finalizer (no longer a LoadBalancer Service of ours)`];
   try {
     const plan = await reconciler.planFor(service, slot);
+    if (plan.waiting) return [`${key} (${slot.id}): waiting for ${plan.waiting}; nothing changes until then`];
     const changes = plan.actions.filter((a) => a.mutating);
     const head = `${key} (${slot.id}): ${changes.length === 0 ? 'up to date' : `${changes.length} change${changes.length === 1 ? '' : 's'}`}`;
-    return [head, ...plan.actions.map((a) => `  ${a.mutating ? (a.membershipOnly ? '~' : '+') : ' '} ${a.kind}: ${a.description}`)];
+    // A phased provider's apply runs the first phase now; later ones follow on later reconciles.
+    const firstPhase = Math.min(...changes.map((a) => a.phase ?? 0));
+    const later = (a: PlanAction) => (a.mutating && a.phase !== undefined && a.phase > firstPhase ? ' (once the steps before it finished)' : '');
+    return [head, ...plan.actions.map((a) => `  ${a.mutating ? (a.membershipOnly ? '~' : '+') : ' '} ${a.kind}: ${a.description}${later(a)}`)];
   } catch (error) {
     const message = error instanceof ServiceConfigError ? `invalid: ${error.message}` : `error: ${error instanceof Error ? error.message : String(error)}`;
     return [`${key} (${slot.id}): ${message}`];

@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { NodePortBackends } from '../../providers/simulated/nodePortBackends.js';
 import { startApiServer, type ApiServerHandle } from '../apiserver/index.js';
 import { controllerConfigSchema } from '../config/schema.js';
-import { runController, type RunningController } from '../controller/runController.js';
+import { runController, type RunningController } from './runController.js';
 import { startInformer } from '../kube/informers.js';
 import { kubeConfigFromText } from '../kube/kubeConfigText.js';
 import { withSharedConnections } from '../kube/sharedConnections.js';

@@ -1,6 +1,7 @@
 // Garbage collection of leaked load balancers: whatever a provider says this cluster owns, for a
 // Service that no longer exists (or exists under a new uid), is deleted. Anything a Service still
-// claims (even one we are cleaning up through its finalizer) is left to reconcile.
+// claims (even one we are cleaning up through its finalizer) is left to reconcile. Then each
+// provider's sweep() removes leftovers no single Service owns.
 import type { ServiceRef } from '../../providers/provider.js';
 import type { ClusterView, ProviderRuntime } from './ports.js';
 import { hasCleanupFinalizer, wantedSlot } from './serviceSelection.js';
@@ -62,6 +63,12 @@ export async function collectGarbage(view: Pick<ClusterView, 'service'>, slots: 
       } catch (error) {
         onError(orphan, error);
       }
+    }
+    // Leftovers no Service owns go last, once the orphans' own resources are gone.
+    try {
+      await slot.provider.sweep?.();
+    } catch (error) {
+      onError(undefined, error);
     }
   }
   return deleted;

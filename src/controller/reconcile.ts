@@ -22,7 +22,8 @@ import { concernsUs, hasCleanupFinalizer, isBeingDeleted, serviceRefOf, slotForC
 import { validateAgainstCapabilities } from './validateService.js';
 
 export type Outcome =
-  | { kind: 'done'; action: 'none' | 'ensured' | 'updated' | 'deleted' | 'unchanged' }
+  /** recheckAfterMs: the load balancer serves, but the provider is still settling a change (look again then). */
+  | { kind: 'done'; action: 'none' | 'ensured' | 'updated' | 'deleted' | 'unchanged'; recheckAfterMs?: number }
   | { kind: 'retryAfter'; ms: number; reason: string }
   | { kind: 'failed'; error: unknown; configError: boolean };
 
@@ -175,15 +176,16 @@ export class Reconciler {
       } else {
         this.unavailable.delete(key);
       }
+      const recheck = result.settling ? { recheckAfterMs: result.settling.retryAfterMs } : {};
       if (this.ensuring.delete(key)) {
         this.deps.kube.event(service, 'Normal', Reasons.Ensured, 'Ensured load balancer');
-        return { kind: 'done', action: 'ensured' };
+        return { kind: 'done', action: 'ensured', ...recheck };
       }
       if (membershipOnly) {
         this.deps.kube.event(service, 'Normal', Reasons.Updated, `Updated load balancer with new hosts (${this.targetsFor(slot).length} nodes)`);
-        return { kind: 'done', action: 'updated' };
+        return { kind: 'done', action: 'updated', ...recheck };
       }
-      return { kind: 'done', action: 'unchanged' };
+      return { kind: 'done', action: 'unchanged', ...recheck };
     }
   }
 

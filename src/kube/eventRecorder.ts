@@ -6,7 +6,10 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 
 export interface EventRecorderOptions {
+  /** source.component (what kubectl shows as FROM). */
   component: string;
+  /** reportingComponent; the component when not given. */
+  reportingComponent?: string;
   host: string;
   logger: Logger;
 }
@@ -101,7 +104,7 @@ export class EventRecorder {
       firstTimestamp: now,
       lastTimestamp: now,
       source: { component: this.options.component, host: this.options.host },
-      reportingComponent: this.options.component,
+      reportingComponent: this.options.reportingComponent ?? this.options.component,
       reportingInstance: this.options.host,
     };
     await this.core.createNamespacedEvent({ namespace, body });

@@ -23,6 +23,8 @@ export interface RunningInformer<T extends KubernetesObject> {
 
 export interface InformerOptions {
   logger: Logger;
+  /** Watch only objects with these labels (e.g. the speakers' Leases). */
+  labelSelector?: string;
   restartMinMs?: number;
   restartMaxMs?: number;
 }
@@ -56,7 +58,7 @@ export function startInformer<T extends KubernetesObject>(
   handlers: InformerHandlers<T>,
   options: InformerOptions,
 ): RunningInformer<T> {
-  const informer = makeInformer<T>(kubeConfig, path, list);
+  const informer = makeInformer<T>(kubeConfig, path, list, options.labelSelector);
   const minMs = options.restartMinMs ?? 250;
   const maxMs = options.restartMaxMs ?? 10_000;
   let stopped = false;

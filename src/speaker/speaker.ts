@@ -24,18 +24,16 @@ import {
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
-  makeInformer,
   setHeaderOptions,
   V1MicroTime,
-  type Informer,
   type KubernetesObject,
-  type ObjectCache,
   type V1Lease,
   type V1Node,
   type V1Service,
 } from '@kubernetes/client-node';
 import { ANNOUNCING_NODE_ANNOTATION, endpointNodesOf } from '../controller/ourAnnotations.js';
-import { listInPages } from '../kube/informers.js';
+import { EventRecorder } from '../kube/eventRecorder.js';
+import { listInPages, startInformer, type InformerHandlers, type RunningInformer } from '../kube/informers.js';
 import { trimNode, trimServiceForSpeaker } from '../kube/objectTrimming.js';
 import { wantedSlot, type ProviderSlot } from '../controller/serviceSelection.js';
 import type { Logger } from '../observability/logger.js';
@@ -83,7 +81,6 @@ export interface SpeakerOptions {
   handoverTimeoutMs?: number;
 }
 
-type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 export function speakerLeaseName(node: string): string {
   return `speaker-${node}`;
@@ -97,11 +94,13 @@ function errorCode(error: unknown): number | undefined {
 export class Speaker {
   private readonly core: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
+  /** nodeAssigned Events, written as the controller writes its own (repeats aggregated, best effort). */
+  private readonly events: EventRecorder;
   private readonly renewIntervalMs: number;
   private readonly lapseMs: number;
   private readonly refreshIntervalMs: number;
   private readonly announcer: Announcer;
-  private informers: { leases: Watched<V1Lease>; nodes: Watched<V1Node>; services: Watched<V1Service> } | undefined;
+  private informers: { leases: RunningInformer<V1Lease>; nodes: RunningInformer<V1Node>; services: RunningInformer<V1Service> } | undefined;
   private readonly renewals = new RenewalObserver();
   private lastOwnRenewal = 0;
   private leaseResourceVersion: string | undefined;
@@ -138,6 +137,7 @@ export class Speaker {
   constructor(private readonly options: SpeakerOptions) {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.coordination = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.events = new EventRecorder(this.core, { component: 'kube-lb-provisioner-speaker', reportingComponent: 'kube-lb-provisioner.io/speaker', host: options.nodeName, logger: options.logger });
     this.renewIntervalMs = options.renewIntervalMs ?? 1000;
     this.lapseMs = options.lapseMs ?? 1500;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 500;
@@ -152,31 +152,28 @@ export class Speaker {
   async start(): Promise<void> {
     const kc = this.options.kubeConfig;
     const ns = this.options.namespace;
-    this.informers = {
-      leases: makeInformer(kc, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, () => this.coordination.listNamespacedLease({ namespace: ns, labelSelector: SPEAKER_LEASE_LABEL }), SPEAKER_LEASE_LABEL),
-      nodes: makeInformer(kc, '/api/v1/nodes', () => listInPages((page) => this.core.listNode(page), trimNode)),
-      services: makeInformer(kc, '/api/v1/services', () => listInPages((page) => this.core.listServiceForAllNamespaces(page), trimServiceForSpeaker)),
+    // Every change is counted and evaluated; Nodes and Services are trimmed in place first (see
+    // objectTrimming.ts): Nodes carry kilobytes of images and conditions, every object its
+    // managedFields. A failed watch restarts with backoff (startInformer), as the controller's do.
+    const handlers = <T extends KubernetesObject>(name: string, trim?: (obj: T) => void): InformerHandlers<T> => {
+      const changed = () => {
+        this.options.onWatchEvent?.(name);
+        this.evaluateSoon();
+      };
+      return { ...(trim ? { trim } : {}), add: changed, update: changed, delete: changed };
     };
-    // Trimmed in place before anything reads them (see objectTrimming.ts): Nodes carry kilobytes of
-    // images and conditions, every object its managedFields.
-    for (const verb of ['add', 'update'] as const) {
-      this.informers.nodes.on(verb, trimNode);
-      this.informers.services.on(verb, trimServiceForSpeaker);
-    }
-    for (const [name, informer] of Object.entries(this.informers) as [string, Watched<KubernetesObject>][]) {
-      for (const verb of ['add', 'update', 'delete'] as const) {
-        informer.on(verb, () => {
-          this.options.onWatchEvent?.(name);
-          this.evaluateSoon();
-        });
-      }
-      informer.on('error', (error: unknown) => {
-        if (this.stopped) return;
-        this.options.logger.warn({ err: error, informer: name }, 'speaker: watch failed, restarting');
-        setTimeout(() => void informer.start().catch(() => undefined), 500);
-      });
-    }
-    await Promise.all(Object.values(this.informers).map((i: Watched<KubernetesObject>) => i.start()));
+    const logger = this.options.logger;
+    this.informers = {
+      leases: startInformer<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, () => this.coordination.listNamespacedLease({ namespace: ns, labelSelector: SPEAKER_LEASE_LABEL }), handlers('leases'), {
+        logger,
+        labelSelector: SPEAKER_LEASE_LABEL,
+      }),
+      nodes: startInformer<V1Node>(kc, '/api/v1/nodes', () => listInPages((page) => this.core.listNode(page), trimNode), handlers('nodes', trimNode), { logger }),
+      services: startInformer<V1Service>(kc, '/api/v1/services', () => listInPages((page) => this.core.listServiceForAllNamespaces(page), trimServiceForSpeaker), handlers('services', trimServiceForSpeaker), {
+        logger,
+      }),
+    };
+    await Promise.all(Object.values(this.informers).map((i: RunningInformer<KubernetesObject>) => i.waitForSync()));
     this.synced = true;
     await this.startLiveness();
     // Before the first renewal: a node that cannot announce never shows up as a live speaker.
@@ -206,9 +203,10 @@ export class Speaker {
     this.liveness?.stop();
     for (const t of this.timers) clearInterval(t);
     if (this.lapseTimer) clearTimeout(this.lapseTimer);
-    await Promise.all(Object.values(this.informers ?? {}).map((i: Watched<KubernetesObject>) => i.stop().catch(() => undefined)));
+    await Promise.all(Object.values(this.informers ?? {}).map((i: RunningInformer<KubernetesObject>) => i.stop().catch(() => undefined)));
     await this.converging;
     await this.reporting;
+    await this.events.flush();
     if (!release) return;
     await this.announcer.releaseAll();
     this.options.metrics?.announcedAddresses.set(0);
@@ -318,7 +316,7 @@ export class Speaker {
 
   private leaseView(now: number): SpeakerLease[] {
     const leases = this.renewals.observe(
-      this.informers!.leases.list(this.options.namespace).flatMap((l) => (l.spec?.holderIdentity ? [{ node: l.spec.holderIdentity, renewTime: l.spec.renewTime }] : [])),
+      this.informers!.leases.cache.list(this.options.namespace).flatMap((l) => (l.spec?.holderIdentity ? [{ node: l.spec.holderIdentity, renewTime: l.spec.renewTime }] : [])),
       now,
     );
     // Our own liveness is what we know of our renewals, not what the watch echoed back.
@@ -328,13 +326,13 @@ export class Speaker {
   }
 
   private nodeView(): NodeState[] {
-    return this.informers!.nodes.list().map(nodeState);
+    return this.informers!.nodes.cache.list().map(nodeState);
   }
 
   /** Served Services with addresses. Local ones carry the endpoint nodes the controller publishes. */
   private serviceView(): AnnouncedService[] {
     const out: AnnouncedService[] = [];
-    for (const svc of this.informers!.services.list()) {
+    for (const svc of this.informers!.services.cache.list()) {
       if (!wantedSlot(svc, this.slots) || !svc.spec) continue;
       const ips = (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ip && i.ipMode !== 'Proxy').map((i) => i.ip!);
       if (ips.length === 0) continue;
@@ -517,7 +515,7 @@ export class Speaker {
   private updatePeers(): void {
     if (!this.liveness || !this.informers) return;
     const peers = new Map<string, string>();
-    for (const node of this.informers.nodes.list()) {
+    for (const node of this.informers.nodes.cache.list()) {
       const name = node.metadata?.name;
       const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
       if (name && ip && name !== this.options.nodeName) peers.set(name, ip);
@@ -561,7 +559,7 @@ export class Speaker {
 
   private async report(mine: AddressOwner[]): Promise<void> {
     const node = this.options.nodeName;
-    const services = new Map(this.informers!.services.list().map((s) => [`${s.metadata?.namespace}/${s.metadata?.name}`, s]));
+    const services = new Map(this.informers!.services.cache.list().map((s) => [`${s.metadata?.namespace}/${s.metadata?.name}`, s]));
     for (const owner of mine) {
       for (const key of owner.services) {
         const svc = services.get(key);
@@ -576,7 +574,7 @@ export class Speaker {
               setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
             );
           }
-          if (this.reported.get(key) !== node) await this.recordEvent(svc, owner.ip);
+          if (this.reported.get(key) !== node) this.recordEvent(svc, owner.ip);
           this.reported.set(key, node);
         } catch (error) {
           this.options.logger.warn({ err: error, service: key }, 'speaker: cannot report the announcing node');
@@ -587,24 +585,8 @@ export class Speaker {
     for (const key of this.reported.keys()) if (!mineKeys.has(key)) this.reported.delete(key);
   }
 
-  private async recordEvent(svc: V1Service, ip: string): Promise<void> {
-    const now = new Date();
-    const node = this.options.nodeName;
-    await this.core.createNamespacedEvent({
-      namespace: svc.metadata!.namespace!,
-      body: {
-        metadata: { name: `${svc.metadata!.name}.${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 8)}`, namespace: svc.metadata!.namespace },
-        involvedObject: { apiVersion: 'v1', kind: 'Service', name: svc.metadata!.name, namespace: svc.metadata!.namespace, uid: svc.metadata!.uid },
-        reason: EVENT_REASON_NODE_ASSIGNED,
-        message: `announcing ${ip} from node "${node}" with protocol "layer2"`,
-        type: 'Normal',
-        source: { component: 'kube-lb-provisioner-speaker', host: node },
-        reportingComponent: 'kube-lb-provisioner.io/speaker',
-        reportingInstance: node,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      },
-    });
+  private recordEvent(svc: V1Service, ip: string): void {
+    this.events.record(svc, 'Normal', EVENT_REASON_NODE_ASSIGNED, `announcing ${ip} from node "${this.options.nodeName}" with protocol "layer2"`);
   }
+
 }

@@ -17,7 +17,7 @@ afterAll(async () => {
 /** An Elastic IP of its own per test: AWS refuses one that another NLB already holds. */
 async function freshEip(): Promise<{ allocationId: string; publicIp: string }> {
   const eip = await h.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
-  h.provider.invalidateEnvironment();
+  h.provider.invalidateNetwork();
   return { allocationId: eip.AllocationId!, publicIp: eip.PublicIp! };
 }
 
@@ -231,7 +231,7 @@ describe('aws provider replacements that keep an address', () => {
   it('refuses an Elastic IP associated with something else as a ServiceConfigError on spec.loadBalancerIP, before any create', async () => {
     const eip = await freshEip();
     await h.ec2.send(new AssociateAddressCommand({ AllocationId: eip.allocationId, InstanceId: h.world.nodes[0]!.instanceId }));
-    h.provider.invalidateEnvironment();
+    h.provider.invalidateNetwork();
     const svc = makeService(h, { loadBalancerIP: eip.publicIp });
     h.proxy.requests.length = 0;
     const error = await converge(h.provider, svc).then(

@@ -71,18 +71,22 @@ describe('aws backend security group garbage collection', () => {
 
     // While the Service exists, sweeping never touches the group, and costs no extra call.
     const lookups = h.calls.count({ operation: 'DescribeLoadBalancers' });
-    await provider.listOwned();
-    await provider.listOwned();
+    await provider.sweep();
+    await provider.sweep();
     expect(await groupExists(backendId)).toBe(true);
     expect(h.calls.count({ operation: 'DescribeLoadBalancers' })).toBe(lookups);
 
     live = [];
     await deleteFully(provider, svc);
+    // Listing what is owned only reads, however often it runs.
     await provider.listOwned();
+    await provider.listOwned();
+    expect(await groupExists(backendId)).toBe(true);
+    await provider.sweep();
     // First idle sweep only watches.
     expect(await groupExists(backendId)).toBe(true);
     expect(await rulesReferencing(backendId)).toHaveLength(2);
-    await provider.listOwned();
+    await provider.sweep();
 
     expect(await groupExists(backendId)).toBe(false);
     // (moto deletes a group that a rule still references; AWS would answer DependencyViolation, retried next resync.)
@@ -93,7 +97,7 @@ describe('aws backend security group garbage collection', () => {
     expect(await groupExists(foreign.GroupId!)).toBe(true);
     expect(await rulesReferencing(foreign.GroupId!)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
     // Nothing left to do: further sweeps are quiet.
-    await provider.listOwned();
+    await provider.sweep();
     expect(await groupExists(foreign.GroupId!)).toBe(true);
   });
 
@@ -102,18 +106,18 @@ describe('aws backend security group garbage collection', () => {
     await converge(h.provider, svc);
     const backendId = (await inventory(h)).backendGroups[0]!;
     await deleteFully(h.provider, svc);
-    await h.provider.listOwned();
+    await h.provider.sweep();
     h.proxy.failWhen = (r) => r.action === 'DeleteSecurityGroup';
-    await expect(h.provider.listOwned()).rejects.toThrow();
+    await expect(h.provider.sweep()).rejects.toThrow();
     h.proxy.failWhen = undefined;
     expect(await rulesReferencing(backendId)).toEqual([]);
     expect(await groupExists(backendId)).toBe(true);
 
     // A restarted controller needs its own two sweeps, then finishes the job.
     const restarted = await h.newProvider();
-    await restarted.listOwned();
+    await restarted.sweep();
     expect(await groupExists(backendId)).toBe(true);
-    await restarted.listOwned();
+    await restarted.sweep();
     expect(await groupExists(backendId)).toBe(false);
   });
 
@@ -122,18 +126,18 @@ describe('aws backend security group garbage collection', () => {
     await converge(h.provider, svc);
     const backendId = (await inventory(h)).backendGroups[0]!;
     await deleteFully(h.provider, svc);
-    await h.provider.listOwned();
+    await h.provider.sweep();
     h.proxy.failCode = 'DependencyViolation';
     h.proxy.failWhen = (r) => r.action === 'DeleteSecurityGroup';
     try {
-      await expect(h.provider.listOwned()).resolves.toEqual([]);
+      await expect(h.provider.sweep()).resolves.toBeUndefined();
     } finally {
       h.proxy.failWhen = undefined;
       h.proxy.failCode = undefined;
     }
     expect(await groupExists(backendId)).toBe(true);
     expect(await rulesReferencing(backendId)).toEqual([]);
-    await h.provider.listOwned();
+    await h.provider.sweep();
     expect(await groupExists(backendId)).toBe(false);
   });
 
@@ -146,14 +150,14 @@ describe('aws backend security group garbage collection', () => {
     live = [];
     await deleteFully(provider, first);
     const backendId = (await inventory(h)).backendGroups[0]!;
-    await provider.listOwned(); // idle once
+    await provider.sweep(); // idle once
 
     const svc = makeService(h);
     live = [svc];
     // The create starts (its anchor security group exists), then the sweep runs, then it finishes.
     const plan = provider.diff(await provider.observe(svc.ref), svc);
     await expect(provider.apply({ ...plan, actions: plan.actions.slice(0, 1) })).resolves.toMatchObject({ state: 'inProgress' });
-    await provider.listOwned();
+    await provider.sweep();
     expect(await groupExists(backendId)).toBe(true);
     await converge(provider, svc);
     expect(await rulesReferencing(backendId)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
@@ -169,8 +173,8 @@ describe('aws backend security group garbage collection', () => {
     const old = (await inventory(h)).backendGroups[0]!;
     await deleteFully(b, warm);
     const a = await h.newProvider();
-    await a.listOwned();
-    await a.listOwned();
+    await a.sweep();
+    await a.sweep();
     expect(await groupExists(old)).toBe(false);
 
     const svc = makeService(h);
@@ -182,7 +186,7 @@ describe('aws backend security group garbage collection', () => {
     const lb = inv.loadBalancers.find((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid)!;
     expect(lb.securityGroups).toContain(fresh);
     expect(await rulesReferencing(fresh)).toEqual([`${h.world.nodeSecurityGroupId}:tcp/30000-32767`]);
-    b.invalidateEnvironment();
+    b.invalidateNetwork();
     expect(await isSteady(b, svc)).toBe(true);
     await deleteFully(b, svc);
   });
@@ -223,7 +227,7 @@ describe('aws zones of an existing NLB changed in place', () => {
     const roleTag = { Key: 'kubernetes.io/role/elb', Value: '1' };
     await h.ec2.send(new DeleteTagsCommand({ Resources: [late], Tags: [roleTag] }));
     try {
-      h.provider.invalidateEnvironment();
+      h.provider.invalidateNetwork();
       const svc = makeService(h);
       await converge(h.provider, svc);
       const arn = (await inventory(h)).loadBalancers.find((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid)!.arn;
@@ -232,7 +236,7 @@ describe('aws zones of an existing NLB changed in place', () => {
       expect(await zonesOf()).toEqual(zones.slice(0, 2));
 
       await h.ec2.send(new CreateTagsCommand({ Resources: [late], Tags: [roleTag] }));
-      h.provider.invalidateEnvironment();
+      h.provider.invalidateNetwork();
       const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
       expect(plan.actions.map((a) => a.kind)).toEqual(['setSubnets']);
       expect(plan.actions[0]!.description).toContain(`enable ${lateZone} (${late})`);
@@ -245,7 +249,7 @@ describe('aws zones of an existing NLB changed in place', () => {
 
       // A zone that loses its tag is removed in place too (SetSubnets removes subnets from an NLB), same ARN.
       await h.ec2.send(new DeleteTagsCommand({ Resources: [late], Tags: [roleTag] }));
-      h.provider.invalidateEnvironment();
+      h.provider.invalidateNetwork();
       const removal = h.provider.diff(await h.provider.observe(svc.ref), svc);
       expect(removal.actions.map((a) => a.description)).toEqual([expect.stringContaining(`remove ${lateZone} (${late})`)]);
       await converge(h.provider, svc);
@@ -255,7 +259,7 @@ describe('aws zones of an existing NLB changed in place', () => {
       await deleteFully(h.provider, svc);
     } finally {
       await h.ec2.send(new CreateTagsCommand({ Resources: [late], Tags: [roleTag] }));
-      h.provider.invalidateEnvironment();
+      h.provider.invalidateNetwork();
     }
   });
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsConfig } from '../../providers/aws/config.js';
 import { createAwsProvider } from '../../providers/aws/index.js';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import type { RunningController } from '../../src/controller/runController.js';
+import type { RunningController } from '../../src/cli/runController.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { e2eConfig, lbService, readService, startController, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
 import { classifyAwsError, elbRateFamily } from '../../providers/aws/awsApi.js';
 import { awsConfigSchema } from '../../providers/aws/config.js';
-import type { AwsEnvironment, AwsObserved, ObservedStack } from '../../providers/aws/awsTypes.js';
+import type { AwsNetwork, AwsObserved, ObservedStack } from '../../providers/aws/awsTypes.js';
 import { buildDesiredStack } from '../../providers/aws/desiredStack.js';
 import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js';
 import { planActions } from '../../providers/aws/planActions.js';
@@ -11,7 +11,7 @@ import { instanceIdFromProviderID } from '../../providers/aws/providerID.js';
 import { ServiceConfigError, type DesiredLoadBalancer } from '../../providers/provider.js';
 import { desiredFixture } from '../support/desiredFixture.js';
 
-const env: AwsEnvironment = {
+const env: AwsNetwork = {
   subnets: [
     { id: 'subnet-b2', zone: 'us-east-1b', vpcId: 'vpc-1', cidr: '10.0.2.0/24', tags: { 'kubernetes.io/role/elb': '1', 'kubernetes.io/cluster/c1': 'owned' } },
     { id: 'subnet-a1', zone: 'us-east-1a', vpcId: 'vpc-1', cidr: '10.0.1.0/24', tags: { 'kubernetes.io/role/elb': '1', 'kubernetes.io/cluster/c1': 'shared' } },
@@ -123,7 +123,7 @@ describe('aws desired stack', () => {
 
   it('discovers role-tagged subnets without any cluster tag (as the AWS Load Balancer Controller does), preferring this cluster\'s in a zone, never another cluster\'s, never one too full', () => {
     const open = { 'kubernetes.io/role/elb': '1' };
-    const more: AwsEnvironment = {
+    const more: AwsNetwork = {
       ...env,
       subnets: [
         ...env.subnets,
@@ -138,7 +138,7 @@ describe('aws desired stack', () => {
   it('refuses two listed subnets in one zone, and a listed subnet with fewer than 8 free addresses, naming the annotation', () => {
     const subnets = 'service.beta.kubernetes.io/aws-load-balancer-subnets';
     expect(configError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-a0,subnet-a1' } }), env)).message).toContain('one subnet per zone');
-    const full: AwsEnvironment = { ...env, subnets: env.subnets.map((s) => (s.id === 'subnet-b2' ? { ...s, freeIps: 3 } : s)) };
+    const full: AwsNetwork = { ...env, subnets: env.subnets.map((s) => (s.id === 'subnet-b2' ? { ...s, freeIps: 3 } : s)) };
     const error = configError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-b2' } }), full));
     expect(error.field).toBe(subnets);
     expect(error.message).toContain('at least 8');
@@ -224,7 +224,7 @@ describe('aws diff', () => {
       listeners: [{ arn: 'arn:l', port: g.port, protocol: g.protocol, targetGroupArn: 'arn:tg' }],
       targetGroups: [{ arn: 'arn:tg', name: g.targetGroupName, protocol: g.protocol, port: g.nodePort, owned: true, tags: s.tags, healthCheck: g.healthCheck, targets: targets.map((id) => ({ id, port: g.nodePort })) }],
     };
-    return { ref: d.ref, stacks: [stack], env };
+    return { ref: d.ref, stacks: [stack], network: env };
   }
 
   it('is a no-op in steady state and reports the DNS name', () => {
@@ -235,10 +235,10 @@ describe('aws diff', () => {
   });
 
   it('plans a create in crash-safe order; the first Service of a cluster also sets up the backend group', () => {
-    let plan = planActions({ ref: desired().ref, stacks: [], env }, desired());
+    let plan = planActions({ ref: desired().ref, stacks: [], network: env }, desired());
     expect(plan.actions.map((a) => a.kind)).toEqual(['createSecurityGroup', 'authorizeIngress', 'createTargetGroup', 'createLoadBalancer', 'createListener', 'registerTargets']);
     const bare = { ...env, backend: undefined };
-    plan = planActions({ ref: desired().ref, stacks: [], env: bare }, desired({ externalTrafficPolicy: 'Local', healthCheckNodePort: 31000 }));
+    plan = planActions({ ref: desired().ref, stacks: [], network: bare }, desired({ externalTrafficPolicy: 'Local', healthCheckNodePort: 31000 }));
     expect(plan.actions.map((a) => a.kind)).toEqual(['createSecurityGroup', 'authorizeIngress', 'createTargetGroup', 'ensureBackendSecurityGroup', 'createLoadBalancer', 'createListener', 'registerTargets', 'authorizeNodeRules']);
     // One range rule covers every NodePort and health check port inside it.
     expect(plan.actions.at(-1)!.step).toEqual({ op: 'authorizeNodeRules', groupId: 'sg-nodes', rules: [{ protocol: 'tcp', fromPort: 30000, toPort: 32767 }] });
@@ -279,7 +279,7 @@ describe('aws session affinity (target group stickiness)', () => {
       listeners: [],
       targetGroups: [attributes ? { ...tg, attributes } : tg],
     };
-    return { ref: d.ref, stacks: [stack], env };
+    return { ref: d.ref, stacks: [stack], network: env };
   }
   const attributeSteps = (o: AwsObserved, d: DesiredLoadBalancer) => planActions(o, d).actions.filter((a) => a.kind === 'modifyTargetGroupAttributes');
 
@@ -298,10 +298,10 @@ describe('aws session affinity (target group stickiness)', () => {
 
   it('sets stickiness right after creating a target group, before the listener, and nothing for None', () => {
     const d = affinity({ sessionAffinity: 'ClientIP' });
-    const kinds = planActions({ ref: d.ref, stacks: [], env }, d).actions.map((a) => a.kind);
+    const kinds = planActions({ ref: d.ref, stacks: [], network: env }, d).actions.map((a) => a.kind);
     expect(kinds.indexOf('modifyTargetGroupAttributes')).toBe(kinds.indexOf('createTargetGroup') + 1);
     expect(kinds.indexOf('modifyTargetGroupAttributes')).toBeLessThan(kinds.indexOf('createListener'));
-    expect(planActions({ ref: d.ref, stacks: [], env }, affinity()).actions.some((a) => a.kind === 'modifyTargetGroupAttributes')).toBe(false);
+    expect(planActions({ ref: d.ref, stacks: [], network: env }, affinity()).actions.some((a) => a.kind === 'modifyTargetGroupAttributes')).toBe(false);
   });
 
   it('changes only the attributes that differ, in place, and is steady once they match', () => {

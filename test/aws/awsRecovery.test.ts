@@ -8,7 +8,7 @@ import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
 import { placementOf } from '../../providers/aws/desiredStack.js';
 import { AwsOwnershipConflictError } from '../../providers/aws/index.js';
 import { loadBalancerName } from '../../providers/aws/names.js';
-import type { DesiredLoadBalancer } from '../../providers/provider.js';
+import { ServiceConfigError, type DesiredLoadBalancer } from '../../providers/provider.js';
 import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness, type Inventory, ownedBy } from './support/awsHarness.js';
 
 let h: AwsHarness;
@@ -138,9 +138,9 @@ describe('aws provider crash safety', () => {
     expect(creatingGroups).toHaveLength(1);
 
     const sweeping = await h.newProvider({}, { targetGroupSweepAgeSeconds: 0 }, () => [svc, creating]);
-    await sweeping.listOwned(); // first sighting: only noted
+    await sweeping.sweep(); // first sighting: only noted
     expect(await names()).toContain('k8s-left-over-53b');
-    await sweeping.listOwned();
+    await sweeping.sweep();
     expect(await names()).not.toContain('k8s-left-over-53b');
     expect(await names()).toContain('someone-elses');
     expect(await groupsOf(svc.ref.uid)).toEqual(svcGroups);
@@ -159,7 +159,9 @@ describe('aws provider crash safety', () => {
     const foreignArn = foreign.LoadBalancers![0]!.LoadBalancerArn!;
 
     await expect(converge(h.provider, svc)).rejects.toThrow(AwsOwnershipConflictError);
-    await expect(converge(h.provider, svc)).rejects.toThrow(/left alone/);
+    // Only the user can fix it: a config error (Warning Event, slow end of the backoff), not a cloud error.
+    await expect(converge(h.provider, svc)).rejects.toThrow(ServiceConfigError);
+    await expect(converge(h.provider, svc)).rejects.toThrow(/metadata\.uid: .*left alone/);
     let inv = await inventory(h);
     const lb = inv.loadBalancers.find((l) => l.arn === foreignArn)!;
     expect(lb.tags).toEqual({});

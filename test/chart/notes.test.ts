@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { controllerConfigSchema } from '../../src/config/schema.js';
-import { runController, type RunningController } from '../../src/controller/runController.js';
+import { runController, type RunningController } from '../../src/cli/runController.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { Speaker } from '../../src/speaker/speaker.js';
 import { createNodes, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';

@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle, type RecordedRequest } from '../../src/apiserver/index.js';
 import { controllerConfigSchema, type ControllerConfig } from '../../src/config/schema.js';
-import { runController, type RunningController } from '../../src/controller/runController.js';
+import { runController, type RunningController } from '../../src/cli/runController.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ANNOUNCING_NODE_ANNOTATION, EVENT_REASON_NODE_ASSIGNED, Speaker, speakerLeaseName } from '../../src/speaker/speaker.js';
 import { createNodes, eventsFor, lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';

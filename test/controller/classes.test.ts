@@ -6,7 +6,7 @@ import { SimulatedCloud } from '../../providers/simulated/cloud.js';
 import { TAG_SERVICE } from '../../providers/simulated/diff.js';
 import { createSimulatedProvider } from '../../providers/simulated/index.js';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import type { RunningController } from '../../src/controller/runController.js';
+import type { RunningController } from '../../src/cli/runController.js';
 import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../../src/controller/serviceSelection.js';
 import { createNodes, e2eConfig, eventsFor, lbService, readService, startController, waitFor, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';

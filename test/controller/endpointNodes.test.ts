@@ -5,7 +5,7 @@ import { CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions, type KubeCo
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { ENDPOINT_NODES_ANNOTATION } from '../../src/controller/ourAnnotations.js';
-import type { RunningController } from '../../src/controller/runController.js';
+import type { RunningController } from '../../src/cli/runController.js';
 import { createNodes, e2eConfig, lbService, readService, startController, waitFor, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
 

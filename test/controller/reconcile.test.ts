@@ -62,7 +62,7 @@ function setup(provisioningMs = 0) {
     { id: 'a', default: true, provider: provider(cloudA, { addressPool: '192.0.2.0/24' }) },
     { id: 'b', default: false, loadBalancerClass: 'example.com/b', provider: provider(cloudB, { addressPool: '198.51.100.0/24' }) },
   ];
-  return { cluster, cloudA, cloudB, reconciler: new Reconciler({ view: cluster, kube: cluster, slots, clusterName: 'c' }) };
+  return { cluster, cloudA, cloudB, slots, reconciler: new Reconciler({ view: cluster, kube: cluster, slots, clusterName: 'c' }) };
 }
 
 describe('Reconciler', () => {
@@ -89,6 +89,19 @@ describe('Reconciler', () => {
     const outcome = await reconciler.reconcile('ns/web');
     expect(outcome).toMatchObject({ kind: 'retryAfter', ms: 100 });
     expect(cluster.log).toEqual(['addFinalizer', 'Normal EnsuringLoadBalancer']);
+  });
+
+  it('writes the status of a load balancer that serves while still settling, and asks to look again', async () => {
+    const { cluster, slots, reconciler } = setup();
+    const slot = slots[0]!;
+    const apply = slot.provider.apply.bind(slot.provider);
+    slot.provider.apply = async (plan) => {
+      const result = await apply(plan);
+      return result.state === 'ready' ? { ...result, settling: { retryAfterMs: 250, reason: 'group operation running' } } : result;
+    };
+    cluster.svcs.set('ns/web', svc());
+    expect(await reconciler.reconcile('ns/web')).toEqual({ kind: 'done', action: 'ensured', recheckAfterMs: 250 });
+    expect(cluster.log).toContain('patchIngress 192.0.2.1');
   });
 
   it('moves a Service whose class changed: deletes from the old provider, then ensures on the new', async () => {

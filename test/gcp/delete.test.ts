@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBalancerName } from '../../providers/gcp/names.js';
-import { converge, deleteFully, desired, newRef, node, startHarness, type Harness } from './gcpHarness.js';
+import { converge, deleteFully, desired, newRef, node, startHarness, sweepFully, type Harness } from './gcpHarness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -31,10 +31,31 @@ describe('gcp provider: delete', () => {
     expect(await provider.listOwned()).toEqual([b]);
 
     await deleteFully(provider, b);
+    // The shared groups are not b's: deleting b leaves them to the sweep.
+    expect(h.fake.list('instanceGroups')).toHaveLength(2);
+    await sweepFully(provider, h.fake);
     expect(h.fake.list()).toEqual([]);
     expect(await provider.listOwned()).toEqual([]);
     // Deleting what is gone answers deleted at once.
     expect(await provider.delete(b)).toEqual({ state: 'deleted' });
+  });
+
+  it('throws a failed delete operation (the controller says DeleteLoadBalancerFailed), then finishes on the next try', async () => {
+    const provider = h.newProvider();
+    const ref = newRef('faildelete');
+    await converge(provider, desired(ref, nodes()));
+    h.fake.faults.add({ operation: 'forwardingRules.delete', status: 403, reason: 'forbidden', message: 'Required compute.forwardingRules.delete permission', inOperation: true });
+    let error: unknown;
+    for (let round = 0; round < 20 && error === undefined; round++) {
+      try {
+        await provider.delete(ref);
+      } catch (e) {
+        error = e;
+      }
+    }
+    expect(String(error)).toMatch(/GCP failed to .*HTTP 403.*compute\.forwardingRules\.delete permission/);
+    await deleteFully(provider, ref);
+    expect(ofService(loadBalancerName(ref.uid))).toEqual([]);
   });
 
   it('keeps the groups while the controller still serves other Services', async () => {
@@ -44,9 +65,11 @@ describe('gcp provider: delete', () => {
     await provider.start({ listServices: () => [desired(other, nodes())], requeue: () => undefined, emit: () => undefined });
     await converge(provider, desired(a, nodes()));
     await deleteFully(provider, a);
+    await provider.sweep();
+    await provider.sweep();
     expect(h.fake.list('instanceGroups')).toHaveLength(2);
     const cleaner = h.newProvider();
-    await cleaner.delete(a).then(() => deleteFully(cleaner, a));
+    await sweepFully(cleaner, h.fake);
     expect(h.fake.list('instanceGroups')).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import type { GcpConfig } from '../../providers/gcp/config.js';
 import { createGcpProvider } from '../../providers/gcp/index.js';
 import { loadBalancerName } from '../../providers/gcp/names.js';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import type { RunningController } from '../../src/controller/runController.js';
+import type { RunningController } from '../../src/cli/runController.js';
 import { e2eConfig, lbService, readService, startController, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
 import { startFakeCompute, type FakeCompute } from './fakeCompute/server.js';
@@ -84,7 +84,8 @@ describe('gcp end to end', () => {
     const deleted = await kubectl(api, ['delete', 'svc', 'web', '--wait=false']);
     expect(deleted.code, deleted.stderr).toBe(0);
     await waitFor(async () => (await readService(kc, 'default', 'web')) === undefined, { timeoutMs: 30_000, message: 'Service gone (finalizer removed)' });
-    await waitFor(() => fake.list().length === 0, { timeoutMs: 30_000, message: `the fake holding nothing (has ${fake.list().map((r) => r.name).join(', ')})` });
+    // The shared instance groups go with the resync's sweep, once no Service wants a load balancer.
+    await waitFor(async () => (await controller.resyncNow(), fake.list().length === 0), { timeoutMs: 30_000, message: `the fake holding nothing (has ${fake.list().map((r) => r.name).join(', ')})` });
   });
 
   it('a loadBalancerIP the project does not hold becomes a Warning Event', async () => {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBalancerName } from '../../providers/gcp/names.js';
 import { ServiceConfigError } from '../../providers/provider.js';
-import { converge, deleteFully, desired, newRef, node, startHarness, type Harness } from './gcpHarness.js';
+import { converge, deleteFully, desired, newRef, node, startHarness, sweepFully, type Harness } from './gcpHarness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -29,6 +29,7 @@ describe('gcp provider: foreign resources', () => {
     await converge(provider, desired(ref, nodes()));
     expect(await provider.listOwned()).toEqual([ref]);
     await deleteFully(provider, ref);
+    await sweepFully(provider, h.fake);
     const left = h.fake.list().map((r) => JSON.stringify(r.body));
     expect(left.sort()).toEqual(foreign.sort());
     await expect(h.newProvider({}, 'cluster-b').listOwned()).resolves.toEqual([{ namespace: 'default', name: 'theirs', uid: 'x' }]);

@@ -101,15 +101,19 @@ export interface ConvergeResult {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs reconcile rounds until apply answers ready. Never waits inside a round. */
+/**
+ * Runs reconcile rounds until apply answers ready with nothing left settling, as the controller
+ * does (it looks again after a settling answer). Never waits inside a round. A waiting plan is
+ * recorded as "wait:<kind>".
+ */
 export async function converge(provider: GcpProvider, want: DesiredLoadBalancer, maxRounds = 60, pauseMs = 0): Promise<ConvergeResult> {
   const kinds: string[][] = [];
   for (let round = 1; round <= maxRounds; round++) {
     const observed = await provider.observe(want.ref);
     const plan = provider.diff(observed, want);
-    kinds.push(plan.actions.map((a) => a.kind));
+    kinds.push(plan.wait ? [`wait:${plan.wait.kind}`] : plan.actions.map((a) => a.kind));
     const result = await provider.apply(plan);
-    if (result.state === 'ready') return { ingress: result.ingress, rounds: round, kinds };
+    if (result.state === 'ready' && !result.settling) return { ingress: result.ingress, rounds: round, kinds };
     if (pauseMs > 0) await pause(pauseMs);
   }
   throw new Error(`did not converge in ${maxRounds} rounds; last plans: ${JSON.stringify(kinds.slice(-3))}`);
@@ -119,8 +123,20 @@ export async function converge(provider: GcpProvider, want: DesiredLoadBalancer,
 export async function reconcileRounds(provider: GcpProvider, want: DesiredLoadBalancer, rounds: number): Promise<void> {
   for (let i = 0; i < rounds; i++) {
     const plan = provider.diff(await provider.observe(want.ref), want);
-    if ((await provider.apply(plan)).state === 'ready') return;
+    const result = await provider.apply(plan);
+    if (result.state === 'ready' && !result.settling) return;
   }
+}
+
+/** Sweeps until the cluster's shared instance groups are gone (each zone's delete is an operation). */
+export async function sweepFully(provider: GcpProvider, fake: Harness['fake'], maxRounds = 60, pauseMs = 0): Promise<number> {
+  const ours = () => fake.list('instanceGroups').filter((g) => String(g.body.description ?? '').includes(`"kubernetes.io/cluster":"${CLUSTER}"`));
+  for (let round = 1; round <= maxRounds; round++) {
+    await provider.sweep();
+    if (ours().length === 0) return round;
+    if (pauseMs > 0) await pause(pauseMs);
+  }
+  throw new Error(`sweep did not finish in ${maxRounds} rounds`);
 }
 
 export async function deleteFully(provider: GcpProvider, ref: ServiceRef, maxRounds = 60, pauseMs = 0): Promise<number> {

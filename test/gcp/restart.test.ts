@@ -3,7 +3,7 @@
 // and must converge with nothing duplicated or leaked; the same for delete.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBalancerName } from '../../providers/gcp/names.js';
-import { converge, deleteFully, desired, newRef, node, reconcileRounds, startHarness, tcp, udp, type Harness } from './gcpHarness.js';
+import { converge, deleteFully, desired, newRef, node, reconcileRounds, startHarness, sweepFully, tcp, udp, type Harness } from './gcpHarness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -31,6 +31,7 @@ describe('gcp provider: crash and restart', () => {
     const createRounds = created.rounds;
     const expected = snapshot().map((s) => s.replace(loadBalancerName(reference.uid), 'LB'));
     const deleteRounds = await deleteFully(refProvider, reference);
+    await sweepFully(refProvider, h.fake);
     expect(h.fake.list()).toEqual([]);
     expect(createRounds).toBeGreaterThan(3);
 
@@ -46,6 +47,7 @@ describe('gcp provider: crash and restart', () => {
       const deleter = h.restarted(refProvider);
       for (let i = 0; i < j; i++) await deleter.delete(ref); // crashes after j delete rounds
       await deleteFully(h.restarted(refProvider), ref, 200, 10);
+      await sweepFully(h.restarted(refProvider), h.fake, 200, 10);
       expect(h.fake.list(), `delete restarted after ${j} rounds`).toEqual([]);
     }
   });

@@ -71,7 +71,7 @@ describe('gcp provider: update', () => {
     expect(created.sessionAffinity).toBe('CLIENT_IP');
     const rule = h.fake.get('forwardingRules', R, name)!;
     const off = await converge(provider, desired(ref, nodesAB()));
-    expect(off.kinds.flat().filter((k) => k !== 'waitForOperations')).toEqual(['updateBackendService']);
+    expect(off.kinds.flat().filter((k) => !k.startsWith('wait:'))).toEqual(['updateBackendService']);
     const updated = h.fake.get('backendServices', R, name)!;
     expect(updated.sessionAffinity).toBe('NONE');
     expect(updated.id).toBe(created.id);

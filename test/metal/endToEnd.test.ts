@@ -10,7 +10,7 @@ import { Registry, register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { controllerConfigSchema } from '../../src/config/schema.js';
-import { runController, type RunningController } from '../../src/controller/runController.js';
+import { runController, type RunningController } from '../../src/cli/runController.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ANNOUNCING_NODE_ANNOTATION } from '../../src/speaker/speaker.js';
 import { lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';

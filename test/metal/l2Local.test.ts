@@ -5,7 +5,7 @@
 // controller's annotation on the Service and never watch EndpointSlices. Needs root (CI is root).
 import { DiscoveryV1Api, type V1EndpointSlice } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningController } from '../../src/controller/runController.js';
+import type { RunningController } from '../../src/cli/runController.js';
 import { rankNodes } from '../../src/speaker/announcementOwnership.js';
 import { e2eConfig, startController } from '../support/controller.js';
 import { kubeConfigFor } from '../support/kube.js';

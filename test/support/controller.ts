@@ -2,13 +2,12 @@
 // waiting for a Service's ingress, reading its Events, and a simulated-cloud controller setup.
 import { CoreV1Api, type CoreV1Event, type KubeConfig, type V1LoadBalancerIngress, type V1Service } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import type { Provider } from '../../providers/provider.js';
-import type { ProviderDeps } from '../../providers/registry.js';
+import type { Provider, ProviderDeps } from '../../providers/provider.js';
 import { createSimulatedProvider } from '../../providers/simulated/index.js';
 import { SimulatedCloud } from '../../providers/simulated/cloud.js';
 import { simulatedConfigSchema } from '../../providers/simulated/config.js';
 import { controllerConfigSchema, type ControllerConfig, type ProviderConfig } from '../../src/config/schema.js';
-import { runController, type ControllerTuning, type RunningController } from '../../src/controller/runController.js';
+import { runController, type ControllerTuning, type RunningController } from '../../src/cli/runController.js';
 import { silentLogger, type Logger } from '../../src/observability/logger.js';
 
 export interface WaitOptions {

@@ -1,30 +1,35 @@
-// The whole controller in one process: providers, informers, the work queue and its workers,
-// leader election, the periodic resync with garbage collection, and metrics. The CLI's
-// `controller` and `playground` commands and the providers' end-to-end tests all run this.
+// The composition root: the whole controller in one process. It wires providers
+// (providerRuntimes.ts), informers and their routing to the queue (controller/routing.ts), the
+// workers, leader election, the periodic resync with garbage collection, and the HTTP endpoints.
+// The CLI's `controller` and `playground` commands and the end-to-end tests run this; nothing
+// under src/controller or src/kube imports it, so those two do not import each other through it.
 import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Registry } from 'prom-client';
 import type { Provider, ProviderContext } from '../../providers/provider.js';
+import { createProviderRuntimes, type CreateProvider } from './providerRuntimes.js';
+import { routeClusterChanges } from '../controller/routing.js';
+import { handleOutcome } from '../controller/outcomes.js';
+import { LeaderWork } from './leaderWork.js';
 import { serviceKey } from '../../providers/provider.js';
-import { createProvider as createRegisteredProvider, type ProviderDeps } from '../../providers/registry.js';
-import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
+import type { ControllerConfig } from '../config/schema.js';
 import { ClusterCache } from '../kube/clusterCache.js';
 import { customResourceAccess } from '../kube/customResourceAccess.js';
 import { EventRecorder } from '../kube/eventRecorder.js';
-import { Reasons } from './events.js';
-import { servedServices } from './servedServices.js';
+import { Reasons } from '../controller/events.js';
+import { servedServices } from '../controller/servedServices.js';
 import { LeaderElector } from '../kube/leaderElection.js';
 import { ServiceWriter } from '../kube/serviceWriter.js';
 import { withSharedConnections } from '../kube/sharedConnections.js';
 import { startHealthServer, type HealthServer } from '../observability/healthServer.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createControllerMetrics } from '../observability/metrics.js';
-import { collectGarbage } from './garbageCollect.js';
-import type { ProviderRuntime } from './ports.js';
-import { Reconciler, type Outcome } from './reconcile.js';
-import { concernsUs, serviceRefOf, wantedSlot } from './serviceSelection.js';
-import { WorkQueue } from './workQueue.js';
+import { collectGarbage } from '../controller/garbageCollect.js';
+import type { ProviderRuntime } from '../controller/ports.js';
+import { Reconciler, type Outcome } from '../controller/reconcile.js';
+import { concernsUs, serviceRefOf, wantedSlot } from '../controller/serviceSelection.js';
+import { WorkQueue } from '../controller/workQueue.js';
 
 /** Knobs that are not user configuration: tests and benchmarks turn them. */
 export interface ControllerTuning {
@@ -44,7 +49,7 @@ export interface RunControllerOptions {
   kubeConfig: KubeConfig;
   config: ControllerConfig;
   logger?: Logger;
-  createProvider?: (config: ProviderConfig, deps: ProviderDeps) => Promise<Provider>;
+  createProvider?: CreateProvider;
   registry?: Registry;
   identity?: string;
   tuning?: ControllerTuning;
@@ -64,29 +69,6 @@ export interface RunningController {
   providers: ReadonlyArray<{ id: string; provider: Provider }>;
 }
 
-export function slotId(entry: ProviderConfig, index: number): string {
-  return entry.loadBalancerClass ? `${entry.type}:${entry.loadBalancerClass}` : index === 0 ? entry.type : `${entry.type}#${index}`;
-}
-
-/** Creates every configured provider, in order; a provider with no class serves class-less Services. */
-export async function createProviderRuntimes(
-  config: ControllerConfig,
-  logger: Logger,
-  record: ProviderDeps['record'],
-  registry: ProviderDeps['registry'],
-  create: (config: ProviderConfig, deps: ProviderDeps) => Promise<Provider>,
-): Promise<ProviderRuntime[]> {
-  const runtimes: ProviderRuntime[] = [];
-  for (const [i, entry] of config.providers.entries()) {
-    const id = slotId(entry, i);
-    const provider = await create(entry, { clusterName: config.clusterName, logger: logger.child({ provider: id }), record, registry });
-    const runtime: ProviderRuntime = { id, default: entry.default || entry.loadBalancerClass === undefined, provider };
-    if (entry.loadBalancerClass) runtime.loadBalancerClass = entry.loadBalancerClass;
-    runtimes.push(runtime);
-  }
-  return runtimes;
-}
-
 export async function runController(options: RunControllerOptions): Promise<RunningController> {
   const { config } = options;
   const kubeConfig = withSharedConnections(options.kubeConfig);
@@ -98,40 +80,28 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   const events = new EventRecorder(core, { component: 'kube-lb-provisioner', host: identity, logger });
   const writer = new ServiceWriter(core, events);
 
-  const slots = await createProviderRuntimes(config, logger, metrics.record, metrics.registry, options.createProvider ?? createRegisteredProvider);
+  const slots = await createProviderRuntimes(config, logger, metrics.record, metrics.registry, options.createProvider);
   const queue = new WorkQueue({
     backoff: { initialMs: config.backoff.initialSeconds * 1000, maxMs: config.backoff.maxSeconds * 1000, jitter: 0.2 },
     onDepthChange: (d) => metrics.queueDepth.set(d),
   });
-
-  let nodeSyncTimer: NodeJS.Timeout | undefined;
-  const nodeSyncDelayMs = tuning.nodeSyncDelayMs ?? 500;
 
   const enqueueAllOurs = () => {
     for (const s of cache.services()) if (concernsUs(s, slots)) queue.add(serviceKey(serviceRefOf(s)));
     for (const key of reconciler.ownedKeys()) queue.add(key);
   };
 
-  // The handlers below run only once the cache is started, after `reconciler` exists.
+  // The handlers run only once the cache is started, after `reconciler` exists.
+  const routing = routeClusterChanges({
+    view: { service: (ns, name) => cache.service(ns, name), services: () => cache.services() },
+    slots,
+    ownerOf: (key) => reconciler.ownershipOf(key),
+    enqueue: (key) => queue.add(key),
+    nodeSyncDelayMs: tuning.nodeSyncDelayMs ?? 500,
+  });
   const cache: ClusterCache = new ClusterCache(
     kubeConfig,
-    {
-      serviceChanged: (service, deleted) => {
-        const key = serviceKey(serviceRefOf(service));
-        if (deleted ? reconciler.ownershipOf(key) !== undefined : concernsUs(service, slots) || reconciler.ownershipOf(key) !== undefined) queue.add(key);
-      },
-      nodesChanged: () => {
-        // Coalesce: one pass over the Services for any number of node changes inside the window.
-        nodeSyncTimer ??= setTimeout(() => {
-          nodeSyncTimer = undefined;
-          for (const s of cache.services()) if (wantedSlot(s, slots)) queue.add(serviceKey(serviceRefOf(s)));
-        }, nodeSyncDelayMs);
-      },
-      endpointsChanged: (namespace, name) => {
-        const s = cache.service(namespace, name);
-        if (s && s.spec?.externalTrafficPolicy === 'Local' && wantedSlot(s, slots)?.provider.capabilities.followsEndpoints) queue.add(`${namespace}/${name}`);
-      },
-    },
+    routing,
     {
       logger,
       endpointSlices: slots.some((s) => s.provider.capabilities.followsEndpoints),
@@ -167,32 +137,8 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     const end = metrics.reconcileDuration.startTimer({ provider: providerLabel });
     const outcome: Outcome = await reconciler.reconcile(key);
     end();
-    switch (outcome.kind) {
-      case 'done':
-        queue.forget(key);
-        metrics.reconcileTotal.inc({ provider: providerLabel, result: outcome.action });
-        break;
-      case 'retryAfter':
-        metrics.reconcileTotal.inc({ provider: providerLabel, result: 'inProgress' });
-        queue.addAfter(key, outcome.ms);
-        break;
-      case 'failed': {
-        const delay = queue.addRateLimited(key, { slow: outcome.configError });
-        metrics.reconcileTotal.inc({ provider: providerLabel, result: 'error' });
-        metrics.reconcileErrors.inc({ provider: providerLabel, kind: outcome.configError ? 'config' : 'provider' });
-        const err = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-        logger.warn({ service: key, err, retryInMs: delay, configError: outcome.configError }, 'reconcile failed');
-        break;
-      }
-    }
+    handleOutcome(key, providerLabel, outcome, { queue, metrics, logger });
   };
-
-  // ---- leading: workers and resync run only on the leader ------------------------------------
-  let working: Promise<void> | undefined;
-  let resyncTimer: NodeJS.Timeout | undefined;
-  let started = false;
-  let stopping = false;
-  let abortStart: () => void = () => {};
 
   const resync = async (): Promise<number> => {
     enqueueAllOurs();
@@ -220,54 +166,26 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     }
   };
 
-  const startWorking = async () => {
-    if (working || stopping) return;
-    queue.reopen();
-    let done: () => void = () => {};
-    working = new Promise<void>((resolve) => (done = resolve));
-    let aborted = false;
-    const abort = new Promise<void>((resolve) => (abortStart = () => ((aborted = true), resolve())));
-    /** Retries a start-up step with backoff until it succeeds or stop() aborts it. */
-    const untilDone = async (what: string, step: () => Promise<void>) => {
-      for (let attempt = 0; !aborted; attempt++) {
-        try {
-          return await step();
-        } catch (error) {
-          logger.warn({ err: String(error) }, `${what} failed; retrying`);
-          await Promise.race([new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt))), abort]);
-        }
-      }
-    };
-    await Promise.race([cache.waitForSync(), abort]);
+  // ---- leading: workers and resync run only on the leader ------------------------------------
+  const leading = new LeaderWork({
+    logger,
+    queue,
+    waitForSync: () => cache.waitForSync(),
     // Providers start on a synced cache, so ctx.listServices() sees every Service (metal rebuilds
     // its assignments from their status before allocating anything).
-    await untilDone('starting the providers', startProviders);
-    await untilDone('listing owned load balancers', () => reconciler.seedOwnership());
-    if (aborted) {
-      done();
-      return;
-    }
-    enqueueAllOurs();
-    const periodMs = tuning.resyncPeriodMs ?? config.resyncPeriodSeconds * 1000;
-    if (periodMs > 0) {
-      resyncTimer = setInterval(() => void resync().catch((e: unknown) => logger.warn({ err: String(e) }, 'resync failed')), periodMs);
-      resyncTimer.unref();
-    }
-    started = true;
-    void queue
-      .run(config.workers, handle, (key, error) => logger.error({ service: key, err: String(error) }, 'reconcile threw'))
-      .finally(() => done());
-  };
-
-  const stopWorking = async () => {
-    clearInterval(resyncTimer);
-    resyncTimer = undefined;
-    abortStart();
-    queue.shutDown(); // in-flight reconciles finish; nothing new starts
-    await working;
-    working = undefined;
-    started = false;
-  };
+    startUp: [
+      { what: 'starting the providers', run: startProviders },
+      { what: 'listing owned load balancers', run: () => reconciler.seedOwnership() },
+    ],
+    enqueueAll: enqueueAllOurs,
+    resync,
+    resyncPeriodMs: tuning.resyncPeriodMs ?? config.resyncPeriodSeconds * 1000,
+    workers: config.workers,
+    handle,
+  });
+  const startWorking = () => leading.start();
+  const stopWorking = () => leading.stop();
+  let stopping = false;
 
   const le = config.leaderElection;
   const elector = le.enabled
@@ -296,7 +214,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   else void startWorking();
 
   let http: HealthServer | undefined;
-  const ready = () => cache.synced() && (!elector || elector.isLeader() ? started : true);
+  const ready = () => cache.synced() && (!elector || elector.isLeader() ? leading.started : true);
   if (tuning.serveHttp) http = await startHealthServer(config.metricsAddress, metrics.registry, ready);
 
   logger.info({ identity, providers: slots.map((s) => ({ id: s.id, class: s.loadBalancerClass ?? null, default: s.default })) }, 'controller started');
@@ -311,7 +229,8 @@ export async function runController(options: RunControllerOptions): Promise<Runn
     stop: async () => {
       if (stopping) return;
       stopping = true;
-      clearTimeout(nodeSyncTimer);
+      leading.close();
+      routing.cancel();
       if (elector) await elector.stop(stopWorking);
       await stopWorking();
       metrics.leader.set(0);

@@ -1,13 +1,13 @@
-// Subnets, Elastic IPs, the nodes' security groups and the region's NLB count change rarely, so
+// The network view (NetworkCache): subnets, Elastic IPs, the nodes' security groups and the region's NLB count change rarely, so
 // they are read in a few calls and cached for a while instead of on every reconcile. invalidate() forces a fresh read
 // (after a Service asked for an IP we did not see, for instance).
 import { DescribeAddressesCommand, DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type Filter } from '@aws-sdk/client-ec2';
 import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsApi } from './awsApi.js';
-import type { AwsEnvironment, NodeRule } from './awsTypes.js';
+import type { AwsNetwork, NodeRule } from './awsTypes.js';
 import { clusterTagKey, ROLE_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
-export interface EnvironmentOptions {
+export interface NetworkCacheOptions {
   clusterName: string;
   vpcId?: string;
   nodeSecurityGroupIds?: string[];
@@ -16,32 +16,32 @@ export interface EnvironmentOptions {
   now?: () => number;
 }
 
-export class EnvironmentCache {
-  private value?: { env: AwsEnvironment; at: number };
-  private pending?: Promise<AwsEnvironment>;
+export class NetworkCache {
+  private value?: { network: AwsNetwork; at: number };
+  private pending?: Promise<AwsNetwork>;
 
   constructor(
     private readonly api: AwsApi,
-    private readonly options: EnvironmentOptions,
+    private readonly options: NetworkCacheOptions,
   ) {}
 
   invalidate(): void {
     this.value = undefined;
   }
 
-  async get(): Promise<AwsEnvironment> {
+  async get(): Promise<AwsNetwork> {
     const now = (this.options.now ?? Date.now)();
-    if (this.value && now - this.value.at < this.options.ttlMs) return this.value.env;
+    if (this.value && now - this.value.at < this.options.ttlMs) return this.value.network;
     this.pending ??= this.read().finally(() => {
       this.pending = undefined;
     });
     return this.pending;
   }
 
-  private async read(): Promise<AwsEnvironment> {
+  private async read(): Promise<AwsNetwork> {
     const at = (this.options.now ?? Date.now)();
     const vpcFilter: Filter[] = this.options.vpcId ? [{ Name: 'vpc-id', Values: [this.options.vpcId] }] : [];
-    const subnets: AwsEnvironment['subnets'] = [];
+    const subnets: AwsNetwork['subnets'] = [];
     let token: string | undefined;
     do {
       const page = await this.api.ec2('DescribeSubnets', false, (c) => c.send(new DescribeSubnetsCommand({ Filters: vpcFilter.length ? vpcFilter : undefined, NextToken: token })));
@@ -92,7 +92,7 @@ export class EnvironmentCache {
       marker = page.NextMarker;
     } while (marker);
 
-    const env: AwsEnvironment = { subnets, addresses, nodeSecurityGroupIds: [...nodeSecurityGroupIds].sort(), nodePortRange: this.options.nodePortRange, networkLoadBalancers };
+    const network: AwsNetwork = { subnets, addresses, nodeSecurityGroupIds: [...nodeSecurityGroupIds].sort(), nodePortRange: this.options.nodePortRange, networkLoadBalancers };
     if (backendId) {
       const rules = await this.api.ec2('DescribeSecurityGroupRules', false, (c) =>
         c.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: `tag:${clusterTagKey(this.options.clusterName)}`, Values: ['owned'] }, { Name: `tag:${ROLE_TAG}`, Values: ['node-access'] }] })),
@@ -102,9 +102,9 @@ export class EnvironmentCache {
         if (r.IsEgress || r.ReferencedGroupInfo?.GroupId !== backendId || !r.GroupId || (r.IpProtocol !== 'tcp' && r.IpProtocol !== 'udp')) continue;
         nodeRules.push({ groupId: r.GroupId, protocol: r.IpProtocol, fromPort: r.FromPort ?? 0, toPort: r.ToPort ?? 0 });
       }
-      env.backend = { id: backendId, nodeRules };
+      network.backend = { id: backendId, nodeRules };
     }
-    this.value = { env, at };
-    return env;
+    this.value = { network, at };
+    return network;
   }
 }

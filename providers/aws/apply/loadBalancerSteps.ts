@@ -1,0 +1,116 @@
+// Executors of the load balancer steps: create (adopting our own after a crash), attributes,
+// subnets, tags, and the replacement of an NLB whose placement cannot change in place.
+import { CreateTagsCommand } from '@aws-sdk/client-ec2';
+import { AddTagsCommand, CreateLoadBalancerCommand, ModifyLoadBalancerAttributesCommand, SetSubnetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ServiceConfigError } from '../../provider.js';
+import { isCode, rootError } from '../awsApi.js';
+import type { AwsStep } from '../awsTypes.js';
+import { deleteStack, StillReleasingError } from '../deleteStack.js';
+import { describeElbTags, describeLoadBalancersByName } from '../observe.js';
+import { AwsOwnershipConflictError } from '../planActions.js';
+import { loadBalancerQuotaMessage } from '../quotas.js';
+import { ADDRESSES_TAG, clusterOwns, PLACEMENT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
+import { ELB_BATCH, inBatches } from '../batches.js';
+import type { ApplyRun } from './applyRun.js';
+import { reestablishBackend } from './securityGroupSteps.js';
+
+type Step<Op extends AwsStep['op']> = Extract<AwsStep, { op: Op }>;
+
+
+export async function announceReplacement(run: ApplyRun, step: Step<'announceReplacement'>): Promise<void> {
+  const { actions } = run.plan;
+  const retireAt = actions.findIndex((a) => a.step.op === 'retireStack');
+  const first = retireAt >= 0 && retireAt < actions.findIndex((a) => a.step.op === 'createLoadBalancer');
+  run.deps.emit({
+    ref: run.d.ref,
+    type: 'Normal',
+    reason: 'EnsuringLoadBalancer',
+    message: first
+      ? `replacing NLB ${step.from.join(', ')} with ${run.d.lbName}: its subnets or scheme changed and cannot be modified in place; the old one goes first because it holds an address the new one needs (a short outage, longer while AWS releases its network interfaces)`
+      : `replacing NLB ${step.from.join(', ')} with ${run.d.lbName}: its addresses or subnets changed and cannot be modified in place; the old one is deleted once the new one is active`,
+  });
+}
+
+/** Why AWS refused a CreateLoadBalancer, as the error the reconcile should see. */
+function createRefusal(run: ApplyRun, error: unknown): unknown {
+  const { d } = run;
+  const root = rootError(error);
+  if (isCode(root, 'TooManyLoadBalancersException', 'TooManyLoadBalancers')) {
+    run.deps.networkChanged();
+    return new ServiceConfigError('spec.type', loadBalancerQuotaMessage(undefined, run.deps.quotas));
+  }
+  if (!isCode(root, 'ResourceInUseException', 'ResourceInUse') || d.heldAddresses.length === 0) return error;
+  // Our replaced NLB's interfaces still hold the address: wait for AWS to release them.
+  if (run.plan.retiring.some((s) => s.holds.some((a) => d.heldAddresses.includes(a)))) {
+    return new StillReleasingError(`${d.heldAddresses.join(', ')} (held by the replaced NLB's network interfaces)`);
+  }
+  return new ServiceConfigError(d.addressField ?? 'spec.loadBalancerIP', `AWS says ${d.heldAddresses.join(', ')} is in use by another resource: ${(root as Error).message}`);
+}
+
+export async function createLoadBalancer(run: ApplyRun): Promise<void> {
+  const { d } = run;
+  await reestablishBackend(run);
+  const [existing] = await describeLoadBalancersByName(run.api, [d.lbName]);
+  if (existing?.LoadBalancerArn) {
+    const tags = (await describeElbTags(run.api, [existing.LoadBalancerArn])).get(existing.LoadBalancerArn) ?? {};
+    if (!clusterOwns(tags, run.clusterName) || tags[SERVICE_UID_TAG] !== run.uid) {
+      throw new AwsOwnershipConflictError(`a load balancer named ${d.lbName} exists without the tag kubernetes.io/cluster/${run.clusterName}=owned; it is left alone`);
+    }
+    run.lb = { arn: existing.LoadBalancerArn, dnsName: existing.DNSName ?? '', state: existing.State?.Code ?? 'provisioning' };
+    return;
+  }
+  const tags: Record<string, string> = { ...d.tags, ...run.heldTag, [PLACEMENT_TAG]: d.placement };
+  if (d.addresses.length > 0) tags[ADDRESSES_TAG] = d.addresses.join(' ');
+  const res = await run.api
+    .elb('CreateLoadBalancer', true, (c) =>
+      c.send(
+        new CreateLoadBalancerCommand({
+          Name: d.lbName,
+          Type: 'network',
+          Scheme: d.scheme,
+          IpAddressType: 'ipv4',
+          SubnetMappings: d.subnetMappings,
+          SecurityGroups: [run.needSg(), run.needBackend()],
+          Tags: toTagList(tags),
+        }),
+      ),
+    )
+    .catch((error: unknown) => {
+      throw createRefusal(run, error);
+    });
+  const created = res.LoadBalancers![0]!;
+  run.lb = { arn: created.LoadBalancerArn!, dnsName: created.DNSName ?? '', state: created.State?.Code ?? 'provisioning' };
+}
+
+export async function enableCrossZone(run: ApplyRun): Promise<void> {
+  await run.api.elb('ModifyLoadBalancerAttributes', true, (c) =>
+    c.send(new ModifyLoadBalancerAttributesCommand({ LoadBalancerArn: run.needLb(), Attributes: [{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }] })),
+  );
+}
+
+export async function setSubnets(run: ApplyRun, step: Step<'setSubnets'>): Promise<void> {
+  await run.api.elb('SetSubnets', true, (c) => c.send(new SetSubnetsCommand({ LoadBalancerArn: step.arn, Subnets: step.subnetIds })));
+  run.deps.emit({ ref: run.d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${run.d.lbName} now serves from subnets ${step.subnetIds.join(', ')}` });
+}
+
+export async function tagResources(run: ApplyRun, step: Step<'tagResources'>): Promise<void> {
+  for (const arns of inBatches(step.elbArns, ELB_BATCH)) {
+    await run.api.elb('AddTags', true, (c) => c.send(new AddTagsCommand({ ResourceArns: arns, Tags: toTagList(step.tags) })));
+  }
+  if (step.securityGroupId) {
+    const id = step.securityGroupId;
+    await run.api.ec2('CreateTags', true, (c) => c.send(new CreateTagsCommand({ Resources: [id], Tags: toTagList(step.tags) })));
+  }
+}
+
+export async function retireStack(run: ApplyRun, step: Step<'retireStack'>): Promise<void> {
+  try {
+    await deleteStack(run.api, run.clusterName, run.uid, step.stack);
+  } catch (error) {
+    // The old NLB is gone but its interfaces are not yet: go on to the create, which waits on the address.
+    if (!(error instanceof StillReleasingError) || !step.first) throw error;
+    run.stillReleasing.add(step.stack.lbName);
+    return;
+  }
+  run.deps.emit({ ref: run.d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `deleted replaced NLB ${step.stack.lbName}` });
+}
