@@ -51,7 +51,8 @@ interface PeerPolicy {
 function peerPolicy(peer: BgpPeer, prefixes: readonly PeerPrefix[]): PeerPolicy {
   const groups = new Map<string, PeerPrefix[]>();
   for (const p of prefixes) groups.set(attributeKey(p), [...(groups.get(attributeKey(p)) ?? []), p]);
-  const keys = [...groups.keys()].sort();
+  // Groups in the order of their first prefix (prefixes come sorted): the same plan, the same text.
+  const keys = [...groups.keys()];
   const family = peer.family;
   const prefixLists: string[] = [];
   const routeMap: string[] = [];
