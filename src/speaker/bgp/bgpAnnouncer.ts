@@ -25,13 +25,22 @@ export class BgpAnnouncer {
   private lastStates = new Map<string, string>();
   private lastPlanPeers = new Map<string, string>();
 
-  constructor(private readonly options: BgpAnnouncerOptions) {}
+  private config: BgpConfig;
+
+  constructor(private readonly options: BgpAnnouncerOptions) {
+    this.config = options.config;
+  }
+
+  /** A new configuration; applied with the next update(). */
+  setConfig(config: BgpConfig): void {
+    this.config = config;
+  }
 
   /** Called with every evaluation of the speaker; cheap when nothing changed. */
   update(services: readonly AnnouncedService[], node: BgpNode | undefined): void {
     // Our own Node not seen yet: say nothing rather than advertise from an unknown node.
     const self: BgpNode = node ?? { name: this.options.nodeName, labels: {}, eligible: false };
-    const plan = nodeBgpPlan(this.options.config, self, services);
+    const plan = nodeBgpPlan(this.config, self, services);
     this.lastPlanPeers = new Map(plan.peers.map((p) => [p.address, p.name]));
     const text = renderFrrConfig(plan);
     this.options.metrics?.advertisedPrefixes.reset();
@@ -41,7 +50,7 @@ export class BgpAnnouncer {
 
   /** Withdraws everything (shutdown): sessions stay configured, no prefix is sent. */
   async withdrawAll(): Promise<void> {
-    const plan = nodeBgpPlan(this.options.config, { name: this.options.nodeName, labels: {}, eligible: false }, []);
+    const plan = nodeBgpPlan(this.config, { name: this.options.nodeName, labels: {}, eligible: false }, []);
     this.want(renderFrrConfig(plan));
     await this.settled();
   }
