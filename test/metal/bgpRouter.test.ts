@@ -1,0 +1,157 @@
+// BGP mode for real: three node namespaces, each with a speaker (the real CLI, against the embedded
+// API server) driving its own FRR, peering with bird2 in a router namespace (a different
+// implementation, so interoperability is real). Assertions read the router: its kernel table (ECMP
+// next-hops), bird's RIB (communities) and bird's session state. The test plays the controller's
+// part (status.loadBalancer.ingress and the endpoint-nodes annotation). Needs root (CI is root).
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENDPOINT_NODES_ANNOTATION } from '../../src/controller/ourAnnotations.js';
+import { BGP_POOL, MD5_PASSWORD, NODE_ASN, ROUTER_ASN, ROUTER_IP, startBgpSpeakerLab, type BgpLabNode, type BgpSpeakerLab } from './bgpLab.js';
+import { pollUntil, setIngress } from './l2Lab.js';
+
+const NODES = ['node-a', 'node-b', 'node-c'];
+const NAMESPACE = 'default';
+const CLUSTER_VIP = '203.0.113.10';
+const LOCAL_VIP = '203.0.113.11';
+
+function bgpObjects(communities: string[]): string {
+  return `
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: { name: lab, namespace: metallb-system }
+spec: { addresses: ["${BGP_POOL}"] }
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: { name: fast, namespace: metallb-system }
+spec: { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: tor-password, namespace: metallb-system }
+type: kubernetes.io/basic-auth
+stringData: { password: "${MD5_PASSWORD}" }
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: { name: tor, namespace: metallb-system }
+spec:
+  myASN: ${NODE_ASN}
+  peerASN: ${ROUTER_ASN}
+  peerAddress: ${ROUTER_IP}
+  passwordSecret: { name: tor-password }
+  bfdProfile: fast
+  holdTime: 9s
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: { name: lab, namespace: metallb-system }
+spec:
+  ipAddressPools: [lab]
+  communities: [${communities.map((c) => JSON.stringify(c)).join(', ')}]
+`;
+}
+
+describe('metal BGP: FRR speakers peering with a bird2 router', () => {
+  let env: BgpSpeakerLab;
+
+  beforeAll(async () => {
+    // node-c's router side expects another password: MD5 must keep that session down.
+    env = await startBgpSpeakerLab(NODES, { passwords: { 'node-a': MD5_PASSWORD, 'node-b': MD5_PASSWORD, 'node-c': 'not-the-password' }, bfd: true }, bgpObjects(['64500:100']));
+  }, 180_000);
+
+  afterAll(async () => {
+    await env?.destroy();
+  });
+
+  const node = (name: string): BgpLabNode => env.lab.nodes.find((n) => n.name === name)!;
+
+  async function createService(name: string, ip: string, policy: 'Cluster' | 'Local', endpointNodes?: string[]): Promise<void> {
+    const annotations = endpointNodes ? { [ENDPOINT_NODES_ANNOTATION]: endpointNodes.join(',') } : undefined;
+    await env.core.createNamespacedService({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name, namespace: NAMESPACE, annotations },
+        spec: { type: 'LoadBalancer', externalTrafficPolicy: policy, selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }] },
+      },
+    });
+    await setIngress(env.core, NAMESPACE, name, [ip]);
+  }
+
+  async function setEndpointNodes(name: string, nodes: string[]): Promise<void> {
+    await env.core.patchNamespacedService(
+      { name, namespace: NAMESPACE, body: { metadata: { annotations: { [ENDPOINT_NODES_ANNOTATION]: nodes.join(',') } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+
+  it('one ECMP next-hop per advertising node; a wrong MD5 password means no session; the client is answered through the nodes', async () => {
+    await createService('web', CLUSTER_VIP, 'Cluster');
+    await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b'], 60_000);
+    expect(await env.lab.nextHops(`${CLUSTER_VIP}/32`)).toEqual([node('node-a').ip, node('node-b').ip]);
+    expect((await env.lab.birdSession(node('node-a'))).state).toBe('Established');
+    // node-c's session never comes up, and node-c's FRR never counted one.
+    expect((await env.lab.birdSession(node('node-c'))).state).not.toBe('Established');
+    expect(await env.lab.frrConnections(node('node-c'))).toMatchObject({ established: 0 });
+    expect((await env.lab.frrConnections(node('node-a'))).state).toBe('Established');
+    // bird's RIB: the route carries the configured community, from AS 64512.
+    const rib = await env.lab.birdc(`show route ${CLUSTER_VIP}/32 all`);
+    expect(rib).toContain('(64500,100)');
+    expect(rib).toContain(`BGP.as_path: ${NODE_ASN}`);
+    // Several connections from the client reach both nodes (the router hashes on ports).
+    const answered = new Set<string>();
+    await pollUntil(
+      async () => {
+        const who = await env.lab.curl(CLUSTER_VIP);
+        if (who) answered.add(who);
+        return answered.size === 2;
+      },
+      30_000,
+      'answers from node-a and node-b',
+    );
+    expect([...answered].sort()).toEqual(['node-a', 'node-b']);
+    // The rendered file is in FRR's canonical form: a reload would change nothing.
+    for (const n of NODES) expect(await env.lab.reloadDiff(node(n)), n).toEqual([]);
+  });
+
+  it('externalTrafficPolicy Local: only nodes with a ready endpoint advertise, and the last one gone withdraws', async () => {
+    await createService('local-web', LOCAL_VIP, 'Local', ['node-b']);
+    await env.lab.waitForAdvertisers(`${LOCAL_VIP}/32`, ['node-b']);
+    await setEndpointNodes('local-web', ['node-a', 'node-b']);
+    await env.lab.waitForAdvertisers(`${LOCAL_VIP}/32`, ['node-a', 'node-b']);
+    await setEndpointNodes('local-web', ['node-a']);
+    await env.lab.waitForAdvertisers(`${LOCAL_VIP}/32`, ['node-a']);
+    await setEndpointNodes('local-web', []);
+    await env.lab.waitForAdvertisers(`${LOCAL_VIP}/32`, []);
+    // The Cluster Service was never touched.
+    expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
+  });
+
+  it('a change of one advertisement (its communities) reaches the router without resetting any session', async () => {
+    const before = await Promise.all(['node-a', 'node-b'].map(async (n) => ({ frr: await env.lab.frrConnections(node(n)), bird: await env.lab.birdSession(node(n)) })));
+    expect(before.map((b) => b.frr.state)).toEqual(['Established', 'Established']);
+    await writeFile(env.bgpConfigPath, bgpObjects(['64500:100', '64500:200', 'large:64500:1:2']));
+    await pollUntil(
+      async () => {
+        const rib = await env.lab.birdc(`show route ${CLUSTER_VIP}/32 all`);
+        return rib.includes('(64500,200)') && rib.includes('(64500, 1, 2)') && rib.split('(64500,200)').length === 3;
+      },
+      30_000,
+      'the new communities on both nodes\' routes at the router',
+    );
+    for (const n of NODES) expect(await env.lab.reloadDiff(node(n)), n).toEqual([]);
+    const after = await Promise.all(['node-a', 'node-b'].map(async (n) => ({ frr: await env.lab.frrConnections(node(n)), bird: await env.lab.birdSession(node(n)) })));
+    expect(after).toEqual(before);
+    expect(await env.lab.nextHops(`${CLUSTER_VIP}/32`)).toEqual([node('node-a').ip, node('node-b').ip]);
+  });
+
+  it('BFD: a node cut off the network loses its next-hop, and gets it back when reconnected', async () => {
+    await env.lab.cutOff(node('node-a'));
+    await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-b']);
+    expect((await env.lab.birdSession(node('node-a'))).state).not.toBe('Established');
+    expect(await env.lab.birdc('show bfd sessions')).toMatch(new RegExp(`${node('node-a').ip.replaceAll('.', '\\.')}\\s+\\S+\\s+Down`));
+    await env.lab.reconnect(node('node-a'));
+    await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b'], 60_000);
+  });
+});
