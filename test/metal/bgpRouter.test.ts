@@ -25,7 +25,7 @@ spec: { addresses: ["${BGP_POOL}"] }
 apiVersion: metallb.io/v1beta1
 kind: BFDProfile
 metadata: { name: fast, namespace: metallb-system }
-spec: { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 }
+spec: { receiveInterval: 250, transmitInterval: 250, detectMultiplier: 4 }
 ---
 apiVersion: v1
 kind: Secret
