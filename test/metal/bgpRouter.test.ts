@@ -15,7 +15,10 @@ const NAMESPACE = 'default';
 const CLUSTER_VIP = '203.0.113.10';
 const LOCAL_VIP = '203.0.113.11';
 
-function bgpObjects(communities: string[]): string {
+const AGG_VIP = '198.18.0.77';
+
+/** `extra`: more objects (YAML documents) after the lab's own. */
+function bgpObjects(communities: string[], extra = ''): string {
   return `
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
@@ -50,8 +53,25 @@ metadata: { name: lab, namespace: metallb-system }
 spec:
   ipAddressPools: [lab]
   communities: [${communities.map((c) => JSON.stringify(c)).join(', ')}]
-`;
+${extra}`;
 }
+
+/** A second pool, aggregated to /24 and advertised from node-b only. */
+const AGGREGATED = `---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: { name: aggregated, namespace: metallb-system, labels: { tier: backend } }
+spec: { addresses: ["198.18.0.64/26"] }
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: { name: aggregated, namespace: metallb-system }
+spec:
+  ipAddressPoolSelectors: [{ matchLabels: { tier: backend } }]
+  aggregationLength: 24
+  peers: [tor]
+  nodeSelectors: [{ matchLabels: { kubernetes.io/hostname: node-b } }]
+`;
 
 describe('metal BGP: FRR speakers peering with a bird2 router', () => {
   let env: BgpSpeakerLab;
@@ -144,6 +164,15 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     const after = await Promise.all(['node-a', 'node-b'].map(async (n) => ({ frr: await env.lab.frrConnections(node(n)), bird: await env.lab.birdSession(node(n)) })));
     expect(after).toEqual(before);
     expect(await env.lab.nextHops(`${CLUSTER_VIP}/32`)).toEqual([node('node-a').ip, node('node-b').ip]);
+  });
+
+  it('aggregation length and node selectors: the /24 of a new pool, from node-b only', async () => {
+    await writeFile(env.bgpConfigPath, bgpObjects(['64500:100'], AGGREGATED));
+    await createService('backend', AGG_VIP, 'Cluster');
+    await env.lab.waitForAdvertisers('198.18.0.0/24', ['node-b']);
+    expect(await env.lab.nextHops(`${AGG_VIP}/32`)).toEqual([]);
+    // The Cluster Service of the first pool still reaches both nodes.
+    expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
   });
 
   it('BFD: a node cut off the network loses its next-hop, and gets it back when reconnected', async () => {
