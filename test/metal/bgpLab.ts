@@ -44,8 +44,12 @@ export interface BgpLabNode {
 export interface RouterOptions {
   /** Password the router expects, per node name (undefined: none). */
   passwords: Record<string, string | undefined>;
-  /** BFD with every node (100 ms x 3). */
+  /** BFD with every node. */
   bfd: boolean;
+  /** BFD intervals at the router (default 250 ms x 4). */
+  bfdTiming?: { intervalMs: number; multiplier: number };
+  /** The router's hold time; the session uses the smaller of both sides' (default: the speakers'). */
+  holdSeconds?: number;
 }
 
 /** Fails loudly when a tool the lab needs is missing (after trying to install it). */
@@ -127,8 +131,9 @@ export class BgpLab {
     ];
     // 250 ms x 4: 100 ms x 3 flapped here while three frr-reload.py ran at once on two shared
     // cores. The tests check behaviour; the benchmark is where detection time is measured.
-    if (router.bfd) lines.push('protocol bfd { interface "eth0" { min rx interval 250 ms; min tx interval 250 ms; multiplier 4; }; }');
-    lines.push(`template bgp nodes { local ${ROUTER_IP} as ${ROUTER_ASN}; ipv4 { import all; export none; }; connect retry time 1; error wait time 1, 5; ${router.bfd ? 'bfd on;' : ''} }`);
+    const { intervalMs, multiplier } = router.bfdTiming ?? { intervalMs: 250, multiplier: 4 };
+    if (router.bfd) lines.push(`protocol bfd { interface "eth0" { min rx interval ${intervalMs} ms; min tx interval ${intervalMs} ms; multiplier ${multiplier}; }; }`);
+    lines.push(`template bgp nodes { local ${ROUTER_IP} as ${ROUTER_ASN}; ipv4 { import all; export none; };${router.holdSeconds ? ` hold time ${router.holdSeconds};` : ''} connect retry time 1; error wait time 1, 5; ${router.bfd ? 'bfd on;' : ''} }`);
     for (const node of this.nodes) {
       const password = router.passwords[node.name];
       lines.push(`protocol bgp ${protocolName(node.name)} from nodes { neighbor ${node.ip} as ${NODE_ASN};${password ? ` password "${password}";` : ''} }`);
