@@ -75,6 +75,7 @@ async function cutOffToWithdrawn(env: BgpSpeakerLab, prefix: string): Promise<nu
 }
 
 export async function run(): Promise<void> {
+  if (process.env.BGP_BENCH_HOLD_ONLY) return holdOnly();
   await withLab(true, async (env) => {
     const assign = await assignToRoute(env);
     console.log(`BGP: IP assigned -> route with ${NODES.length} next-hops at the router, ${SERVICES} Services: p50 ${fmt(percentile(assign, 50))}, p99 ${fmt(percentile(assign, 99))} (target p99 < 1000 ms)`);
@@ -88,6 +89,10 @@ export async function run(): Promise<void> {
     const resets = after.reduce((sum, a, i) => sum + a.dropped - before[i]!.dropped, 0);
     console.log(`BGP: config change of one advertisement -> sessions reset: ${resets} (target 0)`);
   });
+  await holdOnly();
+}
+
+async function holdOnly(): Promise<void> {
   await withLab(false, async (env) => {
     await env.core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'web', namespace: 'default' }, spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] } } });
     await setIngress(env.core, 'default', 'web', ['203.0.113.10']);

@@ -34,7 +34,10 @@ function neighborLines(p: BgpPeer): string[] {
   if (p.ebgpMultiHop) lines.push(`${n} ebgp-multihop 255`);
   if (p.sourceAddress !== undefined) lines.push(`${n} update-source ${p.sourceAddress}`);
   lines.push(`${n} timers ${p.keepaliveSeconds} ${p.holdSeconds}`);
-  if (p.gracefulRestart) lines.push(`${n} graceful-restart`);
+  // FRR's default is GR helper, which advertises the capability: a router then keeps a dead node's
+  // routes for the restart time (120 s) when the hold timer expires. Without enableGracefulRestart
+  // the node advertises none, as MetalLB means it.
+  lines.push(p.gracefulRestart ? `${n} graceful-restart` : `${n} graceful-restart-disable`);
   return lines;
 }
 
