@@ -68,6 +68,7 @@ describe('renderFrrConfig', () => {
     expect(text).toBe(
       [
         'frr defaults traditional',
+        'bgp route-map delay-timer 1',
         '!',
         'router bgp 64512',
         ' no bgp ebgp-requires-policy',
@@ -136,7 +137,7 @@ describe('renderFrrConfig', () => {
   it('renders the same text for the same plan, and an empty one without peers', () => {
     const plan = () => nodeBgpPlan(config(), { name: 'node-a', labels: {}, eligible: true }, [...services].reverse());
     expect(renderFrrConfig(plan())).toBe(renderFrrConfig(nodeBgpPlan(config(), { name: 'node-a', labels: {}, eligible: true }, services)));
-    expect(renderFrrConfig(nodeBgpPlan({ peers: [], bfdProfiles: [], advertisements: [], pools: [] }, { name: 'n', labels: {}, eligible: true }, services))).toBe('frr defaults traditional\n!\n');
+    expect(renderFrrConfig(nodeBgpPlan({ peers: [], bfdProfiles: [], advertisements: [], pools: [] }, { name: 'n', labels: {}, eligible: true }, services))).toBe('frr defaults traditional\nbgp route-map delay-timer 1\n!\n');
   });
 
   it('a peer with nothing to receive gets an explicit deny', () => {

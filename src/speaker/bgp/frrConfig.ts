@@ -95,7 +95,10 @@ function bfdLines(profiles: readonly BfdProfile[]): string[] {
 }
 
 export function renderFrrConfig(plan: NodeBgpPlan): string {
-  const lines = ['frr defaults traditional', '!'];
+  // Route-map and prefix-list changes take effect after 1 s, not FRR's default 5 s: a new
+  // Service's prefix waits for that. Not 0: with 0 FRR never applies a route-map change (a new
+  // community) to routes already sent.
+  const lines = ['frr defaults traditional', 'bgp route-map delay-timer 1', '!'];
   if (plan.myASN === undefined || plan.peers.length === 0) return `${lines.join('\n')}\n`;
   const peers = [...plan.peers].sort((a, b) => comparePeers(a, b));
   lines.push(`router bgp ${plan.myASN}`);
