@@ -26,6 +26,8 @@ import { ensureNetworkTools, inNetns, pollUntil, sh, waitForLiveSpeakers } from 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const ROUTER_IP = '10.0.0.1';
+export const ROUTER_IP6 = '2001:db8:ff::1';
+export const BGP_POOL6 = '2001:db8:5::/64';
 export const ROUTER_ASN = 64500;
 export const NODE_ASN = 64512;
 export const CLIENT_NET_IP = '172.16.0.100';
@@ -37,6 +39,7 @@ export interface BgpLabNode {
   name: string;
   netns: string;
   ip: string;
+  ip6: string;
   http?: ChildProcess;
   speaker?: ChildProcess;
 }
@@ -73,7 +76,7 @@ export class BgpLab {
   private dir = '';
 
   constructor(nodeNames: string[]) {
-    this.nodes = nodeNames.map((name, i) => ({ name, netns: `${this.id}-n${i + 1}`, ip: `10.0.0.${11 + i}` }));
+    this.nodes = nodeNames.map((name, i) => ({ name, netns: `${this.id}-n${i + 1}`, ip: `10.0.0.${11 + i}`, ip6: `2001:db8:ff::${11 + i}` }));
   }
 
   get birdSocket(): string {
@@ -85,8 +88,9 @@ export class BgpLab {
     await this.addNetns(this.lan);
     await inNetns(this.lan, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
     await inNetns(this.lan, 'ip', ['link', 'set', 'br0', 'up']);
-    await this.attach(this.router, 'vrouter', `${ROUTER_IP}/24`);
+    await this.attach(this.router, 'vrouter', `${ROUTER_IP}/24`, `${ROUTER_IP6}/64`);
     await inNetns(this.router, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+    await inNetns(this.router, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.forwarding=1']);
     // ECMP spread by ports too, so one client's connections reach several nodes.
     await inNetns(this.router, 'sysctl', ['-q', '-w', 'net.ipv4.fib_multipath_hash_policy=1']);
     await this.addNetns(this.client);
@@ -97,7 +101,7 @@ export class BgpLab {
     await inNetns(this.client, 'ip', ['link', 'set', 'eth0', 'up']);
     await inNetns(this.client, 'ip', ['route', 'add', 'default', 'via', '172.16.0.1']);
     for (const [i, node] of this.nodes.entries()) {
-      await this.attach(node.netns, `vnode${i + 1}`, `${node.ip}/24`);
+      await this.attach(node.netns, `vnode${i + 1}`, `${node.ip}/24`, `${node.ip6}/64`);
       await inNetns(node.netns, 'ip', ['route', 'add', 'default', 'via', ROUTER_IP]);
       const ruleset = ['table ip klb {', '  chain prerouting {', '    type nat hook prerouting priority -100; policy accept;', `    ip daddr ${BGP_POOL} tcp dport 80 dnat to ${node.ip}:${NODE_PORT}`, '  }', '}'].join('\n');
       await sh('bash', ['-c', `ip netns exec ${node.netns} nft -f - <<'EOF'\n${ruleset}\nEOF`]);
@@ -113,11 +117,13 @@ export class BgpLab {
     await inNetns(name, 'ip', ['link', 'set', 'lo', 'up']);
   }
 
-  private async attach(netns: string, lanSide: string, cidr: string): Promise<void> {
+  private async attach(netns: string, lanSide: string, cidr: string, cidr6: string): Promise<void> {
     await this.addNetns(netns);
     await inNetns(this.lan, 'ip', ['link', 'add', lanSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
     await inNetns(this.lan, 'ip', ['link', 'set', lanSide, 'master', 'br0', 'up']);
     await inNetns(netns, 'ip', ['addr', 'add', cidr, 'dev', 'eth0']);
+    await inNetns(netns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0']);
+    await inNetns(netns, 'ip', ['-6', 'addr', 'add', cidr6, 'dev', 'eth0', 'nodad']);
     await inNetns(netns, 'ip', ['link', 'set', 'eth0', 'up']);
   }
 
@@ -128,15 +134,20 @@ export class BgpLab {
       'protocol device { }',
       // merge paths: equal BGP routes from several nodes become one multipath kernel route.
       'protocol kernel { ipv4 { import none; export all; }; merge paths on; }',
+      'protocol kernel { ipv6 { import none; export all; }; merge paths on; }',
     ];
     // 250 ms x 4: 100 ms x 3 flapped here while three frr-reload.py ran at once on two shared
     // cores. The tests check behaviour; the benchmark is where detection time is measured.
     const { intervalMs, multiplier } = router.bfdTiming ?? { intervalMs: 250, multiplier: 4 };
     if (router.bfd) lines.push(`protocol bfd { interface "eth0" { min rx interval ${intervalMs} ms; min tx interval ${intervalMs} ms; multiplier ${multiplier}; }; }`);
     lines.push(`template bgp nodes { local ${ROUTER_IP} as ${ROUTER_ASN}; ipv4 { import all; export none; };${router.holdSeconds ? ` hold time ${router.holdSeconds};` : ''} connect retry time 1; error wait time 1, 5; ${router.bfd ? 'bfd on;' : ''} }`);
+    lines.push(`template bgp nodes6 { local ${ROUTER_IP6} as ${ROUTER_ASN}; ipv6 { import all; export none; };${router.holdSeconds ? ` hold time ${router.holdSeconds};` : ''} connect retry time 1; error wait time 1, 5; }`);
     for (const node of this.nodes) {
       const password = router.passwords[node.name];
-      lines.push(`protocol bgp ${protocolName(node.name)} from nodes { neighbor ${node.ip} as ${NODE_ASN};${password ? ` password "${password}";` : ''} }`);
+      const md5 = password ? ` password "${password}";` : '';
+      lines.push(`protocol bgp ${protocolName(node.name)} from nodes { neighbor ${node.ip} as ${NODE_ASN};${md5} }`);
+      // An IPv6 session too (no BFD: the IPv4 session's BFD covers the node).
+      lines.push(`protocol bgp ${protocolName(node.name)}_v6 from nodes6 { neighbor ${node.ip6} as ${NODE_ASN};${md5} }`);
     }
     return `${lines.join('\n')}\n`;
   }
@@ -156,6 +167,12 @@ export class BgpLab {
   async nextHops(prefix: string): Promise<string[]> {
     const routes = JSON.parse(await inNetns(this.router, 'ip', ['-j', 'route', 'show', 'exact', prefix])) as { gateway?: string; nexthops?: { gateway: string }[] }[];
     return routes.flatMap((r) => (r.nexthops ? r.nexthops.map((n) => n.gateway) : r.gateway ? [r.gateway] : [])).sort();
+  }
+
+  /** How many next-hops the router's kernel has for an IPv6 `prefix`. */
+  async nextHops6(prefix: string): Promise<number> {
+    const routes = JSON.parse(await inNetns(this.router, 'ip', ['-6', '-j', 'route', 'show', 'exact', prefix])) as { gateway?: string; nexthops?: unknown[] }[];
+    return routes.reduce((n, r) => n + (r.nexthops ? r.nexthops.length : r.gateway ? 1 : 0), 0);
   }
 
   /** Names of the nodes the router's kernel sends `prefix` to. */

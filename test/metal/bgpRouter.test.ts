@@ -7,7 +7,7 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINT_NODES_ANNOTATION } from '../../src/controller/ourAnnotations.js';
-import { BGP_POOL, MD5_PASSWORD, NODE_ASN, ROUTER_ASN, ROUTER_IP, startBgpSpeakerLab, type BgpLabNode, type BgpSpeakerLab } from './bgpLab.js';
+import { BGP_POOL, BGP_POOL6, MD5_PASSWORD, ROUTER_IP6, NODE_ASN, ROUTER_ASN, ROUTER_IP, startBgpSpeakerLab, type BgpLabNode, type BgpSpeakerLab } from './bgpLab.js';
 import { pollUntil, setIngress } from './l2Lab.js';
 
 const NODES = ['node-a', 'node-b', 'node-c'];
@@ -23,7 +23,7 @@ function bgpObjects(communities: string[], extra = ''): string {
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: { name: lab, namespace: metallb-system }
-spec: { addresses: ["${BGP_POOL}"] }
+spec: { addresses: ["${BGP_POOL}", "${BGP_POOL6}"] }
 ---
 apiVersion: metallb.io/v1beta1
 kind: BFDProfile
@@ -46,6 +46,11 @@ spec:
   passwordSecret: { name: tor-password }
   bfdProfile: fast
   holdTime: 9s
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: { name: tor6, namespace: metallb-system }
+spec: { myASN: ${NODE_ASN}, peerASN: ${ROUTER_ASN}, peerAddress: "${ROUTER_IP6}", passwordSecret: { name: tor-password }, holdTime: 9s }
 ---
 apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
@@ -164,6 +169,14 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     const after = await Promise.all(['node-a', 'node-b'].map(async (n) => ({ frr: await env.lab.frrConnections(node(n)), bird: await env.lab.birdSession(node(n)) })));
     expect(after).toEqual(before);
     expect(await env.lab.nextHops(`${CLUSTER_VIP}/32`)).toEqual([node('node-a').ip, node('node-b').ip]);
+  });
+
+  it('an IPv6 pool over IPv6 sessions: one next-hop per node with a session', async () => {
+    await createService('web6', '2001:db8:5::10', 'Cluster');
+    await pollUntil(async () => (await env.lab.nextHops6('2001:db8:5::10/128')) === 2, 60_000, 'two IPv6 next-hops at the router');
+    const rib = await env.lab.birdc('show route 2001:db8:5::10/128 all');
+    expect(rib).toContain('(64500,100)');
+    for (const n of NODES) expect(await env.lab.reloadDiff(node(n)), n).toEqual([]);
   });
 
   it('aggregation length and node selectors: the /24 of a new pool, from node-b only', async () => {
