@@ -188,6 +188,16 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
   });
 
+  it('a speaker stopped with SIGTERM withdraws its routes; started again, it advertises again', async () => {
+    const b = node('node-b');
+    const exited = new Promise<number | null>((resolve) => b.speaker!.once('exit', (code) => resolve(code)));
+    b.speaker!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a']);
+    env.lab.startSpeaker(b, env.kubeconfigPath, env.bgpConfigPath);
+    await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b'], 60_000);
+  });
+
   it('BFD: a node cut off the network loses its next-hop, and gets it back when reconnected', async () => {
     await env.lab.cutOff(node('node-a'));
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-b']);
