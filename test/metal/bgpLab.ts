@@ -15,12 +15,12 @@
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
-import { stopFrr, vtysh } from '../../src/speaker/bgp/frrDaemons.js';
+import { FRR_DAEMONS, stopFrr, vtysh } from '../../src/speaker/bgp/frrDaemons.js';
 import { ensureNetworkTools, inNetns, pollUntil, sh, waitForLiveSpeakers } from './l2Lab.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -222,6 +222,15 @@ export class BgpLab {
     } catch {
       return undefined;
     }
+  }
+
+  /** Kills FRR's daemons on `node` with SIGKILL (a crash: no Cease notification is sent). */
+  async killFrr(node: BgpLabNode): Promise<void> {
+    for (const daemon of FRR_DAEMONS) {
+      const pid = Number((await readFile(join('/var/run/frr', node.netns, `${daemon}.pid`), 'utf8').catch(() => '')).trim());
+      if (pid > 0) process.kill(pid, 'SIGKILL');
+    }
+    await pollUntil(async () => (await sh('pgrep', ['-f', `-N ${node.netns}`]).catch(() => '')).trim() === '', 10_000, `FRR gone on ${node.name}`);
   }
 
   /** Cuts a node off the network (nftables drops everything in and out of eth0): a dead node. */

@@ -46,6 +46,7 @@ spec:
   passwordSecret: { name: tor-password }
   bfdProfile: fast
   holdTime: 9s
+  enableGracefulRestart: true
 ---
 apiVersion: metallb.io/v1beta2
 kind: BGPPeer
@@ -196,6 +197,19 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a']);
     env.lab.startSpeaker(b, env.kubeconfigPath, env.bgpConfigPath);
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b'], 60_000);
+  });
+
+  it('graceful restart: the router keeps a node\'s routes while its FRR restarts', async () => {
+    const b = node('node-b');
+    // A crash, not a stop: SIGKILL the speaker and FRR's daemons, so no Cease is sent.
+    b.speaker!.kill('SIGKILL');
+    await env.lab.killFrr(b);
+    await pollUntil(async () => (await env.lab.birdSession(b)).state !== 'Established', 30_000, 'bird noticing node-b\'s session gone');
+    // Without graceful restart bird withdraws a peer's routes as soon as its session is gone.
+    expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
+    env.lab.startSpeaker(b, env.kubeconfigPath, env.bgpConfigPath);
+    await pollUntil(async () => (await env.lab.birdSession(b)).state === 'Established', 60_000, 'node-b\'s session back');
+    await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b']);
   });
 
   it('BFD: a node cut off the network loses its next-hop, and gets it back when reconnected', async () => {
