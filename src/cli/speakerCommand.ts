@@ -1,5 +1,6 @@
-// `kube-lb-provisioner speaker`: the metal provider's L2 announcer, one per node (a DaemonSet with
-// hostNetwork and NET_ADMIN + NET_RAW). See providers/metal/README.md.
+// `kube-lb-provisioner speaker`: the metal provider's announcer, one per node (a DaemonSet with
+// hostNetwork and NET_ADMIN + NET_RAW): L2, and BGP through FRR with --bgp-config. See
+// providers/metal/README.md.
 import { Command, InvalidArgumentError } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { livenessKey } from '../speaker/livenessPacket.js';
@@ -35,7 +36,7 @@ function metricsAddress(value: string): string {
 
 export function speakerCommand(): Command {
   return new Command('speaker')
-    .description('Announce metal load-balancer addresses from this node (L2: gratuitous ARP / NDP)')
+    .description('Announce metal load-balancer addresses from this node (L2: gratuitous ARP / NDP; BGP through FRR with --bgp-config)')
     .requiredOption('--node-name <name>', 'this node\'s name (the DaemonSet passes spec.nodeName)', process.env.NODE_NAME)
     .option('--interface <if>', 'interface that carries every address, e.g. eth0 (default: for each address, the interface its route leaves by)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then ~/.kube/config)')
