@@ -96,6 +96,16 @@ describe('BGPAdvertisement, BFDProfile and Community validation', () => {
     expect(config.advertisements).toEqual([]);
   });
 
+  it('refuses an aggregation shorter than a CIDR of a covered pool (it would announce foreign addresses)', () => {
+    const { problems, config } = build([
+      { kind: 'IPAddressPool', metadata: { name: 'small', labels: { size: 's' } }, spec: { addresses: ['192.0.2.64/26', '192.0.2.200-192.0.2.210'] } },
+      { kind: 'BGPAdvertisement', metadata: { name: 'too-wide' }, spec: { ipAddressPoolSelectors: [{ matchLabels: { size: 's' } }], aggregationLength: 24 } },
+      { kind: 'BGPAdvertisement', metadata: { name: 'fits' }, spec: { ipAddressPools: ['small'], aggregationLength: 26 } },
+    ]);
+    expect(problems).toMatchObject([{ name: 'too-wide', field: 'spec.aggregationLength' }]);
+    expect(config.advertisements.map((a) => a.name)).toEqual(['fits']);
+  });
+
   it('checks BFD profile ranges', () => {
     const { problems, config } = build([
       { kind: 'BFDProfile', metadata: { name: 'bad' }, spec: { detectMultiplier: 1 } },

@@ -62,12 +62,12 @@ spec:
 ${extra}`;
 }
 
-/** A second pool, aggregated to /24 and advertised from node-b only. */
+/** A second pool, a /24 announced as one /24 (not per address), from node-b only. */
 const AGGREGATED = `---
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: { name: aggregated, namespace: metallb-system, labels: { tier: backend } }
-spec: { addresses: ["198.18.0.64/26"] }
+spec: { addresses: ["198.18.0.0/24"] }
 ---
 apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement

@@ -12,11 +12,13 @@
 //   set the other is a third or three times it; when neither is, 90 s / 30 s;
 // - ebgpMultiHop is for eBGP only; a bfdProfile must exist;
 // - one node speaks with one ASN: a peer whose myASN differs from the first valid peer's is refused;
-// - aggregationLength 0-32 (default 32), aggregationLengthV6 0-128 (default 128);
+// - aggregationLength 0-32 (default 32), aggregationLengthV6 0-128 (default 128), and never
+//   shorter than the prefix of a CIDR in a pool the advertisement covers (it would announce
+//   addresses outside the pool);
 // - communities are "a:b" (16-bit each), "large:a:b:c" (32-bit each) or a Community alias.
 import { canonicalIP, familyOf, parseAddressRange, type AddressRange } from '../../../providers/metal/addressRange.js';
 import type { IPFamily } from '../../../providers/provider.js';
-import { selectorProblem, type LabelSelector } from './labelSelector.js';
+import { selectorMatches, selectorProblem, type LabelSelector } from './labelSelector.js';
 import type { BFDProfileObject, BGPAdvertisementObject, BGPPeerObject, CommunityObject, IPAddressPoolObject, MetalBgpObjects, SecretObject } from './metallbObjects.js';
 
 export interface ConfigProblem {
@@ -274,6 +276,20 @@ function buildPool(o: IPAddressPoolObject): BgpPool {
   return { name: o.metadata?.name ?? '', labels: o.metadata?.labels ?? {}, ranges };
 }
 
+function checkAggregation(ad: BgpAdvertisement, pools: readonly BgpPool[]): void {
+  const covered = pools.filter((p) => (ad.pools.length === 0 && ad.poolSelectors.length === 0) || ad.pools.includes(p.name) || ad.poolSelectors.some((s) => selectorMatches(s, p.labels)));
+  for (const pool of covered) {
+    for (const range of pool.ranges) {
+      const prefix = range.source.includes('/') ? Number(range.source.split('/')[1]) : undefined;
+      const v4 = range.family === 'IPv4';
+      const length = v4 ? ad.aggregationLength : ad.aggregationLengthV6;
+      if (prefix !== undefined && prefix > length) {
+        refuse(v4 ? 'spec.aggregationLength' : 'spec.aggregationLengthV6', `${length} is shorter than ${range.source} of IPAddressPool "${pool.name}": it would announce addresses outside the pool`);
+      }
+    }
+  }
+}
+
 /** Validates every object; the valid ones make the configuration, the others a problem each. */
 export function buildBgpConfig(objects: MetalBgpObjects): { config: BgpConfig; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
@@ -304,7 +320,14 @@ export function buildBgpConfig(objects: MetalBgpObjects): { config: BgpConfig; p
     if (peer) peers.push(peer);
   }
   const aliases = communityAliases(objects.communities);
-  const advertisements = [...objects.advertisements].sort(byName).flatMap((o) => attempt(o, (x) => buildAdvertisement(x, aliases)) ?? []);
   const pools = [...objects.pools].sort(byName).flatMap((o) => attempt(o, buildPool) ?? []);
+  const advertisements = [...objects.advertisements].sort(byName).flatMap(
+    (o) =>
+      attempt(o, (x) => {
+        const ad = buildAdvertisement(x, aliases);
+        checkAggregation(ad, pools);
+        return ad;
+      }) ?? [],
+  );
   return { config: { peers, bfdProfiles, advertisements, pools }, problems };
 }
