@@ -436,7 +436,8 @@ export class Speaker {
   private async evaluate(): Promise<void> {
     const now = Date.now();
     this.updatePeers();
-    this.options.bgp?.update(this.allServices(), this.informers!.nodes.get(this.options.nodeName));
+    // Only with every cache synced: a partial view would withdraw live routes after a restart.
+    if (this.synced) this.options.bgp?.update(this.allServices(), this.informers!.nodes.get(this.options.nodeName));
     await this.checkAnnounce(now);
     if (this.cannotAnnounce !== undefined) return this.releaseHeld();
     const direct = this.liveness?.verdicts();

@@ -4,7 +4,8 @@
 // next-hops), bird's RIB (communities) and bird's session state. The test plays the controller's
 // part (status.loadBalancer.ingress and the endpoint-nodes annotation). Needs root (CI is root).
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINT_NODES_ANNOTATION } from '../../src/controller/ourAnnotations.js';
 import { BGP_POOL, BGP_POOL6, MD5_PASSWORD, ROUTER_IP6, NODE_ASN, ROUTER_ASN, ROUTER_IP, startBgpSpeakerLab, type BgpLabNode, type BgpSpeakerLab } from './bgpLab.js';
@@ -150,6 +151,9 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     await env.lab.waitForAdvertisers(`${LOCAL_VIP}/32`, ['node-a']);
     await setEndpointNodes('local-web', []);
     await env.lab.waitForAdvertisers(`${LOCAL_VIP}/32`, []);
+    // A prefix withdrawn and wanted again is sent again.
+    await setEndpointNodes('local-web', ['node-b']);
+    await env.lab.waitForAdvertisers(`${LOCAL_VIP}/32`, ['node-b']);
     // The Cluster Service was never touched.
     expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
   });
@@ -197,6 +201,24 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a']);
     env.lab.startSpeaker(b, env.kubeconfigPath, env.bgpConfigPath);
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b'], 60_000);
+  });
+
+  it('a speaker SIGKILLed alone leaves FRR advertising; started again, it takes FRR over without a reset', async () => {
+    const a = node('node-a');
+    const before = await env.lab.frrConnections(a);
+    const exited = new Promise<void>((resolve) => a.speaker!.once('exit', () => resolve()));
+    a.speaker!.kill('SIGKILL');
+    await exited;
+    const killedAt = Date.now();
+    // FRR is its own daemon (as MetalLB's FRR container): the node keeps its routes.
+    expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
+    env.lab.startSpeaker(a, env.kubeconfigPath, env.bgpConfigPath);
+    // The new speaker applies its configuration once (it writes the file before reloading).
+    const file = join('/etc/frr', a.netns, 'kube-lb-provisioner.conf');
+    await pollUntil(async () => (await stat(file)).mtimeMs > killedAt, 60_000, 'the restarted speaker applying its configuration');
+    await pollUntil(async () => (await env.lab.reloadDiff(a)).length === 0, 30_000, 'the reload done');
+    expect(await env.lab.frrConnections(a)).toEqual(before);
+    expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
   });
 
   it('graceful restart: the router keeps a node\'s routes while its FRR restarts', async () => {

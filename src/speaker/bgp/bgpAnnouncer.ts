@@ -38,8 +38,10 @@ export class BgpAnnouncer {
 
   /** Called with every evaluation of the speaker; cheap when nothing changed. */
   update(services: readonly AnnouncedService[], node: BgpNode | undefined): void {
-    // Our own Node not seen yet: say nothing rather than advertise from an unknown node.
-    const self: BgpNode = node ?? { name: this.options.nodeName, labels: {}, eligible: false };
+    // Our own Node not in the cache (yet): change nothing. A restarted speaker's first evaluation
+    // can come before the Node informer synced; withdrawing then would drop live routes.
+    if (node === undefined) return;
+    const self = node;
     const plan = nodeBgpPlan(this.config, self, services);
     this.lastPlanPeers = new Map(plan.peers.map((p) => [p.address, p.name]));
     const text = renderFrrConfig(plan);

@@ -74,9 +74,22 @@ export async function startFrr(o: FrrOptions): Promise<void> {
   });
   await chown(vtyshConf, ids.uid, ids.gid);
   for (const daemon of FRR_DAEMONS) {
+    // A speaker restarted after a crash finds its FRR still running: keep it (and its sessions).
+    if (await running(join(runDir(o), `${daemon}.pid`))) continue;
     // -A: the daemons' vty listens on loopback only; -d: daemonize, the pid file is in runDir.
     const argv = [join(FRR_BIN_DIR, daemon), '-d', '-A', '127.0.0.1', ...pathspaceArgs(o)];
     await (o.netns ? run('ip', ['netns', 'exec', o.netns, ...argv]) : run(argv[0]!, argv.slice(1)));
+  }
+}
+
+async function running(pidFile: string): Promise<boolean> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
