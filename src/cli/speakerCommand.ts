@@ -1,5 +1,6 @@
-// `kube-lb-provisioner speaker`: the metal provider's L2 announcer, one per node (a DaemonSet with
-// hostNetwork and NET_ADMIN + NET_RAW). See providers/metal/README.md.
+// `kube-lb-provisioner speaker`: the metal provider's announcer, one per node (a DaemonSet with
+// hostNetwork and NET_ADMIN + NET_RAW): L2, and BGP through FRR with --bgp-config. See
+// providers/metal/README.md.
 import { Command, InvalidArgumentError } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { livenessKey } from '../speaker/livenessPacket.js';
@@ -9,6 +10,7 @@ import { createSpeakerMetrics } from '../observability/speakerMetrics.js';
 import { connectOrExit, explainListenFailure, failFast } from './startupChecks.js';
 import { ipCommandEffects } from '../speaker/ipCommandEffects.js';
 import { Speaker } from '../speaker/speaker.js';
+import { startBgpMode, type BgpModeOptions } from '../speaker/bgp/bgpMode.js';
 import { DEFAULT_SPEAKER_METRICS_ADDRESS, parseSpeakerMetricsAddress, serveSpeakerHealth } from '../speaker/speakerHealth.js';
 
 function positiveInt(value: string): number {
@@ -34,7 +36,7 @@ function metricsAddress(value: string): string {
 
 export function speakerCommand(): Command {
   return new Command('speaker')
-    .description('Announce metal load-balancer addresses from this node (L2: gratuitous ARP / NDP)')
+    .description('Announce metal load-balancer addresses from this node (L2: gratuitous ARP / NDP; BGP through FRR with --bgp-config)')
     .requiredOption('--node-name <name>', 'this node\'s name (the DaemonSet passes spec.nodeName)', process.env.NODE_NAME)
     .option('--interface <if>', 'interface that carries every address, e.g. eth0 (default: for each address, the interface its route leaves by)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then ~/.kube/config)')
@@ -51,6 +53,11 @@ export function speakerCommand(): Command {
     .option('--address-lifetime-seconds <s>', 'valid_lft of announced addresses (kept fresh while alive)', positiveInt, 2)
     .option('--metrics-address <host:port>', "serve /healthz, /readyz and /metrics here (port 0: any free port; '' or off: none)", metricsAddress, DEFAULT_SPEAKER_METRICS_ADDRESS)
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
+    .option('--bgp-config <file>', 'BGP mode: a YAML file of MetalLB objects (BGPPeer, BGPAdvertisement, BFDProfile, Community, IPAddressPool, basic-auth Secrets); interim, until they are read live')
+    .option('--frr-pathspace <name>', 'BGP mode: FRR pathspace (-N), e.g. when several nodes share a machine')
+    .option('--frr-netns <name>', 'BGP mode, with --frr-start: run FRR\'s daemons in this network namespace (labs)')
+    .option('--frr-start', 'BGP mode: start FRR\'s daemons (zebra, staticd, bgpd, bfdd) and stop them on exit; otherwise they run beside the speaker (a container in its Pod)', false)
+    .option('--frr-config-path <path>', 'BGP mode: where the rendered FRR configuration is written (default: kube-lb-provisioner.conf in FRR\'s configuration directory)')
     .action(async (opts: {
       nodeName: string;
       interface?: string;
@@ -68,12 +75,21 @@ export function speakerCommand(): Command {
       addressLifetimeSeconds: number;
       metricsAddress: string;
       logLevel: string;
+      bgpConfig?: string;
+      frrPathspace?: string;
+      frrNetns?: string;
+      frrStart: boolean;
+      frrConfigPath?: string;
     }) => {
       const logger = createLogger(opts.logLevel, 'kube-lb-provisioner-speaker');
       const kubeConfig = await connectOrExit(opts.kubeconfig);
       const effects = ipCommandEffects({ iface: opts.interface, netns: opts.netns, lifetimeSeconds: opts.addressLifetimeSeconds });
       const metrics = createSpeakerMetrics(undefined, { processMetrics: true });
       // Packets are tagged with an HMAC: the secret keeps clusters (and strangers) on one segment apart.
+      const bgpOptions: BgpModeOptions | undefined = opts.bgpConfig
+        ? { configFile: opts.bgpConfig, nodeName: opts.nodeName, pathspace: opts.frrPathspace, netns: opts.frrNetns, start: opts.frrStart, configPath: opts.frrConfigPath, logger, registry: metrics.registry }
+        : undefined;
+      const bgp = bgpOptions ? await failFast(() => startBgpMode(bgpOptions)) : undefined;
       const secret = opts.livenessSecretFile ? (await readFile(opts.livenessSecretFile)).toString('utf8').trim() : `namespace:${opts.namespace}`;
       const speaker = new Speaker({
         kubeConfig,
@@ -86,6 +102,7 @@ export function speakerCommand(): Command {
         renewIntervalMs: opts.renewIntervalMs,
         lapseMs: opts.lapseMs,
         metrics,
+        bgp: bgp?.hook,
         liveness: opts.livenessPort === 0 ? undefined : { port: opts.livenessPort, key: livenessKey(secret), timing: { probeIntervalMs: opts.probeIntervalMs, probeTimeoutMs: opts.probeTimeoutMs } },
       });
       // Up before the informers sync, so /readyz answers 503 (not connection refused) meanwhile.
@@ -102,6 +119,7 @@ export function speakerCommand(): Command {
         logger.info({ signal }, 'speaker: shutting down, withdrawing addresses');
         void speaker
           .stop(true)
+          .then(() => bgp?.stop())
           .then(() => health?.close())
           .finally(() => process.exit(0));
       };

@@ -46,6 +46,7 @@ import type { AnnounceReadiness } from './announceInterface.js';
 import { RenewalObserver } from './renewalObserver.js';
 import { DEFAULT_LIVENESS_TIMING, LivenessProtocol, type LivenessOutput, type LivenessTiming } from './livenessProtocol.js';
 import { LivenessTransport } from './livenessTransport.js';
+import type { SpeakerBgp } from './bgp/speakerBgp.js';
 
 export { ANNOUNCING_NODE_ANNOTATION };
 export const SPEAKER_LEASE_LABEL = 'kube-lb-provisioner.io/speaker';
@@ -79,6 +80,8 @@ export interface SpeakerOptions {
   liveness?: { port: number; key: Buffer; timing?: Partial<LivenessTiming> };
   /** SIGTERM: how long to wait for the others to take over before withdrawing (default 1.5 s). */
   handoverTimeoutMs?: number;
+  /** BGP mode (src/speaker/bgp): told of every evaluation; its addresses are left out of L2. */
+  bgp?: SpeakerBgp;
 }
 
 
@@ -329,8 +332,16 @@ export class Speaker {
     return this.informers!.nodes.cache.list().map(nodeState);
   }
 
-  /** Served Services with addresses. Local ones carry the endpoint nodes the controller publishes. */
+  /** The Services L2 announces: all served ones, less the addresses BGP announces. */
   private serviceView(): AnnouncedService[] {
+    const bgp = this.options.bgp;
+    const all = this.allServices();
+    if (!bgp) return all;
+    return all.map((s) => ({ ...s, ips: s.ips.filter((ip) => !bgp.isBgpAddress(ip)) })).filter((s) => s.ips.length > 0);
+  }
+
+  /** Served Services with addresses. Local ones carry the endpoint nodes the controller publishes. */
+  private allServices(): AnnouncedService[] {
     const out: AnnouncedService[] = [];
     for (const svc of this.informers!.services.cache.list()) {
       if (!wantedSlot(svc, this.slots) || !svc.spec) continue;
@@ -423,6 +434,8 @@ export class Speaker {
   private async evaluate(): Promise<void> {
     const now = Date.now();
     this.updatePeers();
+    // Only with every cache synced: a partial view would withdraw live routes after a restart.
+    if (this.synced) this.options.bgp?.update(this.allServices(), this.informers!.nodes.get(this.options.nodeName));
     await this.checkAnnounce(now);
     if (this.cannotAnnounce !== undefined) return this.releaseHeld();
     const direct = this.liveness?.verdicts();

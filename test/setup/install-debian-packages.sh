@@ -10,6 +10,10 @@ declare -A wanted=(
   [arping]=iputils-arping
   [curl]=curl
   [sysctl]=procps
+  # BGP lab: FRR on the nodes, bird2 as the router (a different implementation, so interop is real).
+  [vtysh]=frr
+  [/usr/lib/frr/frr-reload.py]=frr-pythontools
+  [birdc]=bird2
 )
 
 # Test files run in parallel and may both get here on a fresh machine: one installs, the other
@@ -19,7 +23,9 @@ flock 9
 
 missing=()
 for tool in "${!wanted[@]}"; do
-  if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ] && ! [ -x "/usr/bin/$tool" ]; then
+  if [[ "$tool" == /* ]]; then
+    [ -x "$tool" ] || missing+=("${wanted[$tool]}")
+  elif ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ] && ! [ -x "/usr/bin/$tool" ]; then
     missing+=("${wanted[$tool]}")
   fi
 done

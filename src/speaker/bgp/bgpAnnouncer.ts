@@ -1,0 +1,111 @@
+// The speaker's BGP side: from the Services it serves and its own Node, renders this node's FRR
+// configuration (nodeBgpPlan + renderFrrConfig, pure) and applies it when the text changed. One
+// apply at a time, the latest wanted text wins; a failed apply is retried on the next update.
+// It also polls FRR's session state for the per-peer metrics and logs sessions going up or down.
+import type { Logger } from '../../observability/logger.js';
+import type { AnnouncedService } from '../announcementOwnership.js';
+import type { BgpConfig } from './bgpConfig.js';
+import type { FrrControl, PeerSession } from './frrDaemons.js';
+import type { BgpMetrics } from './bgpMetrics.js';
+import { nodeBgpPlan, type BgpNode } from './nodeBgpPlan.js';
+import { renderFrrConfig } from './frrConfig.js';
+
+export interface BgpAnnouncerOptions {
+  config: BgpConfig;
+  nodeName: string;
+  frr: FrrControl;
+  logger: Logger;
+  metrics?: BgpMetrics;
+}
+
+export class BgpAnnouncer {
+  private wanted: string | undefined;
+  private applied: string | undefined;
+  private applying: Promise<void> | undefined;
+  private lastStates = new Map<string, string>();
+  private lastPlanPeers = new Map<string, string>();
+
+  private config: BgpConfig;
+
+  constructor(private readonly options: BgpAnnouncerOptions) {
+    this.config = options.config;
+  }
+
+  /** A new configuration; applied with the next update(). */
+  setConfig(config: BgpConfig): void {
+    this.config = config;
+  }
+
+  /** Called with every evaluation of the speaker; cheap when nothing changed. */
+  update(services: readonly AnnouncedService[], node: BgpNode | undefined): void {
+    // Our own Node not in the cache (yet): change nothing. A restarted speaker's first evaluation
+    // can come before the Node informer synced; withdrawing then would drop live routes.
+    if (node === undefined) return;
+    const self = node;
+    const plan = nodeBgpPlan(this.config, self, services);
+    this.lastPlanPeers = new Map(plan.peers.map((p) => [p.address, p.name]));
+    const text = renderFrrConfig(plan);
+    this.options.metrics?.advertisedPrefixes.reset();
+    for (const peer of plan.peers) this.options.metrics?.advertisedPrefixes.set({ peer: peer.name }, plan.prefixes.get(peer.name)?.length ?? 0);
+    this.want(text);
+  }
+
+  /** Withdraws everything (shutdown): sessions stay configured, no prefix is sent. */
+  async withdrawAll(): Promise<void> {
+    const plan = nodeBgpPlan(this.config, { name: this.options.nodeName, labels: {}, eligible: false }, []);
+    this.want(renderFrrConfig(plan));
+    await this.settled();
+  }
+
+  /** Resolves once the latest wanted configuration was applied (or failed). */
+  async settled(): Promise<void> {
+    while (this.applying) await this.applying;
+  }
+
+  /** The configuration text last applied, for tests and logs. */
+  appliedConfig(): string | undefined {
+    return this.applied;
+  }
+
+  private want(text: string): void {
+    this.wanted = text;
+    if (this.applying || text === this.applied) return;
+    this.applying = (async () => {
+      while (this.wanted !== undefined && this.wanted !== this.applied) {
+        const next = this.wanted;
+        try {
+          await this.options.frr.apply(next);
+          this.applied = next;
+          this.options.metrics?.reloads.inc({ outcome: 'ok' });
+          this.options.logger.info({ node: this.options.nodeName }, 'speaker: FRR configuration applied');
+        } catch (error) {
+          this.options.metrics?.reloads.inc({ outcome: 'failed' });
+          this.options.logger.warn({ err: error }, 'speaker: applying the FRR configuration failed; retrying on the next update');
+          break;
+        }
+      }
+    })().finally(() => {
+      this.applying = undefined;
+    });
+  }
+
+  /** Reads FRR's sessions into the metrics; logs each change of state. */
+  async pollSessions(): Promise<PeerSession[]> {
+    const sessions = await this.options.frr.sessions();
+    const metrics = this.options.metrics;
+    metrics?.sessionUp.reset();
+    metrics?.bfdUp.reset();
+    for (const s of sessions) {
+      const peer = this.lastPlanPeers.get(s.address) ?? s.address;
+      metrics?.sessionUp.set({ peer, address: s.address }, s.established ? 1 : 0);
+      metrics?.sessionsDropped.set({ peer, address: s.address }, s.connectionsDropped);
+      if (s.bfd !== undefined) metrics?.bfdUp.set({ peer, address: s.address }, s.bfd === 'up' ? 1 : 0);
+      const was = this.lastStates.get(s.address);
+      if (was !== undefined && was !== s.state && (was === 'Established' || s.established)) {
+        this.options.logger.info({ peer, address: s.address, from: was, to: s.state }, s.established ? 'speaker: BGP session up' : 'speaker: BGP session down');
+      }
+      this.lastStates.set(s.address, s.state);
+    }
+    return sessions;
+  }
+}

@@ -1,0 +1,86 @@
+// The speaker's BGP side without FRR: applies only changed text, one apply at a time with the
+// latest text winning, retries after a failure; and reads FRR's session JSON.
+import { describe, expect, it } from 'vitest';
+import type { AnnouncedService } from '../../src/speaker/announcementOwnership.js';
+import { BgpAnnouncer } from '../../src/speaker/bgp/bgpAnnouncer.js';
+import { buildBgpConfig } from '../../src/speaker/bgp/bgpConfig.js';
+import { parseSessions, type FrrControl } from '../../src/speaker/bgp/frrDaemons.js';
+import { groupByKind } from '../../src/speaker/bgp/metallbObjects.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+const { config } = buildBgpConfig(
+  groupByKind([
+    { kind: 'IPAddressPool', metadata: { name: 'p' }, spec: { addresses: ['203.0.113.0/24'] } },
+    { kind: 'BGPPeer', metadata: { name: 'tor' }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1' } },
+    { kind: 'BGPAdvertisement', metadata: { name: 'all' } },
+  ]),
+);
+const svc = (ip: string): AnnouncedService => ({ key: `default/${ip}`, ips: [ip], trafficPolicy: 'Cluster', endpointNodes: [] });
+const node = { name: 'node-a', labels: {}, eligible: true };
+
+function fakeFrr(failFirst = false): FrrControl & { applied: string[]; release: () => void } {
+  let gate: (() => void) | undefined;
+  let fail = failFirst;
+  const frr = {
+    applied: [] as string[],
+    release: () => gate?.(),
+    async apply(text: string) {
+      await new Promise<void>((resolve) => (gate = resolve));
+      if (fail) {
+        fail = false;
+        throw new Error('frr-reload.py failed');
+      }
+      frr.applied.push(text);
+    },
+    sessions: () => Promise.resolve([]),
+  };
+  return frr;
+}
+
+describe('BgpAnnouncer', () => {
+  it('applies the latest text once, skipping intermediate ones, and nothing when unchanged', async () => {
+    const frr = fakeFrr();
+    const announcer = new BgpAnnouncer({ config, nodeName: 'node-a', frr, logger: createLogger('silent', 't') });
+    announcer.update([svc('203.0.113.1')], node);
+    announcer.update([svc('203.0.113.2')], node);
+    announcer.update([svc('203.0.113.3')], node);
+    frr.release();
+    await new Promise((r) => setTimeout(r, 0));
+    frr.release();
+    await announcer.settled();
+    expect(frr.applied).toHaveLength(2);
+    expect(frr.applied[0]).toContain('network 203.0.113.1/32');
+    expect(frr.applied[1]).toContain('network 203.0.113.3/32');
+    announcer.update([svc('203.0.113.3')], node);
+    await announcer.settled();
+    expect(frr.applied).toHaveLength(2);
+  });
+
+  it('retries a failed apply on the next update', async () => {
+    const frr = fakeFrr(true);
+    const announcer = new BgpAnnouncer({ config, nodeName: 'node-a', frr, logger: createLogger('silent', 't') });
+    announcer.update([svc('203.0.113.1')], node);
+    frr.release();
+    await announcer.settled();
+    expect(frr.applied).toEqual([]);
+    announcer.update([svc('203.0.113.1')], node);
+    frr.release();
+    await announcer.settled();
+    expect(frr.applied).toHaveLength(1);
+    expect(announcer.appliedConfig()).toBe(frr.applied[0]);
+  });
+});
+
+describe('parseSessions', () => {
+  it('merges both families and the BFD state per neighbor', () => {
+    const summary = JSON.stringify({
+      ipv4Unicast: { peers: { '10.0.0.1': { state: 'Established', pfxSnt: 2, connectionsEstablished: 1, connectionsDropped: 0 } } },
+      ipv6Unicast: { peers: { '2001:db8::1': { state: 'Active', pfxSnt: 0, connectionsEstablished: 0, connectionsDropped: 3 } } },
+    });
+    const bfd = JSON.stringify([{ peer: '10.0.0.1', status: 'up' }]);
+    expect(parseSessions(summary, bfd)).toEqual([
+      { address: '10.0.0.1', state: 'Established', established: true, prefixesSent: 2, connectionsEstablished: 1, connectionsDropped: 0, bfd: 'up' },
+      { address: '2001:db8::1', state: 'Active', established: false, prefixesSent: 0, connectionsEstablished: 0, connectionsDropped: 3 },
+    ]);
+  });
+});
