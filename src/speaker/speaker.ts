@@ -435,7 +435,7 @@ export class Speaker {
     const now = Date.now();
     this.updatePeers();
     // Only with every cache synced: a partial view would withdraw live routes after a restart.
-    if (this.synced) this.options.bgp?.update(this.allServices(), this.informers!.nodes.get(this.options.nodeName));
+    if (this.synced) this.options.bgp?.update(this.allServices(), this.informers!.nodes.cache.get(this.options.nodeName));
     await this.checkAnnounce(now);
     if (this.cannotAnnounce !== undefined) return this.releaseHeld();
     const direct = this.liveness?.verdicts();
