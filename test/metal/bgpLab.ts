@@ -21,7 +21,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { FRR_DAEMONS, stopFrr, vtysh } from '../../src/speaker/bgp/frrDaemons.js';
-import { ensureNetworkTools, inNetns, pollUntil, sh, waitForLiveSpeakers } from './l2Lab.js';
+import { ensureNetworkTools, pollUntil, waitForLiveSpeakers } from './l2Lab.js';
+import { inNetns, LabSegment, sh } from './labSegment.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -71,7 +72,7 @@ export class BgpLab {
   readonly router = `${this.id}-router`;
   readonly client = `${this.id}-client`;
   readonly nodes: BgpLabNode[];
-  private created: string[] = [];
+  private readonly segment = new LabSegment(this.lan);
   private bird: ChildProcess | undefined;
   private dir = '';
 
@@ -85,15 +86,13 @@ export class BgpLab {
 
   async create(dir: string, router: RouterOptions): Promise<void> {
     this.dir = dir;
-    await this.addNetns(this.lan);
-    await inNetns(this.lan, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
-    await inNetns(this.lan, 'ip', ['link', 'set', 'br0', 'up']);
-    await this.attach(this.router, 'vrouter', `${ROUTER_IP}/24`, `${ROUTER_IP6}/64`);
+    await this.segment.createBridge();
+    await this.segment.attach(this.router, 'vrouter', `${ROUTER_IP}/24`, `${ROUTER_IP6}/64`);
     await inNetns(this.router, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
     await inNetns(this.router, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.forwarding=1']);
     // ECMP spread by ports too, so one client's connections reach several nodes.
     await inNetns(this.router, 'sysctl', ['-q', '-w', 'net.ipv4.fib_multipath_hash_policy=1']);
-    await this.addNetns(this.client);
+    await this.segment.addNetns(this.client);
     await inNetns(this.router, 'ip', ['link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.client]);
     await inNetns(this.router, 'ip', ['addr', 'add', '172.16.0.1/24', 'dev', 'eth1']);
     await inNetns(this.router, 'ip', ['link', 'set', 'eth1', 'up']);
@@ -101,7 +100,7 @@ export class BgpLab {
     await inNetns(this.client, 'ip', ['link', 'set', 'eth0', 'up']);
     await inNetns(this.client, 'ip', ['route', 'add', 'default', 'via', '172.16.0.1']);
     for (const [i, node] of this.nodes.entries()) {
-      await this.attach(node.netns, `vnode${i + 1}`, `${node.ip}/24`, `${node.ip6}/64`);
+      await this.segment.attach(node.netns, `vnode${i + 1}`, `${node.ip}/24`, `${node.ip6}/64`);
       await inNetns(node.netns, 'ip', ['route', 'add', 'default', 'via', ROUTER_IP]);
       const ruleset = ['table ip klb {', '  chain prerouting {', '    type nat hook prerouting priority -100; policy accept;', `    ip daddr ${BGP_POOL} tcp dport 80 dnat to ${node.ip}:${NODE_PORT}`, '  }', '}'].join('\n');
       await sh('bash', ['-c', `ip netns exec ${node.netns} nft -f - <<'EOF'\n${ruleset}\nEOF`]);
@@ -109,22 +108,6 @@ export class BgpLab {
       node.http = spawn('ip', ['netns', 'exec', node.netns, process.execPath, '-e', server], { stdio: 'ignore' });
     }
     await this.startBird(router);
-  }
-
-  private async addNetns(name: string): Promise<void> {
-    await sh('ip', ['netns', 'add', name]);
-    this.created.push(name);
-    await inNetns(name, 'ip', ['link', 'set', 'lo', 'up']);
-  }
-
-  private async attach(netns: string, lanSide: string, cidr: string, cidr6: string): Promise<void> {
-    await this.addNetns(netns);
-    await inNetns(this.lan, 'ip', ['link', 'add', lanSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-    await inNetns(this.lan, 'ip', ['link', 'set', lanSide, 'master', 'br0', 'up']);
-    await inNetns(netns, 'ip', ['addr', 'add', cidr, 'dev', 'eth0']);
-    await inNetns(netns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0']);
-    await inNetns(netns, 'ip', ['-6', 'addr', 'add', cidr6, 'dev', 'eth0', 'nodad']);
-    await inNetns(netns, 'ip', ['link', 'set', 'eth0', 'up']);
   }
 
   /** bird2's configuration for the router: one eBGP session per node, ECMP into the kernel. */
@@ -298,12 +281,11 @@ export class BgpLab {
       await stopFrr({ pathspace: node.netns, configPath: '' }).catch(() => undefined);
     }
     this.bird?.kill('SIGKILL');
-    for (const name of this.created.reverse()) await sh('ip', ['netns', 'del', name]).catch(() => undefined);
+    await this.segment.deleteAll();
     for (const node of this.nodes) {
       await rm(join('/etc/frr', node.netns), { recursive: true, force: true });
       await rm(join('/var/run/frr', node.netns), { recursive: true, force: true });
     }
-    this.created = [];
   }
 }
 

@@ -18,6 +18,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
+import { inNetns, LabSegment, sh } from './labSegment.js';
+
+export { inNetns, sh };
 import { speakerLeaseName } from '../../src/speaker/speaker.js';
 
 const run = promisify(execFile);
@@ -61,14 +64,6 @@ export async function ensureNetworkTools(): Promise<void> {
   }
 }
 
-export async function sh(cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
-  const { stdout } = await run(cmd, args, { timeout: timeoutMs });
-  return stdout;
-}
-
-export async function inNetns(netns: string, cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
-  return sh('ip', ['netns', 'exec', netns, cmd, ...args], timeoutMs);
-}
 
 // Inside a node namespace, 127.0.0.1:<port> leads to the API server in the root namespace through a
 // Unix socket (a path is seen from every network namespace).
@@ -93,7 +88,7 @@ export class L2Lab {
   readonly lan = `${this.id}-lan`;
   readonly client = `${this.id}-client`;
   readonly nodes: LabNode[];
-  private created: string[] = [];
+  private readonly segment = new LabSegment(this.lan);
   private apiRelay: { server: Server; path: string; port: number; children: ChildProcess[] } | undefined;
 
   constructor(nodeNames: string[]) {
@@ -101,12 +96,10 @@ export class L2Lab {
   }
 
   async create(): Promise<void> {
-    await this.addNetns(this.lan);
-    await inNetns(this.lan, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
-    await inNetns(this.lan, 'ip', ['link', 'set', 'br0', 'up']);
-    await this.attach(this.client, 'vclient', `${CLIENT_IP}/24`, `${CLIENT_IP6}/64`);
+    await this.segment.createBridge();
+    await this.segment.attach(this.client, 'vclient', `${CLIENT_IP}/24`, `${CLIENT_IP6}/64`);
     for (const [i, node] of this.nodes.entries()) {
-      await this.attach(node.netns, `vnode${i + 1}`, `${node.ip}/24`, `${node.ip6}/64`);
+      await this.segment.attach(node.netns, `vnode${i + 1}`, `${node.ip}/24`, `${node.ip6}/64`);
       // kube-proxy's part, for the test: pool addresses on port 80 go to this node's NodePort.
       const [first, last] = POOL_RANGE.split('-');
       const ruleset = [
@@ -130,23 +123,6 @@ export class L2Lab {
     for (const node of this.nodes) {
       await pollUntil(async () => (await this.curl(node.ip, NODE_PORT)) === node.name, 10_000, `HTTP server on ${node.name}`);
     }
-  }
-
-  private async addNetns(name: string): Promise<void> {
-    await sh('ip', ['netns', 'add', name]);
-    this.created.push(name);
-    await inNetns(name, 'ip', ['link', 'set', 'lo', 'up']);
-  }
-
-  /** A namespace with eth0 on the bridge. */
-  private async attach(netns: string, lanSide: string, cidr: string, cidr6: string): Promise<void> {
-    await this.addNetns(netns);
-    await inNetns(this.lan, 'ip', ['link', 'add', lanSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-    await inNetns(this.lan, 'ip', ['link', 'set', lanSide, 'master', 'br0', 'up']);
-    await inNetns(netns, 'ip', ['addr', 'add', cidr, 'dev', 'eth0']);
-    await inNetns(netns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0']);
-    await inNetns(netns, 'ip', ['-6', 'addr', 'add', cidr6, 'dev', 'eth0', 'nodad']);
-    await inNetns(netns, 'ip', ['link', 'set', 'eth0', 'up']);
   }
 
   /** One HTTP GET from the client namespace; the body, or undefined when nothing answered. */
@@ -372,8 +348,7 @@ export class L2Lab {
       await new Promise<void>((resolve) => this.apiRelay!.server.close(() => resolve()));
       this.apiRelay = undefined;
     }
-    for (const name of this.created.reverse()) await sh('ip', ['netns', 'del', name]).catch(() => undefined);
-    this.created = [];
+    await this.segment.deleteAll();
   }
 }
 
