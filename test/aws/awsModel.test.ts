@@ -8,8 +8,9 @@ import { buildDesiredStack } from '../../providers/aws/desiredStack.js';
 import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js';
 import { planActions } from '../../providers/aws/planActions.js';
 import { instanceIdFromProviderID } from '../../providers/aws/providerID.js';
-import { ServiceConfigError, type DesiredLoadBalancer } from '../../providers/provider.js';
+import type { DesiredLoadBalancer } from '../../providers/provider.js';
 import { desiredFixture } from '../support/desiredFixture.js';
+import { thrownConfigError } from '../support/configError.js';
 
 const env: AwsNetwork = {
   subnets: [
@@ -43,16 +44,6 @@ function desired(overrides: Partial<DesiredLoadBalancer> = {}): DesiredLoadBalan
   });
 }
 
-function configError(fn: () => unknown): ServiceConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ServiceConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ServiceConfigError');
-}
-
 describe('aws annotations', () => {
   it('parses scheme, subnets, EIPs, tags and health check overrides', () => {
     const o = parseAwsAnnotations({
@@ -83,7 +74,7 @@ describe('aws annotations', () => {
     ['service.beta.kubernetes.io/aws-load-balancer-healthcheck-path', 'healthz'],
     ['service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags', 'kubernetes.io/cluster/x=owned'],
   ])('rejects %s=%s naming the annotation', (key, value) => {
-    expect(configError(() => parseAwsAnnotations({ [key]: value })).field).toBe(key);
+    expect(thrownConfigError(() => parseAwsAnnotations({ [key]: value })).field).toBe(key);
   });
 });
 
@@ -137,15 +128,15 @@ describe('aws desired stack', () => {
 
   it('refuses two listed subnets in one zone, and a listed subnet with fewer than 8 free addresses, naming the annotation', () => {
     const subnets = 'service.beta.kubernetes.io/aws-load-balancer-subnets';
-    expect(configError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-a0,subnet-a1' } }), env)).message).toContain('one subnet per zone');
+    expect(thrownConfigError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-a0,subnet-a1' } }), env)).message).toContain('one subnet per zone');
     const full: AwsNetwork = { ...env, subnets: env.subnets.map((s) => (s.id === 'subnet-b2' ? { ...s, freeIps: 3 } : s)) };
-    const error = configError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-b2' } }), full));
+    const error = thrownConfigError(() => buildDesiredStack(desired({ annotations: { [subnets]: 'subnet-b2' } }), full));
     expect(error.field).toBe(subnets);
     expect(error.message).toContain('at least 8');
   });
 
   it('refuses IPv6 source ranges on an IPv4 NLB, naming spec.loadBalancerSourceRanges', () => {
-    const error = configError(() => buildDesiredStack(desired({ sourceRanges: ['203.0.113.0/24', '2001:db8::/32'] }), env));
+    const error = thrownConfigError(() => buildDesiredStack(desired({ sourceRanges: ['203.0.113.0/24', '2001:db8::/32'] }), env));
     expect(error.field).toBe('spec.loadBalancerSourceRanges');
     expect(error.message).toContain('2001:db8::/32');
   });
@@ -164,7 +155,7 @@ describe('aws desired stack', () => {
     expect(s.subnetMappings).toEqual([{ SubnetId: 'subnet-a0', AllocationId: 'eipalloc-1' }, { SubnetId: 'subnet-b2' }]);
     expect(s.crossZone).toBe(true);
     expect(s.addresses).toEqual(['203.0.113.10']);
-    expect(configError(() => buildDesiredStack(desired({ loadBalancerIP: '203.0.113.99' }), env)).field).toBe('spec.loadBalancerIP');
+    expect(thrownConfigError(() => buildDesiredStack(desired({ loadBalancerIP: '203.0.113.99' }), env)).field).toBe('spec.loadBalancerIP');
   });
 
   it('uses PrivateIPv4Address for internal load balancers and resolves subnets by Name', () => {
@@ -184,14 +175,14 @@ describe('aws desired stack', () => {
   it('merges TCP and UDP on one port into TCP_UDP, rejects SCTP and differing NodePorts', () => {
     const both = desired({ ports: [{ name: 'a', protocol: 'TCP', port: 53, nodePort: 30053 }, { name: 'b', protocol: 'UDP', port: 53, nodePort: 30053 }] });
     expect(buildDesiredStack(both, env).groups.map((g) => g.protocol)).toEqual(['TCP_UDP']);
-    expect(configError(() => buildDesiredStack(desired({ ports: [{ name: 's', protocol: 'SCTP', port: 1, nodePort: 30001 }] }), env)).field).toBe('spec.ports[0].protocol');
+    expect(thrownConfigError(() => buildDesiredStack(desired({ ports: [{ name: 's', protocol: 'SCTP', port: 1, nodePort: 30001 }] }), env)).field).toBe('spec.ports[0].protocol');
     const differ = desired({ ports: [{ name: 'a', protocol: 'TCP', port: 53, nodePort: 30053 }, { name: 'b', protocol: 'UDP', port: 53, nodePort: 30054 }] });
-    expect(configError(() => buildDesiredStack(differ, env)).field).toBe('spec.ports[1].nodePort');
+    expect(thrownConfigError(() => buildDesiredStack(differ, env)).field).toBe('spec.ports[1].nodePort');
   });
 
   it('refuses IPv6-only and RequireDualStack Services on spec.ipFamilies', () => {
-    expect(configError(() => buildDesiredStack(desired({ ipFamilies: ['IPv6'] }), env)).field).toBe('spec.ipFamilies');
-    expect(configError(() => buildDesiredStack(desired({ ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }), env)).field).toBe('spec.ipFamilies');
+    expect(thrownConfigError(() => buildDesiredStack(desired({ ipFamilies: ['IPv6'] }), env)).field).toBe('spec.ipFamilies');
+    expect(thrownConfigError(() => buildDesiredStack(desired({ ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }), env)).field).toBe('spec.ipFamilies');
   });
 
   it('skips nodes without a usable providerID', () => {
@@ -291,7 +282,7 @@ describe('aws session affinity (target group stickiness)', () => {
       annotations: { 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'stickiness.enabled=false, deregistration_delay.timeout_seconds=30' },
     });
     expect(buildDesiredStack(annotated, env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'false', 'stickiness.type': 'source_ip', 'deregistration_delay.timeout_seconds': '30' });
-    expect(configError(() => parseAwsAnnotations({ 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'stickiness.enabled' })).field).toBe(
+    expect(thrownConfigError(() => parseAwsAnnotations({ 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'stickiness.enabled' })).field).toBe(
       'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes',
     );
   });

@@ -3,8 +3,8 @@
 // internal loadBalancerIP is taken from the subnet, and global access follows its annotation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBalancerName } from '../../providers/gcp/names.js';
-import { ServiceConfigError } from '../../providers/provider.js';
 import { converge, desired, newRef, node, startHarness, type Harness } from './gcpHarness.js';
+import { thrownConfigError } from '../support/configError.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -20,21 +20,11 @@ const INTERNAL = { 'networking.gke.io/load-balancer-type': 'Internal' };
 const SUBNET = 'networking.gke.io/load-balancer-subnet';
 const GLOBAL = 'networking.gke.io/internal-load-balancer-allow-global-access';
 
-function diffError(fn: () => unknown): ServiceConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ServiceConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ServiceConfigError');
-}
-
 describe('gcp provider: internal load balancers', () => {
   it('asks for a subnet, naming the annotation and the setting, when none is configured', async () => {
     const provider = h.newProvider();
     const ref = newRef('nosubnet');
-    const error = diffError(() => provider.diff(undefined, desired(ref, nodes(), { annotations: INTERNAL })));
+    const error = thrownConfigError(() => provider.diff(undefined, desired(ref, nodes(), { annotations: INTERNAL })));
     expect(error.field).toBe(`metadata.annotations[${SUBNET}]`);
     expect(error.message).toContain('subnetwork in the gcp provider configuration');
   });
@@ -67,7 +57,7 @@ describe('gcp provider: internal load balancers', () => {
     expect(rule.allowGlobalAccess).toBe(true);
     await converge(provider, desired(ref, nodes(), { annotations: INTERNAL }));
     expect(h.fake.get('forwardingRules', R, name)).toMatchObject({ allowGlobalAccess: false, id: rule.id });
-    const error = diffError(() => provider.diff(undefined, desired(ref, nodes(), { annotations: { ...INTERNAL, [GLOBAL]: 'yes' } })));
+    const error = thrownConfigError(() => provider.diff(undefined, desired(ref, nodes(), { annotations: { ...INTERNAL, [GLOBAL]: 'yes' } })));
     expect(error.field).toBe(`metadata.annotations[${GLOBAL}]`);
   });
 });
@@ -88,7 +78,7 @@ describe('gcp provider: networking.gke.io/load-balancer-ip-addresses', () => {
     const provider = h.newProvider();
     const ref = newRef('unnamed');
     const observed = await provider.observe(ref);
-    const error = diffError(() => provider.diff(observed, desired(ref, nodes(), { annotations: { [ADDRESSES]: 'nope' } })));
+    const error = thrownConfigError(() => provider.diff(observed, desired(ref, nodes(), { annotations: { [ADDRESSES]: 'nope' } })));
     expect(error.field).toBe(`metadata.annotations[${ADDRESSES}]`);
     expect(error.message).toContain('no address named nope is reserved');
   });

@@ -2,8 +2,8 @@
 // project may default to Standard, and GKE users choose with cloud.google.com/network-tier.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBalancerName } from '../../providers/gcp/names.js';
-import { ServiceConfigError } from '../../providers/provider.js';
 import { converge, deleteFully, desired, newRef, node, startHarness, type Harness } from './gcpHarness.js';
+import { thrownConfigError } from '../support/configError.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -16,16 +16,6 @@ afterAll(async () => h.close());
 const R = 'regions/us-central1';
 const nodes = () => [node('n1', 'us-central1-a')];
 const TIER = 'cloud.google.com/network-tier';
-
-function diffError(fn: () => unknown): ServiceConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ServiceConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ServiceConfigError');
-}
 
 describe('gcp provider: network tier', () => {
   it('creates a Premium load balancer in a project that defaults to Standard, tier set on both address and rule', async () => {
@@ -58,7 +48,7 @@ describe('gcp provider: network tier', () => {
     h.fake.seed('addresses', R, { name: 'user-standard', address: '35.2.2.2', addressType: 'EXTERNAL', networkTier: 'STANDARD', description: 'by hand' });
     const want = desired(ref, nodes(), { loadBalancerIP: '35.2.2.2' });
     const observed = await provider.observe(ref);
-    const refused = diffError(() => provider.diff(observed, want));
+    const refused = thrownConfigError(() => provider.diff(observed, want));
     expect(refused.field).toBe('spec.loadBalancerIP');
     expect(refused.message).toContain('35.2.2.2 is a STANDARD tier address and this Service asks for PREMIUM');
     expect(refused.message).toContain(TIER);
@@ -71,7 +61,7 @@ describe('gcp provider: network tier', () => {
   it('names the annotation when its value is not a tier', async () => {
     const provider = h.newProvider();
     const ref = newRef('badtier');
-    const error = diffError(() => provider.diff(undefined, desired(ref, nodes(), { annotations: { [TIER]: 'Gold' } })));
+    const error = thrownConfigError(() => provider.diff(undefined, desired(ref, nodes(), { annotations: { [TIER]: 'Gold' } })));
     expect(error.field).toBe(`metadata.annotations[${TIER}]`);
     expect(error.message).toContain('"Gold" is not a network tier; use "Premium" or "Standard"');
   });
