@@ -1,5 +1,5 @@
 // The speaker's BGP side without FRR: applies only changed text, one apply at a time with the
-// latest text winning, retries after a failure; and reads FRR's session JSON.
+// latest text winning, retries a failure on a timer, re-applies after FRR lost its config; and reads FRR's session JSON.
 import { describe, expect, it } from 'vitest';
 import type { AnnouncedService } from '../../src/speaker/announcementOwnership.js';
 import { BgpAnnouncer } from '../../src/speaker/bgp/bgpAnnouncer.js';
@@ -56,18 +56,41 @@ describe('BgpAnnouncer', () => {
     expect(frr.applied).toHaveLength(2);
   });
 
-  it('retries a failed apply on the next update', async () => {
+  it('retries a failed apply on its own timer, without waiting for an update', async () => {
     const frr = fakeFrr(true);
-    const announcer = new BgpAnnouncer({ config, nodeName: 'node-a', frr, logger: createLogger('silent', 't') });
+    const announcer = new BgpAnnouncer({ config, nodeName: 'node-a', frr, logger: createLogger('silent', 't'), retryDelayMs: 5 });
     announcer.update([svc('203.0.113.1')], node);
     frr.release();
     await announcer.settled();
     expect(frr.applied).toEqual([]);
+    // No further update: steady state. The retry comes by itself.
+    for (let i = 0; i < 100 && frr.applied.length === 0; i++) {
+      frr.release();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(frr.applied).toHaveLength(1);
+    expect(frr.applied[0]).toContain('network 203.0.113.1/32');
+    expect(announcer.appliedConfig()).toBe(frr.applied[0]);
+    announcer.stop();
+  });
+
+  it('applies again when FRR lost its configuration (no session for a configured peer)', async () => {
+    const frr = fakeFrr();
+    let sessions: string[] = [];
+    frr.sessions = () => Promise.resolve(sessions.map((address) => ({ address, state: 'Established', established: true, prefixesSent: 1, connectionsEstablished: 1, connectionsDropped: 0 })));
+    const announcer = new BgpAnnouncer({ config, nodeName: 'node-a', frr, logger: createLogger('silent', 't') });
     announcer.update([svc('203.0.113.1')], node);
     frr.release();
     await announcer.settled();
+    sessions = ['10.0.0.1'];
+    await announcer.pollSessions();
     expect(frr.applied).toHaveLength(1);
-    expect(announcer.appliedConfig()).toBe(frr.applied[0]);
+    sessions = []; // FRR's daemons restarted empty
+    await announcer.pollSessions();
+    frr.release();
+    await announcer.settled();
+    expect(frr.applied).toHaveLength(2);
+    expect(frr.applied[1]).toBe(frr.applied[0]);
   });
 });
 

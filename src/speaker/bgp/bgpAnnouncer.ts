@@ -1,7 +1,9 @@
 // The speaker's BGP side: from the Services it serves and its own Node, renders this node's FRR
 // configuration (nodeBgpPlan + renderFrrConfig, pure) and applies it when the text changed. One
-// apply at a time, the latest wanted text wins; a failed apply is retried on the next update.
-// It also polls FRR's session state for the per-peer metrics and logs sessions going up or down.
+// apply at a time, the latest wanted text wins. A failed apply (FRR still starting, a reload that
+// lost a race) is retried on its own timer with a doubling delay: in steady state no update comes
+// to retry it. It also polls FRR's session state for the per-peer metrics, logs sessions going up
+// or down, and re-applies when FRR lost its configuration (its daemons restarted under us).
 import type { Logger } from '../../observability/logger.js';
 import type { AnnouncedService } from '../announcementOwnership.js';
 import type { BgpConfig } from './bgpConfig.js';
@@ -16,6 +18,9 @@ export interface BgpAnnouncerOptions {
   frr: FrrControl;
   logger: Logger;
   metrics?: BgpMetrics;
+  /** First retry delay after a failed apply; doubles up to maxRetryDelayMs. */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
 }
 
 export class BgpAnnouncer {
@@ -24,6 +29,9 @@ export class BgpAnnouncer {
   private applying: Promise<void> | undefined;
   private lastStates = new Map<string, string>();
   private lastPlanPeers = new Map<string, string>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private stopped = false;
 
   private config: BgpConfig;
 
@@ -50,11 +58,19 @@ export class BgpAnnouncer {
     this.want(text);
   }
 
-  /** Withdraws everything (shutdown): sessions stay configured, no prefix is sent. */
+  /** Withdraws everything (shutdown): sessions stay configured, no prefix is sent. No retries after. */
   async withdrawAll(): Promise<void> {
     const plan = nodeBgpPlan(this.config, { name: this.options.nodeName, labels: {}, eligible: false }, []);
     this.want(renderFrrConfig(plan));
     await this.settled();
+    this.stop();
+  }
+
+  /** Cancels a pending retry; nothing is applied after this. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   /** Resolves once the latest wanted configuration was applied (or failed). */
@@ -69,18 +85,27 @@ export class BgpAnnouncer {
 
   private want(text: string): void {
     this.wanted = text;
-    if (this.applying || text === this.applied) return;
+    if (this.applying || this.retryTimer || this.stopped || text === this.applied) return;
     this.applying = (async () => {
       while (this.wanted !== undefined && this.wanted !== this.applied) {
         const next = this.wanted;
         try {
           await this.options.frr.apply(next);
           this.applied = next;
+          this.failures = 0;
           this.options.metrics?.reloads.inc({ outcome: 'ok' });
           this.options.logger.info({ node: this.options.nodeName }, 'speaker: FRR configuration applied');
         } catch (error) {
           this.options.metrics?.reloads.inc({ outcome: 'failed' });
-          this.options.logger.warn({ err: error }, 'speaker: applying the FRR configuration failed; retrying on the next update');
+          const delay = Math.min((this.options.retryDelayMs ?? 500) * 2 ** this.failures++, this.options.maxRetryDelayMs ?? 30_000);
+          this.options.logger.warn({ err: error, retryInMs: delay }, 'speaker: applying the FRR configuration failed; retrying');
+          if (!this.stopped) {
+            this.retryTimer = setTimeout(() => {
+              this.retryTimer = undefined;
+              if (this.wanted !== undefined) this.want(this.wanted);
+            }, delay);
+            this.retryTimer.unref();
+          }
           break;
         }
       }
@@ -92,6 +117,13 @@ export class BgpAnnouncer {
   /** Reads FRR's sessions into the metrics; logs each change of state. */
   async pollSessions(): Promise<PeerSession[]> {
     const sessions = await this.options.frr.sessions();
+    // Peers we configured but FRR does not know: its daemons restarted with an empty
+    // configuration. Forget what we applied so the wanted text goes in again.
+    if (this.applied !== undefined && this.applied === this.wanted && !this.applying && [...this.lastPlanPeers.keys()].some((a) => !sessions.some((s) => s.address === a))) {
+      this.options.logger.warn({ node: this.options.nodeName }, 'speaker: FRR lost its configuration (restarted?); applying it again');
+      this.applied = undefined;
+      if (this.wanted !== undefined) this.want(this.wanted);
+    }
     const metrics = this.options.metrics;
     metrics?.sessionUp.reset();
     metrics?.bfdUp.reset();

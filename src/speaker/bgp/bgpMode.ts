@@ -74,6 +74,7 @@ export async function startBgpMode(options: BgpModeOptions): Promise<BgpMode> {
       clearInterval(timer);
       // A graceful stop withdraws first, so the routers move traffic before the sessions close.
       await announcer.withdrawAll().catch(() => undefined);
+      announcer.stop();
       if (options.start) await stopFrr(frrOptions);
     },
   };

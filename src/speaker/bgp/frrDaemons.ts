@@ -4,7 +4,7 @@
 // up) and reads session state with vtysh. The configuration is written to a file of our own:
 // frr-reload.py writes the running config over the daemons' frr.conf after every reload.
 import { execFile } from 'node:child_process';
-import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -79,6 +79,22 @@ export async function startFrr(o: FrrOptions): Promise<void> {
     // -A: the daemons' vty listens on loopback only; -d: daemonize, the pid file is in runDir.
     const argv = [join(FRR_BIN_DIR, daemon), '-d', '-A', '127.0.0.1', ...pathspaceArgs(o)];
     await (o.netns ? run('ip', ['netns', 'exec', o.netns, ...argv]) : run(argv[0]!, argv.slice(1)));
+  }
+  await daemonsAnswering(o);
+}
+
+/** Waits until every daemon's vty socket exists: before that, vtysh and frr-reload.py fail with
+ * "failed to connect to any daemons" (seen on a loaded two-core machine). */
+async function daemonsAnswering(o: FrrOptions, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const missing: string[] = [];
+    for (const daemon of FRR_DAEMONS) {
+      if (!(await stat(join(runDir(o), `${daemon}.vty`)).catch(() => undefined))) missing.push(daemon);
+    }
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`FRR daemons started but not answering after ${timeoutMs} ms: no vty socket for ${missing.join(', ')} in ${runDir(o)}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
