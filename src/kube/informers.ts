@@ -1,7 +1,7 @@
 // client-node informers (list + watch + cache) that survive the API server going away: the library
 // relists by itself on 410 Gone, but stops on other errors, so we restart it with backoff. After a
 // restart it resumes from its resourceVersion, or relists when that has expired.
-import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
 
 export interface InformerHandlers<T> {
@@ -25,6 +25,8 @@ export interface InformerOptions {
   logger: Logger;
   /** Watch only objects with these labels (e.g. the speakers' Leases). */
   labelSelector?: string;
+  /** Watch only objects with these fields (e.g. spec.type=LoadBalancer); the list must use it too. */
+  fieldSelector?: string;
   restartMinMs?: number;
   restartMaxMs?: number;
 }
@@ -58,7 +60,7 @@ export function startInformer<T extends KubernetesObject>(
   handlers: InformerHandlers<T>,
   options: InformerOptions,
 ): RunningInformer<T> {
-  const informer = makeInformer<T>(kubeConfig, path, list, options.labelSelector);
+  const informer = new ListWatch<T>(path, new Watch(kubeConfig), list, false, options.labelSelector, options.fieldSelector);
   const minMs = options.restartMinMs ?? 250;
   const maxMs = options.restartMaxMs ?? 10_000;
   let stopped = false;

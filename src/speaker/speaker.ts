@@ -35,6 +35,7 @@ import { ANNOUNCING_NODE_ANNOTATION, endpointNodesOf } from '../controller/ourAn
 import { EventRecorder } from '../kube/eventRecorder.js';
 import { listInPages, startInformer, type InformerHandlers, type RunningInformer } from '../kube/informers.js';
 import { trimNode, trimServiceForSpeaker } from '../kube/objectTrimming.js';
+import { loadBalancerServiceSelector } from '../kube/serviceTypeSelector.js';
 import { wantedSlot, type ProviderSlot } from '../controller/serviceSelection.js';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/speakerMetrics.js';
@@ -166,14 +167,19 @@ export class Speaker {
       return { ...(trim ? { trim } : {}), add: changed, update: changed, delete: changed };
     };
     const logger = this.options.logger;
+    // Only LoadBalancer Services matter here: on servers that can filter by type (1.31+), no other
+    // Service reaches this node at all; a Service whose type changes away arrives as a deletion.
+    const fieldSelector = await loadBalancerServiceSelector(this.core);
+    logger.info({ fieldSelector: fieldSelector ?? null }, fieldSelector ? 'speaker: watching LoadBalancer Services only' : 'speaker: the API server cannot select Services by type (before 1.31); watching all Services');
     this.informers = {
       leases: startInformer<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, () => this.coordination.listNamespacedLease({ namespace: ns, labelSelector: SPEAKER_LEASE_LABEL }), handlers('leases'), {
         logger,
         labelSelector: SPEAKER_LEASE_LABEL,
       }),
       nodes: startInformer<V1Node>(kc, '/api/v1/nodes', () => listInPages((page) => this.core.listNode(page), trimNode), handlers('nodes', trimNode), { logger }),
-      services: startInformer<V1Service>(kc, '/api/v1/services', () => listInPages((page) => this.core.listServiceForAllNamespaces(page), trimServiceForSpeaker), handlers('services', trimServiceForSpeaker), {
+      services: startInformer<V1Service>(kc, '/api/v1/services', () => listInPages((page) => this.core.listServiceForAllNamespaces({ ...page, ...(fieldSelector ? { fieldSelector } : {}) }), trimServiceForSpeaker), handlers('services', trimServiceForSpeaker), {
         logger,
+        ...(fieldSelector ? { fieldSelector } : {}),
       }),
     };
     await Promise.all(Object.values(this.informers).map((i: RunningInformer<KubernetesObject>) => i.waitForSync()));

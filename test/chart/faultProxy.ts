@@ -6,8 +6,8 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface InjectedFault {
-  /** Which request to fail: method, path (without the query) and the bearer token (the user). */
-  matches(method: string, path: string, user: string): boolean;
+  /** Which request to fail: method, path (without the query), the bearer token (the user), and the query. */
+  matches(method: string, path: string, user: string, query: URLSearchParams): boolean;
   code: number;
   reason: string;
   /** How many matching requests still fail. */
@@ -32,9 +32,10 @@ export async function startFaultProxy(target: string, faults: InjectedFault[]): 
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     const method = req.method ?? 'GET';
-    const path = (req.url ?? '/').split('?')[0]!;
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    const path = url.pathname;
     const user = userOf(req);
-    const fault = faults.find((f) => f.remaining > 0 && f.matches(method, path, user));
+    const fault = faults.find((f) => f.remaining > 0 && f.matches(method, path, user, url.searchParams));
     if (fault) {
       fault.remaining--;
       injected.push({ user, method, path, code: fault.code });
