@@ -88,6 +88,8 @@ interface ChildReport {
   baselineMb: number;
   cachedMb: number;
   heapMb: number;
+  heapTotalMb: number;
+  externalMb: number;
   seconds: number;
   watchEvents?: number;
 }
@@ -112,7 +114,7 @@ function startChild(role: string, api: ApiServerHandle): { child: ChildProcess; 
 
 function row(what: string, report: ChildReport, targetMb: number): void {
   const delta = report.cachedMb - report.baselineMb;
-  console.log(`  ${what.padEnd(44)} ${delta.toFixed(0).padStart(4)} MB above a ${report.baselineMb.toFixed(0)} MB baseline (target ${targetMb} MB) -> ${(delta / targetMb).toFixed(2)} of the target; heap ${report.heapMb.toFixed(0)} MB; synced in ${report.seconds.toFixed(1)} s`);
+  console.log(`  ${what.padEnd(44)} ${delta.toFixed(0).padStart(4)} MB above a ${report.baselineMb.toFixed(0)} MB baseline (target ${targetMb} MB) -> ${(delta / targetMb).toFixed(2)} of the target; heap ${report.heapMb.toFixed(0)} MB used of ${report.heapTotalMb.toFixed(0)}, ${report.externalMb.toFixed(0)} MB external; synced in ${report.seconds.toFixed(1)} s`);
 }
 
 export async function run(): Promise<void> {
@@ -174,7 +176,10 @@ async function settledRss(): Promise<number> {
   return process.memoryUsage().rss / 2 ** 20;
 }
 
-const heapMb = () => process.memoryUsage().heapUsed / 2 ** 20;
+function heap(): { heapMb: number; heapTotalMb: number; externalMb: number } {
+  const m = process.memoryUsage();
+  return { heapMb: m.heapUsed / 2 ** 20, heapTotalMb: m.heapTotal / 2 ** 20, externalMb: m.external / 2 ** 20 };
+}
 
 async function until(fn: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 600_000;
@@ -203,7 +208,7 @@ async function controllerChild(role: 'cloud' | 'metal'): Promise<void> {
   await new Promise((r) => setTimeout(r, 500));
   await until(() => controller.pendingWork() === 0, 'every Service reconciled');
   const seconds = (performance.now() - t0) / 1000;
-  report({ baselineMb: baseline, cachedMb: await settledRss(), heapMb: heapMb(), seconds });
+  report({ baselineMb: baseline, cachedMb: await settledRss(), ...heap(), seconds });
   await stdinLines().next();
   await controller.stop();
 }
@@ -228,11 +233,11 @@ async function speakerChild(): Promise<void> {
   });
   await speaker.start();
   const seconds = (performance.now() - t0) / 1000;
-  report({ baselineMb: baseline, cachedMb: await settledRss(), heapMb: heapMb(), seconds });
+  report({ baselineMb: baseline, cachedMb: await settledRss(), ...heap(), seconds });
   counting = true;
   const input = stdinLines();
   await input.next();
-  report({ baselineMb: baseline, cachedMb: await settledRss(), heapMb: heapMb(), seconds, watchEvents });
+  report({ baselineMb: baseline, cachedMb: await settledRss(), ...heap(), seconds, watchEvents });
   await input.next();
   await speaker.stop(false);
 }
