@@ -10,7 +10,7 @@ import { WRITTEN_BY_US } from '../controller/ourAnnotations.js';
 import type { Logger } from '../observability/logger.js';
 import { listInPages, startInformer, type RunningInformer } from './informers.js';
 import { EndpointNodeIndex } from './endpointNodeIndex.js';
-import { trimNode, trimService } from './objectTrimming.js';
+import { trimNode, trimServiceForController } from './objectTrimming.js';
 
 export interface ClusterCacheHandlers {
   /** A Service appeared, changed in a way that matters, or went away. */
@@ -84,8 +84,8 @@ export class ClusterCache implements ClusterView {
     this.serviceInformer = startInformer<V1Service>(
       this.kubeConfig,
       '/api/v1/services',
-      () => listInPages((page) => core.listServiceForAllNamespaces(page), trimService),
-      { trim: trimService, add: onService(false), update: onService(false), delete: onService(true) },
+      () => listInPages((page) => core.listServiceForAllNamespaces(page), trimServiceForController),
+      { trim: trimServiceForController, add: onService(false), update: onService(false), delete: onService(true) },
       informerOptions,
     );
     const onNode = (deleted: boolean) => (n: V1Node) => {

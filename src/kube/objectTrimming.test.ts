@@ -2,7 +2,7 @@
 import type { KubernetesListObject, V1Node, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { listInPages } from './informers.js';
-import { trimNode, trimServiceForSpeaker } from './objectTrimming.js';
+import { trimNode, trimServiceForController, trimServiceForSpeaker } from './objectTrimming.js';
 
 describe('trimming', () => {
   it('keeps of a Node its labels, taints, providerID, addresses and NetworkUnavailable only', () => {
@@ -32,6 +32,28 @@ describe('trimming', () => {
     const plain: V1Service = { metadata: { name: 'b', namespace: 'ns', uid: 'u', resourceVersion: '7', labels: { a: 'b' } }, spec: { type: 'ClusterIP', selector: { a: 'b' } } };
     trimServiceForSpeaker(plain);
     expect(plain).toEqual({ metadata: { name: 'b', namespace: 'ns', uid: 'u', resourceVersion: '7' }, spec: { type: 'ClusterIP' } });
+  });
+});
+
+describe('trimServiceForController', () => {
+  const plain = (): V1Service => ({ metadata: { name: 'b', namespace: 'ns', uid: 'u', resourceVersion: '7', labels: { a: 'b' }, managedFields: [{}] }, spec: { type: 'ClusterIP', selector: { a: 'b' }, ports: [{ port: 80 }] } });
+
+  it('keeps only identity and type of a Service it can have nothing to do with', () => {
+    const s = plain();
+    trimServiceForController(s);
+    expect(s).toEqual({ metadata: { name: 'b', namespace: 'ns', uid: 'u', resourceVersion: '7' }, spec: { type: 'ClusterIP' } });
+  });
+
+  it('keeps a LoadBalancer whole, and a former one while it still has a finalizer or an ingress to clean up', () => {
+    const lb: V1Service = { ...plain(), spec: { type: 'LoadBalancer', ports: [{ port: 80, nodePort: 30080 }] } };
+    const withFinalizer: V1Service = { ...plain(), metadata: { ...plain().metadata, finalizers: ['service.kubernetes.io/load-balancer-cleanup'] } };
+    const withIngress: V1Service = { ...plain(), status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } } };
+    for (const s of [lb, withFinalizer, withIngress]) {
+      const expected = structuredClone(s);
+      delete expected.metadata!.managedFields;
+      trimServiceForController(s);
+      expect(s).toEqual(expected);
+    }
   });
 });
 

@@ -9,17 +9,32 @@ export function trimService(service: V1Service): void {
   if (service.metadata) delete service.metadata.managedFields;
 }
 
-/**
- * For the speaker, which announces LoadBalancer Services only: any other Service keeps no more than
- * its identity and type (a change of type arrives as a whole object again).
- */
-export function trimServiceForSpeaker(service: V1Service): void {
-  trimService(service);
-  if (service.spec?.type === 'LoadBalancer') return;
+/** Only identity and type: a later change (of type included) arrives as a whole object again. */
+function keepIdentityAndType(service: V1Service): void {
   const m = service.metadata ?? {};
   service.metadata = { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion };
   service.spec = { type: service.spec?.type };
   delete service.status;
+}
+
+/** For the speaker, which announces LoadBalancer Services only. */
+export function trimServiceForSpeaker(service: V1Service): void {
+  trimService(service);
+  if (service.spec?.type !== 'LoadBalancer') keepIdentityAndType(service);
+}
+
+/**
+ * For the controller: a Service it can have nothing to do with (not a LoadBalancer, without the
+ * upstream cleanup finalizer and without ingress in its status) keeps only its identity and type.
+ * Most of a cluster's Services are such; a LoadBalancer Service that just changed its type keeps
+ * all of itself until its finalizer and status are cleaned up.
+ */
+export function trimServiceForController(service: V1Service): void {
+  trimService(service);
+  if (service.spec?.type === 'LoadBalancer') return;
+  if ((service.metadata?.finalizers ?? []).length > 0) return;
+  if ((service.status?.loadBalancer?.ingress ?? []).length > 0) return;
+  keepIdentityAndType(service);
 }
 
 /** Keeps labels, taints, providerID, addresses and the NetworkUnavailable condition (the speaker's). */
