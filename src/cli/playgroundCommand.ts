@@ -1,20 +1,23 @@
 // `npm start` / `kube-lb-provisioner playground`: the embedded API server with a few Nodes, the
-// controller and the simulated cloud, all on loopback. Simulated load balancers forward real TCP
-// from their 127.x address to per-node NodePort backends that answer "served by node-N".
-import { CoreV1Api, type V1Service } from '@kubernetes/client-node';
+// controller and the simulated cloud, all on loopback. The cloud forwards real TCP and UDP from
+// each load balancer's 127.240.x address to the healthy nodes' NodePorts; each node (127.1.0.x) runs
+// kube-proxy-like sockets and a few simulated endpoints (src/cli/playground/).
+import { CoreV1Api } from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Registry } from 'prom-client';
-import { NodePortBackends } from '../../providers/simulated/nodePortBackends.js';
+import { stringify } from 'yaml';
+import { serveCloud } from '../../providers/simulated/cloudOverHttp.js';
+import { SimulatedProvider } from '../../providers/simulated/provider.js';
 import { startApiServer, type ApiServerHandle } from '../apiserver/index.js';
 import { controllerConfigSchema } from '../config/schema.js';
-import { runController, type RunningController } from './runController.js';
-import { startInformer } from '../kube/informers.js';
 import { kubeConfigFromText } from '../kube/kubeConfigText.js';
 import { withSharedConnections } from '../kube/sharedConnections.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { nodeAddress, PlaygroundNodes } from './playground/playgroundNodes.js';
+import { runController, type RunningController } from './runController.js';
 
 export interface PlaygroundOptions {
   nodes?: number;
@@ -24,6 +27,8 @@ export interface PlaygroundOptions {
   logger?: Logger;
   /** Serve an IPv4 and an IPv6 service range, so Services can be dual-stack. */
   dualStack?: boolean;
+  /** How often the cloud health-checks each node (default 1 s). */
+  healthCheckIntervalMs?: number;
 }
 
 const EXAMPLE_SERVICE = `apiVersion: v1
@@ -43,10 +48,17 @@ spec:
 export interface Playground {
   api: ApiServerHandle;
   controller: RunningController;
+  /** The controller's simulated provider; its cloud is the one the load balancers live in. */
+  provider: SimulatedProvider;
   kubeconfigPath: string;
   /** A LoadBalancer Service manifest (hello, port 8080) next to the kubeconfig. */
   exampleServicePath: string;
+  /** The controller's configuration, pointed at this playground's cloud: for `plan --config`. */
+  planConfigPath: string;
+  cloudUrl: string;
+  /** The nodes created at start. */
   nodes: Array<{ name: string; ip: string }>;
+  playgroundNodes: PlaygroundNodes;
   stop(): Promise<void>;
 }
 
@@ -64,7 +76,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const kubeConfig = withSharedConnections(kubeConfigFromText(api.kubeconfig()));
   const core = kubeConfig.makeApiClient(CoreV1Api);
 
-  const nodes = Array.from({ length: options.nodes ?? 3 }, (_, i) => ({ name: `node-${i + 1}`, ip: `127.1.0.${i + 1}` }));
+  const nodes = Array.from({ length: options.nodes ?? 3 }, (_, i) => ({ name: `node-${i + 1}`, ip: nodeAddress(i) }));
   for (const [i, n] of nodes.entries()) {
     await core.createNode({
       body: {
@@ -80,44 +92,45 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       },
     });
   }
+  const playgroundNodes = new PlaygroundNodes(kubeConfig, logger);
+  await playgroundNodes.waitForSync();
 
-  // Stand-ins for kube-proxy: every node listens on every NodePort of every Service.
-  const backends = new NodePortBackends((m) => logger.warn(m));
-  const services = startInformer<V1Service>(
-    kubeConfig,
-    '/api/v1/services',
-    () => core.listServiceForAllNamespaces(),
-    {
-      add: () => syncBackends(),
-      update: () => syncBackends(),
-      delete: () => syncBackends(),
-    },
-    { logger },
-  );
-  function syncBackends() {
-    const ports = services.cache.list().flatMap((s) => (s.spec?.ports ?? []).filter((p) => p.nodePort && (p.protocol ?? 'TCP') === 'TCP').map((p) => p.nodePort as number));
-    backends.sync(nodes, [...new Set(ports)]);
-  }
-
+  const simulated = {
+    type: 'simulated',
+    default: true,
+    addressPool: '127.240.0.0/24',
+    staticAddresses: ['127.241.0.10'],
+    latencyMs: 20,
+    healthCheckIntervalMs: options.healthCheckIntervalMs ?? 1_000,
+  };
   const config = controllerConfigSchema.parse({
     clusterName: 'playground',
     leaderElection: { enabled: false },
     backoff: { initialSeconds: 1, maxSeconds: 30 },
     metricsAddress: options.metricsAddress ?? '127.0.0.1:0',
-    providers: [{ type: 'simulated', default: true, addressPool: '127.240.0.0/24', staticAddresses: ['127.241.0.10'], latencyMs: 20, forwardTcp: true }],
+    providers: [{ ...simulated, forwardTraffic: true }],
   });
   const controller = await runController({ kubeConfig, config, logger, registry: new Registry(), tuning: { serveHttp: true, nodeSyncDelayMs: 200 } });
+  const provider = controller.providers[0]?.provider;
+  if (!(provider instanceof SimulatedProvider)) throw new Error('the playground runs the simulated provider');
+  const cloudServer = await serveCloud(provider.cloud);
+  const planConfigPath = join(dirname(kubeconfigPath), 'plan.yaml');
+  await writeFile(planConfigPath, stringify({ clusterName: 'playground', providers: [{ ...simulated, endpoint: cloudServer.url }] }));
 
   return {
     api,
     controller,
+    provider,
     kubeconfigPath,
     exampleServicePath,
+    planConfigPath,
+    cloudUrl: cloudServer.url,
     nodes,
+    playgroundNodes,
     stop: async () => {
       await controller.stop();
-      await services.stop();
-      await backends.stop();
+      await cloudServer.close();
+      await playgroundNodes.stop();
       await api.stop();
     },
   };
@@ -142,7 +155,7 @@ export function playgroundCommand(): Command {
         ...(flags.kubeconfigOut ? { kubeconfigPath: flags.kubeconfigOut } : {}),
         ...(flags.dualStack ? { dualStack: true } : {}),
       });
-      const k = `kubectl --kubeconfig ${pg.kubeconfigPath}`;
+      const dir = dirname(pg.kubeconfigPath);
       process.stdout.write(
         [
           `kube-lb-provisioner playground`,
@@ -151,10 +164,13 @@ export function playgroundCommand(): Command {
           `  kubeconfig   ${pg.kubeconfigPath}`,
           ``,
           `Try:`,
-          `  ${k} apply -f ${pg.exampleServicePath}`,
-          `  ${k} get service hello        # EXTERNAL-IP appears within a second`,
-          `  curl http://$(${k} get service hello -o jsonpath='{.status.loadBalancer.ingress[0].ip}'):8080/   # served by node-N`,
-          `  ${k} delete service hello     # releases the address`,
+          `  export KUBECONFIG=${pg.kubeconfigPath}`,
+          `  kubectl apply -f ${pg.exampleServicePath}`,
+          `  kubectl get service hello        # EXTERNAL-IP appears within a second`,
+          `  curl http://$(kubectl get service hello -o jsonpath='{.status.loadBalancer.ingress[0].ip}'):8080/   # served by node-N`,
+          `  kubectl annotate service hello playground.kube-lb-provisioner.io/endpoints=1   # scale to one endpoint`,
+          `  npm run cli -- plan --kubeconfig ${pg.kubeconfigPath} --config ${join(dir, 'plan.yaml')}   # what would change`,
+          `  kubectl delete service hello     # releases the address`,
           ``,
           `Ctrl-C stops everything.`,
           ``,
