@@ -8,7 +8,7 @@ import { startPlayground, type Playground } from '../../src/cli/playgroundComman
 import { silentLogger } from '../../src/observability/logger.js';
 import { readService, waitFor, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectlOk } from '../support/kube.js';
-import { bodyOf, httpFrom, UdpClient } from '../support/loopbackClients.js';
+import { bodyOf, httpFrom, statusOf, UdpClient } from '../support/loopbackClients.js';
 
 const FINALIZER = 'service.kubernetes.io/load-balancer-cleanup';
 let pg: Playground;
@@ -17,7 +17,6 @@ const service = async (name: string) => (await readService(kc(), 'default', name
 const ingressIP = async (name: string) => (await waitForIngress(kc(), 'default', name, { timeoutMs: 10_000 }))[0]?.ip ?? '';
 const patch = (name: string, body: unknown) => kubectlOk(pg.api, ['patch', 'service', name, '--type=merge', '-p', JSON.stringify(body)]);
 const annotate = (name: string, endpoints: string) => kubectlOk(pg.api, ['annotate', 'service', name, '--overwrite', `playground.kube-lb-provisioner.io/endpoints=${endpoints}`]);
-const statusOf = (a: object) => ('status' in a ? a.status : undefined);
 const nodeIP = (name: string) => pg.nodes.find((n) => n.name === name)?.ip ?? '';
 
 function manifest(name: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}): string {
@@ -147,9 +146,9 @@ describe('k/k LoadBalancer behaviours against the playground', () => {
     expect(hcnp).toBeGreaterThan(0);
     const health = async (node: string) => {
       const a = await httpFrom(nodeIP(node), hcnp, { path: '/healthz' });
-      return 'body' in a ? { status: a.status, local: (JSON.parse(a.body) as { localEndpoints: number }).localEndpoints } : a;
+      return 'body' in a ? { status: a.status, local: (JSON.parse(a.body) as { localEndpoints: number }).localEndpoints } : { status: undefined, local: undefined };
     };
-    await waitFor(async () => statusOf(await health('node-3')) === 200, { message: 'node-3 healthy' });
+    await waitFor(async () => (await health('node-3')).status === 200, { message: 'node-3 healthy' });
     expect(await health('node-1')).toEqual({ status: 200, local: 1 });
     expect(await health('node-2')).toEqual({ status: 503, local: 0 });
     expect(await health('node-3')).toEqual({ status: 200, local: 2 });

@@ -50,3 +50,6 @@ export class UdpClient {
     this.socket.close();
   }
 }
+
+/** The HTTP status, or undefined when nothing answered. */
+export const statusOf = (a: Answer) => ('status' in a ? a.status : undefined);
