@@ -2,13 +2,14 @@
 // controller and the simulated cloud, all on loopback. The cloud forwards real TCP and UDP from
 // each load balancer's 127.240.x address to the healthy nodes' NodePorts; each node (127.1.0.x) runs
 // kube-proxy-like sockets and a few simulated endpoints (src/cli/playground/).
-import { CoreV1Api } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { Command } from 'commander';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { serveCloud } from '../../providers/simulated/cloudOverHttp.js';
 import { SimulatedProvider } from '../../providers/simulated/provider.js';
 import { startApiServer, type ApiServerHandle } from '../apiserver/index.js';
@@ -29,6 +30,11 @@ export interface PlaygroundOptions {
   dualStack?: boolean;
   /** How often the cloud health-checks each node (default 1 s). */
   healthCheckIntervalMs?: number;
+  /**
+   * simulated (default): the simulated cloud. metal: the metal provider on a loopback pool
+   * (127.250.0.0/24), with one real speaker per node announcing on a loopback segment.
+   */
+  provider?: 'simulated' | 'metal';
 }
 
 const EXAMPLE_SERVICE = `apiVersion: v1
@@ -45,17 +51,21 @@ spec:
       targetPort: 80
 `;
 
+/** The metal playground's pool: loopback addresses, so no root is needed to use them. */
+export const METAL_POOL = '127.250.0.1-127.250.0.254';
+
 export interface Playground {
   api: ApiServerHandle;
   controller: RunningController;
-  /** The controller's simulated provider; its cloud is the one the load balancers live in. */
-  provider: SimulatedProvider;
+  /** The controller's simulated provider (its cloud holds the load balancers); none with metal. */
+  provider: SimulatedProvider | undefined;
   kubeconfigPath: string;
   /** A LoadBalancer Service manifest (hello, port 8080) next to the kubeconfig. */
   exampleServicePath: string;
   /** The controller's configuration, pointed at this playground's cloud: for `plan --config`. */
   planConfigPath: string;
-  cloudUrl: string;
+  /** Where the simulated cloud's API is served (for plan); none with metal. */
+  cloudUrl: string | undefined;
   /** The nodes created at start. */
   nodes: Array<{ name: string; ip: string }>;
   playgroundNodes: PlaygroundNodes;
@@ -92,7 +102,10 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       },
     });
   }
-  const playgroundNodes = new PlaygroundNodes(kubeConfig, logger);
+  const metal = options.provider === 'metal';
+  // MetalLB's CRDs, as the chart installs them: metal reads its pools from them too (empty here).
+  if (metal) await installChartCrds(kubeConfig.makeApiClient(ApiextensionsV1Api));
+  const playgroundNodes = new PlaygroundNodes(kubeConfig, logger, { metalSpeakers: metal });
   await playgroundNodes.waitForSync();
 
   const simulated = {
@@ -103,19 +116,21 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     latencyMs: 20,
     healthCheckIntervalMs: options.healthCheckIntervalMs ?? 1_000,
   };
+  const metalEntry = { type: 'metal', default: true, pools: [{ name: 'playground', addresses: [METAL_POOL] }] };
   const config = controllerConfigSchema.parse({
     clusterName: 'playground',
     leaderElection: { enabled: false },
     backoff: { initialSeconds: 1, maxSeconds: 30 },
     metricsAddress: options.metricsAddress ?? '127.0.0.1:0',
-    providers: [{ ...simulated, forwardTraffic: true }],
+    providers: [metal ? metalEntry : { ...simulated, forwardTraffic: true }],
   });
   const controller = await runController({ kubeConfig, config, logger, registry: new Registry(), tuning: { serveHttp: true, nodeSyncDelayMs: 200 } });
-  const provider = controller.providers[0]?.provider;
-  if (!(provider instanceof SimulatedProvider)) throw new Error('the playground runs the simulated provider');
-  const cloudServer = await serveCloud(provider.cloud);
+  const running = controller.providers[0]?.provider;
+  const provider = running instanceof SimulatedProvider ? running : undefined;
+  const cloudServer = provider ? await serveCloud(provider.cloud) : undefined;
   const planConfigPath = join(dirname(kubeconfigPath), 'plan.yaml');
-  await writeFile(planConfigPath, stringify({ clusterName: 'playground', providers: [{ ...simulated, endpoint: cloudServer.url }] }));
+  // Metal keeps its state in the cluster; the simulated cloud is reached over HTTP.
+  await writeFile(planConfigPath, stringify({ clusterName: 'playground', providers: [cloudServer ? { ...simulated, endpoint: cloudServer.url } : metalEntry] }));
 
   return {
     api,
@@ -124,16 +139,24 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     kubeconfigPath,
     exampleServicePath,
     planConfigPath,
-    cloudUrl: cloudServer.url,
+    cloudUrl: cloudServer?.url,
     nodes,
     playgroundNodes,
     stop: async () => {
       await controller.stop();
-      await cloudServer.close();
+      await cloudServer?.close();
       await playgroundNodes.stop();
       await api.stop();
     },
   };
+}
+
+const CHART_CRDS = fileURLToPath(new URL('../../charts/kube-lb-provisioner/crds/', import.meta.url));
+
+async function installChartCrds(api: ApiextensionsV1Api): Promise<void> {
+  for (const file of (await readdir(CHART_CRDS)).filter((f) => f.endsWith('.yaml')).sort()) {
+    await api.createCustomResourceDefinition({ body: parse(await readFile(join(CHART_CRDS, file), 'utf8')) as V1CustomResourceDefinition });
+  }
 }
 
 export function playgroundCommand(): Command {
@@ -143,7 +166,12 @@ export function playgroundCommand(): Command {
     .option('--api-port <port>', 'API server port (default: a free one)')
     .option('--kubeconfig-out <path>', 'where to write the kubeconfig (default: a temporary directory)')
     .option('--dual-stack', 'serve IPv4 and IPv6 service ranges (10.96.0.0/16,fd00:10:96::/112), so Services can be dual-stack')
-    .action(async (flags: { nodes: string; apiPort?: string; kubeconfigOut?: string; dualStack?: boolean }) => {
+    .option('--provider <name>', `simulated (a cloud) or metal (pool ${METAL_POOL}, one speaker per node, no root needed)`, 'simulated')
+    .action(async (flags: { nodes: string; apiPort?: string; kubeconfigOut?: string; dualStack?: boolean; provider: string }) => {
+      if (flags.provider !== 'simulated' && flags.provider !== 'metal') {
+        process.stderr.write(`kube-lb-provisioner: --provider must be simulated or metal (got ${flags.provider})\n`);
+        process.exit(2);
+      }
       const nodes = Number(flags.nodes);
       if (!Number.isInteger(nodes) || nodes < 1 || nodes > 200) {
         process.stderr.write(`kube-lb-provisioner: --nodes must be a whole number from 1 to 200 (got ${flags.nodes})\n`);
@@ -154,11 +182,12 @@ export function playgroundCommand(): Command {
         ...(flags.apiPort ? { apiPort: Number(flags.apiPort) } : {}),
         ...(flags.kubeconfigOut ? { kubeconfigPath: flags.kubeconfigOut } : {}),
         ...(flags.dualStack ? { dualStack: true } : {}),
+        provider: flags.provider,
       });
       const dir = dirname(pg.kubeconfigPath);
       process.stdout.write(
         [
-          `kube-lb-provisioner playground`,
+          `kube-lb-provisioner playground (${flags.provider})`,
           `  API server   ${pg.api.url}  (${pg.nodes.length} nodes: ${pg.nodes.map((n) => `${n.name} ${n.ip}`).join(', ')})`,
           `  metrics      ${pg.controller.httpUrl ?? ''}/metrics`,
           `  kubeconfig   ${pg.kubeconfigPath}`,

@@ -120,7 +120,7 @@ describe('k/k LoadBalancer behaviours against the playground', () => {
     await ingressIP('finalized');
     await kubectlOk(pg.api, ['delete', 'service', 'finalized']);
     await waitFor(async () => (await readService(kc(), 'default', 'finalized')) === undefined, { message: 'the Service gone' });
-    expect(pg.provider.cloud.snapshot().filter((lb) => lb.tags['kube-lb-provisioner.io/service'] === 'default/finalized')).toEqual([]);
+    expect(pg.provider!.cloud.snapshot().filter((lb) => lb.tags['kube-lb-provisioner.io/service'] === 'default/finalized')).toEqual([]);
   });
 
   it('keeps UDP flowing from one client socket while the endpoint moves to another node (eTP Local)', async () => {
@@ -168,7 +168,7 @@ describe('k/k LoadBalancer behaviours against the playground', () => {
     await kubectlOk(pg.api, ['apply', '-f', '-'], manifest('policy', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80 }] }));
     await ingressIP('policy');
     const hcnp = (await service('policy')).spec?.healthCheckNodePort ?? 0;
-    const cloudCheck = () => pg.provider.cloud.snapshot().find((lb) => lb.tags['kube-lb-provisioner.io/service'] === 'default/policy')?.healthCheck;
+    const cloudCheck = () => pg.provider!.cloud.snapshot().find((lb) => lb.tags['kube-lb-provisioner.io/service'] === 'default/policy')?.healthCheck;
     await waitFor(() => cloudCheck()?.port === hcnp, { message: 'the cloud checking the healthCheckNodePort' });
     await waitFor(async () => statusOf(await httpFrom(nodeIP('node-1'), hcnp, { path: '/healthz' })) === 200, { message: 'node-1 answering on it' });
 

@@ -56,7 +56,7 @@ describe('playground nodes', () => {
     await setReady('False');
     await waitFor(async () => 'failed' in (await httpFrom('127.1.0.2', 10256, { path: '/healthz' })), { message: 'node-2 down' });
     // The controller keeps NotReady nodes as targets (upstream); the cloud's health check drops it.
-    expect(pg.provider.cloud.snapshot()[0]?.targets.map((t) => t.name)).toContain('node-2');
+    expect(pg.provider!.cloud.snapshot()[0]?.targets.map((t) => t.name)).toContain('node-2');
     await waitFor(async () => !(await bodies(6)).some((b) => b.includes('node-2') || b.startsWith('failed')), { message: 'node-2 skipped, nothing failing' });
     await setReady('True');
     await waitFor(async () => (await bodies(6)).includes('served by node-2'), { message: 'node-2 back' });
@@ -90,10 +90,10 @@ describe('playground nodes', () => {
 describe('plan against the running playground', () => {
   it('sees the playground cloud: the walk-through Service is up to date, and plan makes no call that changes it', async () => {
     const config = await loadConfig({ flags: { config: pg.planConfigPath }, env: {} });
-    const before = pg.provider.cloud.stats();
+    const before = pg.provider!.cloud.stats();
     const out = await planAll({ kubeConfig: kubeConfigFor(pg.api), config, logger: silentLogger() });
     expect(out).toBe('default/hello (simulated): up to date');
-    const after = pg.provider.cloud.stats();
+    const after = pg.provider!.cloud.stats();
     expect(after.mutating).toBe(before.mutating);
     expect(after.byOperation.DescribeLoadBalancers).toBeGreaterThan(before.byOperation.DescribeLoadBalancers ?? 0);
 

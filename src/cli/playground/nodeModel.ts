@@ -32,6 +32,8 @@ export interface NodeModel {
   byNodePort: Map<string, ServiceOnNodes>;
   /** By healthCheckNodePort. */
   byHealthPort: Map<number, ServiceOnNodes>;
+  /** By ingress IP, with the Service's ports: where a metal address leads. */
+  byIngressIP: Map<string, { service: ServiceOnNodes; ports: Array<{ protocol: 'TCP' | 'UDP'; port: number }> }>;
 }
 
 export function internalIP(node: V1Node): string | undefined {
@@ -41,7 +43,7 @@ export function internalIP(node: V1Node): string | undefined {
 const isReady = (node: V1Node) => node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 export function nodeModel(nodes: readonly V1Node[], services: readonly V1Service[], slices: readonly V1EndpointSlice[]): NodeModel {
-  const model: NodeModel = { nodes: new Map(), byNodePort: new Map(), byHealthPort: new Map() };
+  const model: NodeModel = emptyModel();
   for (const node of nodes) {
     const ip = internalIP(node);
     const name = node.metadata?.name ?? '';
@@ -70,8 +72,15 @@ export function nodeModel(nodes: readonly V1Node[], services: readonly V1Service
       model.byHealthPort.set(spec.healthCheckNodePort, served);
     }
     for (const port of served.nodePorts) model.byNodePort.set(port, served);
+    if (spec.type !== 'LoadBalancer') continue;
+    const ports = (spec.ports ?? []).flatMap((p) => (p.protocol === 'UDP' || (p.protocol ?? 'TCP') === 'TCP' ? [{ protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP', port: p.port }] : []));
+    for (const ingress of service.status?.loadBalancer?.ingress ?? []) if (ingress.ip) model.byIngressIP.set(ingress.ip, { service: served, ports });
   }
   return model;
+}
+
+export function emptyModel(): NodeModel {
+  return { nodes: new Map(), byNodePort: new Map(), byHealthPort: new Map(), byIngressIP: new Map() };
 }
 
 export interface WantedSocket {
@@ -79,19 +88,27 @@ export interface WantedSocket {
   node: string;
   ip: string;
   port: number;
+  /** A load-balancer address this node holds (metal): it serves that Service's port. */
+  vip?: boolean;
 }
 
-export const socketKey = (s: Pick<WantedSocket, 'protocol' | 'ip' | 'port'>) => `${s.protocol} ${s.ip}:${s.port}`;
+/** A held address moving to another node is a new socket (it answers as that node). */
+export const socketKey = (s: WantedSocket) => `${s.protocol} ${s.ip}:${s.port}${s.vip ? ` on ${s.node}` : ''}`;
 
-/** Every socket the up nodes listen on. */
-export function wantedSockets(model: NodeModel): WantedSocket[] {
+/**
+ * Every socket the up nodes listen on; with `vips` (metal: address -> the node holding it), also the
+ * Service ports on each address held by an up node, as kube-proxy answers a load-balancer IP.
+ */
+export function wantedSockets(model: NodeModel, vips: ReadonlyMap<string, string> = new Map()): WantedSocket[] {
   const ports: Array<{ protocol: 'TCP' | 'UDP'; port: number }> = [{ protocol: 'TCP', port: PROXY_HEALTH_PORT }];
   for (const key of model.byNodePort.keys()) {
     const [protocol = 'TCP', port = '0'] = key.split('/');
     if (protocol === 'TCP' || protocol === 'UDP') ports.push({ protocol, port: Number(port) });
   }
   for (const port of model.byHealthPort.keys()) ports.push({ protocol: 'TCP', port });
-  return [...model.nodes.values()].flatMap((n) => ports.map((p) => ({ ...p, node: n.name, ip: n.ip })));
+  const onNodes = [...model.nodes.values()].flatMap((n) => ports.map((p) => ({ ...p, node: n.name, ip: n.ip })));
+  const onVips = [...vips].flatMap(([ip, node]) => (model.nodes.has(node) ? (model.byIngressIP.get(ip)?.ports ?? []).map((p) => ({ ...p, node, ip, vip: true })) : []));
+  return [...onNodes, ...onVips];
 }
 
 /**

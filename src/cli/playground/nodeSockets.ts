@@ -8,7 +8,7 @@
 import dgram from 'node:dgram';
 import http from 'node:http';
 import type net from 'node:net';
-import { endpointFor, localEndpoints, PROXY_HEALTH_PORT, socketKey, type NodeModel, type WantedSocket } from './nodeModel.js';
+import { emptyModel, endpointFor, localEndpoints, PROXY_HEALTH_PORT, socketKey, type NodeModel, type ServiceOnNodes, type WantedSocket } from './nodeModel.js';
 
 interface Open {
   close(): Promise<void>;
@@ -16,19 +16,22 @@ interface Open {
 
 export class NodeSockets {
   private readonly open = new Map<string, Open>();
-  private model: NodeModel = { nodes: new Map(), byNodePort: new Map(), byHealthPort: new Map() };
+  private model: NodeModel = emptyModel();
   private turn = 0;
 
   constructor(private readonly onError: (message: string) => void = () => {}) {}
 
-  sync(model: NodeModel, wanted: readonly WantedSocket[]): void {
+  /** Closes what is no longer wanted (first, so a moved address is free), then opens the rest. */
+  async sync(model: NodeModel, wanted: readonly WantedSocket[]): Promise<void> {
     this.model = model;
     const want = new Map(wanted.map((s) => [socketKey(s), s]));
+    const closing: Array<Promise<void>> = [];
     for (const [key, s] of this.open) {
       if (want.has(key)) continue;
       this.open.delete(key);
-      void s.close();
+      closing.push(s.close());
     }
+    await Promise.all(closing);
     for (const [key, s] of want) if (!this.open.has(key)) this.open.set(key, s.protocol === 'UDP' ? this.udp(key, s) : this.tcp(key, s));
   }
 
@@ -42,9 +45,14 @@ export class NodeSockets {
     await Promise.all(all.map((s) => s.close()));
   }
 
+  /** The Service a NodePort or load-balancer address socket serves now. */
+  private serviceAt(s: WantedSocket): ServiceOnNodes | undefined {
+    return s.vip ? this.model.byIngressIP.get(s.ip)?.service : this.model.byNodePort.get(`${s.protocol}/${s.port}`);
+  }
+
   /** What a NodePort connection or datagram gets: the reply, or undefined to refuse it. */
   private serve(s: WantedSocket): string | undefined {
-    const service = this.model.byNodePort.get(`${s.protocol}/${s.port}`);
+    const service = this.serviceAt(s);
     const endpoint = service && endpointFor(service, s.node, this.turn++);
     if (!endpoint) return undefined;
     return `served by ${endpoint}${endpoint === s.node ? '' : ` via ${s.node}`}\n`;
@@ -57,13 +65,13 @@ export class NodeSockets {
         res.end(`${JSON.stringify(body)}\n`);
       };
       const now = new Date().toISOString();
-      if (s.port === PROXY_HEALTH_PORT) {
+      if (s.port === PROXY_HEALTH_PORT && !s.vip) {
         const node = this.model.nodes.get(s.node);
         const eligible = node !== undefined && !node.draining;
         if (req.url !== '/healthz' && req.url !== '/livez') return json(404, { error: 'not found' });
         return json(eligible || req.url === '/livez' ? 200 : 503, { lastUpdated: now, currentTime: now, nodeEligible: eligible });
       }
-      const checked = this.model.byHealthPort.get(s.port);
+      const checked = s.vip ? undefined : this.model.byHealthPort.get(s.port);
       if (checked) {
         const [namespace, name] = checked.key.split('/');
         const n = localEndpoints(checked, s.node);
@@ -76,8 +84,8 @@ export class NodeSockets {
     });
     // Decided per connection, as kube-proxy's rules act on the first packet.
     server.on('connection', (socket: net.Socket) => {
-      if (s.port === PROXY_HEALTH_PORT || this.model.byHealthPort.has(s.port)) return;
-      const service = this.model.byNodePort.get(`TCP/${s.port}`);
+      if (!s.vip && (s.port === PROXY_HEALTH_PORT || this.model.byHealthPort.has(s.port))) return;
+      const service = this.serviceAt(s);
       if (!service || endpointFor(service, s.node, 0) === undefined) socket.resetAndDestroy();
     });
     server.on('error', (error) => this.onError(`node ${s.node} ${key}: ${error.message}`));

@@ -5,6 +5,8 @@
 import { CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1EndpointSlice, type V1Node, type V1Service } from '@kubernetes/client-node';
 import { startInformer, type RunningInformer } from '../../kube/informers.js';
 import type { Logger } from '../../observability/logger.js';
+import { Speaker } from '../../speaker/speaker.js';
+import { LoopbackSegment } from './loopbackAnnouncer.js';
 import { internalIP, nodeModel, wantedSockets } from './nodeModel.js';
 import { NodeSockets } from './nodeSockets.js';
 import { MANAGED_BY, placeEndpoints, sameSlice, simulatedSlice } from './simulatedEndpoints.js';
@@ -24,19 +26,24 @@ export class PlaygroundNodes {
   private stopped = false;
   /** Errors already logged, so a repeating one is logged once. */
   private readonly reported = new Set<string>();
+  /** Metal: the load-balancer addresses the speakers hold, and one speaker per node. */
+  readonly vips: LoopbackSegment | undefined;
+  private readonly speakers = new Map<string, Speaker>();
 
   constructor(
-    kubeConfig: KubeConfig,
+    private readonly kubeConfig: KubeConfig,
     private readonly logger: Logger,
+    options: { metalSpeakers?: boolean } = {},
   ) {
+    if (options.metalSpeakers) this.vips = new LoopbackSegment(() => this.schedule());
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
     this.sockets = new NodeSockets((m) => this.warnOnce(m));
     const changed = { add: () => this.schedule(), update: () => this.schedule(), delete: () => this.schedule() };
-    const options = { logger };
-    this.nodes = startInformer<V1Node>(kubeConfig, '/api/v1/nodes', () => this.core.listNode(), changed, options);
-    this.services = startInformer<V1Service>(kubeConfig, '/api/v1/services', () => this.core.listServiceForAllNamespaces(), changed, options);
-    this.slices = startInformer<V1EndpointSlice>(kubeConfig, '/apis/discovery.k8s.io/v1/endpointslices', () => this.discovery.listEndpointSliceForAllNamespaces(), changed, options);
+    const informerOptions = { logger };
+    this.nodes = startInformer<V1Node>(kubeConfig, '/api/v1/nodes', () => this.core.listNode(), changed, informerOptions);
+    this.services = startInformer<V1Service>(kubeConfig, '/api/v1/services', () => this.core.listServiceForAllNamespaces(), changed, informerOptions);
+    this.slices = startInformer<V1EndpointSlice>(kubeConfig, '/apis/discovery.k8s.io/v1/endpointslices', () => this.discovery.listEndpointSliceForAllNamespaces(), changed, informerOptions);
   }
 
   async waitForSync(): Promise<void> {
@@ -64,6 +71,7 @@ export class PlaygroundNodes {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
+    await Promise.all([...this.speakers.values()].map((s) => s.stop(true)));
     await Promise.all([this.nodes.stop(), this.services.stop(), this.slices.stop()]);
     await this.sockets.stop();
   }
@@ -82,7 +90,8 @@ export class PlaygroundNodes {
     await this.giveAddresses(nodes);
     const services = this.services.cache.list();
     const model = nodeModel(nodes, services, this.slices.cache.list());
-    this.sockets.sync(model, wantedSockets(model));
+    if (this.vips) await this.keepSpeakers(this.vips, nodes.map((n) => n.metadata?.name ?? ''));
+    await this.sockets.sync(model, wantedSockets(model, this.vips?.holders()));
     await this.keepSlices(services, [...model.nodes.keys()]);
   }
 
@@ -130,13 +139,41 @@ export class PlaygroundNodes {
       const ref = { name: have.metadata?.name ?? '', namespace: have.metadata?.namespace ?? '' };
       if (!want) await this.discovery.deleteNamespacedEndpointSlice(ref).catch(() => {});
       else if (!sameSlice(have, want)) {
-        await this.discovery.replaceNamespacedEndpointSlice({ ...ref, body: { ...want, metadata: { ...want.metadata, resourceVersion: have.metadata?.resourceVersion ?? '' } } });
+        const body = { ...want, metadata: { ...want.metadata, resourceVersion: have.metadata?.resourceVersion ?? '' } };
+        // A conflict means our cache is behind; the watch event that follows schedules another pass.
+        await this.discovery.replaceNamespacedEndpointSlice({ ...ref, body }).catch((error: unknown) => {
+          if ((error as { code?: number }).code !== 409) throw error;
+        });
       }
     }
     for (const slice of wanted.values()) {
       await this.discovery.createNamespacedEndpointSlice({ namespace: slice.metadata?.namespace ?? 'default', body: slice }).catch((error: unknown) => {
-        if (!String(error).includes('409')) throw error;
+        if ((error as { code?: number }).code !== 409) throw error;
       });
+    }
+  }
+
+  /** One real speaker per Node, announcing on the loopback segment; a deleted Node's speaker stops. */
+  private async keepSpeakers(segment: LoopbackSegment, nodes: readonly string[]): Promise<void> {
+    for (const [node, speaker] of this.speakers) {
+      if (nodes.includes(node)) continue;
+      this.speakers.delete(node);
+      await speaker.stop(true);
+      segment.forget(node);
+    }
+    for (const node of nodes) {
+      if (this.speakers.has(node) || node === '') continue;
+      const speaker = new Speaker({
+        kubeConfig: this.kubeConfig,
+        nodeName: node,
+        namespace: 'default',
+        effects: segment.effectsFor(node),
+        logger: this.logger.child({ speaker: node }),
+        renewIntervalMs: 1_000,
+        lapseMs: 3_000,
+      });
+      this.speakers.set(node, speaker);
+      void speaker.start().catch((error: unknown) => this.warnOnce(`speaker on ${node}: ${String(error)}`));
     }
   }
 
