@@ -61,11 +61,6 @@ export class HealthChecker {
     return this.results.get(keyOf(ip, check));
   }
 
-  /** Resolves once every tracked probe has an answer (tests and the playground's first curl). */
-  async settled(): Promise<void> {
-    while ([...this.wanted.values()].some((m) => [...m.keys()].some((k) => !this.results.has(k)))) await new Promise((r) => setTimeout(r, 10));
-  }
-
   stop(): void {
     clearInterval(this.timer);
   }

@@ -43,11 +43,6 @@ export class TrafficForwarder {
     for (const lb of cloud.snapshot()) this.sync(lb, lb.id);
   }
 
-  /** Frontends currently open, e.g. "TCP 127.240.0.1:8080". */
-  listening(): string[] {
-    return [...this.frontends.keys()].sort();
-  }
-
   private sync(lb: CloudLoadBalancer | undefined, id: string): void {
     const active = lb && lb.state === 'active' ? lb : undefined;
     if (active) {

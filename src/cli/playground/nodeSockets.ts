@@ -35,10 +35,6 @@ export class NodeSockets {
     for (const [key, s] of want) if (!this.open.has(key)) this.open.set(key, s.protocol === 'UDP' ? this.udp(key, s) : this.tcp(key, s));
   }
 
-  listening(): string[] {
-    return [...this.open.keys()].sort();
-  }
-
   async stop(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();

@@ -58,14 +58,6 @@ export class PlaygroundNodes {
     await this.running;
   }
 
-  /** Up nodes and their addresses, by name. */
-  addresses(): Array<{ name: string; ip: string }> {
-    return this.nodes.cache
-      .list()
-      .map((n) => ({ name: n.metadata?.name ?? '', ip: internalIP(n) ?? '' }))
-      .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
