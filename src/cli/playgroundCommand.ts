@@ -35,6 +35,11 @@ export interface PlaygroundOptions {
    * (127.250.0.0/24), with one real speaker per node announcing on a loopback segment.
    */
   provider?: 'simulated' | 'metal';
+  /**
+   * Playgrounds side by side (tests run in parallel) each take their own loopback addresses:
+   * instance k puts nodes at 127.(1+k).0.x and load balancers at 127.240.k.x (metal 127.250.k.x).
+   */
+  instance?: number;
 }
 
 const EXAMPLE_SERVICE = `apiVersion: v1
@@ -52,7 +57,7 @@ spec:
 `;
 
 /** The metal playground's pool: loopback addresses, so no root is needed to use them. */
-export const METAL_POOL = '127.250.0.1-127.250.0.254';
+export const metalPool = (instance = 0) => `127.250.${instance}.1-127.250.${instance}.254`;
 
 export interface Playground {
   api: ApiServerHandle;
@@ -86,7 +91,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const kubeConfig = withSharedConnections(kubeConfigFromText(api.kubeconfig()));
   const core = kubeConfig.makeApiClient(CoreV1Api);
 
-  const nodes = Array.from({ length: options.nodes ?? 3 }, (_, i) => ({ name: `node-${i + 1}`, ip: nodeAddress(i) }));
+  const instance = options.instance ?? 0;
+  if (!Number.isInteger(instance) || instance < 0 || instance > 200) throw new Error(`playground instance ${instance}: a whole number from 0 to 200`);
+  const nodes = Array.from({ length: options.nodes ?? 3 }, (_, i) => ({ name: `node-${i + 1}`, ip: nodeAddress(i, instance) }));
   for (const [i, n] of nodes.entries()) {
     await core.createNode({
       body: {
@@ -105,18 +112,18 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const metal = options.provider === 'metal';
   // MetalLB's CRDs, as the chart installs them: metal reads its pools from them too (empty here).
   if (metal) await installChartCrds(kubeConfig.makeApiClient(ApiextensionsV1Api));
-  const playgroundNodes = new PlaygroundNodes(kubeConfig, logger, { metalSpeakers: metal });
+  const playgroundNodes = new PlaygroundNodes(kubeConfig, logger, { metalSpeakers: metal, instance });
   await playgroundNodes.waitForSync();
 
   const simulated = {
     type: 'simulated',
     default: true,
-    addressPool: '127.240.0.0/24',
-    staticAddresses: ['127.241.0.10'],
+    addressPool: `127.240.${instance}.0/24`,
+    staticAddresses: [`127.241.${instance}.10`],
     latencyMs: 20,
     healthCheckIntervalMs: options.healthCheckIntervalMs ?? 1_000,
   };
-  const metalEntry = { type: 'metal', default: true, pools: [{ name: 'playground', addresses: [METAL_POOL] }] };
+  const metalEntry = { type: 'metal', default: true, pools: [{ name: 'playground', addresses: [metalPool(instance)] }] };
   const config = controllerConfigSchema.parse({
     clusterName: 'playground',
     leaderElection: { enabled: false },
@@ -166,7 +173,7 @@ export function playgroundCommand(): Command {
     .option('--api-port <port>', 'API server port (default: a free one)')
     .option('--kubeconfig-out <path>', 'where to write the kubeconfig (default: a temporary directory)')
     .option('--dual-stack', 'serve IPv4 and IPv6 service ranges (10.96.0.0/16,fd00:10:96::/112), so Services can be dual-stack')
-    .option('--provider <name>', `simulated (a cloud) or metal (pool ${METAL_POOL}, one speaker per node, no root needed)`, 'simulated')
+    .option('--provider <name>', `simulated (a cloud) or metal (pool ${metalPool()}, one speaker per node, no root needed)`, 'simulated')
     .action(async (flags: { nodes: string; apiPort?: string; kubeconfigOut?: string; dualStack?: boolean; provider: string }) => {
       if (flags.provider !== 'simulated' && flags.provider !== 'metal') {
         process.stderr.write(`kube-lb-provisioner: --provider must be simulated or metal (got ${flags.provider})\n`);

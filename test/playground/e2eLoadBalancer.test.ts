@@ -31,7 +31,7 @@ async function bodies(ip: string, port: number, n: number, from?: string): Promi
 }
 
 beforeAll(async () => {
-  pg = await startPlayground({ logger: silentLogger(), healthCheckIntervalMs: 100 });
+  pg = await startPlayground({ instance: 1, logger: silentLogger(), healthCheckIntervalMs: 100 });
 });
 afterAll(async () => {
   await pg?.stop();

@@ -15,7 +15,7 @@ const service = async (name: string) => (await readService(kubeConfigFor(pg.api)
 const announcer = async (name: string) => (await service(name)).metadata?.annotations?.[ANNOUNCING];
 
 beforeAll(async () => {
-  pg = await startPlayground({ logger: silentLogger(), provider: 'metal' });
+  pg = await startPlayground({ instance: 3, logger: silentLogger(), provider: 'metal' });
 });
 afterAll(async () => {
   await pg?.stop();
@@ -25,7 +25,7 @@ describe('metal playground', () => {
   it('gives the walk-through Service a pool address answered by the announcing node, and moves it when that node is deleted', async () => {
     await kubectlOk(pg.api, ['apply', '-f', pg.exampleServicePath]);
     const ip = (await waitForIngress(kubeConfigFor(pg.api), 'default', 'hello', { timeoutMs: 10_000 }))[0]?.ip ?? '';
-    expect(ip).toMatch(/^127\.250\.0\./);
+    expect(ip).toMatch(/^127\.250\.3\./);
     const owner = await waitFor(() => announcer('hello'), { message: 'an announcing node' });
     await waitFor(async () => bodyOf(await httpFrom(ip, 8080)) === `served by ${owner}`, { message: `answered by ${owner}` });
 

@@ -21,7 +21,7 @@ async function bodies(n: number): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  pg = await startPlayground({ logger: silentLogger(), healthCheckIntervalMs: 100 });
+  pg = await startPlayground({ instance: 2, logger: silentLogger(), healthCheckIntervalMs: 100 });
   await kubectlOk(pg.api, ['apply', '-f', pg.exampleServicePath]);
   ip = (await waitForIngress(kubeConfigFor(pg.api), 'default', 'hello', { timeoutMs: 10_000 }))[0]?.ip ?? '';
 });
@@ -38,14 +38,14 @@ describe('playground nodes', () => {
   it('give a Node added with kubectl its own loopback address, NodePorts and health, and send it traffic; deleting it loses no request', async () => {
     await kubectlOk(pg.api, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-4' } }));
     const address = await waitFor(async () => (await kubectlOk(pg.api, ['get', 'node', 'node-4', '-o', 'jsonpath={.status.addresses[0].address}'])) || undefined, { message: 'an address for node-4' });
-    expect(address).toBe('127.1.0.4');
+    expect(address).toBe('127.3.0.4');
     expect(await kubectlOk(pg.api, ['get', 'node', 'node-4'])).toMatch(/node-4\s+Ready/);
-    await waitFor(async () => statusOf(await httpFrom('127.1.0.4', 10256, { path: '/healthz' })) === 200, { message: 'node-4 health' });
+    await waitFor(async () => statusOf(await httpFrom('127.3.0.4', 10256, { path: '/healthz' })) === 200, { message: 'node-4 health' });
     await waitFor(async () => (await bodies(8)).includes('served by node-4'), { message: 'node-4 taking traffic' });
     expect(await bodies(8)).not.toContainEqual(expect.stringMatching(/^failed/));
 
     await kubectlOk(pg.api, ['delete', 'node', 'node-4']);
-    await waitFor(async () => 'failed' in (await httpFrom('127.1.0.4', 10256, { path: '/healthz' })), { message: 'node-4 sockets closed' });
+    await waitFor(async () => 'failed' in (await httpFrom('127.3.0.4', 10256, { path: '/healthz' })), { message: 'node-4 sockets closed' });
     await waitFor(async () => !(await bodies(8)).includes('served by node-4'), { message: 'node-4 out of the load balancer' });
     expect(await bodies(12)).not.toContainEqual(expect.stringMatching(/^failed/));
   });
@@ -54,7 +54,7 @@ describe('playground nodes', () => {
     const setReady = (status: string) =>
       kubectlOk(pg.api, ['patch', 'node', 'node-2', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions: [{ type: 'Ready', status, reason: 'Playground', message: 'test' }] } })]);
     await setReady('False');
-    await waitFor(async () => 'failed' in (await httpFrom('127.1.0.2', 10256, { path: '/healthz' })), { message: 'node-2 down' });
+    await waitFor(async () => 'failed' in (await httpFrom('127.3.0.2', 10256, { path: '/healthz' })), { message: 'node-2 down' });
     // The controller keeps NotReady nodes as targets (upstream); the cloud's health check drops it.
     expect(pg.provider!.cloud.snapshot()[0]?.targets.map((t) => t.name)).toContain('node-2');
     await waitFor(async () => !(await bodies(6)).some((b) => b.includes('node-2') || b.startsWith('failed')), { message: 'node-2 skipped, nothing failing' });
@@ -64,7 +64,7 @@ describe('playground nodes', () => {
 
   it('answers kube-proxy /healthz 503 on a node tainted for deletion', async () => {
     await kubectlOk(pg.api, ['taint', 'node', 'node-3', 'ToBeDeletedByClusterAutoscaler=1:NoSchedule']);
-    await waitFor(async () => statusOf(await httpFrom('127.1.0.3', 10256, { path: '/healthz' })) === 503, { message: 'node-3 draining' });
+    await waitFor(async () => statusOf(await httpFrom('127.3.0.3', 10256, { path: '/healthz' })) === 503, { message: 'node-3 draining' });
     await kubectlOk(pg.api, ['taint', 'node', 'node-3', 'ToBeDeletedByClusterAutoscaler-']);
     await waitFor(async () => (await bodies(6)).includes('served by node-3'), { message: 'node-3 back' });
   });

@@ -11,8 +11,8 @@ import { internalIP, nodeModel, wantedSockets } from './nodeModel.js';
 import { NodeSockets } from './nodeSockets.js';
 import { MANAGED_BY, placeEndpoints, sameSlice, simulatedSlice } from './simulatedEndpoints.js';
 
-/** The loopback range playground nodes get addresses from: 127.1.0.1, 127.1.0.2, ... */
-export const nodeAddress = (i: number) => `127.1.${Math.floor(i / 254)}.${(i % 254) + 1}`;
+/** The loopback range playground nodes get addresses from: 127.1.0.1, 127.1.0.2, ... (127.2.0.1, ... for instance 1). */
+export const nodeAddress = (i: number, instance = 0) => `127.${1 + instance}.${Math.floor(i / 254)}.${(i % 254) + 1}`;
 
 export class PlaygroundNodes {
   readonly sockets: NodeSockets;
@@ -33,7 +33,7 @@ export class PlaygroundNodes {
   constructor(
     private readonly kubeConfig: KubeConfig,
     private readonly logger: Logger,
-    options: { metalSpeakers?: boolean } = {},
+    private readonly options: { metalSpeakers?: boolean; instance?: number } = {},
   ) {
     if (options.metalSpeakers) this.vips = new LoopbackSegment(() => this.schedule());
     this.core = kubeConfig.makeApiClient(CoreV1Api);
@@ -93,8 +93,8 @@ export class PlaygroundNodes {
     let i = 0;
     for (const node of nodes) {
       if (internalIP(node) !== undefined || node.metadata?.deletionTimestamp) continue;
-      while (taken.has(nodeAddress(i))) i++;
-      const ip = nodeAddress(i);
+      while (taken.has(nodeAddress(i, this.options.instance))) i++;
+      const ip = nodeAddress(i, this.options.instance);
       taken.add(ip);
       const name = node.metadata?.name ?? '';
       const conditions = node.status?.conditions ?? [];
