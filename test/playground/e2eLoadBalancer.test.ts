@@ -1,7 +1,7 @@
 // The Kubernetes end-to-end LoadBalancer behaviours (k/k test/e2e/network/loadbalancer.go), run
 // against the playground with the real kubectl and real traffic on loopback: the simulated cloud
 // as a passthrough load balancer, the playground nodes as kube-proxy, the endpoints annotation as
-// the pods.
+// the pods. The NodePort-less Service served by metal is in metalPlayground.test.ts.
 import type { V1Service } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlayground, type Playground } from '../../src/cli/playgroundCommand.js';
