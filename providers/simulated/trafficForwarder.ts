@@ -98,6 +98,8 @@ export class TrafficForwarder {
         sockets.delete(client);
         sockets.delete(upstream);
       };
+      // Idle connections are closed after the load balancer's idle timeout, as clouds do.
+      client.setTimeout((this.lbs.get(lbId)?.lb.idleTimeoutSeconds ?? 350) * 1000, drop);
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
       client.pipe(upstream).pipe(client);

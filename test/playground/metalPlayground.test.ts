@@ -38,6 +38,18 @@ describe('metal playground', () => {
     for (let i = 0; i < 5; i++) expect(bodyOf(await httpFrom(ip, 8080))).toBe(`served by ${next}`);
   });
 
+  it('moves the address off a killed node (NotReady: its speaker dies silently) once its Lease lapses', async () => {
+    const ip = (await waitForIngress(kubeConfigFor(pg.api), 'default', 'hello'))[0]?.ip ?? '';
+    const owner = await waitFor(() => announcer('hello'), { message: 'an announcing node' });
+    await kubectlOk(pg.api, ['patch', 'node', owner, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'False', reason: 'Killed', message: 'test' }] } })]);
+    const next = await waitFor(async () => {
+      const now = await announcer('hello');
+      return now !== owner && now;
+    }, { message: 'another announcing node', timeoutMs: 20_000 });
+    await waitFor(async () => bodyOf(await httpFrom(ip, 8080)) === `served by ${next}`, { message: `answered by ${next}` });
+    await kubectlOk(pg.api, ['patch', 'node', owner, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'back' }] } })]);
+  });
+
   it('serves a NodePort-less Service (TCP and UDP) on its address', async () => {
     await kubectlOk(
       pg.api,

@@ -82,7 +82,7 @@ export class PlaygroundNodes {
     await this.giveAddresses(nodes);
     const services = this.services.cache.list();
     const model = nodeModel(nodes, services, this.slices.cache.list());
-    if (this.vips) await this.keepSpeakers(this.vips, nodes.map((n) => n.metadata?.name ?? ''));
+    if (this.vips) await this.keepSpeakers(this.vips, nodes.map((n) => n.metadata?.name ?? ''), new Set(model.nodes.keys()));
     await this.sockets.sync(model, wantedSockets(model, this.vips?.holders()));
     await this.keepSlices(services, [...model.nodes.keys()]);
   }
@@ -145,16 +145,21 @@ export class PlaygroundNodes {
     }
   }
 
-  /** One real speaker per Node, announcing on the loopback segment; a deleted Node's speaker stops. */
-  private async keepSpeakers(segment: LoopbackSegment, nodes: readonly string[]): Promise<void> {
+  /**
+   * One real speaker per up Node, announcing on the loopback segment. A deleted Node's speaker
+   * stops and withdraws; a Node gone NotReady is a killed one: its speaker dies without a word and
+   * the others take over once its Lease lapses (it comes back with the Node).
+   */
+  private async keepSpeakers(segment: LoopbackSegment, nodes: readonly string[], up: ReadonlySet<string>): Promise<void> {
     for (const [node, speaker] of this.speakers) {
-      if (nodes.includes(node)) continue;
+      if (up.has(node)) continue;
       this.speakers.delete(node);
-      await speaker.stop(true);
-      segment.forget(node);
+      const deleted = !nodes.includes(node);
+      await speaker.stop(deleted);
+      if (deleted) segment.forget(node);
     }
-    for (const node of nodes) {
-      if (this.speakers.has(node) || node === '') continue;
+    for (const node of up) {
+      if (this.speakers.has(node)) continue;
       const speaker = new Speaker({
         kubeConfig: this.kubeConfig,
         nodeName: node,
