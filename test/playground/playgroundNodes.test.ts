@@ -2,6 +2,7 @@
 // NodePorts and kube-proxy's health endpoint, and takes traffic; one going NotReady fails its
 // health check and gets none; one deleted is gone from the data plane. `plan` against the running
 // playground sees its cloud.
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planAll } from '../../src/cli/planCommand.js';
 import { startPlayground, type Playground } from '../../src/cli/playgroundCommand.js';
@@ -87,6 +88,19 @@ describe('playground nodes', () => {
   });
 });
 
+describe('the load balancer', () => {
+  it('closes a TCP connection idle past its idle timeout', async () => {
+    await kubectlOk(pg.api, ['annotate', 'service', 'hello', 'kube-lb-provisioner.io/idle-timeout-seconds=1']);
+    await waitFor(() => pg.provider!.cloud.snapshot()[0]?.idleTimeoutSeconds === 1, { message: 'the idle timeout applied' });
+    const socket = net.connect({ host: ip, port: 8080 });
+    const closed = new Promise<boolean>((resolve) => socket.once('close', () => resolve(true)));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    expect(await Promise.race([closed, new Promise((r) => setTimeout(() => r(false), 10_000))])).toBe(true);
+    await kubectlOk(pg.api, ['annotate', 'service', 'hello', 'kube-lb-provisioner.io/idle-timeout-seconds-']);
+    await waitFor(() => pg.provider!.cloud.snapshot()[0]?.idleTimeoutSeconds === 350, { message: 'the default idle timeout back' });
+  });
+});
+
 describe('plan against the running playground', () => {
   it('sees the playground cloud: the walk-through Service is up to date, and plan makes no call that changes it', async () => {
     const config = await loadConfig({ flags: { config: pg.planConfigPath }, env: {} });
@@ -101,5 +115,6 @@ describe('plan against the running playground', () => {
     const invalid = await planAll({ kubeConfig: kubeConfigFor(pg.api), config, logger: silentLogger() });
     expect(invalid).toMatch(/^default\/hello \(simulated\): invalid: metadata.annotations\[kube-lb-provisioner.io\/idle-timeout-seconds\]/);
     await kubectlOk(pg.api, ['annotate', 'service', 'hello', 'kube-lb-provisioner.io/idle-timeout-seconds-']);
+    await waitFor(() => pg.provider!.cloud.snapshot()[0]?.idleTimeoutSeconds === 350, { message: 'the default idle timeout back' });
   });
 });
