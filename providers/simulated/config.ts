@@ -30,7 +30,14 @@ export const simulatedConfigSchema = z.object({
   retries: z.number().int().min(0).default(3),
   retryMinMs: z.number().int().min(1).default(200),
   retryMaxMs: z.number().int().min(1).default(5_000),
-  /** Forward real TCP from each load balancer address (loopback) to the nodes' NodePorts. */
-  forwardTcp: z.boolean().default(false),
+  /**
+   * Forward real TCP and UDP from each load balancer address (loopback) to the nodes' NodePorts,
+   * health-checking the nodes, enforcing source ranges and ClientIP affinity (the playground).
+   */
+  forwardTraffic: z.boolean().default(false),
+  /** How often the forwarding cloud health-checks each target. */
+  healthCheckIntervalMs: z.number().int().min(50).default(1_000),
+  /** Use the simulated cloud a running playground serves at this URL instead of a new one (plan). */
+  endpoint: z.url().optional(),
 });
 export type SimulatedConfig = z.infer<typeof simulatedConfigSchema>;

@@ -1,26 +1,27 @@
-// Entry point the provider registry loads: a SimulatedProvider, plus the TCP forwarder when the
+// Entry point the provider registry loads: a SimulatedProvider, plus the traffic forwarder when the
 // configuration asks for real traffic (the playground).
 import type { ProviderDeps } from '../provider.js';
 import type { SimulatedConfig } from './config.js';
 import type { SimulatedCloud } from './cloud.js';
 import { SimulatedProvider } from './provider.js';
-import { TcpForwarder } from './tcpForwarder.js';
+import { TrafficForwarder } from './trafficForwarder.js';
 
 export { SimulatedCloud, CloudError } from './cloud.js';
 export { SimulatedProvider, cloudFromConfig } from './provider.js';
-export { TcpForwarder } from './tcpForwarder.js';
-export { NodePortBackends } from './nodePortBackends.js';
+export { TrafficForwarder } from './trafficForwarder.js';
 export type { SimulatedConfig } from './config.js';
 
 type SimulatedEntry = SimulatedConfig;
 
-/** A provider whose cloud is shared if given; with forwardTcp it also forwards real traffic. */
+/** A provider whose cloud is shared if given; with forwardTraffic it also forwards real traffic. */
 export class ForwardingSimulatedProvider extends SimulatedProvider {
-  private forwarder: TcpForwarder | undefined;
+  private forwarder: TrafficForwarder | undefined;
 
   constructor(config: SimulatedEntry, deps: ProviderDeps, cloud?: SimulatedCloud) {
     super({ config, clusterName: deps.clusterName, record: deps.record, ...(cloud ? { cloud } : {}) });
-    if (config.forwardTcp) this.forwarder = new TcpForwarder(this.cloud, (m) => deps.logger.warn(m));
+    if (config.forwardTraffic && !config.endpoint) {
+      this.forwarder = new TrafficForwarder(this.cloud, { healthCheckIntervalMs: config.healthCheckIntervalMs, onError: (m) => deps.logger.warn(m) });
+    }
   }
 
   async stop(): Promise<void> {

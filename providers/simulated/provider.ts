@@ -15,6 +15,7 @@ import {
 } from '../provider.js';
 import { AddressPool } from './addressPool.js';
 import { CloudError, SimulatedCloud, type CloudLoadBalancer } from './cloud.js';
+import { remoteCloud, type CloudApi } from './cloudOverHttp.js';
 import type { SimulatedConfig } from './config.js';
 import { IDLE_TIMEOUT_ANNOTATION, LOAD_BALANCER_IPS_ANNOTATION, simulatedDiff, TAG_CLUSTER, TAG_SERVICE, TAG_SERVICE_UID, type SimulatedPlan } from './diff.js';
 
@@ -41,6 +42,8 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
   readonly name = 'simulated';
   readonly capabilities: Capabilities;
   readonly cloud: SimulatedCloud;
+  /** Where calls go: `cloud`, or the cloud a running playground serves at config.endpoint. */
+  private readonly api: CloudApi;
   private readonly pool: AddressPool;
   private readonly policy: CloudCallPolicy;
   private readonly limiter: TokenBucket | undefined;
@@ -50,6 +53,7 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
   constructor(options: SimulatedProviderOptions) {
     const { config } = options;
     this.cloud = options.cloud ?? cloudFromConfig(config);
+    this.api = config.endpoint ? remoteCloud(config.endpoint) : this.cloud;
     // The provider's view of what the account owns, for the pure diff's loadBalancerIP check.
     this.pool = new AddressPool(config.addressPool, config.staticAddresses);
     this.clusterName = options.clusterName;
@@ -101,7 +105,7 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
       switch (step.op) {
         case 'create':
           try {
-            lb = await this.mutate('CreateLoadBalancer', () => this.cloud.createLoadBalancer(step.input));
+            lb = await this.mutate('CreateLoadBalancer', () => this.api.createLoadBalancer(step.input));
           } catch (error) {
             if (error instanceof CloudError && (error.code === 'AddressNotOwned' || error.code === 'AddressInUse')) {
               throw new ServiceConfigError(plan.requestedField ?? 'spec.loadBalancerIP', error.message);
@@ -110,20 +114,20 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
           }
           break;
         case 'delete':
-          await this.mutate('DeleteLoadBalancer', () => this.cloud.deleteLoadBalancer(step.id));
+          await this.mutate('DeleteLoadBalancer', () => this.api.deleteLoadBalancer(step.id));
           lb = undefined;
           break;
         case 'modifyListeners':
-          await this.mutate('ModifyListeners', () => this.cloud.modifyListeners(step.id, step.listeners));
+          await this.mutate('ModifyListeners', () => this.api.modifyListeners(step.id, step.listeners));
           break;
         case 'modifyAttributes':
-          await this.mutate('ModifyLoadBalancerAttributes', () => this.cloud.modifyAttributes(step.id, step.attributes));
+          await this.mutate('ModifyLoadBalancerAttributes', () => this.api.modifyAttributes(step.id, step.attributes));
           break;
         case 'registerTargets':
-          await this.mutate('RegisterTargets', () => this.cloud.registerTargets(step.id, step.targets));
+          await this.mutate('RegisterTargets', () => this.api.registerTargets(step.id, step.targets));
           break;
         case 'deregisterTargets':
-          await this.mutate('DeregisterTargets', () => this.cloud.deregisterTargets(step.id, step.names));
+          await this.mutate('DeregisterTargets', () => this.api.deregisterTargets(step.id, step.names));
           break;
         case 'waitActive':
           break;
@@ -139,7 +143,7 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
     const found = await this.describe({ [TAG_CLUSTER]: this.clusterName, [TAG_SERVICE_UID]: ref.uid });
     for (const lb of found) {
       try {
-        await this.mutate('DeleteLoadBalancer', () => this.cloud.deleteLoadBalancer(lb.id));
+        await this.mutate('DeleteLoadBalancer', () => this.api.deleteLoadBalancer(lb.id));
       } catch (error) {
         if (!(error instanceof CloudError && error.code === 'NotFound')) throw error;
       }
@@ -156,7 +160,7 @@ export class SimulatedProvider implements Provider<CloudLoadBalancer, SimulatedP
   }
 
   private describe(tags: Record<string, string>): Promise<CloudLoadBalancer[]> {
-    return cloudCall(this.policy, { operation: 'DescribeLoadBalancers', mutating: false }, () => this.cloud.describeLoadBalancers({ tags }));
+    return cloudCall(this.policy, { operation: 'DescribeLoadBalancers', mutating: false }, () => this.api.describeLoadBalancers({ tags }));
   }
 
   private mutate<T>(operation: string, fn: () => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import { createRequestHandler, type HttpContext, type RecordedRequest } from './
 import { kubeconfigText } from './kubeconfigText.js';
 import { ObjectStore } from './objectStore.js';
 import { ResourceOperations } from './resourceOperations.js';
-import { serviceRanges } from './serviceAllocation.js';
+import { nodePortRange, serviceRanges } from './serviceAllocation.js';
 import { reserveService } from './serviceStrategy.js';
 import type { ServiceSpec } from './serviceDefaults.js';
 import type { WatchStream } from './watchStream.js';
@@ -25,6 +25,8 @@ export interface ApiServerOptions {
   /** Service ranges as kube-apiserver's --service-cluster-ip-range: one, or an IPv4 and an IPv6 one (dual-stack). */
   serviceCIDR?: string;
   namespaces?: string[];
+  /** NodePorts as kube-apiserver's --service-node-port-range (default 30000-32767). */
+  serviceNodePortRange?: string;
   /** How often watches that allow bookmarks get one (default 5 s). */
   bookmarkIntervalMs?: number;
   /** Keep only about this many recorded requests (default: all; long-running servers set a bound). */
@@ -53,6 +55,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   if (store.clusterIpRanges.map((r) => r.cidr).join(',') !== cidr) {
     store.clusterIpRanges = serviceRanges(cidr);
     for (const key of store.keys('services')) reserveService(store, key, store.get('services', key)?.obj.spec as ServiceSpec | undefined);
+  }
+  if (options.serviceNodePortRange !== undefined) {
+    if (store.keys('services').length > 0) throw new Error('--service-node-port-range: set it before any Service exists');
+    store.nodePorts = nodePortRange(options.serviceNodePortRange);
   }
   const ops = new ResourceOperations(store);
   const nsDef = store.catalog.byResource('namespaces')!;

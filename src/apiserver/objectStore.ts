@@ -68,7 +68,8 @@ export class ObjectStore {
   set clusterIps(range: ClusterIpAllocator | undefined) {
     this.clusterIpRanges = range ? [range] : [];
   }
-  readonly nodePorts = new PortAllocator();
+  /** Replaced, before any Service exists, by startApiServer's serviceNodePortRange. */
+  nodePorts = new PortAllocator();
   /** What is served: built-ins plus the custom resources of the CRDs in this store. */
   readonly catalog = new ResourceCatalog();
 

@@ -96,6 +96,14 @@ export function serviceRanges(cidrs: string): ClusterIpAllocator[] {
   return ranges;
 }
 
+/** kube-apiserver's --service-node-port-range: "30000-32767". */
+export function nodePortRange(range: string): PortAllocator {
+  const m = /^(\d+)-(\d+)$/.exec(range.trim());
+  const [min, max] = [Number(m?.[1]), Number(m?.[2])];
+  if (!m || min < 1 || max > 65535 || min > max) throw new Error(`--service-node-port-range: "${range}" is not a range of ports like 30000-32767`);
+  return new PortAllocator(min, max);
+}
+
 export class PortAllocator {
   private readonly owners = new Map<number, string>();
   private cursor = 0;

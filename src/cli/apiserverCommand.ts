@@ -23,13 +23,14 @@ export function apiserverCommand(): Command {
     .option('--user <name>', 'user named by the kubeconfig\'s bearer token', 'admin')
     .option('--service-cluster-ip-range <cidrs>', 'ranges ClusterIPs are allocated from: one, or an IPv4 and an IPv6 one for dual-stack (e.g. 10.96.0.0/16,fd00:10:96::/112)', '10.96.0.0/12')
     .option('--service-cidr <cidrs>', 'the same as --service-cluster-ip-range (older name)')
+    .option('--service-node-port-range <range>', 'ports NodePorts are allocated from', '30000-32767')
     .option('--namespace <name>', 'extra namespace to create at start (repeatable)', collect, [] as string[])
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
-    .action(async (opts: { host: string; port: number; writeKubeconfig?: string; user: string; serviceClusterIpRange: string; serviceCidr?: string; namespace: string[]; logLevel: string }) => {
+    .action(async (opts: { host: string; port: number; writeKubeconfig?: string; user: string; serviceClusterIpRange: string; serviceCidr?: string; serviceNodePortRange: string; namespace: string[]; logLevel: string }) => {
       const logger = createLogger(opts.logLevel, 'kube-lb-provisioner-apiserver');
       let server;
       try {
-        server = await startApiServer({ host: opts.host, port: opts.port, serviceCIDR: opts.serviceCidr ?? opts.serviceClusterIpRange, namespaces: opts.namespace, requestRecordLimit: 10_000 });
+        server = await startApiServer({ host: opts.host, port: opts.port, serviceCIDR: opts.serviceCidr ?? opts.serviceClusterIpRange, serviceNodePortRange: opts.serviceNodePortRange, namespaces: opts.namespace, requestRecordLimit: 10_000 });
       } catch (e) {
         logger.error({ err: e }, 'apiserver: cannot start');
         process.exitCode = 1;

@@ -27,7 +27,8 @@ export function handleOutcome(key: string, provider: string, outcome: Outcome, {
       metrics.reconcileTotal.inc({ provider, result: 'error' });
       metrics.reconcileErrors.inc({ provider, kind: outcome.configError ? 'config' : 'provider' });
       const err = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-      logger.warn({ service: key, err, retryInMs: delay, configError: outcome.configError }, 'reconcile failed');
+      // Once per attempt: when a Warning Event told of it, the recorder has logged it already.
+      (outcome.reported ? logger.debug : logger.warn).call(logger, { service: key, err, retryInMs: delay, configError: outcome.configError }, 'reconcile failed');
       return;
     }
   }

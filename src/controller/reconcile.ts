@@ -25,7 +25,8 @@ export type Outcome =
   /** recheckAfterMs: the load balancer serves, but the provider is still settling a change (look again then). */
   | { kind: 'done'; action: 'none' | 'ensured' | 'updated' | 'deleted' | 'unchanged'; recheckAfterMs?: number }
   | { kind: 'retryAfter'; ms: number; reason: string }
-  | { kind: 'failed'; error: unknown; configError: boolean };
+  /** reported: a Warning Event (which the recorder logs) already told of it. */
+  | { kind: 'failed'; error: unknown; configError: boolean; reported: boolean };
 
 export interface ReconcilerDeps {
   view: ClusterView;
@@ -122,7 +123,8 @@ export class Reconciler {
       return await this.ensure(service, slot);
     } catch (error) {
       const configError = error instanceof ServiceConfigError;
-      if (service && concernsUs(service, this.deps.slots, this.owned.get(key)?.uid === service.metadata?.uid)) {
+      const reported = !!service && concernsUs(service, this.deps.slots, this.owned.get(key)?.uid === service.metadata?.uid);
+      if (service && reported) {
         const deleting = !wantedSlot(service, this.deps.slots);
         const message = error instanceof Error ? error.message : String(error);
         this.deps.kube.event(
@@ -132,7 +134,7 @@ export class Reconciler {
           deleting ? `Error deleting load balancer: ${message}` : `Error syncing load balancer: ${message}`,
         );
       }
-      return { kind: 'failed', error, configError };
+      return { kind: 'failed', error, configError, reported };
     }
   }
 

@@ -77,8 +77,16 @@ export function startInformer<T extends KubernetesObject>(
   if (handlers.add) informer.on('add', handlers.add);
   if (handlers.update) informer.on('update', handlers.update);
   if (handlers.delete) informer.on('delete', handlers.delete);
+  let lastErrorAt = -Infinity;
   informer.on('error', (error: unknown) => {
     if (stopped) return;
+    // Consecutive failures back off; a failure after a quiet spell starts again from the shortest
+    // delay. (A restart that "succeeds" proves nothing: client-node reports a failed relist as an
+    // error and resolves start() with the old resourceVersion, so resetting there made an outage
+    // retry, and log, every restartMinMs.)
+    const now = Date.now();
+    if (now - lastErrorAt > 2 * maxMs) delay = minMs;
+    lastErrorAt = now;
     options.logger.warn({ path, err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'watch failed; restarting informer');
     clearTimeout(restartTimer);
     restartTimer = setTimeout(() => void begin(), delay);
@@ -96,7 +104,6 @@ export function startInformer<T extends KubernetesObject>(
     // has scheduled a restart and the resourceVersion is still empty.
     const rv = (informer as unknown as { latestResourceVersion?: () => string }).latestResourceVersion?.() ?? '';
     if (!stopped && rv !== '') {
-      delay = minMs;
       if (!synced) {
         synced = true;
         resolveSync();
