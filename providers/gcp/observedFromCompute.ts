@@ -33,7 +33,8 @@ export function observedBackendService(bs: IBackendService, mine: Mine): Observe
 export function observedForwardingRule(fr: IForwardingRule, mine: Mine): ObservedForwardingRule {
   const observed: ObservedForwardingRule = {
     owned: mine(fr.description),
-    ip: fr.IPAddress ?? '',
+    // Compute shows an IPv6 rule's address as its /96 range (compute.proto, ForwardingRule.IPAddress).
+    ip: (fr.IPAddress ?? '').split('/')[0]!,
     protocol: fr.IPProtocol ?? '',
     scheme: fr.loadBalancingScheme ?? '',
     backendService: fr.backendService ?? '',

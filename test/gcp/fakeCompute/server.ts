@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import {
   checkAffinityForScheme,
   checkFingerprint,
+  checkIPv6Rule,
+  checkOneFamily,
   checkPortFieldsExclusive,
   checkSubnetworkNamed,
   checkTierMatch,
@@ -77,6 +79,9 @@ export class FakeCompute {
   readonly customModeNetworks: Set<string>;
   /** Shared VPC host projects this fake also answers for (their firewalls only). */
   readonly hostProjects: Set<string>;
+  /** Dual-stack subnets (by name) and their IPv6 access type; the rest are IPv4 only. */
+  readonly dualStackSubnets: Map<string, 'EXTERNAL' | 'INTERNAL'>;
+  private ipv6Counter = 0;
 
   constructor(
     readonly project: string,
@@ -87,6 +92,7 @@ export class FakeCompute {
     this.defaultNetworkTier = options.defaultNetworkTier ?? 'PREMIUM';
     this.customModeNetworks = new Set(options.customModeNetworks ?? []);
     this.hostProjects = new Set(options.hostProjects ?? []);
+    this.dualStackSubnets = new Map(Object.entries(options.dualStackSubnets ?? {}));
   }
 
   async start(): Promise<this> {
@@ -462,7 +468,13 @@ export class FakeCompute {
       if (((body.ports as string[] | undefined) ?? []).length > 5) bad('A forwarding rule may list at most 5 ports');
       checkPortFieldsExclusive(body);
       if (body.loadBalancingScheme === 'INTERNAL') checkSubnetworkNamed(body, this.customModeNetworks.has(lastSegment(body.network ?? 'default')), 'forwarding rule');
-      if (body.IPAddress !== undefined) {
+      if (body.ipVersion === 'IPV6') {
+        checkIPv6Rule(body, this.dualStackSubnets.get(lastSegment(body.subnetwork)));
+        // Compute shows an IPv6 rule's address as a /96 range of its subnet (proto, ForwardingRule.IPAddress).
+        if (body.IPAddress !== undefined) bad('this fake assigns IPv6 forwarding rule addresses; name none');
+        const n = (++this.ipv6Counter).toString(16);
+        body.IPAddress = body.loadBalancingScheme === 'INTERNAL' ? `fd20:a:b:${n}::/96` : `2600:1900:4000:${n}::/96`;
+      } else if (body.IPAddress !== undefined) {
         const held = this.list('addresses').find((r) => r.scope === scope && (r.body.address === body.IPAddress || r.body.selfLink === body.IPAddress));
         // An internal rule may name an unreserved IP of its subnet (an ephemeral internal address);
         // an external one must name a reserved address.
@@ -486,6 +498,7 @@ export class FakeCompute {
       if (networkProject !== firewallProject) throw firewallOutsideNetworkProject(String(body.network), firewallProject!);
       if (!Array.isArray(body.allowed) || (body.allowed as Json[]).length === 0) bad('firewall needs allowed');
       if (!Array.isArray(body.sourceRanges) || (body.sourceRanges as string[]).length === 0) bad('firewall needs sourceRanges');
+      checkOneFamily(body.sourceRanges as string[]);
     }
   }
 
@@ -565,6 +578,8 @@ export interface FakeComputeOptions {
   customModeNetworks?: string[];
   /** Shared VPC host projects whose firewalls the fake also serves. */
   hostProjects?: string[];
+  /** Dual-stack subnets by name, with their IPv6 access type (EXTERNAL or INTERNAL). */
+  dualStackSubnets?: Record<string, 'EXTERNAL' | 'INTERNAL'>;
 }
 
 export async function startFakeCompute(project: string, options: FakeComputeOptions = {}): Promise<FakeCompute> {
