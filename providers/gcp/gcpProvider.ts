@@ -30,6 +30,7 @@ import { clusterDescription, healthCheckFirewallName, instanceGroupName, ipv6Twi
 import type { ExternalGroup, GcpObserved, ObservedGroup } from './observed.js';
 import { observedAddresses, observedBackendService, observedFirewall, observedForwardingRule, observedHealthCheck } from './observedFromCompute.js';
 import { OperationTracker } from './operationTracker.js';
+import { gkeConditions } from './serviceConditions.js';
 import { classifyStepFailure, fieldOf } from './stepFailure.js';
 import { currentPhase, planActions, type GcpPlan, type Step } from './planActions.js';
 
@@ -56,6 +57,11 @@ function zonesTouched(step: Step | undefined): string[] {
   if (step.op === 'insertBackendService' || step.op === 'updateBackendService')
     return step.body.backends.map((b) => /zones\/([^/]+)\//.exec(b.group)?.[1] ?? '').filter((z) => z !== '');
   return [];
+}
+
+/** A serving load balancer: its addresses and the conditions GKE writes for it (serviceConditions.ts). */
+function ready(plan: GcpPlan, ingress: LoadBalancerIngress[]): Extract<ApplyResult, { state: 'ready' }> {
+  return { state: 'ready', ingress, conditions: gkeConditions(plan.name, plan.ruleProtocol ?? 'TCP', plan.dualStack === true) };
 }
 
 /** The addresses the load balancer serves at, once every rule it wants exists as desired (both, when dual-stack). */
@@ -403,8 +409,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   }
 
   /** The load balancer serves while shared groups change: ready, and the controller looks again. */
-  private servingWhile(ingress: LoadBalancerIngress[], reason: string): ApplyResult {
-    return { state: 'ready', ingress, settling: { retryAfterMs: this.options.pollIntervalMs, reason } };
+  private servingWhile(plan: GcpPlan, ingress: LoadBalancerIngress[], reason: string): ApplyResult {
+    return { ...ready(plan, ingress), settling: { retryAfterMs: this.options.pollIntervalMs, reason } };
   }
 
   async apply(plan: GcpPlan): Promise<ApplyResult> {
@@ -418,7 +424,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     this.reportNotices(key, plan);
     const ingress = servingIngress(plan);
     if (plan.wait) {
-      if (plan.wait.servingMeanwhile && ingress) return this.servingWhile(ingress, `waiting for ${plan.waiting}`);
+      if (plan.wait.servingMeanwhile && ingress) return this.servingWhile(plan, ingress, `waiting for ${plan.waiting}`);
       if (plan.wait.zones) this.zoneWaiters.set(key, plan.wait.zones);
       return this.inProgress(`waiting for ${plan.waiting}`);
     }
@@ -431,7 +437,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         if (read?.readAt !== undefined) this.snapshots.set(key, { at: read.readAt, observed: read });
         // Single-stack with no twin left: stop reading twins.
         if (read?.ipv6Read && !plan.dualStack && !read.forwardingRuleV6 && !read.firewallV6 && !read.healthCheckFirewallV6) this.ipv6Services.delete(key);
-        return { state: 'ready', ingress };
+        return ready(plan, ingress);
       }
       return this.inProgress('waiting for the forwarding rule');
     }
@@ -459,7 +465,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     if (problems.length > 0) throw problems[0];
     if (other !== undefined) throw other;
     const started = steps.map((a) => a.description).join('; ');
-    if (membershipOnly) return this.servingWhile(ingress!, started);
+    if (membershipOnly) return this.servingWhile(plan, ingress!, started);
     return this.inProgress(started);
   }
 

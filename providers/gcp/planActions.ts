@@ -112,6 +112,8 @@ export interface GcpPlan extends Plan {
   ingressIPv6?: string;
   /** The Service wants an IPv6 twin: it serves only once ingressIPv6 is known too. */
   dualStack?: boolean;
+  /** The forwarding rules' protocol (names the GKE condition types). */
+  ruleProtocol?: DesiredGcp['ruleProtocol'];
   /** True when the plan sees nothing of this Service in Compute yet (a first create). */
   creating: boolean;
   /** The shared-group generation the plan was made from; group steps of an older one are skipped. */
@@ -507,6 +509,7 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
   if (groups.notices.length > 0) plan.notices = groups.notices;
   const fr = observed.forwardingRule;
   if (fr && !frStale) plan.ingressIP = fr.ip;
+  plan.ruleProtocol = want.ruleProtocol;
   if (want.ipv6) {
     plan.dualStack = true;
     if (observed.forwardingRuleV6 && !v6Stale) plan.ingressIPv6 = observed.forwardingRuleV6.ip;
