@@ -43,6 +43,25 @@ interface OperationRecord {
 }
 
 const BASE = 'https://www.googleapis.com/compute/v1';
+
+/** The resources by key, also indexed by collection: the rules scan one collection per request, not all (the benchmark's 200 Services hold thousands). */
+class ResourceStore extends Map<string, Json> {
+  readonly byCollection = new Map<string, Map<string, Json>>();
+
+  override set(key: string, value: Json): this {
+    super.set(key, value);
+    const collection = key.split('|', 1)[0]!;
+    let index = this.byCollection.get(collection);
+    if (!index) this.byCollection.set(collection, (index = new Map()));
+    index.set(key, value);
+    return this;
+  }
+
+  override delete(key: string): boolean {
+    this.byCollection.get(key.split('|', 1)[0]!)?.delete(key);
+    return super.delete(key);
+  }
+}
 const regional = new Set(['healthChecks', 'backendServices', 'forwardingRules', 'addresses']);
 
 function lastSegment(url: unknown): string {
@@ -62,7 +81,10 @@ export class FakeCompute {
    */
   completeAfterMs: number | undefined;
   /** collection|scope|name -> resource, as the API would return it. */
-  private readonly resources = new Map<string, Json>();
+  private readonly resources = new ResourceStore();
+  /** Operations not DONE yet, and how many of them each target link has (isBusy). */
+  private readonly running = new Set<OperationRecord>();
+  private readonly busyTargets = new Map<string, number>();
   private readonly pendingInserts = new Set<string>();
   private readonly operations = new Map<string, OperationRecord>();
   private readonly requestIds = new Map<string, string>();
@@ -137,7 +159,8 @@ export class FakeCompute {
   }
 
   list(collection?: string): Array<{ collection: string; scope: string; name: string; body: Json }> {
-    return [...this.resources.entries()]
+    const entries = collection === undefined ? this.resources.entries() : (this.resources.byCollection.get(collection)?.entries() ?? []);
+    return [...entries]
       .map(([k, body]) => {
         const [c, scope, name] = k.split('|') as [string, string, string];
         return { collection: c, scope, name, body };
@@ -160,7 +183,7 @@ export class FakeCompute {
   }
 
   pendingOperations(): number {
-    return [...this.operations.values()].filter((o) => o.op.status !== 'DONE').length;
+    return this.running.size;
   }
 
   resetCalls(): void {
@@ -407,8 +430,7 @@ export class FakeCompute {
 
   /** True while an operation on the resource at `link` is still running. */
   private isBusy(link: string): boolean {
-    const path = link.replace(BASE, '');
-    return [...this.operations.values()].some((o) => o.op.status !== 'DONE' && String(o.op.targetLink).endsWith(path));
+    return (this.busyTargets.get(link.startsWith(BASE) ? link : `${BASE}/${link.replace(/^\//, '')}`) ?? 0) > 0;
   }
 
   private usesGroup(backendService: Json, group: Json): boolean {
@@ -526,12 +548,20 @@ export class FakeCompute {
     if (scope.startsWith('zones/')) op.zone = `${BASE}/projects/${this.project}/${scope}`;
     const record: OperationRecord = { op, pollsLeft: this.pollsToComplete, commit, startedAt: Date.now(), failure: operationError };
     this.operations.set(name, record);
+    this.running.add(record);
+    this.busyTargets.set(targetLink, (this.busyTargets.get(targetLink) ?? 0) + 1);
     if (requestId) this.requestIds.set(requestId, name);
     if (record.pollsLeft <= 0) this.finish(record);
     return { ...op };
   }
 
   private finish(record: OperationRecord): void {
+    if (this.running.delete(record)) {
+      const target = String(record.op.targetLink);
+      const left = (this.busyTargets.get(target) ?? 1) - 1;
+      if (left > 0) this.busyTargets.set(target, left);
+      else this.busyTargets.delete(target);
+    }
     record.commit();
     if (record.failure) {
       record.op.error = { errors: [{ code: record.failure.code === 403 ? 'QUOTA_EXCEEDED' : 'INVALID', message: record.failure.message }] };
@@ -546,8 +576,7 @@ export class FakeCompute {
   private completeOverdue(): void {
     if (this.completeAfterMs === undefined) return;
     const now = Date.now();
-    for (const record of this.operations.values())
-      if (record.op.status !== 'DONE' && now - record.startedAt >= this.completeAfterMs) this.finish(record);
+    for (const record of [...this.running]) if (now - record.startedAt >= this.completeAfterMs) this.finish(record);
   }
 
   private pollOperation(name: string): Json {
