@@ -8,6 +8,8 @@
 // State kept between calls (all of it a cache or a record of what this process started):
 // - the operations it started (OperationTracker), per Service and per shared group's zone;
 // - the converged view of each Service (snapshots, observeCacheMs), taken from the plan apply ran;
+// - while a Service converges, the read its last phase was planned from and what that phase changed
+//   (partialReads, observeCacheMs), so the next observe re-reads only that;
 // - the shared groups' read and the region's address list (instanceGroupCacheMs, addressListCacheMs);
 // - the zones a Service's next phase waits for (zoneWaiters), and the notices last reported.
 import type { Logger } from '../../src/observability/logger.js';
@@ -31,6 +33,7 @@ import type { ExternalGroup, GcpObserved, ObservedGroup } from './observed.js';
 import { observedAddresses, observedBackendService, observedFirewall, observedForwardingRule, observedHealthCheck } from './observedFromCompute.js';
 import { OperationTracker } from './operationTracker.js';
 import { gkeConditions } from './serviceConditions.js';
+import { slotsOf, type ResourceSlot } from './resourceSlots.js';
 import { classifyStepFailure, fieldOf } from './stepFailure.js';
 import { currentPhase, planActions, type GcpPlan, type Step } from './planActions.js';
 
@@ -100,6 +103,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private readonly snapshots = new Map<string, { at: number; observed: GcpObserved }>();
   /** Services whose next phase waits for these zones' group operations (observe skips the reads meanwhile). */
   private readonly zoneWaiters = new Map<string, string[]>();
+  /** The read a Service's running phase was planned from, and the resources that phase changes. */
+  private readonly partialReads = new Map<string, { base: GcpObserved; touched: Set<ResourceSlot> }>();
   /** Services whose `-ipv6` twins observe reads (they want, or had, dual-stack); others skip those reads. */
   private readonly ipv6Services = new Set<string>();
   /** The notices last reported per Service, so that each is one Warning Event, not one per round. */
@@ -218,6 +223,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     if (observed.pendingOperations.length > 0 || observed.failures.length > 0) {
       // A wait on a shared group alone keeps the converged view (membership is planned from it).
       if (running.length > 0 || observed.failures.length > 0) this.snapshots.delete(key);
+      if (observed.failures.length > 0) this.partialReads.delete(key);
       return observed;
     }
     const snapshot = this.snapshots.get(key);
@@ -225,44 +231,59 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       const view = await this.readGroups();
       return { ...snapshot.observed, ...observed, addresses: snapshot.observed.addresses, groups: view.groups, externalGroups: view.external, fromCache: true };
     }
-
-    const cluster = this.settings.clusterName;
-    const mine = (d: string | null | undefined) => ownershipMatches(d, cluster, ref.uid);
-    const region = this.readAddresses();
-    const twins = this.ipv6Services.has(key)
-      ? Promise.all([this.api.getForwardingRule(ipv6Twin(name)), this.api.getFirewall(ipv6Twin(serviceFirewallName(name))), this.api.getFirewall(ipv6Twin(healthCheckFirewallName(name)))])
-      : undefined;
-    const [hc, bs, fr, fw, hcFw, own, listed, groups, v6] = await Promise.all([
-      this.api.getHealthCheck(name),
-      this.api.getBackendService(name),
-      this.api.getForwardingRule(name),
-      this.api.getFirewall(serviceFirewallName(name)),
-      this.api.getFirewall(healthCheckFirewallName(name)),
-      this.api.getAddress(name),
-      region.list,
-      this.readGroups(),
-      twins,
-    ]);
-    // Our own address is always read fresh; the list only serves to find a loadBalancerIP's owner.
-    const addresses = [...listed.filter((a) => a.name !== name), ...(own ? [own] : [])];
-    if (region.cached) observed.addressListCached = true;
-    if (hc) observed.healthCheck = observedHealthCheck(hc, mine);
-    if (bs) observed.backendService = observedBackendService(bs, mine);
-    if (fr) observed.forwardingRule = observedForwardingRule(fr, mine);
-    if (fw) observed.firewall = observedFirewall(fw, mine);
-    if (hcFw) observed.healthCheckFirewall = observedFirewall(hcFw, mine);
-    if (v6) {
-      observed.ipv6Read = true;
-      const [fr6, fw6, hcFw6] = v6;
-      if (fr6) observed.forwardingRuleV6 = observedForwardingRule(fr6, mine);
-      if (fw6) observed.firewallV6 = observedFirewall(fw6, mine);
-      if (hcFw6) observed.healthCheckFirewallV6 = observedFirewall(hcFw6, mine);
+    // The phase that just finished changed only these: the rest of the read it was planned from stands
+    // (readAt stays that read's time, so observeCacheMs bounds it).
+    const partial = this.partialReads.get(key);
+    this.partialReads.delete(key);
+    if (partial?.base.readAt !== undefined && Date.now() - partial.base.readAt < this.options.observeCacheMs) {
+      const { pendingOperations: _p, groupZonesBusy: _z, groupGeneration: _g, failures: _f, ...kept } = partial.base;
+      const next: GcpObserved = { ...kept, ...observed, addresses: kept.addresses, readAt: partial.base.readAt };
+      await this.readResources(next, partial.touched, false);
+      return next;
     }
-    observed.addresses = observedAddresses(addresses, cluster, ref.uid);
-    observed.groups = groups.groups;
-    observed.externalGroups = groups.external;
+    const all: ResourceSlot[] = ['healthCheck', 'backendService', 'forwardingRule', 'firewall', 'healthCheckFirewall', 'address'];
+    if (this.ipv6Services.has(key)) all.push('forwardingRuleV6', 'firewallV6', 'healthCheckFirewallV6');
+    await this.readResources(observed, new Set(all), true);
     observed.readAt = Date.now();
     return observed;
+  }
+
+  /** Reads these of the Service's own resources into `observed` (absent ones removed), and the shared groups. */
+  private async readResources(observed: GcpObserved, slots: Set<ResourceSlot>, full: boolean): Promise<void> {
+    const { ref, name } = observed;
+    const cluster = this.settings.clusterName;
+    const mine = (d: string | null | undefined) => ownershipMatches(d, cluster, ref.uid);
+    /** Reads one resource into its field; an absent one removes the field. */
+    const into = async <R, V>(field: Exclude<ResourceSlot, 'address'>, read: Promise<R | undefined>, view: (r: R, m: typeof mine) => V) => {
+      const found = await read;
+      if (found === undefined) delete observed[field];
+      else Object.assign(observed, { [field]: view(found, mine) });
+    };
+    const readers: Record<Exclude<ResourceSlot, 'address'>, () => Promise<void>> = {
+      healthCheck: () => into('healthCheck', this.api.getHealthCheck(name), observedHealthCheck),
+      backendService: () => into('backendService', this.api.getBackendService(name), observedBackendService),
+      forwardingRule: () => into('forwardingRule', this.api.getForwardingRule(name), observedForwardingRule),
+      firewall: () => into('firewall', this.api.getFirewall(serviceFirewallName(name)), observedFirewall),
+      healthCheckFirewall: () => into('healthCheckFirewall', this.api.getFirewall(healthCheckFirewallName(name)), observedFirewall),
+      forwardingRuleV6: () => into('forwardingRuleV6', this.api.getForwardingRule(ipv6Twin(name)), observedForwardingRule),
+      firewallV6: () => into('firewallV6', this.api.getFirewall(ipv6Twin(serviceFirewallName(name))), observedFirewall),
+      healthCheckFirewallV6: () => into('healthCheckFirewallV6', this.api.getFirewall(ipv6Twin(healthCheckFirewallName(name))), observedFirewall),
+    };
+    // Our own address is always read fresh with the list; the list only serves to find a loadBalancerIP's owner.
+    const readAddresses = async () => {
+      const region = this.readAddresses();
+      const [own, listed] = await Promise.all([this.api.getAddress(name), region.list]);
+      if (region.cached) observed.addressListCached = true;
+      else delete observed.addressListCached;
+      observed.addresses = observedAddresses([...listed.filter((a) => a.name !== name), ...(own ? [own] : [])], cluster, ref.uid);
+    };
+    const [groups] = await Promise.all([
+      this.readGroups(),
+      ...[...slots].map((slot) => (slot === 'address' ? readAddresses() : readers[slot]())),
+    ]);
+    if (full && slots.has('forwardingRuleV6')) observed.ipv6Read = true;
+    observed.groups = groups.groups;
+    observed.externalGroups = groups.external;
   }
 
   // ---- diff --------------------------------------------------------------------------------
@@ -417,6 +438,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const key = serviceKeyOf(plan.ref);
     if (plan.wait?.kind === 'freshRead') {
       this.snapshots.delete(key);
+      this.partialReads.delete(key);
       if (plan.wait.addresses) this.addressCache = undefined;
       if (plan.wait.ipv6) this.ipv6Services.add(key);
       return { state: 'inProgress', retryAfterMs: 0, reason: `waiting for ${plan.waiting}` };
@@ -445,13 +467,18 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const results = await Promise.allSettled(steps.map((a) => this.startStep(a.step!, plan.groupGeneration)));
     const problems: ServiceConfigError[] = [];
     let other: unknown;
+    const touched = new Set<ResourceSlot>();
+    let partialStands = plan.fullRead !== undefined;
     results.forEach((r, i) => {
       const step = steps[i]!.step!;
       if (r.status === 'fulfilled') {
         if (r.value && r.value.zone === undefined) {
           this.tracker.addForService(key, r.value.ref, fieldOf(step, undefined, requestedIP));
           this.snapshots.delete(key);
+          for (const slot of slotsOf(step, plan.name)) touched.add(slot);
         }
+        // A step of ours that did not start found things otherwise than planned: read everything again.
+        if (!r.value && !('zone' in step)) partialStands = false;
         // This Service's next phase needs the group change done: wait for it without re-reading.
         if (r.value?.zone !== undefined && !membershipOnly) this.zoneWaiters.set(key, [...(this.zoneWaiters.get(key) ?? []), r.value.zone]);
         return;
@@ -461,6 +488,9 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       else if (failure.kind === 'config') problems.push(failure.error);
       else if (failure.kind === 'other') other ??= failure.error;
     });
+    if (problems.length > 0 || other !== undefined || results.some((r) => r.status === 'rejected')) partialStands = false;
+    if (partialStands && touched.size > 0) this.partialReads.set(key, { base: plan.fullRead!, touched });
+    else this.partialReads.delete(key);
     if (problems.length > 0 || other !== undefined) this.snapshots.delete(key);
     if (problems.length > 0) throw problems[0];
     if (other !== undefined) throw other;
@@ -485,6 +515,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     this.reportedNotices.delete(key);
     this.zoneWaiters.delete(key);
     this.ipv6Services.delete(key);
+    this.partialReads.delete(key);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
     // A failed delete operation is an error of this reconcile (a Warning Event), tried again after the backoff.
