@@ -213,7 +213,7 @@ function resolveAddressNames(observed: GcpObserved, want: DesiredGcp, settings: 
   if (missing.length > 0)
     throw new ServiceConfigError(want.requestedField, `no address named ${missing.join(', ')} is reserved in project ${settings.project}, region ${settings.region}; reserve it or fix the name`);
   const v4 = found.map(([, a]) => a!).filter((a) => ipaddr.IPv4.isValidFourPartDecimal(a.ip));
-  if (v4.length !== 1) throw new ServiceConfigError(want.requestedField, `name exactly one IPv4 address (IPv6 load balancers are not served by this provider)`);
+  if (v4.length !== 1) throw new ServiceConfigError(want.requestedField, `name exactly one IPv4 address (a named IPv6 address is not used: a dual-stack Service's -ipv6 rule takes its address from the subnet)`);
   if (want.requestedIP !== undefined && want.requestedIP !== v4[0]!.ip)
     throw new ServiceConfigError(want.requestedField, `names ${v4[0]!.ip} but spec.loadBalancerIP is ${want.requestedIP}; keep one of them`);
   want.requestedIP = v4[0]!.ip;
