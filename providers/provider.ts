@@ -163,12 +163,29 @@ export interface Plan {
   waiting?: string;
 }
 
+/** One entry of the Service's status.conditions, as a provider reports it (the controller sets the times). */
+export interface ServiceCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+/**
+ * Conditions a provider writes on the Services it serves (GCP: as GKE's L4 controllers do). The
+ * controller replaces the conditions of `types` with `current` and leaves every other type alone.
+ */
+export interface ProviderConditions {
+  types: readonly string[];
+  current: ServiceCondition[];
+}
+
 export type ApplyResult =
   /**
    * The load balancer serves at `ingress`. With `settling`, changes that do not stop it serving
    * (node membership) are still under way: the controller looks again after retryAfterMs.
    */
-  | { state: 'ready'; ingress: LoadBalancerIngress[]; settling?: { retryAfterMs: number; reason: string } }
+  | { state: 'ready'; ingress: LoadBalancerIngress[]; settling?: { retryAfterMs: number; reason: string }; conditions?: ProviderConditions }
   | { state: 'inProgress'; retryAfterMs: number; reason: string };
 
 export type DeleteResult =

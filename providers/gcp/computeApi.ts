@@ -310,9 +310,12 @@ export class ComputeApi {
     );
   }
 
+  /** An empty IPAddress is left out: Compute then assigns an ephemeral address (the IPv6 twin's way). */
   insertForwardingRule(body: ForwardingRuleBody): Promise<OperationRef> {
+    const { IPAddress, ...rest } = body;
+    const resource = IPAddress === '' ? rest : body;
     return this.mutate('forwardingRules.insert', `create forwarding rule ${body.name}`, { region: this.region }, (requestId) =>
-      this.forwardingRules.insert({ ...this.r, requestId, forwardingRuleResource: body }, noGaxRetry()),
+      this.forwardingRules.insert({ ...this.r, requestId, forwardingRuleResource: resource }, noGaxRetry()),
     );
   }
 

@@ -19,6 +19,11 @@ export const GLOBAL_ACCESS_ANNOTATION = 'networking.gke.io/internal-load-balance
 
 /** Where Google's health checkers and passthrough load balancer probes come from. */
 export const GCP_HEALTH_CHECK_RANGES = ['35.191.0.0/16', '130.211.0.0/22', '209.85.152.0/22', '209.85.204.0/22'];
+/**
+ * The same over IPv6: 2600:2d00:1:b029::/64 for internal passthrough load balancers and
+ * 2600:1901:8001::/48 for external ones (https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges).
+ */
+export const GCP_HEALTH_CHECK_RANGES_V6 = ['2600:1901:8001::/48', '2600:2d00:1:b029::/64'];
 
 export interface GcpSettings {
   project: string;
@@ -66,6 +71,12 @@ export interface DesiredGcp {
   /** Firewall "allowed" for the Service ports, as "tcp:80", sorted. */
   allowed: string[];
   sourceRanges: string[];
+  /**
+   * Dual-stack (spec.ipFamilies has IPv6 and the policy is not SingleStack): as GKE does, an
+   * `-ipv6` twin forwarding rule with an address from the subnet's IPv6 range, and `-ipv6` twin
+   * firewalls. The backend service, health check and groups are shared with IPv4.
+   */
+  ipv6?: { subnetwork: string; sourceRanges: string[] };
   requestedIP?: string;
   /** Names from networking.gke.io/load-balancer-ip-addresses, resolved against the region's addresses by the diff. */
   requestedAddressNames?: string[];
@@ -99,18 +110,38 @@ function annotationField(key: string): string {
   return `metadata.annotations[${key}]`;
 }
 
+/** The subnet named for this Service (annotation, else configuration), as a URL; undefined when neither names one. */
+function serviceSubnetwork(annotations: Record<string, string>, settings: GcpSettings): string | undefined {
+  const subnet = annotations[SUBNET_ANNOTATION]?.trim() || settings.subnetwork;
+  if (subnet === undefined || subnet === '') return undefined;
+  if (subnet.includes('/')) return subnet;
+  if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(subnet)) throw new ServiceConfigError(annotationField(SUBNET_ANNOTATION), `"${subnet}" is not a subnet name`);
+  return `projects/${settings.networkProject ?? settings.project}/regions/${settings.region}/subnetworks/${subnet}`;
+}
+
 /** An internal load balancer's subnet: custom-mode VPCs (all production ones) have no default to fall back on. */
 function internalSubnetwork(annotations: Record<string, string>, settings: GcpSettings): string {
-  const named = annotations[SUBNET_ANNOTATION]?.trim();
-  const subnet = named || settings.subnetwork;
-  if (subnet === undefined || subnet === '')
+  const subnet = serviceSubnetwork(annotations, settings);
+  if (subnet === undefined)
     throw new ServiceConfigError(
       annotationField(SUBNET_ANNOTATION),
       `an internal load balancer needs a subnet, and custom-mode VPC networks have no default one; set this annotation to the subnet's name, or subnetwork in the gcp provider configuration`,
     );
-  if (subnet.includes('/')) return subnet;
-  if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(subnet)) throw new ServiceConfigError(annotationField(SUBNET_ANNOTATION), `"${subnet}" is not a subnet name`);
-  return `projects/${settings.networkProject ?? settings.project}/regions/${settings.region}/subnetworks/${subnet}`;
+  return subnet;
+}
+
+/**
+ * The subnet an IPv6 forwarding rule takes its address from. compute.proto, ForwardingRule.subnetwork:
+ * "a subnetwork must be specified ... when creating external forwarding rule with IPv6".
+ */
+function ipv6Subnetwork(annotations: Record<string, string>, settings: GcpSettings): string {
+  const subnet = serviceSubnetwork(annotations, settings);
+  if (subnet === undefined)
+    throw new ServiceConfigError(
+      'spec.ipFamilies',
+      `an IPv6 load balancer takes its address from a dual-stack subnet, and none is named; set ${SUBNET_ANNOTATION} to one, or subnetwork in the gcp provider configuration, or drop IPv6 from spec.ipFamilies`,
+    );
+  return subnet;
 }
 
 function globalAccess(annotations: Record<string, string>): boolean {
@@ -120,9 +151,13 @@ function globalAccess(annotations: Record<string, string>): boolean {
   throw new ServiceConfigError(annotationField(GLOBAL_ACCESS_ANNOTATION), `"${annotations[GLOBAL_ACCESS_ANNOTATION]}" is not "true" or "false"`);
 }
 
-function sourceRanges(ranges: string[]): string[] {
-  if (ranges.length === 0) return ['0.0.0.0/0'];
-  const out = new Set<string>();
+/**
+ * loadBalancerSourceRanges by family, host bits cleared. As GKE's L4 controllers do, a family
+ * without ranges is open to all of it. IPv6 ranges need a dual-stack Service.
+ */
+function sourceRanges(ranges: string[], dualStack: boolean): { v4: string[]; v6: string[] } {
+  const v4 = new Set<string>();
+  const v6 = new Set<string>();
   for (const raw of ranges) {
     const range = raw.trim();
     let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -131,11 +166,12 @@ function sourceRanges(ranges: string[]): string[] {
     } catch {
       throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${range}" is not a CIDR (e.g. 203.0.113.0/24)`);
     }
-    if (parsed[0].kind() !== 'ipv4')
-      throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${range}" is IPv6; this provider serves IPv4 load balancers, list IPv4 ranges only`);
-    out.add(`${ipaddr.IPv4.networkAddressFromCIDR(range).toString()}/${parsed[1]}`);
+    if (parsed[0].kind() === 'ipv4') v4.add(`${ipaddr.IPv4.networkAddressFromCIDR(range).toString()}/${parsed[1]}`);
+    else if (!dualStack)
+      throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${range}" is IPv6 and this Service is IPv4 only; list IPv4 ranges, or make the Service dual-stack (spec.ipFamilies)`);
+    else v6.add(`${ipaddr.IPv6.networkAddressFromCIDR(range).toString()}/${parsed[1]}`);
   }
-  return [...out].sort();
+  return { v4: v4.size > 0 ? [...v4].sort() : ['0.0.0.0/0'], v6: v6.size > 0 ? [...v6].sort() : ['::/0'] };
 }
 
 /** The network's URL; under Shared VPC it lives in the host project. */
@@ -143,12 +179,17 @@ export function networkUrl(s: GcpSettings): string {
   return s.network.includes('/') ? s.network : `projects/${s.networkProject ?? s.project}/global/networks/${s.network}`;
 }
 
+/** Dual-stack: IPv6 among spec.ipFamilies, under a policy that is not SingleStack (which keeps only the first family). */
+export function wantsDualStack(desired: DesiredLoadBalancer): boolean {
+  return desired.ipFamilyPolicy !== 'SingleStack' && desired.ipFamilies.includes('IPv6');
+}
+
 export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings): DesiredGcp {
   if (desired.ports.length === 0) throw new ServiceConfigError('spec.ports', 'a LoadBalancer Service needs at least one port');
   const sctp = desired.ports.find((p) => p.protocol === 'SCTP');
   if (sctp) throw new ServiceConfigError('spec.ports', `port ${sctp.port}: GCP passthrough load balancers do not carry SCTP; use TCP or UDP`);
   if (desired.ipFamilies.length > 0 && !desired.ipFamilies.includes('IPv4'))
-    throw new ServiceConfigError('spec.ipFamilies', 'this provider serves IPv4 load balancers; add IPv4 to spec.ipFamilies');
+    throw new ServiceConfigError('spec.ipFamilies', 'this provider serves IPv4 and dual-stack load balancers, not IPv6-only ones; add IPv4 to spec.ipFamilies');
   const requestedIP = desired.loadBalancerIP?.trim() || undefined;
   if (requestedIP !== undefined && !ipaddr.IPv4.isValidFourPartDecimal(requestedIP))
     throw new ServiceConfigError('spec.loadBalancerIP', `"${requestedIP}" is not an IPv4 address`);
@@ -188,6 +229,8 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
   const groups = [...byZone.values()].sort((a, b) => a.zone.localeCompare(b.zone));
   for (const g of groups) g.instances.sort();
 
+  const dualStack = wantsDualStack(desired);
+  const ranges = sourceRanges(desired.sourceRanges, dualStack);
   const hc = desired.healthCheck;
   const out: DesiredGcp = {
     name: loadBalancerName(desired.ref.uid),
@@ -204,13 +247,14 @@ export function desiredGcp(desired: DesiredLoadBalancer, settings: GcpSettings):
     // Passthrough load balancers have no affinity timeout; the timeout only applies in kube-proxy.
     sessionAffinity: desired.sessionAffinity === 'ClientIP' ? 'CLIENT_IP' : 'NONE',
     allowed,
-    sourceRanges: sourceRanges(desired.sourceRanges),
+    sourceRanges: ranges.v4,
     groups,
     otherSubnetNodes,
   };
   if (portRange !== undefined) out.portRange = portRange;
   if (requestedIP !== undefined) out.requestedIP = requestedIP;
   if (scheme === 'INTERNAL') out.subnetwork = internalSubnetwork(desired.annotations, settings);
+  if (dualStack) out.ipv6 = { subnetwork: ipv6Subnetwork(desired.annotations, settings), sourceRanges: ranges.v6 };
   const names = (desired.annotations[IP_ADDRESSES_ANNOTATION] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
   if (names.length > 0) {
     out.requestedAddressNames = names;

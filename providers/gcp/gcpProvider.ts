@@ -8,6 +8,8 @@
 // State kept between calls (all of it a cache or a record of what this process started):
 // - the operations it started (OperationTracker), per Service and per shared group's zone;
 // - the converged view of each Service (snapshots, observeCacheMs), taken from the plan apply ran;
+// - while a Service converges, the read its last phase was planned from and what that phase changed
+//   (partialReads, observeCacheMs), so the next observe re-reads only that;
 // - the shared groups' read and the region's address list (instanceGroupCacheMs, addressListCacheMs);
 // - the zones a Service's next phase waits for (zoneWaiters), and the notices last reported.
 import type { Logger } from '../../src/observability/logger.js';
@@ -17,6 +19,7 @@ import {
   type Capabilities,
   type DeleteResult,
   type DesiredLoadBalancer,
+  type LoadBalancerIngress,
   type Provider,
   type ProviderContext,
   type ServiceRef,
@@ -24,11 +27,13 @@ import {
 import { isNotFound } from './apiErrors.js';
 import { backendServiceUpdate } from './backendServiceUpdate.js';
 import type { ComputeApi, IAddress, OperationRef } from './computeApi.js';
-import { IP_ADDRESSES_ANNOTATION, networkUrl, type GcpSettings } from './desiredGcp.js';
-import { clusterDescription, healthCheckFirewallName, instanceGroupName, ownershipMatches, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
+import { IP_ADDRESSES_ANNOTATION, networkUrl, wantsDualStack, type GcpSettings } from './desiredGcp.js';
+import { clusterDescription, healthCheckFirewallName, instanceGroupName, ipv6Twin, ownershipMatches, lastSegment, loadBalancerName, parseOwnership, serviceFirewallName } from './names.js';
 import type { ExternalGroup, GcpObserved, ObservedGroup } from './observed.js';
 import { observedAddresses, observedBackendService, observedFirewall, observedForwardingRule, observedHealthCheck } from './observedFromCompute.js';
 import { OperationTracker } from './operationTracker.js';
+import { gkeConditions } from './serviceConditions.js';
+import { slotsOf, type ResourceSlot } from './resourceSlots.js';
 import { classifyStepFailure, fieldOf } from './stepFailure.js';
 import { currentPhase, planActions, type GcpPlan, type Step } from './planActions.js';
 
@@ -57,9 +62,21 @@ function zonesTouched(step: Step | undefined): string[] {
   return [];
 }
 
+/** A serving load balancer: its addresses and the conditions GKE writes for it (serviceConditions.ts). */
+function ready(plan: GcpPlan, ingress: LoadBalancerIngress[]): Extract<ApplyResult, { state: 'ready' }> {
+  return { state: 'ready', ingress, conditions: gkeConditions(plan.name, plan.ruleProtocol ?? 'TCP', plan.dualStack === true) };
+}
+
+/** The addresses the load balancer serves at, once every rule it wants exists as desired (both, when dual-stack). */
+function servingIngress(plan: GcpPlan): LoadBalancerIngress[] | undefined {
+  if (plan.ingressIP === undefined || (plan.dualStack === true && plan.ingressIPv6 === undefined)) return undefined;
+  const ips = plan.dualStack ? [plan.ingressIP, plan.ingressIPv6!] : [plan.ingressIP];
+  return ips.map((ip) => ({ ip, ipMode: 'VIP' }));
+}
+
 /** Only node membership changes, on a load balancer that serves as it should. */
 function isMembershipOnly(plan: GcpPlan): boolean {
-  return plan.ingressIP !== undefined && plan.actions.some((a) => a.mutating) && plan.actions.every((a) => !a.mutating || a.membershipOnly === true);
+  return servingIngress(plan) !== undefined && plan.actions.some((a) => a.mutating) && plan.actions.every((a) => !a.mutating || a.membershipOnly === true);
 }
 
 export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
@@ -69,7 +86,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     mixedProtocol: true,
     loadBalancerIP: true,
     sourceRanges: true,
-    dualStack: false,
+    dualStack: true,
     ipFamilies: ['IPv4'],
     annotations: [],
     usesNodePorts: true,
@@ -86,6 +103,10 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   private readonly snapshots = new Map<string, { at: number; observed: GcpObserved }>();
   /** Services whose next phase waits for these zones' group operations (observe skips the reads meanwhile). */
   private readonly zoneWaiters = new Map<string, string[]>();
+  /** The read a Service's running phase was planned from, and the resources that phase changes. */
+  private readonly partialReads = new Map<string, { base: GcpObserved; touched: Set<ResourceSlot> }>();
+  /** Services whose `-ipv6` twins observe reads (they want, or had, dual-stack); others skip those reads. */
+  private readonly ipv6Services = new Set<string>();
   /** The notices last reported per Service, so that each is one Warning Event, not one per round. */
   private readonly reportedNotices = new Map<string, string>();
   /** Bumped whenever a shared-group operation starts or ends: plans made before are stale for groups. */
@@ -202,6 +223,7 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     if (observed.pendingOperations.length > 0 || observed.failures.length > 0) {
       // A wait on a shared group alone keeps the converged view (membership is planned from it).
       if (running.length > 0 || observed.failures.length > 0) this.snapshots.delete(key);
+      if (observed.failures.length > 0) this.partialReads.delete(key);
       return observed;
     }
     const snapshot = this.snapshots.get(key);
@@ -209,33 +231,59 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       const view = await this.readGroups();
       return { ...snapshot.observed, ...observed, addresses: snapshot.observed.addresses, groups: view.groups, externalGroups: view.external, fromCache: true };
     }
-
-    const cluster = this.settings.clusterName;
-    const mine = (d: string | null | undefined) => ownershipMatches(d, cluster, ref.uid);
-    const region = this.readAddresses();
-    const [hc, bs, fr, fw, hcFw, own, listed, groups] = await Promise.all([
-      this.api.getHealthCheck(name),
-      this.api.getBackendService(name),
-      this.api.getForwardingRule(name),
-      this.api.getFirewall(serviceFirewallName(name)),
-      this.api.getFirewall(healthCheckFirewallName(name)),
-      this.api.getAddress(name),
-      region.list,
-      this.readGroups(),
-    ]);
-    // Our own address is always read fresh; the list only serves to find a loadBalancerIP's owner.
-    const addresses = [...listed.filter((a) => a.name !== name), ...(own ? [own] : [])];
-    if (region.cached) observed.addressListCached = true;
-    if (hc) observed.healthCheck = observedHealthCheck(hc, mine);
-    if (bs) observed.backendService = observedBackendService(bs, mine);
-    if (fr) observed.forwardingRule = observedForwardingRule(fr, mine);
-    if (fw) observed.firewall = observedFirewall(fw, mine);
-    if (hcFw) observed.healthCheckFirewall = observedFirewall(hcFw, mine);
-    observed.addresses = observedAddresses(addresses, cluster, ref.uid);
-    observed.groups = groups.groups;
-    observed.externalGroups = groups.external;
+    // The phase that just finished changed only these: the rest of the read it was planned from stands
+    // (readAt stays that read's time, so observeCacheMs bounds it).
+    const partial = this.partialReads.get(key);
+    this.partialReads.delete(key);
+    if (partial?.base.readAt !== undefined && Date.now() - partial.base.readAt < this.options.observeCacheMs) {
+      const { pendingOperations: _p, groupZonesBusy: _z, groupGeneration: _g, failures: _f, ...kept } = partial.base;
+      const next: GcpObserved = { ...kept, ...observed, addresses: kept.addresses, readAt: partial.base.readAt };
+      await this.readResources(next, partial.touched, false);
+      return next;
+    }
+    const all: ResourceSlot[] = ['healthCheck', 'backendService', 'forwardingRule', 'firewall', 'healthCheckFirewall', 'address'];
+    if (this.ipv6Services.has(key)) all.push('forwardingRuleV6', 'firewallV6', 'healthCheckFirewallV6');
+    await this.readResources(observed, new Set(all), true);
     observed.readAt = Date.now();
     return observed;
+  }
+
+  /** Reads these of the Service's own resources into `observed` (absent ones removed), and the shared groups. */
+  private async readResources(observed: GcpObserved, slots: Set<ResourceSlot>, full: boolean): Promise<void> {
+    const { ref, name } = observed;
+    const cluster = this.settings.clusterName;
+    const mine = (d: string | null | undefined) => ownershipMatches(d, cluster, ref.uid);
+    /** Reads one resource into its field; an absent one removes the field. */
+    const into = async <R, V>(field: Exclude<ResourceSlot, 'address'>, read: Promise<R | undefined>, view: (r: R, m: typeof mine) => V) => {
+      const found = await read;
+      if (found === undefined) delete observed[field];
+      else Object.assign(observed, { [field]: view(found, mine) });
+    };
+    const readers: Record<Exclude<ResourceSlot, 'address'>, () => Promise<void>> = {
+      healthCheck: () => into('healthCheck', this.api.getHealthCheck(name), observedHealthCheck),
+      backendService: () => into('backendService', this.api.getBackendService(name), observedBackendService),
+      forwardingRule: () => into('forwardingRule', this.api.getForwardingRule(name), observedForwardingRule),
+      firewall: () => into('firewall', this.api.getFirewall(serviceFirewallName(name)), observedFirewall),
+      healthCheckFirewall: () => into('healthCheckFirewall', this.api.getFirewall(healthCheckFirewallName(name)), observedFirewall),
+      forwardingRuleV6: () => into('forwardingRuleV6', this.api.getForwardingRule(ipv6Twin(name)), observedForwardingRule),
+      firewallV6: () => into('firewallV6', this.api.getFirewall(ipv6Twin(serviceFirewallName(name))), observedFirewall),
+      healthCheckFirewallV6: () => into('healthCheckFirewallV6', this.api.getFirewall(ipv6Twin(healthCheckFirewallName(name))), observedFirewall),
+    };
+    // Our own address is always read fresh with the list; the list only serves to find a loadBalancerIP's owner.
+    const readAddresses = async () => {
+      const region = this.readAddresses();
+      const [own, listed] = await Promise.all([this.api.getAddress(name), region.list]);
+      if (region.cached) observed.addressListCached = true;
+      else delete observed.addressListCached;
+      observed.addresses = observedAddresses([...listed.filter((a) => a.name !== name), ...(own ? [own] : [])], cluster, ref.uid);
+    };
+    const [groups] = await Promise.all([
+      this.readGroups(),
+      ...[...slots].map((slot) => (slot === 'address' ? readAddresses() : readers[slot]())),
+    ]);
+    if (full && slots.has('forwardingRuleV6')) observed.ipv6Read = true;
+    observed.groups = groups.groups;
+    observed.externalGroups = groups.external;
   }
 
   // ---- diff --------------------------------------------------------------------------------
@@ -252,15 +300,19 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       groups: [],
       externalGroups: [],
     };
-    const freshRead = (addresses: boolean, waiting: string): GcpPlan => ({
+    const freshRead = (addresses: boolean, waiting: string, ipv6 = false): GcpPlan => ({
       ref: desired.ref,
       name: seen.name,
       creating: false,
       groupGeneration: seen.groupGeneration,
       waiting,
-      wait: { kind: 'freshRead', addresses },
+      wait: { kind: 'freshRead', addresses, ...(ipv6 ? { ipv6 } : {}) },
       actions: [],
     });
+    // The IPv6 twins are read only for Services that want dual-stack or whose status shows they had it.
+    const hadIPv6 = desired.currentIngress.some((i) => i.ip?.includes(':') === true);
+    if ((seen.readAt !== undefined || seen.fromCache) && !seen.ipv6Read && (wantsDualStack(desired) || hadIPv6))
+      return freshRead(false, 'a read of the IPv6 forwarding rule and firewalls', true);
     if (seen.fromCache) {
       // A cached view is trusted only to confirm the load balancer and to plan membership.
       let cachedPlan: GcpPlan | undefined;
@@ -323,6 +375,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
         return { ref: await api.insertFirewall(step.body) };
       case 'updateFirewall':
         return { ref: await api.updateFirewall(step.body) };
+      case 'deleteFirewall':
+        return { ref: await api.deleteFirewall(step.name) };
       case 'insertBackendService':
         return { ref: await api.insertBackendService(step.body) };
       case 'updateBackendService': {
@@ -333,9 +387,11 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       }
       case 'deleteBackendService':
         return { ref: await api.deleteBackendService(step.name) };
-      case 'insertForwardingRule':
-        if (step.body.IPAddress === '') return undefined; // the address is not reserved yet
+      case 'insertForwardingRule': {
+        // The IPv6 twin takes an ephemeral address; an IPv4 rule waits for its reserved one.
+        if (step.body.IPAddress === '' && step.body.ipVersion !== 'IPV6') return undefined;
         return { ref: await api.insertForwardingRule(step.body) };
+      }
       case 'deleteForwardingRule':
         return { ref: await api.deleteForwardingRule(step.name) };
       case 'patchForwardingRule':
@@ -374,30 +430,36 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   }
 
   /** The load balancer serves while shared groups change: ready, and the controller looks again. */
-  private servingWhile(ip: string, reason: string): ApplyResult {
-    return { state: 'ready', ingress: [{ ip, ipMode: 'VIP' }], settling: { retryAfterMs: this.options.pollIntervalMs, reason } };
+  private servingWhile(plan: GcpPlan, ingress: LoadBalancerIngress[], reason: string): ApplyResult {
+    return { ...ready(plan, ingress), settling: { retryAfterMs: this.options.pollIntervalMs, reason } };
   }
 
   async apply(plan: GcpPlan): Promise<ApplyResult> {
     const key = serviceKeyOf(plan.ref);
     if (plan.wait?.kind === 'freshRead') {
       this.snapshots.delete(key);
+      this.partialReads.delete(key);
       if (plan.wait.addresses) this.addressCache = undefined;
+      if (plan.wait.ipv6) this.ipv6Services.add(key);
       return { state: 'inProgress', retryAfterMs: 0, reason: `waiting for ${plan.waiting}` };
     }
     this.reportNotices(key, plan);
+    const ingress = servingIngress(plan);
     if (plan.wait) {
-      if (plan.wait.servingMeanwhile && plan.ingressIP) return this.servingWhile(plan.ingressIP, `waiting for ${plan.waiting}`);
+      if (plan.wait.servingMeanwhile && ingress) return this.servingWhile(plan, ingress, `waiting for ${plan.waiting}`);
       if (plan.wait.zones) this.zoneWaiters.set(key, plan.wait.zones);
       return this.inProgress(`waiting for ${plan.waiting}`);
     }
     const membershipOnly = isMembershipOnly(plan);
     const steps = currentPhase(plan);
     if (steps.length === 0) {
-      if (plan.ingressIP) {
+      if (ingress) {
         // Converged: the read this plan was made from is the view later node changes plan from.
-        if (plan.fullRead?.readAt !== undefined) this.snapshots.set(key, { at: plan.fullRead.readAt, observed: plan.fullRead });
-        return { state: 'ready', ingress: [{ ip: plan.ingressIP, ipMode: 'VIP' }] };
+        const read = plan.fullRead;
+        if (read?.readAt !== undefined) this.snapshots.set(key, { at: read.readAt, observed: read });
+        // Single-stack with no twin left: stop reading twins.
+        if (read?.ipv6Read && !plan.dualStack && !read.forwardingRuleV6 && !read.firewallV6 && !read.healthCheckFirewallV6) this.ipv6Services.delete(key);
+        return ready(plan, ingress);
       }
       return this.inProgress('waiting for the forwarding rule');
     }
@@ -405,13 +467,18 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const results = await Promise.allSettled(steps.map((a) => this.startStep(a.step!, plan.groupGeneration)));
     const problems: ServiceConfigError[] = [];
     let other: unknown;
+    const touched = new Set<ResourceSlot>();
+    let partialStands = plan.fullRead !== undefined;
     results.forEach((r, i) => {
       const step = steps[i]!.step!;
       if (r.status === 'fulfilled') {
         if (r.value && r.value.zone === undefined) {
           this.tracker.addForService(key, r.value.ref, fieldOf(step, undefined, requestedIP));
           this.snapshots.delete(key);
+          for (const slot of slotsOf(step, plan.name)) touched.add(slot);
         }
+        // A step of ours that did not start found things otherwise than planned: read everything again.
+        if (!r.value && !('zone' in step)) partialStands = false;
         // This Service's next phase needs the group change done: wait for it without re-reading.
         if (r.value?.zone !== undefined && !membershipOnly) this.zoneWaiters.set(key, [...(this.zoneWaiters.get(key) ?? []), r.value.zone]);
         return;
@@ -421,11 +488,14 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
       else if (failure.kind === 'config') problems.push(failure.error);
       else if (failure.kind === 'other') other ??= failure.error;
     });
+    if (problems.length > 0 || other !== undefined || results.some((r) => r.status === 'rejected')) partialStands = false;
+    if (partialStands && touched.size > 0) this.partialReads.set(key, { base: plan.fullRead!, touched });
+    else this.partialReads.delete(key);
     if (problems.length > 0 || other !== undefined) this.snapshots.delete(key);
     if (problems.length > 0) throw problems[0];
     if (other !== undefined) throw other;
     const started = steps.map((a) => a.description).join('; ');
-    if (membershipOnly) return this.servingWhile(plan.ingressIP!, started);
+    if (membershipOnly) return this.servingWhile(plan, ingress!, started);
     return this.inProgress(started);
   }
 
@@ -444,6 +514,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     this.snapshots.delete(key);
     this.reportedNotices.delete(key);
     this.zoneWaiters.delete(key);
+    this.ipv6Services.delete(key);
+    this.partialReads.delete(key);
     const running = await this.tracker.pollService(key);
     await this.pollGroupOperations();
     // A failed delete operation is an error of this reconcile (a Warning Event), tried again after the backoff.
@@ -454,23 +526,26 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     const name = loadBalancerName(ref.uid);
     const cluster = this.settings.clusterName;
     const mine = (d: string | null | undefined) => ownershipMatches(d, cluster, ref.uid);
-    const [fr, bs, hc, fw, hcFw, address] = await Promise.all([
+    // The -ipv6 twins are looked for whatever the Service asked last: they may be left from a dual-stack past.
+    const [fr, bs, hc, fw, hcFw, address, fr6, fw6, hcFw6] = await Promise.all([
       this.api.getForwardingRule(name),
       this.api.getBackendService(name),
       this.api.getHealthCheck(name),
       this.api.getFirewall(serviceFirewallName(name)),
       this.api.getFirewall(healthCheckFirewallName(name)),
       this.api.getAddress(name),
+      this.api.getForwardingRule(ipv6Twin(name)),
+      this.api.getFirewall(ipv6Twin(serviceFirewallName(name))),
+      this.api.getFirewall(ipv6Twin(healthCheckFirewallName(name))),
     ]);
-    const notMine = [fr, bs, hc, fw, hcFw, address].filter((r) => r && !mine(r.description)).map((r) => r!.name);
+    const notMine = [fr, bs, hc, fw, hcFw, address, fr6, fw6, hcFw6].filter((r) => r && !mine(r.description)).map((r) => r!.name);
     if (notMine.length > 0) this.options.logger.warn({ service: key, resources: notMine }, 'resources with this load balancer name are not owned by this Service; left alone');
     const inProgress = (what: string): DeleteResult => ({ state: 'inProgress', retryAfterMs: this.options.pollIntervalMs, reason: what });
 
     // Phase 1: the forwarding rule (it holds the address and the backend service) and the firewalls.
     const first: Array<() => Promise<OperationRef>> = [];
-    if (fr && mine(fr.description)) first.push(() => this.api.deleteForwardingRule(name));
-    if (fw && mine(fw.description)) first.push(() => this.api.deleteFirewall(fw.name!));
-    if (hcFw && mine(hcFw.description)) first.push(() => this.api.deleteFirewall(hcFw.name!));
+    for (const rule of [fr, fr6]) if (rule && mine(rule.description)) first.push(() => this.api.deleteForwardingRule(rule.name!));
+    for (const firewall of [fw, hcFw, fw6, hcFw6]) if (firewall && mine(firewall.description)) first.push(() => this.api.deleteFirewall(firewall.name!));
     if (first.length > 0) {
       await this.startOwned(key, first);
       return inProgress('deleting the forwarding rule and firewalls');
@@ -533,7 +608,8 @@ export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
     for (const r of [...hcs, ...bss, ...frs, ...addrs, ...fws]) {
       const o = parseOwnership(r.description);
       if (o.cluster !== this.settings.clusterName || !o.service?.uid) continue;
-      if (r.name !== loadBalancerName(o.service.uid) && !(r.name ?? '').startsWith('k8s-')) continue;
+      const lb = loadBalancerName(o.service.uid);
+      if (r.name !== lb && r.name !== ipv6Twin(lb) && !(r.name ?? '').startsWith('k8s-')) continue;
       found.set(o.service.uid, o.service);
     }
     return [...found.values()];

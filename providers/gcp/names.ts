@@ -8,6 +8,11 @@ export function loadBalancerName(uid: string): string {
   return `a${uid.replace(/-/g, '')}`.slice(0, 32).toLowerCase();
 }
 
+/** GKE names a dual-stack Service's IPv6 forwarding rule and firewalls after the IPv4 ones, with this suffix. */
+export function ipv6Twin(name: string): string {
+  return `${name}-ipv6`;
+}
+
 export function serviceFirewallName(lbName: string): string {
   return `k8s-fw-${lbName}`;
 }

@@ -25,6 +25,7 @@ export interface ObservedBackendService {
 
 export interface ObservedForwardingRule {
   owned: boolean;
+  /** The address; an IPv6 rule's /96 range is reduced to its first address, as status shows it. */
   ip: string;
   protocol: string;
   scheme: string;
@@ -104,6 +105,11 @@ export interface GcpObserved {
   forwardingRule?: ObservedForwardingRule;
   firewall?: ObservedFirewall;
   healthCheckFirewall?: ObservedFirewall;
+  /** True when the dual-stack twins (`-ipv6`) below were read; they are read only for Services that want or had them. */
+  ipv6Read?: boolean;
+  forwardingRuleV6?: ObservedForwardingRule;
+  firewallV6?: ObservedFirewall;
+  healthCheckFirewallV6?: ObservedFirewall;
   /** Every address of the region: our own one, and any static address loadBalancerIP may name. */
   addresses: ObservedAddress[];
   /** True when `addresses` (apart from our own, always read) comes from the shared cached list. */

@@ -1,7 +1,7 @@
 // Pure: Compute's resources as the diff compares them (observed.ts), with whether each is this
 // Service's (`mine`, from the ownership description).
 import type { IAddress, IBackendService, IFirewall, IForwardingRule, IHealthCheck } from './computeApi.js';
-import { lastSegment, parseOwnership } from './names.js';
+import { lastSegment, parseOwnership, type Ownership } from './names.js';
 import type { AddressOwner, ObservedAddress, ObservedBackendService, ObservedFirewall, ObservedForwardingRule, ObservedHealthCheck } from './observed.js';
 
 type Mine = (description: string | null | undefined) => boolean;
@@ -33,7 +33,8 @@ export function observedBackendService(bs: IBackendService, mine: Mine): Observe
 export function observedForwardingRule(fr: IForwardingRule, mine: Mine): ObservedForwardingRule {
   const observed: ObservedForwardingRule = {
     owned: mine(fr.description),
-    ip: fr.IPAddress ?? '',
+    // Compute shows an IPv6 rule's address as its /96 range (compute.proto, ForwardingRule.IPAddress).
+    ip: (fr.IPAddress ?? '').split('/')[0]!,
     protocol: fr.IPProtocol ?? '',
     scheme: fr.loadBalancingScheme ?? '',
     backendService: fr.backendService ?? '',
@@ -56,12 +57,23 @@ export function observedFirewall(fw: IFirewall, mine: Mine): ObservedFirewall {
   };
 }
 
+/**
+ * The ownership of each listed address, parsed once: every Service's observe maps the same cached
+ * region list, and parsing each description again made that quadratic in the number of Services.
+ */
+const ownershipOfListed = new WeakMap<IAddress, Ownership>();
+function ownershipOf(address: IAddress): Ownership {
+  let owner = ownershipOfListed.get(address);
+  if (!owner) ownershipOfListed.set(address, (owner = parseOwnership(address.description)));
+  return owner;
+}
+
 /** Every address with an IP, and whose it is: this Service's, another Service's of the cluster, or anyone else's. */
 export function observedAddresses(addresses: IAddress[], cluster: string, uid: string): ObservedAddress[] {
   return addresses
     .filter((a) => a.address)
     .map((a) => {
-      const owner = parseOwnership(a.description);
+      const owner = ownershipOf(a);
       const who: AddressOwner = owner.cluster === cluster && owner.service?.uid === uid ? 'thisService' : owner.cluster === cluster && owner.service ? 'otherService' : 'foreign';
       return {
         name: a.name ?? '',

@@ -6,9 +6,9 @@
 // again and re-plans, so a plan never acts on state it has not seen, and a restart loses nothing.
 import ipaddr from 'ipaddr.js';
 import { ServiceConfigError, type DesiredLoadBalancer, type Plan, type PlanAction, type ServiceRef } from '../provider.js';
-import { desiredGcp, networkUrl, GCP_HEALTH_CHECK_RANGES, NETWORK_TIER_ANNOTATION, NODE_SUBNET_LABEL, type DesiredGcp, type DesiredGroup, type GcpSettings } from './desiredGcp.js';
+import { desiredGcp, networkUrl, GCP_HEALTH_CHECK_RANGES, GCP_HEALTH_CHECK_RANGES_V6, NETWORK_TIER_ANNOTATION, NODE_SUBNET_LABEL, type DesiredGcp, type DesiredGroup, type GcpSettings } from './desiredGcp.js';
 import { reuseExternalGroups } from './instanceGroupReuse.js';
-import { healthCheckFirewallName, lastSegment, serviceFirewallName } from './names.js';
+import { healthCheckFirewallName, ipv6Twin, lastSegment, serviceFirewallName } from './names.js';
 import type { GcpObserved, ObservedAddress, ObservedFirewall, ObservedForwardingRule } from './observed.js';
 
 export interface HealthCheckBody {
@@ -42,6 +42,8 @@ export interface ForwardingRuleBody {
   IPProtocol: string;
   loadBalancingScheme: string;
   backendService: string;
+  /** IPV6 for a dual-stack Service's twin rule (absent: IPv4). */
+  ipVersion?: 'IPV6';
   ports?: string[];
   portRange?: string;
   allPorts?: boolean;
@@ -76,6 +78,7 @@ export type Step =
   | { op: 'updateHealthCheck'; body: HealthCheckBody }
   | { op: 'insertFirewall'; body: FirewallBody }
   | { op: 'updateFirewall'; body: FirewallBody }
+  | { op: 'deleteFirewall'; name: string }
   | { op: 'insertInstanceGroup'; zone: string }
   | { op: 'addInstances'; zone: string; instances: string[] }
   | { op: 'removeInstances'; zone: string; instances: string[] }
@@ -96,7 +99,7 @@ export type GcpWait =
   /** Operations still run: this Service's own, or (zones) the shared groups' its next steps touch. */
   | { kind: 'operations'; zones?: string[]; groupsOnly: boolean; servingMeanwhile?: boolean }
   /** The cached view cannot decide this change: read the Service's resources (and the address list) afresh. */
-  | { kind: 'freshRead'; addresses: boolean };
+  | { kind: 'freshRead'; addresses: boolean; ipv6?: boolean };
 
 export interface GcpPlan extends Plan {
   name: string;
@@ -105,6 +108,12 @@ export interface GcpPlan extends Plan {
   wait?: GcpWait;
   /** The load balancer's address, when the forwarding rule exists as desired. */
   ingressIP?: string;
+  /** Dual-stack: the IPv6 twin rule's address, when it exists as desired. */
+  ingressIPv6?: string;
+  /** The Service wants an IPv6 twin: it serves only once ingressIPv6 is known too. */
+  dualStack?: boolean;
+  /** The forwarding rules' protocol (names the GKE condition types). */
+  ruleProtocol?: DesiredGcp['ruleProtocol'];
   /** True when the plan sees nothing of this Service in Compute yet (a first create). */
   creating: boolean;
   /** The shared-group generation the plan was made from; group steps of an older one are skipped. */
@@ -169,13 +178,14 @@ function firewallMatches(observed: ObservedFirewall, body: FirewallBody): boolea
   return sameList(observed.sourceRanges, body.sourceRanges) && sameList(observed.allowed, allowed) && sameList(observed.targetTags, body.targetTags ?? []);
 }
 
-function ruleMatches(rule: ObservedForwardingRule, want: DesiredGcp, ip: string | undefined, name: string): boolean {
+/** Whether a rule has the immutable fields wanted; the IPv6 twin's address is whatever its subnet gave it. */
+function ruleMatches(rule: ObservedForwardingRule, want: DesiredGcp, ip: string | undefined, name: string, v6 = false): boolean {
   return (
     (ip === undefined || rule.ip === ip) &&
     rule.protocol === want.ruleProtocol &&
     rule.scheme === want.scheme &&
-    (want.scheme === 'INTERNAL' || rule.networkTier === want.networkTier) &&
-    sameSubnet(rule.subnetwork, want.subnetwork) &&
+    (want.scheme === 'INTERNAL' || rule.networkTier === (v6 ? 'PREMIUM' : want.networkTier)) &&
+    sameSubnet(rule.subnetwork, v6 ? want.ipv6?.subnetwork : want.subnetwork) &&
     lastSegment(rule.backendService) === name &&
     sameList(rule.ports, want.ports) &&
     (rule.portRange ?? '') === (want.portRange ?? '') &&
@@ -203,7 +213,7 @@ function resolveAddressNames(observed: GcpObserved, want: DesiredGcp, settings: 
   if (missing.length > 0)
     throw new ServiceConfigError(want.requestedField, `no address named ${missing.join(', ')} is reserved in project ${settings.project}, region ${settings.region}; reserve it or fix the name`);
   const v4 = found.map(([, a]) => a!).filter((a) => ipaddr.IPv4.isValidFourPartDecimal(a.ip));
-  if (v4.length !== 1) throw new ServiceConfigError(want.requestedField, `name exactly one IPv4 address (IPv6 load balancers are not served by this provider)`);
+  if (v4.length !== 1) throw new ServiceConfigError(want.requestedField, `name exactly one IPv4 address (a named IPv6 address is not used: a dual-stack Service's -ipv6 rule takes its address from the subnet)`);
   if (want.requestedIP !== undefined && want.requestedIP !== v4[0]!.ip)
     throw new ServiceConfigError(want.requestedField, `names ${v4[0]!.ip} but spec.loadBalancerIP is ${want.requestedIP}; keep one of them`);
   want.requestedIP = v4[0]!.ip;
@@ -256,6 +266,9 @@ function refuseForeign({ observed, want, settings, name }: Omit<Planning, 'add'>
     ['forwarding rule', name, observed.forwardingRule],
     ['firewall', serviceFirewallName(name), observed.firewall],
     ['firewall', healthCheckFirewallName(name), observed.healthCheckFirewall],
+    ['forwarding rule', ipv6Twin(name), observed.forwardingRuleV6],
+    ['firewall', ipv6Twin(serviceFirewallName(name)), observed.firewallV6],
+    ['firewall', ipv6Twin(healthCheckFirewallName(name)), observed.healthCheckFirewallV6],
   ];
   for (const [what, n, r] of owned) if (r && !r.owned) throw notOwned(what, n, settings);
   const squatter = observed.addresses.find((a) => a.name === name && a.owner !== 'thisService');
@@ -263,13 +276,18 @@ function refuseForeign({ observed, want, settings, name }: Omit<Planning, 'add'>
 }
 
 /** Phases 1-4: immutable resources replaced, our own address released or reserved. Answers whether the rule is replaced. */
-function planReplacementsAndAddress({ observed, want, name, add }: Planning, address: { ip?: string }): { frStale: boolean; bsStale: boolean } {
+function planReplacementsAndAddress({ observed, want, name, add }: Planning, address: { ip?: string }): { frStale: boolean; bsStale: boolean; v6Stale: boolean } {
   const fr = observed.forwardingRule;
+  const fr6 = observed.forwardingRuleV6;
   const bs = observed.backendService;
   const bsStale = bs !== undefined && (bs.scheme !== want.scheme || bs.protocol !== want.backendProtocol);
   const frStale = fr !== undefined && (bsStale || !ruleMatches(fr, want, address.ip, name));
+  const v6Stale = fr6 !== undefined && (bsStale || want.ipv6 === undefined || !ruleMatches(fr6, want, undefined, name, true));
   // Phase 1: a forwarding rule's address, ports and protocol are immutable: replace it.
   if (fr && frStale) add(1, { op: 'deleteForwardingRule', name }, `delete forwarding rule ${name} (${fr.protocol} ${fr.ip}) to recreate it as desired`);
+  // The IPv6 twin goes when the Service is single-stack again, and is replaced like the IPv4 rule.
+  if (fr6 && v6Stale)
+    add(1, { op: 'deleteForwardingRule', name: ipv6Twin(name) }, `delete forwarding rule ${ipv6Twin(name)} (${fr6.protocol} ${fr6.ip})${want.ipv6 ? ' to recreate it as desired' : ': the Service is single-stack'}`);
   // Phase 2: a backend service's scheme is immutable and its protocol must match the rule's.
   if (bs && bsStale) add(2, { op: 'deleteBackendService', name }, `delete backend service ${name} (${bs.scheme} ${bs.protocol}) to recreate it as ${want.scheme} ${want.backendProtocol}`);
   const ownAddress = observed.addresses.find((a) => a.owner === 'thisService' && a.name === name);
@@ -285,7 +303,7 @@ function planReplacementsAndAddress({ observed, want, name, add }: Planning, add
     if (want.subnetwork !== undefined) body.subnetwork = want.subnetwork;
     add(ownAddress ? 4 : 3, { op: 'insertAddress', body }, `reserve ${want.scheme.toLowerCase()} address ${name}${want.scheme === 'EXTERNAL' ? ` (${want.networkTier} tier)` : ''}`);
   }
-  return { frStale, bsStale };
+  return { frStale, bsStale, v6Stale };
 }
 
 /** Phase 3: the health check. */
@@ -327,10 +345,22 @@ function planFirewalls({ observed, want, settings, name, add }: Planning): void 
     sourceRanges: [...GCP_HEALTH_CHECK_RANGES].sort(),
     allowed: [{ IPProtocol: 'tcp', ports: [String(want.healthCheck.port)] }],
   };
-  for (const [obs, body, what] of [
+  const wanted: Array<[ObservedFirewall | undefined, FirewallBody, string]> = [
     [observed.firewall, fwBody, `${want.allowed.join(',')} from ${want.sourceRanges.join(',')}`],
     [observed.healthCheckFirewall, hcFwBody, `health checks to tcp:${want.healthCheck.port}`],
-  ] as const) {
+  ];
+  // A firewall rule holds ranges of one family (the firewall docs; apiRules.checkOneFamily), so IPv6 gets twins, as GKE does.
+  const v6 = want.ipv6;
+  if (v6) {
+    wanted.push([observed.firewallV6, { ...fwBody, name: ipv6Twin(fwBody.name), sourceRanges: v6.sourceRanges }, `${want.allowed.join(',')} from ${v6.sourceRanges.join(',')}`]);
+    wanted.push([observed.healthCheckFirewallV6, { ...hcFwBody, name: ipv6Twin(hcFwBody.name), sourceRanges: [...GCP_HEALTH_CHECK_RANGES_V6].sort() }, `IPv6 health checks to tcp:${want.healthCheck.port}`]);
+  } else
+    for (const [obs, n] of [
+      [observed.firewallV6, ipv6Twin(fwBody.name)],
+      [observed.healthCheckFirewallV6, ipv6Twin(hcFwBody.name)],
+    ] as const)
+      if (obs) add(1, { op: 'deleteFirewall', name: n }, `delete firewall ${n}: the Service is single-stack`);
+  for (const [obs, body, what] of wanted) {
     if (!obs) add(3, { op: 'insertFirewall', body }, `create firewall ${body.name} (${what})`);
     else if (!firewallMatches(obs, body)) add(3, { op: 'updateFirewall', body }, `update firewall ${body.name} (${what})`);
   }
@@ -407,33 +437,46 @@ function planBackendService({ observed, want, settings, name, groupName, add }: 
 }
 
 /** Phase 6: the forwarding rule, once its backend service and address exist; global access patched in place. */
-function planForwardingRule({ observed, want, settings, name, add }: Planning, address: { ip?: string; own: boolean }, frStale: boolean): void {
-  const fr = observed.forwardingRule;
-  if (!fr || frStale) {
+function planForwardingRule({ observed, want, settings, name, add }: Planning, address: { ip?: string; own: boolean }, stale: { frStale: boolean; v6Stale: boolean }): void {
+  const ruleBody = (ruleName: string, v6: boolean): ForwardingRuleBody => {
     const body: ForwardingRuleBody = {
-      name,
+      name: ruleName,
       description: want.description,
-      IPAddress: address.ip ?? '',
+      // The IPv6 twin takes an ephemeral address from its subnet's IPv6 range (compute.proto, ForwardingRule.IPAddress).
+      IPAddress: v6 ? '' : (address.ip ?? ''),
       IPProtocol: want.ruleProtocol,
       loadBalancingScheme: want.scheme,
       backendService: regionUrl(settings, 'backendServices', name),
     };
+    if (v6) body.ipVersion = 'IPV6';
     if (want.allPorts) body.allPorts = true;
     else if (want.portRange !== undefined) body.portRange = want.portRange;
     else body.ports = want.ports;
-    if (want.scheme === 'EXTERNAL') body.networkTier = want.networkTier;
+    // External IPv6 is Premium tier only (https://cloud.google.com/network-tiers/docs/overview).
+    if (want.scheme === 'EXTERNAL') body.networkTier = v6 ? 'PREMIUM' : want.networkTier;
     else {
       body.network = networkUrl(settings);
-      if (want.subnetwork !== undefined) body.subnetwork = want.subnetwork;
       if (want.allowGlobalAccess) body.allowGlobalAccess = true;
     }
-    const ports = want.allPorts ? 'all ports' : (want.portRange ?? want.ports.join(','));
-    add(6, { op: 'insertForwardingRule', body, userAddress: want.requestedIP !== undefined && !address.own }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
-  }
+    const subnet = v6 ? want.ipv6?.subnetwork : want.subnetwork;
+    if (subnet !== undefined) body.subnetwork = subnet;
+    return body;
+  };
+  const ports = want.allPorts ? 'all ports' : (want.portRange ?? want.ports.join(','));
+  const fr = observed.forwardingRule;
+  if (!fr || stale.frStale)
+    add(6, { op: 'insertForwardingRule', body: ruleBody(name, false), userAddress: want.requestedIP !== undefined && !address.own }, `create forwarding rule ${name} (${want.ruleProtocol} ${address.ip ?? `address ${name}`}:${ports})`);
+  const fr6 = observed.forwardingRuleV6;
+  if (want.ipv6 && (!fr6 || stale.v6Stale))
+    add(6, { op: 'insertForwardingRule', body: ruleBody(ipv6Twin(name), true), userAddress: false }, `create forwarding rule ${ipv6Twin(name)} (${want.ruleProtocol} IPv6 from ${lastSegment(want.ipv6.subnetwork)}:${ports})`);
 
   // Global access is one of the few fields a forwarding rule lets a patch change (compute.proto).
-  if (fr && !frStale && want.scheme === 'INTERNAL' && (fr.allowGlobalAccess ?? false) !== want.allowGlobalAccess)
-    add(6, { op: 'patchForwardingRule', name, allowGlobalAccess: want.allowGlobalAccess }, `${want.allowGlobalAccess ? 'allow' : 'stop'} global access to forwarding rule ${name}`);
+  for (const [rule, ruleName, ruleStale] of [
+    [fr, name, stale.frStale],
+    [want.ipv6 ? fr6 : undefined, ipv6Twin(name), stale.v6Stale],
+  ] as const)
+    if (rule && !ruleStale && want.scheme === 'INTERNAL' && (rule.allowGlobalAccess ?? false) !== want.allowGlobalAccess)
+      add(6, { op: 'patchForwardingRule', name: ruleName, allowGlobalAccess: want.allowGlobalAccess }, `${want.allowGlobalAccess ? 'allow' : 'stop'} global access to forwarding rule ${ruleName}`);
 }
 
 export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer, settings: GcpSettings, groupName: string): GcpPlan {
@@ -455,17 +498,22 @@ export function planActions(observed: GcpObserved, desired: DesiredLoadBalancer,
     actions.push({ kind: step.op, description, mutating: true, phase, step, ...(membershipOnly ? { membershipOnly } : {}) });
   const planning: Planning = { observed, desired, want, settings, name, groupName, add };
 
-  const { frStale, bsStale } = planReplacementsAndAddress(planning, address);
+  const { frStale, bsStale, v6Stale } = planReplacementsAndAddress(planning, address);
   planHealthCheck(planning);
   planFirewalls(planning);
   const groups = planInstanceGroups(planning);
   planBackendService(planning, groups, bsStale);
-  planForwardingRule(planning, address, frStale);
+  planForwardingRule(planning, address, { frStale, v6Stale });
 
   const plan: GcpPlan = { ref, name, creating, groupGeneration: observed.groupGeneration, actions: actions.sort((a, b) => a.phase - b.phase) };
   if (groups.notices.length > 0) plan.notices = groups.notices;
   const fr = observed.forwardingRule;
   if (fr && !frStale) plan.ingressIP = fr.ip;
+  plan.ruleProtocol = want.ruleProtocol;
+  if (want.ipv6) {
+    plan.dualStack = true;
+    if (observed.forwardingRuleV6 && !v6Stale) plan.ingressIPv6 = observed.forwardingRuleV6.ip;
+  }
   return plan;
 }
 

@@ -20,6 +20,8 @@ export function fieldOf(step: Step, status: number | undefined, requestedIP: boo
   if (status === 403) return 'spec';
   switch (step.op) {
     case 'insertForwardingRule':
+      if (step.body.ipVersion === 'IPV6') return 'spec.ipFamilies';
+      return requestedIP ? 'spec.loadBalancerIP' : 'spec';
     case 'insertAddress':
       return requestedIP ? 'spec.loadBalancerIP' : 'spec';
     case 'insertFirewall':

@@ -4,6 +4,7 @@
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { LoadBalancerIngress, Provider } from '../../providers/provider.js';
 import type { ProviderSlot } from './serviceSelection.js';
+import type { ConditionsChange } from './serviceConditions.js';
 
 export interface ClusterView {
   service(namespace: string, name: string): V1Service | undefined;
@@ -20,7 +21,8 @@ export type EventType = 'Normal' | 'Warning';
 export interface KubeWriter {
   addFinalizer(service: V1Service): Promise<void>;
   removeFinalizer(service: V1Service): Promise<void>;
-  patchIngress(service: V1Service, ingress: LoadBalancerIngress[]): Promise<void>;
+  /** With `conditions`, those entries of status.conditions are set or removed too (by type; others stay). */
+  patchIngress(service: V1Service, ingress: LoadBalancerIngress[], conditions?: ConditionsChange): Promise<void>;
   /** Sets (or, with null, removes) one annotation on the Service. */
   annotate(service: V1Service, name: string, value: string | null): Promise<void>;
   /** Records an Event on the Service; never throws (events are best effort). */

@@ -17,6 +17,7 @@ import { ENDPOINT_NODES_ANNOTATION } from './ourAnnotations.js';
 import { eligibleTargets, ineligibility } from './eligibleNodes.js';
 import { Reasons } from './events.js';
 import { sameIngress } from './ingressStatus.js';
+import { nextConditions } from './serviceConditions.js';
 import type { ClusterView, KubeWriter, ProviderRuntime } from './ports.js';
 import { concernsUs, hasCleanupFinalizer, isBeingDeleted, serviceRefOf, slotForClass, wantedSlot } from './serviceSelection.js';
 import { validateAgainstCapabilities } from './validateService.js';
@@ -170,7 +171,8 @@ export class Reconciler {
       // Before the address appears in status, so a speaker never sees it without its endpoints.
       await this.publishEndpointNodes(service, slot);
       const current = service.status?.loadBalancer?.ingress ?? [];
-      if (!sameIngress(current, result.ingress)) await this.deps.kube.patchIngress(service, result.ingress);
+      const conditions = result.conditions ? nextConditions(service, result.conditions, new Date()) : undefined;
+      if (!sameIngress(current, result.ingress) || conditions) await this.deps.kube.patchIngress(service, result.ingress, conditions);
       // Said once when a Service's load balancer is left without nodes, not on every resync.
       if (this.targetsFor(slot).length === 0) {
         if (!this.unavailable.has(key)) this.deps.kube.event(service, 'Warning', Reasons.Unavailable, 'There are no available nodes for LoadBalancer');

@@ -2,6 +2,7 @@
 // as a precondition, re-read on conflict), status.loadBalancer (merge patch on /status) and our
 // report annotations (merge patch of the one key).
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
+import type { ConditionsChange } from '../controller/serviceConditions.js';
 import type { LoadBalancerIngress } from '../../providers/provider.js';
 import { statusPatch } from '../controller/ingressStatus.js';
 import type { EventType, KubeWriter } from '../controller/ports.js';
@@ -28,11 +29,15 @@ export class ServiceWriter implements KubeWriter {
     );
   }
 
-  async patchIngress(service: V1Service, ingress: LoadBalancerIngress[]): Promise<void> {
-    await this.core.patchNamespacedServiceStatus(
-      { namespace: service.metadata?.namespace ?? 'default', name: service.metadata?.name ?? '', body: statusPatch(ingress) },
-      mergePatch(),
-    );
+  async patchIngress(service: V1Service, ingress: LoadBalancerIngress[], conditions?: ConditionsChange): Promise<void> {
+    const target = { namespace: service.metadata?.namespace ?? 'default', name: service.metadata?.name ?? '' };
+    if (!conditions) {
+      await this.core.patchNamespacedServiceStatus({ ...target, body: statusPatch(ingress) }, mergePatch());
+      return;
+    }
+    // status.conditions merges by type under a strategic merge patch: only our entries change.
+    const body = { status: { ...statusPatch(ingress).status, conditions: [...conditions.set, ...conditions.remove.map((type) => ({ $patch: 'delete', type }))] } };
+    await this.core.patchNamespacedServiceStatus({ ...target, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
   }
 
   async annotate(service: V1Service, name: string, value: string | null): Promise<void> {

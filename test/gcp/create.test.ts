@@ -55,7 +55,7 @@ describe('gcp provider: create', () => {
     // Converged: the next round plans nothing and answers the same address.
     const again = provider.diff(await provider.observe(ref), want);
     expect(again.actions.filter((a) => a.mutating)).toEqual([]);
-    expect(await provider.apply(again)).toEqual({ state: 'ready', ingress: result.ingress });
+    expect(await provider.apply(again)).toMatchObject({ state: 'ready', ingress: result.ingress });
   });
 
   it('serves mixed TCP/UDP through an L3_DEFAULT rule on an UNSPECIFIED backend service', async () => {

@@ -1,6 +1,6 @@
 // End to end: the embedded API server, the real kubectl, the controller (runController) with this
 // provider, reaching the fake Compute server through the real @google-cloud/compute clients.
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { PassThroughClient } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GcpConfig } from '../../providers/gcp/config.js';
@@ -86,6 +86,38 @@ describe('gcp end to end', () => {
     await waitFor(async () => (await readService(kc, 'default', 'web')) === undefined, { timeoutMs: 30_000, message: 'Service gone (finalizer removed)' });
     // The shared instance groups go with the resync's sweep, once no Service wants a load balancer.
     await waitFor(async () => (await controller.resyncNow(), fake.list().length === 0), { timeoutMs: 30_000, message: `the fake holding nothing (has ${fake.list().map((r) => r.name).join(', ')})` });
+  });
+
+  it('writes the conditions GKE writes on our Service, keeps others\' conditions, and writes none on a Service of another class', async () => {
+    const other = await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('theirs', { loadBalancerClass: 'example.com/other' })) });
+    expect(other.code, other.stderr).toBe(0);
+    const applied = await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('conds')) });
+    expect(applied.code, applied.stderr).toBe(0);
+    // Someone else's condition on our Service, before the load balancer is ready.
+    const mark = { type: 'example.com/Audited', status: 'True', reason: 'Checked', message: 'by a tool', lastTransitionTime: new Date('2026-01-01T00:00:00Z') };
+    await core.patchNamespacedServiceStatus({ namespace: 'default', name: 'conds', body: { status: { conditions: [mark] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await waitForIngress(kc, 'default', 'conds', { timeoutMs: 30_000 });
+    const svc = await waitFor(async () => {
+      const s = await readService(kc, 'default', 'conds');
+      return (s?.status?.conditions ?? []).some((c) => c.type === 'ServiceLoadBalancerTCPForwardingRule') ? s : undefined;
+    }, { timeoutMs: 30_000, message: 'GKE conditions on the Service' });
+    const name = loadBalancerName(svc.metadata!.uid!);
+    const byType = Object.fromEntries((svc.status?.conditions ?? []).map((c) => [c.type, c]));
+    expect(byType.ServiceLoadBalancerTCPForwardingRule).toMatchObject({ status: 'True', reason: 'GCEResourceAllocated', message: name });
+    expect(byType.ServiceLoadBalancerBackendService).toMatchObject({ message: name });
+    expect(byType.ServiceLoadBalancerHealthCheck).toMatchObject({ message: name });
+    expect(byType.ServiceLoadBalancerFirewallRule).toMatchObject({ message: `k8s-fw-${name}` });
+    expect(byType.ServiceLoadBalancerFirewallRuleForHealthCheck).toMatchObject({ message: `k8s-${name}-http-hc` });
+    expect(byType['example.com/Audited']).toMatchObject({ reason: 'Checked', message: 'by a tool' });
+    expect(Object.keys(byType).filter((t) => t.includes('IPv6'))).toEqual([]);
+
+    const theirs = await readService(kc, 'default', 'theirs');
+    expect(theirs?.status?.conditions ?? []).toEqual([]);
+    expect(theirs?.status?.loadBalancer?.ingress ?? []).toEqual([]);
+
+    for (const n of ['conds', 'theirs']) await kubectl(api, ['delete', 'svc', n, '--wait=false']);
+    await waitFor(async () => (await readService(kc, 'default', 'conds')) === undefined, { timeoutMs: 30_000, message: 'conds Service gone' });
+    await waitFor(async () => (await controller.resyncNow(), fake.list().length === 0), { timeoutMs: 30_000, message: 'the fake holding nothing' });
   });
 
   it('a loadBalancerIP the project does not hold becomes a Warning Event', async () => {

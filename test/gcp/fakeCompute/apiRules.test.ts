@@ -6,7 +6,7 @@ import { startFakeCompute, type FakeCompute } from './server.js';
 let fake: FakeCompute;
 const P = 'rules-project';
 beforeAll(async () => {
-  fake = await startFakeCompute(P, { pollsToComplete: 0, defaultNetworkTier: 'STANDARD', customModeNetworks: ['vpc'] });
+  fake = await startFakeCompute(P, { pollsToComplete: 0, defaultNetworkTier: 'STANDARD', customModeNetworks: ['vpc'], dualStackSubnets: { ds: 'EXTERNAL', ids: 'INTERNAL' } });
   fake.seed('healthChecks', 'regions/r1', { name: 'hc', type: 'TCP', tcpHealthCheck: { port: 80 } });
   fake.seed('backendServices', 'regions/r1', { name: 'bs', protocol: 'TCP', loadBalancingScheme: 'EXTERNAL', healthChecks: [`projects/${P}/regions/r1/healthChecks/hc`] });
   fake.seed('addresses', 'regions/r1', { name: 'std', address: '35.0.0.1', addressType: 'EXTERNAL' });
@@ -63,5 +63,22 @@ describe('fake Compute API rules', () => {
     const address = { name: 'ilb', addressType: 'INTERNAL', network: `projects/${P}/global/networks/vpc` };
     expect(await call('POST', 'regions/r1/addresses', address)).toEqual({ status: 400, reason: 'invalid' });
     expect((await call('POST', 'regions/r1/addresses', { ...address, subnetwork: `projects/${P}/regions/r1/subnetworks/s` })).status).toBe(200);
+  });
+
+  it('gives an IPv6 rule an address from a named subnet with an IPv6 range of its scheme, Premium tier only', async () => {
+    const subnet = (n: string) => `projects/${P}/regions/r1/subnetworks/${n}`;
+    const v6 = (extra: Record<string, unknown>) => rule({ ipVersion: 'IPV6', ports: ['80'], ...extra });
+    expect(await call('POST', 'regions/r1/forwardingRules', v6({}))).toEqual({ status: 400, reason: 'invalid' });
+    expect(await call('POST', 'regions/r1/forwardingRules', v6({ subnetwork: subnet('plain') }))).toEqual({ status: 400, reason: 'invalid' });
+    expect(await call('POST', 'regions/r1/forwardingRules', v6({ subnetwork: subnet('ids') }))).toEqual({ status: 400, reason: 'invalid' });
+    expect(await call('POST', 'regions/r1/forwardingRules', v6({ subnetwork: subnet('ds'), networkTier: 'STANDARD' }))).toEqual({ status: 400, reason: 'invalid' });
+    expect((await call('POST', 'regions/r1/forwardingRules', v6({ name: 'six', subnetwork: subnet('ds'), networkTier: 'PREMIUM' }))).status).toBe(200);
+    expect(String(fake.get('forwardingRules', 'regions/r1', 'six')!.IPAddress)).toMatch(/^2600:.*\/96$/);
+  });
+
+  it('refuses a firewall mixing IPv4 and IPv6 source ranges', async () => {
+    const fw = (name: string, sourceRanges: string[]) => ({ name, network: `projects/${P}/global/networks/vpc`, sourceRanges, allowed: [{ IPProtocol: 'tcp', ports: ['80'] }] });
+    expect(await call('POST', 'global/firewalls', fw('mixed', ['0.0.0.0/0', '::/0']))).toEqual({ status: 400, reason: 'invalid' });
+    expect((await call('POST', 'global/firewalls', fw('six', ['::/0']))).status).toBe(200);
   });
 });

@@ -14,6 +14,13 @@
 //   network are created in the host project, which owns the network)
 // - custom-mode: https://cloud.google.com/vpc/docs/vpc#subnet-ranges (custom mode VPCs have no
 //   automatic subnet; an internal address or forwarding rule must name one)
+// - ipv6-lb: https://cloud.google.com/load-balancing/docs/network/networklb-backend-service#ipv6 and
+//   .../internal#ipv6 (an IPv6 passthrough forwarding rule takes its address from a dual-stack
+//   subnet with external, respectively internal, IPv6 access); Premium tier only
+//   (https://cloud.google.com/network-tiers/docs/overview: Standard Tier is IPv4 only)
+// - firewall-family: https://cloud.google.com/firewall/docs/firewalls#sources-for-rules (a rule's
+//   source ranges are IPv4 or IPv6 ranges, not a mix; GKE's L4 controllers make `-ipv6` twin
+//   firewalls for that reason). The stored copies available here did not show the sentence itself.
 
 type Json = Record<string, unknown>;
 
@@ -89,4 +96,27 @@ export function resourceNotReady(link: string): HttpError {
 /** shared-vpc: a firewall belongs to the project of its network. (The wording of this error is the fake's own.) */
 export function firewallOutsideNetworkProject(network: string, firewallProject: string): HttpError {
   return invalid(`Invalid value for field 'resource.network': '${network}'. A firewall rule in project ${firewallProject} can only apply to a network of that project; create it in the network's host project.`);
+}
+
+/**
+ * An IPv6 forwarding rule (ipVersion IPV6). proto, ForwardingRule.subnetwork: "a subnetwork must be
+ * specified if the network is in custom subnet mode or when creating external forwarding rule with
+ * IPv6"; the subnet's ipv6AccessType (proto, Subnetwork.ipv6_access_type) must be the rule's scheme
+ * (ipv6-lb), and an external one is Premium tier (ipv6-lb). `subnetAccess` is the named subnet's
+ * IPv6 access type, undefined for an IPv4-only subnet.
+ */
+export function checkIPv6Rule(body: Json, subnetAccess: 'EXTERNAL' | 'INTERNAL' | undefined): void {
+  if (body.subnetwork === undefined || body.subnetwork === '')
+    throw invalid("Invalid value for field 'resource.subnetwork': ''. An IPv6 forwarding rule must specify a subnetwork with an IPv6 range.");
+  const scheme = String(body.loadBalancingScheme);
+  if (subnetAccess !== scheme)
+    throw invalid(`Invalid value for field 'resource.subnetwork': '${String(body.subnetwork)}'. The subnetwork has no ${scheme.toLowerCase()} IPv6 range${subnetAccess ? ` (its IPv6 access type is ${subnetAccess})` : ''}.`);
+  if (scheme === 'EXTERNAL' && body.networkTier !== undefined && body.networkTier !== 'PREMIUM')
+    throw invalid(`Invalid value for field 'resource.networkTier': '${String(body.networkTier)}'. IPv6 forwarding rules are Premium tier only.`);
+}
+
+/** firewall-family: the source ranges of one firewall rule are all IPv4 or all IPv6. */
+export function checkOneFamily(sourceRanges: string[]): void {
+  const families = new Set(sourceRanges.map((r) => (r.includes(':') ? 'IPv6' : 'IPv4')));
+  if (families.size > 1) throw invalid(`Invalid value for field 'resource.sourceRanges': a firewall rule's source ranges must be all IPv4 or all IPv6.`);
 }
