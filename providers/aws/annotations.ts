@@ -22,6 +22,8 @@ export const AWS_ANNOTATIONS = {
   hcUnhealthy: `${P}healthcheck-unhealthy-threshold`,
   hcSuccessCodes: `${P}healthcheck-success-codes`,
   targetGroupAttributes: `${P}target-group-attributes`,
+  securityGroupPrefixLists: `${P}security-group-prefix-lists`,
+  targetType: `${P}nlb-target-type`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -38,6 +40,8 @@ export interface HealthCheckOverrides {
 
 export interface AwsServiceOptions {
   scheme: 'internet-facing' | 'internal';
+  /** aws-load-balancer-nlb-target-type: node instances on NodePorts (default), or Pod IPs on their ports. */
+  targetType: 'instance' | 'ip';
   /** Subnet IDs or Name tags from aws-load-balancer-subnets; undefined means discover by tags. */
   subnets?: string[];
   eipAllocations?: string[];
@@ -46,6 +50,8 @@ export interface AwsServiceOptions {
   healthCheck: HealthCheckOverrides;
   /** aws-load-balancer-target-group-attributes (key=value,...): wins over what the Service spec implies. */
   targetGroupAttributes?: Record<string, string>;
+  /** aws-load-balancer-security-group-prefix-lists: managed prefix lists admitted to every listener port. */
+  prefixLists?: string[];
 }
 
 function list(value: string): string[] {
@@ -82,6 +88,14 @@ export function targetGroupAttributesField(keys: string[]): string {
   return fromSpec ? 'spec.sessionAffinity' : `metadata.annotations[${AWS_ANNOTATIONS.targetGroupAttributes}]`;
 }
 
+/** aws-load-balancer-nlb-target-type; cloud-provider-aws and the AWS Load Balancer Controller default to instance. */
+export function targetTypeOf(annotations: Record<string, string>): 'instance' | 'ip' {
+  const raw = annotations[AWS_ANNOTATIONS.targetType]?.trim().toLowerCase();
+  if (raw === undefined || raw === 'instance' || raw === 'nlb-ip') return raw === 'nlb-ip' ? 'ip' : 'instance';
+  if (raw === 'ip') return 'ip';
+  throw new ServiceConfigError(AWS_ANNOTATIONS.targetType, `must be "instance" (node ports, the default) or "ip" (Pod IPs), got "${annotations[AWS_ANNOTATIONS.targetType]}"`);
+}
+
 export function parseAwsAnnotations(annotations: Record<string, string>): AwsServiceOptions {
   const type = annotations[AWS_ANNOTATIONS.type]?.trim();
   if (type !== undefined && type !== 'nlb' && type !== 'external') {
@@ -98,7 +112,7 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
     scheme = schemeRaw;
   }
 
-  const options: AwsServiceOptions = { scheme, additionalTags: {}, healthCheck: {} };
+  const options: AwsServiceOptions = { scheme, targetType: targetTypeOf(annotations), additionalTags: {}, healthCheck: {} };
   const subnets = annotations[AWS_ANNOTATIONS.subnets];
   if (subnets !== undefined) {
     options.subnets = list(subnets);
@@ -146,6 +160,13 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
       }
       options.targetGroupAttributes[key] = value;
     }
+  }
+
+  const prefixLists = annotations[AWS_ANNOTATIONS.securityGroupPrefixLists];
+  if (prefixLists !== undefined) {
+    options.prefixLists = [...new Set(list(prefixLists))];
+    const bad = options.prefixLists.find((id) => !/^pl-[0-9a-f]+$/.test(id));
+    if (bad !== undefined) throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `"${bad}" is not a managed prefix list ID (pl-...); list IDs separated by commas`);
   }
 
   const hc = options.healthCheck;

@@ -12,6 +12,8 @@ export interface AwsNetwork {
   backend?: { id: string; nodeRules: NodeRule[] };
   /** The cluster's NodePort range, opened once from the backend group instead of once per Service. */
   nodePortRange: { from: number; to: number };
+  /** Managed prefix lists the account sees (DescribeManagedPrefixLists): a rule that references one counts as its MaxEntries. */
+  prefixLists?: { id: string; family: 'IPv4' | 'IPv6'; maxEntries: number }[];
   /** Network Load Balancers in the region (anyone's), for the per-Region quota; undefined when not read. */
   networkLoadBalancers?: number;
 }
@@ -30,7 +32,7 @@ export interface IngressRule {
   port: number;
   /** ICMP only: the code (ToPort on the wire). */
   icmpCode?: number;
-  /** An IPv4/IPv6 CIDR, or a security group ID. */
+  /** An IPv4/IPv6 CIDR, a managed prefix list ID (pl-...), or a security group ID. */
   source: string;
 }
 
@@ -105,7 +107,14 @@ export interface SubnetMapping {
 export interface DesiredPortGroup {
   port: number;
   protocol: TargetGroupProtocol;
+  /** instance: the nodes on nodePort; ip: Pod IPs on their own ports. */
+  targetType: 'instance' | 'ip';
+  /** 0 for ip targets (allocateLoadBalancerNodePorts: false is fine there). */
   nodePort: number;
+  /** The target group's port: nodePort for instance targets, the Pods' port for ip targets. */
+  targetGroupPort: number;
+  /** Who should be registered; undefined when not known yet (Pod endpoints not read): leave the group as it is. */
+  targets?: { id: string; port: number }[];
   targetGroupName: string;
   healthCheck: HealthCheckSettings;
   /** The target group attributes we manage: stickiness from spec.sessionAffinity, then the annotation's. */
@@ -117,6 +126,8 @@ export interface DesiredStack {
   ref: ServiceRef;
   clusterName: string;
   lbName: string;
+  /** The name releases before in-place subnet changes gave this NLB (the subnets annotation in it), when different. */
+  legacyLbName?: string;
   placement: string;
   vpcId: string;
   scheme: 'internet-facing' | 'internal';
@@ -139,8 +150,10 @@ export interface DesiredStack {
   /** The zone of each instance, from its node's providerID or zone label ('' when neither says). */
   instanceZones: Record<string, string>;
   skippedNodes: { name: string; reason: string }[];
-  /** Rules of the load balancer's security group (the source ranges on each listener port). */
+  /** Rules of the load balancer's security group (the source ranges and prefix lists on each listener port). */
   ingress: IngressRule[];
+  /** MaxEntries of each prefix list the rules reference: what each such rule counts against the rule quota. */
+  prefixListEntries: Record<string, number>;
   nodeSecurityGroupIds: string[];
   /** Rules the node groups need from the backend group: the NodePort range and ports outside it. */
   nodeAccess: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[];
@@ -165,7 +178,7 @@ export type AwsStep =
   | { op: 'deleteTargetGroup'; arn: string; name: string }
   /** Target groups of ports that are gone but may have been left unattached by an interrupted run. */
   | { op: 'deleteTargetGroupsByName'; names: string[] }
-  | { op: 'registerTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
+  | { op: 'registerTargets'; targetGroupName: string; targets: { id: string; port: number }[]; targetType?: 'ip' }
   | { op: 'deregisterTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
   | { op: 'ensureBackendSecurityGroup' }
   /** The user's additional tags changed: add them (tags the user dropped from the annotation stay). */

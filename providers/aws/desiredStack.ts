@@ -9,15 +9,27 @@ import { loadBalancerName, targetGroupName, type TargetGroupProtocol } from './n
 import { instanceIdFromProviderID, zoneFromProviderID } from './providerID.js';
 import { clusterTagKey, SERVICE_NAME_TAG, SERVICE_UID_TAG } from './tags.js';
 
-/** What decides where the NLB lives; subnet mappings cannot change, so a new value means a new NLB. */
+/**
+ * What decides where the NLB lives, and so its name: what SetSubnets cannot change in place. That is
+ * the scheme and the addresses in the subnet mappings (with the subnets they sit in); subnets without
+ * addresses are set in place (SetSubnets: "[Network Load Balancers] You can specify subnets from one
+ * or more Availability Zones", with no rule that previous ones be kept, unlike Gateway Load Balancers).
+ */
 export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): string {
-  const key = JSON.stringify([
-    options.scheme,
-    options.subnets ?? null,
-    desired.loadBalancerIP ?? null,
-    options.eipAllocations ?? null,
-    options.privateIPv4Addresses ?? null,
-  ]);
+  const withAddresses = desired.loadBalancerIP !== undefined || options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined;
+  return placementHash(options, withAddresses ? (options.subnets ?? null) : null, desired.loadBalancerIP);
+}
+
+/**
+ * The placement as releases before in-place subnet changes computed it (the subnets annotation
+ * always in it). An NLB named after it is adopted, not replaced, on upgrade (see planFromStack).
+ */
+export function legacyPlacementOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): string {
+  return placementHash(options, options.subnets ?? null, desired.loadBalancerIP);
+}
+
+function placementHash(options: AwsServiceOptions, subnets: string[] | null, loadBalancerIP: string | undefined): string {
+  const key = JSON.stringify([options.scheme, subnets, loadBalancerIP ?? null, options.eipAllocations ?? null, options.privateIPv4Addresses ?? null]);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
@@ -142,7 +154,9 @@ function mappingsFor(
 
 function healthCheckFor(desired: DesiredLoadBalancer, options: AwsServiceOptions, protocol: TargetGroupProtocol): HealthCheckSettings {
   let base: HealthCheckSettings;
-  if (desired.externalTrafficPolicy === 'Local' && desired.healthCheckNodePort !== undefined) {
+  // ip targets are the Pods themselves: probed on their own port (as the AWS Load Balancer Controller does).
+  if (options.targetType === 'ip') base = { protocol: 'TCP', port: 'traffic-port' };
+  else if (desired.externalTrafficPolicy === 'Local' && desired.healthCheckNodePort !== undefined) {
     base = { protocol: 'HTTP', port: String(desired.healthCheckNodePort), path: '/healthz' };
   } else if (protocol === 'UDP') {
     // A UDP NodePort cannot answer a TCP probe: ask kube-proxy (the controller's derived check).
@@ -198,16 +212,41 @@ export function targetGroupAttributes(desired: DesiredLoadBalancer, options: Aws
   return { ...fromSpec, ...options.targetGroupAttributes };
 }
 
+/**
+ * ip targets: the Pod endpoints that should receive traffic on one Service port. Ready and not
+ * terminating: a terminating Pod is deregistered (and drains) before it goes. Undefined while the
+ * endpoints are not known, so a controller that has not read them yet deregisters nothing.
+ */
+export function podTargets(desired: DesiredLoadBalancer, portNames: string[]): { id: string; port: number }[] | undefined {
+  if (desired.podEndpoints === undefined) return undefined;
+  const targets = new Map<string, { id: string; port: number }>();
+  for (const ep of desired.podEndpoints) {
+    if (!ep.ready || ep.terminating || !ipaddr.IPv4.isValidFourPartDecimal(ep.address)) continue;
+    for (const name of portNames) {
+      const port = ep.ports[name];
+      if (port !== undefined) targets.set(`${ep.address}:${port}`, { id: ep.address, port });
+    }
+  }
+  return [...targets.values()].sort((a, b) => a.id.localeCompare(b.id) || a.port - b.port);
+}
+
 function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lbName: string): DesiredPortGroup[] {
   const attributes = targetGroupAttributes(desired, options);
-  const byPort = new Map<number, { protocols: Set<string>; nodePort: number }>();
+  const ip = options.targetType === 'ip';
+  const byPort = new Map<number, { protocols: Set<string>; nodePort: number; names: string[] }>();
   desired.ports.forEach((p, i) => {
-    if (p.protocol === 'SCTP') throw new ServiceConfigError(`spec.ports[${i}].protocol`, 'Network Load Balancers with instance targets do not support SCTP; use TCP or UDP');
-    if (!(p.nodePort > 0)) throw new ServiceConfigError(`spec.ports[${i}].nodePort`, 'a NodePort is needed for instance targets (allocateLoadBalancerNodePorts must not be false)');
+    if (p.protocol === 'SCTP') throw new ServiceConfigError(`spec.ports[${i}].protocol`, 'this provider does not make SCTP listeners; use TCP or UDP');
+    if (!ip && !(p.nodePort > 0)) {
+      throw new ServiceConfigError(
+        `spec.ports[${i}].nodePort`,
+        `a NodePort is needed for instance targets (allocateLoadBalancerNodePorts must not be false); or set ${AWS_ANNOTATIONS.targetType}: ip to target the Pods directly`,
+      );
+    }
     const entry = byPort.get(p.port);
-    if (!entry) byPort.set(p.port, { protocols: new Set([p.protocol]), nodePort: p.nodePort });
+    if (!entry) byPort.set(p.port, { protocols: new Set([p.protocol]), nodePort: p.nodePort, names: [p.name] });
     else {
-      if (entry.nodePort !== p.nodePort) {
+      entry.names.push(p.name);
+      if (!ip && entry.nodePort !== p.nodePort) {
         throw new ServiceConfigError(`spec.ports[${i}].nodePort`, `TCP and UDP on port ${p.port} share one TCP_UDP target group, so they need the same nodePort (${entry.nodePort} vs ${p.nodePort})`);
       }
       entry.protocols.add(p.protocol);
@@ -216,24 +255,27 @@ function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lb
   if (byPort.size === 0) throw new ServiceConfigError('spec.ports', 'the Service has no ports');
   return [...byPort.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([port, { protocols, nodePort }]) => {
+    .map(([port, { protocols, nodePort, names }]) => {
       const protocol: TargetGroupProtocol = protocols.size > 1 ? 'TCP_UDP' : (protocols.values().next().value as 'TCP' | 'UDP');
-      return {
-        port,
-        protocol,
-        nodePort,
-        targetGroupName: targetGroupName(lbName, port, protocol),
-        healthCheck: healthCheckFor(desired, options, protocol),
-        attributes: { ...attributes },
-      };
+      const common = { port, protocol, targetGroupName: targetGroupName(lbName, port, protocol, options.targetType), healthCheck: healthCheckFor(desired, options, protocol), attributes: { ...attributes } };
+      if (!ip) return { ...common, targetType: 'instance' as const, nodePort, targetGroupPort: nodePort };
+      const targets = podTargets(desired, names);
+      // The group's port is only a default (targets are registered with their own); the Pods' usual one.
+      return { ...common, targetType: 'ip' as const, nodePort: 0, targetGroupPort: targets?.[0]?.port ?? port, ...(targets ? { targets } : {}) };
     });
 }
 
 /** The names of the target groups a Service wants, without any cloud read (for the sweep). */
 export function wantedTargetGroupNames(desired: DesiredLoadBalancer): string[] {
   const options = parseAwsAnnotations(desired.annotations);
-  const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placementOf(desired, options));
-  return groupPorts(desired, options, lbName).map((g) => g.targetGroupName);
+  const names = [placementOf(desired, options), legacyPlacementOf(desired, options)].map((p) => loadBalancerName(desired.clusterName, desired.ref.uid, p));
+  return [...new Set(names)].flatMap((lbName) => groupPorts(desired, options, lbName).map((g) => g.targetGroupName));
+}
+
+/** The stack under another NLB name (an existing NLB adopted under its name): its target groups follow. */
+export function withLoadBalancerName(stack: DesiredStack, lbName: string): DesiredStack {
+  if (stack.lbName === lbName) return stack;
+  return { ...stack, lbName, groups: stack.groups.map((g) => ({ ...g, targetGroupName: targetGroupName(lbName, g.port, g.protocol, g.targetType) })) };
 }
 
 /**
@@ -247,6 +289,18 @@ function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
   return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'TCP' ? 'tcp' : 'udp'];
 }
 
+/** The annotation's prefix lists with their MaxEntries; unknown ones and IPv6 ones (the NLB is IPv4) are refused. */
+function prefixListsOf(options: AwsServiceOptions, network: AwsNetwork): Record<string, number> {
+  const entries: Record<string, number> = {};
+  for (const id of options.prefixLists ?? []) {
+    const found = network.prefixLists?.find((l) => l.id === id);
+    if (!found) throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `no managed prefix list ${id} in this account and region; create or share it first, or remove it from the annotation`);
+    if (found.family !== 'IPv4') throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `${id} is an ${found.family} prefix list, and this provider makes IPv4 NLBs: list IPv4 prefix lists only`);
+    entries[id] = found.maxEntries;
+  }
+  return entries;
+}
+
 export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetwork): DesiredStack {
   const options = parseAwsAnnotations(desired.annotations);
   if (!desired.ipFamilies.includes('IPv4') || desired.ipFamilyPolicy === 'RequireDualStack') {
@@ -254,11 +308,14 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
   }
   const placement = placementOf(desired, options);
   const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placement);
+  const legacyLbName = loadBalancerName(desired.clusterName, desired.ref.uid, legacyPlacementOf(desired, options));
   const groups = groupPorts(desired, options, lbName);
   const { mappings, addresses, vpcId, field, candidates } = resolveMappings(desired, options, network);
   const heldAddresses = [...addresses, ...mappings.flatMap((m) => (m.PrivateIPv4Address ? [m.PrivateIPv4Address] : []))];
 
-  const sources = desired.sourceRanges.length > 0 ? desired.sourceRanges : ['0.0.0.0/0'];
+  const prefixListEntries = prefixListsOf(options, network);
+  // As the AWS Load Balancer Controller: everyone only when neither ranges nor prefix lists are given.
+  const sources = desired.sourceRanges.length > 0 || options.prefixLists !== undefined ? desired.sourceRanges : ['0.0.0.0/0'];
   for (const cidr of sources) {
     let kind: string;
     try {
@@ -269,7 +326,8 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     // An IPv4 NLB never carries IPv6 clients: such a rule would admit no one, and use up the quota.
     if (kind === 'ipv6') throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is IPv6, and this provider makes IPv4 NLBs: list IPv4 ranges only`);
   }
-  const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => sources.map((source) => ({ protocol, port: g.port, source }))));
+  const admitted = [...sources, ...Object.keys(prefixListEntries)];
+  const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => admitted.map((source) => ({ protocol, port: g.port, source }))));
   ingress.push(PATH_MTU_DISCOVERY_RULE);
 
   // Node groups admit the whole NodePort range from the shared backend group (one rule per protocol
@@ -281,17 +339,20 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     if (port >= from && port <= to) nodeAccess.set(`${protocol}/${from}-${to}`, { protocol, fromPort: from, toPort: to });
     else nodeAccess.set(`${protocol}/${port}`, { protocol, fromPort: port, toPort: port });
   };
+  // ip targets: the Pods' ports, on the nodes' groups too (Pods without security groups of their own
+  // use their node's). A port not known yet (no endpoints read) is opened once they are.
   for (const g of groups) {
-    for (const protocol of ruleProtocols(g.protocol)) need(protocol, g.nodePort);
+    const ports = g.targetType === 'ip' ? [...new Set((g.targets ?? []).map((t) => t.port))] : [g.nodePort];
+    for (const protocol of ruleProtocols(g.protocol)) for (const port of ports) need(protocol, port);
     // Health checks are TCP, HTTP or HTTPS: always TCP, also for a UDP group checked on its traffic port.
-    const hcPort = g.healthCheck.port === 'traffic-port' ? g.nodePort : Number(g.healthCheck.port);
-    if (Number.isInteger(hcPort)) need('tcp', hcPort);
+    const hcPorts = g.healthCheck.port === 'traffic-port' ? ports : [Number(g.healthCheck.port)];
+    for (const port of hcPorts) if (Number.isInteger(port)) need('tcp', port);
   }
 
   const instanceIds = new Set<string>();
   const instanceZones: Record<string, string> = {};
   const skippedNodes: DesiredStack['skippedNodes'] = [];
-  for (const node of desired.nodes) {
+  for (const node of options.targetType === 'ip' ? [] : desired.nodes) {
     const id = instanceIdFromProviderID(node.providerID);
     if (id === undefined) skippedNodes.push({ name: node.name, reason: `spec.providerID "${node.providerID ?? ''}" is not aws:///<zone>/i-...` });
     else {
@@ -311,6 +372,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     ref: desired.ref,
     clusterName: desired.clusterName,
     lbName,
+    ...(legacyLbName !== lbName ? { legacyLbName } : {}),
     placement,
     vpcId,
     scheme: options.scheme,
@@ -326,6 +388,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     instanceZones,
     skippedNodes,
     ingress,
+    prefixListEntries,
     nodeSecurityGroupIds: [...network.nodeSecurityGroupIds].sort(),
     nodeAccess: [...nodeAccess.values()].sort((a, b) => a.fromPort - b.fromPort || a.protocol.localeCompare(b.protocol)),
   };

@@ -34,6 +34,7 @@ export function ingressRules(permissions: IpPermission[] | undefined): IngressRu
     const protocol = p.IpProtocol;
     for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol, port: p.FromPort, source: r.CidrIp });
     for (const r of p.Ipv6Ranges ?? []) if (r.CidrIpv6) rules.push({ protocol, port: p.FromPort, source: r.CidrIpv6 });
+    for (const l of p.PrefixListIds ?? []) if (l.PrefixListId) rules.push({ protocol, port: p.FromPort, source: l.PrefixListId });
   }
   return rules;
 }

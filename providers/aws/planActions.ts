@@ -5,7 +5,8 @@ import { ServiceConfigError, type DesiredLoadBalancer, type LoadBalancerIngress 
 import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
 import { inBatches } from './batches.js';
 import { AWS_DEFAULT_QUOTAS, checkLoadBalancerQuota, checkQuotas, type AwsQuotas } from './quotas.js';
-import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout } from './desiredStack.js';
+import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout, withLoadBalancerName } from './desiredStack.js';
+import { PLACEMENT_TAG } from './tags.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
 /** A resource with our name but without this cluster's ownership tag: never touched. */
@@ -66,8 +67,21 @@ export function ingressFor(stack: ObservedStack): LoadBalancerIngress[] {
 export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer, targetChunkSize = 100, quotas: AwsQuotas = AWS_DEFAULT_QUOTAS): AwsPlan {
   const stack = buildDesiredStack(desired, observed.network);
   checkQuotas(stack, quotas);
-  if (!observed.stacks.some((s) => s.lbName === stack.lbName && s.loadBalancer)) checkLoadBalancerQuota(observed.network.networkLoadBalancers, quotas);
+  if (!currentStackOf(observed, stack)?.loadBalancer) checkLoadBalancerQuota(observed.network.networkLoadBalancers, quotas);
   return planFromStack(observed, stack, targetChunkSize);
+}
+
+/**
+ * The stack being converged: the one with the NLB's name, or one whose anchor records this placement
+ * (adopted earlier), or one named as releases before in-place subnet changes named it (the subnets
+ * annotation was part of the name then): that one is adopted under its name, not replaced.
+ */
+export function currentStackOf(observed: AwsObserved, stack: DesiredStack): ObservedStack | undefined {
+  return (
+    observed.stacks.find((s) => s.lbName === stack.lbName) ??
+    observed.stacks.find((s) => s.placement === stack.placement) ??
+    (stack.legacyLbName !== undefined ? observed.stacks.find((s) => s.lbName === stack.legacyLbName) : undefined)
+  );
 }
 
 /** What every part of the AWS plan reads, and where it adds its steps. */
@@ -180,7 +194,9 @@ function planListeners({ stack, current, observedGroups, add }: StackPlanning): 
   // their target groups unattached (invisible from the NLB), so look for them by name.
   const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).filter((r) => r.protocol !== 'icmp').map((r) => r.port).filter((p) => !desiredPorts.has(p)));
   const attachedNames = new Set((current?.targetGroups ?? []).map((g) => g.name));
-  const leakCandidates = [...staleRulePorts].flatMap((port) => TARGET_GROUP_PROTOCOLS.map((p) => targetGroupName(stack.lbName, port, p))).filter((n) => !attachedNames.has(n));
+  const leakCandidates = [...staleRulePorts]
+    .flatMap((port) => TARGET_GROUP_PROTOCOLS.flatMap((p) => [targetGroupName(stack.lbName, port, p), targetGroupName(stack.lbName, port, p, 'ip')]))
+    .filter((n) => !attachedNames.has(n));
   if (leakCandidates.length > 0) add({ op: 'deleteTargetGroupsByName', names: leakCandidates }, `delete any owned target group left for removed ports ${[...staleRulePorts].join(', ')}`);
 }
 
@@ -189,7 +205,9 @@ function planMembership({ stack, observedGroups, add }: StackPlanning, targetChu
   for (const g of stack.groups) {
     const have = observedGroups.get(g.targetGroupName)?.targets ?? [];
     const haveKeys = new Set(have.map((t) => `${t.id}:${t.port}`));
-    const want = stack.instanceIds.map((id) => ({ id, port: g.nodePort }));
+    // ip targets whose endpoints are not known yet: leave the group as it is.
+    const want = g.targetType === 'ip' ? g.targets : stack.instanceIds.map((id) => ({ id, port: g.nodePort }));
+    if (want === undefined) continue;
     const wantKeys = new Set(want.map((t) => `${t.id}:${t.port}`));
     const register = want.filter((t) => !haveKeys.has(`${t.id}:${t.port}`));
     const deregister = have.filter((t) => !wantKeys.has(`${t.id}:${t.port}`));
@@ -198,7 +216,7 @@ function planMembership({ stack, observedGroups, add }: StackPlanning, targetChu
       add({ op: 'deregisterTargets', targetGroupName: g.targetGroupName, targets: part }, `deregister ${part.length} target(s) from ${g.targetGroupName}`, { membershipOnly: true });
     }
     for (const part of inBatches(register, targetChunkSize)) {
-      add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part }, `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
+      add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part, ...(g.targetType === 'ip' ? { targetType: 'ip' as const } : {}) }, g.targetType === 'ip' ? `register ${part.length} Pod IP(s) on ${g.targetGroupName}` : `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
     }
   }
 }
@@ -233,13 +251,24 @@ function planTags({ stack, current, add }: StackPlanning): void {
   }
 }
 
-export function planFromStack(observed: AwsObserved, stack: DesiredStack, targetChunkSize: number): AwsPlan {
+/** An adopted NLB (named before in-place subnet changes) records its placement, so it is found by it once the subnets change. */
+function planPlacementTag({ stack, current, add }: StackPlanning): void {
+  if (!current || current.placement === stack.placement) return;
+  const lb = current.loadBalancer?.owned ? [current.loadBalancer.arn] : [];
+  add(
+    { op: 'tagResources', elbArns: lb, securityGroupId: current.securityGroup.id, tags: { [PLACEMENT_TAG]: stack.placement } },
+    `record placement ${stack.placement} on ${current.lbName} (named before subnets changed in place; kept, not replaced)`,
+  );
+}
+
+export function planFromStack(observed: AwsObserved, wanted: DesiredStack, targetChunkSize: number): AwsPlan {
+  const current = currentStackOf(observed, wanted);
+  const stack = current ? withLoadBalancerName(wanted, current.lbName) : wanted;
   const actions: AwsAction[] = [];
   const add = (step: AwsStep, description: string, extra: { mutating?: boolean; membershipOnly?: boolean } = {}) =>
     actions.push({ kind: step.op, description, mutating: extra.mutating ?? true, ...(extra.membershipOnly ? { membershipOnly: true } : {}), step });
 
-  const current = observed.stacks.find((s) => s.lbName === stack.lbName);
-  const retiring = observed.stacks.filter((s) => s.lbName !== stack.lbName);
+  const retiring = observed.stacks.filter((s) => s !== current);
   if (current?.loadBalancer && !current.loadBalancer.owned) {
     throw new AwsOwnershipConflictError(
       `a load balancer named ${stack.lbName} exists without the tag kubernetes.io/cluster/${stack.clusterName}=owned; it is left alone. Delete or rename it to let this Service get its load balancer`,
@@ -257,6 +286,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   // Rules are revoked only after everything that may still need them.
   if (toRevoke.length > 0) add({ op: 'revokeIngress', rules: toRevoke }, `stop allowing ${toRevoke.map(ruleKey).join(', ')} into the NLB`);
   planTags(planning);
+  planPlacementTag(planning);
 
   // 8. A replaced load balancer goes only once its successor is active.
   if (current?.loadBalancer?.state === 'active') {
@@ -292,18 +322,20 @@ function refuseAddressesInUse(observed: AwsObserved, stack: DesiredStack): void 
  * added, a zone that lost its eligible subnets is removed, and a zone whose subnet is no longer
  * eligible moves to the one discovery picks there. SetSubnets does all three in place on an NLB
  * (it must list every subnet to keep). A subnet still eligible stays, even when discovery would pick
- * another one in its zone for a new NLB: moving costs that zone its connections. NLBs with addresses
- * in their mappings, and subnets from the annotation (part of the placement), are not changed here.
+ * another one in its zone for a new NLB: moving costs that zone its connections. Subnets from the
+ * annotation are set the same way (only listed ones kept). NLBs with addresses in their mappings are
+ * not changed here (those subnets are part of the placement: a replacement).
  */
 export function subnetsToSet(
   zones: { zone: string; subnetId: string; pinned: boolean }[],
   stack: Pick<DesiredStack, 'subnetMappings' | 'subnetCandidates'>,
   network: Pick<AwsObserved['network'], 'subnets'>,
 ): { subnetIds: string[]; changes: string[] } | undefined {
-  if (zones.length === 0 || zones.some((z) => z.pinned) || stack.subnetCandidates === undefined) return undefined;
+  if (zones.length === 0 || zones.some((z) => z.pinned)) return undefined;
   if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return undefined;
   const zoneOf = (id: string) => network.subnets.find((s) => s.id === id)?.zone ?? '';
-  const candidates = new Set(stack.subnetCandidates);
+  // Subnets from the annotation: exactly those (a kept subnet must be listed); discovered: any eligible one.
+  const candidates = new Set(stack.subnetCandidates ?? stack.subnetMappings.map((m) => m.SubnetId));
   const current = new Map(zones.map((z) => [z.zone, z.subnetId]));
   const wanted = new Map<string, string>();
   for (const m of stack.subnetMappings) {

@@ -3,7 +3,7 @@
 // can be lowered per test (they are adjustable per account on AWS too). Stateful rules (addresses
 // held by a deleted NLB until its network interfaces are released) are kept here, since moto
 // forgets an NLB the moment it is deleted.
-import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeManagedPrefixListsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
@@ -196,6 +196,14 @@ export class AwsRules {
       }
       case 'RegisterTargets':
         return this.registerTargets(p);
+      case 'SetSubnets': {
+        // ELB API reference, SetSubnetsInput.Subnets: "You can specify only one subnet per Availability Zone."
+        const ids = [...members(p, 'Subnets.member').map((m) => m[''] ?? ''), ...members(p, 'SubnetMappings.member').map((m) => m.SubnetId ?? '')];
+        const subnets = (await this.moto.ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids })).catch(() => undefined))?.Subnets ?? [];
+        const zones = subnets.map((s) => s.AvailabilityZone ?? '');
+        if (new Set(ids).size !== ids.length || new Set(zones).size !== zones.length) return { code: 'InvalidConfigurationRequest', message: 'You can specify only one subnet per Availability Zone' };
+        return undefined;
+      }
       default:
         return undefined;
     }
@@ -315,7 +323,9 @@ export class AwsRules {
         if (v) return v;
       }
       for (const l of sub(perm, 'PrefixListIds')) {
-        v4++;
+        const entries = await this.prefixListEntries(l.PrefixListId ?? '');
+        if (entries === undefined) return { code: 'InvalidPrefixListId.NotFound', message: `The prefix list ID '${l.PrefixListId}' does not exist` };
+        v4 += entries;
         const v = checkSgText('PrefixListId.Description', l.Description, SG_TEXT);
         if (v) return v;
       }
@@ -325,7 +335,8 @@ export class AwsRules {
     const id = p.get('GroupId') ?? '';
     const res = await this.moto.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] })).catch(() => undefined);
     for (const perm of res?.SecurityGroups?.[0]?.IpPermissions ?? []) {
-      v4 += (perm.IpRanges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0) + (perm.PrefixListIds?.length ?? 0);
+      v4 += (perm.IpRanges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0);
+      for (const l of perm.PrefixListIds ?? []) v4 += (await this.prefixListEntries(l.PrefixListId ?? '')) ?? 1;
       v6 += (perm.Ipv6Ranges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0);
     }
     const limit = this.state.quotas.inboundRulesPerGroupPerFamily;
@@ -333,6 +344,17 @@ export class AwsRules {
       return { code: 'RulesPerSecurityGroupLimitExceeded', message: `The maximum number of rules per security group (${limit}) has been reached.` };
     }
     return undefined;
+  }
+
+  /**
+   * VPC quotas (…/vpc/latest/userguide/amazon-vpc-limits.html): "When you reference a prefix list in a
+   * security group rule, the maximum number of entries for the prefix list counts as the same number of
+   * rules for the security group." moto counts one. Undefined: no such list (moto accepts any ID).
+   */
+  private async prefixListEntries(id: string): Promise<number | undefined> {
+    const res = await this.moto.ec2.send(new DescribeManagedPrefixListsCommand({ PrefixListIds: [id] })).catch(() => undefined);
+    const list = res?.PrefixLists?.find((l) => l.PrefixListId === id);
+    return list ? (list.MaxEntries ?? 1) : undefined;
   }
 
   private async createLoadBalancer(p: URLSearchParams): Promise<RuleViolation | undefined> {
