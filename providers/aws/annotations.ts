@@ -24,6 +24,7 @@ export const AWS_ANNOTATIONS = {
   targetGroupAttributes: `${P}target-group-attributes`,
   securityGroupPrefixLists: `${P}security-group-prefix-lists`,
   targetType: `${P}nlb-target-type`,
+  proxyProtocol: `${P}proxy-protocol`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -50,6 +51,8 @@ export interface AwsServiceOptions {
   healthCheck: HealthCheckOverrides;
   /** aws-load-balancer-target-group-attributes (key=value,...): wins over what the Service spec implies. */
   targetGroupAttributes?: Record<string, string>;
+  /** aws-load-balancer-proxy-protocol "*": PROXY protocol v2 to every target group. */
+  proxyProtocol: boolean;
   /** aws-load-balancer-security-group-prefix-lists: managed prefix lists admitted to every listener port. */
   prefixLists?: string[];
 }
@@ -85,6 +88,7 @@ function bool(annotations: Record<string, string>, key: string): boolean | undef
  */
 export function targetGroupAttributesField(keys: string[]): string {
   const fromSpec = keys.every((k) => k === 'stickiness.enabled' || k === 'stickiness.type');
+  if (keys.every((k) => k === 'proxy_protocol_v2.enabled')) return `metadata.annotations[${AWS_ANNOTATIONS.proxyProtocol}]`;
   return fromSpec ? 'spec.sessionAffinity' : `metadata.annotations[${AWS_ANNOTATIONS.targetGroupAttributes}]`;
 }
 
@@ -112,7 +116,10 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
     scheme = schemeRaw;
   }
 
-  const options: AwsServiceOptions = { scheme, targetType: targetTypeOf(annotations), additionalTags: {}, healthCheck: {} };
+  const proxy = annotations[AWS_ANNOTATIONS.proxyProtocol]?.trim();
+  // The AWS Load Balancer Controller (and cloud-provider-aws) accept only "*": every target group.
+  if (proxy !== undefined && proxy !== '*') throw new ServiceConfigError(AWS_ANNOTATIONS.proxyProtocol, `must be "*" (PROXY protocol v2 on every port), got "${proxy}"; remove it to turn PROXY protocol off`);
+  const options: AwsServiceOptions = { scheme, targetType: targetTypeOf(annotations), proxyProtocol: proxy === '*', additionalTags: {}, healthCheck: {} };
   const subnets = annotations[AWS_ANNOTATIONS.subnets];
   if (subnets !== undefined) {
     options.subnets = list(subnets);

@@ -138,6 +138,8 @@ export interface DesiredStack {
   addresses: string[];
   /** Every address the NLB asks for: those Elastic IPs' public addresses and the private IPv4s. */
   heldAddresses: string[];
+  /** PROXY protocol v2 on the target groups: status ip entries say ipMode Proxy (KEP-1860). */
+  proxyProtocol: boolean;
   /** Cross-zone load balancing, set right after creation: an address in one zone serves every zone's nodes. */
   crossZone: boolean;
   /** The field the addresses come from (spec.loadBalancerIP or an annotation), for errors about them. */

@@ -209,7 +209,7 @@ function checkIntervalCoversTimeout(hc: HealthCheckSettings): void {
 export function targetGroupAttributes(desired: DesiredLoadBalancer, options: AwsServiceOptions): Record<string, string> {
   const fromSpec: Record<string, string> =
     desired.sessionAffinity === 'ClientIP' ? { 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip' } : { 'stickiness.enabled': 'false' };
-  return { ...fromSpec, ...options.targetGroupAttributes };
+  return { ...fromSpec, 'proxy_protocol_v2.enabled': String(options.proxyProtocol), ...options.targetGroupAttributes };
 }
 
 /**
@@ -380,6 +380,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     ...(candidates ? { subnetCandidates: candidates } : {}),
     addresses,
     heldAddresses,
+    proxyProtocol: groups.some((g) => g.attributes['proxy_protocol_v2.enabled'] === 'true'),
     crossZone: mappings.some((m) => m.AllocationId !== undefined) && mappings.some((m) => m.AllocationId === undefined),
     ...(field !== undefined ? { addressField: field } : {}),
     tags,

@@ -45,7 +45,7 @@ export function withTimeoutWithinInterval(observed: HealthCheckSettings, desired
 }
 
 /** What a new target group reports for the attributes we may set, so None on a new group is no call. */
-const TARGET_GROUP_ATTRIBUTE_DEFAULTS: Record<string, string> = { 'stickiness.enabled': 'false' };
+const TARGET_GROUP_ATTRIBUTE_DEFAULTS: Record<string, string> = { 'stickiness.enabled': 'false', 'proxy_protocol_v2.enabled': 'false' };
 
 /** The desired attributes whose observed value (or AWS's default, for a new group) differs. */
 export function attributesToChange(observed: Record<string, string> | undefined, desired: Record<string, string>): Record<string, string> {
@@ -58,10 +58,15 @@ function describeHealthCheck(hc: HealthCheckSettings): string {
   return `${hc.protocol}:${hc.port}${hc.path ? hc.path : ''}`;
 }
 
-export function ingressFor(stack: ObservedStack): LoadBalancerIngress[] {
+/**
+ * Status: the DNS name, then the Elastic IPs. With PROXY protocol the NLB's ip entries say ipMode
+ * Proxy (KEP-1860), so kube-proxy does not short-circuit in-cluster traffic to them past the NLB (the
+ * Pods would get it without the PROXY header). ipMode applies to ip entries only, not to the hostname.
+ */
+export function ingressFor(stack: ObservedStack, proxyProtocol = false): LoadBalancerIngress[] {
   const lb = stack.loadBalancer;
   if (!lb) return [];
-  return [{ hostname: lb.dnsName }, ...lb.addresses.map((ip) => ({ ip }))];
+  return [{ hostname: lb.dnsName }, ...lb.addresses.map((ip) => (proxyProtocol ? { ip, ipMode: 'Proxy' as const } : { ip }))];
 }
 
 export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer, targetChunkSize = 100, quotas: AwsQuotas = AWS_DEFAULT_QUOTAS): AwsPlan {
@@ -295,7 +300,7 @@ export function planFromStack(observed: AwsObserved, wanted: DesiredStack, targe
 
   const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, network: observed.network, retiring };
   if (current) plan.current = current;
-  if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current);
+  if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current, stack.proxyProtocol);
   return plan;
 }
 

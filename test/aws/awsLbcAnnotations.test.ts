@@ -2,8 +2,9 @@
 // against moto_server behind the validating proxy: each one applied, kept steady, and refused with a
 // ServiceConfigError naming it when its value is bad.
 import { AuthorizeSecurityGroupIngressCommand, CreateManagedPrefixListCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceConfigError, type DesiredLoadBalancer } from '../../providers/provider.js';
+import { ServiceConfigError, type DesiredLoadBalancer, type PodEndpoint } from '../../providers/provider.js';
 import { motoClients } from '../support/moto.js';
 import { converge, inventory, isSteady, makeService, ownedBy, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
 
@@ -101,5 +102,98 @@ describe('aws-load-balancer-security-group-prefix-lists', () => {
     const error = await refusal(viaProxy.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group.GroupId!, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, PrefixListIds: [{ PrefixListId: pl }] }] })));
     viaProxy.destroy();
     expect((error as Error).name).toBe('RulesPerSecurityGroupLimitExceeded');
+  });
+});
+
+describe('aws-load-balancer-nlb-target-type: ip', () => {
+  const ip = { [`${A}nlb-target-type`]: 'ip' };
+  const endpoint = (address: string, ready = true, terminating = false): PodEndpoint => ({ address, ready, terminating, ports: { http: 8080 } });
+  const targetsOf = async (uid: string) => (await inventory(h)).targetGroups.find(ownedBy(uid))?.targets ?? [];
+
+  it('needs no NodePort, registers ready Pod IPs only, and an endpoint change plans membership only', async () => {
+    const svc = makeService(h, { ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 0 }], annotations: ip, podEndpoints: [endpoint('10.0.1.50'), endpoint('10.0.1.51', false)] });
+    await converge(h.provider, svc);
+    expect(await targetsOf(svc.ref.uid)).toEqual(['10.0.1.50:8080']);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    svc.podEndpoints = [endpoint('10.0.1.50', false, true), endpoint('10.0.1.51'), endpoint('10.0.1.52')];
+    const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    expect(plan.actions.every((a) => a.membershipOnly === true)).toBe(true);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['deregisterTargets', 'registerTargets']);
+    await converge(h.provider, svc);
+    expect(await targetsOf(svc.ref.uid)).toEqual(['10.0.1.51:8080', '10.0.1.52:8080']);
+
+    // Endpoints not read yet (the controller's cache not synced): nothing is deregistered.
+    delete svc.podEndpoints;
+    expect(h.provider.diff(await h.provider.observe(svc.ref), svc).actions).toEqual([]);
+    await deleteFully(svc);
+  });
+
+  it('switching instance -> ip moves the listener to a new ip target group and deletes the instance one', async () => {
+    const svc = makeService(h, { podEndpoints: [endpoint('10.0.1.60')] });
+    await converge(h.provider, svc);
+    const before = (await inventory(h)).targetGroups.filter(ownedBy(svc.ref.uid));
+    expect(before.map((g) => g.targets.length)).toEqual([h.world.nodes.length]);
+    svc.annotations = ip;
+    await converge(h.provider, svc);
+    const after = (await inventory(h)).targetGroups.filter(ownedBy(svc.ref.uid));
+    expect(after).toHaveLength(1);
+    expect(after[0]!.arn).not.toBe(before[0]!.arn);
+    expect(after[0]!.targets).toEqual(['10.0.1.60:8080']);
+    expect((await inventory(h)).listeners.find((l) => l.targetGroupArn === after[0]!.arn)).toBeDefined();
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(svc);
+  });
+
+  it('instance targets stay the default, and without a NodePort they are refused naming the field and the way out', async () => {
+    const error = await refusal(converge(h.provider, makeService(h, { ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 0 }] })));
+    expect((error as ServiceConfigError).field).toBe('spec.ports[0].nodePort');
+    expect((error as Error).message).toContain(`${A}nlb-target-type: ip`);
+  });
+
+  it('a bad value is a ServiceConfigError naming the annotation', async () => {
+    const error = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}nlb-target-type`]: 'pod' } })));
+    expect((error as ServiceConfigError).field).toBe(`${A}nlb-target-type`);
+    expect(h.provider.wantsPodEndpoints?.({ annotations: { [`${A}nlb-target-type`]: 'pod' } })).toBe(false);
+    expect(h.provider.wantsPodEndpoints?.({ annotations: ip })).toBe(true);
+    expect(h.provider.wantsPodEndpoints?.({ annotations: {} })).toBe(false);
+  });
+});
+
+describe('aws-load-balancer-proxy-protocol', () => {
+  const proxy = { [`${A}proxy-protocol`]: '*' };
+  const proxyOn = async (uid: string) => {
+    const arn = (await inventory(h)).targetGroups.find(ownedBy(uid))!.arn;
+    const res = await h.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn }));
+    return res.Attributes?.find((a) => a.Key === 'proxy_protocol_v2.enabled')?.Value;
+  };
+
+  it('"*" turns proxy_protocol_v2 on in place, Elastic IPs are reported with ipMode Proxy, and removing it turns it off', async () => {
+    const eip = h.world.eips[0]!;
+    const svc = makeService(h, { loadBalancerIP: eip.publicIp });
+    await converge(h.provider, svc);
+    expect(await proxyOn(svc.ref.uid)).not.toBe('true');
+
+    svc.annotations = proxy;
+    const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['modifyTargetGroupAttributes']);
+    await converge(h.provider, svc);
+    expect(await proxyOn(svc.ref.uid)).toBe('true');
+    const { result } = await converge(h.provider, svc);
+    expect(result.ingress.filter((i) => i.hostname)).toEqual([{ hostname: expect.any(String) }]);
+    expect(result.ingress.filter((i) => i.ip)).toEqual([{ ip: eip.publicIp, ipMode: 'Proxy' }]);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    svc.annotations = {};
+    await converge(h.provider, svc);
+    expect(await proxyOn(svc.ref.uid)).toBe('false');
+    const { result: plain } = await converge(h.provider, svc);
+    expect(plain.ingress.filter((i) => i.ip)).toEqual([{ ip: eip.publicIp }]);
+    await deleteFully(svc);
+  });
+
+  it('a value other than "*" is a ServiceConfigError naming the annotation', async () => {
+    const error = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}proxy-protocol`]: 'true' } })));
+    expect((error as ServiceConfigError).field).toBe(`${A}proxy-protocol`);
   });
 });
