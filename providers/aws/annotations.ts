@@ -25,6 +25,11 @@ export const AWS_ANNOTATIONS = {
   securityGroupPrefixLists: `${P}security-group-prefix-lists`,
   targetType: `${P}nlb-target-type`,
   proxyProtocol: `${P}proxy-protocol`,
+  sslCert: `${P}ssl-cert`,
+  sslPorts: `${P}ssl-ports`,
+  sslNegotiationPolicy: `${P}ssl-negotiation-policy`,
+  alpnPolicy: `${P}alpn-policy`,
+  backendProtocol: `${P}backend-protocol`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -51,6 +56,8 @@ export interface AwsServiceOptions {
   healthCheck: HealthCheckOverrides;
   /** aws-load-balancer-target-group-attributes (key=value,...): wins over what the Service spec implies. */
   targetGroupAttributes?: Record<string, string>;
+  /** ssl-cert and friends: TLS listeners on ssl-ports (all TCP ports when unset). */
+  tls?: { certificates: string[]; ports?: string[]; sslPolicy?: string; alpnPolicy?: string; toTargets: boolean };
   /** aws-load-balancer-proxy-protocol "*": PROXY protocol v2 to every target group. */
   proxyProtocol: boolean;
   /** aws-load-balancer-security-group-prefix-lists: managed prefix lists admitted to every listener port. */
@@ -98,6 +105,43 @@ export function targetTypeOf(annotations: Record<string, string>): 'instance' | 
   if (raw === undefined || raw === 'instance' || raw === 'nlb-ip') return raw === 'nlb-ip' ? 'ip' : 'instance';
   if (raw === 'ip') return 'ip';
   throw new ServiceConfigError(AWS_ANNOTATIONS.targetType, `must be "instance" (node ports, the default) or "ip" (Pod IPs), got "${annotations[AWS_ANNOTATIONS.targetType]}"`);
+}
+
+// ELB API reference, Listener.AlpnPolicy / CreateListenerInput.AlpnPolicy.
+const ALPN_POLICIES = ['HTTP1Only', 'HTTP2Only', 'HTTP2Optional', 'HTTP2Preferred', 'None'];
+
+/** ssl-cert (ACM or IAM certificate ARNs; the first is the listener's default), ssl-ports, the policies, backend-protocol. */
+function tlsOf(annotations: Record<string, string>): AwsServiceOptions['tls'] {
+  const certs = annotations[AWS_ANNOTATIONS.sslCert];
+  const backend = annotations[AWS_ANNOTATIONS.backendProtocol]?.trim().toLowerCase();
+  if (backend !== undefined && backend !== 'ssl' && backend !== 'tcp') {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.backendProtocol, `must be "tcp" or "ssl" (TLS to the targets), got "${annotations[AWS_ANNOTATIONS.backendProtocol]}"`);
+  }
+  const dependents = [AWS_ANNOTATIONS.sslPorts, AWS_ANNOTATIONS.sslNegotiationPolicy, AWS_ANNOTATIONS.alpnPolicy].filter((k) => annotations[k] !== undefined);
+  if (certs === undefined) {
+    if (dependents.length > 0) throw new ServiceConfigError(dependents[0]!, `needs ${AWS_ANNOTATIONS.sslCert} (the certificate of the TLS listeners)`);
+    if (backend === 'ssl') throw new ServiceConfigError(AWS_ANNOTATIONS.backendProtocol, `"ssl" needs TLS listeners: set ${AWS_ANNOTATIONS.sslCert}`);
+    return undefined;
+  }
+  const certificates = list(certs);
+  if (certificates.length === 0) throw new ServiceConfigError(AWS_ANNOTATIONS.sslCert, 'lists no certificate ARN');
+  const bad = certificates.find((c) => !/^arn:aws[a-z-]*:(acm|iam):[a-z0-9-]*:\d{12}:(certificate|server-certificate)\/.+$/.test(c));
+  if (bad !== undefined) throw new ServiceConfigError(AWS_ANNOTATIONS.sslCert, `"${bad}" is not an ACM or IAM certificate ARN (arn:aws:acm:<region>:<account>:certificate/...)`);
+  const tls: NonNullable<AwsServiceOptions['tls']> = { certificates, toTargets: backend === 'ssl' };
+  const ports = annotations[AWS_ANNOTATIONS.sslPorts];
+  if (ports !== undefined && ports.trim() !== '*') tls.ports = list(ports);
+  const policy = annotations[AWS_ANNOTATIONS.sslNegotiationPolicy]?.trim();
+  if (policy !== undefined) {
+    if (!/^ELBSecurityPolicy-[A-Za-z0-9-]+$/.test(policy)) throw new ServiceConfigError(AWS_ANNOTATIONS.sslNegotiationPolicy, `"${policy}" is not an ELB security policy name (ELBSecurityPolicy-...)`);
+    tls.sslPolicy = policy;
+  }
+  const alpn = annotations[AWS_ANNOTATIONS.alpnPolicy]?.trim();
+  if (alpn !== undefined) {
+    const match = ALPN_POLICIES.find((p) => p.toLowerCase() === alpn.toLowerCase());
+    if (!match) throw new ServiceConfigError(AWS_ANNOTATIONS.alpnPolicy, `must be one of ${ALPN_POLICIES.join(', ')}, got "${alpn}"`);
+    tls.alpnPolicy = match;
+  }
+  return tls;
 }
 
 export function parseAwsAnnotations(annotations: Record<string, string>): AwsServiceOptions {
@@ -168,6 +212,9 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
       options.targetGroupAttributes[key] = value;
     }
   }
+
+  const tls = tlsOf(annotations);
+  if (tls) options.tls = tls;
 
   const prefixLists = annotations[AWS_ANNOTATIONS.securityGroupPrefixLists];
   if (prefixLists !== undefined) {

@@ -66,6 +66,10 @@ export interface ObservedListener {
   port: number;
   protocol: string;
   targetGroupArn?: string;
+  /** TLS: the default certificate, the security policy and the ALPN policy AWS reports. */
+  certificateArn?: string;
+  sslPolicy?: string;
+  alpnPolicy?: string;
 }
 
 /** One load balancer of a Service with everything hanging off it, found from its security group. */
@@ -106,7 +110,12 @@ export interface SubnetMapping {
 
 export interface DesiredPortGroup {
   port: number;
+  /** The target group's protocol. */
   protocol: TargetGroupProtocol;
+  /** The listener's: TLS where ssl-cert covers the port, else the target group's (TCP for a TLS group never happens). */
+  listenerProtocol: 'TCP' | 'UDP' | 'TCP_UDP' | 'TLS';
+  /** TLS listeners: the default certificate first, then more (AddListenerCertificates); policies only when annotated. */
+  tls?: { certificates: string[]; sslPolicy?: string; alpnPolicy?: string };
   /** instance: the nodes on nodePort; ip: Pod IPs on their own ports. */
   targetType: 'instance' | 'ip';
   /** 0 for ip targets (allocateLoadBalancerNodePorts: false is fine there). */

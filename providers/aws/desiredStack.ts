@@ -253,16 +253,39 @@ function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lb
     }
   });
   if (byPort.size === 0) throw new ServiceConfigError('spec.ports', 'the Service has no ports');
+  const tlsPorts = tlsPortsOf(desired, options);
   return [...byPort.entries()]
     .sort(([a], [b]) => a - b)
     .map(([port, { protocols, nodePort, names }]) => {
-      const protocol: TargetGroupProtocol = protocols.size > 1 ? 'TCP_UDP' : (protocols.values().next().value as 'TCP' | 'UDP');
-      const common = { port, protocol, targetGroupName: targetGroupName(lbName, port, protocol, options.targetType), healthCheck: healthCheckFor(desired, options, protocol), attributes: { ...attributes } };
+      const plain: 'TCP' | 'UDP' | 'TCP_UDP' = protocols.size > 1 ? 'TCP_UDP' : (protocols.values().next().value as 'TCP' | 'UDP');
+      const tls = tlsPorts.has(port) && options.tls ? options.tls : undefined;
+      if (tls && plain !== 'TCP') throw new ServiceConfigError(AWS_ANNOTATIONS.sslPorts, `port ${port} is ${plain}; only TCP ports can have TLS listeners`);
+      const protocol: TargetGroupProtocol = tls?.toTargets ? 'TLS' : plain;
+      const listener = tls
+        ? { listenerProtocol: 'TLS' as const, tls: { certificates: tls.certificates, ...(tls.sslPolicy ? { sslPolicy: tls.sslPolicy } : {}), ...(tls.alpnPolicy ? { alpnPolicy: tls.alpnPolicy } : {}) } }
+        : { listenerProtocol: plain };
+      const common = { port, protocol, ...listener, targetGroupName: targetGroupName(lbName, port, protocol, options.targetType), healthCheck: healthCheckFor(desired, options, protocol), attributes: { ...attributes } };
       if (!ip) return { ...common, targetType: 'instance' as const, nodePort, targetGroupPort: nodePort };
       const targets = podTargets(desired, names);
       // The group's port is only a default (targets are registered with their own); the Pods' usual one.
       return { ...common, targetType: 'ip' as const, nodePort: 0, targetGroupPort: targets?.[0]?.port ?? port, ...(targets ? { targets } : {}) };
     });
+}
+
+/**
+ * The ports ssl-cert makes TLS listeners: those ssl-ports names (by spec.ports[].name or number),
+ * or every TCP port when it is unset or "*" (the AWS Load Balancer Controller's default).
+ */
+function tlsPortsOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): Set<number> {
+  if (!options.tls) return new Set();
+  if (!options.tls.ports) return new Set(desired.ports.filter((p) => p.protocol === 'TCP' && !desired.ports.some((q) => q.port === p.port && q.protocol !== 'TCP')).map((p) => p.port));
+  return new Set(
+    options.tls.ports.map((wanted) => {
+      const port = desired.ports.find((p) => p.name === wanted || String(p.port) === wanted);
+      if (!port) throw new ServiceConfigError(AWS_ANNOTATIONS.sslPorts, `"${wanted}" is neither the name nor the number of a port of this Service (${desired.ports.map((p) => p.name || p.port).join(', ')})`);
+      return port.port;
+    }),
+  );
 }
 
 /** The names of the target groups a Service wants, without any cloud read (for the sweep). */
@@ -286,7 +309,7 @@ export function withLoadBalancerName(stack: DesiredStack, lbName: string): Desir
 export const PATH_MTU_DISCOVERY_RULE: IngressRule = { protocol: 'icmp', port: 3, icmpCode: 4, source: '0.0.0.0/0' };
 
 function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
-  return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'TCP' ? 'tcp' : 'udp'];
+  return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'UDP' ? 'udp' : 'tcp'];
 }
 
 /** The annotation's prefix lists with their MaxEntries; unknown ones and IPv6 ones (the NLB is IPv4) are refused. */

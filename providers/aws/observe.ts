@@ -191,6 +191,9 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       port: l.Port ?? 0,
       protocol: l.Protocol ?? '',
       targetGroupArn: l.DefaultActions?.find((a) => a.Type === 'forward')?.TargetGroupArn ?? l.DefaultActions?.[0]?.TargetGroupArn,
+      ...(l.Certificates?.[0]?.CertificateArn ? { certificateArn: l.Certificates[0].CertificateArn } : {}),
+      ...(l.SslPolicy ? { sslPolicy: l.SslPolicy } : {}),
+      ...(l.AlpnPolicy?.[0] ? { alpnPolicy: l.AlpnPolicy[0] } : {}),
     }));
     stack.targetGroups = await Promise.all(
       groups.map(async (g) => {

@@ -2,7 +2,7 @@
 // ordered, printable plan. Order matters for crash safety: the security group (our anchor) comes
 // first and goes last; rules open before a port is served and close after it is gone.
 import { ServiceConfigError, type DesiredLoadBalancer, type LoadBalancerIngress } from '../provider.js';
-import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
+import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredPortGroup, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
 import { inBatches } from './batches.js';
 import { AWS_DEFAULT_QUOTAS, checkLoadBalancerQuota, checkQuotas, type AwsQuotas } from './quotas.js';
 import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout, withLoadBalancerName } from './desiredStack.js';
@@ -177,15 +177,25 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
   if (subnets) add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds: subnets.subnetIds }, `subnets of NLB ${stack.lbName}: ${subnets.changes.join(', ')}`);
 }
 
+/** A TLS listener's default certificate, or a policy the annotations set, differs (AWS's default policy is never compared). */
+function tlsDiffers(listener: ObservedStack['listeners'][number], g: DesiredPortGroup): boolean {
+  if (!g.tls) return false;
+  return (
+    listener.certificateArn !== g.tls.certificates[0] ||
+    (g.tls.sslPolicy !== undefined && listener.sslPolicy !== g.tls.sslPolicy) ||
+    (g.tls.alpnPolicy !== undefined && listener.alpnPolicy !== g.tls.alpnPolicy)
+  );
+}
+
 /** 4. Listeners, and the target groups of ports no longer served. */
 function planListeners({ stack, current, observedGroups, add }: StackPlanning): void {
   const desiredPorts = new Set(stack.groups.map((g) => g.port));
   for (const g of stack.groups) {
     const listener = current?.listeners.find((l) => l.port === g.port);
     const tg = observedGroups.get(g.targetGroupName);
-    if (!listener) add({ op: 'createListener', group: g }, `create listener ${g.protocol}:${g.port} -> ${g.targetGroupName}`);
-    else if (listener.protocol !== g.protocol || !tg || listener.targetGroupArn !== tg.arn) {
-      add({ op: 'modifyListener', arn: listener.arn, group: g }, `listener ${listener.protocol}:${g.port} -> ${g.protocol}:${g.port} forwarding to ${g.targetGroupName}`);
+    if (!listener) add({ op: 'createListener', group: g }, `create listener ${g.listenerProtocol}:${g.port} -> ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
+    else if (listener.protocol !== g.listenerProtocol || !tg || listener.targetGroupArn !== tg.arn || tlsDiffers(listener, g)) {
+      add({ op: 'modifyListener', arn: listener.arn, group: g }, `listener ${listener.protocol}:${g.port} -> ${g.listenerProtocol}:${g.port} forwarding to ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
     }
   }
   for (const l of current?.listeners ?? []) {

@@ -2,7 +2,7 @@
 // against moto_server behind the validating proxy: each one applied, kept steady, and refused with a
 // ServiceConfigError naming it when its value is bad.
 import { AuthorizeSecurityGroupIngressCommand, CreateManagedPrefixListCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateListenerCommand, DescribeListenersCommand, DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError, type DesiredLoadBalancer, type PodEndpoint } from '../../providers/provider.js';
 import { motoClients } from '../support/moto.js';
@@ -195,5 +195,93 @@ describe('aws-load-balancer-proxy-protocol', () => {
   it('a value other than "*" is a ServiceConfigError naming the annotation', async () => {
     const error = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}proxy-protocol`]: 'true' } })));
     expect((error as ServiceConfigError).field).toBe(`${A}proxy-protocol`);
+  });
+});
+
+/** An ACM certificate in moto (moto's CreateListener wants it to exist). No ACM client in the project: the JSON protocol by hand. */
+async function acmCertificate(domain: string): Promise<string> {
+  const res = await fetch(h.moto.endpoint, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-amz-json-1.1',
+      'X-Amz-Target': 'CertificateManager.RequestCertificate',
+      // moto routes by the credential scope's service; it checks no signature.
+      Authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/acm/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: JSON.stringify({ DomainName: domain }),
+  });
+  const body = (await res.json()) as { CertificateArn?: string };
+  if (!body.CertificateArn) throw new Error(`moto ACM gave no certificate: ${JSON.stringify(body)}`);
+  return body.CertificateArn;
+}
+
+describe('TLS: ssl-cert, ssl-ports, ssl-negotiation-policy, alpn-policy, backend-protocol', () => {
+  const twoPorts = [
+    { name: 'http', port: 80, protocol: 'TCP' as const, nodePort: 30080 },
+    { name: 'https', port: 443, protocol: 'TCP' as const, nodePort: 30443 },
+  ];
+
+  it('a TLS listener on the named ssl-port next to a TCP one, with the certificates and policies; steady', async () => {
+    const [cert, extra] = [await acmCertificate('a.example.com'), await acmCertificate('b.example.com')];
+    const svc = makeService(h, {
+      ports: twoPorts,
+      annotations: {
+        [`${A}ssl-cert`]: `${cert},${extra}`,
+        [`${A}ssl-ports`]: 'https',
+        [`${A}ssl-negotiation-policy`]: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+        [`${A}alpn-policy`]: 'HTTP2Preferred',
+      },
+    });
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    const lbArn = (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!.arn;
+    const listeners = (await h.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn }))).Listeners!;
+    const byPort = new Map(listeners.map((l) => [l.Port, l]));
+    expect(byPort.get(80)!.Protocol).toBe('TCP');
+    expect(byPort.get(443)!.Protocol).toBe('TLS');
+    expect(byPort.get(443)!.Certificates?.[0]?.CertificateArn).toBe(cert);
+    expect(byPort.get(443)!.SslPolicy).toBe('ELBSecurityPolicy-TLS13-1-2-2021-06');
+    expect(byPort.get(443)!.AlpnPolicy).toEqual(['HTTP2Preferred']);
+    const added = h.proxy.requests.filter((r) => r.action === 'AddListenerCertificates');
+    expect(added.map((r) => r.params.get('Certificates.member.1.CertificateArn'))).toEqual([extra]);
+    // The target groups stay TCP (TLS ends at the NLB).
+    expect((await inventory(h)).targetGroups.filter(ownedBy(svc.ref.uid)).map((g) => g.protocol)).toEqual(['TCP', 'TCP']);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(svc);
+  });
+
+  it('backend-protocol: ssl makes TLS target groups; ssl-ports defaults to every TCP port', async () => {
+    const cert = await acmCertificate('c.example.com');
+    const svc = makeService(h, { ports: twoPorts, annotations: { [`${A}ssl-cert`]: cert, [`${A}backend-protocol`]: 'ssl' } });
+    await converge(h.provider, svc);
+    const inv = await inventory(h);
+    expect(inv.targetGroups.filter(ownedBy(svc.ref.uid)).map((g) => g.protocol)).toEqual(['TLS', 'TLS']);
+    const lbArn = inv.loadBalancers.find(ownedBy(svc.ref.uid))!.arn;
+    expect((await h.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn }))).Listeners!.map((l) => l.Protocol)).toEqual(['TLS', 'TLS']);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(svc);
+  });
+
+  it.each([
+    [{ [`${A}ssl-cert`]: 'not-an-arn' }, `${A}ssl-cert`],
+    [{ [`${A}ssl-cert`]: 'arn:aws:acm:us-east-1:123456789012:certificate/x', [`${A}ssl-ports`]: 'nope' }, `${A}ssl-ports`],
+    [{ [`${A}ssl-ports`]: '443' }, `${A}ssl-ports`],
+    [{ [`${A}ssl-cert`]: 'arn:aws:acm:us-east-1:123456789012:certificate/x', [`${A}alpn-policy`]: 'h2' }, `${A}alpn-policy`],
+    [{ [`${A}ssl-cert`]: 'arn:aws:acm:us-east-1:123456789012:certificate/x', [`${A}ssl-negotiation-policy`]: 'modern' }, `${A}ssl-negotiation-policy`],
+    [{ [`${A}backend-protocol`]: 'ssl' }, `${A}backend-protocol`],
+    [{ [`${A}backend-protocol`]: 'http' }, `${A}backend-protocol`],
+  ])('refuses %o naming %s, before any create', async (annotations, field) => {
+    h.proxy.requests.length = 0;
+    const error = await refusal(converge(h.provider, makeService(h, { ports: twoPorts, annotations })));
+    expect(error).toBeInstanceOf(ServiceConfigError);
+    expect((error as ServiceConfigError).field).toBe(field);
+    expect(h.proxy.requests.filter((r) => r.action.startsWith('Create'))).toEqual([]);
+  });
+
+  it('the proxy refuses a TLS listener without exactly one certificate, as AWS does', async () => {
+    const viaProxy = motoClients(h.proxy.endpoint).elbv2;
+    const error = await refusal(viaProxy.send(new CreateListenerCommand({ LoadBalancerArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/x/1', Protocol: 'TLS', Port: 443, DefaultActions: [] })));
+    viaProxy.destroy();
+    expect((error as Error).name).toBe('ValidationError');
   });
 });

@@ -182,7 +182,9 @@ export class AwsRules {
       case 'ModifyTargetGroup':
         return this.healthCheck(p, p.get('TargetGroupArn') ?? '');
       case 'CreateListener':
-        return this.createListener(p);
+        return this.tlsCertificates(p) ?? (await this.createListener(p));
+      case 'ModifyListener':
+        return this.tlsCertificates(p);
       case 'AddTags': {
         const tags = members(p, 'Tags.member');
         for (const arn of members(p, 'ResourceArns.member').map((r) => r[''] ?? '')) {
@@ -410,6 +412,14 @@ export class AwsRules {
     if (effectiveTimeout > effectiveInterval) {
       return { code: 'ValidationError', message: `Health check timeout '${effectiveTimeout}' must be smaller than or equal to the interval '${effectiveInterval}'` };
     }
+    return undefined;
+  }
+
+  /** ELB API reference, CreateListenerInput/ModifyListenerInput.Certificates: "[HTTPS and TLS listeners] The default certificate for the listener. You must provide exactly one certificate." (moto's ModifyListener does not check it for TLS.) */
+  private tlsCertificates(p: URLSearchParams): RuleViolation | undefined {
+    if (p.get('Protocol') !== 'TLS') return undefined;
+    const certificates = members(p, 'Certificates.member');
+    if (certificates.length !== 1) return { code: 'ValidationError', message: 'You must provide exactly one certificate for a TLS listener' };
     return undefined;
   }
 
