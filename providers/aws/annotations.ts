@@ -30,6 +30,8 @@ export const AWS_ANNOTATIONS = {
   sslNegotiationPolicy: `${P}ssl-negotiation-policy`,
   alpnPolicy: `${P}alpn-policy`,
   backendProtocol: `${P}backend-protocol`,
+  targetNodeLabels: `${P}target-node-labels`,
+  loadBalancerName: `${P}load-balancer-name`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -58,6 +60,10 @@ export interface AwsServiceOptions {
   targetGroupAttributes?: Record<string, string>;
   /** ssl-cert and friends: TLS listeners on ssl-ports (all TCP ports when unset). */
   tls?: { certificates: string[]; ports?: string[]; sslPolicy?: string; alpnPolicy?: string; toTargets: boolean };
+  /** target-node-labels: instance targets only on nodes with all of these labels (value undefined: the key alone). */
+  targetNodeLabels?: Record<string, string | undefined>;
+  /** load-balancer-name: the NLB's name instead of the generated one (a new name is a new NLB). */
+  loadBalancerName?: string;
   /** aws-load-balancer-proxy-protocol "*": PROXY protocol v2 to every target group. */
   proxyProtocol: boolean;
   /** aws-load-balancer-security-group-prefix-lists: managed prefix lists admitted to every listener port. */
@@ -211,6 +217,27 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
       }
       options.targetGroupAttributes[key] = value;
     }
+  }
+
+  const nodeLabels = annotations[AWS_ANNOTATIONS.targetNodeLabels];
+  if (nodeLabels !== undefined) {
+    options.targetNodeLabels = {};
+    for (const pair of list(nodeLabels)) {
+      const eq = pair.indexOf('=');
+      const key = (eq < 0 ? pair : pair.slice(0, eq)).trim();
+      if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(key)) {
+        throw new ServiceConfigError(AWS_ANNOTATIONS.targetNodeLabels, `"${pair}" is not a label selector term (key=value or key, separated by commas)`);
+      }
+      options.targetNodeLabels[key] = eq < 0 ? undefined : pair.slice(eq + 1).trim();
+    }
+  }
+  const lbName = annotations[AWS_ANNOTATIONS.loadBalancerName]?.trim();
+  if (lbName !== undefined) {
+    // CreateLoadBalancerInput.Name: at most 32 alphanumerics or hyphens, not beginning or ending with a hyphen, nor beginning with "internal-".
+    if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/.test(lbName) || lbName.startsWith('internal-')) {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.loadBalancerName, `"${lbName}" is not a load balancer name AWS accepts: at most 32 letters, digits or hyphens, not starting or ending with a hyphen, nor with "internal-"`);
+    }
+    options.loadBalancerName = lbName;
   }
 
   const tls = tlsOf(annotations);

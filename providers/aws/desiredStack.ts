@@ -288,10 +288,20 @@ function tlsPortsOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): S
   );
 }
 
+/** target-node-labels: every key present, with the value where one is given. */
+function matchesLabels(labels: Record<string, string>, wanted: Record<string, string | undefined> | undefined): boolean {
+  return Object.entries(wanted ?? {}).every(([k, v]) => labels[k] !== undefined && (v === undefined || labels[k] === v));
+}
+
+/** The NLB's name: load-balancer-name when set (with the placement, so the other NLB of a replacement differs only if it changes), else generated. */
+function nlbName(desired: DesiredLoadBalancer, options: AwsServiceOptions, placement: string): string {
+  return options.loadBalancerName ?? loadBalancerName(desired.clusterName, desired.ref.uid, placement);
+}
+
 /** The names of the target groups a Service wants, without any cloud read (for the sweep). */
 export function wantedTargetGroupNames(desired: DesiredLoadBalancer): string[] {
   const options = parseAwsAnnotations(desired.annotations);
-  const names = [placementOf(desired, options), legacyPlacementOf(desired, options)].map((p) => loadBalancerName(desired.clusterName, desired.ref.uid, p));
+  const names = [placementOf(desired, options), legacyPlacementOf(desired, options)].map((p) => nlbName(desired, options, p));
   return [...new Set(names)].flatMap((lbName) => groupPorts(desired, options, lbName).map((g) => g.targetGroupName));
 }
 
@@ -330,8 +340,8 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     throw new ServiceConfigError('spec.ipFamilies', 'this provider makes IPv4 Network Load Balancers only; use an IPv4 (or PreferDualStack) Service');
   }
   const placement = placementOf(desired, options);
-  const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placement);
-  const legacyLbName = loadBalancerName(desired.clusterName, desired.ref.uid, legacyPlacementOf(desired, options));
+  const lbName = nlbName(desired, options, placement);
+  const legacyLbName = nlbName(desired, options, legacyPlacementOf(desired, options));
   const groups = groupPorts(desired, options, lbName);
   const { mappings, addresses, vpcId, field, candidates } = resolveMappings(desired, options, network);
   const heldAddresses = [...addresses, ...mappings.flatMap((m) => (m.PrivateIPv4Address ? [m.PrivateIPv4Address] : []))];
@@ -375,7 +385,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
   const instanceIds = new Set<string>();
   const instanceZones: Record<string, string> = {};
   const skippedNodes: DesiredStack['skippedNodes'] = [];
-  for (const node of options.targetType === 'ip' ? [] : desired.nodes) {
+  for (const node of options.targetType === 'ip' ? [] : desired.nodes.filter((n) => matchesLabels(n.labels, options.targetNodeLabels))) {
     const id = instanceIdFromProviderID(node.providerID);
     if (id === undefined) skippedNodes.push({ name: node.name, reason: `spec.providerID "${node.providerID ?? ''}" is not aws:///<zone>/i-...` });
     else {
@@ -396,6 +406,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     clusterName: desired.clusterName,
     lbName,
     ...(legacyLbName !== lbName ? { legacyLbName } : {}),
+    ...(options.loadBalancerName !== undefined ? { customName: true } : {}),
     placement,
     vpcId,
     scheme: options.scheme,

@@ -7,6 +7,7 @@ import { inBatches } from './batches.js';
 import { AWS_DEFAULT_QUOTAS, checkLoadBalancerQuota, checkQuotas, type AwsQuotas } from './quotas.js';
 import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout, withLoadBalancerName } from './desiredStack.js';
 import { PLACEMENT_TAG } from './tags.js';
+import { AWS_ANNOTATIONS } from './annotations.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
 /** A resource with our name but without this cluster's ownership tag: never touched. */
@@ -82,6 +83,8 @@ export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer,
  * annotation was part of the name then): that one is adopted under its name, not replaced.
  */
 export function currentStackOf(observed: AwsObserved, stack: DesiredStack): ObservedStack | undefined {
+  // A name the user chose is the only way to it (a new name is a new NLB).
+  if (stack.customName) return observed.stacks.find((s) => s.lbName === stack.lbName);
   return (
     observed.stacks.find((s) => s.lbName === stack.lbName) ??
     observed.stacks.find((s) => s.placement === stack.placement) ??
@@ -278,6 +281,12 @@ function planPlacementTag({ stack, current, add }: StackPlanning): void {
 
 export function planFromStack(observed: AwsObserved, wanted: DesiredStack, targetChunkSize: number): AwsPlan {
   const current = currentStackOf(observed, wanted);
+  if (wanted.customName && current && current.placement !== '' && current.placement !== wanted.placement) {
+    throw new ServiceConfigError(
+      AWS_ANNOTATIONS.loadBalancerName,
+      `the scheme or addresses changed, which takes a new NLB, and this annotation keeps the name of the current one (${wanted.lbName}): give the new NLB another name; the old one is deleted once the new one is active`,
+    );
+  }
   const stack = current ? withLoadBalancerName(wanted, current.lbName) : wanted;
   const actions: AwsAction[] = [];
   const add = (step: AwsStep, description: string, extra: { mutating?: boolean; membershipOnly?: boolean } = {}) =>

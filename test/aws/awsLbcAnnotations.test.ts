@@ -285,3 +285,39 @@ describe('TLS: ssl-cert, ssl-ports, ssl-negotiation-policy, alpn-policy, backend
     expect((error as Error).name).toBe('ValidationError');
   });
 });
+
+describe('target-node-labels and load-balancer-name', () => {
+  it('target-node-labels registers only matching nodes; a label change follows as membership only', async () => {
+    const svc = makeService(h, { annotations: { [`${A}target-node-labels`]: 'role=edge,ingress' } });
+    svc.nodes = svc.nodes.map((n, i) => ({ ...n, labels: i === 0 ? { role: 'edge', ingress: '' } : i === 1 ? { role: 'edge' } : {} }));
+    await converge(h.provider, svc);
+    const instance = (i: number) => `${h.world.nodes[i]!.instanceId}:30080`;
+    expect((await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!.targets).toEqual([instance(0)]);
+    svc.nodes[1]!.labels = { role: 'edge', ingress: 'yes' };
+    const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    expect(plan.actions.every((a) => a.membershipOnly)).toBe(true);
+    await converge(h.provider, svc);
+    expect((await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!.targets).toEqual([instance(0), instance(1)].sort());
+    await deleteFully(svc);
+  });
+
+  it('load-balancer-name names the NLB; a bad name is refused naming the annotation', async () => {
+    const svc = makeService(h, { annotations: { [`${A}load-balancer-name`]: 'team-a-web' } });
+    await converge(h.provider, svc);
+    expect((await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!.name).toBe('team-a-web');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    // The scheme cannot change under the same name: the user is told to rename.
+    svc.annotations = { ...svc.annotations, [`${A}scheme`]: 'internal' };
+    const error = await refusal(converge(h.provider, svc));
+    expect((error as ServiceConfigError).field).toBe(`${A}load-balancer-name`);
+    svc.annotations = { [`${A}load-balancer-name`]: 'team-a-web-internal', [`${A}scheme`]: 'internal' };
+    await converge(h.provider, svc);
+    expect((await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid)).map((l) => l.name)).toEqual(['team-a-web-internal']);
+    await deleteFully(svc);
+
+    for (const bad of ['-x', 'internal-web', 'a'.repeat(33), 'under_score']) {
+      const refused = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}load-balancer-name`]: bad } })));
+      expect((refused as ServiceConfigError).field).toBe(`${A}load-balancer-name`);
+    }
+  });
+});
