@@ -289,7 +289,8 @@ describe('TLS: ssl-cert, ssl-ports, ssl-negotiation-policy, alpn-policy, backend
 describe('target-node-labels and load-balancer-name', () => {
   it('target-node-labels registers only matching nodes; a label change follows as membership only', async () => {
     const svc = makeService(h, { annotations: { [`${A}target-node-labels`]: 'role=edge,ingress' } });
-    svc.nodes = svc.nodes.map((n, i) => ({ ...n, labels: i === 0 ? { role: 'edge', ingress: '' } : i === 1 ? { role: 'edge' } : {} }));
+    const labels: Record<string, string>[] = [{ role: 'edge', ingress: '' }, { role: 'edge' }, {}];
+    svc.nodes = svc.nodes.map((n, i) => ({ ...n, labels: labels[i] ?? {} }));
     await converge(h.provider, svc);
     const instance = (i: number) => `${h.world.nodes[i]!.instanceId}:30080`;
     expect((await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!.targets).toEqual([instance(0)]);
