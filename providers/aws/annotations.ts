@@ -32,6 +32,7 @@ export const AWS_ANNOTATIONS = {
   backendProtocol: `${P}backend-protocol`,
   targetNodeLabels: `${P}target-node-labels`,
   loadBalancerName: `${P}load-balancer-name`,
+  attributes: `${P}attributes`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -62,6 +63,8 @@ export interface AwsServiceOptions {
   tls?: { certificates: string[]; ports?: string[]; sslPolicy?: string; alpnPolicy?: string; toTargets: boolean };
   /** target-node-labels: instance targets only on nodes with all of these labels (value undefined: the key alone). */
   targetNodeLabels?: Record<string, string | undefined>;
+  /** aws-load-balancer-attributes: load balancer attributes (ModifyLoadBalancerAttributes). */
+  loadBalancerAttributes?: Record<string, string>;
   /** load-balancer-name: the NLB's name instead of the generated one (a new name is a new NLB). */
   loadBalancerName?: string;
   /** aws-load-balancer-proxy-protocol "*": PROXY protocol v2 to every target group. */
@@ -150,6 +153,19 @@ function tlsOf(annotations: Record<string, string>): AwsServiceOptions['tls'] {
   return tls;
 }
 
+/** key=value,... of ELB attributes (AttributeKey: "can contain only lowercase letters, digits, periods, underscores"; moto and AWS check the rest). */
+function attributePairs(annotation: string, raw: string, example: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of list(raw)) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? '' : pair.slice(0, eq).trim();
+    const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
+    if (!/^[a-z0-9_.]+$/.test(key) || value === '') throw new ServiceConfigError(annotation, `"${pair}" is not an attribute (key=value, e.g. ${example})`);
+    out[key] = value;
+  }
+  return out;
+}
+
 export function parseAwsAnnotations(annotations: Record<string, string>): AwsServiceOptions {
   const type = annotations[AWS_ANNOTATIONS.type]?.trim();
   if (type !== undefined && type !== 'nlb' && type !== 'external') {
@@ -206,18 +222,9 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
   }
 
   const attributes = annotations[AWS_ANNOTATIONS.targetGroupAttributes];
-  if (attributes !== undefined) {
-    options.targetGroupAttributes = {};
-    for (const pair of list(attributes)) {
-      const eq = pair.indexOf('=');
-      const key = eq < 0 ? '' : pair.slice(0, eq).trim();
-      const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
-      if (!/^[a-z0-9_.]+$/.test(key) || value === '') {
-        throw new ServiceConfigError(AWS_ANNOTATIONS.targetGroupAttributes, `"${pair}" is not an attribute (key=value, e.g. stickiness.enabled=true)`);
-      }
-      options.targetGroupAttributes[key] = value;
-    }
-  }
+  if (attributes !== undefined) options.targetGroupAttributes = attributePairs(AWS_ANNOTATIONS.targetGroupAttributes, attributes, 'stickiness.enabled=true');
+  const lbAttributes = annotations[AWS_ANNOTATIONS.attributes];
+  if (lbAttributes !== undefined) options.loadBalancerAttributes = attributePairs(AWS_ANNOTATIONS.attributes, lbAttributes, 'load_balancing.cross_zone.enabled=true');
 
   const nodeLabels = annotations[AWS_ANNOTATIONS.targetNodeLabels];
   if (nodeLabels !== undefined) {

@@ -89,6 +89,8 @@ export interface ObservedStack {
     addresses: string[];
     /** Cross-zone load balancing; read only for NLBs with Elastic IPs (the only ones that ask for it). */
     crossZone?: boolean;
+    /** Every attribute, read for NLBs with Elastic IPs or managed attributes (their tags say so). */
+    attributes?: Record<string, string>;
     /** The enabled zones and their subnets, with whether an Elastic IP is mapped there. */
     zones: { zone: string; subnetId: string; pinned: boolean }[];
   };
@@ -149,6 +151,8 @@ export interface DesiredStack {
   addresses: string[];
   /** Every address the NLB asks for: those Elastic IPs' public addresses and the private IPv4s. */
   heldAddresses: string[];
+  /** aws-load-balancer-attributes: the load balancer attributes to hold. */
+  loadBalancerAttributes?: Record<string, string>;
   /** PROXY protocol v2 on the target groups: status ip entries say ipMode Proxy (KEP-1860). */
   proxyProtocol: boolean;
   /** Cross-zone load balancing, set right after creation: an address in one zone serves every zone's nodes. */
@@ -185,6 +189,8 @@ export type AwsStep =
   | { op: 'createLoadBalancer' }
   /** load_balancing.cross_zone.enabled=true on a new NLB (ModifyLoadBalancerAttributes). */
   | { op: 'enableCrossZone' }
+  /** aws-load-balancer-attributes: the ones that differ, and the NLB tagged so that observe reads them. */
+  | { op: 'modifyLoadBalancerAttributes'; attributes: Record<string, string>; tag: boolean }
   | { op: 'createListener'; group: DesiredPortGroup }
   | { op: 'modifyListener'; arn: string; group: DesiredPortGroup }
   | { op: 'deleteListener'; arn: string; port: number }

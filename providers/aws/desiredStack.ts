@@ -415,7 +415,9 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     addresses,
     heldAddresses,
     proxyProtocol: groups.some((g) => g.attributes['proxy_protocol_v2.enabled'] === 'true'),
-    crossZone: mappings.some((m) => m.AllocationId !== undefined) && mappings.some((m) => m.AllocationId === undefined),
+    // The annotation's cross-zone setting wins (it is then held by modifyLoadBalancerAttributes).
+    crossZone: options.loadBalancerAttributes?.['load_balancing.cross_zone.enabled'] === undefined && mappings.some((m) => m.AllocationId !== undefined) && mappings.some((m) => m.AllocationId === undefined),
+    ...(options.loadBalancerAttributes ? { loadBalancerAttributes: options.loadBalancerAttributes } : {}),
     ...(field !== undefined ? { addressField: field } : {}),
     tags,
     groups,

@@ -17,7 +17,7 @@ import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { AwsNetwork, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
 import { ELB_BATCH, inBatches } from './batches.js';
-import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
+import { ADDRESSES_TAG, ATTRIBUTES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 function splitAddresses(tag: string | undefined): string[] {
   return (tag ?? '').split(' ').filter((a) => a !== '');
@@ -182,9 +182,10 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
         pinned: (z.LoadBalancerAddresses ?? []).some((a) => a.AllocationId !== undefined),
       })),
     };
-    if (stack.loadBalancer.owned && lbTags[ADDRESSES_TAG] !== undefined) {
+    if (stack.loadBalancer.owned && (lbTags[ADDRESSES_TAG] !== undefined || lbTags[ATTRIBUTES_TAG] !== undefined)) {
       const res = await api.elb('DescribeLoadBalancerAttributes', false, (c) => c.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb.LoadBalancerArn! })));
-      stack.loadBalancer.crossZone = res.Attributes?.some((a) => a.Key === 'load_balancing.cross_zone.enabled' && a.Value === 'true') ?? false;
+      stack.loadBalancer.attributes = Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
+      stack.loadBalancer.crossZone = stack.loadBalancer.attributes['load_balancing.cross_zone.enabled'] === 'true';
     }
     stack.listeners = listeners.map((l) => ({
       arn: l.ListenerArn!,

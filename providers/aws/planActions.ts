@@ -6,7 +6,7 @@ import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredPortGroup, Desire
 import { inBatches } from './batches.js';
 import { AWS_DEFAULT_QUOTAS, checkLoadBalancerQuota, checkQuotas, type AwsQuotas } from './quotas.js';
 import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout, withLoadBalancerName } from './desiredStack.js';
-import { PLACEMENT_TAG } from './tags.js';
+import { ATTRIBUTES_TAG, PLACEMENT_TAG } from './tags.js';
 import { AWS_ANNOTATIONS } from './annotations.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
@@ -173,6 +173,19 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
   // Also after a crash between the create and this step: observe reads the attribute for NLBs with Elastic IPs.
   if (stack.crossZone && current?.loadBalancer?.crossZone !== true) {
     add({ op: 'enableCrossZone' }, `enable cross-zone load balancing on ${stack.lbName}: its Elastic IP is in one zone, its nodes in all of them`);
+  }
+
+  // Load balancer attributes: on a new NLB (not read: all of them, and the tag), else the ones that differ.
+  const wantedAttributes = stack.loadBalancerAttributes;
+  if (wantedAttributes) {
+    const have = current?.loadBalancer?.attributes;
+    const changed = have ? Object.fromEntries(Object.entries(wantedAttributes).filter(([k, v]) => have[k] !== v)) : wantedAttributes;
+    if (Object.keys(changed).length > 0) {
+      add(
+        { op: 'modifyLoadBalancerAttributes', attributes: changed, tag: current?.loadBalancer?.tags[ATTRIBUTES_TAG] === undefined },
+        `load balancer attributes of ${stack.lbName}: ${Object.entries(changed).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+      );
+    }
   }
 
   // 3b. Discovered subnets changed since the NLB was made: SetSubnets adds, moves and removes zones in place.

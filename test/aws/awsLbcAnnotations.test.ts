@@ -2,7 +2,13 @@
 // against moto_server behind the validating proxy: each one applied, kept steady, and refused with a
 // ServiceConfigError naming it when its value is bad.
 import { AuthorizeSecurityGroupIngressCommand, CreateManagedPrefixListCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { CreateListenerCommand, DescribeListenersCommand, DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  CreateListenerCommand,
+  DescribeListenersCommand,
+  DescribeLoadBalancerAttributesCommand,
+  DescribeTargetGroupAttributesCommand,
+  ModifyLoadBalancerAttributesCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError, type DesiredLoadBalancer, type PodEndpoint } from '../../providers/provider.js';
 import { motoClients } from '../support/moto.js';
@@ -320,5 +326,35 @@ describe('target-node-labels and load-balancer-name', () => {
       const refused = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}load-balancer-name`]: bad } })));
       expect((refused as ServiceConfigError).field).toBe(`${A}load-balancer-name`);
     }
+  });
+});
+
+describe('aws-load-balancer-attributes', () => {
+  it('sets the load balancer attributes on create, tags the NLB so that they are read, and changes them in place', async () => {
+    const svc = makeService(h, { annotations: { [`${A}attributes`]: 'load_balancing.cross_zone.enabled=true' } });
+    await converge(h.provider, svc);
+    const arn = (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!.arn;
+    const attrs = async () => Object.fromEntries(((await h.elbv2.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: arn }))).Attributes ?? []).map((a) => [a.Key, a.Value]));
+    expect((await attrs())['load_balancing.cross_zone.enabled']).toBe('true');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    // Drift (someone turned it off) is repaired; a new value is applied in place.
+    await h.elbv2.send(new ModifyLoadBalancerAttributesCommand({ LoadBalancerArn: arn, Attributes: [{ Key: 'load_balancing.cross_zone.enabled', Value: 'false' }] }));
+    expect(h.provider.diff(await h.provider.observe(svc.ref), svc).actions.map((a) => a.kind)).toEqual(['modifyLoadBalancerAttributes']);
+    await converge(h.provider, svc);
+    expect((await attrs())['load_balancing.cross_zone.enabled']).toBe('true');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(svc);
+  });
+
+  it('an attribute AWS refuses, or a malformed pair, is a ServiceConfigError naming the annotation', async () => {
+    const svc = makeService(h, { annotations: { [`${A}attributes`]: 'bogus.key=1' } });
+    const error = await refusal(converge(h.provider, svc));
+    expect((error as ServiceConfigError).field).toBe(`${A}attributes`);
+    delete svc.annotations[`${A}attributes`];
+    await converge(h.provider, svc);
+    await deleteFully(svc);
+    const malformed = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}attributes`]: 'cross-zone' } })));
+    expect((malformed as ServiceConfigError).field).toBe(`${A}attributes`);
   });
 });

@@ -3,7 +3,7 @@
 import type { AwsStep } from '../awsTypes.js';
 import type { ApplyRun } from './applyRun.js';
 import { createListener, deleteListener, modifyListener } from './listenerSteps.js';
-import { announceReplacement, createLoadBalancer, enableCrossZone, retireStack, setSubnets, tagResources } from './loadBalancerSteps.js';
+import { announceReplacement, createLoadBalancer, enableCrossZone, modifyLoadBalancerAttributes, retireStack, setSubnets, tagResources } from './loadBalancerSteps.js';
 import { authorizeCidrIngress, authorizeNodeRules, createSecurityGroup, ensureBackendSecurityGroup, revokeCidrIngress } from './securityGroupSteps.js';
 import {
   createTargetGroup,
@@ -27,6 +27,7 @@ const executors: Executors = {
   modifyTargetGroupAttributes,
   createLoadBalancer,
   enableCrossZone,
+  modifyLoadBalancerAttributes,
   createListener,
   modifyListener,
   deleteListener,

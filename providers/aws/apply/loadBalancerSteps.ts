@@ -9,7 +9,8 @@ import { deleteStack, StillReleasingError } from '../deleteStack.js';
 import { describeElbTags, describeLoadBalancersByName } from '../observe.js';
 import { AwsOwnershipConflictError } from '../planActions.js';
 import { loadBalancerQuotaMessage } from '../quotas.js';
-import { ADDRESSES_TAG, clusterOwns, PLACEMENT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
+import { AWS_ANNOTATIONS } from '../annotations.js';
+import { ADDRESSES_TAG, ATTRIBUTES_TAG, clusterOwns, PLACEMENT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
 import { ELB_BATCH, inBatches } from '../batches.js';
 import type { ApplyRun } from './applyRun.js';
 import { reestablishBackend } from './securityGroupSteps.js';
@@ -86,6 +87,19 @@ export async function enableCrossZone(run: ApplyRun): Promise<void> {
   await run.api.elb('ModifyLoadBalancerAttributes', true, (c) =>
     c.send(new ModifyLoadBalancerAttributesCommand({ LoadBalancerArn: run.needLb(), Attributes: [{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }] })),
   );
+}
+
+export async function modifyLoadBalancerAttributes(run: ApplyRun, step: Step<'modifyLoadBalancerAttributes'>): Promise<void> {
+  const arn = run.needLb();
+  const Attributes = Object.entries(step.attributes).map(([Key, Value]) => ({ Key, Value }));
+  try {
+    await run.api.elb('ModifyLoadBalancerAttributes', true, (c) => c.send(new ModifyLoadBalancerAttributesCommand({ LoadBalancerArn: arn, Attributes })));
+  } catch (error) {
+    // An unknown key or a bad value is the user's to fix.
+    if (!isCode(error, 'ValidationError', 'InvalidConfigurationRequest', 'InvalidConfigurationRequestException')) throw error;
+    throw new ServiceConfigError(AWS_ANNOTATIONS.attributes, `AWS refused ${Attributes.map((a) => `${a.Key}=${a.Value}`).join(', ')}: ${(error as Error).message}`);
+  }
+  if (step.tag) await run.api.elb('AddTags', true, (c) => c.send(new AddTagsCommand({ ResourceArns: [arn], Tags: [{ Key: ATTRIBUTES_TAG, Value: 'managed' }] })));
 }
 
 export async function setSubnets(run: ApplyRun, step: Step<'setSubnets'>): Promise<void> {
