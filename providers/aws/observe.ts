@@ -156,7 +156,12 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
             throw error;
           }),
       ]);
-      return { lb, listeners: listeners.Listeners ?? [], groups: groups.TargetGroups ?? [] };
+      // A group a listener forwards to but the load balancer's list lacks (moto does not link a group
+      // that ModifyListener switched to; AWS does) is read by ARN, so the plan does not make it again.
+      const listed = new Set((groups.TargetGroups ?? []).map((g) => g.TargetGroupArn));
+      const missing = [...new Set((listeners.Listeners ?? []).flatMap((l) => (l.DefaultActions ?? []).map((a) => a.TargetGroupArn ?? '')))].filter((a) => a !== '' && !listed.has(a));
+      const extra = missing.length > 0 ? ((await api.elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ TargetGroupArns: missing })))).TargetGroups ?? []) : [];
+      return { lb, listeners: listeners.Listeners ?? [], groups: [...(groups.TargetGroups ?? []), ...extra] };
     }),
   );
   const tags = await describeElbTags(api, perLb.flatMap((p) => [p.lb.LoadBalancerArn!, ...p.groups.map((g) => g.TargetGroupArn!)]));
