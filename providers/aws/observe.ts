@@ -160,7 +160,17 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       // that ModifyListener switched to; AWS does) is read by ARN, so the plan does not make it again.
       const listed = new Set((groups.TargetGroups ?? []).map((g) => g.TargetGroupArn));
       const missing = [...new Set((listeners.Listeners ?? []).flatMap((l) => (l.DefaultActions ?? []).map((a) => a.TargetGroupArn ?? '')))].filter((a) => a !== '' && !listed.has(a));
-      const extra = missing.length > 0 ? ((await api.elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ TargetGroupArns: missing })))).TargetGroups ?? []) : [];
+      const extra =
+        missing.length === 0
+          ? []
+          : ((
+              await api
+                .elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ TargetGroupArns: missing })))
+                .catch((error: unknown) => {
+                  if (isCode(error, 'TargetGroupNotFoundException', 'TargetGroupNotFound')) return { TargetGroups: [] };
+                  throw error;
+                })
+            ).TargetGroups ?? []);
       return { lb, listeners: listeners.Listeners ?? [], groups: [...(groups.TargetGroups ?? []), ...extra] };
     }),
   );
