@@ -33,6 +33,7 @@ export const AWS_ANNOTATIONS = {
   targetNodeLabels: `${P}target-node-labels`,
   loadBalancerName: `${P}load-balancer-name`,
   attributes: `${P}attributes`,
+  manageBackendRules: `${P}manage-backend-security-group-rules`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -63,6 +64,8 @@ export interface AwsServiceOptions {
   tls?: { certificates: string[]; ports?: string[]; sslPolicy?: string; alpnPolicy?: string; toTargets: boolean };
   /** target-node-labels: instance targets only on nodes with all of these labels (value undefined: the key alone). */
   targetNodeLabels?: Record<string, string | undefined>;
+  /** manage-backend-security-group-rules: false leaves the node security groups to the user. */
+  manageBackendRules: boolean;
   /** aws-load-balancer-attributes: load balancer attributes (ModifyLoadBalancerAttributes). */
   loadBalancerAttributes?: Record<string, string>;
   /** load-balancer-name: the NLB's name instead of the generated one (a new name is a new NLB). */
@@ -185,7 +188,12 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
   const proxy = annotations[AWS_ANNOTATIONS.proxyProtocol]?.trim();
   // The AWS Load Balancer Controller (and cloud-provider-aws) accept only "*": every target group.
   if (proxy !== undefined && proxy !== '*') throw new ServiceConfigError(AWS_ANNOTATIONS.proxyProtocol, `must be "*" (PROXY protocol v2 on every port), got "${proxy}"; remove it to turn PROXY protocol off`);
-  const options: AwsServiceOptions = { scheme, targetType: targetTypeOf(annotations), proxyProtocol: proxy === '*', additionalTags: {}, healthCheck: {} };
+  const options: AwsServiceOptions = { scheme, targetType: targetTypeOf(annotations), proxyProtocol: proxy === '*', manageBackendRules: true, additionalTags: {}, healthCheck: {} };
+  const manage = annotations[AWS_ANNOTATIONS.manageBackendRules]?.trim().toLowerCase();
+  if (manage !== undefined) {
+    if (manage !== 'true' && manage !== 'false') throw new ServiceConfigError(AWS_ANNOTATIONS.manageBackendRules, `must be "true" or "false", got "${annotations[AWS_ANNOTATIONS.manageBackendRules]}"`);
+    options.manageBackendRules = manage === 'true';
+  }
   const subnets = annotations[AWS_ANNOTATIONS.subnets];
   if (subnets !== undefined) {
     options.subnets = list(subnets);

@@ -426,7 +426,8 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     skippedNodes,
     ingress,
     prefixListEntries,
-    nodeSecurityGroupIds: [...network.nodeSecurityGroupIds].sort(),
+    // manage-backend-security-group-rules: false: the user opens the node groups; none is touched for this Service.
+    nodeSecurityGroupIds: options.manageBackendRules ? [...network.nodeSecurityGroupIds].sort() : [],
     nodeAccess: [...nodeAccess.values()].sort((a, b) => a.fromPort - b.fromPort || a.protocol.localeCompare(b.protocol)),
   };
 }

@@ -358,3 +358,22 @@ describe('aws-load-balancer-attributes', () => {
     expect((malformed as ServiceConfigError).field).toBe(`${A}attributes`);
   });
 });
+
+describe('aws-load-balancer-manage-backend-security-group-rules', () => {
+  it('"false" leaves the node security groups alone; a bad value names the annotation', async () => {
+    const ep: PodEndpoint = { address: '10.0.1.70', ready: true, terminating: false, ports: { http: 7070 } };
+    const svc = makeService(h, { annotations: { [`${A}nlb-target-type`]: 'ip', [`${A}manage-backend-security-group-rules`]: 'false' }, podEndpoints: [ep] });
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    const nodeGroupWrites = () => h.proxy.requests.filter((r) => r.action === 'AuthorizeSecurityGroupIngress' && r.params.get('GroupId') === h.world.nodeSecurityGroupId);
+    expect(nodeGroupWrites()).toEqual([]);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    // Managed (the default): the Pod port is opened from the backend group.
+    svc.annotations = { [`${A}nlb-target-type`]: 'ip' };
+    await converge(h.provider, svc);
+    expect(nodeGroupWrites().map((r) => r.params.get('IpPermissions.1.FromPort'))).toEqual(['7070']);
+    await deleteFully(svc);
+    const error = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}manage-backend-security-group-rules`]: 'no' } })));
+    expect((error as ServiceConfigError).field).toBe(`${A}manage-backend-security-group-rules`);
+  });
+});
