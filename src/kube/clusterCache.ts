@@ -56,6 +56,8 @@ export class ClusterCache implements ClusterView {
   private readonly sliceFps = new Map<string, string>();
   private endpointNodeIndex = new EndpointNodeIndex();
   private keepPodEndpoints = false;
+  /** The index of a slice informer replaced by followPodEndpoints, until the new one has synced. */
+  private previousIndex: EndpointNodeIndex | undefined;
   private startSlices: (() => void) | undefined;
   private version = 0;
 
@@ -145,6 +147,7 @@ export class ClusterCache implements ClusterView {
   followPodEndpoints(): void {
     if (this.keepPodEndpoints) return;
     this.keepPodEndpoints = true;
+    if (this.slices) this.previousIndex = this.endpointNodeIndex;
     this.endpointNodeIndex = new EndpointNodeIndex(true);
     this.sliceFps.clear();
     if (!this.startSlices) return;
@@ -186,6 +189,9 @@ export class ClusterCache implements ClusterView {
   }
 
   endpointNodes(namespace: string, serviceName: string): readonly string[] {
-    return this.endpointNodeIndex.nodesOf(namespace, serviceName);
+    // While a restarted slice informer lists again, the last complete view answers (metal would
+    // otherwise see no endpoint nodes and withdraw its announcements for a moment).
+    const index = this.previousIndex && !this.slices?.synced() ? this.previousIndex : this.endpointNodeIndex;
+    return index.nodesOf(namespace, serviceName);
   }
 }
