@@ -58,6 +58,7 @@ describe('aws annotations', () => {
       scheme: 'internet-facing',
       targetType: 'instance',
       proxyProtocol: false,
+      manageBackendRules: true,
       subnets: ['subnet-a', 'subnet-b'],
       eipAllocations: ['eipalloc-1', 'eipalloc-2'],
       additionalTags: { team: 'web', cost: '42' },
