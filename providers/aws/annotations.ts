@@ -34,6 +34,7 @@ export const AWS_ANNOTATIONS = {
   loadBalancerName: `${P}load-balancer-name`,
   attributes: `${P}attributes`,
   manageBackendRules: `${P}manage-backend-security-group-rules`,
+  securityGroups: `${P}security-groups`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -64,6 +65,8 @@ export interface AwsServiceOptions {
   tls?: { certificates: string[]; ports?: string[]; sslPolicy?: string; alpnPolicy?: string; toTargets: boolean };
   /** target-node-labels: instance targets only on nodes with all of these labels (value undefined: the key alone). */
   targetNodeLabels?: Record<string, string | undefined>;
+  /** security-groups: the user's own groups on the NLB instead of the managed one (IDs). */
+  securityGroups?: string[];
   /** manage-backend-security-group-rules: false leaves the node security groups to the user. */
   manageBackendRules: boolean;
   /** aws-load-balancer-attributes: load balancer attributes (ModifyLoadBalancerAttributes). */
@@ -189,6 +192,16 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
   // The AWS Load Balancer Controller (and cloud-provider-aws) accept only "*": every target group.
   if (proxy !== undefined && proxy !== '*') throw new ServiceConfigError(AWS_ANNOTATIONS.proxyProtocol, `must be "*" (PROXY protocol v2 on every port), got "${proxy}"; remove it to turn PROXY protocol off`);
   const options: AwsServiceOptions = { scheme, targetType: targetTypeOf(annotations), proxyProtocol: proxy === '*', manageBackendRules: true, additionalTags: {}, healthCheck: {} };
+  const groups = annotations[AWS_ANNOTATIONS.securityGroups];
+  if (groups !== undefined) {
+    options.securityGroups = [...new Set(list(groups))];
+    const bad = options.securityGroups.find((g) => !/^sg-[0-9a-f]+$/.test(g));
+    if (bad !== undefined || options.securityGroups.length === 0) {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroups, `${bad !== undefined ? `"${bad}" is not a security group ID` : 'lists no group'}; list security group IDs (sg-...), separated by commas`);
+    }
+    // As the AWS Load Balancer Controller: with your own groups, the backend rules are yours unless asked for.
+    options.manageBackendRules = false;
+  }
   const manage = annotations[AWS_ANNOTATIONS.manageBackendRules]?.trim().toLowerCase();
   if (manage !== undefined) {
     if (manage !== 'true' && manage !== 'false') throw new ServiceConfigError(AWS_ANNOTATIONS.manageBackendRules, `must be "true" or "false", got "${annotations[AWS_ANNOTATIONS.manageBackendRules]}"`);

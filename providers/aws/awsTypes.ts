@@ -87,6 +87,8 @@ export interface ObservedStack {
     tags: Record<string, string>;
     /** Addresses of attached Elastic IPs (from AWS, or from our tag where AWS does not say). */
     addresses: string[];
+    /** The security groups AWS reports on it. */
+    securityGroups?: string[];
     /** Cross-zone load balancing; read only for NLBs with Elastic IPs (the only ones that ask for it). */
     crossZone?: boolean;
     /** Every attribute, read for NLBs with Elastic IPs or managed attributes (their tags say so). */
@@ -151,6 +153,14 @@ export interface DesiredStack {
   addresses: string[];
   /** Every address the NLB asks for: those Elastic IPs' public addresses and the private IPv4s. */
   heldAddresses: string[];
+  /**
+   * The NLB's security groups: the managed one (our anchor) and the backend group, or with
+   * aws-load-balancer-security-groups the user's (plus the backend group when its rules are managed).
+   * undefined: the managed pair, whose IDs apply learns.
+   */
+  ownSecurityGroups?: string[];
+  /** Whether the backend group goes on the NLB (the node rules come from it). */
+  backendAttached: boolean;
   /** aws-load-balancer-attributes: the load balancer attributes to hold. */
   loadBalancerAttributes?: Record<string, string>;
   /** PROXY protocol v2 on the target groups: status ip entries say ipMode Proxy (KEP-1860). */
@@ -206,7 +216,9 @@ export type AwsStep =
   /** first: the old NLB holds addresses the new one needs, so it goes before the create. */
   | { op: 'retireStack'; stack: ObservedStack; first?: boolean }
   /** Set an existing NLB's subnets: zones added, moved or removed (SetSubnets lists every subnet to keep). */
-  | { op: 'setSubnets'; arn: string; subnetIds: string[] };
+  | { op: 'setSubnets'; arn: string; subnetIds: string[] }
+  /** The user's security groups changed (SetSecurityGroups: an NLB created with groups can change them). */
+  | { op: 'setSecurityGroups'; arn: string; groupIds: string[] };
 
 export type AwsAction = PlanAction & { step: AwsStep };
 

@@ -362,6 +362,12 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
   const admitted = [...sources, ...Object.keys(prefixListEntries)];
   const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => admitted.map((source) => ({ protocol, port: g.port, source }))));
   ingress.push(PATH_MTU_DISCOVERY_RULE);
+  if (options.securityGroups && (desired.sourceRanges.length > 0 || options.prefixLists)) {
+    throw new ServiceConfigError(
+      AWS_ANNOTATIONS.securityGroups,
+      `with your own security groups on the NLB, spec.loadBalancerSourceRanges and ${AWS_ANNOTATIONS.securityGroupPrefixLists} cannot be enforced by this provider: put those rules in your groups and remove them from the Service, or remove this annotation`,
+    );
+  }
 
   // Node groups admit the whole NodePort range from the shared backend group (one rule per protocol
   // for the cluster, not one per Service: security groups hold only 60 rules by default), plus any
@@ -418,13 +424,16 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     // The annotation's cross-zone setting wins (it is then held by modifyLoadBalancerAttributes).
     crossZone: options.loadBalancerAttributes?.['load_balancing.cross_zone.enabled'] === undefined && mappings.some((m) => m.AllocationId !== undefined) && mappings.some((m) => m.AllocationId === undefined),
     ...(options.loadBalancerAttributes ? { loadBalancerAttributes: options.loadBalancerAttributes } : {}),
+    ...(options.securityGroups ? { ownSecurityGroups: options.securityGroups } : {}),
+    backendAttached: options.manageBackendRules,
     ...(field !== undefined ? { addressField: field } : {}),
     tags,
     groups,
     instanceIds: [...instanceIds].sort(),
     instanceZones,
     skippedNodes,
-    ingress,
+    // The managed group with your own ones is only our anchor (found by tag): no rules on it.
+    ingress: options.securityGroups ? [] : ingress,
     prefixListEntries,
     // manage-backend-security-group-rules: false: the user opens the node groups; none is touched for this Service.
     nodeSecurityGroupIds: options.manageBackendRules ? [...network.nodeSecurityGroupIds].sort() : [],

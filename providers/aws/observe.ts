@@ -190,6 +190,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       owned: clusterOwns(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
       tags: lbTags,
       addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
+      securityGroups: lb.SecurityGroups ?? [],
       zones: (lb.AvailabilityZones ?? []).map((z) => ({
         zone: z.ZoneName ?? '',
         subnetId: z.SubnetId ?? '',

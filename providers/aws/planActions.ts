@@ -188,6 +188,18 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
     }
   }
 
+  // Your own security groups: changed in place (the managed pair is set at creation and never moves).
+  // Back to the managed group: the anchor is not on the NLB.
+  const lb = current?.loadBalancer;
+  const have = lb?.securityGroups ?? [];
+  if (lb && (stack.ownSecurityGroups || (have.length > 0 && !have.includes(current.securityGroup.id)))) {
+    const backend = observed.network.backend?.id;
+    const wanted = [...(stack.ownSecurityGroups ?? [current.securityGroup.id]), ...(stack.backendAttached && backend ? [backend] : [])];
+    if ([...wanted].sort().join() !== [...have].sort().join()) {
+      add({ op: 'setSecurityGroups', arn: lb.arn, groupIds: wanted }, `security groups of ${stack.lbName}: ${have.join(', ')} -> ${wanted.join(', ')}`);
+    }
+  }
+
   // 3b. Discovered subnets changed since the NLB was made: SetSubnets adds, moves and removes zones in place.
   const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.network) : undefined;
   if (subnets) add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds: subnets.subnetIds }, `subnets of NLB ${stack.lbName}: ${subnets.changes.join(', ')}`);

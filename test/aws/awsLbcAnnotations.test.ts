@@ -377,3 +377,41 @@ describe('aws-load-balancer-manage-backend-security-group-rules', () => {
     expect((error as ServiceConfigError).field).toBe(`${A}manage-backend-security-group-rules`);
   });
 });
+
+describe('aws-load-balancer-security-groups (bring your own)', () => {
+  it('puts your groups on the NLB instead of the managed one, touches no node group, and changes them in place', async () => {
+    const mk = async (name: string) => (await h.ec2.send(new CreateSecurityGroupCommand({ GroupName: name, Description: 'mine', VpcId: h.world.vpcId }))).GroupId!;
+    const [one, two] = [await mk('byo-one'), await mk('byo-two')];
+    const svc = makeService(h, { annotations: { [`${A}security-groups`]: one } });
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    const lbOf = async () => (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!;
+    const first = await lbOf();
+    expect(first.securityGroups).toEqual([one]);
+    expect((await inventory(h)).securityGroups.find(ownedBy(svc.ref.uid))!.ingress).toEqual([]);
+    expect(h.proxy.requests.filter((r) => r.action === 'AuthorizeSecurityGroupIngress')).toEqual([]);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    svc.annotations = { [`${A}security-groups`]: `${one},${two}` };
+    expect(h.provider.diff(await h.provider.observe(svc.ref), svc).actions.map((a) => a.kind)).toEqual(['setSecurityGroups']);
+    await converge(h.provider, svc);
+    expect((await lbOf()).securityGroups.sort()).toEqual([one, two].sort());
+    expect((await lbOf()).arn).toBe(first.arn);
+
+    // Back to the managed group: it goes on the NLB with the source ranges and the backend group.
+    svc.annotations = {};
+    await converge(h.provider, svc);
+    const managed = (await inventory(h)).securityGroups.find(ownedBy(svc.ref.uid))!;
+    expect((await lbOf()).securityGroups).toContain(managed.id);
+    expect(managed.ingress).toContain('tcp/80/0.0.0.0/0');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(svc);
+  });
+
+  it('refuses source ranges next to your own groups, and anything but IDs, naming the annotation', async () => {
+    const ranges = await refusal(converge(h.provider, makeService(h, { sourceRanges: ['10.0.0.0/8'], annotations: { [`${A}security-groups`]: 'sg-0123abcd' } })));
+    expect((ranges as ServiceConfigError).field).toBe(`${A}security-groups`);
+    const named = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}security-groups`]: 'my-group' } })));
+    expect((named as ServiceConfigError).field).toBe(`${A}security-groups`);
+  });
+});

@@ -3,7 +3,7 @@
 import type { AwsStep } from '../awsTypes.js';
 import type { ApplyRun } from './applyRun.js';
 import { createListener, deleteListener, modifyListener } from './listenerSteps.js';
-import { announceReplacement, createLoadBalancer, enableCrossZone, modifyLoadBalancerAttributes, retireStack, setSubnets, tagResources } from './loadBalancerSteps.js';
+import { announceReplacement, createLoadBalancer, enableCrossZone, modifyLoadBalancerAttributes, retireStack, setSecurityGroups, setSubnets, tagResources } from './loadBalancerSteps.js';
 import { authorizeCidrIngress, authorizeNodeRules, createSecurityGroup, ensureBackendSecurityGroup, revokeCidrIngress } from './securityGroupSteps.js';
 import {
   createTargetGroup,
@@ -40,6 +40,7 @@ const executors: Executors = {
   authorizeNodeRules,
   retireStack,
   setSubnets,
+  setSecurityGroups,
 };
 
 export function executeStep(run: ApplyRun, step: AwsStep): Promise<void> {
