@@ -35,6 +35,8 @@ export const AWS_ANNOTATIONS = {
   attributes: `${P}attributes`,
   manageBackendRules: `${P}manage-backend-security-group-rules`,
   securityGroups: `${P}security-groups`,
+  /** Followed by <PROTOCOL>-<port>, e.g. listener-attributes.TCP-80. */
+  listenerAttributesPrefix: `${P}listener-attributes.`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -65,6 +67,8 @@ export interface AwsServiceOptions {
   tls?: { certificates: string[]; ports?: string[]; sslPolicy?: string; alpnPolicy?: string; toTargets: boolean };
   /** target-node-labels: instance targets only on nodes with all of these labels (value undefined: the key alone). */
   targetNodeLabels?: Record<string, string | undefined>;
+  /** listener-attributes.<PROTOCOL>-<port>: listener attributes, by "<PROTOCOL>-<port>". */
+  listenerAttributes?: Record<string, Record<string, string>>;
   /** security-groups: the user's own groups on the NLB instead of the managed one (IDs). */
   securityGroups?: string[];
   /** manage-backend-security-group-rules: false leaves the node security groups to the user. */
@@ -244,6 +248,13 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
 
   const attributes = annotations[AWS_ANNOTATIONS.targetGroupAttributes];
   if (attributes !== undefined) options.targetGroupAttributes = attributePairs(AWS_ANNOTATIONS.targetGroupAttributes, attributes, 'stickiness.enabled=true');
+  for (const [key, raw] of Object.entries(annotations)) {
+    if (!key.startsWith(AWS_ANNOTATIONS.listenerAttributesPrefix)) continue;
+    const listener = key.slice(AWS_ANNOTATIONS.listenerAttributesPrefix.length);
+    if (!/^(TCP|UDP|TCP_UDP|TLS)-\d{1,5}$/.test(listener)) throw new ServiceConfigError(key, `"${listener}" is not <PROTOCOL>-<port> of a listener (e.g. TCP-80, TLS-443)`);
+    options.listenerAttributes ??= {};
+    options.listenerAttributes[listener] = attributePairs(key, raw, 'tcp.idle_timeout.seconds=400');
+  }
   const lbAttributes = annotations[AWS_ANNOTATIONS.attributes];
   if (lbAttributes !== undefined) options.loadBalancerAttributes = attributePairs(AWS_ANNOTATIONS.attributes, lbAttributes, 'load_balancing.cross_zone.enabled=true');
 

@@ -66,6 +66,8 @@ export interface ObservedListener {
   port: number;
   protocol: string;
   targetGroupArn?: string;
+  /** Read only for NLBs whose listener attributes are managed (tagged). */
+  attributes?: Record<string, string>;
   /** TLS: the default certificate, the security policy and the ALPN policy AWS reports. */
   certificateArn?: string;
   sslPolicy?: string;
@@ -118,6 +120,8 @@ export interface DesiredPortGroup {
   protocol: TargetGroupProtocol;
   /** The listener's: TLS where ssl-cert covers the port, else the target group's (TCP for a TLS group never happens). */
   listenerProtocol: 'TCP' | 'UDP' | 'TCP_UDP' | 'TLS';
+  /** listener-attributes.<PROTOCOL>-<port> for this port's listener. */
+  listenerAttributes?: Record<string, string>;
   /** TLS listeners: the default certificate first, then more (AddListenerCertificates); policies only when annotated. */
   tls?: { certificates: string[]; sslPolicy?: string; alpnPolicy?: string };
   /** instance: the nodes on nodePort; ip: Pod IPs on their own ports. */
@@ -201,6 +205,8 @@ export type AwsStep =
   | { op: 'enableCrossZone' }
   /** aws-load-balancer-attributes: the ones that differ, and the NLB tagged so that observe reads them. */
   | { op: 'modifyLoadBalancerAttributes'; attributes: Record<string, string>; tag: boolean }
+  /** listener-attributes.*: the ones that differ (the listener by port: it may be new); tag: the NLB, so that observe reads them. */
+  | { op: 'modifyListenerAttributes'; port: number; attributes: Record<string, string>; tag: boolean }
   | { op: 'createListener'; group: DesiredPortGroup }
   | { op: 'modifyListener'; arn: string; group: DesiredPortGroup }
   | { op: 'deleteListener'; arn: string; port: number }

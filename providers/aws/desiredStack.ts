@@ -264,7 +264,8 @@ function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lb
       const listener = tls
         ? { listenerProtocol: 'TLS' as const, tls: { certificates: tls.certificates, ...(tls.sslPolicy ? { sslPolicy: tls.sslPolicy } : {}), ...(tls.alpnPolicy ? { alpnPolicy: tls.alpnPolicy } : {}) } }
         : { listenerProtocol: plain };
-      const common = { port, protocol, ...listener, targetGroupName: targetGroupName(lbName, port, protocol, options.targetType), healthCheck: healthCheckFor(desired, options, protocol), attributes: { ...attributes } };
+      const listenerAttributes = options.listenerAttributes?.[`${listener.listenerProtocol}-${port}`];
+      const common = { port, protocol, ...listener, ...(listenerAttributes ? { listenerAttributes } : {}), targetGroupName: targetGroupName(lbName, port, protocol, options.targetType), healthCheck: healthCheckFor(desired, options, protocol), attributes: { ...attributes } };
       if (!ip) return { ...common, targetType: 'instance' as const, nodePort, targetGroupPort: nodePort };
       const targets = podTargets(desired, names);
       // The group's port is only a default (targets are registered with their own); the Pods' usual one.
@@ -343,6 +344,14 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
   const lbName = nlbName(desired, options, placement);
   const legacyLbName = nlbName(desired, options, legacyPlacementOf(desired, options));
   const groups = groupPorts(desired, options, lbName);
+  for (const listener of Object.keys(options.listenerAttributes ?? {})) {
+    if (!groups.some((g) => `${g.listenerProtocol}-${g.port}` === listener)) {
+      throw new ServiceConfigError(
+        `${AWS_ANNOTATIONS.listenerAttributesPrefix}${listener}`,
+        `names no listener of this Service (it has ${groups.map((g) => `${g.listenerProtocol}-${g.port}`).join(', ')}); rename the annotation or remove it`,
+      );
+    }
+  }
   const { mappings, addresses, vpcId, field, candidates } = resolveMappings(desired, options, network);
   const heldAddresses = [...addresses, ...mappings.flatMap((m) => (m.PrivateIPv4Address ? [m.PrivateIPv4Address] : []))];
 

@@ -3,6 +3,7 @@
 // it names its load balancer. Describes are batched by 20 names/ARNs.
 import { DescribeSecurityGroupsCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
 import {
+  DescribeListenerAttributesCommand,
   DescribeListenersCommand,
   DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
@@ -17,7 +18,7 @@ import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { AwsNetwork, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
 import { ELB_BATCH, inBatches } from './batches.js';
-import { ADDRESSES_TAG, ATTRIBUTES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
+import { ADDRESSES_TAG, ATTRIBUTES_TAG, LISTENER_ATTRIBUTES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 function splitAddresses(tag: string | undefined): string[] {
   return (tag ?? '').split(' ').filter((a) => a !== '');
@@ -116,6 +117,11 @@ export async function describeTargetGroupAttributes(api: AwsApi, arn: string): P
   return Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
 }
 
+export async function describeListenerAttributes(api: AwsApi, arn: string): Promise<Record<string, string>> {
+  const res = await api.elb('DescribeListenerAttributes', false, (c) => c.send(new DescribeListenerAttributesCommand({ ListenerArn: arn })));
+  return Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
+}
+
 export async function describeTargets(api: AwsApi, arn: string): Promise<{ id: string; port: number }[]> {
   const res = await api.elb('DescribeTargetHealth', false, (c) => c.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })));
   return (res.TargetHealthDescriptions ?? [])
@@ -203,7 +209,9 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       stack.loadBalancer.attributes = Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
       stack.loadBalancer.crossZone = stack.loadBalancer.attributes['load_balancing.cross_zone.enabled'] === 'true';
     }
-    stack.listeners = listeners.map((l) => ({
+    const listenerAttributes = stack.loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
+    stack.listeners = await Promise.all(listeners.map(async (l) => ({
+      ...(listenerAttributes ? { attributes: await describeListenerAttributes(api, l.ListenerArn!) } : {}),
       arn: l.ListenerArn!,
       port: l.Port ?? 0,
       protocol: l.Protocol ?? '',
@@ -211,7 +219,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       ...(l.Certificates?.[0]?.CertificateArn ? { certificateArn: l.Certificates[0].CertificateArn } : {}),
       ...(l.SslPolicy ? { sslPolicy: l.SslPolicy } : {}),
       ...(l.AlpnPolicy?.[0] ? { alpnPolicy: l.AlpnPolicy[0] } : {}),
-    }));
+    })));
     stack.targetGroups = await Promise.all(
       groups.map(async (g) => {
         const gTags = tags.get(g.TargetGroupArn!) ?? {};

@@ -6,7 +6,7 @@ import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredPortGroup, Desire
 import { inBatches } from './batches.js';
 import { AWS_DEFAULT_QUOTAS, checkLoadBalancerQuota, checkQuotas, type AwsQuotas } from './quotas.js';
 import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout, withLoadBalancerName } from './desiredStack.js';
-import { ATTRIBUTES_TAG, PLACEMENT_TAG } from './tags.js';
+import { ATTRIBUTES_TAG, LISTENER_ATTRIBUTES_TAG, PLACEMENT_TAG } from './tags.js';
 import { AWS_ANNOTATIONS } from './annotations.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
@@ -224,6 +224,16 @@ function planListeners({ stack, current, observedGroups, add }: StackPlanning): 
     if (!listener) add({ op: 'createListener', group: g }, `create listener ${g.listenerProtocol}:${g.port} -> ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
     else if (listener.protocol !== g.listenerProtocol || !tg || listener.targetGroupArn !== tg.arn || tlsDiffers(listener, g)) {
       add({ op: 'modifyListener', arn: listener.arn, group: g }, `listener ${listener.protocol}:${g.port} -> ${g.listenerProtocol}:${g.port} forwarding to ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
+    }
+  }
+  // listener-attributes.*: a new listener, or one not read yet (NLB not tagged), gets them all.
+  const tagged = current?.loadBalancer?.tags[LISTENER_ATTRIBUTES_TAG] !== undefined;
+  for (const g of stack.groups) {
+    if (!g.listenerAttributes) continue;
+    const have = current?.listeners.find((l) => l.port === g.port)?.attributes;
+    const changed = have ? Object.fromEntries(Object.entries(g.listenerAttributes).filter(([k, v]) => have[k] !== v)) : g.listenerAttributes;
+    if (Object.keys(changed).length > 0) {
+      add({ op: 'modifyListenerAttributes', port: g.port, attributes: changed, tag: !tagged }, `listener ${g.listenerProtocol}:${g.port} attributes: ${Object.entries(changed).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     }
   }
   for (const l of current?.listeners ?? []) {

@@ -4,6 +4,7 @@
 import { AuthorizeSecurityGroupIngressCommand, CreateManagedPrefixListCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import {
   CreateListenerCommand,
+  DescribeListenerAttributesCommand,
   DescribeListenersCommand,
   DescribeLoadBalancerAttributesCommand,
   DescribeTargetGroupAttributesCommand,
@@ -413,5 +414,37 @@ describe('aws-load-balancer-security-groups (bring your own)', () => {
     expect((ranges as ServiceConfigError).field).toBe(`${A}security-groups`);
     const named = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}security-groups`]: 'my-group' } })));
     expect((named as ServiceConfigError).field).toBe(`${A}security-groups`);
+  });
+});
+
+describe('aws-load-balancer-listener-attributes.<PROTOCOL>-<port>', () => {
+  const key = `${A}listener-attributes.TCP-80`;
+  it('sets a listener attribute, keeps it steady (read back for tagged NLBs), and changes it in place', async () => {
+    const svc = makeService(h, { annotations: { [key]: 'tcp.idle_timeout.seconds=400' } });
+    await converge(h.provider, svc);
+    const lbArn = (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!.arn;
+    const listenerArn = (await h.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn }))).Listeners![0]!.ListenerArn!;
+    const value = async () => (await h.elbv2.send(new DescribeListenerAttributesCommand({ ListenerArn: listenerArn }))).Attributes?.find((a) => a.Key === 'tcp.idle_timeout.seconds')?.Value;
+    expect(await value()).toBe('400');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    svc.annotations = { [key]: 'tcp.idle_timeout.seconds=900' };
+    expect(h.provider.diff(await h.provider.observe(svc.ref), svc).actions.map((a) => a.kind)).toEqual(['modifyListenerAttributes']);
+    await converge(h.provider, svc);
+    expect(await value()).toBe('900');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(svc);
+  });
+
+  it.each([
+    [{ [key]: 'tcp.idle_timeout.seconds=5' }, key],
+    [{ [`${A}listener-attributes.TCP-81`]: 'tcp.idle_timeout.seconds=400' }, `${A}listener-attributes.TCP-81`],
+    [{ [`${A}listener-attributes.tcp80`]: 'tcp.idle_timeout.seconds=400' }, `${A}listener-attributes.tcp80`],
+  ])('refuses %o naming %s', async (annotations, field) => {
+    const svc = makeService(h, { annotations });
+    const error = await refusal(converge(h.provider, svc));
+    expect((error as ServiceConfigError).field).toBe(field);
+    svc.annotations = {};
+    await converge(h.provider, svc);
+    await deleteFully(svc);
   });
 });

@@ -1,6 +1,8 @@
 // Executors of the listener steps. A listener forwards one port to one target group.
 import {
   AddListenerCertificatesCommand,
+  AddTagsCommand,
+  ModifyListenerAttributesCommand,
   CreateListenerCommand,
   DeleteListenerCommand,
   DescribeListenersCommand,
@@ -10,7 +12,9 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { isCode } from '../awsApi.js';
 import type { AwsStep, DesiredPortGroup } from '../awsTypes.js';
-import { toTagList } from '../tags.js';
+import { LISTENER_ATTRIBUTES_TAG, toTagList } from '../tags.js';
+import { ServiceConfigError } from '../../provider.js';
+import { AWS_ANNOTATIONS } from '../annotations.js';
 import type { ApplyRun } from './applyRun.js';
 
 type Step<Op extends AwsStep['op']> = Extract<AwsStep, { op: Op }>;
@@ -63,6 +67,22 @@ export async function modifyListener(run: ApplyRun, step: Step<'modifyListener'>
   const tgArn = await run.targetGroupArn(step.group.targetGroupName);
   await run.api.elb('ModifyListener', true, (c) => c.send(new ModifyListenerCommand({ ListenerArn: step.arn, ...listenerSettings(step.group, tgArn) })));
   await addMoreCertificates(run, step.arn, step.group);
+}
+
+export async function modifyListenerAttributes(run: ApplyRun, step: Step<'modifyListenerAttributes'>): Promise<void> {
+  const lbArn = run.needLb();
+  // The listener may have been created earlier in this run: found by port.
+  const res = await run.api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn })));
+  const listener = res.Listeners?.find((l) => l.Port === step.port);
+  if (!listener?.ListenerArn) throw new Error(`listener on port ${step.port} of ${run.d.lbName} is not known yet`);
+  const Attributes = Object.entries(step.attributes).map(([Key, Value]) => ({ Key, Value }));
+  try {
+    await run.api.elb('ModifyListenerAttributes', true, (c) => c.send(new ModifyListenerAttributesCommand({ ListenerArn: listener.ListenerArn, Attributes })));
+  } catch (error) {
+    if (!isCode(error, 'ValidationError', 'InvalidConfigurationRequest', 'InvalidConfigurationRequestException')) throw error;
+    throw new ServiceConfigError(`${AWS_ANNOTATIONS.listenerAttributesPrefix}${listener.Protocol}-${step.port}`, `AWS refused ${Attributes.map((a) => `${a.Key}=${a.Value}`).join(', ')}: ${(error as Error).message}`);
+  }
+  if (step.tag) await run.api.elb('AddTags', true, (c) => c.send(new AddTagsCommand({ ResourceArns: [lbArn], Tags: [{ Key: LISTENER_ATTRIBUTES_TAG, Value: 'managed' }] })));
 }
 
 export async function deleteListener(run: ApplyRun, step: Step<'deleteListener'>): Promise<void> {

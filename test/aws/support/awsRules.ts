@@ -185,6 +185,17 @@ export class AwsRules {
         return this.tlsCertificates(p) ?? (await this.createListener(p));
       case 'ModifyListener':
         return this.tlsCertificates(p);
+      case 'ModifyListenerAttributes': {
+        // ELB API reference, ListenerAttribute.Key: Network Load Balancers support "tcp.idle_timeout.seconds",
+        // "The valid range is 60-6000 seconds" (moto accepts any key and value).
+        for (const a of members(p, 'Attributes.member')) {
+          const seconds = Number(a.Value);
+          if (a.Key !== 'tcp.idle_timeout.seconds' || !Number.isInteger(seconds) || seconds < 60 || seconds > 6000) {
+            return { code: 'ValidationError', message: `Listener attribute '${a.Key}' with value '${a.Value}' is not supported by network load balancers` };
+          }
+        }
+        return undefined;
+      }
       case 'AddTags': {
         const tags = members(p, 'Tags.member');
         for (const arn of members(p, 'ResourceArns.member').map((r) => r[''] ?? '')) {
