@@ -35,6 +35,8 @@ export const AWS_ANNOTATIONS = {
   attributes: `${P}attributes`,
   manageBackendRules: `${P}manage-backend-security-group-rules`,
   securityGroups: `${P}security-groups`,
+  ipAddressType: `${P}ip-address-type`,
+  ipv6Addresses: `${P}ipv6-addresses`,
   /** Followed by <PROTOCOL>-<port>, e.g. listener-attributes.TCP-80. */
   listenerAttributesPrefix: `${P}listener-attributes.`,
 } as const;
@@ -192,6 +194,14 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
     scheme = schemeRaw;
   }
 
+  // Dual-stack NLBs are not made yet: say so rather than make an IPv4 one silently.
+  const addressType = annotations[AWS_ANNOTATIONS.ipAddressType]?.trim().toLowerCase();
+  if (addressType !== undefined && addressType !== 'ipv4') {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.ipAddressType, `"${annotations[AWS_ANNOTATIONS.ipAddressType]}": this provider makes IPv4 NLBs only (dual-stack is not supported yet); remove the annotation or set it to ipv4`);
+  }
+  if (annotations[AWS_ANNOTATIONS.ipv6Addresses] !== undefined) {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.ipv6Addresses, 'this provider makes IPv4 NLBs only (dual-stack is not supported yet); remove the annotation');
+  }
   const proxy = annotations[AWS_ANNOTATIONS.proxyProtocol]?.trim();
   // The AWS Load Balancer Controller (and cloud-provider-aws) accept only "*": every target group.
   if (proxy !== undefined && proxy !== '*') throw new ServiceConfigError(AWS_ANNOTATIONS.proxyProtocol, `must be "*" (PROXY protocol v2 on every port), got "${proxy}"; remove it to turn PROXY protocol off`);

@@ -365,3 +365,12 @@ describe('aws placement and ip targets (pure)', () => {
     expect(unknown.groups[0]!.targets).toBeUndefined();
   });
 });
+
+describe('aws dual-stack annotations (not supported yet)', () => {
+  it('refuses ip-address-type dualstack and ipv6-addresses naming them, accepts ipv4', () => {
+    const P = 'service.beta.kubernetes.io/aws-load-balancer-';
+    expect(thrownConfigError(() => parseAwsAnnotations({ [`${P}ip-address-type`]: 'dualstack' })).field).toBe(`${P}ip-address-type`);
+    expect(thrownConfigError(() => parseAwsAnnotations({ [`${P}ipv6-addresses`]: '2600::1' })).field).toBe(`${P}ipv6-addresses`);
+    expect(parseAwsAnnotations({ [`${P}ip-address-type`]: 'ipv4' }).scheme).toBe('internet-facing');
+  });
+});
