@@ -41,6 +41,19 @@ export interface DesiredPort {
   nodePort: number;
 }
 
+/** One Pod endpoint of a Service (from its EndpointSlices), for providers that target Pod IPs. */
+export interface PodEndpoint {
+  address: string;
+  /** conditions.ready (unset counts as ready, per the API). */
+  ready: boolean;
+  /** conditions.terminating: the Pod is going away. */
+  terminating: boolean;
+  nodeName?: string;
+  zone?: string;
+  /** The slice's ports: Service port name ('' when unnamed) -> the Pod's port number. */
+  ports: Record<string, number>;
+}
+
 /** An eligible node, as the provider needs it. Sorted by name in DesiredLoadBalancer.nodes. */
 export interface NodeTarget {
   name: string;
@@ -107,6 +120,11 @@ export interface DesiredLoadBalancer {
   endpointNodes: string[];
   /** What status.loadBalancer.ingress says today (lets metal rebuild assignments after restart). */
   currentIngress: LoadBalancerIngress[];
+  /**
+   * The Service's Pod endpoints, only for a provider whose wantsPodEndpoints() says so for this
+   * Service; undefined while the EndpointSlices are not yet known (the provider then keeps targets as they are).
+   */
+  podEndpoints?: PodEndpoint[];
 }
 
 export interface Capabilities {
@@ -296,6 +314,12 @@ export interface Provider<TObserved = unknown, TPlan extends Plan = Plan> {
    * load balancer). Called by the periodic resync, after orphaned load balancers were deleted.
    */
   sweep?(): Promise<void>;
+  /**
+   * Pure: whether this Service needs its Pod endpoints (AWS ip targets). Only then does the
+   * controller cache EndpointSlices with their addresses (started on the first such Service), fill
+   * DesiredLoadBalancer.podEndpoints, and reconcile the Service when its endpoints change.
+   */
+  wantsPodEndpoints?(desired: Pick<DesiredLoadBalancer, 'annotations'>): boolean;
 }
 
 /** A plan with no mutating actions changes nothing (a waiting plan has none). */

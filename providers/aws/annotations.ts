@@ -22,6 +22,23 @@ export const AWS_ANNOTATIONS = {
   hcUnhealthy: `${P}healthcheck-unhealthy-threshold`,
   hcSuccessCodes: `${P}healthcheck-success-codes`,
   targetGroupAttributes: `${P}target-group-attributes`,
+  securityGroupPrefixLists: `${P}security-group-prefix-lists`,
+  targetType: `${P}nlb-target-type`,
+  proxyProtocol: `${P}proxy-protocol`,
+  sslCert: `${P}ssl-cert`,
+  sslPorts: `${P}ssl-ports`,
+  sslNegotiationPolicy: `${P}ssl-negotiation-policy`,
+  alpnPolicy: `${P}alpn-policy`,
+  backendProtocol: `${P}backend-protocol`,
+  targetNodeLabels: `${P}target-node-labels`,
+  loadBalancerName: `${P}load-balancer-name`,
+  attributes: `${P}attributes`,
+  manageBackendRules: `${P}manage-backend-security-group-rules`,
+  securityGroups: `${P}security-groups`,
+  ipAddressType: `${P}ip-address-type`,
+  ipv6Addresses: `${P}ipv6-addresses`,
+  /** Followed by <PROTOCOL>-<port>, e.g. listener-attributes.TCP-80. */
+  listenerAttributesPrefix: `${P}listener-attributes.`,
 } as const;
 
 export interface HealthCheckOverrides {
@@ -38,6 +55,8 @@ export interface HealthCheckOverrides {
 
 export interface AwsServiceOptions {
   scheme: 'internet-facing' | 'internal';
+  /** aws-load-balancer-nlb-target-type: node instances on NodePorts (default), or Pod IPs on their ports. */
+  targetType: 'instance' | 'ip';
   /** Subnet IDs or Name tags from aws-load-balancer-subnets; undefined means discover by tags. */
   subnets?: string[];
   eipAllocations?: string[];
@@ -46,6 +65,24 @@ export interface AwsServiceOptions {
   healthCheck: HealthCheckOverrides;
   /** aws-load-balancer-target-group-attributes (key=value,...): wins over what the Service spec implies. */
   targetGroupAttributes?: Record<string, string>;
+  /** ssl-cert and friends: TLS listeners on ssl-ports (all TCP ports when unset). */
+  tls?: { certificates: string[]; ports?: string[]; sslPolicy?: string; alpnPolicy?: string; toTargets: boolean };
+  /** target-node-labels: instance targets only on nodes with all of these labels (value undefined: the key alone). */
+  targetNodeLabels?: Record<string, string | undefined>;
+  /** listener-attributes.<PROTOCOL>-<port>: listener attributes, by "<PROTOCOL>-<port>". */
+  listenerAttributes?: Record<string, Record<string, string>>;
+  /** security-groups: the user's own groups on the NLB instead of the managed one (IDs). */
+  securityGroups?: string[];
+  /** manage-backend-security-group-rules: false leaves the node security groups to the user. */
+  manageBackendRules: boolean;
+  /** aws-load-balancer-attributes: load balancer attributes (ModifyLoadBalancerAttributes). */
+  loadBalancerAttributes?: Record<string, string>;
+  /** load-balancer-name: the NLB's name instead of the generated one (a new name is a new NLB). */
+  loadBalancerName?: string;
+  /** aws-load-balancer-proxy-protocol "*": PROXY protocol v2 to every target group. */
+  proxyProtocol: boolean;
+  /** aws-load-balancer-security-group-prefix-lists: managed prefix lists admitted to every listener port. */
+  prefixLists?: string[];
 }
 
 function list(value: string): string[] {
@@ -79,7 +116,66 @@ function bool(annotations: Record<string, string>, key: string): boolean | undef
  */
 export function targetGroupAttributesField(keys: string[]): string {
   const fromSpec = keys.every((k) => k === 'stickiness.enabled' || k === 'stickiness.type');
+  if (keys.every((k) => k === 'proxy_protocol_v2.enabled')) return `metadata.annotations[${AWS_ANNOTATIONS.proxyProtocol}]`;
   return fromSpec ? 'spec.sessionAffinity' : `metadata.annotations[${AWS_ANNOTATIONS.targetGroupAttributes}]`;
+}
+
+/** aws-load-balancer-nlb-target-type; cloud-provider-aws and the AWS Load Balancer Controller default to instance. */
+export function targetTypeOf(annotations: Record<string, string>): 'instance' | 'ip' {
+  const raw = annotations[AWS_ANNOTATIONS.targetType]?.trim().toLowerCase();
+  if (raw === undefined || raw === 'instance' || raw === 'nlb-ip') return raw === 'nlb-ip' ? 'ip' : 'instance';
+  if (raw === 'ip') return 'ip';
+  throw new ServiceConfigError(AWS_ANNOTATIONS.targetType, `must be "instance" (node ports, the default) or "ip" (Pod IPs), got "${annotations[AWS_ANNOTATIONS.targetType]}"`);
+}
+
+// ELB API reference, Listener.AlpnPolicy / CreateListenerInput.AlpnPolicy.
+const ALPN_POLICIES = ['HTTP1Only', 'HTTP2Only', 'HTTP2Optional', 'HTTP2Preferred', 'None'];
+
+/** ssl-cert (ACM or IAM certificate ARNs; the first is the listener's default), ssl-ports, the policies, backend-protocol. */
+function tlsOf(annotations: Record<string, string>): AwsServiceOptions['tls'] {
+  const certs = annotations[AWS_ANNOTATIONS.sslCert];
+  const backend = annotations[AWS_ANNOTATIONS.backendProtocol]?.trim().toLowerCase();
+  if (backend !== undefined && backend !== 'ssl' && backend !== 'tcp') {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.backendProtocol, `must be "tcp" or "ssl" (TLS to the targets), got "${annotations[AWS_ANNOTATIONS.backendProtocol]}"`);
+  }
+  const dependents = [AWS_ANNOTATIONS.sslPorts, AWS_ANNOTATIONS.sslNegotiationPolicy, AWS_ANNOTATIONS.alpnPolicy].filter((k) => annotations[k] !== undefined);
+  if (certs === undefined) {
+    if (dependents.length > 0) throw new ServiceConfigError(dependents[0]!, `needs ${AWS_ANNOTATIONS.sslCert} (the certificate of the TLS listeners)`);
+    if (backend === 'ssl') throw new ServiceConfigError(AWS_ANNOTATIONS.backendProtocol, `"ssl" needs TLS listeners: set ${AWS_ANNOTATIONS.sslCert}`);
+    return undefined;
+  }
+  const certificates = list(certs);
+  if (certificates.length === 0) throw new ServiceConfigError(AWS_ANNOTATIONS.sslCert, 'lists no certificate ARN');
+  const bad = certificates.find((c) => !/^arn:aws[a-z-]*:(acm|iam):[a-z0-9-]*:\d{12}:(certificate|server-certificate)\/.+$/.test(c));
+  if (bad !== undefined) throw new ServiceConfigError(AWS_ANNOTATIONS.sslCert, `"${bad}" is not an ACM or IAM certificate ARN (arn:aws:acm:<region>:<account>:certificate/...)`);
+  const tls: NonNullable<AwsServiceOptions['tls']> = { certificates, toTargets: backend === 'ssl' };
+  const ports = annotations[AWS_ANNOTATIONS.sslPorts];
+  if (ports !== undefined && ports.trim() !== '*') tls.ports = list(ports);
+  const policy = annotations[AWS_ANNOTATIONS.sslNegotiationPolicy]?.trim();
+  if (policy !== undefined) {
+    if (!/^ELBSecurityPolicy-[A-Za-z0-9-]+$/.test(policy)) throw new ServiceConfigError(AWS_ANNOTATIONS.sslNegotiationPolicy, `"${policy}" is not an ELB security policy name (ELBSecurityPolicy-...)`);
+    tls.sslPolicy = policy;
+  }
+  const alpn = annotations[AWS_ANNOTATIONS.alpnPolicy]?.trim();
+  if (alpn !== undefined) {
+    const match = ALPN_POLICIES.find((p) => p.toLowerCase() === alpn.toLowerCase());
+    if (!match) throw new ServiceConfigError(AWS_ANNOTATIONS.alpnPolicy, `must be one of ${ALPN_POLICIES.join(', ')}, got "${alpn}"`);
+    tls.alpnPolicy = match;
+  }
+  return tls;
+}
+
+/** key=value,... of ELB attributes (AttributeKey: "can contain only lowercase letters, digits, periods, underscores"; moto and AWS check the rest). */
+function attributePairs(annotation: string, raw: string, example: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of list(raw)) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? '' : pair.slice(0, eq).trim();
+    const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
+    if (!/^[a-z0-9_.]+$/.test(key) || value === '') throw new ServiceConfigError(annotation, `"${pair}" is not an attribute (key=value, e.g. ${example})`);
+    out[key] = value;
+  }
+  return out;
 }
 
 export function parseAwsAnnotations(annotations: Record<string, string>): AwsServiceOptions {
@@ -98,7 +194,33 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
     scheme = schemeRaw;
   }
 
-  const options: AwsServiceOptions = { scheme, additionalTags: {}, healthCheck: {} };
+  // Dual-stack NLBs are not made yet: say so rather than make an IPv4 one silently.
+  const addressType = annotations[AWS_ANNOTATIONS.ipAddressType]?.trim().toLowerCase();
+  if (addressType !== undefined && addressType !== 'ipv4') {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.ipAddressType, `"${annotations[AWS_ANNOTATIONS.ipAddressType]}": this provider makes IPv4 NLBs only (dual-stack is not supported yet); remove the annotation or set it to ipv4`);
+  }
+  if (annotations[AWS_ANNOTATIONS.ipv6Addresses] !== undefined) {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.ipv6Addresses, 'this provider makes IPv4 NLBs only (dual-stack is not supported yet); remove the annotation');
+  }
+  const proxy = annotations[AWS_ANNOTATIONS.proxyProtocol]?.trim();
+  // The AWS Load Balancer Controller (and cloud-provider-aws) accept only "*": every target group.
+  if (proxy !== undefined && proxy !== '*') throw new ServiceConfigError(AWS_ANNOTATIONS.proxyProtocol, `must be "*" (PROXY protocol v2 on every port), got "${proxy}"; remove it to turn PROXY protocol off`);
+  const options: AwsServiceOptions = { scheme, targetType: targetTypeOf(annotations), proxyProtocol: proxy === '*', manageBackendRules: true, additionalTags: {}, healthCheck: {} };
+  const groups = annotations[AWS_ANNOTATIONS.securityGroups];
+  if (groups !== undefined) {
+    options.securityGroups = [...new Set(list(groups))];
+    const bad = options.securityGroups.find((g) => !/^sg-[0-9a-f]+$/.test(g));
+    if (bad !== undefined || options.securityGroups.length === 0) {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroups, `${bad !== undefined ? `"${bad}" is not a security group ID` : 'lists no group'}; list security group IDs (sg-...), separated by commas`);
+    }
+    // As the AWS Load Balancer Controller: with your own groups, the backend rules are yours unless asked for.
+    options.manageBackendRules = false;
+  }
+  const manage = annotations[AWS_ANNOTATIONS.manageBackendRules]?.trim().toLowerCase();
+  if (manage !== undefined) {
+    if (manage !== 'true' && manage !== 'false') throw new ServiceConfigError(AWS_ANNOTATIONS.manageBackendRules, `must be "true" or "false", got "${annotations[AWS_ANNOTATIONS.manageBackendRules]}"`);
+    options.manageBackendRules = manage === 'true';
+  }
   const subnets = annotations[AWS_ANNOTATIONS.subnets];
   if (subnets !== undefined) {
     options.subnets = list(subnets);
@@ -135,17 +257,46 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
   }
 
   const attributes = annotations[AWS_ANNOTATIONS.targetGroupAttributes];
-  if (attributes !== undefined) {
-    options.targetGroupAttributes = {};
-    for (const pair of list(attributes)) {
+  if (attributes !== undefined) options.targetGroupAttributes = attributePairs(AWS_ANNOTATIONS.targetGroupAttributes, attributes, 'stickiness.enabled=true');
+  for (const [key, raw] of Object.entries(annotations)) {
+    if (!key.startsWith(AWS_ANNOTATIONS.listenerAttributesPrefix)) continue;
+    const listener = key.slice(AWS_ANNOTATIONS.listenerAttributesPrefix.length);
+    if (!/^(TCP|UDP|TCP_UDP|TLS)-\d{1,5}$/.test(listener)) throw new ServiceConfigError(key, `"${listener}" is not <PROTOCOL>-<port> of a listener (e.g. TCP-80, TLS-443)`);
+    options.listenerAttributes ??= {};
+    options.listenerAttributes[listener] = attributePairs(key, raw, 'tcp.idle_timeout.seconds=400');
+  }
+  const lbAttributes = annotations[AWS_ANNOTATIONS.attributes];
+  if (lbAttributes !== undefined) options.loadBalancerAttributes = attributePairs(AWS_ANNOTATIONS.attributes, lbAttributes, 'load_balancing.cross_zone.enabled=true');
+
+  const nodeLabels = annotations[AWS_ANNOTATIONS.targetNodeLabels];
+  if (nodeLabels !== undefined) {
+    options.targetNodeLabels = {};
+    for (const pair of list(nodeLabels)) {
       const eq = pair.indexOf('=');
-      const key = eq < 0 ? '' : pair.slice(0, eq).trim();
-      const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
-      if (!/^[a-z0-9_.]+$/.test(key) || value === '') {
-        throw new ServiceConfigError(AWS_ANNOTATIONS.targetGroupAttributes, `"${pair}" is not an attribute (key=value, e.g. stickiness.enabled=true)`);
+      const key = (eq < 0 ? pair : pair.slice(0, eq)).trim();
+      if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(key)) {
+        throw new ServiceConfigError(AWS_ANNOTATIONS.targetNodeLabels, `"${pair}" is not a label selector term (key=value or key, separated by commas)`);
       }
-      options.targetGroupAttributes[key] = value;
+      options.targetNodeLabels[key] = eq < 0 ? undefined : pair.slice(eq + 1).trim();
     }
+  }
+  const lbName = annotations[AWS_ANNOTATIONS.loadBalancerName]?.trim();
+  if (lbName !== undefined) {
+    // CreateLoadBalancerInput.Name: at most 32 alphanumerics or hyphens, not beginning or ending with a hyphen, nor beginning with "internal-".
+    if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/.test(lbName) || lbName.startsWith('internal-')) {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.loadBalancerName, `"${lbName}" is not a load balancer name AWS accepts: at most 32 letters, digits or hyphens, not starting or ending with a hyphen, nor with "internal-"`);
+    }
+    options.loadBalancerName = lbName;
+  }
+
+  const tls = tlsOf(annotations);
+  if (tls) options.tls = tls;
+
+  const prefixLists = annotations[AWS_ANNOTATIONS.securityGroupPrefixLists];
+  if (prefixLists !== undefined) {
+    options.prefixLists = [...new Set(list(prefixLists))];
+    const bad = options.prefixLists.find((id) => !/^pl-[0-9a-f]+$/.test(id));
+    if (bad !== undefined) throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `"${bad}" is not a managed prefix list ID (pl-...); list IDs separated by commas`);
   }
 
   const hc = options.healthCheck;

@@ -45,5 +45,5 @@ function resultOf(run: ApplyRun): ApplyResult {
     return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: `replaced NLB ${remaining.map((s) => s.lbName).join(', ')} is still to be deleted` };
   }
   if (plan.ingress) return { state: 'ready', ingress: plan.ingress };
-  return { state: 'ready', ingress: plan.current ? ingressFor({ ...plan.current, loadBalancer: { ...plan.current.loadBalancer!, dnsName: lb.dnsName } }) : [{ hostname: lb.dnsName }] };
+  return { state: 'ready', ingress: plan.current ? ingressFor({ ...plan.current, loadBalancer: { ...plan.current.loadBalancer!, dnsName: lb.dnsName } }, d.proxyProtocol) : [{ hostname: lb.dnsName }] };
 }

@@ -12,6 +12,8 @@ export interface AwsNetwork {
   backend?: { id: string; nodeRules: NodeRule[] };
   /** The cluster's NodePort range, opened once from the backend group instead of once per Service. */
   nodePortRange: { from: number; to: number };
+  /** Managed prefix lists the account sees (DescribeManagedPrefixLists): a rule that references one counts as its MaxEntries. */
+  prefixLists?: { id: string; family: 'IPv4' | 'IPv6'; maxEntries: number }[];
   /** Network Load Balancers in the region (anyone's), for the per-Region quota; undefined when not read. */
   networkLoadBalancers?: number;
 }
@@ -30,7 +32,7 @@ export interface IngressRule {
   port: number;
   /** ICMP only: the code (ToPort on the wire). */
   icmpCode?: number;
-  /** An IPv4/IPv6 CIDR, or a security group ID. */
+  /** An IPv4/IPv6 CIDR, a managed prefix list ID (pl-...), or a security group ID. */
   source: string;
 }
 
@@ -64,6 +66,12 @@ export interface ObservedListener {
   port: number;
   protocol: string;
   targetGroupArn?: string;
+  /** Read only for NLBs whose listener attributes are managed (tagged). */
+  attributes?: Record<string, string>;
+  /** TLS: the default certificate, the security policy and the ALPN policy AWS reports. */
+  certificateArn?: string;
+  sslPolicy?: string;
+  alpnPolicy?: string;
 }
 
 /** One load balancer of a Service with everything hanging off it, found from its security group. */
@@ -81,8 +89,12 @@ export interface ObservedStack {
     tags: Record<string, string>;
     /** Addresses of attached Elastic IPs (from AWS, or from our tag where AWS does not say). */
     addresses: string[];
+    /** The security groups AWS reports on it. */
+    securityGroups?: string[];
     /** Cross-zone load balancing; read only for NLBs with Elastic IPs (the only ones that ask for it). */
     crossZone?: boolean;
+    /** Every attribute, read for NLBs with Elastic IPs or managed attributes (their tags say so). */
+    attributes?: Record<string, string>;
     /** The enabled zones and their subnets, with whether an Elastic IP is mapped there. */
     zones: { zone: string; subnetId: string; pinned: boolean }[];
   };
@@ -104,8 +116,22 @@ export interface SubnetMapping {
 
 export interface DesiredPortGroup {
   port: number;
+  /** The target group's protocol. */
   protocol: TargetGroupProtocol;
+  /** The listener's: TLS where ssl-cert covers the port, else the target group's (TCP for a TLS group never happens). */
+  listenerProtocol: 'TCP' | 'UDP' | 'TCP_UDP' | 'TLS';
+  /** listener-attributes.<PROTOCOL>-<port> for this port's listener. */
+  listenerAttributes?: Record<string, string>;
+  /** TLS listeners: the default certificate first, then more (AddListenerCertificates); policies only when annotated. */
+  tls?: { certificates: string[]; sslPolicy?: string; alpnPolicy?: string };
+  /** instance: the nodes on nodePort; ip: Pod IPs on their own ports. */
+  targetType: 'instance' | 'ip';
+  /** 0 for ip targets (allocateLoadBalancerNodePorts: false is fine there). */
   nodePort: number;
+  /** The target group's port: nodePort for instance targets, the Pods' port for ip targets. */
+  targetGroupPort: number;
+  /** Who should be registered; undefined when not known yet (Pod endpoints not read): leave the group as it is. */
+  targets?: { id: string; port: number }[];
   targetGroupName: string;
   healthCheck: HealthCheckSettings;
   /** The target group attributes we manage: stickiness from spec.sessionAffinity, then the annotation's. */
@@ -117,6 +143,10 @@ export interface DesiredStack {
   ref: ServiceRef;
   clusterName: string;
   lbName: string;
+  /** lbName comes from aws-load-balancer-load-balancer-name. */
+  customName?: boolean;
+  /** The name releases before in-place subnet changes gave this NLB (the subnets annotation in it), when different. */
+  legacyLbName?: string;
   placement: string;
   vpcId: string;
   scheme: 'internet-facing' | 'internal';
@@ -127,6 +157,18 @@ export interface DesiredStack {
   addresses: string[];
   /** Every address the NLB asks for: those Elastic IPs' public addresses and the private IPv4s. */
   heldAddresses: string[];
+  /**
+   * The NLB's security groups: the managed one (our anchor) and the backend group, or with
+   * aws-load-balancer-security-groups the user's (plus the backend group when its rules are managed).
+   * undefined: the managed pair, whose IDs apply learns.
+   */
+  ownSecurityGroups?: string[];
+  /** Whether the backend group goes on the NLB (the node rules come from it). */
+  backendAttached: boolean;
+  /** aws-load-balancer-attributes: the load balancer attributes to hold. */
+  loadBalancerAttributes?: Record<string, string>;
+  /** PROXY protocol v2 on the target groups: status ip entries say ipMode Proxy (KEP-1860). */
+  proxyProtocol: boolean;
   /** Cross-zone load balancing, set right after creation: an address in one zone serves every zone's nodes. */
   crossZone: boolean;
   /** The field the addresses come from (spec.loadBalancerIP or an annotation), for errors about them. */
@@ -139,8 +181,10 @@ export interface DesiredStack {
   /** The zone of each instance, from its node's providerID or zone label ('' when neither says). */
   instanceZones: Record<string, string>;
   skippedNodes: { name: string; reason: string }[];
-  /** Rules of the load balancer's security group (the source ranges on each listener port). */
+  /** Rules of the load balancer's security group (the source ranges and prefix lists on each listener port). */
   ingress: IngressRule[];
+  /** MaxEntries of each prefix list the rules reference: what each such rule counts against the rule quota. */
+  prefixListEntries: Record<string, number>;
   nodeSecurityGroupIds: string[];
   /** Rules the node groups need from the backend group: the NodePort range and ports outside it. */
   nodeAccess: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[];
@@ -159,13 +203,17 @@ export type AwsStep =
   | { op: 'createLoadBalancer' }
   /** load_balancing.cross_zone.enabled=true on a new NLB (ModifyLoadBalancerAttributes). */
   | { op: 'enableCrossZone' }
+  /** aws-load-balancer-attributes: the ones that differ, and the NLB tagged so that observe reads them. */
+  | { op: 'modifyLoadBalancerAttributes'; attributes: Record<string, string>; tag: boolean }
+  /** listener-attributes.*: the ones that differ (the listener by port: it may be new); tag: the NLB, so that observe reads them. */
+  | { op: 'modifyListenerAttributes'; port: number; attributes: Record<string, string>; tag: boolean }
   | { op: 'createListener'; group: DesiredPortGroup }
   | { op: 'modifyListener'; arn: string; group: DesiredPortGroup }
   | { op: 'deleteListener'; arn: string; port: number }
   | { op: 'deleteTargetGroup'; arn: string; name: string }
   /** Target groups of ports that are gone but may have been left unattached by an interrupted run. */
   | { op: 'deleteTargetGroupsByName'; names: string[] }
-  | { op: 'registerTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
+  | { op: 'registerTargets'; targetGroupName: string; targets: { id: string; port: number }[]; targetType?: 'ip' }
   | { op: 'deregisterTargets'; targetGroupName: string; targets: { id: string; port: number }[] }
   | { op: 'ensureBackendSecurityGroup' }
   /** The user's additional tags changed: add them (tags the user dropped from the annotation stay). */
@@ -174,7 +222,9 @@ export type AwsStep =
   /** first: the old NLB holds addresses the new one needs, so it goes before the create. */
   | { op: 'retireStack'; stack: ObservedStack; first?: boolean }
   /** Set an existing NLB's subnets: zones added, moved or removed (SetSubnets lists every subnet to keep). */
-  | { op: 'setSubnets'; arn: string; subnetIds: string[] };
+  | { op: 'setSubnets'; arn: string; subnetIds: string[] }
+  /** The user's security groups changed (SetSecurityGroups: an NLB created with groups can change them). */
+  | { op: 'setSecurityGroups'; arn: string; groupIds: string[] };
 
 export type AwsAction = PlanAction & { step: AwsStep };
 

@@ -9,15 +9,27 @@ import { loadBalancerName, targetGroupName, type TargetGroupProtocol } from './n
 import { instanceIdFromProviderID, zoneFromProviderID } from './providerID.js';
 import { clusterTagKey, SERVICE_NAME_TAG, SERVICE_UID_TAG } from './tags.js';
 
-/** What decides where the NLB lives; subnet mappings cannot change, so a new value means a new NLB. */
+/**
+ * What decides where the NLB lives, and so its name: what SetSubnets cannot change in place. That is
+ * the scheme and the addresses in the subnet mappings (with the subnets they sit in); subnets without
+ * addresses are set in place (SetSubnets: "[Network Load Balancers] You can specify subnets from one
+ * or more Availability Zones", with no rule that previous ones be kept, unlike Gateway Load Balancers).
+ */
 export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): string {
-  const key = JSON.stringify([
-    options.scheme,
-    options.subnets ?? null,
-    desired.loadBalancerIP ?? null,
-    options.eipAllocations ?? null,
-    options.privateIPv4Addresses ?? null,
-  ]);
+  const withAddresses = desired.loadBalancerIP !== undefined || options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined;
+  return placementHash(options, withAddresses ? (options.subnets ?? null) : null, desired.loadBalancerIP);
+}
+
+/**
+ * The placement as releases before in-place subnet changes computed it (the subnets annotation
+ * always in it). An NLB named after it is adopted, not replaced, on upgrade (see planFromStack).
+ */
+export function legacyPlacementOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): string {
+  return placementHash(options, options.subnets ?? null, desired.loadBalancerIP);
+}
+
+function placementHash(options: AwsServiceOptions, subnets: string[] | null, loadBalancerIP: string | undefined): string {
+  const key = JSON.stringify([options.scheme, subnets, loadBalancerIP ?? null, options.eipAllocations ?? null, options.privateIPv4Addresses ?? null]);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
@@ -142,7 +154,9 @@ function mappingsFor(
 
 function healthCheckFor(desired: DesiredLoadBalancer, options: AwsServiceOptions, protocol: TargetGroupProtocol): HealthCheckSettings {
   let base: HealthCheckSettings;
-  if (desired.externalTrafficPolicy === 'Local' && desired.healthCheckNodePort !== undefined) {
+  // ip targets are the Pods themselves: probed on their own port (as the AWS Load Balancer Controller does).
+  if (options.targetType === 'ip') base = { protocol: 'TCP', port: 'traffic-port' };
+  else if (desired.externalTrafficPolicy === 'Local' && desired.healthCheckNodePort !== undefined) {
     base = { protocol: 'HTTP', port: String(desired.healthCheckNodePort), path: '/healthz' };
   } else if (protocol === 'UDP') {
     // A UDP NodePort cannot answer a TCP probe: ask kube-proxy (the controller's derived check).
@@ -195,45 +209,107 @@ function checkIntervalCoversTimeout(hc: HealthCheckSettings): void {
 export function targetGroupAttributes(desired: DesiredLoadBalancer, options: AwsServiceOptions): Record<string, string> {
   const fromSpec: Record<string, string> =
     desired.sessionAffinity === 'ClientIP' ? { 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip' } : { 'stickiness.enabled': 'false' };
-  return { ...fromSpec, ...options.targetGroupAttributes };
+  return { ...fromSpec, 'proxy_protocol_v2.enabled': String(options.proxyProtocol), ...options.targetGroupAttributes };
+}
+
+/**
+ * ip targets: the Pod endpoints that should receive traffic on one Service port. Ready and not
+ * terminating: a terminating Pod is deregistered (and drains) before it goes. Undefined while the
+ * endpoints are not known, so a controller that has not read them yet deregisters nothing.
+ */
+export function podTargets(desired: DesiredLoadBalancer, portNames: string[]): { id: string; port: number }[] | undefined {
+  if (desired.podEndpoints === undefined) return undefined;
+  const targets = new Map<string, { id: string; port: number }>();
+  for (const ep of desired.podEndpoints) {
+    if (!ep.ready || ep.terminating || !ipaddr.IPv4.isValidFourPartDecimal(ep.address)) continue;
+    for (const name of portNames) {
+      const port = ep.ports[name];
+      if (port !== undefined) targets.set(`${ep.address}:${port}`, { id: ep.address, port });
+    }
+  }
+  return [...targets.values()].sort((a, b) => a.id.localeCompare(b.id) || a.port - b.port);
 }
 
 function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lbName: string): DesiredPortGroup[] {
   const attributes = targetGroupAttributes(desired, options);
-  const byPort = new Map<number, { protocols: Set<string>; nodePort: number }>();
+  const ip = options.targetType === 'ip';
+  const byPort = new Map<number, { protocols: Set<string>; nodePort: number; names: string[] }>();
   desired.ports.forEach((p, i) => {
-    if (p.protocol === 'SCTP') throw new ServiceConfigError(`spec.ports[${i}].protocol`, 'Network Load Balancers with instance targets do not support SCTP; use TCP or UDP');
-    if (!(p.nodePort > 0)) throw new ServiceConfigError(`spec.ports[${i}].nodePort`, 'a NodePort is needed for instance targets (allocateLoadBalancerNodePorts must not be false)');
+    if (p.protocol === 'SCTP') throw new ServiceConfigError(`spec.ports[${i}].protocol`, 'this provider does not make SCTP listeners; use TCP or UDP');
+    if (!ip && !(p.nodePort > 0)) {
+      throw new ServiceConfigError(
+        `spec.ports[${i}].nodePort`,
+        `a NodePort is needed for instance targets (allocateLoadBalancerNodePorts must not be false); or set ${AWS_ANNOTATIONS.targetType}: ip to target the Pods directly`,
+      );
+    }
     const entry = byPort.get(p.port);
-    if (!entry) byPort.set(p.port, { protocols: new Set([p.protocol]), nodePort: p.nodePort });
+    if (!entry) byPort.set(p.port, { protocols: new Set([p.protocol]), nodePort: p.nodePort, names: [p.name] });
     else {
-      if (entry.nodePort !== p.nodePort) {
+      entry.names.push(p.name);
+      if (!ip && entry.nodePort !== p.nodePort) {
         throw new ServiceConfigError(`spec.ports[${i}].nodePort`, `TCP and UDP on port ${p.port} share one TCP_UDP target group, so they need the same nodePort (${entry.nodePort} vs ${p.nodePort})`);
       }
       entry.protocols.add(p.protocol);
     }
   });
   if (byPort.size === 0) throw new ServiceConfigError('spec.ports', 'the Service has no ports');
+  const tlsPorts = tlsPortsOf(desired, options);
   return [...byPort.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([port, { protocols, nodePort }]) => {
-      const protocol: TargetGroupProtocol = protocols.size > 1 ? 'TCP_UDP' : (protocols.values().next().value as 'TCP' | 'UDP');
-      return {
-        port,
-        protocol,
-        nodePort,
-        targetGroupName: targetGroupName(lbName, port, protocol),
-        healthCheck: healthCheckFor(desired, options, protocol),
-        attributes: { ...attributes },
-      };
+    .map(([port, { protocols, nodePort, names }]) => {
+      const plain: 'TCP' | 'UDP' | 'TCP_UDP' = protocols.size > 1 ? 'TCP_UDP' : (protocols.values().next().value as 'TCP' | 'UDP');
+      const tls = tlsPorts.has(port) && options.tls ? options.tls : undefined;
+      if (tls && plain !== 'TCP') throw new ServiceConfigError(AWS_ANNOTATIONS.sslPorts, `port ${port} is ${plain}; only TCP ports can have TLS listeners`);
+      const protocol: TargetGroupProtocol = tls?.toTargets ? 'TLS' : plain;
+      const listener = tls
+        ? { listenerProtocol: 'TLS' as const, tls: { certificates: tls.certificates, ...(tls.sslPolicy ? { sslPolicy: tls.sslPolicy } : {}), ...(tls.alpnPolicy ? { alpnPolicy: tls.alpnPolicy } : {}) } }
+        : { listenerProtocol: plain };
+      const listenerAttributes = options.listenerAttributes?.[`${listener.listenerProtocol}-${port}`];
+      const common = { port, protocol, ...listener, ...(listenerAttributes ? { listenerAttributes } : {}), targetGroupName: targetGroupName(lbName, port, protocol, options.targetType), healthCheck: healthCheckFor(desired, options, protocol), attributes: { ...attributes } };
+      if (!ip) return { ...common, targetType: 'instance' as const, nodePort, targetGroupPort: nodePort };
+      const targets = podTargets(desired, names);
+      // The group's port is only a default (targets are registered with their own); the Pods' usual one.
+      return { ...common, targetType: 'ip' as const, nodePort: 0, targetGroupPort: targets?.[0]?.port ?? port, ...(targets ? { targets } : {}) };
     });
+}
+
+/**
+ * The ports ssl-cert makes TLS listeners: those ssl-ports names (by spec.ports[].name or number),
+ * or every TCP port when it is unset or "*" (the AWS Load Balancer Controller's default).
+ */
+function tlsPortsOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): Set<number> {
+  if (!options.tls) return new Set();
+  if (!options.tls.ports) return new Set(desired.ports.filter((p) => p.protocol === 'TCP' && !desired.ports.some((q) => q.port === p.port && q.protocol !== 'TCP')).map((p) => p.port));
+  return new Set(
+    options.tls.ports.map((wanted) => {
+      const port = desired.ports.find((p) => p.name === wanted || String(p.port) === wanted);
+      if (!port) throw new ServiceConfigError(AWS_ANNOTATIONS.sslPorts, `"${wanted}" is neither the name nor the number of a port of this Service (${desired.ports.map((p) => p.name || p.port).join(', ')})`);
+      return port.port;
+    }),
+  );
+}
+
+/** target-node-labels: every key present, with the value where one is given. */
+function matchesLabels(labels: Record<string, string>, wanted: Record<string, string | undefined> | undefined): boolean {
+  return Object.entries(wanted ?? {}).every(([k, v]) => labels[k] !== undefined && (v === undefined || labels[k] === v));
+}
+
+/** The NLB's name: load-balancer-name when set (with the placement, so the other NLB of a replacement differs only if it changes), else generated. */
+function nlbName(desired: DesiredLoadBalancer, options: AwsServiceOptions, placement: string): string {
+  return options.loadBalancerName ?? loadBalancerName(desired.clusterName, desired.ref.uid, placement);
 }
 
 /** The names of the target groups a Service wants, without any cloud read (for the sweep). */
 export function wantedTargetGroupNames(desired: DesiredLoadBalancer): string[] {
   const options = parseAwsAnnotations(desired.annotations);
-  const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placementOf(desired, options));
-  return groupPorts(desired, options, lbName).map((g) => g.targetGroupName);
+  const names = [placementOf(desired, options), legacyPlacementOf(desired, options)].map((p) => nlbName(desired, options, p));
+  return [...new Set(names)].flatMap((lbName) => groupPorts(desired, options, lbName).map((g) => g.targetGroupName));
+}
+
+/** The stack under another NLB name (an existing NLB adopted under its name): its target groups follow. */
+export function withLoadBalancerName(stack: DesiredStack, lbName: string): DesiredStack {
+  if (stack.lbName === lbName) return stack;
+  return { ...stack, lbName, groups: stack.groups.map((g) => ({ ...g, targetGroupName: targetGroupName(lbName, g.port, g.protocol, g.targetType) })) };
 }
 
 /**
@@ -244,7 +320,19 @@ export function wantedTargetGroupNames(desired: DesiredLoadBalancer): string[] {
 export const PATH_MTU_DISCOVERY_RULE: IngressRule = { protocol: 'icmp', port: 3, icmpCode: 4, source: '0.0.0.0/0' };
 
 function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
-  return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'TCP' ? 'tcp' : 'udp'];
+  return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'UDP' ? 'udp' : 'tcp'];
+}
+
+/** The annotation's prefix lists with their MaxEntries; unknown ones and IPv6 ones (the NLB is IPv4) are refused. */
+function prefixListsOf(options: AwsServiceOptions, network: AwsNetwork): Record<string, number> {
+  const entries: Record<string, number> = {};
+  for (const id of options.prefixLists ?? []) {
+    const found = network.prefixLists?.find((l) => l.id === id);
+    if (!found) throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `no managed prefix list ${id} in this account and region; create or share it first, or remove it from the annotation`);
+    if (found.family !== 'IPv4') throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `${id} is an ${found.family} prefix list, and this provider makes IPv4 NLBs: list IPv4 prefix lists only`);
+    entries[id] = found.maxEntries;
+  }
+  return entries;
 }
 
 export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetwork): DesiredStack {
@@ -253,12 +341,23 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     throw new ServiceConfigError('spec.ipFamilies', 'this provider makes IPv4 Network Load Balancers only; use an IPv4 (or PreferDualStack) Service');
   }
   const placement = placementOf(desired, options);
-  const lbName = loadBalancerName(desired.clusterName, desired.ref.uid, placement);
+  const lbName = nlbName(desired, options, placement);
+  const legacyLbName = nlbName(desired, options, legacyPlacementOf(desired, options));
   const groups = groupPorts(desired, options, lbName);
+  for (const listener of Object.keys(options.listenerAttributes ?? {})) {
+    if (!groups.some((g) => `${g.listenerProtocol}-${g.port}` === listener)) {
+      throw new ServiceConfigError(
+        `${AWS_ANNOTATIONS.listenerAttributesPrefix}${listener}`,
+        `names no listener of this Service (it has ${groups.map((g) => `${g.listenerProtocol}-${g.port}`).join(', ')}); rename the annotation or remove it`,
+      );
+    }
+  }
   const { mappings, addresses, vpcId, field, candidates } = resolveMappings(desired, options, network);
   const heldAddresses = [...addresses, ...mappings.flatMap((m) => (m.PrivateIPv4Address ? [m.PrivateIPv4Address] : []))];
 
-  const sources = desired.sourceRanges.length > 0 ? desired.sourceRanges : ['0.0.0.0/0'];
+  const prefixListEntries = prefixListsOf(options, network);
+  // As the AWS Load Balancer Controller: everyone only when neither ranges nor prefix lists are given.
+  const sources = desired.sourceRanges.length > 0 || options.prefixLists !== undefined ? desired.sourceRanges : ['0.0.0.0/0'];
   for (const cidr of sources) {
     let kind: string;
     try {
@@ -269,8 +368,15 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     // An IPv4 NLB never carries IPv6 clients: such a rule would admit no one, and use up the quota.
     if (kind === 'ipv6') throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is IPv6, and this provider makes IPv4 NLBs: list IPv4 ranges only`);
   }
-  const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => sources.map((source) => ({ protocol, port: g.port, source }))));
+  const admitted = [...sources, ...Object.keys(prefixListEntries)];
+  const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => admitted.map((source) => ({ protocol, port: g.port, source }))));
   ingress.push(PATH_MTU_DISCOVERY_RULE);
+  if (options.securityGroups && (desired.sourceRanges.length > 0 || options.prefixLists)) {
+    throw new ServiceConfigError(
+      AWS_ANNOTATIONS.securityGroups,
+      `with your own security groups on the NLB, spec.loadBalancerSourceRanges and ${AWS_ANNOTATIONS.securityGroupPrefixLists} cannot be enforced by this provider: put those rules in your groups and remove them from the Service, or remove this annotation`,
+    );
+  }
 
   // Node groups admit the whole NodePort range from the shared backend group (one rule per protocol
   // for the cluster, not one per Service: security groups hold only 60 rules by default), plus any
@@ -281,17 +387,20 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     if (port >= from && port <= to) nodeAccess.set(`${protocol}/${from}-${to}`, { protocol, fromPort: from, toPort: to });
     else nodeAccess.set(`${protocol}/${port}`, { protocol, fromPort: port, toPort: port });
   };
+  // ip targets: the Pods' ports, on the nodes' groups too (Pods without security groups of their own
+  // use their node's). A port not known yet (no endpoints read) is opened once they are.
   for (const g of groups) {
-    for (const protocol of ruleProtocols(g.protocol)) need(protocol, g.nodePort);
+    const ports = g.targetType === 'ip' ? [...new Set((g.targets ?? []).map((t) => t.port))] : [g.nodePort];
+    for (const protocol of ruleProtocols(g.protocol)) for (const port of ports) need(protocol, port);
     // Health checks are TCP, HTTP or HTTPS: always TCP, also for a UDP group checked on its traffic port.
-    const hcPort = g.healthCheck.port === 'traffic-port' ? g.nodePort : Number(g.healthCheck.port);
-    if (Number.isInteger(hcPort)) need('tcp', hcPort);
+    const hcPorts = g.healthCheck.port === 'traffic-port' ? ports : [Number(g.healthCheck.port)];
+    for (const port of hcPorts) if (Number.isInteger(port)) need('tcp', port);
   }
 
   const instanceIds = new Set<string>();
   const instanceZones: Record<string, string> = {};
   const skippedNodes: DesiredStack['skippedNodes'] = [];
-  for (const node of desired.nodes) {
+  for (const node of options.targetType === 'ip' ? [] : desired.nodes.filter((n) => matchesLabels(n.labels, options.targetNodeLabels))) {
     const id = instanceIdFromProviderID(node.providerID);
     if (id === undefined) skippedNodes.push({ name: node.name, reason: `spec.providerID "${node.providerID ?? ''}" is not aws:///<zone>/i-...` });
     else {
@@ -311,6 +420,8 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     ref: desired.ref,
     clusterName: desired.clusterName,
     lbName,
+    ...(legacyLbName !== lbName ? { legacyLbName } : {}),
+    ...(options.loadBalancerName !== undefined ? { customName: true } : {}),
     placement,
     vpcId,
     scheme: options.scheme,
@@ -318,15 +429,23 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     ...(candidates ? { subnetCandidates: candidates } : {}),
     addresses,
     heldAddresses,
-    crossZone: mappings.some((m) => m.AllocationId !== undefined) && mappings.some((m) => m.AllocationId === undefined),
+    proxyProtocol: groups.some((g) => g.attributes['proxy_protocol_v2.enabled'] === 'true'),
+    // The annotation's cross-zone setting wins (it is then held by modifyLoadBalancerAttributes).
+    crossZone: options.loadBalancerAttributes?.['load_balancing.cross_zone.enabled'] === undefined && mappings.some((m) => m.AllocationId !== undefined) && mappings.some((m) => m.AllocationId === undefined),
+    ...(options.loadBalancerAttributes ? { loadBalancerAttributes: options.loadBalancerAttributes } : {}),
+    ...(options.securityGroups ? { ownSecurityGroups: options.securityGroups } : {}),
+    backendAttached: options.manageBackendRules,
     ...(field !== undefined ? { addressField: field } : {}),
     tags,
     groups,
     instanceIds: [...instanceIds].sort(),
     instanceZones,
     skippedNodes,
-    ingress,
-    nodeSecurityGroupIds: [...network.nodeSecurityGroupIds].sort(),
+    // The managed group with your own ones is only our anchor (found by tag): no rules on it.
+    ingress: options.securityGroups ? [] : ingress,
+    prefixListEntries,
+    // manage-backend-security-group-rules: false: the user opens the node groups; none is touched for this Service.
+    nodeSecurityGroupIds: options.manageBackendRules ? [...network.nodeSecurityGroupIds].sort() : [],
     nodeAccess: [...nodeAccess.values()].sort((a, b) => a.fromPort - b.fromPort || a.protocol.localeCompare(b.protocol)),
   };
 }

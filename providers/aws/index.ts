@@ -24,6 +24,7 @@ import { deleteStack, StillReleasingError } from './deleteStack.js';
 import { NetworkCache } from './networkCache.js';
 import { describeAnchors, observeService } from './observe.js';
 import { wantedTargetGroupNames } from './desiredStack.js';
+import { targetTypeOf } from './annotations.js';
 import { AwsOwnershipConflictError, planActions } from './planActions.js';
 import { TargetGroupSweeper, type WantedTargetGroups } from './targetGroupSweep.js';
 import { BackendSweeper } from './backendSweep.js';
@@ -91,7 +92,15 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
 
   return {
     name: 'aws',
-    capabilities: { protocols: ['TCP', 'UDP'], mixedProtocol: true, loadBalancerIP: true, sourceRanges: true, dualStack: false, ipFamilies: ['IPv4'], annotations: [], usesNodePorts: true, followsEndpoints: false, needsProviderID: true },
+    capabilities: { protocols: ['TCP', 'UDP'], mixedProtocol: true, loadBalancerIP: true, sourceRanges: true, dualStack: false, ipFamilies: ['IPv4'], annotations: [], usesNodePorts: false, followsEndpoints: false, needsProviderID: true },
+    // NodePorts are needed by instance targets only: buildDesiredStack refuses a Service without them there.
+    wantsPodEndpoints: (desired) => {
+      try {
+        return targetTypeOf(desired.annotations) === 'ip';
+      } catch {
+        return false;
+      }
+    },
     async start(context: ProviderContext) {
       ctx = context;
     },

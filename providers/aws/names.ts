@@ -11,10 +11,13 @@ export function loadBalancerName(clusterName: string, uid: string, placementKey:
   return `k8s-${digest([clusterName, uid, placementKey], 28)}`;
 }
 
-/** k8s-<20 hex>-<port><t|u|b> (at most 31 chars): per load balancer, Service port and protocol. */
-export function targetGroupName(lbName: string, port: number, protocol: TargetGroupProtocol): string {
-  const letter = protocol === 'TCP' ? 't' : protocol === 'UDP' ? 'u' : 'b';
-  return `k8s-${digest([lbName], 20)}-${port}${letter}`;
+/**
+ * k8s-<20 hex>-<port><t|u|b>[i] (at most 32 chars): per load balancer, Service port, protocol and
+ * target type (a group's target type cannot change, so ip targets are another group, suffix i).
+ */
+export function targetGroupName(lbName: string, port: number, protocol: TargetGroupProtocol, targetType: 'instance' | 'ip' = 'instance'): string {
+  const letter = protocol === 'TCP' ? 't' : protocol === 'UDP' ? 'u' : protocol === 'TLS' ? 's' : 'b';
+  return `k8s-${digest([lbName], 20)}-${port}${letter}${targetType === 'ip' ? 'i' : ''}`;
 }
 
 /** The cluster's shared backend security group. */
@@ -22,5 +25,6 @@ export function backendSecurityGroupName(clusterName: string): string {
   return `k8s-backend-${digest([clusterName], 16)}`;
 }
 
-export type TargetGroupProtocol = 'TCP' | 'UDP' | 'TCP_UDP';
-export const TARGET_GROUP_PROTOCOLS: readonly TargetGroupProtocol[] = ['TCP', 'UDP', 'TCP_UDP'];
+/** TLS: to the targets too (aws-load-balancer-backend-protocol: ssl). */
+export type TargetGroupProtocol = 'TCP' | 'UDP' | 'TCP_UDP' | 'TLS';
+export const TARGET_GROUP_PROTOCOLS: readonly TargetGroupProtocol[] = ['TCP', 'UDP', 'TCP_UDP', 'TLS'];

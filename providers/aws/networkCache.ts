@@ -1,7 +1,7 @@
 // The network view (NetworkCache): subnets, Elastic IPs, the nodes' security groups and the region's NLB count change rarely, so
 // they are read in a few calls and cached for a while instead of on every reconcile. invalidate() forces a fresh read
 // (after a Service asked for an IP we did not see, for instance).
-import { DescribeAddressesCommand, DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type Filter } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeManagedPrefixListsCommand, DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type Filter } from '@aws-sdk/client-ec2';
 import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsApi } from './awsApi.js';
 import type { AwsNetwork, NodeRule } from './awsTypes.js';
@@ -92,7 +92,18 @@ export class NetworkCache {
       marker = page.NextMarker;
     } while (marker);
 
-    const network: AwsNetwork = { subnets, addresses, nodeSecurityGroupIds: [...nodeSecurityGroupIds].sort(), nodePortRange: this.options.nodePortRange, networkLoadBalancers };
+    // For aws-load-balancer-security-group-prefix-lists: a reference counts as the list's MaxEntries rules.
+    const prefixLists: NonNullable<AwsNetwork['prefixLists']> = [];
+    token = undefined;
+    do {
+      const page = await this.api.ec2('DescribeManagedPrefixLists', false, (c) => c.send(new DescribeManagedPrefixListsCommand({ NextToken: token })));
+      for (const l of page.PrefixLists ?? []) {
+        if (l.PrefixListId) prefixLists.push({ id: l.PrefixListId, family: l.AddressFamily === 'IPv6' ? 'IPv6' : 'IPv4', maxEntries: l.MaxEntries ?? 0 });
+      }
+      token = page.NextToken;
+    } while (token);
+
+    const network: AwsNetwork = { subnets, addresses, nodeSecurityGroupIds: [...nodeSecurityGroupIds].sort(), nodePortRange: this.options.nodePortRange, networkLoadBalancers, prefixLists };
     if (backendId) {
       const rules = await this.api.ec2('DescribeSecurityGroupRules', false, (c) =>
         c.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: `tag:${clusterTagKey(this.options.clusterName)}`, Values: ['owned'] }, { Name: `tag:${ROLE_TAG}`, Values: ['node-access'] }] })),

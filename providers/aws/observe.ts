@@ -3,6 +3,7 @@
 // it names its load balancer. Describes are batched by 20 names/ARNs.
 import { DescribeSecurityGroupsCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
 import {
+  DescribeListenerAttributesCommand,
   DescribeListenersCommand,
   DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
@@ -17,7 +18,7 @@ import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { AwsNetwork, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
 import { ELB_BATCH, inBatches } from './batches.js';
-import { ADDRESSES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
+import { ADDRESSES_TAG, ATTRIBUTES_TAG, LISTENER_ATTRIBUTES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 function splitAddresses(tag: string | undefined): string[] {
   return (tag ?? '').split(' ').filter((a) => a !== '');
@@ -34,6 +35,7 @@ export function ingressRules(permissions: IpPermission[] | undefined): IngressRu
     const protocol = p.IpProtocol;
     for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol, port: p.FromPort, source: r.CidrIp });
     for (const r of p.Ipv6Ranges ?? []) if (r.CidrIpv6) rules.push({ protocol, port: p.FromPort, source: r.CidrIpv6 });
+    for (const l of p.PrefixListIds ?? []) if (l.PrefixListId) rules.push({ protocol, port: p.FromPort, source: l.PrefixListId });
   }
   return rules;
 }
@@ -115,6 +117,11 @@ export async function describeTargetGroupAttributes(api: AwsApi, arn: string): P
   return Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
 }
 
+export async function describeListenerAttributes(api: AwsApi, arn: string): Promise<Record<string, string>> {
+  const res = await api.elb('DescribeListenerAttributes', false, (c) => c.send(new DescribeListenerAttributesCommand({ ListenerArn: arn })));
+  return Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
+}
+
 export async function describeTargets(api: AwsApi, arn: string): Promise<{ id: string; port: number }[]> {
   const res = await api.elb('DescribeTargetHealth', false, (c) => c.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })));
   return (res.TargetHealthDescriptions ?? [])
@@ -155,7 +162,22 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
             throw error;
           }),
       ]);
-      return { lb, listeners: listeners.Listeners ?? [], groups: groups.TargetGroups ?? [] };
+      // A group a listener forwards to but the load balancer's list lacks (moto does not link a group
+      // that ModifyListener switched to; AWS does) is read by ARN, so the plan does not make it again.
+      const listed = new Set((groups.TargetGroups ?? []).map((g) => g.TargetGroupArn));
+      const missing = [...new Set((listeners.Listeners ?? []).flatMap((l) => (l.DefaultActions ?? []).map((a) => a.TargetGroupArn ?? '')))].filter((a) => a !== '' && !listed.has(a));
+      const extra =
+        missing.length === 0
+          ? []
+          : ((
+              await api
+                .elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ TargetGroupArns: missing })))
+                .catch((error: unknown) => {
+                  if (isCode(error, 'TargetGroupNotFoundException', 'TargetGroupNotFound')) return { TargetGroups: [] };
+                  throw error;
+                })
+            ).TargetGroups ?? []);
+      return { lb, listeners: listeners.Listeners ?? [], groups: [...(groups.TargetGroups ?? []), ...extra] };
     }),
   );
   const tags = await describeElbTags(api, perLb.flatMap((p) => [p.lb.LoadBalancerArn!, ...p.groups.map((g) => g.TargetGroupArn!)]));
@@ -174,6 +196,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       owned: clusterOwns(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
       tags: lbTags,
       addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
+      securityGroups: lb.SecurityGroups ?? [],
       zones: (lb.AvailabilityZones ?? []).map((z) => ({
         zone: z.ZoneName ?? '',
         subnetId: z.SubnetId ?? '',
@@ -181,16 +204,22 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
         pinned: (z.LoadBalancerAddresses ?? []).some((a) => a.AllocationId !== undefined),
       })),
     };
-    if (stack.loadBalancer.owned && lbTags[ADDRESSES_TAG] !== undefined) {
+    if (stack.loadBalancer.owned && (lbTags[ADDRESSES_TAG] !== undefined || lbTags[ATTRIBUTES_TAG] !== undefined)) {
       const res = await api.elb('DescribeLoadBalancerAttributes', false, (c) => c.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb.LoadBalancerArn! })));
-      stack.loadBalancer.crossZone = res.Attributes?.some((a) => a.Key === 'load_balancing.cross_zone.enabled' && a.Value === 'true') ?? false;
+      stack.loadBalancer.attributes = Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
+      stack.loadBalancer.crossZone = stack.loadBalancer.attributes['load_balancing.cross_zone.enabled'] === 'true';
     }
-    stack.listeners = listeners.map((l) => ({
+    const listenerAttributes = stack.loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
+    stack.listeners = await Promise.all(listeners.map(async (l) => ({
+      ...(listenerAttributes ? { attributes: await describeListenerAttributes(api, l.ListenerArn!) } : {}),
       arn: l.ListenerArn!,
       port: l.Port ?? 0,
       protocol: l.Protocol ?? '',
       targetGroupArn: l.DefaultActions?.find((a) => a.Type === 'forward')?.TargetGroupArn ?? l.DefaultActions?.[0]?.TargetGroupArn,
-    }));
+      ...(l.Certificates?.[0]?.CertificateArn ? { certificateArn: l.Certificates[0].CertificateArn } : {}),
+      ...(l.SslPolicy ? { sslPolicy: l.SslPolicy } : {}),
+      ...(l.AlpnPolicy?.[0] ? { alpnPolicy: l.AlpnPolicy[0] } : {}),
+    })));
     stack.targetGroups = await Promise.all(
       groups.map(async (g) => {
         const gTags = tags.get(g.TargetGroupArn!) ?? {};

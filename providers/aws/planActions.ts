@@ -2,10 +2,12 @@
 // ordered, printable plan. Order matters for crash safety: the security group (our anchor) comes
 // first and goes last; rules open before a port is served and close after it is gone.
 import { ServiceConfigError, type DesiredLoadBalancer, type LoadBalancerIngress } from '../provider.js';
-import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
+import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredPortGroup, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
 import { inBatches } from './batches.js';
 import { AWS_DEFAULT_QUOTAS, checkLoadBalancerQuota, checkQuotas, type AwsQuotas } from './quotas.js';
-import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout } from './desiredStack.js';
+import { buildDesiredStack, DEFAULT_HEALTH_CHECK_INTERVAL, defaultHealthCheckTimeout, withLoadBalancerName } from './desiredStack.js';
+import { ATTRIBUTES_TAG, LISTENER_ATTRIBUTES_TAG, PLACEMENT_TAG } from './tags.js';
+import { AWS_ANNOTATIONS } from './annotations.js';
 import { TARGET_GROUP_PROTOCOLS, targetGroupName } from './names.js';
 
 /** A resource with our name but without this cluster's ownership tag: never touched. */
@@ -44,7 +46,7 @@ export function withTimeoutWithinInterval(observed: HealthCheckSettings, desired
 }
 
 /** What a new target group reports for the attributes we may set, so None on a new group is no call. */
-const TARGET_GROUP_ATTRIBUTE_DEFAULTS: Record<string, string> = { 'stickiness.enabled': 'false' };
+const TARGET_GROUP_ATTRIBUTE_DEFAULTS: Record<string, string> = { 'stickiness.enabled': 'false', 'proxy_protocol_v2.enabled': 'false' };
 
 /** The desired attributes whose observed value (or AWS's default, for a new group) differs. */
 export function attributesToChange(observed: Record<string, string> | undefined, desired: Record<string, string>): Record<string, string> {
@@ -57,17 +59,37 @@ function describeHealthCheck(hc: HealthCheckSettings): string {
   return `${hc.protocol}:${hc.port}${hc.path ? hc.path : ''}`;
 }
 
-export function ingressFor(stack: ObservedStack): LoadBalancerIngress[] {
+/**
+ * Status: the DNS name, then the Elastic IPs. With PROXY protocol the NLB's ip entries say ipMode
+ * Proxy (KEP-1860), so kube-proxy does not short-circuit in-cluster traffic to them past the NLB (the
+ * Pods would get it without the PROXY header). ipMode applies to ip entries only, not to the hostname.
+ */
+export function ingressFor(stack: ObservedStack, proxyProtocol = false): LoadBalancerIngress[] {
   const lb = stack.loadBalancer;
   if (!lb) return [];
-  return [{ hostname: lb.dnsName }, ...lb.addresses.map((ip) => ({ ip }))];
+  return [{ hostname: lb.dnsName }, ...lb.addresses.map((ip) => (proxyProtocol ? { ip, ipMode: 'Proxy' as const } : { ip }))];
 }
 
 export function planActions(observed: AwsObserved, desired: DesiredLoadBalancer, targetChunkSize = 100, quotas: AwsQuotas = AWS_DEFAULT_QUOTAS): AwsPlan {
   const stack = buildDesiredStack(desired, observed.network);
   checkQuotas(stack, quotas);
-  if (!observed.stacks.some((s) => s.lbName === stack.lbName && s.loadBalancer)) checkLoadBalancerQuota(observed.network.networkLoadBalancers, quotas);
+  if (!currentStackOf(observed, stack)?.loadBalancer) checkLoadBalancerQuota(observed.network.networkLoadBalancers, quotas);
   return planFromStack(observed, stack, targetChunkSize);
+}
+
+/**
+ * The stack being converged: the one with the NLB's name, or one whose anchor records this placement
+ * (adopted earlier), or one named as releases before in-place subnet changes named it (the subnets
+ * annotation was part of the name then): that one is adopted under its name, not replaced.
+ */
+export function currentStackOf(observed: AwsObserved, stack: DesiredStack): ObservedStack | undefined {
+  // A name the user chose is the only way to it (a new name is a new NLB).
+  if (stack.customName) return observed.stacks.find((s) => s.lbName === stack.lbName);
+  return (
+    observed.stacks.find((s) => s.lbName === stack.lbName) ??
+    observed.stacks.find((s) => s.placement === stack.placement) ??
+    (stack.legacyLbName !== undefined ? observed.stacks.find((s) => s.lbName === stack.legacyLbName) : undefined)
+  );
 }
 
 /** What every part of the AWS plan reads, and where it adds its steps. */
@@ -153,9 +175,44 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
     add({ op: 'enableCrossZone' }, `enable cross-zone load balancing on ${stack.lbName}: its Elastic IP is in one zone, its nodes in all of them`);
   }
 
+  // Load balancer attributes: on a new NLB (not read: all of them, and the tag), else the ones that differ.
+  const wantedAttributes = stack.loadBalancerAttributes;
+  if (wantedAttributes) {
+    const have = current?.loadBalancer?.attributes;
+    const changed = have ? Object.fromEntries(Object.entries(wantedAttributes).filter(([k, v]) => have[k] !== v)) : wantedAttributes;
+    if (Object.keys(changed).length > 0) {
+      add(
+        { op: 'modifyLoadBalancerAttributes', attributes: changed, tag: current?.loadBalancer?.tags[ATTRIBUTES_TAG] === undefined },
+        `load balancer attributes of ${stack.lbName}: ${Object.entries(changed).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+      );
+    }
+  }
+
+  // Your own security groups: changed in place (the managed pair is set at creation and never moves).
+  // Back to the managed group: the anchor is not on the NLB.
+  const lb = current?.loadBalancer;
+  const have = lb?.securityGroups ?? [];
+  if (lb && (stack.ownSecurityGroups || (have.length > 0 && !have.includes(current.securityGroup.id)))) {
+    const backend = observed.network.backend?.id;
+    const wanted = [...(stack.ownSecurityGroups ?? [current.securityGroup.id]), ...(stack.backendAttached && backend ? [backend] : [])];
+    if ([...wanted].sort().join() !== [...have].sort().join()) {
+      add({ op: 'setSecurityGroups', arn: lb.arn, groupIds: wanted }, `security groups of ${stack.lbName}: ${have.join(', ')} -> ${wanted.join(', ')}`);
+    }
+  }
+
   // 3b. Discovered subnets changed since the NLB was made: SetSubnets adds, moves and removes zones in place.
   const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.network) : undefined;
   if (subnets) add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds: subnets.subnetIds }, `subnets of NLB ${stack.lbName}: ${subnets.changes.join(', ')}`);
+}
+
+/** A TLS listener's default certificate, or a policy the annotations set, differs (AWS's default policy is never compared). */
+function tlsDiffers(listener: ObservedStack['listeners'][number], g: DesiredPortGroup): boolean {
+  if (!g.tls) return false;
+  return (
+    listener.certificateArn !== g.tls.certificates[0] ||
+    (g.tls.sslPolicy !== undefined && listener.sslPolicy !== g.tls.sslPolicy) ||
+    (g.tls.alpnPolicy !== undefined && listener.alpnPolicy !== g.tls.alpnPolicy)
+  );
 }
 
 /** 4. Listeners, and the target groups of ports no longer served. */
@@ -164,9 +221,19 @@ function planListeners({ stack, current, observedGroups, add }: StackPlanning): 
   for (const g of stack.groups) {
     const listener = current?.listeners.find((l) => l.port === g.port);
     const tg = observedGroups.get(g.targetGroupName);
-    if (!listener) add({ op: 'createListener', group: g }, `create listener ${g.protocol}:${g.port} -> ${g.targetGroupName}`);
-    else if (listener.protocol !== g.protocol || !tg || listener.targetGroupArn !== tg.arn) {
-      add({ op: 'modifyListener', arn: listener.arn, group: g }, `listener ${listener.protocol}:${g.port} -> ${g.protocol}:${g.port} forwarding to ${g.targetGroupName}`);
+    if (!listener) add({ op: 'createListener', group: g }, `create listener ${g.listenerProtocol}:${g.port} -> ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
+    else if (listener.protocol !== g.listenerProtocol || !tg || listener.targetGroupArn !== tg.arn || tlsDiffers(listener, g)) {
+      add({ op: 'modifyListener', arn: listener.arn, group: g }, `listener ${listener.protocol}:${g.port} -> ${g.listenerProtocol}:${g.port} forwarding to ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
+    }
+  }
+  // listener-attributes.*: a new listener, or one not read yet (NLB not tagged), gets them all.
+  const tagged = current?.loadBalancer?.tags[LISTENER_ATTRIBUTES_TAG] !== undefined;
+  for (const g of stack.groups) {
+    if (!g.listenerAttributes) continue;
+    const have = current?.listeners.find((l) => l.port === g.port)?.attributes;
+    const changed = have ? Object.fromEntries(Object.entries(g.listenerAttributes).filter(([k, v]) => have[k] !== v)) : g.listenerAttributes;
+    if (Object.keys(changed).length > 0) {
+      add({ op: 'modifyListenerAttributes', port: g.port, attributes: changed, tag: !tagged }, `listener ${g.listenerProtocol}:${g.port} attributes: ${Object.entries(changed).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     }
   }
   for (const l of current?.listeners ?? []) {
@@ -180,7 +247,9 @@ function planListeners({ stack, current, observedGroups, add }: StackPlanning): 
   // their target groups unattached (invisible from the NLB), so look for them by name.
   const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).filter((r) => r.protocol !== 'icmp').map((r) => r.port).filter((p) => !desiredPorts.has(p)));
   const attachedNames = new Set((current?.targetGroups ?? []).map((g) => g.name));
-  const leakCandidates = [...staleRulePorts].flatMap((port) => TARGET_GROUP_PROTOCOLS.map((p) => targetGroupName(stack.lbName, port, p))).filter((n) => !attachedNames.has(n));
+  const leakCandidates = [...staleRulePorts]
+    .flatMap((port) => TARGET_GROUP_PROTOCOLS.flatMap((p) => [targetGroupName(stack.lbName, port, p), targetGroupName(stack.lbName, port, p, 'ip')]))
+    .filter((n) => !attachedNames.has(n));
   if (leakCandidates.length > 0) add({ op: 'deleteTargetGroupsByName', names: leakCandidates }, `delete any owned target group left for removed ports ${[...staleRulePorts].join(', ')}`);
 }
 
@@ -189,7 +258,9 @@ function planMembership({ stack, observedGroups, add }: StackPlanning, targetChu
   for (const g of stack.groups) {
     const have = observedGroups.get(g.targetGroupName)?.targets ?? [];
     const haveKeys = new Set(have.map((t) => `${t.id}:${t.port}`));
-    const want = stack.instanceIds.map((id) => ({ id, port: g.nodePort }));
+    // ip targets whose endpoints are not known yet: leave the group as it is.
+    const want = g.targetType === 'ip' ? g.targets : stack.instanceIds.map((id) => ({ id, port: g.nodePort }));
+    if (want === undefined) continue;
     const wantKeys = new Set(want.map((t) => `${t.id}:${t.port}`));
     const register = want.filter((t) => !haveKeys.has(`${t.id}:${t.port}`));
     const deregister = have.filter((t) => !wantKeys.has(`${t.id}:${t.port}`));
@@ -198,7 +269,7 @@ function planMembership({ stack, observedGroups, add }: StackPlanning, targetChu
       add({ op: 'deregisterTargets', targetGroupName: g.targetGroupName, targets: part }, `deregister ${part.length} target(s) from ${g.targetGroupName}`, { membershipOnly: true });
     }
     for (const part of inBatches(register, targetChunkSize)) {
-      add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part }, `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
+      add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part, ...(g.targetType === 'ip' ? { targetType: 'ip' as const } : {}) }, g.targetType === 'ip' ? `register ${part.length} Pod IP(s) on ${g.targetGroupName}` : `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
     }
   }
 }
@@ -233,13 +304,30 @@ function planTags({ stack, current, add }: StackPlanning): void {
   }
 }
 
-export function planFromStack(observed: AwsObserved, stack: DesiredStack, targetChunkSize: number): AwsPlan {
+/** An adopted NLB (named before in-place subnet changes) records its placement, so it is found by it once the subnets change. */
+function planPlacementTag({ stack, current, add }: StackPlanning): void {
+  if (!current || current.placement === stack.placement) return;
+  const lb = current.loadBalancer?.owned ? [current.loadBalancer.arn] : [];
+  add(
+    { op: 'tagResources', elbArns: lb, securityGroupId: current.securityGroup.id, tags: { [PLACEMENT_TAG]: stack.placement } },
+    `record placement ${stack.placement} on ${current.lbName} (named before subnets changed in place; kept, not replaced)`,
+  );
+}
+
+export function planFromStack(observed: AwsObserved, wanted: DesiredStack, targetChunkSize: number): AwsPlan {
+  const current = currentStackOf(observed, wanted);
+  if (wanted.customName && current && current.placement !== '' && current.placement !== wanted.placement) {
+    throw new ServiceConfigError(
+      AWS_ANNOTATIONS.loadBalancerName,
+      `the scheme or addresses changed, which takes a new NLB, and this annotation keeps the name of the current one (${wanted.lbName}): give the new NLB another name; the old one is deleted once the new one is active`,
+    );
+  }
+  const stack = current ? withLoadBalancerName(wanted, current.lbName) : wanted;
   const actions: AwsAction[] = [];
   const add = (step: AwsStep, description: string, extra: { mutating?: boolean; membershipOnly?: boolean } = {}) =>
     actions.push({ kind: step.op, description, mutating: extra.mutating ?? true, ...(extra.membershipOnly ? { membershipOnly: true } : {}), step });
 
-  const current = observed.stacks.find((s) => s.lbName === stack.lbName);
-  const retiring = observed.stacks.filter((s) => s.lbName !== stack.lbName);
+  const retiring = observed.stacks.filter((s) => s !== current);
   if (current?.loadBalancer && !current.loadBalancer.owned) {
     throw new AwsOwnershipConflictError(
       `a load balancer named ${stack.lbName} exists without the tag kubernetes.io/cluster/${stack.clusterName}=owned; it is left alone. Delete or rename it to let this Service get its load balancer`,
@@ -257,6 +345,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
   // Rules are revoked only after everything that may still need them.
   if (toRevoke.length > 0) add({ op: 'revokeIngress', rules: toRevoke }, `stop allowing ${toRevoke.map(ruleKey).join(', ')} into the NLB`);
   planTags(planning);
+  planPlacementTag(planning);
 
   // 8. A replaced load balancer goes only once its successor is active.
   if (current?.loadBalancer?.state === 'active') {
@@ -265,7 +354,7 @@ export function planFromStack(observed: AwsObserved, stack: DesiredStack, target
 
   const plan: AwsPlan = { ref: stack.ref, actions, desired: stack, network: observed.network, retiring };
   if (current) plan.current = current;
-  if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current);
+  if (current?.loadBalancer?.state === 'active' && actions.every((a) => !a.mutating)) plan.ingress = ingressFor(current, stack.proxyProtocol);
   return plan;
 }
 
@@ -292,18 +381,20 @@ function refuseAddressesInUse(observed: AwsObserved, stack: DesiredStack): void 
  * added, a zone that lost its eligible subnets is removed, and a zone whose subnet is no longer
  * eligible moves to the one discovery picks there. SetSubnets does all three in place on an NLB
  * (it must list every subnet to keep). A subnet still eligible stays, even when discovery would pick
- * another one in its zone for a new NLB: moving costs that zone its connections. NLBs with addresses
- * in their mappings, and subnets from the annotation (part of the placement), are not changed here.
+ * another one in its zone for a new NLB: moving costs that zone its connections. Subnets from the
+ * annotation are set the same way (only listed ones kept). NLBs with addresses in their mappings are
+ * not changed here (those subnets are part of the placement: a replacement).
  */
 export function subnetsToSet(
   zones: { zone: string; subnetId: string; pinned: boolean }[],
   stack: Pick<DesiredStack, 'subnetMappings' | 'subnetCandidates'>,
   network: Pick<AwsObserved['network'], 'subnets'>,
 ): { subnetIds: string[]; changes: string[] } | undefined {
-  if (zones.length === 0 || zones.some((z) => z.pinned) || stack.subnetCandidates === undefined) return undefined;
+  if (zones.length === 0 || zones.some((z) => z.pinned)) return undefined;
   if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return undefined;
   const zoneOf = (id: string) => network.subnets.find((s) => s.id === id)?.zone ?? '';
-  const candidates = new Set(stack.subnetCandidates);
+  // Subnets from the annotation: exactly those (a kept subnet must be listed); discovered: any eligible one.
+  const candidates = new Set(stack.subnetCandidates ?? stack.subnetMappings.map((m) => m.SubnetId));
   const current = new Map(zones.map((z) => [z.zone, z.subnetId]));
   const wanted = new Map<string, string>();
   for (const m of stack.subnetMappings) {

@@ -46,14 +46,20 @@ export function checkQuotas(stack: DesiredStack, quotas: AwsQuotas): void {
     );
   }
 
+  // VPC quotas: "the maximum number of entries for the prefix list counts as the same number of rules".
   const perFamily = { ipv4: 0, ipv6: 0 };
-  for (const r of stack.ingress) perFamily[ipaddr.parseCIDR(r.source)[0].kind()]++;
+  for (const r of stack.ingress) {
+    const entries = stack.prefixListEntries[r.source];
+    if (entries !== undefined) perFamily.ipv4 += entries;
+    else perFamily[ipaddr.parseCIDR(r.source)[0].kind()]++;
+  }
+  const usesPrefixLists = Object.keys(stack.prefixListEntries).length > 0;
   for (const [family, count] of Object.entries(perFamily)) {
     if (count > quotas.inboundRulesPerSecurityGroup) {
       const ports = new Set(stack.ingress.filter((r) => r.protocol !== 'icmp').map((r) => `${r.protocol}/${r.port}`)).size;
       throw new ServiceConfigError(
-        'spec.loadBalancerSourceRanges',
-        `${ports} port/protocol pairs × the source ranges make ${count} ${family === 'ipv4' ? 'IPv4' : 'IPv6'} rules in the NLB's security group; AWS allows ${quotas.inboundRulesPerSecurityGroup} inbound rules per address family (VPC quota "Inbound or outbound rules per security group"): merge the ranges into fewer, wider CIDRs`,
+        usesPrefixLists ? `spec.loadBalancerSourceRanges and ${AWS_ANNOTATIONS.securityGroupPrefixLists}` : 'spec.loadBalancerSourceRanges',
+        `${ports} port/protocol pairs × the source ranges${usesPrefixLists ? ' (a prefix list counting as its MaxEntries)' : ''} make ${count} ${family === 'ipv4' ? 'IPv4' : 'IPv6'} rules in the NLB's security group; AWS allows ${quotas.inboundRulesPerSecurityGroup} inbound rules per address family (VPC quota "Inbound or outbound rules per security group"): merge the ranges into fewer, wider CIDRs${usesPrefixLists ? ', or use prefix lists with a smaller MaxEntries' : ''}`,
       );
     }
   }

@@ -16,7 +16,11 @@ export function cidrPermissions(rules: IngressRule[]): IpPermission[] {
   for (const r of rules) {
     const key = `${r.protocol}/${r.port}/${r.icmpCode ?? ''}`;
     let p = byPort.get(key);
-    if (!p) byPort.set(key, (p = { IpProtocol: r.protocol, FromPort: r.port, ToPort: r.icmpCode ?? r.port, IpRanges: [], Ipv6Ranges: [] }));
+    if (!p) byPort.set(key, (p = { IpProtocol: r.protocol, FromPort: r.port, ToPort: r.icmpCode ?? r.port, IpRanges: [], Ipv6Ranges: [], PrefixListIds: [] }));
+    if (isPrefixList(r.source)) {
+      p.PrefixListIds!.push({ PrefixListId: r.source });
+      continue;
+    }
     const v6 = ipaddr.parseCIDR(r.source)[0].kind() === 'ipv6';
     if (v6) p.Ipv6Ranges!.push({ CidrIpv6: r.source });
     else p.IpRanges!.push({ CidrIp: r.source });
@@ -25,7 +29,13 @@ export function cidrPermissions(rules: IngressRule[]): IpPermission[] {
     ...p,
     IpRanges: p.IpRanges!.length ? p.IpRanges : undefined,
     Ipv6Ranges: p.Ipv6Ranges!.length ? p.Ipv6Ranges : undefined,
+    PrefixListIds: p.PrefixListIds!.length ? p.PrefixListIds : undefined,
   }));
+}
+
+/** A managed prefix list ID as a rule's source (the rest are CIDRs). */
+export function isPrefixList(source: string): boolean {
+  return source.startsWith('pl-');
 }
 
 export async function authorizeIngress(api: AwsApi, groupId: string, permissions: IpPermission[], tags?: TagSpecification[]): Promise<void> {
@@ -35,7 +45,7 @@ export async function authorizeIngress(api: AwsApi, groupId: string, permissions
     await send(permissions);
   } catch (error) {
     if (!isCode(error, 'InvalidPermission.Duplicate')) throw error;
-    if (permissions.length === 1 && (permissions[0]!.IpRanges?.length ?? 0) + (permissions[0]!.Ipv6Ranges?.length ?? 0) <= 1) return;
+    if (permissions.length === 1 && (permissions[0]!.IpRanges?.length ?? 0) + (permissions[0]!.Ipv6Ranges?.length ?? 0) + (permissions[0]!.PrefixListIds?.length ?? 0) <= 1) return;
     for (const single of splitPermissions(permissions)) {
       try {
         await send([single]);
@@ -66,8 +76,9 @@ export async function revokeIngress(api: AwsApi, groupId: string, permissions: I
 
 function splitPermissions(permissions: IpPermission[]): IpPermission[] {
   return permissions.flatMap((p) => [
-    ...(p.IpRanges ?? []).map((r) => ({ ...p, IpRanges: [r], Ipv6Ranges: undefined, UserIdGroupPairs: undefined })),
-    ...(p.Ipv6Ranges ?? []).map((r) => ({ ...p, IpRanges: undefined, Ipv6Ranges: [r], UserIdGroupPairs: undefined })),
-    ...(p.UserIdGroupPairs ?? []).map((g) => ({ ...p, IpRanges: undefined, Ipv6Ranges: undefined, UserIdGroupPairs: [g] })),
+    ...(p.IpRanges ?? []).map((r) => ({ ...p, IpRanges: [r], Ipv6Ranges: undefined, UserIdGroupPairs: undefined, PrefixListIds: undefined })),
+    ...(p.Ipv6Ranges ?? []).map((r) => ({ ...p, IpRanges: undefined, Ipv6Ranges: [r], UserIdGroupPairs: undefined, PrefixListIds: undefined })),
+    ...(p.UserIdGroupPairs ?? []).map((g) => ({ ...p, IpRanges: undefined, Ipv6Ranges: undefined, UserIdGroupPairs: [g], PrefixListIds: undefined })),
+    ...(p.PrefixListIds ?? []).map((l) => ({ ...p, IpRanges: undefined, Ipv6Ranges: undefined, UserIdGroupPairs: undefined, PrefixListIds: [l] })),
   ]);
 }

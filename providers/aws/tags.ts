@@ -15,6 +15,10 @@ export const ADDRESSES_TAG = 'kube-lb-provisioner.io/addresses';
  * needs one of these addresses knows to wait for it.
  */
 export const HELD_ADDRESSES_TAG = 'kube-lb-provisioner.io/held-addresses';
+/** On the load balancer: its attributes are managed (aws-load-balancer-attributes), so observe reads them. */
+export const ATTRIBUTES_TAG = 'kube-lb-provisioner.io/attributes';
+/** On the load balancer: its listeners' attributes are managed (listener-attributes.*), so observe reads them. */
+export const LISTENER_ATTRIBUTES_TAG = 'kube-lb-provisioner.io/listener-attributes';
 /** On target groups: "<port>/<protocol>" of the Service port. */
 export const SERVICE_PORT_TAG = 'kube-lb-provisioner.io/service-port';
 

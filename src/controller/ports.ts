@@ -2,7 +2,7 @@
 // the few writes it makes to the Kubernetes API (KubeWriter). src/kube implements them with
 // client-node; unit tests implement them in memory.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
-import type { LoadBalancerIngress, Provider } from '../../providers/provider.js';
+import type { LoadBalancerIngress, PodEndpoint, Provider } from '../../providers/provider.js';
 import type { ProviderSlot } from './serviceSelection.js';
 import type { ConditionsChange } from './serviceConditions.js';
 
@@ -14,6 +14,13 @@ export interface ClusterView {
   nodesVersion(): number;
   /** Nodes with a ready endpoint of the Service, sorted (empty unless a provider follows endpoints). */
   endpointNodes(namespace: string, serviceName: string): readonly string[];
+  /**
+   * The Service's Pod endpoints, for providers that target Pod IPs; undefined until EndpointSlices
+   * are cached with their addresses and synced (followPodEndpoints starts that on first need).
+   */
+  podEndpoints?(namespace: string, serviceName: string): PodEndpoint[] | undefined;
+  /** Start caching EndpointSlices with their addresses (idempotent): a Service needs its Pod endpoints. */
+  followPodEndpoints?(): void;
 }
 
 export type EventType = 'Normal' | 'Warning';

@@ -109,6 +109,11 @@ export class Reconciler {
       clusterName: this.deps.clusterName,
       targets: this.targetsFor(slot),
     });
+    if (slot.provider.wantsPodEndpoints?.(desired)) {
+      this.deps.view.followPodEndpoints?.();
+      const endpoints = this.deps.view.podEndpoints?.(ref.namespace, ref.name);
+      if (endpoints) desired.podEndpoints = endpoints;
+    }
     validateAgainstCapabilities(desired, slot.provider.capabilities, slot.provider.name);
     const observed = await slot.provider.observe(ref);
     return slot.provider.diff(observed, desired);

@@ -6,7 +6,7 @@ import type { ClusterView, ProviderRuntime } from './ports.js';
 import { concernsUs, serviceRefOf, wantedSlot } from './serviceSelection.js';
 
 export interface RoutingDeps {
-  view: Pick<ClusterView, 'service' | 'services'>;
+  view: Pick<ClusterView, 'service' | 'services' | 'followPodEndpoints'>;
   slots: readonly ProviderRuntime[];
   /** The provider id holding a load balancer for this key, if any (reconcile's ownership records). */
   ownerOf(key: string): unknown;
@@ -25,11 +25,14 @@ export interface Routing {
 export function routeClusterChanges(deps: RoutingDeps): Routing {
   const { view, slots, enqueue } = deps;
   let nodeSyncTimer: NodeJS.Timeout | undefined;
+  // A provider that targets Pod IPs (AWS ip targets) for this Service.
+  const wantsPodEndpoints = (s: V1Service) => wantedSlot(s, slots)?.provider.wantsPodEndpoints?.({ annotations: s.metadata?.annotations ?? {} }) ?? false;
   return {
     serviceChanged(service, deleted) {
       const key = serviceKey(serviceRefOf(service));
       const owned = deps.ownerOf(key) !== undefined;
       if (deleted ? owned : concernsUs(service, slots) || owned) enqueue(key);
+      if (!deleted && wantsPodEndpoints(service)) view.followPodEndpoints?.();
     },
     nodesChanged() {
       nodeSyncTimer ??= setTimeout(() => {
@@ -39,7 +42,8 @@ export function routeClusterChanges(deps: RoutingDeps): Routing {
     },
     endpointsChanged(namespace, name) {
       const s = view.service(namespace, name);
-      if (s && s.spec?.externalTrafficPolicy === 'Local' && wantedSlot(s, slots)?.provider.capabilities.followsEndpoints) enqueue(`${namespace}/${name}`);
+      if (!s) return;
+      if ((s.spec?.externalTrafficPolicy === 'Local' && wantedSlot(s, slots)?.provider.capabilities.followsEndpoints) || wantsPodEndpoints(s)) enqueue(`${namespace}/${name}`);
     },
     cancel() {
       clearTimeout(nodeSyncTimer);

@@ -1,9 +1,11 @@
 // The controller's view of the cluster: informers for Services, Nodes and (only when a provider
-// follows endpoints) EndpointSlices, kept only as each slice's ready nodes, exposed
+// follows endpoints) EndpointSlices, kept only as each slice's ready nodes (and, from the first
+// Service whose provider targets Pod IPs on, their compact Pod endpoints), exposed
 // as the ClusterView reconcile reads. Cheap filters here decide what is worth enqueueing: status-only
 // Service updates (our own patches) and Node heartbeats are dropped.
 import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Node, type V1Service } from '@kubernetes/client-node';
 import type { ClusterView } from '../controller/ports.js';
+import type { PodEndpoint } from '../../providers/provider.js';
 import { SERVICE_NAME_LABEL } from '../controller/desiredLoadBalancer.js';
 import { ineligibility, nodeTarget } from '../controller/eligibleNodes.js';
 import { WRITTEN_BY_US } from '../controller/ourAnnotations.js';
@@ -52,7 +54,11 @@ export class ClusterCache implements ClusterView {
   private readonly serviceFps = new Map<string, string>();
   private readonly nodeFps = new Map<string, string>();
   private readonly sliceFps = new Map<string, string>();
-  private readonly endpointNodeIndex = new EndpointNodeIndex();
+  private endpointNodeIndex = new EndpointNodeIndex();
+  private keepPodEndpoints = false;
+  /** The index of a slice informer replaced by followPodEndpoints, until the new one has synced. */
+  private previousIndex: EndpointNodeIndex | undefined;
+  private startSlices: (() => void) | undefined;
   private version = 0;
 
   constructor(
@@ -114,15 +120,44 @@ export class ClusterCache implements ClusterView {
       const serviceName = e.metadata?.labels?.[SERVICE_NAME_LABEL];
       if (serviceName) this.handlers.endpointsChanged(e.metadata?.namespace ?? '', serviceName);
     };
-    if (!this.options.endpointSlices) return;
-    const absorb = (e: V1EndpointSlice) => this.endpointNodeIndex.absorb(e);
-    this.slices = startInformer<V1EndpointSlice>(
-      this.kubeConfig,
-      '/apis/discovery.k8s.io/v1/endpointslices',
-      () => listInPages((page) => discovery.listEndpointSliceForAllNamespaces(page), absorb),
-      { trim: absorb, add: onSlice(false), update: onSlice(false), delete: onSlice(true) },
-      informerOptions,
-    );
+    let generation = 0;
+    this.startSlices = () => {
+      // Events still in flight from a replaced informer (followPodEndpoints) are dropped.
+      const mine = ++generation;
+      const current = <T,>(fn: (e: T) => void) => (e: T) => {
+        if (mine === generation) fn(e);
+      };
+      const absorb = current((e: V1EndpointSlice) => this.endpointNodeIndex.absorb(e));
+      this.slices = startInformer<V1EndpointSlice>(
+        this.kubeConfig,
+        '/apis/discovery.k8s.io/v1/endpointslices',
+        () => listInPages((page) => discovery.listEndpointSliceForAllNamespaces(page), absorb),
+        { trim: absorb, add: current(onSlice(false)), update: current(onSlice(false)), delete: current(onSlice(true)) },
+        informerOptions,
+      );
+    };
+    if (this.options.endpointSlices || this.keepPodEndpoints) this.startSlices();
+  }
+
+  /**
+   * Starts caching EndpointSlices with their Pod endpoints, on the first Service that needs them (a
+   * cluster that never targets Pod IPs never holds their addresses). A slice informer already running
+   * without them (metal) is started again with them: its trimmed cache cannot give them back.
+   */
+  followPodEndpoints(): void {
+    if (this.keepPodEndpoints) return;
+    this.keepPodEndpoints = true;
+    if (this.slices) this.previousIndex = this.endpointNodeIndex;
+    this.endpointNodeIndex = new EndpointNodeIndex(true);
+    this.sliceFps.clear();
+    if (!this.startSlices) return;
+    void this.slices?.stop();
+    this.startSlices();
+  }
+
+  podEndpoints(namespace: string, serviceName: string): PodEndpoint[] | undefined {
+    if (!this.keepPodEndpoints || !this.slices?.synced()) return undefined;
+    return this.endpointNodeIndex.podEndpointsOf(namespace, serviceName);
   }
 
   synced(): boolean {
@@ -154,6 +189,9 @@ export class ClusterCache implements ClusterView {
   }
 
   endpointNodes(namespace: string, serviceName: string): readonly string[] {
-    return this.endpointNodeIndex.nodesOf(namespace, serviceName);
+    // While a restarted slice informer lists again, the last complete view answers (metal would
+    // otherwise see no endpoint nodes and withdraw its announcements for a moment).
+    const index = this.previousIndex && !this.slices?.synced() ? this.previousIndex : this.endpointNodeIndex;
+    return index.nodesOf(namespace, serviceName);
   }
 }

@@ -1,7 +1,7 @@
 // The controller's memory of EndpointSlices: per slice its ready nodes, the cached object emptied.
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { EndpointNodeIndex } from './endpointNodeIndex.js';
+import { EndpointNodeIndex, podEndpointsOf } from './endpointNodeIndex.js';
 
 const slice = (name: string, service: string, endpoints: Array<[node: string, ready: boolean | undefined]>): V1EndpointSlice => ({
   metadata: { name, namespace: 'ns', labels: { 'kubernetes.io/service-name': service, app: 'x' }, ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: service, uid: 'u' }] },
@@ -33,5 +33,37 @@ describe('EndpointNodeIndex', () => {
     expect(index.nodesOf('ns', 'web')).toEqual(['n4']);
     index.forget(slice('web-a', 'web', []));
     expect(index.nodesOf('ns', 'web')).toEqual([]);
+  });
+
+  it('keeps compact Pod endpoints only with keepPodEndpoints: addresses, conditions, node and the slice ports by name', () => {
+    const plain = new EndpointNodeIndex();
+    plain.absorb(slice('web-a', 'web', [['n1', true]]));
+    expect(plain.podEndpointsOf('ns', 'web')).toEqual([]);
+
+    const index = new EndpointNodeIndex(true);
+    const s = slice('web-a', 'web', [['n1', true], ['n2', false]]);
+    s.ports = [{ name: 'http', port: 8080 }];
+    s.endpoints![1]!.conditions = { ready: false, terminating: true };
+    index.absorb(s);
+    expect(index.podEndpointsOf('ns', 'web')).toEqual(
+      expect.arrayContaining([
+        { address: '10.0.0.0', ready: true, terminating: false, nodeName: 'n1', ports: { http: 8080 } },
+        { address: '10.0.0.1', ready: false, terminating: true, nodeName: 'n2', ports: { http: 8080 } },
+      ]),
+    );
+    // A terminating endpoint changes the fingerprint even though the ready nodes do not.
+    const before = index.fingerprint(s);
+    const again = slice('web-a', 'web', [['n1', true], ['n2', false]]);
+    again.ports = [{ name: 'http', port: 8080 }];
+    index.absorb(again);
+    expect(index.fingerprint(again)).not.toBe(before);
+    // The cached object is emptied all the same.
+    expect(s.endpoints).toEqual([]);
+  });
+
+  it('FQDN slices carry no Pod IPs', () => {
+    const s = slice('web-f', 'web', [['n1', true]]);
+    s.addressType = 'FQDN';
+    expect(podEndpointsOf(s)).toEqual([]);
   });
 });

@@ -2,12 +2,33 @@
 // nothing else. A cluster has about one slice per Service; keeping them whole (100,000 endpoints with
 // addresses, conditions, target references) cost 213 MB, while the node names are all metal reads.
 // The informer still caches each slice, emptied of its endpoints by `absorb` before it is stored.
+// With keepPodEndpoints (a provider targets Pod IPs: AWS ip targets), each slice's endpoints are also
+// kept, as compact PodEndpoints (address, conditions, node, zone, ports), and nothing else.
 import type { V1EndpointSlice } from '@kubernetes/client-node';
+import type { PodEndpoint } from '../../providers/provider.js';
 import { readyEndpointNodes, SERVICE_NAME_LABEL } from '../controller/desiredLoadBalancer.js';
 
 interface SliceEntry {
   service: string;
   nodes: readonly string[];
+  endpoints?: PodEndpoint[];
+}
+
+/** The slice's endpoints as providers that target Pods read them (FQDN slices have no Pod IPs). */
+export function podEndpointsOf(slice: V1EndpointSlice): PodEndpoint[] {
+  if (slice.addressType === 'FQDN') return [];
+  const ports: Record<string, number> = {};
+  for (const p of slice.ports ?? []) if (p.port !== undefined) ports[p.name ?? ''] = p.port;
+  return (slice.endpoints ?? []).flatMap((ep) =>
+    ep.addresses.map((address) => ({
+      address,
+      ready: ep.conditions?.ready !== false,
+      terminating: ep.conditions?.terminating === true,
+      ...(ep.nodeName ? { nodeName: ep.nodeName } : {}),
+      ...(ep.zone ? { zone: ep.zone } : {}),
+      ports,
+    })),
+  );
 }
 
 export class EndpointNodeIndex {
@@ -16,6 +37,8 @@ export class EndpointNodeIndex {
   /** Node names are few and repeated in every slice: one string each. */
   private readonly names = new Map<string, string>();
   private readonly absorbed = new WeakSet<V1EndpointSlice>();
+
+  constructor(private readonly keepPodEndpoints = false) {}
 
   /**
    * Records the slice's ready nodes and empties its endpoints (the cached object keeps only its
@@ -30,7 +53,7 @@ export class EndpointNodeIndex {
     this.forgetKey(key);
     if (serviceName !== undefined) {
       const service = `${slice.metadata?.namespace ?? ''}/${serviceName}`;
-      this.slices.set(key, { service, nodes });
+      this.slices.set(key, { service, nodes, ...(this.keepPodEndpoints ? { endpoints: podEndpointsOf(slice) } : {}) });
       const keys = this.byService.get(service) ?? new Set<string>();
       keys.add(key);
       this.byService.set(service, keys);
@@ -47,7 +70,14 @@ export class EndpointNodeIndex {
 
   /** The slice's ready nodes, comma-joined: changes exactly when what metal sees of it changes. */
   fingerprint(slice: V1EndpointSlice): string | undefined {
-    return this.slices.get(sliceKey(slice))?.nodes.join(',');
+    const entry = this.slices.get(sliceKey(slice));
+    if (!entry) return undefined;
+    return entry.endpoints ? JSON.stringify([entry.nodes, entry.endpoints]) : entry.nodes.join(',');
+  }
+
+  /** The Service's Pod endpoints (kept only with keepPodEndpoints). */
+  podEndpointsOf(namespace: string, serviceName: string): PodEndpoint[] {
+    return [...(this.byService.get(`${namespace}/${serviceName}`) ?? [])].flatMap((key) => this.slices.get(key)?.endpoints ?? []);
   }
 
   /** The nodes with a ready endpoint of the Service, sorted. */

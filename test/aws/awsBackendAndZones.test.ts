@@ -14,7 +14,9 @@ import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balan
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsProvider } from '../../providers/aws/index.js';
 import { backendSecurityGroupName } from '../../providers/aws/names.js';
-import { subnetsToSet } from '../../providers/aws/planActions.js';
+import { planFromStack, subnetsToSet } from '../../providers/aws/planActions.js';
+import { buildDesiredStack, legacyPlacementOf, withLoadBalancerName } from '../../providers/aws/desiredStack.js';
+import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
 import type { DesiredLoadBalancer } from '../../providers/provider.js';
 import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
 
@@ -216,8 +218,9 @@ describe('aws zones of an existing NLB changed in place', () => {
     expect(subnetsToSet(two, { subnetMappings: [{ SubnetId: 'subnet-a' }], subnetCandidates: ['subnet-a'] }, env)).toEqual({ subnetIds: ['subnet-a'], changes: ['remove z-b (subnet-b)'] });
     expect(subnetsToSet([{ ...zones[0]!, pinned: true }], { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }], subnetCandidates: all }, env)).toBeUndefined();
     expect(subnetsToSet(zones, { subnetMappings: [{ SubnetId: 'subnet-b', AllocationId: 'eipalloc-1' }], subnetCandidates: all }, env)).toBeUndefined();
-    // Subnets from the annotation are part of the placement: not changed in place.
-    expect(subnetsToSet(zones, { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }] }, env)).toBeUndefined();
+    // Subnets from the annotation (no candidates): set in place too, keeping only listed ones.
+    expect(subnetsToSet(zones, { subnetMappings: [{ SubnetId: 'subnet-a' }, { SubnetId: 'subnet-b' }] }, env)?.changes).toEqual(['enable z-b (subnet-b)']);
+    expect(subnetsToSet(zones, { subnetMappings: [{ SubnetId: 'subnet-a2' }] }, env)?.changes).toEqual(['move z-a from subnet-a to subnet-a2']);
   });
 
   it('enables a newly tagged subnet on the existing NLB with SetSubnets, and removes it again when untagged, keeping its ARN', async () => {
@@ -263,7 +266,7 @@ describe('aws zones of an existing NLB changed in place', () => {
     }
   });
 
-  it('applies a changed aws-load-balancer-subnets annotation by replacement: Event, new NLB in the new subnets, old one deleted', async () => {
+  it('applies a changed aws-load-balancer-subnets annotation in place with SetSubnets (same ARN): zones added, then removed', async () => {
     const zones = Object.keys(h.world.publicSubnets).sort();
     const subnets = zones.map((z) => h.world.publicSubnets[z]!);
     const annotation = 'service.beta.kubernetes.io/aws-load-balancer-subnets';
@@ -271,16 +274,57 @@ describe('aws zones of an existing NLB changed in place', () => {
     await converge(h.provider, svc);
     const mine = async () => (await inventory(h)).loadBalancers.filter((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid);
     const [old] = await mine();
+    const subnetsOf = async (arn: string) =>
+      ((await h.elbv2.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [arn] }))).LoadBalancers![0]!.AvailabilityZones ?? []).map((z) => z.SubnetId).sort();
 
     svc.annotations = { [annotation]: subnets.join(',') };
+    const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['setSubnets']);
     await converge(h.provider, svc);
-    const now = await mine();
-    expect(now).toHaveLength(1);
-    expect(now[0]!.arn).not.toBe(old!.arn);
-    const lb = (await h.elbv2.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [now[0]!.arn] }))).LoadBalancers![0]!;
-    expect((lb.AvailabilityZones ?? []).map((z) => z.SubnetId).sort()).toEqual([...subnets].sort());
-    expect(h.events.some((e) => e.ref.uid === svc.ref.uid && e.message.includes(`replacing NLB ${old!.name}`))).toBe(true);
+    expect((await mine()).map((l) => l.arn)).toEqual([old!.arn]);
+    expect(await subnetsOf(old!.arn)).toEqual([...subnets].sort());
+    expect(h.events.some((e) => e.ref.uid === svc.ref.uid && e.message.includes('replacing NLB'))).toBe(false);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    // A listed subnet taken out: its zone is removed in place. (moto refuses SetSubnets with one zone,
+    // the ALB rule; for NLBs AWS says "one or more Availability Zones".)
+    svc.annotations = { [annotation]: subnets.slice(1).join(',') };
+    await converge(h.provider, svc);
+    expect((await mine()).map((l) => l.arn)).toEqual([old!.arn]);
+    expect(await subnetsOf(old!.arn)).toEqual(subnets.slice(1).sort());
     expect(await isSteady(h.provider, svc)).toBe(true);
     await deleteFully(h.provider, svc);
+  });
+
+  it('adopts an NLB named by the subnets annotation (as before in-place subnet changes) instead of replacing it, then changes its subnets in place', async () => {
+    const zones = Object.keys(h.world.publicSubnets).sort();
+    const subnets = zones.map((z) => h.world.publicSubnets[z]!);
+    const annotation = 'service.beta.kubernetes.io/aws-load-balancer-subnets';
+    const svc = makeService(h, { annotations: { [annotation]: subnets.slice(0, 2).join(',') } });
+    // What an earlier release made: the NLB (and its groups) named after the placement with the subnets in it.
+    const observed = (await h.provider.observe(svc.ref))!;
+    const fresh = buildDesiredStack({ ...svc, clusterName: h.clusterName }, observed.network);
+    expect(fresh.legacyLbName).toBeDefined();
+    const legacy = { ...withLoadBalancerName(fresh, fresh.legacyLbName!), placement: legacyPlacementOf(svc, parseAwsAnnotations(svc.annotations)) };
+    for (let i = 0; i < 8; i++) {
+      const result = await h.provider.apply(planFromStack((await h.provider.observe(svc.ref))!, legacy, 100));
+      if (result.state === 'ready') break;
+    }
+    const [made] = (await inventory(h)).loadBalancers.filter((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid);
+    expect(made!.name).toBe(fresh.legacyLbName);
+
+    // This release: adopted under its name, the placement recorded, nothing replaced.
+    const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['tagResources']);
+    await converge(h.provider, svc);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    svc.annotations = { [annotation]: subnets.join(',') };
+    expect(h.provider.diff(await h.provider.observe(svc.ref), svc).actions.map((a) => a.kind)).toEqual(['setSubnets']);
+    await converge(h.provider, svc);
+    const now = (await inventory(h)).loadBalancers.filter((l) => l.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid);
+    expect(now.map((l) => l.arn)).toEqual([made!.arn]);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(h.provider, svc);
+    expect((await inventory(h)).targetGroups.filter((g) => g.tags['kube-lb-provisioner.io/service-uid'] === svc.ref.uid)).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@
 // AWS provider, and moto_server behind the real AWS SDK v3.
 import { randomUUID } from 'node:crypto';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsConfig } from '../../providers/aws/config.js';
@@ -98,6 +99,37 @@ describe('aws end to end', () => {
     expect(after.targetGroups.filter(mine(uid))).toEqual([]);
     expect(after.securityGroups.filter(mine(uid))).toEqual([]);
     expect(after.listeners).toEqual([]);
+  });
+
+  it('nlb-target-type: ip without NodePorts: targets are the ready Pod IPs of the EndpointSlices, following them as Pods come, go and terminate', async () => {
+    const manifest = lbService('pods', { allocateLoadBalancerNodePorts: false }, { annotations: { 'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip' } });
+    expect((await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(manifest) })).code).toBe(0);
+    const slice = (endpoints: { ip: string; ready: boolean; terminating?: boolean }[]) => ({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'pods-a1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'pods' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: { ready: e.ready, serving: e.ready || e.terminating === true, terminating: e.terminating === true } })),
+    });
+    const apply = async (body: unknown) => expect((await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(body) })).code).toBe(0);
+    await apply(slice([{ ip: '10.0.1.50', ready: true }, { ip: '10.0.1.51', ready: true }, { ip: '10.0.1.52', ready: false }]));
+    await waitForIngress(kc, 'default', 'pods', { timeoutMs: 30_000 });
+    const svc = (await readService(kc, 'default', 'pods'))!;
+    expect(svc.spec!.ports![0]!.nodePort).toBeUndefined();
+    const uid = svc.metadata!.uid!;
+    const targets = async () => (await inventory({ ...clients, world })).targetGroups.find(mine(uid))?.targets ?? [];
+    await waitFor(async () => JSON.stringify(await targets()) === JSON.stringify(['10.0.1.50:8080', '10.0.1.51:8080']), { timeoutMs: 30_000, message: 'the ready Pod IPs registered' });
+    const tg = (await clients.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [(await inventory({ ...clients, world })).targetGroups.find(mine(uid))!.arn] }))).TargetGroups![0]!;
+    expect(tg.TargetType).toBe('ip');
+
+    // One Pod terminates, a new one is ready: only membership changes.
+    await apply(slice([{ ip: '10.0.1.50', ready: false, terminating: true }, { ip: '10.0.1.51', ready: true }, { ip: '10.0.1.53', ready: true }]));
+    await waitFor(async () => JSON.stringify(await targets()) === JSON.stringify(['10.0.1.51:8080', '10.0.1.53:8080']), { timeoutMs: 30_000, message: 'the terminating Pod deregistered, the new one registered' });
+
+    expect((await kubectl(api, ['delete', 'svc', 'pods', '--wait=false'])).code).toBe(0);
+    await waitFor(async () => (await readService(kc, 'default', 'pods')) === undefined, { timeoutMs: 30_000, message: 'Service gone' });
+    expect((await inventory({ ...clients, world })).targetGroups.filter(mine(uid))).toEqual([]);
   });
 
   it('the resync garbage-collects an NLB this cluster owns for a Service that does not exist', async () => {

@@ -56,6 +56,9 @@ describe('aws annotations', () => {
     });
     expect(o).toEqual({
       scheme: 'internet-facing',
+      targetType: 'instance',
+      proxyProtocol: false,
+      manageBackendRules: true,
       subnets: ['subnet-a', 'subnet-b'],
       eipAllocations: ['eipalloc-1', 'eipalloc-2'],
       additionalTags: { team: 'web', cost: '42' },
@@ -275,13 +278,13 @@ describe('aws session affinity (target group stickiness)', () => {
   const attributeSteps = (o: AwsObserved, d: DesiredLoadBalancer) => planActions(o, d).actions.filter((a) => a.kind === 'modifyTargetGroupAttributes');
 
   it('maps ClientIP to source_ip stickiness and None to stickiness off; the annotation wins per key', () => {
-    expect(buildDesiredStack(affinity({ sessionAffinity: 'ClientIP' }), env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip' });
-    expect(buildDesiredStack(affinity(), env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'false' });
+    expect(buildDesiredStack(affinity({ sessionAffinity: 'ClientIP' }), env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip', 'proxy_protocol_v2.enabled': 'false' });
+    expect(buildDesiredStack(affinity(), env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'false', 'proxy_protocol_v2.enabled': 'false' });
     const annotated = affinity({
       sessionAffinity: 'ClientIP',
       annotations: { 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'stickiness.enabled=false, deregistration_delay.timeout_seconds=30' },
     });
-    expect(buildDesiredStack(annotated, env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'false', 'stickiness.type': 'source_ip', 'deregistration_delay.timeout_seconds': '30' });
+    expect(buildDesiredStack(annotated, env).groups[0]!.attributes).toEqual({ 'stickiness.enabled': 'false', 'stickiness.type': 'source_ip', 'proxy_protocol_v2.enabled': 'false', 'deregistration_delay.timeout_seconds': '30' });
     expect(thrownConfigError(() => parseAwsAnnotations({ 'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'stickiness.enabled' })).field).toBe(
       'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes',
     );
@@ -332,5 +335,42 @@ describe('aws client-side rate limits', () => {
       modify: { ratePerSecond: 3, burst: 20 },
       registration: { ratePerSecond: 4, burst: 20 },
     });
+  });
+});
+
+describe('aws placement and ip targets (pure)', () => {
+  const subnets = { 'service.beta.kubernetes.io/aws-load-balancer-subnets': 'subnet-a0' };
+  it('the subnets annotation leaves the NLB name unless the mappings carry addresses; the old name is kept as legacyLbName', () => {
+    const plain = buildDesiredStack({ ...desired(), clusterName: 'c1' }, env);
+    const listed = buildDesiredStack({ ...desired({ annotations: subnets }), clusterName: 'c1' }, env);
+    expect(listed.lbName).toBe(plain.lbName);
+    expect(listed.legacyLbName).toBeDefined();
+    expect(listed.legacyLbName).not.toBe(listed.lbName);
+    const pinned = buildDesiredStack({ ...desired({ annotations: subnets, loadBalancerIP: '203.0.113.10' }), clusterName: 'c1' }, env);
+    const pinnedOther = buildDesiredStack({ ...desired({ annotations: { 'service.beta.kubernetes.io/aws-load-balancer-subnets': 'subnet-b2' }, loadBalancerIP: '203.0.113.10' }), clusterName: 'c1' }, env);
+    expect(pinned.lbName).not.toBe(pinnedOther.lbName);
+    expect(pinned.legacyLbName).toBeUndefined();
+  });
+
+  it('ip targets: ready, not terminating IPv4 endpoints on the port of the same name; none known means no membership steps', () => {
+    const ip = { 'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip' };
+    const ep = (address: string, ready: boolean, terminating: boolean, port = 8080) => ({ address, ready, terminating, ports: { http: port } });
+    const d = desired({ annotations: ip, ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 0 }], podEndpoints: [ep('10.0.1.5', true, false), ep('10.0.1.6', false, false), ep('10.0.1.7', true, true), ep('fd00::1', true, false), ep('10.0.1.8', true, false, 9090)] });
+    const stack = buildDesiredStack({ ...d, clusterName: 'c1' }, env);
+    expect(stack.groups[0]).toMatchObject({ targetType: 'ip', targets: [{ id: '10.0.1.5', port: 8080 }, { id: '10.0.1.8', port: 9090 }] });
+    expect(stack.groups[0]!.targetGroupName).toMatch(/-80ti$/);
+    expect(stack.instanceIds).toEqual([]);
+    expect(stack.nodeAccess).toEqual(expect.arrayContaining([{ protocol: 'tcp', fromPort: 8080, toPort: 8080 }, { protocol: 'tcp', fromPort: 9090, toPort: 9090 }]));
+    const unknown = buildDesiredStack({ ...desired({ annotations: ip, ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 0 }] }), clusterName: 'c1' }, env);
+    expect(unknown.groups[0]!.targets).toBeUndefined();
+  });
+});
+
+describe('aws dual-stack annotations (not supported yet)', () => {
+  it('refuses ip-address-type dualstack and ipv6-addresses naming them, accepts ipv4', () => {
+    const P = 'service.beta.kubernetes.io/aws-load-balancer-';
+    expect(thrownConfigError(() => parseAwsAnnotations({ [`${P}ip-address-type`]: 'dualstack' })).field).toBe(`${P}ip-address-type`);
+    expect(thrownConfigError(() => parseAwsAnnotations({ [`${P}ipv6-addresses`]: '2600::1' })).field).toBe(`${P}ipv6-addresses`);
+    expect(parseAwsAnnotations({ [`${P}ip-address-type`]: 'ipv4' }).scheme).toBe('internet-facing');
   });
 });

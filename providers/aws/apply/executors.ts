@@ -2,8 +2,8 @@
 // own synthesizer). The table is total: a new step kind does not compile until it has one.
 import type { AwsStep } from '../awsTypes.js';
 import type { ApplyRun } from './applyRun.js';
-import { createListener, deleteListener, modifyListener } from './listenerSteps.js';
-import { announceReplacement, createLoadBalancer, enableCrossZone, retireStack, setSubnets, tagResources } from './loadBalancerSteps.js';
+import { createListener, deleteListener, modifyListener, modifyListenerAttributes } from './listenerSteps.js';
+import { announceReplacement, createLoadBalancer, enableCrossZone, modifyLoadBalancerAttributes, retireStack, setSecurityGroups, setSubnets, tagResources } from './loadBalancerSteps.js';
 import { authorizeCidrIngress, authorizeNodeRules, createSecurityGroup, ensureBackendSecurityGroup, revokeCidrIngress } from './securityGroupSteps.js';
 import {
   createTargetGroup,
@@ -27,8 +27,10 @@ const executors: Executors = {
   modifyTargetGroupAttributes,
   createLoadBalancer,
   enableCrossZone,
+  modifyLoadBalancerAttributes,
   createListener,
   modifyListener,
+  modifyListenerAttributes,
   deleteListener,
   deleteTargetGroup: deleteOneTargetGroup,
   deleteTargetGroupsByName,
@@ -39,6 +41,7 @@ const executors: Executors = {
   authorizeNodeRules,
   retireStack,
   setSubnets,
+  setSecurityGroups,
 };
 
 export function executeStep(run: ApplyRun, step: AwsStep): Promise<void> {

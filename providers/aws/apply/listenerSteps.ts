@@ -1,8 +1,20 @@
 // Executors of the listener steps. A listener forwards one port to one target group.
-import { CreateListenerCommand, DeleteListenerCommand, DescribeListenersCommand, ModifyListenerCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  AddListenerCertificatesCommand,
+  AddTagsCommand,
+  ModifyListenerAttributesCommand,
+  CreateListenerCommand,
+  DeleteListenerCommand,
+  DescribeListenersCommand,
+  ModifyListenerCommand,
+  type Action,
+  type ProtocolEnum,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { isCode } from '../awsApi.js';
-import type { AwsStep } from '../awsTypes.js';
-import { toTagList } from '../tags.js';
+import type { AwsStep, DesiredPortGroup } from '../awsTypes.js';
+import { LISTENER_ATTRIBUTES_TAG, toTagList } from '../tags.js';
+import { ServiceConfigError } from '../../provider.js';
+import { AWS_ANNOTATIONS } from '../annotations.js';
 import type { ApplyRun } from './applyRun.js';
 
 type Step<Op extends AwsStep['op']> = Extract<AwsStep, { op: Op }>;
@@ -11,27 +23,66 @@ function forward(arn: string): Action[] {
   return [{ Type: 'forward', TargetGroupArn: arn }];
 }
 
+/** Protocol, port, target and (TLS) the default certificate and policies: what create and modify both send. */
+function listenerSettings(g: DesiredPortGroup, tgArn: string) {
+  return {
+    Protocol: g.listenerProtocol as ProtocolEnum,
+    Port: g.port,
+    DefaultActions: forward(tgArn),
+    ...(g.tls
+      ? {
+          // CreateListenerInput.Certificates: "[HTTPS and TLS listeners] The default certificate for the listener. You must provide exactly one certificate."
+          Certificates: [{ CertificateArn: g.tls.certificates[0]! }],
+          ...(g.tls.sslPolicy ? { SslPolicy: g.tls.sslPolicy } : {}),
+          ...(g.tls.alpnPolicy ? { AlpnPolicy: [g.tls.alpnPolicy] } : {}),
+        }
+      : {}),
+  };
+}
+
+/** More certificates than the default (SNI) go on with AddListenerCertificates. */
+async function addMoreCertificates(run: ApplyRun, listenerArn: string, g: DesiredPortGroup): Promise<void> {
+  const more = g.tls?.certificates.slice(1) ?? [];
+  if (more.length === 0) return;
+  await run.api.elb('AddListenerCertificates', true, (c) => c.send(new AddListenerCertificatesCommand({ ListenerArn: listenerArn, Certificates: more.map((CertificateArn) => ({ CertificateArn })) })));
+}
+
 export async function createListener(run: ApplyRun, { group: g }: Step<'createListener'>): Promise<void> {
   const tgArn = await run.targetGroupArn(g.targetGroupName);
   try {
-    await run.api.elb('CreateListener', true, (c) =>
-      c.send(new CreateListenerCommand({ LoadBalancerArn: run.needLb(), Protocol: g.protocol, Port: g.port, DefaultActions: forward(tgArn), Tags: toTagList(run.d.tags) })),
-    );
+    const res = await run.api.elb('CreateListener', true, (c) => c.send(new CreateListenerCommand({ LoadBalancerArn: run.needLb(), ...listenerSettings(g, tgArn), Tags: toTagList(run.d.tags) })));
+    await addMoreCertificates(run, res.Listeners![0]!.ListenerArn!, g);
   } catch (error) {
     if (!isCode(error, 'DuplicateListenerException', 'DuplicateListener')) throw error;
     // A crashed run created it (with other settings): point it where it belongs.
     const res = await run.api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: run.needLb() })));
     const listener = res.Listeners?.find((l) => l.Port === g.port);
     if (!listener?.ListenerArn) throw error;
-    await run.api.elb('ModifyListener', true, (c) => c.send(new ModifyListenerCommand({ ListenerArn: listener.ListenerArn, Protocol: g.protocol, Port: g.port, DefaultActions: forward(tgArn) })));
+    await run.api.elb('ModifyListener', true, (c) => c.send(new ModifyListenerCommand({ ListenerArn: listener.ListenerArn, ...listenerSettings(g, tgArn) })));
+    await addMoreCertificates(run, listener.ListenerArn, g);
   }
 }
 
 export async function modifyListener(run: ApplyRun, step: Step<'modifyListener'>): Promise<void> {
   const tgArn = await run.targetGroupArn(step.group.targetGroupName);
-  await run.api.elb('ModifyListener', true, (c) =>
-    c.send(new ModifyListenerCommand({ ListenerArn: step.arn, Protocol: step.group.protocol, Port: step.group.port, DefaultActions: forward(tgArn) })),
-  );
+  await run.api.elb('ModifyListener', true, (c) => c.send(new ModifyListenerCommand({ ListenerArn: step.arn, ...listenerSettings(step.group, tgArn) })));
+  await addMoreCertificates(run, step.arn, step.group);
+}
+
+export async function modifyListenerAttributes(run: ApplyRun, step: Step<'modifyListenerAttributes'>): Promise<void> {
+  const lbArn = run.needLb();
+  // The listener may have been created earlier in this run: found by port.
+  const res = await run.api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn })));
+  const listener = res.Listeners?.find((l) => l.Port === step.port);
+  if (!listener?.ListenerArn) throw new Error(`listener on port ${step.port} of ${run.d.lbName} is not known yet`);
+  const Attributes = Object.entries(step.attributes).map(([Key, Value]) => ({ Key, Value }));
+  try {
+    await run.api.elb('ModifyListenerAttributes', true, (c) => c.send(new ModifyListenerAttributesCommand({ ListenerArn: listener.ListenerArn, Attributes })));
+  } catch (error) {
+    if (!isCode(error, 'ValidationError', 'InvalidConfigurationRequest', 'InvalidConfigurationRequestException')) throw error;
+    throw new ServiceConfigError(`${AWS_ANNOTATIONS.listenerAttributesPrefix}${listener.Protocol}-${step.port}`, `AWS refused ${Attributes.map((a) => `${a.Key}=${a.Value}`).join(', ')}: ${(error as Error).message}`);
+  }
+  if (step.tag) await run.api.elb('AddTags', true, (c) => c.send(new AddTagsCommand({ ResourceArns: [lbArn], Tags: [{ Key: LISTENER_ATTRIBUTES_TAG, Value: 'managed' }] })));
 }
 
 export async function deleteListener(run: ApplyRun, step: Step<'deleteListener'>): Promise<void> {

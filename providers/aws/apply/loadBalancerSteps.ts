@@ -1,7 +1,7 @@
 // Executors of the load balancer steps: create (adopting our own after a crash), attributes,
 // subnets, tags, and the replacement of an NLB whose placement cannot change in place.
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
-import { AddTagsCommand, CreateLoadBalancerCommand, ModifyLoadBalancerAttributesCommand, SetSubnetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { AddTagsCommand, CreateLoadBalancerCommand, ModifyLoadBalancerAttributesCommand, SetSecurityGroupsCommand, SetSubnetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ServiceConfigError } from '../../provider.js';
 import { isCode, rootError } from '../awsApi.js';
 import type { AwsStep } from '../awsTypes.js';
@@ -9,7 +9,8 @@ import { deleteStack, StillReleasingError } from '../deleteStack.js';
 import { describeElbTags, describeLoadBalancersByName } from '../observe.js';
 import { AwsOwnershipConflictError } from '../planActions.js';
 import { loadBalancerQuotaMessage } from '../quotas.js';
-import { ADDRESSES_TAG, clusterOwns, PLACEMENT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
+import { AWS_ANNOTATIONS } from '../annotations.js';
+import { ADDRESSES_TAG, ATTRIBUTES_TAG, clusterOwns, PLACEMENT_TAG, SERVICE_UID_TAG, toTagList } from '../tags.js';
 import { ELB_BATCH, inBatches } from '../batches.js';
 import type { ApplyRun } from './applyRun.js';
 import { reestablishBackend } from './securityGroupSteps.js';
@@ -70,7 +71,7 @@ export async function createLoadBalancer(run: ApplyRun): Promise<void> {
           Scheme: d.scheme,
           IpAddressType: 'ipv4',
           SubnetMappings: d.subnetMappings,
-          SecurityGroups: [run.needSg(), run.needBackend()],
+          SecurityGroups: securityGroupsOf(run),
           Tags: toTagList(tags),
         }),
       ),
@@ -86,6 +87,29 @@ export async function enableCrossZone(run: ApplyRun): Promise<void> {
   await run.api.elb('ModifyLoadBalancerAttributes', true, (c) =>
     c.send(new ModifyLoadBalancerAttributesCommand({ LoadBalancerArn: run.needLb(), Attributes: [{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }] })),
   );
+}
+
+export async function modifyLoadBalancerAttributes(run: ApplyRun, step: Step<'modifyLoadBalancerAttributes'>): Promise<void> {
+  const arn = run.needLb();
+  const Attributes = Object.entries(step.attributes).map(([Key, Value]) => ({ Key, Value }));
+  try {
+    await run.api.elb('ModifyLoadBalancerAttributes', true, (c) => c.send(new ModifyLoadBalancerAttributesCommand({ LoadBalancerArn: arn, Attributes })));
+  } catch (error) {
+    // An unknown key or a bad value is the user's to fix.
+    if (!isCode(error, 'ValidationError', 'InvalidConfigurationRequest', 'InvalidConfigurationRequestException')) throw error;
+    throw new ServiceConfigError(AWS_ANNOTATIONS.attributes, `AWS refused ${Attributes.map((a) => `${a.Key}=${a.Value}`).join(', ')}: ${(error as Error).message}`);
+  }
+  if (step.tag) await run.api.elb('AddTags', true, (c) => c.send(new AddTagsCommand({ ResourceArns: [arn], Tags: [{ Key: ATTRIBUTES_TAG, Value: 'managed' }] })));
+}
+
+/** What goes on the NLB: the managed group (or the user's) and the backend group when its rules are managed. */
+function securityGroupsOf(run: ApplyRun): string[] {
+  const own = run.d.ownSecurityGroups ?? [run.needSg()];
+  return run.d.backendAttached ? [...own, run.needBackend()] : own;
+}
+
+export async function setSecurityGroups(run: ApplyRun, step: Step<'setSecurityGroups'>): Promise<void> {
+  await run.api.elb('SetSecurityGroups', true, (c) => c.send(new SetSecurityGroupsCommand({ LoadBalancerArn: step.arn, SecurityGroups: step.groupIds })));
 }
 
 export async function setSubnets(run: ApplyRun, step: Step<'setSubnets'>): Promise<void> {

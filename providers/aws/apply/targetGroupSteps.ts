@@ -3,6 +3,7 @@
 import {
   CreateTargetGroupCommand,
   DeregisterTargetsCommand,
+  RegisterTargetsCommand,
   ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -45,9 +46,9 @@ export async function createTargetGroup(run: ApplyRun, { group: g }: Step<'creat
       new CreateTargetGroupCommand({
         Name: g.targetGroupName,
         Protocol: g.protocol,
-        Port: g.nodePort,
+        Port: g.targetGroupPort,
         VpcId: run.d.vpcId,
-        TargetType: 'instance',
+        TargetType: g.targetType,
         ...healthCheckParams(g.healthCheck),
         Tags: toTagList({ ...run.d.tags, [SERVICE_PORT_TAG]: `${g.port}/${g.protocol}` }),
       }),
@@ -74,6 +75,11 @@ export async function modifyTargetGroupAttributes(run: ApplyRun, step: Step<'mod
 }
 
 export async function registerTargets(run: ApplyRun, step: Step<'registerTargets'>): Promise<void> {
+  if (step.targetType === 'ip') {
+    const arn = await run.targetGroupArn(step.targetGroupName);
+    await run.api.elb('RegisterTargets', true, (c) => c.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: step.targets.map((t) => ({ Id: t.id, Port: t.port })) })));
+    return;
+  }
   const refused = await registerRunningTargets(run.api, await run.targetGroupArn(step.targetGroupName), step.targets);
   for (const { target, state } of refused) {
     run.deps.emit({ ref: run.d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `instance ${target.id} is ${state}, and AWS registers running instances only: it is not a target of ${run.d.lbName} for now` });

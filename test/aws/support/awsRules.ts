@@ -3,7 +3,7 @@
 // can be lowered per test (they are adjustable per account on AWS too). Stateful rules (addresses
 // held by a deleted NLB until its network interfaces are released) are kept here, since moto
 // forgets an NLB the moment it is deleted.
-import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeManagedPrefixListsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
@@ -182,7 +182,20 @@ export class AwsRules {
       case 'ModifyTargetGroup':
         return this.healthCheck(p, p.get('TargetGroupArn') ?? '');
       case 'CreateListener':
-        return this.createListener(p);
+        return this.tlsCertificates(p) ?? (await this.createListener(p));
+      case 'ModifyListener':
+        return this.tlsCertificates(p);
+      case 'ModifyListenerAttributes': {
+        // ELB API reference, ListenerAttribute.Key: Network Load Balancers support "tcp.idle_timeout.seconds",
+        // "The valid range is 60-6000 seconds" (moto accepts any key and value).
+        for (const a of members(p, 'Attributes.member')) {
+          const seconds = Number(a.Value);
+          if (a.Key !== 'tcp.idle_timeout.seconds' || !Number.isInteger(seconds) || seconds < 60 || seconds > 6000) {
+            return { code: 'ValidationError', message: `Listener attribute '${a.Key}' with value '${a.Value}' is not supported by network load balancers` };
+          }
+        }
+        return undefined;
+      }
       case 'AddTags': {
         const tags = members(p, 'Tags.member');
         for (const arn of members(p, 'ResourceArns.member').map((r) => r[''] ?? '')) {
@@ -196,6 +209,14 @@ export class AwsRules {
       }
       case 'RegisterTargets':
         return this.registerTargets(p);
+      case 'SetSubnets': {
+        // ELB API reference, SetSubnetsInput.Subnets: "You can specify only one subnet per Availability Zone."
+        const ids = [...members(p, 'Subnets.member').map((m) => m[''] ?? ''), ...members(p, 'SubnetMappings.member').map((m) => m.SubnetId ?? '')];
+        const subnets = (await this.moto.ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids })).catch(() => undefined))?.Subnets ?? [];
+        const zones = subnets.map((s) => s.AvailabilityZone ?? '');
+        if (new Set(ids).size !== ids.length || new Set(zones).size !== zones.length) return { code: 'InvalidConfigurationRequest', message: 'You can specify only one subnet per Availability Zone' };
+        return undefined;
+      }
       default:
         return undefined;
     }
@@ -315,7 +336,9 @@ export class AwsRules {
         if (v) return v;
       }
       for (const l of sub(perm, 'PrefixListIds')) {
-        v4++;
+        const entries = await this.prefixListEntries(l.PrefixListId ?? '');
+        if (entries === undefined) return { code: 'InvalidPrefixListId.NotFound', message: `The prefix list ID '${l.PrefixListId}' does not exist` };
+        v4 += entries;
         const v = checkSgText('PrefixListId.Description', l.Description, SG_TEXT);
         if (v) return v;
       }
@@ -325,7 +348,8 @@ export class AwsRules {
     const id = p.get('GroupId') ?? '';
     const res = await this.moto.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] })).catch(() => undefined);
     for (const perm of res?.SecurityGroups?.[0]?.IpPermissions ?? []) {
-      v4 += (perm.IpRanges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0) + (perm.PrefixListIds?.length ?? 0);
+      v4 += (perm.IpRanges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0);
+      for (const l of perm.PrefixListIds ?? []) v4 += (await this.prefixListEntries(l.PrefixListId ?? '')) ?? 1;
       v6 += (perm.Ipv6Ranges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0);
     }
     const limit = this.state.quotas.inboundRulesPerGroupPerFamily;
@@ -333,6 +357,17 @@ export class AwsRules {
       return { code: 'RulesPerSecurityGroupLimitExceeded', message: `The maximum number of rules per security group (${limit}) has been reached.` };
     }
     return undefined;
+  }
+
+  /**
+   * VPC quotas (…/vpc/latest/userguide/amazon-vpc-limits.html): "When you reference a prefix list in a
+   * security group rule, the maximum number of entries for the prefix list counts as the same number of
+   * rules for the security group." moto counts one. Undefined: no such list (moto accepts any ID).
+   */
+  private async prefixListEntries(id: string): Promise<number | undefined> {
+    const res = await this.moto.ec2.send(new DescribeManagedPrefixListsCommand({ PrefixListIds: [id] })).catch(() => undefined);
+    const list = res?.PrefixLists?.find((l) => l.PrefixListId === id);
+    return list ? (list.MaxEntries ?? 1) : undefined;
   }
 
   private async createLoadBalancer(p: URLSearchParams): Promise<RuleViolation | undefined> {
@@ -388,6 +423,14 @@ export class AwsRules {
     if (effectiveTimeout > effectiveInterval) {
       return { code: 'ValidationError', message: `Health check timeout '${effectiveTimeout}' must be smaller than or equal to the interval '${effectiveInterval}'` };
     }
+    return undefined;
+  }
+
+  /** ELB API reference, CreateListenerInput/ModifyListenerInput.Certificates: "[HTTPS and TLS listeners] The default certificate for the listener. You must provide exactly one certificate." (moto's ModifyListener does not check it for TLS.) */
+  private tlsCertificates(p: URLSearchParams): RuleViolation | undefined {
+    if (p.get('Protocol') !== 'TLS') return undefined;
+    const certificates = members(p, 'Certificates.member');
+    if (certificates.length !== 1) return { code: 'ValidationError', message: 'You must provide exactly one certificate for a TLS listener' };
     return undefined;
   }
 
