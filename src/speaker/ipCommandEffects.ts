@@ -10,7 +10,7 @@
 // ndisc6's tools cannot send unsolicited NAs, so announce() repeats only the IPv4 gratuitous ARP.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { familyOf } from '../../providers/metal/addressRange.js';
+import { familyOf } from '../metallb/addressRange.js';
 import { announceReadiness, type AnnounceReadiness, type LinkEntry, type RouteEntry } from './announceInterface.js';
 import type { NetEffects } from './netEffects.js';
 

@@ -3,7 +3,7 @@
 // (from values.schema.json, or the chart's cross-field checks).
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseAddressRange } from '../../providers/metal/addressRange.js';
+import { parseAddressRange } from '../../src/metallb/addressRange.js';
 import { cloudValuesFiles, fixturesDir, lintChart, renderChart, templateChart, withSiteValues, type CloudValuesFile } from './helmChart.js';
 
 describe('example values files', () => {
