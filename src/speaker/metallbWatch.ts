@@ -5,8 +5,9 @@
 // A change is taken at once: listeners are told, and the speaker re-evaluates.
 //
 // Refused objects get a Warning Event on themselves. The controller reports every problem it can
-// see; it does not read Secrets, so the speaker reports only what the Secrets change (a missing
-// Secret, a wrong type, no password key). One report per problem, not one per node and controller.
+// see; it does not read Secrets, so the speakers report only what the Secrets change (a missing
+// Secret, a wrong type, no password key): the same problem is not reported by the controller and
+// every speaker too. Each speaker's Event names its node (source.host).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { CustomResourceKind } from '../../providers/provider.js';
 import { buildMetallbConfiguration, type MetallbConfiguration } from '../metallb/configuration.js';

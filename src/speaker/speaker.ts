@@ -398,14 +398,22 @@ export class Speaker {
    * addresses changed). Leaves ownership when it cannot, rejoins when it can again.
    */
   private async checkAnnounce(now: number): Promise<void> {
-    const addresses = [...new Set(this.serviceView().flatMap((s) => s.ips))].sort();
-    const key = addresses.join(',');
+    const placement = this.placement();
+    // Only what this node may announce: an address its L2Advertisements keep from it needs no route here.
+    const own = this.options.nodeName;
+    const addresses = [...new Set(this.serviceView(placement).flatMap((s) => s.ips))].filter((ip) => placement?.mayAnnounce(ip, own) ?? true).sort();
+    const allowed = new Map<string, string[]>();
+    for (const ip of addresses) {
+      const only = placement?.interfaces(ip, own);
+      if (only) allowed.set(ip, only);
+    }
+    const key = `${addresses.join(',')} ${JSON.stringify([...allowed])}`;
     if (key === this.lastCheckedAddresses && now - this.lastAnnounceCheck < this.refreshIntervalMs * 0.8) return;
     this.lastCheckedAddresses = key;
     this.lastAnnounceCheck = now;
     let answer: AnnounceReadiness;
     try {
-      answer = await this.effects.readiness(addresses);
+      answer = await this.effects.readiness(addresses, allowed.size > 0 ? allowed : undefined);
     } catch (error) {
       answer = { ready: false, reason: `cannot read the node's interfaces and routes: ${(error as Error).message}` };
     }
