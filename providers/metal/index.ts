@@ -134,6 +134,8 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
         }
         this.reconfigure(objects);
       });
+      // Nothing is allocated before the Namespaces' labels are known, when a pool selects by them.
+      await this.namespaceWatch?.catch(() => undefined);
     }
     this.adoptFromStatus('start');
   }
