@@ -160,7 +160,8 @@ export function bgpPeerFromObject(o: RawObject, bfdProfiles: ReadonlySet<string>
     ebgpMultiHop: spec.ebgpMultiHop === true,
     gracefulRestart: spec.enableGracefulRestart === true,
   };
-  if (spec.peerPort !== undefined) peer.port = spec.peerPort;
+  // 179 is BGP's port and FRR's default; MetalLB's CRD fills it in. Left out, as FRR prints it.
+  if (spec.peerPort !== undefined && spec.peerPort !== 179) peer.port = spec.peerPort;
   if (sourceAddress !== undefined) peer.sourceAddress = sourceAddress;
   if (spec.routerID !== undefined) peer.routerID = spec.routerID;
   if (password !== undefined) peer.password = password;

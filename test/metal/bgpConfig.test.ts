@@ -21,6 +21,14 @@ describe('BGPPeer validation', () => {
     ]);
   });
 
+  it('leaves out the port when it is BGP\'s own (the CRD defaults peerPort to 179), keeps any other', () => {
+    const { config } = build([peer('a', { ...base, peerPort: 179 }), peer('b', { ...base, peerAddress: '10.0.0.2', peerPort: 1790 })]);
+    expect(config.bgpPeers.map((p) => [p.name, p.port])).toEqual([
+      ['a', undefined],
+      ['b', 1790],
+    ]);
+  });
+
   it('derives the missing timer: keepalive a third of hold, or hold three times keepalive', () => {
     const { config } = build([peer('a', { ...base, holdTime: '9s' }), peer('b', { ...base, peerAddress: '10.0.0.2', keepaliveTime: '2s' }), peer('c', { ...base, peerAddress: '10.0.0.3', holdTime: '0s' })]);
     expect(config.bgpPeers.map((p) => [p.name, p.keepaliveSeconds, p.holdSeconds])).toEqual([
