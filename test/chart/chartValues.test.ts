@@ -176,7 +176,7 @@ describe('bad values', () => {
 });
 
 describe('pool address check in values.schema.json', () => {
-  // The schema's pattern and the metal provider's parser (providers/metal/addressRange.ts) must
+  // The schema's pattern and the metal provider's parser (src/metallb/addressRange.ts) must
   // agree, so that what helm accepts the controller accepts too.
   const valid = [
     '192.0.2.0/28',
