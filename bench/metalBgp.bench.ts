@@ -5,7 +5,6 @@
 // 2. Node cut off (nftables drop) to its next-hop gone from the router's kernel: with BFD at
 //    100 ms x 3, and with the hold timer only (3 s), median and worst of BGP_BENCH_TRIALS (5).
 // 3. A change of one advertisement (its communities): BGP sessions reset, counted by FRR (0).
-import { writeFile } from 'node:fs/promises';
 import { setIngress, pollUntil } from '../test/metal/l2Lab.js';
 import { BGP_POOL, MD5_PASSWORD, NODE_ASN, ROUTER_ASN, ROUTER_IP, startBgpSpeakerLab, type BgpSpeakerLab } from '../test/metal/bgpLab.js';
 
@@ -83,7 +82,7 @@ export async function run(): Promise<void> {
     console.log(`BGP: node cut off -> next-hop withdrawn, BFD 100 ms x 3, ${TRIALS} trials: median ${fmt(percentile(bfd, 50))}, worst ${fmt(bfd.at(-1)!)} (target median < 500 ms)`);
     await env.lab.waitForAdvertisers('203.0.113.10/32', NODES, 60_000);
     const before = await Promise.all(env.lab.nodes.map((n) => env.lab.frrConnections(n)));
-    await writeFile(env.bgpConfigPath, objects(true, ['64500:1', '64500:2']));
+    await env.apply(objects(true, ['64500:1', '64500:2']));
     await pollUntil(async () => (await env.lab.birdc('show route 203.0.113.10/32 all')).split('(64500,2)').length === NODES.length + 1, 60_000, 'new community from every node');
     const after = await Promise.all(env.lab.nodes.map((n) => env.lab.frrConnections(n)));
     const resets = after.reduce((sum, a, i) => sum + a.dropped - before[i]!.dropped, 0);

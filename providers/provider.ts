@@ -280,11 +280,16 @@ export interface ObjectRef {
 /** What the controller lets a provider do with the custom resources that configure it. */
 export interface CustomResourceAccess {
   /**
-   * Lists and watches `kinds` in `namespace`. Resolves once each kind is listed once or found not
+   * Lists and watches `kinds` in `namespace` (custom kinds, and Secrets as group "" plural "secrets"). Resolves once each kind is listed once or found not
    * served (no CRD: it counts as empty and is picked up when it appears). Then `onChange` gets
    * every object of every kind (by kind name) after each change, coalesced.
    */
   watch(namespace: string, kinds: readonly CustomResourceKind[], onChange: (objects: Map<string, unknown[]>) => void): Promise<{ stop(): Promise<void> }>;
+  /**
+   * Lists and watches Namespaces; `onChange` gets every Namespace's labels after each change,
+   * coalesced. Resolves once listed.
+   */
+  watchNamespaces(onChange: (labels: Map<string, Record<string, string>>) => void): Promise<{ stop(): Promise<void> }>;
   /** A JSON merge patch of the object, or of its status subresource. Throws on failure. */
   mergePatch(kind: CustomResourceKind, namespace: string, name: string, body: object, subresource?: 'status'): Promise<void>;
   /** An Event on any namespaced object (aggregated as the Service Events are). */

@@ -2,44 +2,18 @@
 // IPAddressPools): parsed ranges, who may use them (MetalLB's serviceAllocation), how many usable
 // addresses each has. Pure.
 import type { IPFamily } from '../provider.js';
-import { familyOf, ipToBigInt, isBuggyIPv4, parseAddressRange, rangeSize, type AddressRange } from './addressRange.js';
+import { isBuggyIPv4, parseAddressRange, rangeSize } from '../../src/metallb/addressRange.js';
+import { describeSelector, selectorMatches } from '../../src/metallb/labelSelector.js';
+import { byName, type AddressPool } from '../../src/metallb/pools.js';
 import { findPoolProblems, type AddressPoolConfig } from './config.js';
-import { describeSelector, selectorMatches, type LabelSelector } from './labelSelector.js';
 
-/** MetalLB's IPAddressPool.spec.serviceAllocation: which Services the pool is for, and its rank. */
-export interface ServiceAllocation {
-  /** Lower is tried first; 0 (unset) comes after every set priority. */
-  priority: number;
-  namespaces: string[];
-  namespaceSelectors: LabelSelector[];
-  serviceSelectors: LabelSelector[];
-}
-
-export interface AddressPool {
-  name: string;
-  /** Where it was configured, for messages: "config" or "IPAddressPool metallb-system/name". */
-  source: string;
-  autoAssign: boolean;
-  avoidBuggyIPs: boolean;
-  /** Present when the pool is meant for some Services (MetalLB tries these pools first). */
-  serviceAllocation: ServiceAllocation | undefined;
-  ranges: AddressRange[];
-  /** Being deleted: keeps the addresses it gave, gives no new ones. */
-  draining?: boolean;
-  /** The IPAddressPool's labels (for ipAddressPoolSelectors); YAML pools have none. */
-  labels?: Record<string, string>;
-}
+export { byName, poolContains, type AddressPool, type ServiceAllocation } from '../../src/metallb/pools.js';
 
 /** Who a Service is, as pools judge it. Namespace labels are absent when not known. */
 export interface PoolApplicant {
   namespace: string;
   labels: Record<string, string>;
   namespaceLabels?: Record<string, string>;
-}
-
-/** Pools in the allocator's order of names (the order for ties). */
-export function byName(a: AddressPool, b: AddressPool): number {
-  return a.name.localeCompare(b.name);
 }
 
 /**
@@ -107,17 +81,6 @@ export function poolsInOrder(pools: readonly AddressPool[], who: PoolApplicant):
   const pinned = usable.filter((p) => p.serviceAllocation && !poolRefusal(p, who)).sort((a, b) => rank(a) - rank(b) || byName(a, b));
   const open = usable.filter((p) => !p.serviceAllocation).sort(byName);
   return [...pinned, ...open];
-}
-
-export function poolContains(pool: AddressPool, ip: string): boolean {
-  const family = familyOf(ip);
-  if (!family) return false;
-  const value = ipToBigInt(ip);
-  return pool.ranges.some((r) => r.family === family && value >= r.first && value <= r.last);
-}
-
-export function poolFamilies(pool: AddressPool): IPFamily[] {
-  return (['IPv4', 'IPv6'] as const).filter((f) => pool.ranges.some((r) => r.family === f));
 }
 
 export function isUsable(pool: AddressPool, value: bigint, family: IPFamily): boolean {

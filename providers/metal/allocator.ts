@@ -20,7 +20,7 @@
 //   until the Service lets it go, and a changed request that cannot be met keeps the old address
 //   with a warning instead of dropping it.
 import { ServiceConfigError, type IPFamily } from '../provider.js';
-import { bigIntToIP, canonicalIP, familyOf, ipToBigInt } from './addressRange.js';
+import { bigIntToIP, canonicalIP, familyOf, ipToBigInt } from '../../src/metallb/addressRange.js';
 import { byName, describePool, isUsable, poolContains, poolRefusal, poolsInOrder, usableCount, type AddressPool } from './addressPools.js';
 import type { ServiceClaim } from './serviceClaim.js';
 

@@ -3,7 +3,7 @@
 // both entries and the first shared address.
 import { z } from 'zod';
 import { providerEntryBase } from '../common/providerConfig.js';
-import { bigIntToIP, overlapStart, parseAddressRange, type AddressRange } from './addressRange.js';
+import { bigIntToIP, overlapStart, parseAddressRange, type AddressRange } from '../../src/metallb/addressRange.js';
 
 export const addressPoolSchema = z
   .object({

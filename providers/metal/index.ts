@@ -2,12 +2,16 @@
 // announce them from the nodes. The "load balancer" is only the assignment, kept in memory and
 // rebuilt from Service status at start, so observe/apply never leave the process.
 //
-// Pools come from two sources built into one model (metalConfiguration.ts): the YAML pools, and
+// Pools come from two sources built into one model (src/metallb/configuration.ts): the YAML pools, and
 // MetalLB's resources read live from `namespace` (through ProviderContext.customResources). A change to those objects is
 // taken at once: the allocator gets the new pools, keeping every assignment, and the Services it
 // may concern are requeued. Status on the objects is written by metallbWrites.ts.
 //
-// State kept between calls: the allocator, the last configuration built, and the objects read.
+// IPAddressPool namespaceSelectors match the Namespace's labels: Namespaces are watched only
+// while some pool has namespaceSelectors.
+//
+// State kept between calls: the allocator, the last configuration built, the objects read, and
+// the Namespaces' labels while they are watched.
 import type { Registry } from 'prom-client';
 import {
   serviceKey,
@@ -25,8 +29,8 @@ import {
 import { compilePools, type AddressPool } from './addressPools.js';
 import { Allocator, type Assignment } from './allocator.js';
 import type { MetalConfig } from './config.js';
-import { buildMetalConfiguration, type MetalConfiguration } from './metalConfiguration.js';
-import { emptyMetallbObjects, METALLB_GROUP, METALLB_KINDS, type MetallbKindName, type MetallbObjects, type RawObject } from './metallbObjects.js';
+import { buildMetallbConfiguration, type MetallbConfiguration } from '../../src/metallb/configuration.js';
+import { emptyMetallbObjects, METALLB_GROUP, METALLB_KINDS, type MetallbKindName, type MetallbObjects, type RawObject } from '../../src/metallb/objects.js';
 import { ALLOCATED_FROM_POOL_ANNOTATION, MetallbWrites } from './metallbWrites.js';
 import { poolMetrics, type PoolMetrics } from './poolMetrics.js';
 import { ANNOTATION_SUFFIXES, serviceClaim, type ServiceClaim } from './serviceClaim.js';
@@ -84,7 +88,10 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
   private adopted = false;
   private readonly metrics: PoolMetrics;
   private readonly yamlPools: AddressPool[];
-  private configuration: MetalConfiguration;
+  private configuration: MetallbConfiguration;
+  /** Namespace name -> labels, while some pool has namespaceSelectors (else undefined). */
+  private namespaceLabels: Map<string, Record<string, string>> | undefined;
+  private namespaceWatch: Promise<{ stop(): Promise<void> }> | undefined;
   private objects: MetallbObjects = emptyMetallbObjects();
   private watch: { stop(): Promise<void> } | undefined;
   private writes: MetallbWrites | undefined;
@@ -96,7 +103,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     registry?: Registry,
   ) {
     this.yamlPools = compilePools(config.pools);
-    this.configuration = buildMetalConfiguration(config.namespace, this.yamlPools, this.objects);
+    this.configuration = buildMetallbConfiguration(config.namespace, this.objects, { fixedPools: this.yamlPools });
     this.allocator = new Allocator(this.configuration.pools);
     // The controller's own registry when it hands one over (an optional `registry` in the deps),
     // else prom-client's default registry.
@@ -127,12 +134,14 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
         }
         this.reconfigure(objects);
       });
+      // Nothing is allocated before the Namespaces' labels are known, when a pool selects by them.
+      await this.namespaceWatch?.catch(() => undefined);
     }
     this.adoptFromStatus('start');
   }
 
   /** The configuration built last (pools, advertisements, problems). */
-  currentConfiguration(): MetalConfiguration {
+  currentConfiguration(): MetallbConfiguration {
     return this.configuration;
   }
 
@@ -141,8 +150,9 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     const serving = new Set(this.configuration.pools.filter((p) => p.source !== 'config').map((p) => p.name));
     const before = new Map(this.allocator.pools.map((p) => [p.name, p]));
     this.objects = objects;
-    this.configuration = buildMetalConfiguration(this.config.namespace, this.yamlPools, objects, serving);
+    this.configuration = buildMetallbConfiguration(this.config.namespace, objects, { fixedPools: this.yamlPools, serving });
     this.allocator.reconfigure(this.configuration.pools);
+    this.followNamespaces();
     this.writes?.reportProblems(this.configuration.problems);
     const after = new Map(this.allocator.pools.map((p) => [p.name, p]));
     const changed = new Set([...before.keys(), ...after.keys()].filter((name) => !sameRanges(before.get(name), after.get(name))));
@@ -204,6 +214,48 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     await Promise.all(writesDone);
   }
 
+  /** What the Service asks, with its Namespace's labels when they are watched. */
+  private claimOf(desired: DesiredLoadBalancer): ServiceClaim {
+    const claim = serviceClaim(desired);
+    const labels = this.namespaceLabels?.get(claim.namespace);
+    if (labels) claim.namespaceLabels = labels;
+    return claim;
+  }
+
+  /** Watches Namespaces exactly while some pool has namespaceSelectors. */
+  private followNamespaces(): void {
+    const access = this.ctx?.customResources;
+    const wanted = this.configuration.pools.some((p) => (p.serviceAllocation?.namespaceSelectors.length ?? 0) > 0);
+    if (!access || wanted === (this.namespaceWatch !== undefined)) return;
+    if (!wanted) {
+      const watch = this.namespaceWatch!;
+      this.namespaceWatch = undefined;
+      this.namespaceLabels = undefined;
+      void watch.then((w) => w.stop()).catch(() => undefined);
+      return;
+    }
+    this.deps.logger.info('metal: a pool selects namespaces by label; watching Namespaces');
+    this.namespaceWatch = access.watchNamespaces((labels) => {
+      const before = this.namespaceLabels;
+      this.namespaceLabels = labels;
+      this.requeueNamespaces(before, labels);
+    });
+    this.namespaceWatch.catch((error: unknown) => {
+      this.deps.logger.warn({ err: String(error) }, 'metal: cannot watch Namespaces; namespaceSelectors match the namespace name only');
+      this.namespaceWatch = undefined;
+    });
+  }
+
+  /** Services in a Namespace whose labels changed are looked at again (a pool may admit or refuse them now). */
+  private requeueNamespaces(before: Map<string, Record<string, string>> | undefined, after: Map<string, Record<string, string>>): void {
+    if (!this.ctx) return;
+    const text = (labels: Record<string, string> | undefined) => JSON.stringify(Object.entries(labels ?? {}).sort());
+    for (const desired of this.ctx.listServices()) {
+      const ns = desired.ref.namespace;
+      if (text(before?.get(ns)) !== text(after.get(ns))) this.ctx.requeue(desired.ref);
+    }
+  }
+
   /** Runs once with a listing that worked; later calls are no-ops. */
   private adoptFromStatus(when: string): void {
     if (this.adopted || !this.ctx) return;
@@ -222,7 +274,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     for (const desired of services) {
       let claim: ServiceClaim;
       try {
-        claim = serviceClaim(desired);
+        claim = this.claimOf(desired);
       } catch {
         continue; // its reconcile reports the bad annotation
       }
@@ -240,6 +292,9 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     clearTimeout(this.publishTimer);
     this.publishTimer = undefined;
     await this.watch?.stop();
+    const namespaces = this.namespaceWatch;
+    this.namespaceWatch = undefined;
+    await namespaces?.then((w) => w.stop()).catch(() => undefined);
     await this.writes?.flush();
   }
 
@@ -254,7 +309,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
 
   diff(observed: MetalObserved | undefined, desired: DesiredLoadBalancer): MetalPlan {
     this.adoptFromStatus('diff');
-    const claim = serviceClaim(desired);
+    const claim = this.claimOf(desired);
     const assignment = this.allocator.plan(claim);
     const actions: PlanAction[] = [];
     const where = assignment.ips.map((ip, i) => `${ip} (pool "${assignment.pools[i]}")`).join(', ');
@@ -316,7 +371,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
       }
       let claim: ServiceClaim;
       try {
-        claim = serviceClaim(desired);
+        claim = this.claimOf(desired);
       } catch {
         continue;
       }

@@ -4,7 +4,7 @@
 // is skipped when it would change nothing; failures are logged and retried at the next change.
 import type { CustomResourceAccess, ServiceRef } from '../provider.js';
 import type { Logger } from '../../src/observability/logger.js';
-import { METALLB_GROUP, METALLB_KINDS, type ObjectProblem, type RawObject } from './metallbObjects.js';
+import { METALLB_GROUP, METALLB_KINDS, type ObjectProblem, type RawObject } from '../../src/metallb/objects.js';
 
 export const POOL_IN_USE_FINALIZER = 'kube-lb-provisioner.io/pool-in-use';
 export const ALLOCATED_FROM_POOL_ANNOTATION = 'metallb.io/ip-allocated-from-pool';

@@ -11,7 +11,7 @@ import {
   type ServiceRef,
   type TrafficPolicy,
 } from '../provider.js';
-import { canonicalIP, familyOf } from './addressRange.js';
+import { canonicalIP, familyOf } from '../../src/metallb/addressRange.js';
 
 export const ANNOTATION_PREFIXES = ['kube-lb-provisioner.io', 'metallb.io', 'metallb.universe.tf'] as const;
 /** The annotations read here, under each prefix. */

@@ -1,7 +1,8 @@
 // `kube-lb-provisioner speaker`: the metal provider's announcer, one per node (a DaemonSet with
-// hostNetwork and NET_ADMIN + NET_RAW): L2, and BGP through FRR with --bgp-config. See
-// providers/metal/README.md.
+// hostNetwork and NET_ADMIN + NET_RAW): L2, and BGP through FRR with --bgp, both configured by
+// MetalLB's resources read live from --metallb-namespace. See providers/metal/README.md.
 import { Command, InvalidArgumentError } from 'commander';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
 import { livenessKey } from '../speaker/livenessPacket.js';
 import type { HealthServer } from '../observability/healthServer.js';
@@ -10,6 +11,8 @@ import { createSpeakerMetrics } from '../observability/speakerMetrics.js';
 import { connectOrExit, explainListenFailure, failFast } from './startupChecks.js';
 import { ipCommandEffects } from '../speaker/ipCommandEffects.js';
 import { Speaker } from '../speaker/speaker.js';
+import { startMetallbWatch } from '../speaker/metallbWatch.js';
+import { EventRecorder } from '../kube/eventRecorder.js';
 import { startBgpMode, type BgpModeOptions } from '../speaker/bgp/bgpMode.js';
 import { DEFAULT_SPEAKER_METRICS_ADDRESS, parseSpeakerMetricsAddress, serveSpeakerHealth } from '../speaker/speakerHealth.js';
 
@@ -36,7 +39,7 @@ function metricsAddress(value: string): string {
 
 export function speakerCommand(): Command {
   return new Command('speaker')
-    .description('Announce metal load-balancer addresses from this node (L2: gratuitous ARP / NDP; BGP through FRR with --bgp-config)')
+    .description('Announce metal load-balancer addresses from this node (L2: gratuitous ARP / NDP; BGP through FRR with --bgp)')
     .requiredOption('--node-name <name>', 'this node\'s name (the DaemonSet passes spec.nodeName)', process.env.NODE_NAME)
     .option('--interface <if>', 'interface that carries every address, e.g. eth0 (default: for each address, the interface its route leaves by)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then ~/.kube/config)')
@@ -53,7 +56,8 @@ export function speakerCommand(): Command {
     .option('--address-lifetime-seconds <s>', 'valid_lft of announced addresses (kept fresh while alive)', positiveInt, 2)
     .option('--metrics-address <host:port>', "serve /healthz, /readyz and /metrics here (port 0: any free port; '' or off: none)", metricsAddress, DEFAULT_SPEAKER_METRICS_ADDRESS)
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
-    .option('--bgp-config <file>', 'BGP mode: a YAML file of MetalLB objects (BGPPeer, BGPAdvertisement, BFDProfile, Community, IPAddressPool, basic-auth Secrets); interim, until they are read live')
+    .option('--metallb-namespace <ns>', "where MetalLB's resources (IPAddressPool, L2Advertisement, BGPPeer, ...) and BGPPeer password Secrets are read; the metal provider's `namespace`", 'metallb-system')
+    .option('--bgp', 'BGP mode: announce by BGP through FRR, as the BGPPeers and BGPAdvertisements say', false)
     .option('--frr-pathspace <name>', 'BGP mode: FRR pathspace (-N), e.g. when several nodes share a machine')
     .option('--frr-netns <name>', 'BGP mode, with --frr-start: run FRR\'s daemons in this network namespace (labs)')
     .option('--frr-start', 'BGP mode: start FRR\'s daemons (zebra, staticd, bgpd, bfdd) and stop them on exit; otherwise they run beside the speaker (a container in its Pod)', false)
@@ -75,7 +79,8 @@ export function speakerCommand(): Command {
       addressLifetimeSeconds: number;
       metricsAddress: string;
       logLevel: string;
-      bgpConfig?: string;
+      metallbNamespace: string;
+      bgp: boolean;
       frrPathspace?: string;
       frrNetns?: string;
       frrStart: boolean;
@@ -85,11 +90,13 @@ export function speakerCommand(): Command {
       const kubeConfig = await connectOrExit(opts.kubeconfig);
       const effects = ipCommandEffects({ iface: opts.interface, netns: opts.netns, lifetimeSeconds: opts.addressLifetimeSeconds });
       const metrics = createSpeakerMetrics(undefined, { processMetrics: true });
-      // Packets are tagged with an HMAC: the secret keeps clusters (and strangers) on one segment apart.
-      const bgpOptions: BgpModeOptions | undefined = opts.bgpConfig
-        ? { configFile: opts.bgpConfig, nodeName: opts.nodeName, pathspace: opts.frrPathspace, netns: opts.frrNetns, start: opts.frrStart, configPath: opts.frrConfigPath, logger, registry: metrics.registry }
+      const events = new EventRecorder(kubeConfig.makeApiClient(CoreV1Api), { component: 'kube-lb-provisioner-speaker', reportingComponent: 'kube-lb-provisioner.io/speaker', host: opts.nodeName, logger });
+      const metallb = await failFast(() => startMetallbWatch({ kubeConfig, namespace: opts.metallbNamespace, logger, events }));
+      const bgpOptions: BgpModeOptions | undefined = opts.bgp
+        ? { metallb, nodeName: opts.nodeName, pathspace: opts.frrPathspace, netns: opts.frrNetns, start: opts.frrStart, configPath: opts.frrConfigPath, logger, registry: metrics.registry }
         : undefined;
       const bgp = bgpOptions ? await failFast(() => startBgpMode(bgpOptions)) : undefined;
+      // Packets are tagged with an HMAC: the secret keeps clusters (and strangers) on one segment apart.
       const secret = opts.livenessSecretFile ? (await readFile(opts.livenessSecretFile)).toString('utf8').trim() : `namespace:${opts.namespace}`;
       const speaker = new Speaker({
         kubeConfig,
@@ -103,6 +110,7 @@ export function speakerCommand(): Command {
         lapseMs: opts.lapseMs,
         metrics,
         bgp: bgp?.hook,
+        metallb,
         liveness: opts.livenessPort === 0 ? undefined : { port: opts.livenessPort, key: livenessKey(secret), timing: { probeIntervalMs: opts.probeIntervalMs, probeTimeoutMs: opts.probeTimeoutMs } },
       });
       // Up before the informers sync, so /readyz answers 503 (not connection refused) meanwhile.
@@ -120,6 +128,8 @@ export function speakerCommand(): Command {
         void speaker
           .stop(true)
           .then(() => bgp?.stop())
+          .then(() => metallb.stop())
+          .then(() => events.flush())
           .then(() => health?.close())
           .finally(() => process.exit(0));
       };

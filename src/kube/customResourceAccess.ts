@@ -3,7 +3,7 @@
 // Events on those objects, and Service annotations. Providers never hold a client; this edge does.
 // A kind whose CRD is not installed counts as empty, and is picked up when its CRD appears (the
 // informer keeps retrying, slowly), so a provider works without the CRDs.
-import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace } from '@kubernetes/client-node';
 import type { CustomResourceAccess, CustomResourceKind } from '../../providers/provider.js';
 import type { Logger } from '../observability/logger.js';
 import { EventRecorder } from './eventRecorder.js';
@@ -22,7 +22,8 @@ export function customResourceAccess(kubeConfig: KubeConfig, options: CustomReso
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   return {
-    watch: (namespace, kinds, onChange) => watchKinds(kubeConfig, custom, namespace, kinds, onChange, options),
+    watch: (namespace, kinds, onChange) => watchKinds(kubeConfig, custom, core, namespace, kinds, onChange, options),
+    watchNamespaces: (onChange) => watchNamespaces(kubeConfig, core, onChange, options),
     mergePatch: async (kind, namespace, name, body, subresource) => {
       const params = { group: kind.group, version: kind.version, namespace, plural: kind.plural, name, body };
       if (subresource === 'status') await custom.patchNamespacedCustomObjectStatus(params, mergePatch);
@@ -39,6 +40,7 @@ export function customResourceAccess(kubeConfig: KubeConfig, options: CustomReso
 async function watchKinds(
   kubeConfig: KubeConfig,
   custom: CustomObjectsApi,
+  coreApi: CoreV1Api,
   namespace: string,
   kinds: readonly CustomResourceKind[],
   onChange: (objects: Map<string, unknown[]>) => void,
@@ -65,8 +67,13 @@ async function watchKinds(
   const absent: string[] = [];
   await Promise.all(
     kinds.map(async (k) => {
-      const list = async () => (await custom.listNamespacedCustomObject({ group: k.group, version: k.version, namespace, plural: k.plural })) as KubernetesListObject<KubernetesObject>;
-      const informer = startInformer(kubeConfig, `/apis/${k.group}/${k.version}/namespaces/${namespace}/${k.plural}`, list, { add: changed, update: changed, delete: changed }, {
+      // The core group ("") serves Secrets (BGPPeer.passwordSecret); everything else is custom.
+      const core = k.group === '';
+      if (core && k.plural !== 'secrets') throw new Error(`core kind ${k.kind} is not supported here`);
+      const list = async () =>
+        (core ? await coreApi.listNamespacedSecret({ namespace }) : await custom.listNamespacedCustomObject({ group: k.group, version: k.version, namespace, plural: k.plural })) as KubernetesListObject<KubernetesObject>;
+      const path = core ? `/api/v1/namespaces/${namespace}/${k.plural}` : `/apis/${k.group}/${k.version}/namespaces/${namespace}/${k.plural}`;
+      const informer = startInformer(kubeConfig, path, list, { add: changed, update: changed, delete: changed }, {
         logger: options.logger.child({ kind: k.kind }),
         restartMaxMs: options.retryMaxMs ?? 30_000,
       });
@@ -89,6 +96,40 @@ async function watchKinds(
     stop: async () => {
       stopped = true;
       await Promise.all([...informers.values()].map((i) => i.stop()));
+    },
+  };
+}
+
+/** Every Namespace's labels (for IPAddressPool namespaceSelectors), after each change, coalesced. */
+async function watchNamespaces(
+  kubeConfig: KubeConfig,
+  core: CoreV1Api,
+  onChange: (labels: Map<string, Record<string, string>>) => void,
+  options: CustomResourceAccessOptions,
+): Promise<{ stop(): Promise<void> }> {
+  let scheduled = false;
+  let live = false;
+  let stopped = false;
+  const labels = () => new Map(informer.cache.list().map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}]));
+  const changed = () => {
+    if (scheduled || !live) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      if (!stopped) onChange(labels());
+    });
+  };
+  const informer: RunningInformer<V1Namespace> = startInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), { add: changed, update: changed, delete: changed }, {
+    logger: options.logger.child({ kind: 'Namespace' }),
+    restartMaxMs: options.retryMaxMs ?? 30_000,
+  });
+  await informer.waitForSync();
+  live = true;
+  onChange(labels());
+  return {
+    stop: async () => {
+      stopped = true;
+      await informer.stop();
     },
   };
 }

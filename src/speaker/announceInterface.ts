@@ -9,6 +9,8 @@
 //   as the kernel would. Routes without a device (blackhole, unreachable, prohibit, throw) and
 //   routes over a link that is down reach nothing. The main table, not `ip route get`: once the
 //   address is on this node (our /32, or kube-proxy's kube-ipvs0) the local table answers `lo`.
+// - An L2Advertisement that lists interfaces limits its addresses to them: the route is chosen
+//   among those links only, and a configured interface outside the list cannot carry it.
 // - One address that cannot be placed makes the whole node unable to announce. Owner choice is the
 //   same on every speaker and sees only whether a node takes part, not per address, so a node
 //   that would be chosen for an address it cannot answer for must step out entirely.
@@ -45,6 +47,8 @@ export interface ReadinessInput {
   routes: RouteEntry[];
   /** Every address this node may be asked to announce. */
   addresses: string[];
+  /** address -> the only interfaces it may go on (L2Advertisement.spec.interfaces); absent: any. */
+  allowed?: ReadonlyMap<string, readonly string[]>;
 }
 
 const NO_DEVICE_TYPES = new Set(['blackhole', 'unreachable', 'prohibit', 'throw']);
@@ -78,20 +82,23 @@ export function routeInterface(routes: RouteEntry[], links: LinkEntry[], ip: str
 
 /** Whether this node can announce `addresses`, and from which interface each. */
 export function announceReadiness(input: ReadinessInput): AnnounceReadiness {
-  const { configured, links, routes, addresses } = input;
+  const { configured, links, routes, addresses, allowed } = input;
   if (configured !== undefined) {
     const link = links.find((l) => l.name === configured);
     if (!link) return { ready: false, reason: `interface ${configured} does not exist` };
     if (!link.up) return { ready: false, reason: `interface ${configured} is down` };
+    const elsewhere = addresses.filter((a) => allowed?.get(a) && !allowed.get(a)!.includes(configured));
+    if (elsewhere.length > 0) return { ready: false, reason: `the L2Advertisements of ${elsewhere.sort().join(', ')} do not list interface ${configured}` };
     return { ready: true, interfaces: new Map(addresses.map((a) => [a, configured])) };
   }
   const interfaces = new Map<string, string>();
   const unrouted: string[] = [];
   for (const address of addresses) {
-    const dev = routeInterface(routes, links, address);
+    const only = allowed?.get(address);
+    const dev = routeInterface(routes, only ? links.filter((l) => only.includes(l.name)) : links, address);
     if (dev === undefined) unrouted.push(address);
     else interfaces.set(address, dev);
   }
-  if (unrouted.length > 0) return { ready: false, reason: `no route over an interface that is up towards ${unrouted.sort().join(', ')}` };
+  if (unrouted.length > 0) return { ready: false, reason: `no route over an interface that is up${allowed?.size ? ' (and that its L2Advertisements list)' : ''} towards ${unrouted.sort().join(', ')}` };
   return { ready: true, interfaces };
 }

@@ -55,6 +55,11 @@ export interface OwnershipInput {
    * their Lease.
    */
   direct?: ReadonlyMap<string, boolean>;
+  /**
+   * Whether `node` may announce `ip` at all (the L2Advertisements' nodeSelectors); absent: every
+   * node may. The hash then runs over the live nodes that may, so every speaker agrees.
+   */
+  mayAnnounce?: (ip: string, node: string) => boolean;
 }
 
 export interface AddressOwner {
@@ -110,7 +115,7 @@ export function addressOwners(input: OwnershipInput): AddressOwner[] {
   }
   const owners: AddressOwner[] = [];
   for (const [ip, services] of [...byIP].sort(([a], [b]) => a.localeCompare(b))) {
-    let candidates = base;
+    let candidates = input.mayAnnounce ? base.filter((n) => input.mayAnnounce!(ip, n)) : base;
     for (const service of services) {
       if (service.trafficPolicy === 'Local') candidates = candidates.filter((n) => service.endpointNodes.includes(n));
     }

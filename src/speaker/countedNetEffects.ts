@@ -4,7 +4,7 @@ import type { NetEffects } from './netEffects.js';
 
 export function countedNetEffects(effects: NetEffects, metrics: SpeakerMetrics): NetEffects {
   return {
-    readiness: (addresses) => effects.readiness(addresses),
+    readiness: (addresses, allowed) => effects.readiness(addresses, allowed),
     listVIPs: () => effects.listVIPs(),
     addVIP: (ip) => effects.addVIP(ip),
     removeVIP: (ip) => effects.removeVIP(ip),

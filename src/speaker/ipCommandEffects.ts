@@ -10,7 +10,7 @@
 // ndisc6's tools cannot send unsolicited NAs, so announce() repeats only the IPv4 gratuitous ARP.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { familyOf } from '../../providers/metal/addressRange.js';
+import { familyOf } from '../metallb/addressRange.js';
 import { announceReadiness, type AnnounceReadiness, type LinkEntry, type RouteEntry } from './announceInterface.js';
 import type { NetEffects } from './netEffects.js';
 
@@ -53,6 +53,8 @@ export function ipCommandEffects(options: IpCommandOptions): NetEffects {
   /** address -> interfaces carrying it with our mark, from the last listing */
   let carried = new Map<string, Set<string>>();
   const ndiscNotifySet = new Set<string>();
+  /** The interface limits of the last readiness check, for addresses placed later. */
+  let allowedNow: ReadonlyMap<string, readonly string[]> | undefined;
 
   async function readLinks(): Promise<LinkEntry[]> {
     const { stdout } = await ip('-j', 'link', 'show');
@@ -76,7 +78,7 @@ export function ipCommandEffects(options: IpCommandOptions): NetEffects {
   async function check(addresses: string[]): Promise<AnnounceReadiness> {
     const links = await readLinks();
     const routes = configured === undefined ? await readRoutes(addresses) : [];
-    return announceReadiness({ configured, links, routes, addresses });
+    return announceReadiness({ configured, links, routes, addresses, ...(allowedNow ? { allowed: allowedNow } : {}) });
   }
 
   async function interfaceFor(address: string): Promise<string> {
@@ -99,7 +101,8 @@ export function ipCommandEffects(options: IpCommandOptions): NetEffects {
   }
 
   return {
-    async readiness(addresses) {
+    async readiness(addresses, allowed) {
+      allowedNow = allowed;
       const answer = await check(addresses);
       if (answer.ready) placed = answer.interfaces;
       return answer;

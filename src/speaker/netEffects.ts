@@ -5,9 +5,10 @@ import type { AnnounceReadiness } from './announceInterface.js';
 export interface NetEffects {
   /**
    * Whether this node can announce these addresses now (its interface exists and is up, or a
-   * route leads towards each), and from which interface. Reads only; later calls use the answer.
+   * route leads towards each), and from which interface. `allowed`: address -> the only
+   * interfaces it may go on (L2Advertisement interfaces). Reads only; later calls use the answer.
    */
-  readiness(addresses: string[]): Promise<AnnounceReadiness>;
+  readiness(addresses: string[], allowed?: ReadonlyMap<string, readonly string[]>): Promise<AnnounceReadiness>;
   /** Load-balancer addresses this speaker put on the node's interfaces (found by their mark). */
   listVIPs(): Promise<string[]>;
   /** Adds the address as /32 or /128, or refreshes its lifetime when present. */

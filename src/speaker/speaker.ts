@@ -48,6 +48,8 @@ import { RenewalObserver } from './renewalObserver.js';
 import { DEFAULT_LIVENESS_TIMING, LivenessProtocol, type LivenessOutput, type LivenessTiming } from './livenessProtocol.js';
 import { LivenessTransport } from './livenessTransport.js';
 import type { SpeakerBgp } from './bgp/speakerBgp.js';
+import { l2Placement, type L2Placement } from './l2Placement.js';
+import type { MetallbView } from './metallbWatch.js';
 
 export { ANNOUNCING_NODE_ANNOTATION };
 export const SPEAKER_LEASE_LABEL = 'kube-lb-provisioner.io/speaker';
@@ -81,8 +83,13 @@ export interface SpeakerOptions {
   liveness?: { port: number; key: Buffer; timing?: Partial<LivenessTiming> };
   /** SIGTERM: how long to wait for the others to take over before withdrawing (default 1.5 s). */
   handoverTimeoutMs?: number;
-  /** BGP mode (src/speaker/bgp): told of every evaluation; its addresses are left out of L2. */
+  /** BGP mode (src/speaker/bgp): told of every evaluation. */
   bgp?: SpeakerBgp;
+  /**
+   * MetalLB's resources, read live: L2 announces an address only as its L2Advertisements say
+   * (l2Placement.ts). Absent: every address from every node (no MetalLB resources).
+   */
+  metallb?: MetallbView;
 }
 
 
@@ -183,6 +190,7 @@ export class Speaker {
       }),
     };
     await Promise.all(Object.values(this.informers).map((i: RunningInformer<KubernetesObject>) => i.waitForSync()));
+    this.options.metallb?.onChange(() => this.evaluateSoon());
     this.synced = true;
     await this.startLiveness();
     // Before the first renewal: a node that cannot announce never shows up as a live speaker.
@@ -338,12 +346,19 @@ export class Speaker {
     return this.informers!.nodes.cache.list().map(nodeState);
   }
 
-  /** The Services L2 announces: all served ones, less the addresses BGP announces. */
-  private serviceView(): AnnouncedService[] {
-    const bgp = this.options.bgp;
+  /** Where L2 may announce what, by the L2Advertisements as they are now. */
+  private placement(): L2Placement | undefined {
+    const metallb = this.options.metallb;
+    if (!metallb) return undefined;
+    const labels = new Map(this.informers!.nodes.cache.list().map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}]));
+    return l2Placement(metallb.current(), (node) => labels.get(node) ?? {});
+  }
+
+  /** The Services L2 announces: the served addresses some L2Advertisement covers. */
+  private serviceView(placement = this.placement()): AnnouncedService[] {
     const all = this.allServices();
-    if (!bgp) return all;
-    return all.map((s) => ({ ...s, ips: s.ips.filter((ip) => !bgp.isBgpAddress(ip)) })).filter((s) => s.ips.length > 0);
+    if (!placement) return all;
+    return all.map((s) => ({ ...s, ips: s.ips.filter((ip) => placement.announced(ip)) })).filter((s) => s.ips.length > 0);
   }
 
   /** Served Services with addresses. Local ones carry the endpoint nodes the controller publishes. */
@@ -389,14 +404,22 @@ export class Speaker {
    * addresses changed). Leaves ownership when it cannot, rejoins when it can again.
    */
   private async checkAnnounce(now: number): Promise<void> {
-    const addresses = [...new Set(this.serviceView().flatMap((s) => s.ips))].sort();
-    const key = addresses.join(',');
+    const placement = this.placement();
+    // Only what this node may announce: an address its L2Advertisements keep from it needs no route here.
+    const own = this.options.nodeName;
+    const addresses = [...new Set(this.serviceView(placement).flatMap((s) => s.ips))].filter((ip) => placement?.mayAnnounce(ip, own) ?? true).sort();
+    const allowed = new Map<string, string[]>();
+    for (const ip of addresses) {
+      const only = placement?.interfaces(ip, own);
+      if (only) allowed.set(ip, only);
+    }
+    const key = `${addresses.join(',')} ${JSON.stringify([...allowed])}`;
     if (key === this.lastCheckedAddresses && now - this.lastAnnounceCheck < this.refreshIntervalMs * 0.8) return;
     this.lastCheckedAddresses = key;
     this.lastAnnounceCheck = now;
     let answer: AnnounceReadiness;
     try {
-      answer = await this.effects.readiness(addresses);
+      answer = await this.effects.readiness(addresses, allowed.size > 0 ? allowed : undefined);
     } catch (error) {
       answer = { ready: false, reason: `cannot read the node's interfaces and routes: ${(error as Error).message}` };
     }
@@ -468,7 +491,16 @@ export class Speaker {
       this.resumeAt = undefined;
     }
     const leases = this.leaseView(now);
-    this.owners = addressOwners({ leases, nodes: this.nodeView(), services: this.serviceView(), nowMs: this.leaseClock(now), lapseMs: this.lapseMs, direct });
+    const placement = this.placement();
+    this.owners = addressOwners({
+      leases,
+      nodes: this.nodeView(),
+      services: this.serviceView(placement),
+      nowMs: this.leaseClock(now),
+      lapseMs: this.lapseMs,
+      direct,
+      ...(placement ? { mayAnnounce: placement.mayAnnounce } : {}),
+    });
     const mine = this.owners.filter((o) => o.node === this.options.nodeName);
     // Touch the interface only when ownership changed or the periodic refresh is due: Lease
     // renewals arrive every second from every node and rarely change anything.

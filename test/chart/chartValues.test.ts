@@ -3,7 +3,7 @@
 // (from values.schema.json, or the chart's cross-field checks).
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseAddressRange } from '../../providers/metal/addressRange.js';
+import { parseAddressRange } from '../../src/metallb/addressRange.js';
 import { cloudValuesFiles, fixturesDir, lintChart, renderChart, templateChart, withSiteValues, type CloudValuesFile } from './helmChart.js';
 
 describe('example values files', () => {
@@ -176,7 +176,7 @@ describe('bad values', () => {
 });
 
 describe('pool address check in values.schema.json', () => {
-  // The schema's pattern and the metal provider's parser (providers/metal/addressRange.ts) must
+  // The schema's pattern and the metal provider's parser (src/metallb/addressRange.ts) must
   // agree, so that what helm accepts the controller accepts too.
   const valid = [
     '192.0.2.0/28',

@@ -13,6 +13,8 @@ import { controllerConfigSchema, type ControllerConfig } from '../../src/config/
 import { runController, type RunningController } from '../../src/cli/runController.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ANNOUNCING_NODE_ANNOTATION, EVENT_REASON_NODE_ASSIGNED, Speaker, speakerLeaseName } from '../../src/speaker/speaker.js';
+import { startMetallbWatch, type MetallbWatch } from '../../src/speaker/metallbWatch.js';
+import { EventRecorder } from '../../src/kube/eventRecorder.js';
 import { createNodes, eventsFor, lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor } from '../support/kube.js';
 import { startFaultProxy, type FaultProxy } from './faultProxy.js';
@@ -60,6 +62,7 @@ let controllerRules: ScopedRule[];
 let speakerRules: ScopedRule[];
 const controllers: RunningController[] = [];
 const speakers = new Map<string, Speaker>();
+const watches: MetallbWatch[] = [];
 let speakerArgs: Map<string, string>;
 
 /** A client for `user` that goes through the fault proxy. */
@@ -69,8 +72,14 @@ function kubeConfigAs(user: string): KubeConfig {
   return kc;
 }
 
-function startSpeaker(node: string): Speaker {
+/** A speaker as the DaemonSet runs it: reading MetalLB's resources from its --metallb-namespace. */
+async function startSpeaker(node: string): Promise<Speaker> {
   const loadBalancerClass = speakerArgs.get('load-balancer-class');
+  const kubeConfig = kubeConfigAs('speaker');
+  const logger = silentLogger();
+  const events = new EventRecorder(kubeConfig.makeApiClient(CoreV1Api), { component: 'kube-lb-provisioner-speaker', host: node, logger });
+  const metallb = await startMetallbWatch({ kubeConfig, namespace: speakerArgs.get('metallb-namespace') ?? '', logger, events });
+  watches.push(metallb);
   const speaker = new Speaker({
     kubeConfig: kubeConfigAs('speaker'),
     nodeName: node,
@@ -81,6 +90,7 @@ function startSpeaker(node: string): Speaker {
     renewIntervalMs: Number(speakerArgs.get('renew-interval-ms')),
     lapseMs: Number(speakerArgs.get('lapse-ms')),
     refreshIntervalMs: 200,
+    metallb,
   });
   speakers.set(node, speaker);
   return speaker;
@@ -109,7 +119,7 @@ beforeAll(async () => {
       version: 'v1beta1',
       namespace: 'metallb-system',
       plural: 'ipaddresspools',
-      body: { apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'crd-pool' }, spec: { addresses: ['203.0.113.64/30'], autoAssign: false } },
+      body: { apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'crd-pool' }, spec: { addresses: ['203.0.113.64/30'], autoAssign: false, serviceAllocation: { namespaceSelectors: [{ matchLabels: { 'kubernetes.io/metadata.name': appNamespace } }] } } },
     });
   // The controller's first finalizer patch of shop/web conflicts, as when its cached copy is stale.
   proxy = await startFaultProxy(api.url, [
@@ -127,6 +137,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const controller of controllers) await controller.stop().catch(() => undefined);
   for (const speaker of speakers.values()) await speaker.stop(false).catch(() => undefined);
+  for (const watch of watches) await watch.stop().catch(() => undefined);
   await proxy?.stop();
   await api?.stop();
 });
@@ -146,7 +157,7 @@ describe('the controller and the speaker, each as its own user, through a whole 
       );
     }
     const leader = await waitFor(() => controllers.find((c) => c.isLeader()), { message: 'a leader', timeoutMs: 20_000 });
-    for (const node of ['node-1', 'node-2']) await startSpeaker(node).start();
+    for (const node of ['node-1', 'node-2']) await (await startSpeaker(node)).start();
 
     // A Service the metal provider serves: finalizer (after one conflict and a re-read), address, events.
     await core.createNamespacedService({ namespace: appNamespace, body: { ...lbService('web'), metadata: { name: 'web', namespace: appNamespace } } });
@@ -193,7 +204,7 @@ describe('the controller and the speaker, each as its own user, through a whole 
 
     // A speaker restarts without having released its Lease: create conflicts, it reads and replaces.
     await speakers.get('node-1')!.stop(false);
-    await startSpeaker('node-1').start();
+    await (await startSpeaker('node-1')).start();
     expect(api.requests.some((r) => r.user === 'speaker' && r.verb === 'get' && r.resource === 'leases' && r.name === speakerLeaseName('node-1'))).toBe(true);
 
     // Node membership changes, the Service changes, then it goes away: the finalizer comes off.
@@ -267,7 +278,8 @@ describe('the proof covers every cloud', () => {
     const rules = rulesFor(rendered, { name: podSpec(deployment).serviceAccountName, namespace: releaseNamespace });
     const metal = rulesFor(await renderChart({ valuesFiles: withSiteValues('values-metal.yaml') }), { name: podSpec(deployment).serviceAccountName, namespace: releaseNamespace });
     expect(rules).toEqual(metal.filter((r) => !r.source.endsWith('-metallb-config')));
-    expect(metal.filter((r) => r.source.endsWith('-metallb-config')).map((r) => r.namespace)).toEqual(['metallb-system', 'metallb-system', 'metallb-system']);
+    // Cluster-wide: Namespaces (for namespaceSelectors); in metallb-system: MetalLB's resources.
+    expect(metal.filter((r) => r.source.endsWith('-metallb-config')).map((r) => r.namespace ?? '(cluster)')).toEqual(['(cluster)', 'metallb-system', 'metallb-system', 'metallb-system']);
     expect(rendered.some((m) => m.kind === 'DaemonSet' || m.metadata.name.endsWith('-speaker'))).toBe(false);
   });
 });

@@ -76,4 +76,21 @@ describe('announceReadiness', () => {
       reason: 'no route over an interface that is up towards 192.0.2.7, 2001:db8:999::1',
     });
   });
+
+  it('L2Advertisement interfaces: the route is chosen among the listed links only; a configured interface outside the list cannot carry the address', () => {
+    // 198.51.100.200's best route is over eth1 (metric 50); listed bond0 only, it goes to bond0.
+    const allowed = new Map([['198.51.100.200', ['bond0']]]);
+    expect(announceReadiness({ configured: undefined, links: LINKS, routes: ROUTES, addresses: ['198.51.100.200', '198.51.100.20'], allowed })).toEqual({
+      ready: true,
+      interfaces: new Map([['198.51.100.200', 'bond0'], ['198.51.100.20', 'eth0']]),
+    });
+    expect(announceReadiness({ configured: undefined, links: LINKS, routes: ROUTES, addresses: ['192.0.2.7'], allowed: new Map([['192.0.2.7', ['eth0']]]) })).toEqual({
+      ready: false,
+      reason: 'no route over an interface that is up (and that its L2Advertisements list) towards 192.0.2.7',
+    });
+    expect(announceReadiness({ configured: 'eth0', links: LINKS, routes: [], addresses: ['198.51.100.200'], allowed })).toEqual({
+      ready: false,
+      reason: 'the L2Advertisements of 198.51.100.200 do not list interface eth0',
+    });
+  });
 });

@@ -3,18 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import type { AnnouncedService } from '../../src/speaker/announcementOwnership.js';
 import { BgpAnnouncer } from '../../src/speaker/bgp/bgpAnnouncer.js';
-import { buildBgpConfig } from '../../src/speaker/bgp/bgpConfig.js';
+import { buildFromList } from './metallbFixtures.js';
 import { parseSessions, type FrrControl } from '../../src/speaker/bgp/frrDaemons.js';
-import { groupByKind } from '../../src/speaker/bgp/metallbObjects.js';
 import { createLogger } from '../../src/observability/logger.js';
 
-const { config } = buildBgpConfig(
-  groupByKind([
+const { config } = buildFromList([
     { kind: 'IPAddressPool', metadata: { name: 'p' }, spec: { addresses: ['203.0.113.0/24'] } },
     { kind: 'BGPPeer', metadata: { name: 'tor' }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1' } },
     { kind: 'BGPAdvertisement', metadata: { name: 'all' } },
-  ]),
-);
+]);
 const svc = (ip: string): AnnouncedService => ({ key: `default/${ip}`, ips: [ip], trafficPolicy: 'Cluster', endpointNodes: [] });
 const node = { name: 'node-a', labels: {}, eligible: true };
 

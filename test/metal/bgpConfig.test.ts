@@ -1,28 +1,37 @@
 // The BGP configuration model: MetalLB's objects in, a validated model out; each invalid object is
 // refused with a problem naming its field while the valid ones are kept.
 import { describe, expect, it } from 'vitest';
-import { buildBgpConfig, durationSeconds } from '../../src/speaker/bgp/bgpConfig.js';
-import { groupByKind, type BGPPeerSpec } from '../../src/speaker/bgp/metallbObjects.js';
+import { durationSeconds } from '../../src/metallb/bgp.js';
+import { buildFromList } from './metallbFixtures.js';
+import type { BGPPeerSpec } from '../../src/metallb/objects.js';
 
 const peer = (name: string, spec: BGPPeerSpec) => ({ apiVersion: 'metallb.io/v1beta2', kind: 'BGPPeer' as const, metadata: { name, namespace: 'metallb-system' }, spec });
 const base: BGPPeerSpec = { myASN: 64512, peerASN: 64500, peerAddress: '10.0.0.1' };
 
 function build(objects: unknown[]) {
-  return buildBgpConfig(groupByKind(objects));
+  return buildFromList(objects);
 }
 
 describe('BGPPeer validation', () => {
   it('keeps a valid peer with MetalLB\'s default timers (hold 90 s, keepalive 30 s)', () => {
     const { config, problems } = build([peer('tor', base)]);
     expect(problems).toEqual([]);
-    expect(config.peers).toEqual([
+    expect(config.bgpPeers).toEqual([
       { name: 'tor', myASN: 64512, remoteAS: 64500, address: '10.0.0.1', family: 'IPv4', holdSeconds: 90, keepaliveSeconds: 30, nodeSelectors: [], ebgpMultiHop: false, gracefulRestart: false },
+    ]);
+  });
+
+  it('leaves out the port when it is BGP\'s own (the CRD defaults peerPort to 179), keeps any other', () => {
+    const { config } = build([peer('a', { ...base, peerPort: 179 }), peer('b', { ...base, peerAddress: '10.0.0.2', peerPort: 1790 })]);
+    expect(config.bgpPeers.map((p) => [p.name, p.port])).toEqual([
+      ['a', undefined],
+      ['b', 1790],
     ]);
   });
 
   it('derives the missing timer: keepalive a third of hold, or hold three times keepalive', () => {
     const { config } = build([peer('a', { ...base, holdTime: '9s' }), peer('b', { ...base, peerAddress: '10.0.0.2', keepaliveTime: '2s' }), peer('c', { ...base, peerAddress: '10.0.0.3', holdTime: '0s' })]);
-    expect(config.peers.map((p) => [p.name, p.keepaliveSeconds, p.holdSeconds])).toEqual([
+    expect(config.bgpPeers.map((p) => [p.name, p.keepaliveSeconds, p.holdSeconds])).toEqual([
       ['a', 3, 9],
       ['b', 2, 6],
       ['c', 0, 0],
@@ -44,12 +53,12 @@ describe('BGPPeer validation', () => {
     [{ routerID: '2001:db8::1' }, 'spec.routerID'],
     [{ password: 'two words' }, 'spec.password'],
     [{ passwordSecret: { name: 'absent' } }, 'spec.passwordSecret'],
-    [{ nodeSelectors: [{ matchExpressions: [{ key: 'k', operator: 'In' as const }] }] }, 'spec.nodeSelectors[0]'],
+    [{ nodeSelectors: [{ matchExpressions: [{ key: 'k', operator: 'In' as const }] }] }, 'spec.nodeSelectors[0].matchExpressions[0].values'],
   ] as [Partial<BGPPeerSpec>, string][])('refuses %j, naming %s, and keeps the valid peers', (change, field) => {
     const { config, problems } = build([peer('bad', { ...base, ...change }), peer('good', { ...base, peerAddress: '10.0.0.9' })]);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ kind: 'BGPPeer', name: 'bad', namespace: 'metallb-system', field });
-    expect(config.peers.map((p) => p.name)).toEqual(['good']);
+    expect(config.bgpPeers.map((p) => p.name)).toEqual(['good']);
   });
 
   it('reads the password from a basic-auth Secret, and refuses a Secret of another type', () => {
@@ -60,7 +69,7 @@ describe('BGPPeer validation', () => {
       peer('a', { ...base, passwordSecret: { name: 'ok' } }),
       peer('b', { ...base, peerAddress: '10.0.0.2', passwordSecret: { name: 'opaque' } }),
     ]);
-    expect(config.peers.map((p) => [p.name, p.password])).toEqual([['a', 's3cret']]);
+    expect(config.bgpPeers.map((p) => [p.name, p.password])).toEqual([['a', 's3cret']]);
     expect(problems).toMatchObject([{ name: 'b', field: 'spec.passwordSecret' }]);
   });
 
@@ -80,7 +89,7 @@ describe('BGPAdvertisement, BFDProfile and Community validation', () => {
       { kind: 'BGPAdvertisement', metadata: { name: 'ad' }, spec: { communities: ['64500:07', 'no-export-ish', 'big'], localPref: 120 } },
     ]);
     expect(problems).toEqual([]);
-    expect(config.advertisements[0]).toMatchObject({ communities: ['64500:7', '65535:65281'], largeCommunities: ['1:2:3'], aggregationLength: 32, aggregationLengthV6: 128, localPref: 120 });
+    expect(config.bgpAdvertisements[0]).toMatchObject({ communities: ['64500:7', '65535:65281'], largeCommunities: ['1:2:3'], aggregationLength: 32, aggregationLengthV6: 128, localPref: 120 });
   });
 
   it.each([
@@ -93,7 +102,7 @@ describe('BGPAdvertisement, BFDProfile and Community validation', () => {
   ])('refuses %j naming %s', (spec, field) => {
     const { problems, config } = build([{ kind: 'BGPAdvertisement', metadata: { name: 'ad' }, spec }]);
     expect(problems).toMatchObject([{ kind: 'BGPAdvertisement', name: 'ad', field }]);
-    expect(config.advertisements).toEqual([]);
+    expect(config.bgpAdvertisements).toEqual([]);
   });
 
   it('refuses an aggregation shorter than a CIDR of a covered pool (it would announce foreign addresses)', () => {
@@ -103,7 +112,7 @@ describe('BGPAdvertisement, BFDProfile and Community validation', () => {
       { kind: 'BGPAdvertisement', metadata: { name: 'fits' }, spec: { ipAddressPools: ['small'], aggregationLength: 26 } },
     ]);
     expect(problems).toMatchObject([{ name: 'too-wide', field: 'spec.aggregationLength' }]);
-    expect(config.advertisements.map((a) => a.name)).toEqual(['fits']);
+    expect(config.bgpAdvertisements.map((a) => a.name)).toEqual(['fits']);
   });
 
   it('checks BFD profile ranges', () => {

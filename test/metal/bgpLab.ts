@@ -23,6 +23,7 @@ import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.
 import { FRR_DAEMONS, stopFrr, vtysh } from '../../src/speaker/bgp/frrDaemons.js';
 import { ensureNetworkTools, pollUntil, waitForLiveSpeakers } from './l2Lab.js';
 import { inNetns, LabSegment, sh } from './labSegment.js';
+import { kubectlOk } from '../support/kube.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -231,7 +232,7 @@ export class BgpLab {
     await inNetns(node.netns, 'nft', ['delete', 'table', 'inet', 'klbcut']);
   }
 
-  startSpeaker(node: BgpLabNode, kubeconfigPath: string, bgpConfigPath: string): ChildProcess {
+  startSpeaker(node: BgpLabNode, kubeconfigPath: string): ChildProcess {
     const child = spawn(
       process.execPath,
       [
@@ -259,8 +260,7 @@ export class BgpLab {
         process.env.SPEAKER_LOG_LEVEL ?? 'warn',
         '--metrics-address',
         '127.0.0.1:0',
-        '--bgp-config',
-        bgpConfigPath,
+        '--bgp',
         '--frr-start',
         '--frr-pathspace',
         node.netns,
@@ -299,13 +299,20 @@ export interface BgpSpeakerLab {
   kc: KubeConfig;
   core: CoreV1Api;
   kubeconfigPath: string;
-  bgpConfigPath: string;
+  /** `kubectl apply` of MetalLB's objects (YAML documents) in the embedded API server. */
+  apply(yaml: string): Promise<void>;
   dir: string;
   destroy(): Promise<void>;
 }
 
-/** The lab, the embedded API server with a Node per lab node, and a speaker (with FRR) on each. */
-export async function startBgpSpeakerLab(nodeNames: string[], router: RouterOptions, bgpConfigYaml: string): Promise<BgpSpeakerLab> {
+/** MetalLB's CRDs, as the chart ships them, are in the embedded API server; its objects go there. */
+export const METALLB_NAMESPACE = 'metallb-system';
+
+/**
+ * The lab, the embedded API server with MetalLB's CRDs, `metallbYaml` applied and a Node per lab
+ * node, and a speaker (with FRR) on each, reading the objects live.
+ */
+export async function startBgpSpeakerLab(nodeNames: string[], router: RouterOptions, metallbYaml: string): Promise<BgpSpeakerLab> {
   await ensureBgpTools();
   const lab = new BgpLab(nodeNames);
   const dir = await mkdtemp(join(tmpdir(), 'klb-bgp-'));
@@ -317,9 +324,14 @@ export async function startBgpSpeakerLab(nodeNames: string[], router: RouterOpti
   };
   try {
     const kubeconfigPath = join(dir, 'kubeconfig');
-    const bgpConfigPath = join(dir, 'bgp.yaml');
-    await writeFile(bgpConfigPath, bgpConfigYaml);
-    api = await startApiServer({ host: '127.0.0.1' });
+    api = await startApiServer({ host: '127.0.0.1', namespaces: [METALLB_NAMESPACE] });
+    const server = api;
+    const apply = async (yaml: string) => {
+      await kubectlOk(server, ['apply', '-f', '-'], yaml);
+    };
+    await kubectlOk(server, ['apply', '-f', join(repoRoot, 'charts', 'kube-lb-provisioner', 'crds')]);
+    await kubectlOk(server, ['wait', '--for', 'condition=established', '--timeout=10s', 'crd', '--all']);
+    await apply(metallbYaml);
     await api.writeKubeconfig(kubeconfigPath);
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
@@ -328,9 +340,9 @@ export async function startBgpSpeakerLab(nodeNames: string[], router: RouterOpti
     for (const node of lab.nodes) {
       await core.createNode({ body: { metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name } }, status: { addresses: [{ type: 'InternalIP', address: node.ip }] } } });
     }
-    for (const node of lab.nodes) lab.startSpeaker(node, kubeconfigPath, bgpConfigPath);
+    for (const node of lab.nodes) lab.startSpeaker(node, kubeconfigPath);
     await waitForLiveSpeakers(kc, nodeNames);
-    return { lab, api, kc, core, kubeconfigPath, bgpConfigPath, dir, destroy };
+    return { lab, api, kc, core, kubeconfigPath, apply, dir, destroy };
   } catch (error) {
     await destroy().catch(() => undefined);
     throw error;

@@ -2,9 +2,8 @@
 // Local, aggregation, communities, local preference), rendered in FRR's canonical form.
 import { describe, expect, it } from 'vitest';
 import type { AnnouncedService } from '../../src/speaker/announcementOwnership.js';
-import { buildBgpConfig } from '../../src/speaker/bgp/bgpConfig.js';
+import { buildFromList } from './metallbFixtures.js';
 import { renderFrrConfig } from '../../src/speaker/bgp/frrConfig.js';
-import { groupByKind } from '../../src/speaker/bgp/metallbObjects.js';
 import { aggregatePrefix, nodeBgpPlan } from '../../src/speaker/bgp/nodeBgpPlan.js';
 
 export const LAB_OBJECTS = [
@@ -26,7 +25,7 @@ const services: AnnouncedService[] = [
 ];
 
 const config = () => {
-  const built = buildBgpConfig(groupByKind(LAB_OBJECTS));
+  const built = buildFromList(LAB_OBJECTS);
   expect(built.problems).toEqual([]);
   return built.config;
 };
@@ -137,7 +136,7 @@ describe('renderFrrConfig', () => {
   it('renders the same text for the same plan, and an empty one without peers', () => {
     const plan = () => nodeBgpPlan(config(), { name: 'node-a', labels: {}, eligible: true }, [...services].reverse());
     expect(renderFrrConfig(plan())).toBe(renderFrrConfig(nodeBgpPlan(config(), { name: 'node-a', labels: {}, eligible: true }, services)));
-    expect(renderFrrConfig(nodeBgpPlan({ peers: [], bfdProfiles: [], advertisements: [], pools: [] }, { name: 'n', labels: {}, eligible: true }, services))).toBe('frr defaults traditional\nbgp route-map delay-timer 1\n!\n');
+    expect(renderFrrConfig(nodeBgpPlan({ bgpPeers: [], bfdProfiles: [], bgpAdvertisements: [], pools: [] }, { name: 'n', labels: {}, eligible: true }, services))).toBe('frr defaults traditional\nbgp route-map delay-timer 1\n!\n');
   });
 
   it('a peer with nothing to receive gets an explicit deny', () => {

@@ -1,10 +1,10 @@
 // BGP mode for real: three node namespaces, each with a speaker (the real CLI, against the embedded
-// API server) driving its own FRR, peering with bird2 in a router namespace (a different
+// API server, reading MetalLB's objects live from it) driving its own FRR, peering with bird2 in a router namespace (a different
 // implementation, so interoperability is real). Assertions read the router: its kernel table (ECMP
 // next-hops), bird's RIB (communities) and bird's session state. The test plays the controller's
 // part (status.loadBalancer.ingress and the endpoint-nodes annotation). Needs root (CI is root).
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINT_NODES_ANNOTATION } from '../../src/controller/ourAnnotations.js';
@@ -161,7 +161,7 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
   it('a change of one advertisement (its communities) reaches the router without resetting any session', async () => {
     const before = await Promise.all(['node-a', 'node-b'].map(async (n) => ({ frr: await env.lab.frrConnections(node(n)), bird: await env.lab.birdSession(node(n)) })));
     expect(before.map((b) => b.frr.state)).toEqual(['Established', 'Established']);
-    await writeFile(env.bgpConfigPath, bgpObjects(['64500:100', '64500:200', 'large:64500:1:2']));
+    await env.apply(bgpObjects(['64500:100', '64500:200', 'large:64500:1:2']));
     await pollUntil(
       async () => {
         const rib = await env.lab.birdc(`show route ${CLUSTER_VIP}/32 all`);
@@ -176,6 +176,23 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     expect(await env.lab.nextHops(`${CLUSTER_VIP}/32`)).toEqual([node('node-a').ip, node('node-b').ip]);
   });
 
+  it('a BGPPeer whose password Secret is missing gets a Warning Event naming the field from the speakers; the valid peers keep serving', async () => {
+    const before = await env.lab.frrConnections(node('node-a'));
+    await env.apply(`
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: { name: no-secret, namespace: metallb-system }
+spec: { myASN: ${NODE_ASN}, peerASN: ${ROUTER_ASN}, peerAddress: 10.99.0.1, passwordSecret: { name: absent } }
+`);
+    const onPeer = async () => (await env.core.listNamespacedEvent({ namespace: 'metallb-system' })).items.find((e) => e.involvedObject.kind === 'BGPPeer' && e.involvedObject.name === 'no-secret');
+    await pollUntil(async () => (await onPeer()) !== undefined, 30_000, 'a Warning on the BGPPeer');
+    const warning = (await onPeer())!;
+    expect(warning).toMatchObject({ type: 'Warning', reason: 'InvalidConfiguration', source: { component: 'kube-lb-provisioner-speaker' } });
+    expect(warning.message).toMatch(/^spec\.passwordSecret: Secret "absent" not found/);
+    expect(await env.lab.frrConnections(node('node-a'))).toEqual(before);
+    expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
+  });
+
   it('an IPv6 pool over IPv6 sessions: one next-hop per node with a session', async () => {
     await createService('web6', '2001:db8:5::10', 'Cluster');
     await pollUntil(async () => (await env.lab.nextHops6('2001:db8:5::10/128')) === 2, 60_000, 'two IPv6 next-hops at the router');
@@ -185,7 +202,7 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
   });
 
   it('aggregation length and node selectors: the /24 of a new pool, from node-b only', async () => {
-    await writeFile(env.bgpConfigPath, bgpObjects(['64500:100'], AGGREGATED));
+    await env.apply(bgpObjects(['64500:100'], AGGREGATED));
     await createService('backend', AGG_VIP, 'Cluster');
     await env.lab.waitForAdvertisers('198.18.0.0/24', ['node-b']);
     expect(await env.lab.nextHops(`${AGG_VIP}/32`)).toEqual([]);
@@ -199,7 +216,7 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     b.speaker!.kill('SIGTERM');
     expect(await exited).toBe(0);
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a']);
-    env.lab.startSpeaker(b, env.kubeconfigPath, env.bgpConfigPath);
+    env.lab.startSpeaker(b, env.kubeconfigPath);
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b'], 60_000);
   });
 
@@ -212,7 +229,7 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     const killedAt = Date.now();
     // FRR is its own daemon (as MetalLB's FRR container): the node keeps its routes.
     expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
-    env.lab.startSpeaker(a, env.kubeconfigPath, env.bgpConfigPath);
+    env.lab.startSpeaker(a, env.kubeconfigPath);
     // The new speaker applies its configuration once (it writes the file before reloading).
     const file = join('/etc/frr', a.netns, 'kube-lb-provisioner.conf');
     await pollUntil(async () => (await stat(file)).mtimeMs > killedAt, 60_000, 'the restarted speaker applying its configuration');
@@ -229,7 +246,7 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     await pollUntil(async () => (await env.lab.birdSession(b)).state !== 'Established', 30_000, 'bird noticing node-b\'s session gone');
     // Without graceful restart bird withdraws a peer's routes as soon as its session is gone.
     expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
-    env.lab.startSpeaker(b, env.kubeconfigPath, env.bgpConfigPath);
+    env.lab.startSpeaker(b, env.kubeconfigPath);
     await pollUntil(async () => (await env.lab.birdSession(b)).state === 'Established', 60_000, 'node-b\'s session back');
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b']);
   });

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { inNetns, LabSegment, sh } from './labSegment.js';
+import { kubectlOk } from '../support/kube.js';
 
 export { inNetns, sh };
 import { speakerLeaseName } from '../../src/speaker/speaker.js';
@@ -363,10 +364,15 @@ export interface SpeakerLab {
   destroy(): Promise<void>;
 }
 
+/**
+ * `metallbYaml`: MetalLB's CRDs (the chart's) and these objects are in the API server before the
+ * speakers start, so they read them from their first evaluation.
+ */
 export async function startSpeakerLab(
   nodeNames: string[],
   speakerArgs: string[] = RELAXED_SPEAKER_TIMING,
   netns?: { inNetns: true; speakerArgs: string[] },
+  metallbYaml?: string,
 ): Promise<SpeakerLab> {
   await ensureNetworkTools();
   const lab = new L2Lab(nodeNames);
@@ -379,8 +385,13 @@ export async function startSpeakerLab(
   };
   try {
     const kubeconfigPath = join(dir, 'kubeconfig');
-    api = await startApiServer({ host: '127.0.0.1', serviceCIDR: DUAL_STACK_SERVICE_CIDR });
+    api = await startApiServer({ host: '127.0.0.1', serviceCIDR: DUAL_STACK_SERVICE_CIDR, namespaces: ['metallb-system'] });
     await api.writeKubeconfig(kubeconfigPath);
+    if (metallbYaml !== undefined) {
+      await kubectlOk(api, ['apply', '-f', join(repoRoot, 'charts', 'kube-lb-provisioner', 'crds')]);
+      await kubectlOk(api, ['wait', '--for', 'condition=established', '--timeout=10s', 'crd', '--all']);
+      await kubectlOk(api, ['apply', '-f', '-'], metallbYaml);
+    }
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);

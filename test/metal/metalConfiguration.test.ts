@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { compilePools, poolRefusal, poolsInOrder } from '../../providers/metal/addressPools.js';
 import { metalConfigSchema } from '../../providers/metal/config.js';
-import { buildMetalConfiguration, l2AdvertisementsFor } from '../../providers/metal/metalConfiguration.js';
-import { durationSeconds } from '../../providers/metal/metallbBgp.js';
-import { emptyMetallbObjects, type MetallbObjects, type RawObject } from '../../providers/metal/metallbObjects.js';
+import { durationSeconds } from '../../src/metallb/bgp.js';
+import { buildMetallbConfiguration, l2AdvertisementsFor } from '../../src/metallb/configuration.js';
+import { emptyMetallbObjects, type MetallbObjects, type RawObject } from '../../src/metallb/objects.js';
 
 const NS = 'metallb-system';
 
@@ -22,14 +22,14 @@ const yaml = compilePools(metalConfigSchema.parse({ type: 'metal', pools: [{ nam
 
 describe('metal configuration from MetalLB objects', () => {
   it('builds IPAddressPools into the pool model with defaults, next to the YAML pools', () => {
-    const config = buildMetalConfiguration(
+    const config = buildMetallbConfiguration(
       NS,
-      yaml,
       objects({
         IPAddressPool: [
           obj('prod', { addresses: ['192.0.2.0/30', '2001:db8::1-2001:db8::2'], serviceAllocation: { priority: 5, namespaces: ['shop'], serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }] }] } }),
         ],
       }),
+      { fixedPools: yaml },
     );
     expect(config.problems).toEqual([]);
     expect(config.pools.map((p) => [p.name, p.source, p.autoAssign, p.avoidBuggyIPs])).toEqual([
@@ -44,9 +44,8 @@ describe('metal configuration from MetalLB objects', () => {
   });
 
   it('namespaces and namespaceSelectors are one union; serviceSelectors must match too', () => {
-    const config = buildMetalConfiguration(
+    const config = buildMetallbConfiguration(
       NS,
-      [],
       objects({ IPAddressPool: [obj('p', { addresses: ['192.0.2.0/30'], serviceAllocation: { namespaces: ['a'], namespaceSelectors: [{ matchLabels: { team: 'x' } }] } })] }),
     );
     const pool = config.pools[0]!;
@@ -56,9 +55,8 @@ describe('metal configuration from MetalLB objects', () => {
   });
 
   it('reports a bad CIDR, an overlap and a clash with a YAML pool on the object, naming the field, and serves the rest', () => {
-    const config = buildMetalConfiguration(
+    const config = buildMetallbConfiguration(
       NS,
-      yaml,
       objects({
         IPAddressPool: [
           obj('bad-cidr', { addresses: ['192.0.2.0/33'] }),
@@ -69,6 +67,7 @@ describe('metal configuration from MetalLB objects', () => {
         ],
         L2Advertisement: [obj('l2-unknown', { ipAddressPools: ['good', 'nope'] }), obj('l2-ok', { ipAddressPools: ['good'] })],
       }),
+      { fixedPools: yaml },
     );
     expect(config.pools.map((p) => p.name)).toEqual(['good', 'lab']);
     expect(config.problems.map((p) => [p.kind, p.name, p.field])).toEqual([
@@ -89,20 +88,19 @@ describe('metal configuration from MetalLB objects', () => {
   it('keeps the pool that was serving when another is edited to overlap it, whatever their age', () => {
     const older = obj('older', { addresses: ['192.0.2.0/29'] }, { creationTimestamp: '2020-01-01T00:00:00Z' });
     const newer = obj('newer', { addresses: ['192.0.2.4/30'] }, { creationTimestamp: '2021-01-01T00:00:00Z' });
-    expect(buildMetalConfiguration(NS, [], objects({ IPAddressPool: [older, newer] })).pools.map((p) => p.name)).toEqual(['older']);
-    expect(buildMetalConfiguration(NS, [], objects({ IPAddressPool: [older, newer] }), new Set(['newer'])).pools.map((p) => p.name)).toEqual(['newer']);
+    expect(buildMetallbConfiguration(NS, objects({ IPAddressPool: [older, newer] })).pools.map((p) => p.name)).toEqual(['older']);
+    expect(buildMetallbConfiguration(NS, objects({ IPAddressPool: [older, newer] }), { serving: new Set(['newer']) }).pools.map((p) => p.name)).toEqual(['newer']);
   });
 
   it('a pool being deleted drains: it keeps its addresses but is no longer offered', () => {
-    const config = buildMetalConfiguration(NS, [], objects({ IPAddressPool: [obj('going', { addresses: ['192.0.2.0/30'] }, { deletionTimestamp: '2030-01-01T00:00:00Z' })] }));
+    const config = buildMetallbConfiguration(NS, objects({ IPAddressPool: [obj('going', { addresses: ['192.0.2.0/30'] }, { deletionTimestamp: '2030-01-01T00:00:00Z' })] }));
     expect(config.pools[0]!.draining).toBe(true);
     expect(poolsInOrder(config.pools, { namespace: 'x', labels: {} })).toEqual([]);
   });
 
   it('resolves L2Advertisements: named pools, pool selectors, every pool; YAML pools are announced everywhere unless selected', () => {
-    const config = buildMetalConfiguration(
+    const config = buildMetallbConfiguration(
       NS,
-      yaml,
       objects({
         IPAddressPool: [obj('a', { addresses: ['192.0.2.0/30'] }, { labels: { zone: 'east' } }), obj('b', { addresses: ['192.0.2.4/30'] }), obj('c', { addresses: ['192.0.2.8/30'] })],
         L2Advertisement: [
@@ -112,10 +110,11 @@ describe('metal configuration from MetalLB objects', () => {
           obj('bad-selector', { nodeSelectors: [{ matchExpressions: [{ key: 'k', operator: 'Maybe' }] }] }),
         ],
       }),
+      { fixedPools: yaml },
     );
     expect(config.l2Advertisements.map((a) => [a.name, a.pools])).toEqual([
-      ['by-name', ['b']],
       ['by-label', ['a']],
+      ['by-name', ['b']],
     ]);
     expect(config.problems.map((p) => p.field)).toEqual(['spec.interfaces[0]', 'spec.nodeSelectors[0].matchExpressions[0].operator']);
     expect(l2AdvertisementsFor(config, 'c')).toEqual([]);
@@ -124,9 +123,8 @@ describe('metal configuration from MetalLB objects', () => {
   });
 
   it('validates BGPPeer, BGPAdvertisement, BFDProfile and Community, naming the field', () => {
-    const config = buildMetalConfiguration(
+    const config = buildMetallbConfiguration(
       NS,
-      yaml,
       objects({
         BFDProfile: [obj('fast', { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 }), obj('bad-bfd', { detectMultiplier: 1 })],
         Community: [obj('aliases', { communities: [{ name: 'no-export', value: '65535:65281' }] }), obj('bad-community', { communities: [{ name: 'x', value: '70000:1' }] })],
@@ -138,18 +136,19 @@ describe('metal configuration from MetalLB objects', () => {
         ],
         BGPAdvertisement: [obj('adv', { ipAddressPools: ['lab'], peers: ['router'], communities: ['no-export', '64500:1'] }), obj('bad-adv', { peers: ['no-bfd'] })],
       }),
+      { fixedPools: yaml },
     );
     expect(config.problems.map((p) => [p.kind, p.name, p.field])).toEqual([
       ['BFDProfile', 'bad-bfd', 'spec.detectMultiplier'],
       ['Community', 'bad-community', 'spec.communities[0].value'],
-      ['BGPPeer', 'no-bfd', 'spec.bfdProfile'],
-      ['BGPPeer', 'both-asn', 'spec.peerASN'],
       ['BGPPeer', 'bad-hold', 'spec.holdTime'],
+      ['BGPPeer', 'both-asn', 'spec.dynamicASN'],
+      ['BGPPeer', 'no-bfd', 'spec.bfdProfile'],
       ['BGPAdvertisement', 'bad-adv', 'spec.peers[0]'],
     ]);
-    expect(config.bgpPeers.map((p) => [p.name, p.holdTimeSeconds, p.peerPort])).toEqual([['router', 90, 179]]);
+    expect(config.bgpPeers.map((p) => [p.name, p.holdSeconds, p.keepaliveSeconds])).toEqual([['router', 90, 30]]);
     expect(config.bgpAdvertisements[0]).toMatchObject({ pools: ['lab'], communities: ['65535:65281', '64500:1'], aggregationLength: 32 });
-    expect(durationSeconds('1m30s')).toBe(90);
-    expect(durationSeconds('1x')).toBeUndefined();
+    expect(durationSeconds('1m30s', 'spec.holdTime')).toBe(90);
+    expect(() => durationSeconds('1x', 'spec.holdTime')).toThrow(/not a duration/);
   });
 });

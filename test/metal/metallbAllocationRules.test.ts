@@ -2,8 +2,8 @@
 // failed against the allocator before the rule was adopted (its old answer is in the comment).
 import { describe, expect, it } from 'vitest';
 import { Allocator } from '../../providers/metal/allocator.js';
-import { buildMetalConfiguration } from '../../providers/metal/metalConfiguration.js';
-import { emptyMetallbObjects, type RawObject } from '../../providers/metal/metallbObjects.js';
+import { buildMetallbConfiguration } from '../../src/metallb/configuration.js';
+import { emptyMetallbObjects, type RawObject } from '../../src/metallb/objects.js';
 import { serviceClaim } from '../../providers/metal/serviceClaim.js';
 import { ServiceConfigError } from '../../providers/provider.js';
 import { desiredService, type ServiceShape } from './desiredService.js';
@@ -13,7 +13,7 @@ function pool(name: string, spec: Record<string, unknown>): RawObject {
 }
 
 function allocatorOf(...pools: RawObject[]): Allocator {
-  const config = buildMetalConfiguration('metallb-system', [], { ...emptyMetallbObjects(), IPAddressPool: pools });
+  const config = buildMetallbConfiguration('metallb-system', { ...emptyMetallbObjects(), IPAddressPool: pools });
   expect(config.problems).toEqual([]);
   return new Allocator(config.pools);
 }

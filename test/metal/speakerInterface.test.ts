@@ -1,18 +1,22 @@
 // Which interface the speaker announces on, for real: two node namespaces and a client on a
 // bridge, the speaker CLI on each against the embedded API server. One speaker is told an
 // interface the node does not have; the other is told none and must find the interface that
-// routes to the address, although its default route leaves by another one. Needs root (CI is root).
+// routes to the address, although its default route leaves by another one; an L2Advertisement that
+// lists the other interface puts its pool's address there instead. Needs root (CI is root).
 import { CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { rankNodes } from '../../src/speaker/announcementOwnership.js';
 import { VIP_MARK_METRIC } from '../../src/speaker/ipCommandEffects.js';
 import { ANNOUNCING_NODE_ANNOTATION, speakerLeaseName } from '../../src/speaker/speaker.js';
+import { kubectlOk } from '../support/kube.js';
 import { L2Lab, LAN_PREFIX, NODE_PORT, RELAXED_SPEAKER_TIMING, SERVICE_PORT, ensureNetworkTools, inNetns, pollUntil, waitForLiveSpeakers, waitForSoleAnnouncer, type LabNode } from './l2Lab.js';
 
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BROKEN = 'node-a';
 const AUTO = 'node-b';
 // An address the broken node would win if it took part: so it being skipped is what the test sees.
@@ -32,8 +36,12 @@ describe('the speaker\'s interface', () => {
     lab = new L2Lab([BROKEN, AUTO]);
     dir = await mkdtemp(join(tmpdir(), 'klb-l2-'));
     kubeconfigPath = join(dir, 'kubeconfig');
-    api = await startApiServer({ host: '127.0.0.1' });
+    api = await startApiServer({ host: '127.0.0.1', namespaces: ['metallb-system'] });
     await api.writeKubeconfig(kubeconfigPath);
+    // MetalLB's CRDs before the speakers start, so they watch them from the start (no objects yet:
+    // every address is announced from every node, on the interface of its route).
+    await kubectlOk(api, ['apply', '-f', join(repoRoot, 'charts', 'kube-lb-provisioner', 'crds')]);
+    await kubectlOk(api, ['wait', '--for', 'condition=established', '--timeout=10s', 'crd', '--all']);
     kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
     core = kc.makeApiClient(CoreV1Api);
@@ -124,5 +132,33 @@ describe('the speaker\'s interface', () => {
       10_000,
       `announcing-node annotation = ${BROKEN}`,
     );
+  });
+
+  it('an L2Advertisement listing interfaces puts its pool\'s address on one of them, though the route leaves by eth0', async () => {
+    const wired = `${LAN_PREFIX}.230`;
+    await core.patchNode({ name: AUTO, body: { metadata: { labels: { 'kubernetes.io/hostname': AUTO } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await kubectlOk(
+      api,
+      ['apply', '-f', '-'],
+      [
+        `apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: wired, namespace: metallb-system}\nspec: {addresses: ["${wired}/32"]}\n`,
+        `apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: wired, namespace: metallb-system}\nspec: {ipAddressPools: [wired], interfaces: [eth1], nodeSelectors: [{matchLabels: {kubernetes.io/hostname: ${AUTO}}}]}\n`,
+      ].join('---\n'),
+    );
+    await core.createNamespacedService({
+      namespace: 'default',
+      body: { metadata: { name: 'wired', namespace: 'default' }, spec: { type: 'LoadBalancer', selector: { app: 'wired' }, ports: [{ port: SERVICE_PORT, protocol: 'TCP' }] } },
+    });
+    await core.patchNamespacedServiceStatus(
+      { name: 'wired', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip: wired, ipMode: 'VIP' }] } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    // Until the speaker's watch has the new pool, an address in no pool it knows goes everywhere,
+    // on the routed interface; then it moves.
+    await pollUntil(async () => (await lab.vipEntries(nodeNamed(AUTO), wired)).map((e) => e.dev).join() === 'eth1', 30_000, `${wired} on ${AUTO}'s eth1 only`);
+    expect(await lab.vipEntries(nodeNamed(AUTO), wired)).toEqual([expect.objectContaining({ dev: 'eth1', prefixlen: 32, metric: VIP_MARK_METRIC })]);
+    expect(await lab.holders(wired)).toEqual([AUTO]);
+    // The other node, which the advertisement does not select, is untouched and keeps its address.
+    expect(await lab.holders(VIP)).toEqual([BROKEN]);
   });
 });

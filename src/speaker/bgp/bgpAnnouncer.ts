@@ -6,7 +6,7 @@
 // or down, and re-applies when FRR lost its configuration (its daemons restarted under us).
 import type { Logger } from '../../observability/logger.js';
 import type { AnnouncedService } from '../announcementOwnership.js';
-import type { BgpConfig } from './bgpConfig.js';
+import type { BgpConfig } from '../../metallb/configuration.js';
 import type { FrrControl, PeerSession } from './frrDaemons.js';
 import type { BgpMetrics } from './bgpMetrics.js';
 import { nodeBgpPlan, type BgpNode } from './nodeBgpPlan.js';

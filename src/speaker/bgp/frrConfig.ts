@@ -9,7 +9,7 @@
 // route without installing one in its own kernel). Which peer gets which prefix, with which
 // communities and local preference, is one outbound route-map per peer over prefix-lists; a
 // change there is applied by a soft outbound refresh, never a session reset.
-import type { BfdProfile, BgpPeer } from './bgpConfig.js';
+import type { BfdProfile, BgpPeer } from '../../metallb/bgp.js';
 import type { NodeBgpPlan, PeerPrefix } from './nodeBgpPlan.js';
 import { comparePrefix } from './nodeBgpPlan.js';
 

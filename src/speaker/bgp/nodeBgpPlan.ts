@@ -4,11 +4,13 @@
 // pool is covered by a BGPAdvertisement whose node selectors match it, and, for
 // externalTrafficPolicy Local, when it has a ready endpoint. The router then sees one ECMP
 // next-hop per advertising node. Pure.
-import { familyOf, ipToBigInt, bigIntToIP, rangeContains } from '../../../providers/metal/addressRange.js';
 import type { IPFamily } from '../../../providers/provider.js';
+import { bigIntToIP, familyOf, ipToBigInt } from '../../metallb/addressRange.js';
+import type { BfdProfile, BgpPeer } from '../../metallb/bgp.js';
+import { bgpAdvertisementsFor, type BgpConfig } from '../../metallb/configuration.js';
+import { anySelectorMatches } from '../../metallb/labelSelector.js';
+import { poolOf } from '../../metallb/pools.js';
 import type { AnnouncedService } from '../announcementOwnership.js';
-import type { BfdProfile, BgpAdvertisement, BgpConfig, BgpPeer, BgpPool } from './bgpConfig.js';
-import { anySelectorMatches } from './labelSelector.js';
 
 export interface BgpNode {
   name: string;
@@ -44,15 +46,6 @@ export function aggregatePrefix(ip: string, length: number): string {
   return `${bigIntToIP(network, family)}/${length}`;
 }
 
-function poolOf(pools: readonly BgpPool[], ip: string): BgpPool | undefined {
-  return pools.find((p) => p.ranges.some((r) => rangeContains(r, ip)));
-}
-
-function coversPool(ad: BgpAdvertisement, pool: BgpPool): boolean {
-  if (ad.pools.length === 0 && ad.poolSelectors.length === 0) return true;
-  return ad.pools.includes(pool.name) || ad.poolSelectors.some((s) => anySelectorMatches([s], pool.labels));
-}
-
 function compareCommunity(a: string, b: string): number {
   const x = a.split(':').map(Number);
   const y = b.split(':').map(Number);
@@ -70,21 +63,21 @@ export function comparePrefix(a: string, b: string): number {
 }
 
 export function nodeBgpPlan(config: BgpConfig, node: BgpNode, services: readonly AnnouncedService[]): NodeBgpPlan {
-  const peers = config.peers.filter((p) => anySelectorMatches(p.nodeSelectors, node.labels));
+  const peers = config.bgpPeers.filter((p) => anySelectorMatches(p.nodeSelectors, node.labels));
   const used = new Set(peers.flatMap((p) => p.bfdProfile ?? []));
   const plan: NodeBgpPlan = { myASN: peers[0]?.myASN, peers, bfdProfiles: config.bfdProfiles.filter((b) => used.has(b.name)), prefixes: new Map() };
   const routerID = peers.find((p) => p.routerID !== undefined)?.routerID;
   if (routerID !== undefined) plan.routerID = routerID;
   const merged = new Map<string, Map<string, PeerPrefix>>(peers.map((p) => [p.name, new Map()]));
   if (node.eligible) {
-    const ads = config.advertisements.filter((a) => anySelectorMatches(a.nodeSelectors, node.labels));
+    
     for (const svc of services) {
       if (svc.trafficPolicy === 'Local' && !svc.endpointNodes.includes(node.name)) continue;
       for (const ip of svc.ips) {
         const family = familyOf(ip);
         const pool = poolOf(config.pools, ip);
         if (!family || !pool) continue;
-        for (const ad of ads.filter((a) => coversPool(a, pool))) {
+        for (const ad of bgpAdvertisementsFor(config, pool.name).filter((a) => anySelectorMatches(a.nodeSelectors, node.labels))) {
           const prefix = aggregatePrefix(ip, family === 'IPv4' ? ad.aggregationLength : ad.aggregationLengthV6);
           for (const peer of peers) {
             if (peer.family !== family || (ad.peers.length > 0 && !ad.peers.includes(peer.name))) continue;

@@ -25,7 +25,7 @@ export function selectorProblem(selector: LabelSelector, field: string): string 
   return undefined;
 }
 
-export function selectorMatches(selector: LabelSelector, labels: Record<string, string>): boolean {
+export function selectorMatches(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
   for (const r of selector.matchExpressions ?? []) {
     const has = Object.hasOwn(labels, r.key);
@@ -54,4 +54,9 @@ export function describeSelector(selector: LabelSelector): string {
   const parts = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
   for (const r of selector.matchExpressions ?? []) parts.push(`${r.key} ${r.operator}${r.values?.length ? ` (${r.values.join(',')})` : ''}`);
   return parts.join(',') || '(everything)';
+}
+
+/** Any of the selectors matches; no selectors: everything matches (MetalLB's nodeSelectors rule). */
+export function anySelectorMatches(selectors: readonly LabelSelector[], labels: Readonly<Record<string, string>>): boolean {
+  return selectors.length === 0 || selectors.some((s) => selectorMatches(s, labels));
 }

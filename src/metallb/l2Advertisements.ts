@@ -1,9 +1,9 @@
 // L2Advertisement (metallb.io/v1beta1) into the announcement model: which pools, from which nodes,
 // on which interfaces. Pool names and selectors are resolved against the pools that were accepted,
 // so an advertisement naming an unknown pool is reported on itself. Pure.
-import type { AddressPool } from './addressPools.js';
-import { selectorMatches, type LabelSelector } from './labelSelector.js';
-import type { RawObject } from './metallbObjects.js';
+import type { LabelSelector } from './labelSelector.js';
+import type { RawObject } from './objects.js';
+import { poolsSelected, type AddressPool } from './pools.js';
 import { asRecord, FieldProblem, selectorList, stringList } from './specFields.js';
 
 export interface L2AdvertisementModel {
@@ -20,19 +20,10 @@ const INTERFACE_NAME = /^[^\s/:]{1,15}$/;
 
 export function l2AdvertisementFromObject(object: RawObject, pools: readonly AddressPool[], namespace: string): L2AdvertisementModel {
   const spec = asRecord(object.spec, 'spec');
-  const named = stringList(spec, 'ipAddressPools', 'spec');
-  const selectors = selectorList(spec, 'ipAddressPoolSelectors', 'spec');
-  const known = new Set(pools.map((p) => p.name));
-  named.forEach((name, i) => {
-    if (!known.has(name)) {
-      throw new FieldProblem(`spec.ipAddressPools[${i}]`, `there is no pool "${name}" in ${namespace} (pools: ${[...known].join(', ') || 'none'}): create it, or remove it from the list`);
-    }
-  });
+  const selected = poolsSelected(spec, pools, namespace);
   const interfaces = stringList(spec, 'interfaces', 'spec');
   interfaces.forEach((name, i) => {
     if (!INTERFACE_NAME.test(name)) throw new FieldProblem(`spec.interfaces[${i}]`, `"${name}" is not an interface name (1-15 characters, no spaces, "/" or ":")`);
   });
-  const every = named.length === 0 && selectors.length === 0;
-  const selected = pools.filter((p) => every || named.includes(p.name) || selectors.some((s) => selectorMatches(s, p.labels ?? {}))).map((p) => p.name);
   return { name: object.metadata.name, pools: selected, nodeSelectors: selectorList(spec, 'nodeSelectors', 'spec'), interfaces };
 }

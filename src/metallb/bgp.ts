@@ -1,8 +1,5 @@
-// Builds the validated BGP configuration from MetalLB's objects (BGPPeer, BGPAdvertisement,
-// BFDProfile, Community, IPAddressPool, basic-auth Secrets), as MetalLB's config.For() does: each
-// object is checked on its own and, when it is wrong, refused with a problem that names the object
-// and the field; the valid ones are kept, so one bad peer never stops the others. Pure: the input
-// is plain data (from the live CRD readers or from the interim --bgp-config file).
+// BGPPeer (v1beta2), BGPAdvertisement, BFDProfile and Community into the BGP model, one object at a
+// time; configuration.ts runs them over every object and leaves out the ones refused. Pure.
 //
 // MetalLB's rules kept here:
 // - exactly one of peerASN and dynamicASN (internal|external);
@@ -11,24 +8,16 @@
 // - holdTime is 0 (no keepalives) or at least 3 s; keepalive never exceeds hold; when only one is
 //   set the other is a third or three times it; when neither is, 90 s / 30 s;
 // - ebgpMultiHop is for eBGP only; a bfdProfile must exist;
-// - one node speaks with one ASN: a peer whose myASN differs from the first valid peer's is refused;
 // - aggregationLength 0-32 (default 32), aggregationLengthV6 0-128 (default 128), and never
 //   shorter than the prefix of a CIDR in a pool the advertisement covers (it would announce
 //   addresses outside the pool);
 // - communities are "a:b" (16-bit each), "large:a:b:c" (32-bit each) or a Community alias.
-import { canonicalIP, familyOf, parseAddressRange, type AddressRange } from '../../../providers/metal/addressRange.js';
-import type { IPFamily } from '../../../providers/provider.js';
-import { selectorMatches, selectorProblem, type LabelSelector } from './labelSelector.js';
-import type { BFDProfileObject, BGPAdvertisementObject, BGPPeerObject, CommunityObject, IPAddressPoolObject, MetalBgpObjects, SecretObject } from './metallbObjects.js';
-
-export interface ConfigProblem {
-  kind: string;
-  name: string;
-  namespace?: string;
-  /** The offending field, as a path: "spec.password". */
-  field: string;
-  message: string;
-}
+import type { IPFamily } from '../../providers/provider.js';
+import { canonicalIP, familyOf } from './addressRange.js';
+import type { LabelSelector } from './labelSelector.js';
+import type { BFDProfileSpec, BGPAdvertisementSpec, BGPPeerSpec, RawObject, SecretObject } from './objects.js';
+import { poolsSelected, type AddressPool } from './pools.js';
+import { asRecord, FieldProblem, selectorList } from './specFields.js';
 
 export interface BgpPeer {
   name: string;
@@ -61,8 +50,8 @@ export interface BfdProfile {
 
 export interface BgpAdvertisement {
   name: string;
+  /** Names of the pools it covers (every pool when it names and selects none). */
   pools: string[];
-  poolSelectors: LabelSelector[];
   aggregationLength: number;
   aggregationLengthV6: number;
   localPref?: number;
@@ -75,35 +64,11 @@ export interface BgpAdvertisement {
   nodeSelectors: LabelSelector[];
 }
 
-export interface BgpPool {
-  name: string;
-  labels: Record<string, string>;
-  ranges: AddressRange[];
-}
-
-export interface BgpConfig {
-  peers: BgpPeer[];
-  bfdProfiles: BfdProfile[];
-  advertisements: BgpAdvertisement[];
-  pools: BgpPool[];
-}
-
 export const DEFAULT_HOLD_SECONDS = 90;
 
-class Refused extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function refuse(field: string, message: string): never {
-  throw new Refused(field, message);
+  throw new FieldProblem(field, message);
 }
-
-const byName = <T extends { metadata?: { name?: string } }>(a: T, b: T): number => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
 
 /** A Kubernetes duration ("90s", "1m30s", "500ms", "1h") in whole seconds (truncated, as MetalLB). */
 export function durationSeconds(text: string, field: string): number {
@@ -117,6 +82,11 @@ export function durationSeconds(text: string, field: string): number {
 
 function asn(value: unknown, field: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 4294967295) refuse(field, `must be an AS number, 1-4294967295 (got ${JSON.stringify(value)})`);
+  return value;
+}
+
+function intIn(value: unknown, low: number, high: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < low || value > high) refuse(field, `must be an integer, ${low}-${high} (got ${JSON.stringify(value)})`);
   return value;
 }
 
@@ -135,19 +105,10 @@ function timers(holdText: string | undefined, keepaliveText: string | undefined)
   return { hold, keepalive };
 }
 
-function selectors(list: LabelSelector[] | undefined, field: string): LabelSelector[] {
-  for (const [i, s] of (list ?? []).entries()) {
-    const problem = selectorProblem(s);
-    if (problem) refuse(`${field}[${i}]`, problem);
-  }
-  return list ?? [];
-}
-
 function secretPassword(secrets: readonly SecretObject[], ref: { name?: string; namespace?: string }, peerNamespace: string | undefined): string {
-  if (!ref.name) refuse('spec.passwordSecret.name', 'must name a Secret');
   const namespace = ref.namespace ?? peerNamespace;
   const secret = secrets.find((s) => s.metadata?.name === ref.name && (namespace === undefined || s.metadata?.namespace === undefined || s.metadata.namespace === namespace));
-  if (!secret) refuse('spec.passwordSecret', `Secret "${ref.name}" not found`);
+  if (!secret) refuse('spec.passwordSecret', `Secret "${ref.name}" not found: create it (type kubernetes.io/basic-auth, key "password")`);
   if (secret.type !== 'kubernetes.io/basic-auth') refuse('spec.passwordSecret', `Secret "${ref.name}" must be of type kubernetes.io/basic-auth (is ${secret.type ?? 'Opaque'})`);
   const plain = secret.stringData?.password;
   const encoded = secret.data?.password;
@@ -156,8 +117,12 @@ function secretPassword(secrets: readonly SecretObject[], ref: { name?: string; 
   return password;
 }
 
-function buildPeer(o: BGPPeerObject, secrets: readonly SecretObject[], profiles: ReadonlySet<string>): BgpPeer {
-  const spec = o.spec ?? {};
+/**
+ * One BGPPeer. `secrets`: the namespace's Secrets, to resolve passwordSecret; undefined where they
+ * are not read (the controller): then only the reference itself is checked.
+ */
+export function bgpPeerFromObject(o: RawObject, bfdProfiles: ReadonlySet<string>, secrets: readonly SecretObject[] | undefined): BgpPeer {
+  const spec = asRecord(o.spec, 'spec') as BGPPeerSpec;
   const myASN = asn(spec.myASN, 'spec.myASN');
   if (spec.peerASN !== undefined && spec.dynamicASN !== undefined) refuse('spec.dynamicASN', 'peerASN and dynamicASN are exclusive');
   let remoteAS: BgpPeer['remoteAS'];
@@ -168,33 +133,35 @@ function buildPeer(o: BGPPeerObject, secrets: readonly SecretObject[], profiles:
     if (spec.peerASN === undefined) refuse('spec.peerASN', 'one of peerASN and dynamicASN is required');
     remoteAS = asn(spec.peerASN, 'spec.peerASN');
   }
-  const address = spec.peerAddress === undefined ? undefined : canonicalIP(spec.peerAddress);
+  const address = typeof spec.peerAddress === 'string' ? canonicalIP(spec.peerAddress) : undefined;
   if (!address) refuse('spec.peerAddress', `must be an IP address (got ${JSON.stringify(spec.peerAddress)})`);
-  if (spec.peerPort !== undefined && (!Number.isInteger(spec.peerPort) || spec.peerPort < 1 || spec.peerPort > 65535)) refuse('spec.peerPort', `must be a port, 1-65535 (got ${spec.peerPort})`);
-  const sourceAddress = spec.sourceAddress === undefined ? undefined : canonicalIP(spec.sourceAddress);
-  if (spec.sourceAddress !== undefined && !sourceAddress) refuse('spec.sourceAddress', `must be an IP address (got "${spec.sourceAddress}")`);
-  if (spec.routerID !== undefined && familyOf(spec.routerID) !== 'IPv4') refuse('spec.routerID', `must be an IPv4 address (got "${spec.routerID}")`);
-  if (spec.password !== undefined && spec.passwordSecret !== undefined) refuse('spec.password', 'password and passwordSecret are exclusive');
-  const password = spec.passwordSecret !== undefined ? secretPassword(secrets, spec.passwordSecret, o.metadata?.namespace) : spec.password;
+  if (spec.peerPort !== undefined) intIn(spec.peerPort, 1, 65535, 'spec.peerPort');
+  const sourceAddress = typeof spec.sourceAddress === 'string' ? canonicalIP(spec.sourceAddress) : undefined;
+  if (spec.sourceAddress !== undefined && !sourceAddress) refuse('spec.sourceAddress', `must be an IP address (got ${JSON.stringify(spec.sourceAddress)})`);
+  if (spec.routerID !== undefined && familyOf(String(spec.routerID)) !== 'IPv4') refuse('spec.routerID', `must be an IPv4 address (got "${spec.routerID}")`);
+  if (spec.password !== undefined && spec.passwordSecret !== undefined) refuse('spec.password', 'password and passwordSecret are exclusive: give one');
+  if (spec.passwordSecret !== undefined && !spec.passwordSecret.name) refuse('spec.passwordSecret.name', 'must name a Secret');
+  const password = spec.passwordSecret !== undefined ? (secrets ? secretPassword(secrets, spec.passwordSecret, o.metadata.namespace) : undefined) : spec.password;
   // FRR takes the password as one word of its configuration language.
   if (password !== undefined && (password === '' || /\s/.test(password))) refuse(spec.passwordSecret ? 'spec.passwordSecret' : 'spec.password', 'must be non-empty and contain no whitespace');
-  if (spec.bfdProfile !== undefined && !profiles.has(spec.bfdProfile)) refuse('spec.bfdProfile', `BFDProfile "${spec.bfdProfile}" not found`);
+  if (spec.bfdProfile !== undefined && !bfdProfiles.has(spec.bfdProfile)) refuse('spec.bfdProfile', `there is no BFDProfile "${spec.bfdProfile}": create it or remove the reference`);
   const internal = remoteAS === 'internal' || remoteAS === myASN;
   if (spec.ebgpMultiHop === true && internal) refuse('spec.ebgpMultiHop', 'is for eBGP peers only (peerASN equals myASN)');
   const { hold, keepalive } = timers(spec.holdTime, spec.keepaliveTime);
   const peer: BgpPeer = {
-    name: o.metadata?.name ?? '',
+    name: o.metadata.name,
     myASN,
     remoteAS,
     address,
     family: familyOf(address)!,
     holdSeconds: hold,
     keepaliveSeconds: keepalive,
-    nodeSelectors: selectors(spec.nodeSelectors, 'spec.nodeSelectors'),
+    nodeSelectors: selectorList(spec as Record<string, unknown>, 'nodeSelectors', 'spec'),
     ebgpMultiHop: spec.ebgpMultiHop === true,
     gracefulRestart: spec.enableGracefulRestart === true,
   };
-  if (spec.peerPort !== undefined) peer.port = spec.peerPort;
+  // 179 is BGP's port and FRR's default; MetalLB's CRD fills it in. Left out, as FRR prints it.
+  if (spec.peerPort !== undefined && spec.peerPort !== 179) peer.port = spec.peerPort;
   if (sourceAddress !== undefined) peer.sourceAddress = sourceAddress;
   if (spec.routerID !== undefined) peer.routerID = spec.routerID;
   if (password !== undefined) peer.password = password;
@@ -202,14 +169,9 @@ function buildPeer(o: BGPPeerObject, secrets: readonly SecretObject[], profiles:
   return peer;
 }
 
-function intIn(value: unknown, low: number, high: number, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < low || value > high) refuse(field, `must be an integer, ${low}-${high} (got ${JSON.stringify(value)})`);
-  return value;
-}
-
-function buildBfdProfile(o: BFDProfileObject): BfdProfile {
-  const spec = o.spec ?? {};
-  const profile: BfdProfile = { name: o.metadata?.name ?? '', echoMode: spec.echoMode === true, passiveMode: spec.passiveMode === true };
+export function bfdProfileFromObject(o: RawObject): BfdProfile {
+  const spec = asRecord(o.spec, 'spec') as BFDProfileSpec;
+  const profile: BfdProfile = { name: o.metadata.name, echoMode: spec.echoMode === true, passiveMode: spec.passiveMode === true };
   // The ranges are FRR's (and MetalLB's CRD validation).
   if (spec.receiveInterval !== undefined) profile.receiveIntervalMs = intIn(spec.receiveInterval, 10, 60000, 'spec.receiveInterval');
   if (spec.transmitInterval !== undefined) profile.transmitIntervalMs = intIn(spec.transmitInterval, 10, 60000, 'spec.transmitInterval');
@@ -234,100 +196,58 @@ export function parseCommunity(text: string, field: string): { large: boolean; v
   refuse(field, `"${text}" is not a community ("a:b", "large:a:b:c", or the name of a Community alias)`);
 }
 
-function communityAliases(objects: readonly CommunityObject[]): Map<string, string> {
-  const aliases = new Map<string, string>();
-  for (const o of objects) for (const c of o.spec?.communities ?? []) if (c.name && c.value) aliases.set(c.name, c.value);
-  return aliases;
+/** A Community object's aliases (name -> value), each value checked. */
+export function communitiesFromObject(o: RawObject): { name: string; value: string }[] {
+  const spec = asRecord(o.spec, 'spec');
+  const list = spec.communities ?? [];
+  if (!Array.isArray(list)) refuse('spec.communities', 'must be a list of {name, value}');
+  return list.map((item, i) => {
+    const entry = asRecord(item, `spec.communities[${i}]`);
+    if (typeof entry.name !== 'string' || entry.name === '') refuse(`spec.communities[${i}].name`, 'is required');
+    if (typeof entry.value !== 'string') refuse(`spec.communities[${i}].value`, 'is required');
+    parseCommunity(entry.value, `spec.communities[${i}].value`);
+    return { name: entry.name, value: entry.value };
+  });
 }
 
-function buildAdvertisement(o: BGPAdvertisementObject, aliases: ReadonlyMap<string, string>): BgpAdvertisement {
-  const spec = o.spec ?? {};
+export function bgpAdvertisementFromObject(o: RawObject, pools: readonly AddressPool[], peers: ReadonlySet<string>, aliases: ReadonlyMap<string, string>): BgpAdvertisement {
+  const spec = asRecord(o.spec, 'spec') as BGPAdvertisementSpec & Record<string, unknown>;
+  const peerNames = spec.peers ?? [];
+  peerNames.forEach((name, i) => {
+    if (!peers.has(name)) refuse(`spec.peers[${i}]`, `there is no BGPPeer "${name}": create it, or remove it from the list`);
+  });
   const ad: BgpAdvertisement = {
-    name: o.metadata?.name ?? '',
-    pools: spec.ipAddressPools ?? [],
-    poolSelectors: selectors(spec.ipAddressPoolSelectors, 'spec.ipAddressPoolSelectors'),
+    name: o.metadata.name,
+    pools: poolsSelected(spec, pools, o.metadata.namespace),
     aggregationLength: spec.aggregationLength === undefined ? 32 : intIn(spec.aggregationLength, 0, 32, 'spec.aggregationLength'),
     aggregationLengthV6: spec.aggregationLengthV6 === undefined ? 128 : intIn(spec.aggregationLengthV6, 0, 128, 'spec.aggregationLengthV6'),
     communities: [],
     largeCommunities: [],
-    peers: spec.peers ?? [],
-    nodeSelectors: selectors(spec.nodeSelectors, 'spec.nodeSelectors'),
+    peers: peerNames,
+    nodeSelectors: selectorList(spec, 'nodeSelectors', 'spec'),
   };
   if (spec.localPref !== undefined) ad.localPref = intIn(spec.localPref, 0, U32, 'spec.localPref');
   for (const [i, entry] of (spec.communities ?? []).entries()) {
     const field = `spec.communities[${i}]`;
     const resolved = aliases.get(entry) ?? entry;
-    if (!resolved.includes(':')) refuse(field, `"${entry}" is neither a community nor a Community alias`);
+    if (!resolved.includes(':')) refuse(field, `"${entry}" is neither a community nor the name of a Community alias`);
     const c = parseCommunity(resolved, field);
     const list = c.large ? ad.largeCommunities : ad.communities;
     if (!list.includes(c.value)) list.push(c.value);
   }
+  checkAggregation(ad, pools);
   return ad;
 }
 
-function buildPool(o: IPAddressPoolObject): BgpPool {
-  const ranges = (o.spec?.addresses ?? []).map((entry, i) => {
-    try {
-      return parseAddressRange(entry);
-    } catch (error) {
-      refuse(`spec.addresses[${i}]`, (error as Error).message);
-    }
-  });
-  return { name: o.metadata?.name ?? '', labels: o.metadata?.labels ?? {}, ranges };
-}
-
-function checkAggregation(ad: BgpAdvertisement, pools: readonly BgpPool[]): void {
-  const covered = pools.filter((p) => (ad.pools.length === 0 && ad.poolSelectors.length === 0) || ad.pools.includes(p.name) || ad.poolSelectors.some((s) => selectorMatches(s, p.labels)));
-  for (const pool of covered) {
+function checkAggregation(ad: BgpAdvertisement, pools: readonly AddressPool[]): void {
+  for (const pool of pools.filter((p) => ad.pools.includes(p.name))) {
     for (const range of pool.ranges) {
       const prefix = range.source.includes('/') ? Number(range.source.split('/')[1]) : undefined;
       const v4 = range.family === 'IPv4';
       const length = v4 ? ad.aggregationLength : ad.aggregationLengthV6;
       if (prefix !== undefined && prefix > length) {
-        refuse(v4 ? 'spec.aggregationLength' : 'spec.aggregationLengthV6', `${length} is shorter than ${range.source} of IPAddressPool "${pool.name}": it would announce addresses outside the pool`);
+        refuse(v4 ? 'spec.aggregationLength' : 'spec.aggregationLengthV6', `${length} is shorter than ${range.source} of pool "${pool.name}": it would announce addresses outside the pool`);
       }
     }
   }
-}
-
-/** Validates every object; the valid ones make the configuration, the others a problem each. */
-export function buildBgpConfig(objects: MetalBgpObjects): { config: BgpConfig; problems: ConfigProblem[] } {
-  const problems: ConfigProblem[] = [];
-  const attempt = <O extends { kind: string; metadata?: { name?: string; namespace?: string } }, T>(o: O, build: (o: O) => T): T | undefined => {
-    try {
-      if (!o.metadata?.name) refuse('metadata.name', 'is required');
-      return build(o);
-    } catch (error) {
-      if (!(error instanceof Refused)) throw error;
-      const problem: ConfigProblem = { kind: o.kind, name: o.metadata?.name ?? '', field: error.field, message: error.message };
-      if (o.metadata?.namespace !== undefined) problem.namespace = o.metadata.namespace;
-      problems.push(problem);
-      return undefined;
-    }
-  };
-  const bfdProfiles = [...objects.bfdProfiles].sort(byName).flatMap((o) => attempt(o, buildBfdProfile) ?? []);
-  const profileNames = new Set(bfdProfiles.map((p) => p.name));
-  const peers: BgpPeer[] = [];
-  for (const o of [...objects.peers].sort(byName)) {
-    const peer = attempt(o, (x) => {
-      const built = buildPeer(x, objects.secrets, profileNames);
-      const first = peers[0];
-      if (first && built.myASN !== first.myASN) refuse('spec.myASN', `every peer of a node speaks as one ASN; BGPPeer "${first.name}" uses ${first.myASN}`);
-      const twin = peers.find((p) => p.address === built.address && (p.port ?? 179) === (built.port ?? 179));
-      if (twin) refuse('spec.peerAddress', `BGPPeer "${twin.name}" already peers with ${built.address}`);
-      return built;
-    });
-    if (peer) peers.push(peer);
-  }
-  const aliases = communityAliases(objects.communities);
-  const pools = [...objects.pools].sort(byName).flatMap((o) => attempt(o, buildPool) ?? []);
-  const advertisements = [...objects.advertisements].sort(byName).flatMap(
-    (o) =>
-      attempt(o, (x) => {
-        const ad = buildAdvertisement(x, aliases);
-        checkAggregation(ad, pools);
-        return ad;
-      }) ?? [],
-  );
-  return { config: { peers, bfdProfiles, advertisements, pools }, problems };
 }

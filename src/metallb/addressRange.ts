@@ -2,7 +2,7 @@
 // "2001:db8::/120") becomes an inclusive [first, last] range of bigints, so overlap checks and
 // "next free address" are plain integer comparisons. Pure; ipaddr.js does the parsing.
 import ipaddr from 'ipaddr.js';
-import type { IPFamily } from '../provider.js';
+import type { IPFamily } from '../../providers/provider.js';
 
 export interface AddressRange {
   family: IPFamily;
