@@ -65,7 +65,7 @@ async function watchKinds(
     });
   };
   const absent: string[] = [];
-  await Promise.all(
+  const starting = Promise.all(
     kinds.map(async (k) => {
       // The core group ("") serves Secrets (BGPPeer.passwordSecret); everything else is custom.
       const core = k.group === '';
@@ -76,19 +76,28 @@ async function watchKinds(
       const informer = startInformer(kubeConfig, path, list, { add: changed, update: changed, delete: changed }, {
         logger: options.logger.child({ kind: k.kind }),
         restartMaxMs: options.retryMaxMs ?? 30_000,
+        // A kind whose CRD is absent fails every retry with 404: said once below, not every 30 s.
+        quietOn: (error) => error instanceof ApiException && error.code === 404,
       });
       informers.set(k.kind, informer);
       // Wait for the first list, unless the kind is not served at all (CRD not installed).
+      // Refused outright (RBAC): stop with the reason instead of waiting forever for a first list.
       const notServed = list().then(
         () => new Promise<never>(() => {}),
         (error: unknown) => {
           if (error instanceof ApiException && error.code === 404) absent.push(k.kind);
-          else return new Promise<never>(() => {});
+          else if (error instanceof ApiException && error.code === 403) {
+            throw new Error(`cannot list ${k.plural}${core ? '' : `.${k.group}`} in namespace ${namespace}: forbidden (403). Grant list and watch on it to this ServiceAccount (the chart's Roles do).`, { cause: error });
+          } else return new Promise<never>(() => {});
         },
       );
       await Promise.race([informer.waitForSync(), notServed]);
     }),
   );
+  await starting.catch(async (error: unknown) => {
+    await Promise.all([...informers.values()].map((i) => i.stop()));
+    throw error;
+  });
   if (absent.length > 0) options.logger.info({ kinds: absent.sort(), namespace }, 'these kinds are not served (CRDs not installed); reading them once they are');
   live = true;
   onChange(objects());

@@ -29,6 +29,8 @@ export interface InformerOptions {
   fieldSelector?: string;
   restartMinMs?: number;
   restartMaxMs?: number;
+  /** Failures expected for a while (e.g. a CRD not installed): logged at debug, not warn. */
+  quietOn?: (error: unknown) => boolean;
 }
 
 /** One page of a list: client-node's list call with `limit` and `_continue`. */
@@ -87,7 +89,8 @@ export function startInformer<T extends KubernetesObject>(
     const now = Date.now();
     if (now - lastErrorAt > 2 * maxMs) delay = minMs;
     lastErrorAt = now;
-    options.logger.warn({ path, err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'watch failed; restarting informer');
+    const level = options.quietOn?.(error) ? 'debug' : 'warn';
+    options.logger[level]({ path, err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'watch failed; restarting informer');
     clearTimeout(restartTimer);
     restartTimer = setTimeout(() => void begin(), delay);
     delay = Math.min(maxMs, delay * 2);
@@ -98,7 +101,7 @@ export function startInformer<T extends KubernetesObject>(
     try {
       await informer.start();
     } catch (error) {
-      options.logger.warn({ path, err: String(error) }, 'informer start failed');
+      options.logger[options.quietOn?.(error) ? 'debug' : 'warn']({ path, err: String(error) }, 'informer start failed');
     }
     // start() resolves once the list is loaded and the watch is open; on failure the error handler
     // has scheduled a restart and the resourceVersion is still empty.
