@@ -251,6 +251,16 @@ spec: { myASN: ${NODE_ASN}, peerASN: ${ROUTER_ASN}, peerAddress: 10.99.0.1, pass
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b']);
   });
 
+  it('a speaker supervises the FRR it started: daemons killed under it are started again and configured', async () => {
+    // node-b, which has just gone through a graceful restart: node-a stays untouched for BFD below.
+    const b = node('node-b');
+    await env.lab.killFrr(b);
+    await pollUntil(async () => (await env.lab.birdSession(b)).state !== 'Established', 30_000, 'bird noticing node-b\'s session gone');
+    // Back only if the speaker started bgpd again and gave it its configuration (peers included).
+    await pollUntil(async () => (await env.lab.birdSession(b)).state === 'Established', 60_000, 'node-b\'s session back without a speaker restart');
+    await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b']);
+  });
+
   it('BFD: a node cut off the network loses its next-hop, and gets it back when reconnected', async () => {
     await env.lab.cutOff(node('node-a'));
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-b']);

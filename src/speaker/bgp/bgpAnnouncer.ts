@@ -66,6 +66,15 @@ export class BgpAnnouncer {
     this.stop();
   }
 
+  /** FRR was restarted empty: apply the wanted configuration again now, whatever the backoff. */
+  reapplyNow(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.failures = 0;
+    this.applied = undefined;
+    if (this.wanted !== undefined) this.want(this.wanted);
+  }
+
   /** Cancels a pending retry; nothing is applied after this. */
   stop(): void {
     this.stopped = true;

@@ -7,7 +7,7 @@ import type { Logger } from '../../observability/logger.js';
 import { BgpAnnouncer } from './bgpAnnouncer.js';
 import type { MetallbView } from '../metallbWatch.js';
 import { createBgpMetrics } from './bgpMetrics.js';
-import { frrControl, startFrr, stopFrr, type FrrOptions } from './frrDaemons.js';
+import { frrControl, startDeadDaemons, startFrr, stopFrr, type FrrOptions } from './frrDaemons.js';
 import { speakerBgp, type SpeakerBgp } from './speakerBgp.js';
 
 export interface BgpModeOptions {
@@ -44,8 +44,18 @@ export async function startBgpMode(options: BgpModeOptions): Promise<BgpMode> {
   const timer = setInterval(() => {
     if (polling) return;
     polling = true;
-    announcer
-      .pollSessions()
+    // With --frr-start this speaker supervises FRR: a daemon that died is started again, and the
+    // configuration, lost with it, applied again at once.
+    const supervise = options.start
+      ? startDeadDaemons(frrOptions).then((started) => {
+          if (started.length === 0) return;
+          options.logger.warn({ daemons: started }, 'speaker: FRR daemons had died; started them again');
+          announcer.reapplyNow();
+        })
+      : Promise.resolve();
+    supervise
+      .catch((error: unknown) => options.logger.warn({ err: error }, 'speaker: cannot start FRR daemons that died'))
+      .then(() => announcer.pollSessions())
       .catch((error: unknown) => options.logger.debug({ err: error }, 'speaker: cannot read FRR sessions'))
       .finally(() => (polling = false));
   }, options.pollIntervalMs ?? 2000);

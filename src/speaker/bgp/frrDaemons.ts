@@ -73,14 +73,27 @@ export async function startFrr(o: FrrOptions): Promise<void> {
     if (error.code !== 'EEXIST') throw error;
   });
   await chown(vtyshConf, ids.uid, ids.gid);
+  await startDeadDaemons(o);
+}
+
+/**
+ * Starts each daemon that is not running (all of them at first; after a crash, the ones that died)
+ * and waits until they answer. Returns the ones started. A speaker restarted after a crash finds its
+ * FRR still running and keeps it, with its sessions.
+ */
+export async function startDeadDaemons(o: FrrOptions): Promise<string[]> {
+  const started: string[] = [];
   for (const daemon of FRR_DAEMONS) {
-    // A speaker restarted after a crash finds its FRR still running: keep it (and its sessions).
-    if (await running(join(runDir(o), `${daemon}.pid`))) continue;
+    if (await running(join(runDir(o), `${daemon}.pid`), daemon)) continue;
+    // A killed daemon leaves its vty socket behind: gone, it would pass for an answering one.
+    await rm(join(runDir(o), `${daemon}.vty`), { force: true });
     // -A: the daemons' vty listens on loopback only; -d: daemonize, the pid file is in runDir.
     const argv = [join(FRR_BIN_DIR, daemon), '-d', '-A', '127.0.0.1', ...pathspaceArgs(o)];
     await (o.netns ? run('ip', ['netns', 'exec', o.netns, ...argv]) : run(argv[0]!, argv.slice(1)));
+    started.push(daemon);
   }
-  await daemonsAnswering(o);
+  if (started.length > 0) await daemonsAnswering(o);
+  return started;
 }
 
 /** Waits until every daemon's vty socket exists: before that, vtysh and frr-reload.py fail with
@@ -98,15 +111,14 @@ async function daemonsAnswering(o: FrrOptions, timeoutMs = 30_000): Promise<void
   }
 }
 
-async function running(pidFile: string): Promise<boolean> {
+/** The pid file's process is alive (not a zombie) and is that daemon (not a reused pid). */
+async function running(pidFile: string, daemon: string): Promise<boolean> {
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
   if (!(pid > 0)) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // /proc/<pid>/stat: "pid (comm) state ..."
+  const match = /^\d+ \((.*)\) (\S)/.exec(stat);
+  return match !== null && match[1] === daemon && match[2] !== 'Z';
 }
 
 async function frrIds(): Promise<{ uid: number; gid: number }> {
