@@ -90,13 +90,15 @@ export class BgpAnnouncer {
       while (this.wanted !== undefined && this.wanted !== this.applied) {
         const next = this.wanted;
         try {
-          await this.options.frr.apply(next);
+          const method = await this.options.frr.apply(next, this.applied);
           this.applied = next;
           this.failures = 0;
-          this.options.metrics?.reloads.inc({ outcome: 'ok' });
-          this.options.logger.info({ node: this.options.nodeName }, 'speaker: FRR configuration applied');
+          this.options.metrics?.reloads.inc({ outcome: 'ok', method });
+          this.options.logger.info({ node: this.options.nodeName, method }, 'speaker: FRR configuration applied');
         } catch (error) {
-          this.options.metrics?.reloads.inc({ outcome: 'failed' });
+          this.options.metrics?.reloads.inc({ outcome: 'failed', method: 'frr-reload' });
+          // What FRR runs is now unknown (a reload can fail half-way): the next apply is a full one.
+          this.applied = undefined;
           const delay = Math.min((this.options.retryDelayMs ?? 500) * 2 ** this.failures++, this.options.maxRetryDelayMs ?? 30_000);
           this.options.logger.warn({ err: error, retryInMs: delay }, 'speaker: applying the FRR configuration failed; retrying');
           if (!this.stopped) {
