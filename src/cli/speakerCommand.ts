@@ -10,6 +10,7 @@ import { createSpeakerMetrics } from '../observability/speakerMetrics.js';
 import { connectOrExit, explainListenFailure, failFast } from './startupChecks.js';
 import { ipCommandEffects } from '../speaker/ipCommandEffects.js';
 import { Speaker } from '../speaker/speaker.js';
+import { StatusObjectWriter } from '../speaker/statusObjectWriter.js';
 import { startBgpMode, type BgpModeOptions } from '../speaker/bgp/bgpMode.js';
 import { DEFAULT_SPEAKER_METRICS_ADDRESS, parseSpeakerMetricsAddress, serveSpeakerHealth } from '../speaker/speakerHealth.js';
 
@@ -103,6 +104,7 @@ export function speakerCommand(): Command {
         lapseMs: opts.lapseMs,
         metrics,
         bgp: bgp?.hook,
+        statusObjects: new StatusObjectWriter({ kubeConfig, namespace: opts.namespace, nodeName: opts.nodeName, logger }),
         liveness: opts.livenessPort === 0 ? undefined : { port: opts.livenessPort, key: livenessKey(secret), timing: { probeIntervalMs: opts.probeIntervalMs, probeTimeoutMs: opts.probeTimeoutMs } },
       });
       // Up before the informers sync, so /readyz answers 503 (not connection refused) meanwhile.

@@ -13,6 +13,7 @@ import { controllerConfigSchema, type ControllerConfig } from '../../src/config/
 import { runController, type RunningController } from '../../src/cli/runController.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ANNOUNCING_NODE_ANNOTATION, EVENT_REASON_NODE_ASSIGNED, Speaker, speakerLeaseName } from '../../src/speaker/speaker.js';
+import { StatusObjectWriter } from '../../src/speaker/statusObjectWriter.js';
 import { createNodes, eventsFor, lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor } from '../support/kube.js';
 import { startFaultProxy, type FaultProxy } from './faultProxy.js';
@@ -81,6 +82,7 @@ function startSpeaker(node: string): Speaker {
     renewIntervalMs: Number(speakerArgs.get('renew-interval-ms')),
     lapseMs: Number(speakerArgs.get('lapse-ms')),
     refreshIntervalMs: 200,
+    statusObjects: new StatusObjectWriter({ kubeConfig: kubeConfigAs('speaker'), namespace: speakerArgs.get('namespace') ?? '', nodeName: node, logger: silentLogger() }),
   });
   speakers.set(node, speaker);
   return speaker;

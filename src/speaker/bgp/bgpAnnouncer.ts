@@ -9,7 +9,7 @@ import type { AnnouncedService } from '../announcementOwnership.js';
 import type { BgpConfig } from './bgpConfig.js';
 import type { FrrControl, PeerSession } from './frrDaemons.js';
 import type { BgpMetrics } from './bgpMetrics.js';
-import { nodeBgpPlan, type BgpNode } from './nodeBgpPlan.js';
+import { nodeBgpPlan, servicePeers, type BgpNode } from './nodeBgpPlan.js';
 import { renderFrrConfig } from './frrConfig.js';
 
 export interface BgpAnnouncerOptions {
@@ -56,6 +56,11 @@ export class BgpAnnouncer {
     this.options.metrics?.advertisedPrefixes.reset();
     for (const peer of plan.peers) this.options.metrics?.advertisedPrefixes.set({ peer: peer.name }, plan.prefixes.get(peer.name)?.length ?? 0);
     this.want(text);
+  }
+
+  /** Service key -> the BGPPeers this node sends its prefixes to, with the current configuration. */
+  servicePeers(services: readonly AnnouncedService[], node: BgpNode): Map<string, string[]> {
+    return servicePeers(this.config, node, services);
   }
 
   /** Withdraws everything (shutdown): sessions stay configured, no prefix is sent. No retries after. */

@@ -13,6 +13,8 @@ import type { BgpNode } from './nodeBgpPlan.js';
 export interface SpeakerBgp {
   update(services: AnnouncedService[], node: V1Node | undefined): void;
   isBgpAddress(ip: string): boolean;
+  /** Service key -> the BGPPeers this node sends the Service's prefixes to (ServiceBGPStatus). */
+  servicePeers(services: AnnouncedService[], node: V1Node | undefined): Map<string, string[]>;
 }
 
 export function bgpNodeOf(node: V1Node): BgpNode {
@@ -32,5 +34,6 @@ export function speakerBgp(covered: () => BgpConfig['pools'], announcer: BgpAnno
   return {
     update: (services, node) => announcer.update(services, node ? bgpNodeOf(node) : undefined),
     isBgpAddress: (ip) => covered().some((pool) => pool.ranges.some((r) => rangeContains(r, ip))),
+    servicePeers: (services, node) => (node ? announcer.servicePeers(services, bgpNodeOf(node)) : new Map()),
   };
 }
