@@ -167,6 +167,9 @@ export class Speaker {
     const handlers = <T extends KubernetesObject>(name: string, trim?: (obj: T) => void): InformerHandlers<T> => {
       const changed = () => {
         this.options.onWatchEvent?.(name);
+        // BGP needs no ownership decision: a new address goes to FRR now, not after an evaluation
+        // pass that may be busy with the interfaces (hundreds of ms on a loaded node).
+        if (name !== 'leases' && this.synced && !this.stopped) this.updateBgp();
         this.evaluateSoon();
       };
       return { ...(trim ? { trim } : {}), add: changed, update: changed, delete: changed };

@@ -92,8 +92,13 @@ export class StatusObjectWriter {
         } catch (error) {
           state.known = undefined;
           const delay = Math.min((this.options.retryDelayMs ?? 1000) * 2 ** state.failures++, 30_000);
-          const missing = error instanceof ApiException && error.code === 404 && state.failures === 1;
-          this.options.logger.warn({ err: missing ? undefined : error, kind, retryInMs: delay }, missing ? `speaker: cannot write ${kind} objects (CRD not installed?); retrying` : `speaker: writing ${kind} objects failed; retrying`);
+          if (error instanceof ApiException && error.code === 404) {
+            // Not served (CRD not installed): said once, then quietly retried.
+            const level = state.failures === 1 ? 'warn' : 'debug';
+            this.options.logger[level]({ kind, retryInMs: delay }, `speaker: cannot write ${kind} objects (CRD not installed?); retrying`);
+          } else {
+            this.options.logger.warn({ err: error, kind, retryInMs: delay }, `speaker: writing ${kind} objects failed; retrying`);
+          }
           if (!this.stopped) {
             state.retry = setTimeout(() => {
               state.retry = undefined;

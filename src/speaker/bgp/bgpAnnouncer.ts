@@ -94,12 +94,13 @@ export class BgpAnnouncer {
     this.applying = (async () => {
       while (this.wanted !== undefined && this.wanted !== this.applied) {
         const next = this.wanted;
+        const started = Date.now();
         try {
           const method = await this.options.frr.apply(next, this.applied);
           this.applied = next;
           this.failures = 0;
           this.options.metrics?.reloads.inc({ outcome: 'ok', method });
-          this.options.logger.info({ node: this.options.nodeName, method }, 'speaker: FRR configuration applied');
+          this.options.logger.info({ node: this.options.nodeName, method, tookMs: Date.now() - started }, 'speaker: FRR configuration applied');
         } catch (error) {
           this.options.metrics?.reloads.inc({ outcome: 'failed', method: 'frr-reload' });
           // What FRR runs is now unknown (a reload can fail half-way): the next apply is a full one.
