@@ -13,6 +13,7 @@ import { ipCommandEffects } from '../speaker/ipCommandEffects.js';
 import { Speaker } from '../speaker/speaker.js';
 import { startMetallbWatch } from '../speaker/metallbWatch.js';
 import { EventRecorder } from '../kube/eventRecorder.js';
+import { StatusObjectWriter } from '../speaker/statusObjectWriter.js';
 import { startBgpMode, type BgpModeOptions } from '../speaker/bgp/bgpMode.js';
 import { DEFAULT_SPEAKER_METRICS_ADDRESS, parseSpeakerMetricsAddress, serveSpeakerHealth } from '../speaker/speakerHealth.js';
 
@@ -111,6 +112,7 @@ export function speakerCommand(): Command {
         metrics,
         bgp: bgp?.hook,
         metallb,
+        statusObjects: new StatusObjectWriter({ kubeConfig, namespace: opts.namespace, nodeName: opts.nodeName, logger }),
         liveness: opts.livenessPort === 0 ? undefined : { port: opts.livenessPort, key: livenessKey(secret), timing: { probeIntervalMs: opts.probeIntervalMs, probeTimeoutMs: opts.probeTimeoutMs } },
       });
       // Up before the informers sync, so /readyz answers 503 (not connection refused) meanwhile.

@@ -1,18 +1,24 @@
 // NetEffects with iproute2 and iputils-arping. Addresses carry a mark (an address metric no one
 // else uses, plus the label "<if>:klb" on IPv4 where it fits) so leftovers can be found and removed
-// on any interface, and a short valid_lft that the speaker keeps refreshing: if the speaker dies
-// without cleaning up, the kernel drops the address within seconds, so a crashed speaker does not
-// keep answering ARP.
+// on any interface.
+// A speaker that dies (SIGKILL, OOM) must stop answering for its addresses at once, or its live
+// kernel keeps answering ARP/NDP (and serving) while the new owner announces: clients then reach
+// the old node until the address goes. Two bounds: a guard process (addressGuard.ts) that holds
+// the list of our addresses and deletes them the moment the speaker's end of its pipe closes,
+// which the kernel does whatever killed the speaker; and, should the guard die with it (a
+// container's processes are killed together), a short valid_lft the speaker keeps refreshing.
 // The interface is --interface, or, without it, the one the main routing table leads to for each
 // address (announceInterface.ts decides; this file only reads the links and routes).
 // IPv6: the kernel sends one unsolicited Neighbour Advertisement itself when the address is added
-// (net.ipv6.conf.<if>.ndisc_notify=1, set before the first IPv6 address goes on an interface);
-// ndisc6's tools cannot send unsolicited NAs, so announce() repeats only the IPv4 gratuitous ARP.
+// (net.ipv6.conf.<if>.ndisc_notify=1, set before the first IPv6 address goes on an interface), and
+// announce() sends more on the announcer's schedule (unsolicitedNa.ts), as gratuitous ARP for IPv4.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { familyOf } from '../metallb/addressRange.js';
 import { announceReadiness, type AnnounceReadiness, type LinkEntry, type RouteEntry } from './announceInterface.js';
 import type { NetEffects } from './netEffects.js';
+import { AddressGuard } from './addressGuard.js';
+import { UNSOLICITED_NA_SCRIPT } from './unsolicitedNa.js';
 
 const execFileAsync = promisify(execFile);
 // A wedged command must not stall the speaker's loop (and with it the address refresh).
@@ -55,6 +61,8 @@ export function ipCommandEffects(options: IpCommandOptions): NetEffects {
   const ndiscNotifySet = new Set<string>();
   /** The interface limits of the last readiness check, for addresses placed later. */
   let allowedNow: ReadonlyMap<string, readonly string[]> | undefined;
+  const guard = new AddressGuard(netns);
+  const guarded = () => guard.hold([...carried].flatMap(([address, devs]) => [...devs].map((dev) => ({ address: `${address}/${familyOf(address) === 'IPv4' ? 32 : 128}`, dev }))));
 
   async function readLinks(): Promise<LinkEntry[]> {
     const { stdout } = await ip('-j', 'link', 'show');
@@ -117,6 +125,7 @@ export function ipCommandEffects(options: IpCommandOptions): NetEffects {
         }
       }
       carried = next;
+      guarded();
       return [...next.keys()];
     },
     async addVIP(address) {
@@ -137,19 +146,21 @@ export function ipCommandEffects(options: IpCommandOptions): NetEffects {
       // The route moved to another interface: the old copy must not keep answering there.
       for (const other of carried.get(address) ?? []) if (other !== dev) await deleteFrom(address, other);
       carried.set(address, new Set([dev]));
+      guarded();
     },
     async removeVIP(address) {
       const devs = carried.get(address) ?? new Set(configured !== undefined ? [configured] : placed.has(address) ? [placed.get(address)!] : []);
       for (const dev of devs) await deleteFrom(address, dev);
       carried.delete(address);
+      guarded();
     },
     async announce(address) {
-      if (familyOf(address) !== 'IPv4') return;
       const dev = await interfaceFor(address);
-      // -U: unsolicited ARP (sender = target = the address), updating neighbours' caches. arping
-      // sends at once but lingers a second for replies, so it is not awaited past its start.
-      const args = ['-q', '-U', '-c', '1', '-I', dev, address];
-      const child = netns ? spawn('ip', ['netns', 'exec', netns, 'arping', ...args], { stdio: 'ignore' }) : spawn('arping', args, { stdio: 'ignore' });
+      // IPv4 -U: unsolicited ARP (sender = target = the address), updating neighbours' caches.
+      // arping sends at once but lingers a second for replies, so it is not awaited past its start.
+      // IPv6: one unsolicited NA with the override flag to all nodes.
+      const [cmd, args] = familyOf(address) === 'IPv4' ? ['arping', ['-q', '-U', '-c', '1', '-I', dev, address]] : ['python3', ['-c', UNSOLICITED_NA_SCRIPT, address, dev]];
+      const child = netns ? spawn('ip', ['netns', 'exec', netns, cmd, ...args], { stdio: 'ignore' }) : spawn(cmd, args, { stdio: 'ignore' });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', () => resolve());
         child.once('error', reject);

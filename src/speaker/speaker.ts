@@ -50,6 +50,8 @@ import { LivenessTransport } from './livenessTransport.js';
 import type { SpeakerBgp } from './bgp/speakerBgp.js';
 import { l2Placement, type L2Placement } from './l2Placement.js';
 import type { MetallbView } from './metallbWatch.js';
+import { bgpStatusBodies, l2StatusBodies } from './serviceStatusObjects.js';
+import type { StatusObjectWriter } from './statusObjectWriter.js';
 
 export { ANNOUNCING_NODE_ANNOTATION };
 export const SPEAKER_LEASE_LABEL = 'kube-lb-provisioner.io/speaker';
@@ -90,6 +92,8 @@ export interface SpeakerOptions {
    * (l2Placement.ts). Absent: every address from every node (no MetalLB resources).
    */
   metallb?: MetallbView;
+  /** Where this node's ServiceL2Status and ServiceBGPStatus objects are written; none: not written. */
+  statusObjects?: StatusObjectWriter;
 }
 
 
@@ -140,6 +144,8 @@ export class Speaker {
   private readonly renewalsInFlight = new Set<Promise<void>>();
   private liveness: LivenessTransport | undefined;
   private lastPeers = '';
+  /** address -> interface, from the last readiness check that could announce */
+  private interfaces = new Map<string, string>();
   /** Owners from the last evaluation, for tests and logs. */
   owners: AddressOwner[] = [];
   /** The class this speaker serves, as the controller's own selection sees a provider slot. */
@@ -169,6 +175,9 @@ export class Speaker {
     const handlers = <T extends KubernetesObject>(name: string, trim?: (obj: T) => void): InformerHandlers<T> => {
       const changed = () => {
         this.options.onWatchEvent?.(name);
+        // BGP needs no ownership decision: a new address goes to FRR now, not after an evaluation
+        // pass that may be busy with the interfaces (hundreds of ms on a loaded node).
+        if (name !== 'leases' && this.synced && !this.stopped) this.updateBgp();
         this.evaluateSoon();
       };
       return { ...(trim ? { trim } : {}), add: changed, update: changed, delete: changed };
@@ -224,9 +233,10 @@ export class Speaker {
     await this.converging;
     await this.reporting;
     await this.events.flush();
-    if (!release) return;
+    if (!release) return this.options.statusObjects?.stop(false);
     await this.announcer.releaseAll();
     this.options.metrics?.announcedAddresses.set(0);
+    await this.options.statusObjects?.stop(true);
     await this.deleteOwnLease();
   }
 
@@ -423,6 +433,7 @@ export class Speaker {
     } catch (error) {
       answer = { ready: false, reason: `cannot read the node's interfaces and routes: ${(error as Error).message}` };
     }
+    if (answer.ready) this.interfaces = answer.interfaces;
     const reason = answer.ready ? undefined : answer.reason;
     this.options.metrics?.canAnnounce.set(reason === undefined ? 1 : 0);
     if (reason === this.cannotAnnounce) return;
@@ -455,6 +466,7 @@ export class Speaker {
   private async releaseHeld(all = false): Promise<void> {
     if (!all && this.announcer.held().length === 0) return;
     const { removed } = await this.announcer.converge([]);
+    this.options.statusObjects?.set('ServiceL2Status', new Map());
     this.lastWanted = '';
     this.options.metrics?.ownershipChanges.inc({ change: 'removed' }, removed.length);
     if (removed.length > 0) this.options.logger.info({ node: this.options.nodeName, removed }, 'speaker: addresses changed');
@@ -464,7 +476,7 @@ export class Speaker {
     const now = Date.now();
     this.updatePeers();
     // Only with every cache synced: a partial view would withdraw live routes after a restart.
-    if (this.synced) this.options.bgp?.update(this.allServices(), this.informers!.nodes.cache.get(this.options.nodeName));
+    if (this.synced) this.updateBgp();
     await this.checkAnnounce(now);
     if (this.cannotAnnounce !== undefined) return this.releaseHeld();
     const direct = this.liveness?.verdicts();
@@ -525,6 +537,17 @@ export class Speaker {
     this.reportSoon(mine);
     const took = Date.now() - now;
     if (took > 500) this.options.logger.warn({ tookMs: took }, 'speaker: slow evaluation');
+  }
+
+  /** Hands BGP the served Services and our Node; our ServiceBGPStatus objects follow its answer. */
+  private updateBgp(): void {
+    const bgp = this.options.bgp;
+    if (!bgp) return;
+    const services = this.allServices();
+    const node = this.informers!.nodes.cache.get(this.options.nodeName);
+    bgp.update(services, node);
+    // Without our Node (not in the cache yet) BGP changes nothing, and neither do its statuses.
+    if (node) this.options.statusObjects?.set('ServiceBGPStatus', bgpStatusBodies(this.options.nodeName, bgp.servicePeers(services, node)));
   }
 
   /**
@@ -634,6 +657,13 @@ export class Speaker {
     }
     const mineKeys = new Set(mine.flatMap((o) => o.services));
     for (const key of this.reported.keys()) if (!mineKeys.has(key)) this.reported.delete(key);
+    // One ServiceL2Status per Service this node announces, naming the interfaces its addresses are on.
+    const interfaces = new Map<string, string[]>();
+    for (const owner of mine) {
+      const on = this.interfaces.get(owner.ip);
+      for (const key of owner.services) interfaces.set(key, [...(interfaces.get(key) ?? []), ...(on ? [on] : [])]);
+    }
+    this.options.statusObjects?.set('ServiceL2Status', l2StatusBodies(node, interfaces));
   }
 
   private recordEvent(svc: V1Service, ip: string): void {

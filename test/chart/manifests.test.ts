@@ -184,7 +184,7 @@ describe.each(renders)('rendered with %s', (_label, options) => {
     }
   });
 
-  it('the speaker DaemonSet exists exactly when metal is enabled, with hostNetwork and only NET_ADMIN and NET_RAW', () => {
+  it('the speaker DaemonSet exists exactly when metal is enabled, with hostNetwork and only NET_ADMIN and NET_RAW (FRR: what its daemons need)', () => {
     const config = findManifest(manifests, 'ConfigMap', fullname).data as Record<string, string>;
     const metal = /type: metal/.test(config['config.yaml'] ?? '');
     const daemonSet = manifests.find((m) => m.kind === 'DaemonSet');
@@ -194,13 +194,20 @@ describe.each(renders)('rendered with %s', (_label, options) => {
     expect(selects((daemonSet.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels, templateLabels(daemonSet))).toBe(true);
     expect(pod.hostNetwork).toBe(true);
     expect(pod.dnsPolicy).toBe('ClusterFirstWithHostNet');
-    for (const container of pod.containers as { securityContext: Record<string, unknown> }[]) {
+    const bgp = (pod.containers as { name: string }[]).some((c) => c.name === 'frr');
+    // BGP mode: the speaker's vtysh opens FRR's files (DAC_OVERRIDE); FRR's daemons switch to the
+    // frr user, route, listen on 179 and read the host's namespaces.
+    const allowed: Record<string, string[]> = {
+      speaker: bgp ? ['DAC_OVERRIDE', 'NET_ADMIN', 'NET_RAW'] : ['NET_ADMIN', 'NET_RAW'],
+      frr: ['CHOWN', 'NET_ADMIN', 'NET_BIND_SERVICE', 'NET_RAW', 'SETGID', 'SETUID', 'SYS_ADMIN'],
+    };
+    for (const container of pod.containers as { name: string; securityContext: Record<string, unknown> }[]) {
       const sc = container.securityContext as { privileged?: boolean; capabilities: { add: string[]; drop: string[] } } & Record<string, unknown>;
       expect(sc.privileged).not.toBe(true);
       expect(sc.allowPrivilegeEscalation).toBe(false);
       expect(sc.readOnlyRootFilesystem).toBe(true);
       expect(sc.capabilities.drop).toEqual(['ALL']);
-      expect([...sc.capabilities.add].sort()).toEqual(['NET_ADMIN', 'NET_RAW']);
+      expect([...sc.capabilities.add].sort(), container.name).toEqual(allowed[container.name]);
       expect(sc.seccompProfile).toEqual({ type: 'RuntimeDefault' });
     }
     const tolerations = (pod.tolerations ?? []) as { key?: string; operator?: string }[];

@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { ANNOUNCING_NODE_ANNOTATION, EVENT_REASON_NODE_ASSIGNED, Speaker, speakerLeaseName } from '../../src/speaker/speaker.js';
 import { startMetallbWatch, type MetallbWatch } from '../../src/speaker/metallbWatch.js';
 import { EventRecorder } from '../../src/kube/eventRecorder.js';
+import { StatusObjectWriter } from '../../src/speaker/statusObjectWriter.js';
 import { createNodes, eventsFor, lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor } from '../support/kube.js';
 import { startFaultProxy, type FaultProxy } from './faultProxy.js';
@@ -91,6 +92,7 @@ async function startSpeaker(node: string): Promise<Speaker> {
     lapseMs: Number(speakerArgs.get('lapse-ms')),
     refreshIntervalMs: 200,
     metallb,
+    statusObjects: new StatusObjectWriter({ kubeConfig: kubeConfigAs('speaker'), namespace: speakerArgs.get('namespace') ?? '', nodeName: node, logger: silentLogger() }),
   });
   speakers.set(node, speaker);
   return speaker;

@@ -15,19 +15,22 @@ const { config } = buildFromList([
 const svc = (ip: string): AnnouncedService => ({ key: `default/${ip}`, ips: [ip], trafficPolicy: 'Cluster', endpointNodes: [] });
 const node = { name: 'node-a', labels: {}, eligible: true };
 
-function fakeFrr(failFirst = false): FrrControl & { applied: string[]; release: () => void } {
+function fakeFrr(failFirst = false): FrrControl & { applied: string[]; previous: (string | undefined)[]; release: () => void } {
   let gate: (() => void) | undefined;
   let fail = failFirst;
   const frr = {
     applied: [] as string[],
+    previous: [] as (string | undefined)[],
     release: () => gate?.(),
-    async apply(text: string) {
+    async apply(text: string, previous?: string) {
+      frr.previous.push(previous);
       await new Promise<void>((resolve) => (gate = resolve));
       if (fail) {
         fail = false;
         throw new Error('frr-reload.py failed');
       }
       frr.applied.push(text);
+      return 'frr-reload' as const;
     },
     sessions: () => Promise.resolve([]),
   };
@@ -48,6 +51,8 @@ describe('BgpAnnouncer', () => {
     expect(frr.applied).toHaveLength(2);
     expect(frr.applied[0]).toContain('network 203.0.113.1/32');
     expect(frr.applied[1]).toContain('network 203.0.113.3/32');
+    // Each apply knows what FRR runs (the fast path for prefix-only changes needs it); the first does not.
+    expect(frr.previous).toEqual([undefined, frr.applied[0]]);
     announcer.update([svc('203.0.113.3')], node);
     await announcer.settled();
     expect(frr.applied).toHaveLength(2);
@@ -68,6 +73,8 @@ describe('BgpAnnouncer', () => {
     expect(frr.applied).toHaveLength(1);
     expect(frr.applied[0]).toContain('network 203.0.113.1/32');
     expect(announcer.appliedConfig()).toBe(frr.applied[0]);
+    // After a failure what FRR runs is unknown: the retry is a full reload.
+    expect(frr.previous).toEqual([undefined, undefined]);
     announcer.stop();
   });
 
@@ -88,6 +95,7 @@ describe('BgpAnnouncer', () => {
     await announcer.settled();
     expect(frr.applied).toHaveLength(2);
     expect(frr.applied[1]).toBe(frr.applied[0]);
+    expect(frr.previous).toEqual([undefined, undefined]);
   });
 });
 

@@ -156,6 +156,8 @@ describe('metal BGP: FRR speakers peering with a bird2 router', () => {
     await env.lab.waitForAdvertisers(`${LOCAL_VIP}/32`, ['node-b']);
     // The Cluster Service was never touched.
     expect(await env.lab.advertisingNodes(`${CLUSTER_VIP}/32`)).toEqual(['node-a', 'node-b']);
+    // These were prefix-only changes (vtysh, not frr-reload.py): FRR runs exactly the rendered file.
+    for (const n of NODES) expect(await env.lab.reloadDiff(node(n)), n).toEqual([]);
   });
 
   it('a change of one advertisement (its communities) reaches the router without resetting any session', async () => {

@@ -46,6 +46,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 
+{{- define "klp.speakerLivenessSecretName" -}}
+{{- default (printf "%s-liveness" (include "klp.speakerFullname" .)) .Values.speaker.livenessSecret.name -}}
+{{- end -}}
+
 {{- define "klp.speakerServiceAccountName" -}}
 {{- if .Values.speaker.serviceAccount.create -}}
 {{- default (include "klp.speakerFullname" .) .Values.speaker.serviceAccount.name -}}

@@ -9,7 +9,7 @@ import type { AnnouncedService } from '../announcementOwnership.js';
 import type { BgpConfig } from '../../metallb/configuration.js';
 import type { FrrControl, PeerSession } from './frrDaemons.js';
 import type { BgpMetrics } from './bgpMetrics.js';
-import { nodeBgpPlan, type BgpNode } from './nodeBgpPlan.js';
+import { nodeBgpPlan, servicePeers, type BgpNode } from './nodeBgpPlan.js';
 import { renderFrrConfig } from './frrConfig.js';
 
 export interface BgpAnnouncerOptions {
@@ -58,6 +58,11 @@ export class BgpAnnouncer {
     this.want(text);
   }
 
+  /** Service key -> the BGPPeers this node sends its prefixes to, with the current configuration. */
+  servicePeers(services: readonly AnnouncedService[], node: BgpNode): Map<string, string[]> {
+    return servicePeers(this.config, node, services);
+  }
+
   /** Withdraws everything (shutdown): sessions stay configured, no prefix is sent. No retries after. */
   async withdrawAll(): Promise<void> {
     const plan = nodeBgpPlan(this.config, { name: this.options.nodeName, labels: {}, eligible: false }, []);
@@ -98,14 +103,17 @@ export class BgpAnnouncer {
     this.applying = (async () => {
       while (this.wanted !== undefined && this.wanted !== this.applied) {
         const next = this.wanted;
+        const started = Date.now();
         try {
-          await this.options.frr.apply(next);
+          const method = await this.options.frr.apply(next, this.applied);
           this.applied = next;
           this.failures = 0;
-          this.options.metrics?.reloads.inc({ outcome: 'ok' });
-          this.options.logger.info({ node: this.options.nodeName }, 'speaker: FRR configuration applied');
+          this.options.metrics?.reloads.inc({ outcome: 'ok', method });
+          this.options.logger.info({ node: this.options.nodeName, method, tookMs: Date.now() - started }, 'speaker: FRR configuration applied');
         } catch (error) {
-          this.options.metrics?.reloads.inc({ outcome: 'failed' });
+          this.options.metrics?.reloads.inc({ outcome: 'failed', method: 'frr-reload' });
+          // What FRR runs is now unknown (a reload can fail half-way): the next apply is a full one.
+          this.applied = undefined;
           const delay = Math.min((this.options.retryDelayMs ?? 500) * 2 ** this.failures++, this.options.maxRetryDelayMs ?? 30_000);
           this.options.logger.warn({ err: error, retryInMs: delay }, 'speaker: applying the FRR configuration failed; retrying');
           if (!this.stopped) {

@@ -8,7 +8,8 @@ export interface BgpMetrics {
   bfdUp: Gauge<'peer' | 'address'>;
   sessionsDropped: Gauge<'peer' | 'address'>;
   advertisedPrefixes: Gauge<'peer'>;
-  reloads: Counter<'outcome'>;
+  /** method: 'vtysh' (prefixes only) or 'frr-reload'; a failure is counted after the fallback failed. */
+  reloads: Counter<'outcome' | 'method'>;
 }
 
 export function createBgpMetrics(registry: Registry): BgpMetrics {
@@ -19,6 +20,6 @@ export function createBgpMetrics(registry: Registry): BgpMetrics {
     bfdUp: gauge('kube_lb_speaker_bfd_session_up', 'BFD session with the peer is up (1) or not (0)', ['peer', 'address']),
     sessionsDropped: gauge('kube_lb_speaker_bgp_sessions_dropped', 'Times the BGP session with the peer dropped since FRR started', ['peer', 'address']),
     advertisedPrefixes: gauge('kube_lb_speaker_bgp_advertised_prefixes', 'Prefixes this node sends to the peer', ['peer']),
-    reloads: make('kube_lb_speaker_frr_reloads_total', () => new Counter({ name: 'kube_lb_speaker_frr_reloads_total', help: 'FRR configuration reloads, by outcome', labelNames: ['outcome'], registers: [registry] })),
+    reloads: make('kube_lb_speaker_frr_reloads_total', () => new Counter({ name: 'kube_lb_speaker_frr_reloads_total', help: 'FRR configuration applies, by outcome and method (vtysh for prefix-only changes, frr-reload)', labelNames: ['outcome', 'method'], registers: [registry] })),
   };
 }

@@ -1,12 +1,14 @@
 // The effects edge to FRR: starts its daemons for this node (zebra, staticd, bgpd, bfdd; in the
 // labs inside the node's network namespace with a pathspace, `-N <name>`), applies a rendered
 // configuration with frr-reload.py (a diff against the running config, so unchanged sessions stay
-// up) and reads session state with vtysh. The configuration is written to a file of our own:
+// up), or with a few vtysh commands when only prefixes changed (frrPrefixChange.ts), and reads
+// session state with vtysh. The configuration is written to a file of our own:
 // frr-reload.py writes the running config over the daemons' frr.conf after every reload.
 import { execFile } from 'node:child_process';
 import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { prefixOnlyCommands } from './frrPrefixChange.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -35,8 +37,15 @@ export interface PeerSession {
   bfd?: string;
 }
 
+/** How a configuration went in: a few vtysh commands (prefixes only) or frr-reload.py. */
+export type ApplyMethod = 'vtysh' | 'frr-reload';
+
 export interface FrrControl {
-  apply(config: string): Promise<void>;
+  /**
+   * `previous`: the configuration applied last, when FRR still runs it; a change of prefixes only
+   * then goes in by vtysh. Answers which way the configuration went in.
+   */
+  apply(config: string, previous?: string): Promise<ApplyMethod>;
   sessions(): Promise<PeerSession[]>;
 }
 
@@ -148,9 +157,20 @@ export async function stopFrr(o: FrrOptions): Promise<void> {
 /** FRR driven through vtysh and frr-reload.py. */
 export function frrControl(o: FrrOptions): FrrControl {
   return {
-    async apply(config: string): Promise<void> {
+    async apply(config: string, previous?: string): Promise<ApplyMethod> {
       await writeFile(o.configPath, config);
+      const commands = previous === undefined ? undefined : prefixOnlyCommands(previous, config);
+      if (commands !== undefined) {
+        if (commands.length === 0) return 'vtysh';
+        // vtysh exits non-zero when a command fails; frr-reload.py then repairs whatever went in.
+        const ok = await run('vtysh', [...pathspaceArgs(o), ...commands.flatMap((c) => ['-c', c])], 10_000).then(
+          () => true,
+          () => false,
+        );
+        if (ok) return 'vtysh';
+      }
       await run('python3', [join(FRR_BIN_DIR, 'frr-reload.py'), '--reload', ...(o.pathspace ? ['--pathspace', o.pathspace] : []), o.configPath], 60_000);
+      return 'frr-reload';
     },
     async sessions(): Promise<PeerSession[]> {
       return parseSessions(await vtysh(o, 'show bgp summary json'), await vtysh(o, 'show bfd peers json').catch(() => '[]'));

@@ -8,6 +8,8 @@ import type { BgpNode } from './nodeBgpPlan.js';
 
 export interface SpeakerBgp {
   update(services: AnnouncedService[], node: V1Node | undefined): void;
+  /** Service key -> the BGPPeers this node sends the Service's prefixes to (ServiceBGPStatus). */
+  servicePeers(services: AnnouncedService[], node: V1Node | undefined): Map<string, string[]>;
 }
 
 export function bgpNodeOf(node: V1Node): BgpNode {
@@ -18,5 +20,6 @@ export function bgpNodeOf(node: V1Node): BgpNode {
 export function speakerBgp(announcer: BgpAnnouncer): SpeakerBgp {
   return {
     update: (services, node) => announcer.update(services, node ? bgpNodeOf(node) : undefined),
+    servicePeers: (services, node) => (node ? announcer.servicePeers(services, bgpNodeOf(node)) : new Map()),
   };
 }
