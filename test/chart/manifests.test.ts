@@ -66,6 +66,7 @@ const renders: [label: string, options: RenderOptions][] = [
   ['values-aws.yaml', { valuesFiles: withSiteValues('values-aws.yaml') }],
   ['values-gcp.yaml', { valuesFiles: withSiteValues('values-gcp.yaml') }],
   ['values-metal.yaml', { valuesFiles: withSiteValues('values-metal.yaml') }],
+  ['values-metal.yaml in BGP mode (FRR container)', { valuesFiles: withSiteValues('values-metal.yaml'), set: { 'speaker.bgp.enabled': 'true' } }],
   [
     'every provider, ServiceMonitor, custom spread and affinity',
     {
