@@ -1,5 +1,5 @@
 // The composition root: the whole controller in one process. It wires providers
-// (providerRuntimes.ts), informers and their routing to the queue (controller/routing.ts), the
+// (providerSlots.ts), informers and their routing to the queue (controller/routing.ts), the
 // workers, leader election, the periodic resync with garbage collection, and the HTTP endpoints.
 // The CLI's `controller` and `playground` commands and the end-to-end tests run this; nothing
 // under src/controller or src/kube imports it, so those two do not import each other through it.
@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Registry } from 'prom-client';
 import type { Provider, ProviderContext } from '../../providers/provider.js';
-import { createProviderRuntimes, type CreateProvider } from './providerRuntimes.js';
+import { createProviderSlots, type CreateProvider } from './providerSlots.js';
 import { routeClusterChanges } from '../controller/routing.js';
 import { handleOutcome } from '../controller/outcomes.js';
 import { LeaderWork } from './leaderWork.js';
@@ -26,7 +26,7 @@ import { startHealthServer, type HealthServer } from '../observability/healthSer
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createControllerMetrics } from '../observability/metrics.js';
 import { collectGarbage } from '../controller/garbageCollect.js';
-import type { ProviderRuntime } from '../controller/ports.js';
+import type { ProviderSlot } from '../controller/ports.js';
 import { Reconciler, type Outcome } from '../controller/reconcile.js';
 import { concernsUs, serviceRefOf, wantedSlot } from '../controller/serviceSelection.js';
 import { WorkQueue } from '../controller/workQueue.js';
@@ -80,7 +80,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   const events = new EventRecorder(core, { component: 'kube-lb-provisioner', host: identity, logger });
   const writer = new ServiceWriter(core, events);
 
-  const slots = await createProviderRuntimes(config, logger, metrics.record, metrics.registry, options.createProvider);
+  const slots = await createProviderSlots(config, logger, metrics.record, metrics.registry, options.createProvider);
   const queue = new WorkQueue({
     backoff: { initialMs: config.backoff.initialSeconds * 1000, maxMs: config.backoff.maxSeconds * 1000, jitter: 0.2 },
     onDepthChange: (d) => metrics.queueDepth.set(d),
@@ -120,7 +120,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
 
   // Providers may warm up from the Services they serve (metal rebuilds its address assignments).
   const customResources = customResourceAccess(kubeConfig, { logger, events });
-  const context = (slot: ProviderRuntime): ProviderContext => ({
+  const context = (slot: ProviderSlot): ProviderContext => ({
     customResources,
     listServices: () => servedServices(cache, slots, slot, { clusterName: config.clusterName, targets: reconciler.targetsFor(slot) }),
     requeue: (ref) => queue.add(serviceKey(ref)),
