@@ -2,7 +2,7 @@
 // so that the user gets a Warning naming what to change instead of a generic error after it. Pure.
 // The defaults are AWS's (Network Load Balancer quotas; Amazon VPC quotas); accounts can have them
 // raised, so each one is configurable (quotas: in the provider's configuration).
-import ipaddr from 'ipaddr.js';
+import { cidrFamily } from '../common/cidr.js';
 import { ServiceConfigError } from '../provider.js';
 import { AWS_ANNOTATIONS } from './annotations.js';
 import type { DesiredStack } from './awsTypes.js';
@@ -46,14 +46,14 @@ export function checkQuotas(stack: DesiredStack, quotas: AwsQuotas): void {
     );
   }
 
-  const perFamily = { ipv4: 0, ipv6: 0 };
-  for (const r of stack.ingress) perFamily[ipaddr.parseCIDR(r.source)[0].kind()]++;
+  const perFamily = { IPv4: 0, IPv6: 0 };
+  for (const r of stack.ingress) perFamily[cidrFamily(r.source)]++;
   for (const [family, count] of Object.entries(perFamily)) {
     if (count > quotas.inboundRulesPerSecurityGroup) {
       const ports = new Set(stack.ingress.filter((r) => r.protocol !== 'icmp').map((r) => `${r.protocol}/${r.port}`)).size;
       throw new ServiceConfigError(
         'spec.loadBalancerSourceRanges',
-        `${ports} port/protocol pairs × the source ranges make ${count} ${family === 'ipv4' ? 'IPv4' : 'IPv6'} rules in the NLB's security group; AWS allows ${quotas.inboundRulesPerSecurityGroup} inbound rules per address family (VPC quota "Inbound or outbound rules per security group"): merge the ranges into fewer, wider CIDRs`,
+        `${ports} port/protocol pairs × the source ranges make ${count} ${family} rules in the NLB's security group; AWS allows ${quotas.inboundRulesPerSecurityGroup} inbound rules per address family (VPC quota "Inbound or outbound rules per security group"): merge the ranges into fewer, wider CIDRs`,
       );
     }
   }

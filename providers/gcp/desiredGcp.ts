@@ -2,6 +2,7 @@
 // balancer (pure). Throws ServiceConfigError for what GCP cannot serve.
 import ipaddr from 'ipaddr.js';
 import { ServiceConfigError, type DesiredLoadBalancer } from '../provider.js';
+import { networkCidr, requireIPv4SourceRanges } from '../common/cidr.js';
 import { loadBalancerName, parseProviderID, serviceDescription } from './names.js';
 
 export const LB_TYPE_ANNOTATION = 'networking.gke.io/load-balancer-type';
@@ -122,20 +123,8 @@ function globalAccess(annotations: Record<string, string>): boolean {
 
 function sourceRanges(ranges: string[]): string[] {
   if (ranges.length === 0) return ['0.0.0.0/0'];
-  const out = new Set<string>();
-  for (const raw of ranges) {
-    const range = raw.trim();
-    let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
-    try {
-      parsed = ipaddr.parseCIDR(range);
-    } catch {
-      throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${range}" is not a CIDR (e.g. 203.0.113.0/24)`);
-    }
-    if (parsed[0].kind() !== 'ipv4')
-      throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${range}" is IPv6; this provider serves IPv4 load balancers, list IPv4 ranges only`);
-    out.add(`${ipaddr.IPv4.networkAddressFromCIDR(range).toString()}/${parsed[1]}`);
-  }
-  return [...out].sort();
+  requireIPv4SourceRanges(ranges, 'IPv4 load balancers');
+  return [...new Set(ranges.map(networkCidr))].sort();
 }
 
 /** The network's URL; under Shared VPC it lives in the host project. */
