@@ -116,10 +116,6 @@ export function poolContains(pool: AddressPool, ip: string): boolean {
   return pool.ranges.some((r) => r.family === family && value >= r.first && value <= r.last);
 }
 
-export function poolFamilies(pool: AddressPool): IPFamily[] {
-  return (['IPv4', 'IPv6'] as const).filter((f) => pool.ranges.some((r) => r.family === f));
-}
-
 export function isUsable(pool: AddressPool, value: bigint, family: IPFamily): boolean {
   return !(pool.avoidBuggyIPs && isBuggyIPv4(value, family));
 }
