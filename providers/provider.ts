@@ -7,9 +7,11 @@ import type { Logger } from 'pino';
 // configured by resources of its own (MetalLB's), reaches them through `customResources`.
 //
 // What providers promise, and the controller relies on:
-// - diff is pure: it reads only its arguments. Anything apply reserves or creates (an address from
-//   a pool, a shared group) is an action of the plan, so `kube-lb-provisioner plan` prints exactly
-//   what apply will do.
+// - diff is pure: it changes nothing and reads only its arguments (metal also reads its in-memory
+//   allocator, which is its "cloud"). Anything apply reserves or creates (an address from a pool, a
+//   shared group) is an action of the plan, so `kube-lb-provisioner plan` prints exactly what apply
+//   will do. A plan overtaken before apply (metal: another Service took the address) is not applied:
+//   apply answers inProgress with no delay, and the Service is planned again.
 // - A plan that must wait (a cloud operation still running, a view too old to plan from) says so in
 //   `waiting` and carries no action for it; apply answers inProgress and does nothing else.
 // - Leftovers no single Service owns (unattached target groups, shared security or instance groups)
@@ -17,7 +19,6 @@ import type { Logger } from 'pino';
 //   never remove them.
 // - A provider that keeps state between calls (caches, operations it started) documents it where it
 //   keeps it; anything apply needs from observe travels inside the plan.
-// Still to mend: metal's diff reserves pool addresses (issue 11 leaves it to the metal work).
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type IPFamily = 'IPv4' | 'IPv6';

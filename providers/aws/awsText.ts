@@ -16,8 +16,6 @@ const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 /** EC2 allows 127-character keys (ELB 128) and 256-character values (ELB documents 255): the stricter. */
 export const TAG_KEY_MAX = 127;
 export const TAG_VALUE_MAX = 255;
-/** Tags per resource on ELB and EC2 (tags with the aws: prefix do not count, and we never send any). */
-export const TAGS_PER_RESOURCE = 50;
 
 /** Why AWS would refuse this tag, or undefined when both ELB and EC2 accept it. */
 export function tagProblem(key: string, value: string): string | undefined {

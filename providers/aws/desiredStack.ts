@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { ServiceConfigError, serviceKey, type DesiredLoadBalancer } from '../provider.js';
+import { cidrContains, requireIPv4SourceRanges } from '../common/cidr.js';
 import { AWS_ANNOTATIONS, parseAwsAnnotations, type AwsServiceOptions } from './annotations.js';
 import type { AwsNetwork, DesiredPortGroup, DesiredStack, HealthCheckSettings, IngressRule, SubnetMapping } from './awsTypes.js';
 import { loadBalancerName, targetGroupName, type TargetGroupProtocol } from './names.js';
@@ -74,16 +75,6 @@ function resolveSubnets(options: AwsServiceOptions, network: AwsNetwork, cluster
   }
   // An NLB already in a subnet that has since filled up stays there: its interfaces exist.
   return { subnets: [...perZone.values()], candidates: eligible.map((s) => s.id) };
-}
-
-function cidrContains(cidr: string, ip: string): boolean {
-  try {
-    const address = ipaddr.parse(ip);
-    const range = ipaddr.parseCIDR(cidr);
-    return address.kind() === range[0].kind() && address.match(range);
-  } catch {
-    return false;
-  }
 }
 
 function resolveMappings(
@@ -358,16 +349,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
   const prefixListEntries = prefixListsOf(options, network);
   // As the AWS Load Balancer Controller: everyone only when neither ranges nor prefix lists are given.
   const sources = desired.sourceRanges.length > 0 || options.prefixLists !== undefined ? desired.sourceRanges : ['0.0.0.0/0'];
-  for (const cidr of sources) {
-    let kind: string;
-    try {
-      kind = ipaddr.parseCIDR(cidr)[0].kind();
-    } catch {
-      throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is not a CIDR`);
-    }
-    // An IPv4 NLB never carries IPv6 clients: such a rule would admit no one, and use up the quota.
-    if (kind === 'ipv6') throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${cidr}" is IPv6, and this provider makes IPv4 NLBs: list IPv4 ranges only`);
-  }
+  requireIPv4SourceRanges(sources, 'IPv4 NLBs');
   const admitted = [...sources, ...Object.keys(prefixListEntries)];
   const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => admitted.map((source) => ({ protocol, port: g.port, source }))));
   ingress.push(PATH_MTU_DISCOVERY_RULE);

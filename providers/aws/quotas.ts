@@ -2,7 +2,7 @@
 // so that the user gets a Warning naming what to change instead of a generic error after it. Pure.
 // The defaults are AWS's (Network Load Balancer quotas; Amazon VPC quotas); accounts can have them
 // raised, so each one is configurable (quotas: in the provider's configuration).
-import ipaddr from 'ipaddr.js';
+import { cidrFamily } from '../common/cidr.js';
 import { ServiceConfigError } from '../provider.js';
 import { AWS_ANNOTATIONS } from './annotations.js';
 import type { DesiredStack } from './awsTypes.js';
@@ -47,11 +47,11 @@ export function checkQuotas(stack: DesiredStack, quotas: AwsQuotas): void {
   }
 
   // VPC quotas: "the maximum number of entries for the prefix list counts as the same number of rules".
-  const perFamily = { ipv4: 0, ipv6: 0 };
+  const perFamily = { IPv4: 0, IPv6: 0 };
   for (const r of stack.ingress) {
     const entries = stack.prefixListEntries[r.source];
-    if (entries !== undefined) perFamily.ipv4 += entries;
-    else perFamily[ipaddr.parseCIDR(r.source)[0].kind()]++;
+    if (entries !== undefined) perFamily.IPv4 += entries;
+    else perFamily[cidrFamily(r.source)]++;
   }
   const usesPrefixLists = Object.keys(stack.prefixListEntries).length > 0;
   for (const [family, count] of Object.entries(perFamily)) {
@@ -59,7 +59,7 @@ export function checkQuotas(stack: DesiredStack, quotas: AwsQuotas): void {
       const ports = new Set(stack.ingress.filter((r) => r.protocol !== 'icmp').map((r) => `${r.protocol}/${r.port}`)).size;
       throw new ServiceConfigError(
         usesPrefixLists ? `spec.loadBalancerSourceRanges and ${AWS_ANNOTATIONS.securityGroupPrefixLists}` : 'spec.loadBalancerSourceRanges',
-        `${ports} port/protocol pairs × the source ranges${usesPrefixLists ? ' (a prefix list counting as its MaxEntries)' : ''} make ${count} ${family === 'ipv4' ? 'IPv4' : 'IPv6'} rules in the NLB's security group; AWS allows ${quotas.inboundRulesPerSecurityGroup} inbound rules per address family (VPC quota "Inbound or outbound rules per security group"): merge the ranges into fewer, wider CIDRs${usesPrefixLists ? ', or use prefix lists with a smaller MaxEntries' : ''}`,
+        `${ports} port/protocol pairs × the source ranges${usesPrefixLists ? ' (a prefix list counting as its MaxEntries)' : ''} make ${count} ${family} rules in the NLB's security group; AWS allows ${quotas.inboundRulesPerSecurityGroup} inbound rules per address family (VPC quota "Inbound or outbound rules per security group"): merge the ranges into fewer, wider CIDRs${usesPrefixLists ? ', or use prefix lists with a smaller MaxEntries' : ''}`,
       );
     }
   }

@@ -7,7 +7,7 @@ import {
   type IpPermission,
   type TagSpecification,
 } from '@aws-sdk/client-ec2';
-import ipaddr from 'ipaddr.js';
+import { cidrFamily } from '../common/cidr.js';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { IngressRule } from './awsTypes.js';
 
@@ -21,7 +21,7 @@ export function cidrPermissions(rules: IngressRule[]): IpPermission[] {
       p.PrefixListIds!.push({ PrefixListId: r.source });
       continue;
     }
-    const v6 = ipaddr.parseCIDR(r.source)[0].kind() === 'ipv6';
+    const v6 = cidrFamily(r.source) === 'IPv6';
     if (v6) p.Ipv6Ranges!.push({ CidrIpv6: r.source });
     else p.IpRanges!.push({ CidrIp: r.source });
   }

@@ -1,7 +1,8 @@
 // Maps the provider-neutral DesiredLoadBalancer to the GCP resources of a passthrough network load
 // balancer (pure). Throws ServiceConfigError for what GCP cannot serve.
 import ipaddr from 'ipaddr.js';
-import { ServiceConfigError, type DesiredLoadBalancer } from '../provider.js';
+import { ServiceConfigError, type DesiredLoadBalancer, type IPFamily } from '../provider.js';
+import { cidrFamily, networkCidr, requireIPv4SourceRanges } from '../common/cidr.js';
 import { loadBalancerName, parseProviderID, serviceDescription } from './names.js';
 
 export const LB_TYPE_ANNOTATION = 'networking.gke.io/load-balancer-type';
@@ -156,20 +157,18 @@ function globalAccess(annotations: Record<string, string>): boolean {
  * without ranges is open to all of it. IPv6 ranges need a dual-stack Service.
  */
 function sourceRanges(ranges: string[], dualStack: boolean): { v4: string[]; v6: string[] } {
+  if (!dualStack) requireIPv4SourceRanges(ranges, 'IPv4 load balancers unless the Service is dual-stack (spec.ipFamilies)');
   const v4 = new Set<string>();
   const v6 = new Set<string>();
   for (const raw of ranges) {
     const range = raw.trim();
-    let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    let family: IPFamily;
     try {
-      parsed = ipaddr.parseCIDR(range);
+      family = cidrFamily(range);
     } catch {
       throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${range}" is not a CIDR (e.g. 203.0.113.0/24)`);
     }
-    if (parsed[0].kind() === 'ipv4') v4.add(`${ipaddr.IPv4.networkAddressFromCIDR(range).toString()}/${parsed[1]}`);
-    else if (!dualStack)
-      throw new ServiceConfigError('spec.loadBalancerSourceRanges', `"${range}" is IPv6 and this Service is IPv4 only; list IPv4 ranges, or make the Service dual-stack (spec.ipFamilies)`);
-    else v6.add(`${ipaddr.IPv6.networkAddressFromCIDR(range).toString()}/${parsed[1]}`);
+    (family === 'IPv4' ? v4 : v6).add(networkCidr(range));
   }
   return { v4: v4.size > 0 ? [...v4].sort() : ['0.0.0.0/0'], v6: v6.size > 0 ? [...v6].sort() : ['::/0'] };
 }

@@ -135,7 +135,7 @@ export class Allocator {
     return this.pools.find((p) => poolContains(p, ip));
   }
 
-  /** What assign() would give, without changing anything. Throws ServiceConfigError. */
+  /** What assign() would give, without changing anything (metal's diff). Throws ServiceConfigError. */
   plan(claim: ServiceClaim): Assignment {
     // What the Service holds, or (not yet adopted, e.g. start() was skipped) what its status says.
     const existing = this.byService.get(claim.key)?.assignment ?? this.fromStatus(claim);
@@ -179,9 +179,25 @@ export class Allocator {
    */
   assign(claim: ServiceClaim): { assignment: Assignment; freed: string[] } {
     const assignment = this.plan(claim);
+    return { assignment, freed: this.take(claim, assignment).freed };
+  }
+
+  /**
+   * Records `planned`, what plan(claim) answered when a plan was made, if plan(claim) still answers
+   * the same addresses from the same pools; undefined when the pools or another Service changed
+   * since (plan again). Answers the addresses the Service gave up that nobody holds any more.
+   */
+  reserve(claim: ServiceClaim, planned: Assignment): { freed: string[] } | undefined {
+    const now = this.plan(claim);
+    const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    if (!same(now.ips, planned.ips) || !same(now.pools, planned.pools)) return undefined;
+    return this.take(claim, now);
+  }
+
+  private take(claim: ServiceClaim, assignment: Assignment): { freed: string[] } {
     const freed = this.release(claim.key).filter((ip) => !assignment.ips.includes(ip));
     this.record(claim, assignment);
-    return { assignment, freed };
+    return { freed };
   }
 
   /**

@@ -113,7 +113,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
 
   /**
    * Adopts every address already in Service status before anything new is allocated. If the
-   * controller's cache cannot list yet, adoption happens at the first listOwned/observe/diff
+   * controller's cache cannot list yet, adoption happens at the first listOwned/observe/delete
    * instead (the controller lists owned load balancers once its caches are synced).
    */
   async start(ctx: ProviderContext): Promise<void> {
@@ -298,6 +298,7 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     await this.writes?.flush();
   }
 
+  /** What the Service holds. Adopts the addresses in Service status first, if start() could not. */
   async observe(ref: ServiceRef): Promise<MetalObserved | undefined> {
     this.adoptFromStatus('observe');
     const key = serviceKey(ref);
@@ -307,8 +308,12 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     return { ref, assignment };
   }
 
+  /**
+   * Pure: reads its arguments and the allocator (metal's "cloud", kept in memory), changes nothing.
+   * Two Services planned one after the other, with no apply between, may be planned the same
+   * free address: apply reserves it for the first, and the second is planned again.
+   */
   diff(observed: MetalObserved | undefined, desired: DesiredLoadBalancer): MetalPlan {
-    this.adoptFromStatus('diff');
     const claim = this.claimOf(desired);
     const assignment = this.allocator.plan(claim);
     const actions: PlanAction[] = [];
@@ -324,15 +329,21 @@ export class MetalProvider implements Provider<MetalObserved, MetalPlan> {
     return { ref: desired.ref, actions, claim, assignment, poolAnnotation: desired.annotations[ALLOCATED_FROM_POOL_ANNOTATION] };
   }
 
+  /**
+   * Reserves the planned assignment (releasing what the Service gave up), then writes the pool
+   * annotation. A plan the pools or another Service overtook since diff is not applied: the
+   * Service is planned again at once. Nothing after the reservation can fail (the annotation is
+   * best effort), so there is never a reservation to give back.
+   */
   async apply(plan: MetalPlan): Promise<ApplyResult> {
-    // Planned again inside assign: another Service may have taken the address since diff.
-    const { assignment, freed } = this.allocator.assign(plan.claim);
+    const reserved = this.allocator.reserve(plan.claim, plan.assignment);
+    if (!reserved) return { state: 'inProgress', retryAfterMs: 0, reason: 'the address pools or another Service changed since this plan; planning again' };
     this.schedulePublish();
-    this.requeuePending(freed);
-    for (const message of assignment.warnings ?? []) this.ctx?.emit({ ref: plan.ref, type: 'Warning', reason: ADDRESS_KEPT_REASON, message });
-    const annotation = poolAnnotation(assignment);
+    this.requeuePending(reserved.freed);
+    for (const message of plan.assignment.warnings ?? []) this.ctx?.emit({ ref: plan.ref, type: 'Warning', reason: ADDRESS_KEPT_REASON, message });
+    const annotation = poolAnnotation(plan.assignment);
     if (this.writes && annotation !== plan.poolAnnotation) await this.writes.serviceAnnotation(plan.ref, annotation);
-    return { state: 'ready', ingress: assignment.ips.map((ip) => ({ ip, ipMode: 'VIP' as const })) };
+    return { state: 'ready', ingress: plan.assignment.ips.map((ip) => ({ ip, ipMode: 'VIP' as const })) };
   }
 
   async delete(ref: ServiceRef): Promise<DeleteResult> {

@@ -286,7 +286,6 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   }
   const method = (req.method ?? 'GET').toUpperCase();
   const q = url.searchParams;
-
   const parsed = parseResourcePath(ctx.store.catalog, segments);
   if (parsed === undefined) {
     const answer = nonResource(ctx, segments, method);
@@ -297,135 +296,25 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   const watch = parsed.watchPrefix || q.get('watch') === 'true' || q.get('watch') === '1';
   const verb = verbOf(method, parsed, watch);
   if ('unknown' in parsed) {
-    const record: RecordedRequest = { user: userOf(req), verb: verb ?? 'get', apiGroup: parsed.group, resource: parsed.resource, code: 404 };
-    if (parsed.subresource) record.subresource = parsed.subresource;
-    if (parsed.namespace !== undefined) record.namespace = parsed.namespace;
-    if (parsed.name !== undefined) record.name = parsed.name;
-    ctx.requests.push(record);
+    recordRequest(ctx, req, { verb: verb ?? 'get', apiGroup: parsed.group, resource: parsed.resource, code: 404 }, parsed);
     await readBody(req).catch(() => undefined);
     send(res, { code: 404, body: resourceNotFound().toStatus() });
     return;
   }
   // A method the path does not allow is still recorded under the verb it asked for (and its 405).
   const asked: RecordedRequest['verb'] = verb ?? ({ POST: 'create', PUT: 'update', PATCH: 'patch' } as const)[method as 'POST'] ?? 'get';
-  const record: RecordedRequest = { user: userOf(req), verb: asked, apiGroup: parsed.def.group, resource: parsed.def.resource, code: 0 };
-  if (parsed.subresource) record.subresource = parsed.subresource;
-  if (parsed.namespace !== undefined) record.namespace = parsed.namespace;
-  if (parsed.name !== undefined) record.name = parsed.name;
-  ctx.requests.push(record);
-  // Trim in batches, so a bounded record costs nothing per request.
-  if (ctx.requests.length > ctx.requestRecordLimit * 2) ctx.requests.splice(0, ctx.requests.length - ctx.requestRecordLimit);
+  const record = recordRequest(ctx, req, { verb: asked, apiGroup: parsed.def.group, resource: parsed.def.resource, code: 0 }, parsed);
   const warnings: string[] = [];
   if (parsed.def.custom?.deprecationWarning) warnings.push(parsed.def.custom.deprecationWarning);
   const reply = (answer: Answer): void => {
     record.code = answer.code;
     send(res, answer, answer.code < 400 ? warnings : []);
   };
-
   try {
     if (!verb) throw methodNotAllowed();
-    const scope: Scope = { def: parsed.def };
-    if (parsed.namespace !== undefined) scope.namespace = parsed.namespace;
-    if (parsed.name !== undefined) scope.name = parsed.name;
-    if (parsed.subresource !== undefined) scope.subresource = parsed.subresource;
     // namespaces/{name}/finalize only takes updates (as in Kubernetes).
     if (parsed.subresource === 'finalize' && verb !== 'update') throw methodNotAllowed();
-    const dryRun = q.getAll('dryRun').includes('All');
-    const manager = managerOf(q);
-    const writeOptions: WriteOptions = { force: q.get('force') === 'true', ...(manager ? { manager } : {}) };
-    // Unknown fields: Strict rejects, Warn (the default) answers with Warning headers, Ignore drops.
-    const checkFields = (body: unknown): void => {
-      const mode = q.get('fieldValidation') ?? 'Warn';
-      const schema = parsed.def.custom?.schema;
-      const unknown = schema
-        ? prunedFields(schema, body, mode !== 'Strict')
-        : mode === 'Strict'
-          ? unknownFields(parsed.def.group, parsed.def.storage, body)
-          : pruneUnknownFields(parsed.def.group, parsed.def.storage, body);
-      if (unknown.length === 0 || mode === 'Ignore') return;
-      if (mode === 'Strict') {
-        throw badRequest(`${parsed.def.kind} in version "${parsed.def.version}" cannot be handled as a ${parsed.def.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
-      }
-      for (const f of unknown) warnings.push(`unknown field "${f}"`);
-    };
-    const accept = acceptOf(req);
-    const def = parsed.def;
-    const shown = (entry: StoredEntry): StoredEntry => ctx.ops.output(def, entry);
-    const single = (code: number, entry: StoredEntry): Answer => {
-      const out = shown(entry);
-      if (accept.table) {
-        return { code, body: renderTable(def, [{ stored: entry.obj, shown: out.obj }], ctx.now(), includeObjectOf(q), { resourceVersion: entry.obj.metadata.resourceVersion ?? '' }) };
-      }
-      if (accept.partial) return { code, body: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: out.obj.metadata } };
-      return { code, raw: out.json };
-    };
-
-    switch (verb) {
-      case 'get':
-        reply(single(200, ctx.ops.get(scope)));
-        return;
-      case 'list': {
-        const result = ctx.ops.list(scope, listQuery(q));
-        const metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number } = { resourceVersion: String(result.resourceVersion) };
-        if (result.continue) {
-          metadata.continue = result.continue;
-          metadata.remainingItemCount = result.remainingItemCount!;
-        }
-        if (accept.table) {
-          const rows = result.entries.map((e) => ({ stored: e.obj, shown: shown(e).obj }));
-          reply({ code: 200, body: renderTable(def, rows, ctx.now(), includeObjectOf(q), metadata) });
-        } else if (accept.partial) {
-          const items = result.entries.map((e) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: shown(e).obj.metadata }));
-          reply({ code: 200, body: { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata, items } });
-        } else {
-          const items = result.entries.map((e) => shown(e).json).join(',');
-          reply({ code: 200, raw: `{"kind":"${def.kind}List","apiVersion":"${apiVersionOf(def)}","metadata":${JSON.stringify(metadata)},"items":[${items}]}` });
-        }
-        return;
-      }
-      case 'watch': {
-        startWatch(ctx, req, res, scope, q, accept, record);
-        return;
-      }
-      case 'create': {
-        if (parsed.subresource) throw methodNotAllowed();
-        const body = decodeDocument(await readBody(req), mediaType(req));
-        checkFields(body);
-        reply(single(201, ctx.ops.create(scope, body, dryRun, writeOptions)));
-        return;
-      }
-      case 'update': {
-        const body = decodeDocument(await readBody(req), mediaType(req));
-        checkFields(body);
-        reply(single(200, ctx.ops.update(scope, body, dryRun, writeOptions)));
-        return;
-      }
-      case 'patch': {
-        const type = mediaType(req);
-        const buf = await readBody(req);
-        const patchType = ownValue(patchTypes, type);
-        if (!patchType) throw unsupportedMediaType(type, Object.keys(patchTypes));
-        const body = decodeDocument(buf, patchType === 'apply' ? type : 'application/json');
-        const options = patchType === 'apply' ? { ...writeOptions, manager: q.get('fieldManager') ?? undefined } : writeOptions;
-        if (options.manager === undefined) delete options.manager;
-        reply(single(200, ctx.ops.patch(scope, patchType, body, dryRun, checkFields, options)));
-        return;
-      }
-      case 'delete': {
-        const buf = await readBody(req);
-        const options = buf.length > 0 ? (decodeDocument(buf, mediaType(req)) as DeleteOptions) : {};
-        reply(single(200, ctx.ops.delete(scope, options ?? {}, dryRun)));
-        return;
-      }
-      case 'deletecollection': {
-        const buf = await readBody(req);
-        const options = buf.length > 0 ? (decodeDocument(buf, mediaType(req)) as DeleteOptions) : {};
-        const deleted = ctx.ops.deleteCollection(scope, listQuery(q), options ?? {}, dryRun);
-        const items = deleted.map((e) => shown(e).json).join(',');
-        reply({ code: 200, raw: `{"kind":"${def.kind}List","apiVersion":"${apiVersionOf(def)}","metadata":{"resourceVersion":"${ctx.store.resourceVersion}"},"items":[${items}]}` });
-        return;
-      }
-    }
+    await routes[verb]({ ctx, req, res, q, parsed, def: parsed.def, scope: scopeOf(parsed), accept: acceptOf(req), record, warnings, reply });
   } catch (e) {
     if (req.readable) await readBody(req).catch(() => undefined);
     const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
@@ -437,9 +326,147 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   }
 }
 
+/** Records a resource request (also one for a resource this server does not serve). */
+function recordRequest(ctx: HttpContext, req: IncomingMessage, fields: Omit<RecordedRequest, 'user'>, path: { namespace?: string; name?: string; subresource?: string }): RecordedRequest {
+  const record: RecordedRequest = { user: userOf(req), ...fields };
+  if (path.subresource) record.subresource = path.subresource;
+  if (path.namespace !== undefined) record.namespace = path.namespace;
+  if (path.name !== undefined) record.name = path.name;
+  ctx.requests.push(record);
+  // Trim in batches, so a bounded record costs nothing per request.
+  if (ctx.requests.length > ctx.requestRecordLimit * 2) ctx.requests.splice(0, ctx.requests.length - ctx.requestRecordLimit);
+  return record;
+}
+
+function scopeOf(parsed: ParsedPath): Scope {
+  const scope: Scope = { def: parsed.def };
+  if (parsed.namespace !== undefined) scope.namespace = parsed.namespace;
+  if (parsed.name !== undefined) scope.name = parsed.name;
+  if (parsed.subresource !== undefined) scope.subresource = parsed.subresource;
+  return scope;
+}
+
+/** One request for a served resource, as the route handlers see it. */
+interface ResourceRequest {
+  ctx: HttpContext;
+  req: IncomingMessage;
+  res: ServerResponse;
+  q: URLSearchParams;
+  parsed: ParsedPath;
+  def: ResourceDefinition;
+  scope: Scope;
+  accept: { table: boolean; partial: boolean };
+  record: RecordedRequest;
+  /** Warning headers of a successful answer. */
+  warnings: string[];
+  reply(answer: Answer): void;
+}
+
+const routes: Record<RecordedRequest['verb'], (r: ResourceRequest) => void | Promise<void>> = {
+  get: (r) => r.reply(single(r, 200, r.ctx.ops.get(r.scope))),
+  list: listResources,
+  watch: (r) => startWatch(r.ctx, r.res, r.scope, r.q, r.accept, r.record),
+  create: async (r) => {
+    if (r.parsed.subresource) throw methodNotAllowed();
+    const body = decodeDocument(await readBody(r.req), mediaType(r.req));
+    checkFields(r, body);
+    r.reply(single(r, 201, r.ctx.ops.create(r.scope, body, dryRunOf(r.q), writeOptionsOf(r.q))));
+  },
+  update: async (r) => {
+    const body = decodeDocument(await readBody(r.req), mediaType(r.req));
+    checkFields(r, body);
+    r.reply(single(r, 200, r.ctx.ops.update(r.scope, body, dryRunOf(r.q), writeOptionsOf(r.q))));
+  },
+  patch: patchResource,
+  delete: async (r) => {
+    const options = await deleteOptionsOf(r.req);
+    r.reply(single(r, 200, r.ctx.ops.delete(r.scope, options, dryRunOf(r.q))));
+  },
+  deletecollection: async (r) => {
+    const options = await deleteOptionsOf(r.req);
+    const deleted = r.ctx.ops.deleteCollection(r.scope, listQuery(r.q), options, dryRunOf(r.q));
+    const items = deleted.map((e) => r.ctx.ops.output(r.def, e).json).join(',');
+    r.reply({ code: 200, raw: `{"kind":"${r.def.kind}List","apiVersion":"${apiVersionOf(r.def)}","metadata":{"resourceVersion":"${r.ctx.store.resourceVersion}"},"items":[${items}]}` });
+  },
+};
+
+function dryRunOf(q: URLSearchParams): boolean {
+  return q.getAll('dryRun').includes('All');
+}
+
+function writeOptionsOf(q: URLSearchParams): WriteOptions {
+  const manager = managerOf(q);
+  return { force: q.get('force') === 'true', ...(manager ? { manager } : {}) };
+}
+
+async function deleteOptionsOf(req: IncomingMessage): Promise<DeleteOptions> {
+  const buf = await readBody(req);
+  const options = buf.length > 0 ? (decodeDocument(buf, mediaType(req)) as DeleteOptions) : {};
+  return options ?? {};
+}
+
+/** One object as asked for: JSON, a Table row, or its metadata alone. */
+function single(r: ResourceRequest, code: number, entry: StoredEntry): Answer {
+  const out = r.ctx.ops.output(r.def, entry);
+  if (r.accept.table) {
+    return { code, body: renderTable(r.def, [{ stored: entry.obj, shown: out.obj }], r.ctx.now(), includeObjectOf(r.q), { resourceVersion: entry.obj.metadata.resourceVersion ?? '' }) };
+  }
+  if (r.accept.partial) return { code, body: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: out.obj.metadata } };
+  return { code, raw: out.json };
+}
+
+function listResources(r: ResourceRequest): void {
+  const { ctx, def } = r;
+  const shown = (e: StoredEntry) => ctx.ops.output(def, e);
+  const result = ctx.ops.list(r.scope, listQuery(r.q));
+  const metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number } = { resourceVersion: String(result.resourceVersion) };
+  if (result.continue) {
+    metadata.continue = result.continue;
+    metadata.remainingItemCount = result.remainingItemCount!;
+  }
+  if (r.accept.table) {
+    const rows = result.entries.map((e) => ({ stored: e.obj, shown: shown(e).obj }));
+    r.reply({ code: 200, body: renderTable(def, rows, ctx.now(), includeObjectOf(r.q), metadata) });
+  } else if (r.accept.partial) {
+    const items = result.entries.map((e) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: shown(e).obj.metadata }));
+    r.reply({ code: 200, body: { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata, items } });
+  } else {
+    const items = result.entries.map((e) => shown(e).json).join(',');
+    r.reply({ code: 200, raw: `{"kind":"${def.kind}List","apiVersion":"${apiVersionOf(def)}","metadata":${JSON.stringify(metadata)},"items":[${items}]}` });
+  }
+}
+
+async function patchResource(r: ResourceRequest): Promise<void> {
+  const type = mediaType(r.req);
+  const buf = await readBody(r.req);
+  const patchType = ownValue(patchTypes, type);
+  if (!patchType) throw unsupportedMediaType(type, Object.keys(patchTypes));
+  const body = decodeDocument(buf, patchType === 'apply' ? type : 'application/json');
+  const writeOptions = writeOptionsOf(r.q);
+  const options = patchType === 'apply' ? { ...writeOptions, manager: r.q.get('fieldManager') ?? undefined } : writeOptions;
+  if (options.manager === undefined) delete options.manager;
+  r.reply(single(r, 200, r.ctx.ops.patch(r.scope, patchType, body, dryRunOf(r.q), (b) => checkFields(r, b), options)));
+}
+
+/** Unknown fields: Strict rejects, Warn (the default) answers with Warning headers, Ignore drops. */
+function checkFields(r: ResourceRequest, body: unknown): void {
+  const mode = r.q.get('fieldValidation') ?? 'Warn';
+  const { def } = r;
+  const schema = def.custom?.schema;
+  const unknown = schema
+    ? prunedFields(schema, body, mode !== 'Strict')
+    : mode === 'Strict'
+      ? unknownFields(def.group, def.storage, body)
+      : pruneUnknownFields(def.group, def.storage, body);
+  if (unknown.length === 0 || mode === 'Ignore') return;
+  if (mode === 'Strict') {
+    throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
+  }
+  for (const f of unknown) r.warnings.push(`unknown field "${f}"`);
+}
+
 function startWatch(
   ctx: HttpContext,
-  _req: IncomingMessage,
   res: ServerResponse,
   scope: Scope,
   q: URLSearchParams,

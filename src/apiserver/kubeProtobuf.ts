@@ -1,8 +1,8 @@
 // The Kubernetes protobuf envelope ("k8s\0" + runtime.Unknown) and the field numbers of the
 // kinds kubectl's typed clients create (Service, ConfigMap, Secret, Namespace), from k8s.io/api's
 // generated.proto. Anything else gets a clear 415 asking for JSON.
-import { badRequest, unsupportedMediaType } from './apiErrors.js';
-import { decodeMessage, ProtobufError, type MessageSchema } from './protobufWire.js';
+import { ApiError, badRequest, unsupportedMediaType } from './apiErrors.js';
+import { decodeMessage, type MessageSchema } from './protobufWire.js';
 
 const str = (name: string, pointer = false) => ({ name, type: 'string' as const, pointer });
 const int = (name: string, pointer = false) => ({ name, type: 'int' as const, pointer });
@@ -92,7 +92,8 @@ export function decodeKubeProtobuf(body: Buffer): Record<string, unknown> {
     const raw = Buffer.from(String(unknown.raw ?? ''), 'base64');
     return { apiVersion: typeMeta.apiVersion, kind: typeMeta.kind, ...decodeMessage(raw, schema, typeMeta.kind!) };
   } catch (e) {
-    if (e instanceof ProtobufError) throw badRequest(`unable to decode the protobuf body: ${e.message}; send JSON instead (e.g. kubectl apply -f)`);
-    throw e;
+    if (e instanceof ApiError) throw e;
+    // Our schema's refusals (ProtobufError), and protobufjs's: truncated input, a bad wire type.
+    throw badRequest(`unable to decode the protobuf body: ${e instanceof Error ? e.message : String(e)}; send JSON instead (e.g. kubectl apply -f)`);
   }
 }

@@ -1,5 +1,9 @@
-// A schema-driven reader for the protobuf wire format, enough to turn the Kubernetes protobuf
-// encoding (what kubectl's typed clients send, e.g. `kubectl create service`) into plain JSON.
+// A schema-driven decoder of the Kubernetes protobuf encoding (what kubectl's typed clients send,
+// e.g. `kubectl create service`) into plain JSON. protobufjs reads the wire format; the schema says
+// what each field number means, and which zero values Go writes that JSON would have omitted.
+import protobuf, { type Reader } from 'protobufjs/minimal.js';
+
+const { Reader: WireReader } = protobuf;
 
 export type FieldType = 'string' | 'int' | 'bool' | 'bytes' | 'message' | 'map' | 'time' | 'intOrString';
 
@@ -16,45 +20,7 @@ export interface FieldSchema {
 
 export type MessageSchema = Record<number, FieldSchema>;
 
-export class ProtobufError extends Error {}
-
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Uint8Array) {}
-
-  get done(): boolean {
-    return this.pos >= this.buf.length;
-  }
-
-  varint(): bigint {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (this.pos >= this.buf.length) throw new ProtobufError('truncated varint');
-      const b = this.buf[this.pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7n;
-      if (shift > 70n) throw new ProtobufError('varint too long');
-    }
-  }
-
-  bytes(): Uint8Array {
-    const len = Number(this.varint());
-    if (this.pos + len > this.buf.length) throw new ProtobufError('truncated length-delimited field');
-    const out = this.buf.subarray(this.pos, this.pos + len);
-    this.pos += len;
-    return out;
-  }
-
-  skip(wireType: number): void {
-    if (wireType === 0) this.varint();
-    else if (wireType === 1) this.pos += 8;
-    else if (wireType === 2) this.bytes();
-    else if (wireType === 5) this.pos += 4;
-    else throw new ProtobufError(`unsupported wire type ${wireType}`);
-  }
-}
+class ProtobufError extends Error {}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -62,103 +28,97 @@ function isZero(v: unknown): boolean {
   return v === '' || v === 0 || v === false || v === undefined || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
 }
 
-function signed64(v: bigint): number {
-  return Number(BigInt.asIntN(64, v));
+/** A signed 64-bit varint (Go's int32/int64) as a number. */
+function int64(r: Reader): number {
+  return protobuf.util.LongBits.from(r.int64()).toNumber(false);
+}
+
+/** Reads each field of a message: `onField` reads its value, or skips it. */
+function eachField(bytes: Uint8Array, onField: (r: Reader, number: number, wireType: number) => void): void {
+  const r = WireReader.create(bytes);
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    onField(r, tag >>> 3, tag & 7);
+  }
 }
 
 function decodeTime(bytes: Uint8Array): string | undefined {
-  const r = new Reader(bytes);
   let seconds = 0;
   let nanos = 0;
-  while (!r.done) {
-    const tag = Number(r.varint());
-    if (tag >> 3 === 1 && (tag & 7) === 0) seconds = signed64(r.varint());
-    else if (tag >> 3 === 2 && (tag & 7) === 0) nanos = signed64(r.varint());
-    else r.skip(tag & 7);
-  }
+  eachField(bytes, (r, field, wireType) => {
+    if (field === 1 && wireType === 0) seconds = int64(r);
+    else if (field === 2 && wireType === 0) nanos = int64(r);
+    else r.skipType(wireType);
+  });
   if (seconds === 0 && nanos === 0) return undefined;
   return new Date(seconds * 1000 + Math.floor(nanos / 1e6)).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function decodeIntOrString(bytes: Uint8Array): number | string {
-  const r = new Reader(bytes);
   let type = 0;
   let intVal = 0;
   let strVal = '';
-  while (!r.done) {
-    const tag = Number(r.varint());
-    const field = tag >> 3;
-    if (field === 1) type = signed64(r.varint());
-    else if (field === 2) intVal = signed64(r.varint());
+  eachField(bytes, (r, field, wireType) => {
+    if (field === 1) type = int64(r);
+    else if (field === 2) intVal = int64(r);
     else if (field === 3) strVal = utf8.decode(r.bytes());
-    else r.skip(tag & 7);
-  }
+    else r.skipType(wireType);
+  });
   return type === 1 ? strVal : intVal;
 }
 
 function decodeMapEntry(bytes: Uint8Array, valueIsBytes: boolean): [string, string] {
-  const r = new Reader(bytes);
   let key = '';
   let value = '';
-  while (!r.done) {
-    const tag = Number(r.varint());
-    const field = tag >> 3;
+  eachField(bytes, (r, field, wireType) => {
     if (field === 1) key = utf8.decode(r.bytes());
     else if (field === 2) {
       const raw = r.bytes();
       value = valueIsBytes ? Buffer.from(raw).toString('base64') : utf8.decode(raw);
-    } else r.skip(tag & 7);
-  }
+    } else r.skipType(wireType);
+  });
   return [key, value];
 }
 
+function decodeValue(r: Reader, f: FieldSchema, where: string): unknown {
+  switch (f.type) {
+    case 'string':
+      return utf8.decode(r.bytes());
+    case 'bytes':
+      return Buffer.from(r.bytes()).toString('base64');
+    case 'int':
+      return int64(r);
+    case 'bool':
+      return r.bool();
+    case 'time':
+      return decodeTime(r.bytes());
+    case 'intOrString':
+      return decodeIntOrString(r.bytes());
+    case 'message':
+      return decodeMessage(r.bytes(), f.message!, `${where}.${f.name}`);
+    case 'map':
+      return decodeMapEntry(r.bytes(), f.message !== undefined);
+  }
+}
+
 export function decodeMessage(bytes: Uint8Array, schema: MessageSchema, where: string): Record<string, unknown> {
-  const r = new Reader(bytes);
   const out: Record<string, unknown> = {};
   const explicit = new Set<string>();
-  while (!r.done) {
-    const tag = Number(r.varint());
-    const number = tag >> 3;
-    const wireType = tag & 7;
+  eachField(bytes, (r, number, wireType) => {
     const f = schema[number];
     if (!f) throw new ProtobufError(`${where}: field ${number} is not understood by this API server`);
     if (f.ignore) {
-      r.skip(wireType);
-      continue;
+      r.skipType(wireType);
+      return;
     }
-    let value: unknown;
-    switch (f.type) {
-      case 'string':
-        value = utf8.decode(r.bytes());
-        break;
-      case 'bytes':
-        value = Buffer.from(r.bytes()).toString('base64');
-        break;
-      case 'int':
-        value = signed64(r.varint());
-        break;
-      case 'bool':
-        value = r.varint() !== 0n;
-        break;
-      case 'time':
-        value = decodeTime(r.bytes());
-        break;
-      case 'intOrString':
-        value = decodeIntOrString(r.bytes());
-        break;
-      case 'message':
-        value = decodeMessage(r.bytes(), f.message!, `${where}.${f.name}`);
-        break;
-      case 'map': {
-        const [k, v] = decodeMapEntry(r.bytes(), f.message === undefined ? false : true);
-        const map = (out[f.name] as Record<string, string> | undefined) ?? {};
-        // Own data property even for a key such as `__proto__` (the body check then refuses it).
-        Object.defineProperty(map, k, { value: v, enumerable: true, writable: true, configurable: true });
-        out[f.name] = map;
-        continue;
-      }
-    }
-    if (f.repeated) {
+    const value = decodeValue(r, f, where);
+    if (f.type === 'map') {
+      const [k, v] = value as [string, string];
+      const map = (out[f.name] as Record<string, string> | undefined) ?? {};
+      // Own data property even for a key such as `__proto__` (the body check then refuses it).
+      Object.defineProperty(map, k, { value: v, enumerable: true, writable: true, configurable: true });
+      out[f.name] = map;
+    } else if (f.repeated) {
       const list = (out[f.name] as unknown[] | undefined) ?? [];
       list.push(value);
       out[f.name] = list;
@@ -166,7 +126,7 @@ export function decodeMessage(bytes: Uint8Array, schema: MessageSchema, where: s
       out[f.name] = value;
       if (f.pointer) explicit.add(f.name);
     }
-  }
+  });
   // Go writes non-pointer fields even when empty; JSON would have omitted them.
   for (const [k, v] of Object.entries(out)) if (isZero(v) && !explicit.has(k)) delete out[k];
   return out;

@@ -6,9 +6,9 @@ import { Registry } from 'prom-client';
 import { ServiceConfigError, serviceKey, type PlanAction, type Provider, type ProviderDeps } from '../../providers/provider.js';
 import { createProvider as createRegisteredProvider } from '../../providers/registry.js';
 import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
-import type { KubeWriter, ProviderRuntime } from '../controller/ports.js';
+import type { KubeWriter, ProviderSlot } from '../controller/ports.js';
 import { Reconciler } from '../controller/reconcile.js';
-import { createProviderRuntimes } from './providerRuntimes.js';
+import { createProviderSlots } from './providerSlots.js';
 import { servedServices } from '../controller/servedServices.js';
 import { concernsUs, serviceRefOf, wantedSlot } from '../controller/serviceSelection.js';
 import { ClusterCache } from '../kube/clusterCache.js';
@@ -35,7 +35,7 @@ export async function planAll(options: {
 }): Promise<string> {
   const { config, logger } = options;
   const registry = new Registry();
-  const slots = await createProviderRuntimes(config, logger, createCallRecorder(registry), registry, options.createProvider ?? createRegisteredProvider);
+  const slots = await createProviderSlots(config, logger, createCallRecorder(registry), registry, options.createProvider ?? createRegisteredProvider);
   const cache = new ClusterCache(withSharedConnections(options.kubeConfig), { serviceChanged: () => {}, nodesChanged: () => {}, endpointsChanged: () => {} }, { logger });
   cache.start();
   const lines: string[] = [];
@@ -57,7 +57,7 @@ export async function planAll(options: {
   return lines.join('\n');
 }
 
-async function planOne(service: V1Service, reconciler: Reconciler, slots: readonly ProviderRuntime[]): Promise<string[]> {
+async function planOne(service: V1Service, reconciler: Reconciler, slots: readonly ProviderSlot[]): Promise<string[]> {
   const key = serviceKey(serviceRefOf(service));
   const slot = wantedSlot(service, slots);
   if (!slot) return [`${key}: would delete its load balancer and remove the finalizer (no longer a LoadBalancer Service of ours)`];

@@ -1,5 +1,5 @@
 // The composition root: the whole controller in one process. It wires providers
-// (providerRuntimes.ts), informers and their routing to the queue (controller/routing.ts), the
+// (providerSlots.ts), informers and their routing to the queue (controller/routing.ts), the
 // workers, leader election, the periodic resync with garbage collection, and the HTTP endpoints.
 // The CLI's `controller` and `playground` commands and the end-to-end tests run this; nothing
 // under src/controller or src/kube imports it, so those two do not import each other through it.
@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Registry } from 'prom-client';
 import type { Provider, ProviderContext } from '../../providers/provider.js';
-import { createProviderRuntimes, type CreateProvider } from './providerRuntimes.js';
+import { createProviderSlots, type CreateProvider } from './providerSlots.js';
 import { routeClusterChanges } from '../controller/routing.js';
 import { handleOutcome } from '../controller/outcomes.js';
 import { LeaderWork } from './leaderWork.js';
@@ -24,9 +24,9 @@ import { ServiceWriter } from '../kube/serviceWriter.js';
 import { withSharedConnections } from '../kube/sharedConnections.js';
 import { startHealthServer, type HealthServer } from '../observability/healthServer.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { createControllerMetrics } from '../observability/metrics.js';
-import { collectGarbage } from '../controller/garbageCollect.js';
-import type { ProviderRuntime } from '../controller/ports.js';
+import { createControllerMetrics, type ControllerMetrics } from '../observability/metrics.js';
+import { collectGarbage, type GarbageHandlers } from '../controller/garbageCollect.js';
+import type { ProviderSlot } from '../controller/ports.js';
 import { Reconciler, type Outcome } from '../controller/reconcile.js';
 import { concernsUs, serviceRefOf, wantedSlot } from '../controller/serviceSelection.js';
 import { WorkQueue } from '../controller/workQueue.js';
@@ -69,6 +69,8 @@ export interface RunningController {
   providers: ReadonlyArray<{ id: string; provider: Provider }>;
 }
 
+// Longer than a screen on purpose: it is the wiring, one step after another; every part it wires
+// lives in a module of its own.
 export async function runController(options: RunControllerOptions): Promise<RunningController> {
   const { config } = options;
   const kubeConfig = withSharedConnections(options.kubeConfig);
@@ -80,7 +82,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   const events = new EventRecorder(core, { component: 'kube-lb-provisioner', host: identity, logger });
   const writer = new ServiceWriter(core, events);
 
-  const slots = await createProviderRuntimes(config, logger, metrics.record, metrics.registry, options.createProvider);
+  const slots = await createProviderSlots(config, logger, metrics.record, metrics.registry, options.createProvider);
   const queue = new WorkQueue({
     backoff: { initialMs: config.backoff.initialSeconds * 1000, maxMs: config.backoff.maxSeconds * 1000, jitter: 0.2 },
     onDepthChange: (d) => metrics.queueDepth.set(d),
@@ -119,16 +121,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   });
 
   // Providers may warm up from the Services they serve (metal rebuilds its address assignments).
-  const customResources = customResourceAccess(kubeConfig, { logger, events });
-  const context = (slot: ProviderRuntime): ProviderContext => ({
-    customResources,
-    listServices: () => servedServices(cache, slots, slot, { clusterName: config.clusterName, targets: reconciler.targetsFor(slot) }),
-    requeue: (ref) => queue.add(serviceKey(ref)),
-    emit: (event) => {
-      const s = cache.service(event.ref.namespace, event.ref.name);
-      if (s) writer.event(s, event.type, event.reason, event.message);
-    },
-  });
+  const context = providerContext({ cache, slots, reconciler, queue, writer, clusterName: config.clusterName, customResources: customResourceAccess(kubeConfig, { logger, events }) });
 
   const handle = async (key: string) => {
     const [ns = '', name = ''] = key.split('/');
@@ -142,18 +135,7 @@ export async function runController(options: RunControllerOptions): Promise<Runn
 
   const resync = async (): Promise<number> => {
     enqueueAllOurs();
-    return collectGarbage(cache, slots, {
-      onDeleted: (orphan) => {
-        metrics.garbageCollected.inc({ provider: orphan.slotId });
-        reconciler.forgetOwnership(serviceKey(orphan.ref), orphan.ref.uid);
-        logger.info({ service: serviceKey(orphan.ref), uid: orphan.ref.uid, provider: orphan.slotId }, 'deleted orphaned load balancer');
-      },
-      onError: (orphan, error) => logger.warn({ service: orphan ? serviceKey(orphan.ref) : undefined, err: String(error) }, 'garbage collection failed'),
-      onAwaitingCleanup: (owned) => {
-        reconciler.recordOwnership(owned.ref, owned.slotId);
-        queue.add(serviceKey(owned.ref));
-      },
-    });
+    return collectGarbage(cache, slots, garbageHandlers(reconciler, queue, metrics, logger));
   };
 
   // Each provider starts once; one whose start() fails is retried, on a synced cache.
@@ -187,17 +169,8 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   const stopWorking = () => leading.stop();
   let stopping = false;
 
-  const le = config.leaderElection;
-  const elector = le.enabled
-    ? new LeaderElector({
-        coordination: kubeConfig.makeApiClient(CoordinationV1Api),
-        namespace: le.namespace,
-        name: le.leaseName,
-        identity,
-        leaseDurationMs: le.leaseDurationSeconds * 1000,
-        renewDeadlineMs: le.renewDeadlineSeconds * 1000,
-        retryPeriodMs: le.retryPeriodSeconds * 1000,
-        logger,
+  const elector = config.leaderElection.enabled
+    ? leaderElector(kubeConfig, config.leaderElection, identity, logger, {
         onStartedLeading: () => {
           metrics.leader.set(1);
           void startWorking();
@@ -243,4 +216,62 @@ export async function runController(options: RunControllerOptions): Promise<Runn
   };
   if (http) running.httpUrl = http.url;
   return running;
+}
+
+/** What a provider gets from the controller: the Services it serves, requeues, Events, its custom resources. */
+function providerContext(deps: {
+  cache: ClusterCache;
+  slots: readonly ProviderSlot[];
+  reconciler: Reconciler;
+  queue: WorkQueue;
+  writer: ServiceWriter;
+  clusterName: string;
+  customResources: NonNullable<ProviderContext['customResources']>;
+}): (slot: ProviderSlot) => ProviderContext {
+  const { cache, slots, reconciler, queue, writer, clusterName } = deps;
+  return (slot) => ({
+    customResources: deps.customResources,
+    listServices: () => servedServices(cache, slots, slot, { clusterName, targets: reconciler.targetsFor(slot) }),
+    requeue: (ref) => queue.add(serviceKey(ref)),
+    emit: (event) => {
+      const s = cache.service(event.ref.namespace, event.ref.name);
+      if (s) writer.event(s, event.type, event.reason, event.message);
+    },
+  });
+}
+
+/** The resync's garbage collection, told to the reconciler's records, the queue, metrics and logs. */
+function garbageHandlers(reconciler: Reconciler, queue: WorkQueue, metrics: ControllerMetrics, logger: Logger): GarbageHandlers {
+  return {
+    onDeleted: (orphan) => {
+      metrics.garbageCollected.inc({ provider: orphan.slotId });
+      reconciler.forgetOwnership(serviceKey(orphan.ref), orphan.ref.uid);
+      logger.info({ service: serviceKey(orphan.ref), uid: orphan.ref.uid, provider: orphan.slotId }, 'deleted orphaned load balancer');
+    },
+    onError: (orphan, error) => logger.warn({ service: orphan ? serviceKey(orphan.ref) : undefined, err: String(error) }, 'garbage collection failed'),
+    onAwaitingCleanup: (owned) => {
+      reconciler.recordOwnership(owned.ref, owned.slotId);
+      queue.add(serviceKey(owned.ref));
+    },
+  };
+}
+
+function leaderElector(
+  kubeConfig: KubeConfig,
+  le: ControllerConfig['leaderElection'],
+  identity: string,
+  logger: Logger,
+  callbacks: { onStartedLeading: () => void; onStoppedLeading: () => Promise<void> },
+): LeaderElector {
+  return new LeaderElector({
+    coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+    namespace: le.namespace,
+    name: le.leaseName,
+    identity,
+    leaseDurationMs: le.leaseDurationSeconds * 1000,
+    renewDeadlineMs: le.renewDeadlineSeconds * 1000,
+    retryPeriodMs: le.retryPeriodSeconds * 1000,
+    logger,
+    ...callbacks,
+  });
 }

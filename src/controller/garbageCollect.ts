@@ -3,7 +3,7 @@
 // claims (even one we are cleaning up through its finalizer) is left to reconcile. Then each
 // provider's sweep() removes leftovers no single Service owns.
 import type { ServiceRef } from '../../providers/provider.js';
-import type { ClusterView, ProviderRuntime } from './ports.js';
+import type { ClusterView, ProviderSlot } from './ports.js';
 import { hasCleanupFinalizer, wantedSlot } from './serviceSelection.js';
 
 export interface Orphan {
@@ -14,7 +14,7 @@ export interface Orphan {
 type OwnedState = 'served' | 'orphan' | 'awaitingCleanup';
 
 /** Pure: what answers for one owned load balancer. */
-function ownedState({ slotId, ref }: Orphan, view: Pick<ClusterView, 'service'>, slots: readonly ProviderRuntime[]): OwnedState {
+function ownedState({ slotId, ref }: Orphan, view: Pick<ClusterView, 'service'>, slots: readonly ProviderSlot[]): OwnedState {
   const service = view.service(ref.namespace, ref.name);
   if (!service || service.metadata?.uid !== ref.uid) return 'orphan';
   if (wantedSlot(service, slots)?.id === slotId) return 'served';
@@ -23,12 +23,12 @@ function ownedState({ slotId, ref }: Orphan, view: Pick<ClusterView, 'service'>,
 }
 
 /** Pure: which owned refs have no Service to answer for them. */
-export function findOrphans(owned: readonly Orphan[], view: Pick<ClusterView, 'service'>, slots: readonly ProviderRuntime[]): Orphan[] {
+export function findOrphans(owned: readonly Orphan[], view: Pick<ClusterView, 'service'>, slots: readonly ProviderSlot[]): Orphan[] {
   return owned.filter((o) => ownedState(o, view, slots) === 'orphan');
 }
 
 /** Pure: owned refs whose Service still holds a finalizer and wants no load balancer from that slot. */
-export function awaitingCleanup(owned: readonly Orphan[], view: Pick<ClusterView, 'service'>, slots: readonly ProviderRuntime[]): Orphan[] {
+export function awaitingCleanup(owned: readonly Orphan[], view: Pick<ClusterView, 'service'>, slots: readonly ProviderSlot[]): Orphan[] {
   return owned.filter((o) => ownedState(o, view, slots) === 'awaitingCleanup');
 }
 
@@ -39,7 +39,7 @@ export interface GarbageHandlers {
   onAwaitingCleanup: (owned: Orphan) => void;
 }
 
-export async function collectGarbage(view: Pick<ClusterView, 'service'>, slots: readonly ProviderRuntime[], handlers: GarbageHandlers): Promise<number> {
+export async function collectGarbage(view: Pick<ClusterView, 'service'>, slots: readonly ProviderSlot[], handlers: GarbageHandlers): Promise<number> {
   const { onDeleted, onError } = handlers;
   let deleted = 0;
   for (const slot of slots) {

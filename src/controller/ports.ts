@@ -3,7 +3,6 @@
 // client-node; unit tests implement them in memory.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { LoadBalancerIngress, PodEndpoint, Provider } from '../../providers/provider.js';
-import type { ProviderSlot } from './serviceSelection.js';
 import type { ConditionsChange } from './serviceConditions.js';
 
 export interface ClusterView {
@@ -36,6 +35,15 @@ export interface KubeWriter {
   event(service: V1Service, type: EventType, reason: string, message: string): void;
 }
 
-export interface ProviderRuntime extends ProviderSlot {
+/**
+ * One configured provider: the id its metrics, logs and ownership records use, the class it serves,
+ * and whether it also serves Services with no class. (The speaker selects Services by the same
+ * fields, without a provider.)
+ */
+export interface ProviderSlot {
+  /** Unique within the deployment (src/cli/providerSlots.ts names it). */
+  id: string;
+  loadBalancerClass?: string;
+  default: boolean;
   provider: Provider;
 }

@@ -18,7 +18,7 @@ import { eligibleTargets, ineligibility } from './eligibleNodes.js';
 import { Reasons } from './events.js';
 import { sameIngress } from './ingressStatus.js';
 import { nextConditions } from './serviceConditions.js';
-import type { ClusterView, KubeWriter, ProviderRuntime } from './ports.js';
+import type { ClusterView, KubeWriter, ProviderSlot } from './ports.js';
 import { concernsUs, hasCleanupFinalizer, isBeingDeleted, serviceRefOf, slotForClass, wantedSlot } from './serviceSelection.js';
 import { validateAgainstCapabilities } from './validateService.js';
 
@@ -32,7 +32,7 @@ export type Outcome =
 export interface ReconcilerDeps {
   view: ClusterView;
   kube: KubeWriter;
-  slots: readonly ProviderRuntime[];
+  slots: readonly ProviderSlot[];
   clusterName: string;
   /** Upstream-like behaviour for benchmarks: wait inline while the cloud is in progress. */
   blockOnInProgress?: boolean;
@@ -83,7 +83,7 @@ export class Reconciler {
     if (this.owned.get(key)?.uid === uid) this.owned.delete(key);
   }
 
-  targetsFor(slot: ProviderRuntime): NodeTarget[] {
+  targetsFor(slot: ProviderSlot): NodeTarget[] {
     const version = this.deps.view.nodesVersion();
     const cached = this.targetCache.get(slot.id);
     if (cached && cached.version === version) return cached.targets;
@@ -103,7 +103,7 @@ export class Reconciler {
   }
 
   /** The plan for a Service under a provider, changing nothing (also what `plan` prints). */
-  async planFor(service: V1Service, slot: ProviderRuntime): Promise<Plan> {
+  async planFor(service: V1Service, slot: ProviderSlot): Promise<Plan> {
     const ref = serviceRefOf(service);
     const desired = desiredLoadBalancer(service, this.deps.view.endpointNodes(ref.namespace, ref.name), {
       clusterName: this.deps.clusterName,
@@ -144,7 +144,7 @@ export class Reconciler {
     }
   }
 
-  private async ensure(service: V1Service, slot: ProviderRuntime): Promise<Outcome> {
+  private async ensure(service: V1Service, slot: ProviderSlot): Promise<Outcome> {
     const ref = serviceRefOf(service);
     const key = serviceKey(ref);
     // Another provider (class changed) or an older Service of the same name holds one: clean it first.
@@ -203,7 +203,7 @@ export class Reconciler {
    * on the Service, written only when the set changes: the speakers read this instead of watching
    * every EndpointSlice. A Cluster Service carries none.
    */
-  private async publishEndpointNodes(service: V1Service, slot: ProviderRuntime): Promise<void> {
+  private async publishEndpointNodes(service: V1Service, slot: ProviderSlot): Promise<void> {
     if (!slot.provider.capabilities.followsEndpoints) return;
     const ref = serviceRefOf(service);
     const want = service.spec?.externalTrafficPolicy === 'Local' ? this.deps.view.endpointNodes(ref.namespace, ref.name).join(',') : null;

@@ -2,12 +2,12 @@
 // are coalesced, so any number of them inside the window is one pass over the Services.
 import { serviceKey } from '../../providers/provider.js';
 import type { V1Service } from '@kubernetes/client-node';
-import type { ClusterView, ProviderRuntime } from './ports.js';
+import type { ClusterView, ProviderSlot } from './ports.js';
 import { concernsUs, serviceRefOf, wantedSlot } from './serviceSelection.js';
 
 export interface RoutingDeps {
   view: Pick<ClusterView, 'service' | 'services' | 'followPodEndpoints'>;
-  slots: readonly ProviderRuntime[];
+  slots: readonly ProviderSlot[];
   /** The provider id holding a load balancer for this key, if any (reconcile's ownership records). */
   ownerOf(key: string): unknown;
   enqueue(key: string): void;

@@ -2,13 +2,13 @@
 // can warm up from the cluster (metal rebuilds its address assignments from Service status).
 import type { DesiredLoadBalancer, NodeTarget } from '../../providers/provider.js';
 import { desiredLoadBalancer } from './desiredLoadBalancer.js';
-import type { ClusterView, ProviderRuntime } from './ports.js';
+import type { ClusterView, ProviderSlot } from './ports.js';
 import { serviceRefOf, wantedSlot } from './serviceSelection.js';
 
 export function servedServices(
   view: ClusterView,
-  slots: readonly ProviderRuntime[],
-  slot: ProviderRuntime,
+  slots: readonly ProviderSlot[],
+  slot: ProviderSlot,
   options: { clusterName: string; targets: NodeTarget[] },
 ): DesiredLoadBalancer[] {
   const out: DesiredLoadBalancer[] = [];

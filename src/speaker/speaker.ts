@@ -36,7 +36,7 @@ import { EventRecorder } from '../kube/eventRecorder.js';
 import { listInPages, startInformer, type InformerHandlers, type RunningInformer } from '../kube/informers.js';
 import { trimNode, trimServiceForSpeaker } from '../kube/objectTrimming.js';
 import { loadBalancerServiceSelector } from '../kube/serviceTypeSelector.js';
-import { wantedSlot, type ProviderSlot } from '../controller/serviceSelection.js';
+import { wantedSlot, type SlotSelector } from '../controller/serviceSelection.js';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/speakerMetrics.js';
 import { addressOwners, nextLapseMs, nodeState, type AddressOwner, type AnnouncedService, type NodeState, type SpeakerLease } from './announcementOwnership.js';
@@ -149,7 +149,7 @@ export class Speaker {
   /** Owners from the last evaluation, for tests and logs. */
   owners: AddressOwner[] = [];
   /** The class this speaker serves, as the controller's own selection sees a provider slot. */
-  private readonly slots: ProviderSlot[];
+  private readonly slots: SlotSelector[];
 
   constructor(private readonly options: SpeakerOptions) {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -159,7 +159,7 @@ export class Speaker {
     this.lapseMs = options.lapseMs ?? 1500;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 500;
     if (this.lapseMs <= this.renewIntervalMs) throw new Error(`lapse (${this.lapseMs} ms) must exceed the renew interval (${this.renewIntervalMs} ms)`);
-    const slot: ProviderSlot = { id: 'speaker', default: options.loadBalancerClass === undefined || options.serveClassless === true };
+    const slot: SlotSelector = { id: 'speaker', default: options.loadBalancerClass === undefined || options.serveClassless === true };
     if (options.loadBalancerClass !== undefined) slot.loadBalancerClass = options.loadBalancerClass;
     this.slots = [slot];
     this.effects = options.metrics ? countedNetEffects(options.effects, options.metrics) : options.effects;

@@ -1,21 +1,17 @@
+import protobuf from 'protobufjs/minimal.js';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/apiserver/apiErrors.js';
 import { decodeKubeProtobuf } from '../../src/apiserver/kubeProtobuf.js';
 
-// A tiny protobuf writer, enough to build test inputs.
-const varint = (n: number): number[] => {
-  const out: number[] = [];
-  let v = n;
-  while (v > 127) {
-    out.push((v & 127) | 128);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
+// Test inputs, written with protobufjs's wire writer.
+const bytesOf = (build: (w: protobuf.Writer) => void): number[] => {
+  const w = protobuf.Writer.create();
+  build(w);
+  return [...w.finish()];
 };
-const field = (num: number, bytes: number[]): number[] => [...varint((num << 3) | 2), ...varint(bytes.length), ...bytes];
-const text = (num: number, s: string): number[] => field(num, [...Buffer.from(s)]);
-const number = (num: number, n: number): number[] => [...varint(num << 3), ...varint(n)];
+const field = (num: number, bytes: number[]): number[] => bytesOf((w) => w.uint32((num << 3) | 2).bytes(Uint8Array.from(bytes)));
+const text = (num: number, s: string): number[] => bytesOf((w) => w.uint32((num << 3) | 2).string(s));
+const number = (num: number, n: number): number[] => bytesOf((w) => w.uint32(num << 3).int64(n));
 const envelope = (apiVersion: string, kind: string, raw: number[]): Buffer =>
   Buffer.from([0x6b, 0x38, 0x73, 0x00, ...field(1, [...text(1, apiVersion), ...text(2, kind)]), ...field(2, raw), ...text(3, ''), ...text(4, '')]);
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Provider, ServiceRef } from '../../providers/provider.js';
 import { collectGarbage } from '../../src/controller/garbageCollect.js';
-import type { ProviderRuntime } from '../../src/controller/ports.js';
+import type { ProviderSlot } from '../../src/controller/ports.js';
 
 function recordingProvider(name: string, owned: ServiceRef[], log: string[], sweepFails = false): Provider {
   return {
@@ -31,7 +31,7 @@ describe('collectGarbage', () => {
   it('deletes orphans, then sweeps each provider; a failed sweep is reported and the next provider still runs', async () => {
     const log: string[] = [];
     const errors: unknown[] = [];
-    const slots: ProviderRuntime[] = [
+    const slots: ProviderSlot[] = [
       { id: 'a', default: true, provider: recordingProvider('a', [{ namespace: 'ns', name: 'gone', uid: 'u1' }], log, true) },
       { id: 'b', default: false, loadBalancerClass: 'b', provider: recordingProvider('b', [], log) },
     ];

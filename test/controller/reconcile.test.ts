@@ -6,7 +6,7 @@ import type { LoadBalancerIngress } from '../../providers/provider.js';
 import { SimulatedCloud } from '../../providers/simulated/cloud.js';
 import { simulatedConfigSchema } from '../../providers/simulated/config.js';
 import { SimulatedProvider } from '../../providers/simulated/provider.js';
-import type { ClusterView, KubeWriter, ProviderRuntime } from '../../src/controller/ports.js';
+import type { ClusterView, KubeWriter, ProviderSlot } from '../../src/controller/ports.js';
 import { Reconciler } from '../../src/controller/reconcile.js';
 import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../../src/controller/serviceSelection.js';
 
@@ -58,7 +58,7 @@ function setup(provisioningMs = 0) {
   const cluster = new MemoryCluster();
   const cloudA = new SimulatedCloud({ addressPool: '192.0.2.0/24', provisioningMs });
   const cloudB = new SimulatedCloud({ addressPool: '198.51.100.0/24' });
-  const slots: ProviderRuntime[] = [
+  const slots: ProviderSlot[] = [
     { id: 'a', default: true, provider: provider(cloudA, { addressPool: '192.0.2.0/24' }) },
     { id: 'b', default: false, loadBalancerClass: 'example.com/b', provider: provider(cloudB, { addressPool: '198.51.100.0/24' }) },
   ];

@@ -609,6 +609,32 @@ describe('metal provider', () => {
     expect(() => provider.diff(undefined, desiredService({ name: 'b', loadBalancerIP: '192.0.2.2' }))).toThrow(/192.0.2.2 is in use by default\/a/);
   });
 
+  it('diff is pure: planning twice without apply reserves nothing; apply reserves what was planned, or plans again', async () => {
+    const a = desiredService({ name: 'a', currentIPs: ['192.0.2.2'] });
+    const listed: DesiredLoadBalancer[] = [];
+    const provider = createMetalProvider(metal, deps, new Registry());
+    await provider.start({ listServices: () => listed, requeue: () => {}, emit: () => {} });
+    listed.push(a); // the controller's cache synced after start: a's status is not adopted yet
+    const b = desiredService({ name: 'b' });
+    const c = desiredService({ name: 'c' });
+    for (let round = 0; round < 2; round++) {
+      expect(provider.diff(undefined, a).assignment.ips).toEqual(['192.0.2.2']);
+      expect(provider.diff(undefined, b).assignment.ips).toEqual(['192.0.2.1']);
+      expect(provider.diff(undefined, c).assignment.ips).toEqual(['192.0.2.1']);
+    }
+    expect(provider.allocator.serviceKeys()).toEqual([]);
+    expect(provider.allocator.usage().filter((u) => u.assigned > 0)).toEqual([]);
+    const planB = provider.diff(undefined, b);
+    const planC = provider.diff(undefined, c);
+    expect(await provider.apply(planB)).toEqual({ state: 'ready', ingress: [{ ip: '192.0.2.1', ipMode: 'VIP' }] });
+    // c's plan was overtaken by b's reservation: apply changes nothing and asks to plan again.
+    expect(await provider.apply(planC)).toMatchObject({ state: 'inProgress', retryAfterMs: 0 });
+    expect(provider.allocator.serviceKeys()).toEqual(['default/b']);
+    // observe reads what exists: a's status address is adopted there, so c has nothing left.
+    expect(await provider.observe(a.ref)).toEqual({ ref: a.ref, assignment: { ips: ['192.0.2.2'], pools: ['small'] } });
+    expect(() => provider.diff(undefined, c)).toThrow(/pool "small" is exhausted/);
+  });
+
   it('restores dual-stack and IPv6 status addresses too', async () => {
     const d = desiredService({
       name: 'dual',

@@ -2,7 +2,7 @@
 import { createProvider as createRegisteredProvider } from '../../providers/registry.js';
 import type { Provider, ProviderDeps } from '../../providers/provider.js';
 import type { ControllerConfig, ProviderConfig } from '../config/schema.js';
-import type { ProviderRuntime } from '../controller/ports.js';
+import type { ProviderSlot } from '../controller/ports.js';
 import type { Logger } from '../observability/logger.js';
 
 export type CreateProvider = (config: ProviderConfig, deps: ProviderDeps) => Promise<Provider>;
@@ -13,20 +13,20 @@ export function slotId(entry: ProviderConfig, index: number): string {
 }
 
 /** Creates every configured provider, in order; a provider with no class serves class-less Services. */
-export async function createProviderRuntimes(
+export async function createProviderSlots(
   config: ControllerConfig,
   logger: Logger,
   record: ProviderDeps['record'],
   registry: ProviderDeps['registry'],
   create: CreateProvider = createRegisteredProvider,
-): Promise<ProviderRuntime[]> {
-  const runtimes: ProviderRuntime[] = [];
+): Promise<ProviderSlot[]> {
+  const slots: ProviderSlot[] = [];
   for (const [i, entry] of config.providers.entries()) {
     const id = slotId(entry, i);
     const provider = await create(entry, { clusterName: config.clusterName, logger: logger.child({ provider: id }), record, registry });
-    const runtime: ProviderRuntime = { id, default: entry.default || entry.loadBalancerClass === undefined, provider };
-    if (entry.loadBalancerClass) runtime.loadBalancerClass = entry.loadBalancerClass;
-    runtimes.push(runtime);
+    const slot: ProviderSlot = { id, default: entry.default || entry.loadBalancerClass === undefined, provider };
+    if (entry.loadBalancerClass) slot.loadBalancerClass = entry.loadBalancerClass;
+    slots.push(slot);
   }
-  return runtimes;
+  return slots;
 }
