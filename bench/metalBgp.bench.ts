@@ -6,7 +6,6 @@
 //    100 ms x 3, and with the hold timer only (3 s), median and worst of BGP_BENCH_TRIALS (5).
 // 3. A change of one advertisement (its communities): BGP sessions reset, counted by FRR (0).
 // BGP_BENCH_ASSIGN_ONLY=1 runs only the first measure.
-import { writeFile } from 'node:fs/promises';
 import { setIngress, pollUntil } from '../test/metal/l2Lab.js';
 import { BGP_POOL, MD5_PASSWORD, NODE_ASN, ROUTER_ASN, ROUTER_IP, startBgpSpeakerLab, type BgpSpeakerLab } from '../test/metal/bgpLab.js';
 
