@@ -2,14 +2,13 @@
 // controller and the simulated cloud, all on loopback. The cloud forwards real TCP and UDP from
 // each load balancer's 127.240.x address to the healthy nodes' NodePorts; each node (127.1.0.x) runs
 // kube-proxy-like sockets and a few simulated endpoints (src/cli/playground/).
-import { ApiextensionsV1Api, CoreV1Api, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { Command } from 'commander';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { serveCloud } from '../../providers/simulated/cloudOverHttp.js';
 import { SimulatedProvider } from '../../providers/simulated/provider.js';
 import { startApiServer, type ApiServerHandle } from '../apiserver/index.js';
@@ -17,6 +16,7 @@ import { controllerConfigSchema } from '../config/schema.js';
 import { kubeConfigFromText } from '../kube/kubeConfigText.js';
 import { withSharedConnections } from '../kube/sharedConnections.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { installChartCrds } from './chartCrds.js';
 import { nodeAddress, PlaygroundNodes } from './playground/playgroundNodes.js';
 import { runController, type RunningController } from './runController.js';
 
@@ -156,14 +156,6 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       await api.stop();
     },
   };
-}
-
-const CHART_CRDS = fileURLToPath(new URL('../../charts/kube-lb-provisioner/crds/', import.meta.url));
-
-async function installChartCrds(api: ApiextensionsV1Api): Promise<void> {
-  for (const file of (await readdir(CHART_CRDS)).filter((f) => f.endsWith('.yaml')).sort()) {
-    await api.createCustomResourceDefinition({ body: parse(await readFile(join(CHART_CRDS, file), 'utf8')) as V1CustomResourceDefinition });
-  }
 }
 
 export function playgroundCommand(): Command {
