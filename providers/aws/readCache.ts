@@ -53,9 +53,10 @@ export class ReadCache {
     const kept = this.kept.get(ref.uid);
     const now = this.options.now();
     if (kept && desiredKey === kept.desiredKey && now - kept.readAt < this.lifetime(ref.uid)) {
-      const snapshot = this.currentSnapshot(now);
-      // A read taken after the snapshot is already the fresher view.
-      if (snapshot.takenAt <= kept.readAt || listLevelKey(listLevelStacks(await snapshot.view, this.clusterName, ref.uid, kept.listenerGroups)) === kept.listKey) {
+      const current = this.snapshot && now - this.snapshot.takenAt < this.options.listSnapshotMs ? this.snapshot : undefined;
+      // A read taken after this resync's snapshot is already the fresher view.
+      const fresh = current !== undefined && current.takenAt <= kept.readAt;
+      if (fresh || listLevelKey(listLevelStacks(await (current ?? this.newSnapshot(now)).view, this.clusterName, ref.uid, kept.listenerGroups)) === kept.listKey) {
         return { ref, stacks: structuredClone(kept.stacks), network };
       }
     }
@@ -89,17 +90,15 @@ export class ReadCache {
     this.kept.delete(uid);
   }
 
-  private currentSnapshot(now: number): { takenAt: number; view: Promise<ListSnapshot> } {
-    if (!this.snapshot || now - this.snapshot.takenAt >= this.options.listSnapshotMs) {
-      const listenerGroups = new Set([...this.kept.values()].flatMap((k) => [...k.listenerGroups]));
-      const view = readListSnapshot(this.api, this.clusterName, listenerGroups);
-      const taken = { takenAt: now, view };
-      this.snapshot = taken;
-      // A failed read is not kept: the next observe tries again.
-      view.catch(() => {
-        if (this.snapshot === taken) this.snapshot = undefined;
-      });
-    }
-    return this.snapshot;
+  private newSnapshot(now: number): { takenAt: number; view: Promise<ListSnapshot> } {
+    const listenerGroups = new Set([...this.kept.values()].flatMap((k) => [...k.listenerGroups]));
+    const view = readListSnapshot(this.api, this.clusterName, listenerGroups);
+    const taken = { takenAt: now, view };
+    this.snapshot = taken;
+    // A failed read is not kept: the next observe tries again.
+    view.catch(() => {
+      if (this.snapshot === taken) this.snapshot = undefined;
+    });
+    return taken;
   }
 }
