@@ -149,7 +149,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
     },
     async delete(ref: ServiceRef): Promise<DeleteResult> {
       reads.forget(ref.uid);
-      const observed = await observeService(api, deps.clusterName, ref, { subnets: [], addresses: [], nodeSecurityGroupIds: [], nodePortRange: { from: rangeFrom, to: rangeTo } });
+      const observed = await observeService(api, deps.clusterName, ref, { subnets: [], addresses: [], nodeSecurityGroupIds: [], nodePortRange: { from: rangeFrom, to: rangeTo } }, true);
       try {
         for (const stack of observed.stacks) await deleteStack(api, deps.clusterName, ref.uid, stack);
       } catch (error) {
