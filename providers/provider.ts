@@ -307,7 +307,11 @@ export interface Provider<TObserved = unknown, TPlan extends Plan = Plan> {
   /** Optional warm-up before the first reconcile (metal rebuilds its assignments here). */
   start?(ctx: ProviderContext): Promise<void>;
   stop?(): Promise<void>;
-  observe(ref: ServiceRef): Promise<TObserved | undefined>;
+  /**
+   * What exists. `desired` is what the controller is about to diff against: a provider that keeps
+   * reads between resyncs (AWS) reads afresh when it changed. Absent in one-off reads.
+   */
+  observe(ref: ServiceRef, desired?: DesiredLoadBalancer): Promise<TObserved | undefined>;
   /** Pure. Throws ServiceConfigError for input the provider cannot serve. */
   diff(observed: TObserved | undefined, desired: DesiredLoadBalancer): TPlan;
   apply(plan: TPlan): Promise<ApplyResult>;

@@ -43,6 +43,14 @@ export const awsConfigSchema = z.object({
     .prefault({}),
   /** How long subnets, Elastic IPs and node security groups are cached between reads. */
   environmentCacheSeconds: z.number().int().min(0).default(300),
+  /**
+   * The deep cycle: a Service's listeners, targets and attributes are read again after at most this
+   * long (between half and all of it, spread per Service), and at once after any change of the
+   * Service, its nodes or endpoints, or any write. In between, resyncs compare list-level reads.
+   */
+  deepReadIntervalSeconds: z.number().min(0).default(1800),
+  /** How long one list-level read of every NLB, target group and tag serves the observes of a resync. */
+  listSnapshotSeconds: z.number().min(0).default(30),
   /** How soon to look again at a load balancer that is still provisioning. */
   provisioningRetrySeconds: z.number().positive().default(15),
   /** Targets per RegisterTargets/DeregisterTargets call. */

@@ -1,11 +1,13 @@
 // The AWS provider: one Network Load Balancer per Service, instance target groups on every eligible
 // node's NodePort. observe -> diff (pure) -> apply, plus delete and listOwned for garbage collection,
 // and sweep for leftovers no Service owns (unattached target groups, the shared backend group).
-// State kept between calls: the subnet and Elastic IP cache (NetworkCache), what the sweepers
+// State kept between calls: the subnet and Elastic IP cache (NetworkCache), each Service's last
+// full read (ReadCache: a steady-state resync reads list-level state only), what the sweepers
 // saw on their last run (a leftover is removed only when seen twice).
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
+  isNoop,
   ServiceConfigError,
   type ProviderDeps,
   type ApplyResult,
@@ -22,6 +24,7 @@ import { applyPlan } from './applyPlan.js';
 import type { AwsConfig } from './config.js';
 import { deleteStack, StillReleasingError } from './deleteStack.js';
 import { NetworkCache } from './networkCache.js';
+import { ReadCache } from './readCache.js';
 import { describeAnchors, observeService } from './observe.js';
 import { wantedTargetGroupNames } from './desiredStack.js';
 import { targetTypeOf } from './annotations.js';
@@ -42,6 +45,8 @@ export interface AwsProviderOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Retry backoff bounds (tests shorten them). */
   retryTiming?: { minTimeoutMs?: number; maxTimeoutMs?: number };
+  /** The clock of the read cache (tests move it past the deep cycle). */
+  now?: () => number;
   /** Test hook: called before each apply step; throwing simulates a crash there. */
   beforeStep?(index: number, kind: string): void;
 }
@@ -66,6 +71,11 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
     ttlMs: config.environmentCacheSeconds * 1000,
     ...(config.vpcId ? { vpcId: config.vpcId } : {}),
     ...(config.nodeSecurityGroupIds ? { nodeSecurityGroupIds: config.nodeSecurityGroupIds } : {}),
+  });
+  const reads = new ReadCache(api, deps.clusterName, {
+    deepReadMs: config.deepReadIntervalSeconds * 1000,
+    listSnapshotMs: config.listSnapshotSeconds * 1000,
+    now: options.now ?? Date.now,
   });
   let ctx: ProviderContext | undefined;
   const emit = (event: ProviderEvent) => {
@@ -111,8 +121,8 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
     invalidateNetwork() {
       networkCache.invalidate();
     },
-    async observe(ref: ServiceRef): Promise<AwsObserved> {
-      return observeService(api, deps.clusterName, ref, await networkCache.get());
+    async observe(ref: ServiceRef, desired?: DesiredLoadBalancer): Promise<AwsObserved> {
+      return reads.observe(ref, desired, await networkCache.get());
     },
     diff(observed: AwsObserved | undefined, desired: DesiredLoadBalancer): AwsPlan {
       if (!observed) throw new Error('the aws provider needs observe() before diff(): the plan depends on the subnets and addresses it reads');
@@ -125,6 +135,8 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
       }
     },
     async apply(plan: AwsPlan): Promise<ApplyResult> {
+      // What a write changes (or a failed one may have changed) is read afresh next time.
+      if (!isNoop(plan)) reads.forget(plan.ref.uid);
       return applyPlan(plan, {
         api,
         clusterName: deps.clusterName,
@@ -136,7 +148,8 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
       });
     },
     async delete(ref: ServiceRef): Promise<DeleteResult> {
-      const observed = await observeService(api, deps.clusterName, ref, { subnets: [], addresses: [], nodeSecurityGroupIds: [], nodePortRange: { from: rangeFrom, to: rangeTo } });
+      reads.forget(ref.uid);
+      const observed = await observeService(api, deps.clusterName, ref, { subnets: [], addresses: [], nodeSecurityGroupIds: [], nodePortRange: { from: rangeFrom, to: rangeTo } }, true);
       try {
         for (const stack of observed.stacks) await deleteStack(api, deps.clusterName, ref.uid, stack);
       } catch (error) {

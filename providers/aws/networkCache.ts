@@ -2,7 +2,7 @@
 // they are read in a few calls and cached for a while instead of on every reconcile. invalidate() forces a fresh read
 // (after a Service asked for an IP we did not see, for instance).
 import { DescribeAddressesCommand, DescribeManagedPrefixListsCommand, DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type Filter } from '@aws-sdk/client-ec2';
-import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { listLoadBalancers } from './listAll.js';
 import type { AwsApi } from './awsApi.js';
 import type { AwsNetwork, NodeRule } from './awsTypes.js';
 import { clusterTagKey, ROLE_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
@@ -84,13 +84,7 @@ export class NetworkCache {
     const nodeSecurityGroupIds = this.options.nodeSecurityGroupIds ?? discovered;
 
     // Every NLB in the region counts against the account's quota, so a new one can be refused up front.
-    let networkLoadBalancers = 0;
-    let marker: string | undefined;
-    do {
-      const page = await this.api.elb('DescribeLoadBalancers', false, (c) => c.send(new DescribeLoadBalancersCommand({ PageSize: 400, Marker: marker })));
-      networkLoadBalancers += (page.LoadBalancers ?? []).filter((lb) => lb.Type === 'network').length;
-      marker = page.NextMarker;
-    } while (marker);
+    const networkLoadBalancers = (await listLoadBalancers(this.api)).filter((lb) => lb.Type === 'network').length;
 
     // For aws-load-balancer-security-group-prefix-lists: a reference counts as the list's MaxEntries rules.
     const prefixLists: NonNullable<AwsNetwork['prefixLists']> = [];

@@ -1,6 +1,7 @@
 // Reads what AWS holds for one Service. The anchor is the Service's security group: it is found by
 // tag (EC2 can filter on tags, ELB cannot), it is created before anything else and deleted last, and
-// it names its load balancer. Describes are batched by 20 names/ARNs.
+// it names its load balancer. Describes are batched by 20 names/ARNs. The same assembly serves the
+// list-level snapshot of a whole resync (readListSnapshot), which ReadCache compares with its deep reads.
 import { DescribeSecurityGroupsCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
 import {
   DescribeListenerAttributesCommand,
@@ -18,6 +19,7 @@ import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
 import type { AwsNetwork, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
 import { ELB_BATCH, inBatches } from './batches.js';
+import { listLoadBalancers, listTargetGroups } from './listAll.js';
 import { ADDRESSES_TAG, ATTRIBUTES_TAG, LISTENER_ATTRIBUTES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
 function splitAddresses(tag: string | undefined): string[] {
@@ -130,11 +132,9 @@ export async function describeTargets(api: AwsApi, arn: string): Promise<{ id: s
     .map((d) => ({ id: d.Target!.Id!, port: d.Target!.Port ?? 0 }));
 }
 
-export async function observeService(api: AwsApi, clusterName: string, ref: ServiceRef, network: AwsNetwork): Promise<AwsObserved> {
-  const anchors = await describeAnchors(api, clusterName, ref.uid);
-  if (anchors.length === 0) return { ref, stacks: [], network };
-
-  const stacks: ObservedStack[] = anchors.map((g) => {
+/** The stacks of one Service's anchors, before anything is read from ELB. */
+function stacksOf(anchors: SecurityGroup[]): ObservedStack[] {
+  return anchors.map((g) => {
     const tags = tagMap(g.Tags);
     return {
       lbName: tags[LOAD_BALANCER_NAME_TAG]!,
@@ -145,6 +145,104 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
       targetGroups: [],
     };
   });
+}
+
+/** What DescribeLoadBalancers and DescribeTags say of a stack's NLB (attributes are a deep read). */
+function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record<string, string>, clusterName: string, uid: string): NonNullable<ObservedStack['loadBalancer']> {
+  const reported = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).filter((a) => a.AllocationId && a.IpAddress).map((a) => a.IpAddress!));
+  const privates = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).flatMap((a) => (a.PrivateIPv4Address ? [a.PrivateIPv4Address] : [])));
+  stack.holds = [...new Set([...stack.holds, ...reported, ...privates, ...splitAddresses(lbTags[ADDRESSES_TAG]), ...splitAddresses(lbTags[HELD_ADDRESSES_TAG])])];
+  stack.loadBalancer = {
+    arn: lb.LoadBalancerArn!,
+    dnsName: lb.DNSName ?? '',
+    state: lb.State?.Code ?? 'provisioning',
+    owned: clusterOwns(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === uid,
+    tags: lbTags,
+    addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
+    securityGroups: lb.SecurityGroups ?? [],
+    zones: (lb.AvailabilityZones ?? []).map((z) => ({
+      zone: z.ZoneName ?? '',
+      subnetId: z.SubnetId ?? '',
+      // An Elastic IP fixes the zone's mapping; AWS-chosen private addresses do not.
+      pinned: (z.LoadBalancerAddresses ?? []).some((a) => a.AllocationId !== undefined),
+    })),
+  };
+  return stack.loadBalancer;
+}
+
+/** What DescribeTargetGroups and DescribeTags say of a target group (targets and attributes are deep reads). */
+function targetGroupOf(g: TargetGroup, gTags: Record<string, string>, clusterName: string, uid: string): ObservedTargetGroup {
+  return {
+    arn: g.TargetGroupArn!,
+    name: g.TargetGroupName ?? '',
+    protocol: g.Protocol ?? '',
+    port: g.Port ?? 0,
+    owned: clusterOwns(gTags, clusterName) && gTags[SERVICE_UID_TAG] === uid,
+    tags: gTags,
+    healthCheck: healthCheckOf(g),
+    targets: [],
+  };
+}
+
+/** What list-level reads show of the whole cluster: every anchor, and the NLBs, groups and tags they lead to. */
+export interface ListSnapshot {
+  anchors: SecurityGroup[];
+  loadBalancers: Map<string, LoadBalancer>;
+  targetGroups: TargetGroup[];
+  tags: Map<string, Record<string, string>>;
+}
+
+/**
+ * One page-wise read of every anchor, NLB and target group, and DescribeTags 20 ARNs a call for
+ * ours: a few calls for a whole resync. `listenerGroups` are groups our listeners forward to that
+ * may not list their NLB (see observeService).
+ */
+export async function readListSnapshot(api: AwsApi, clusterName: string, listenerGroups: ReadonlySet<string>): Promise<ListSnapshot> {
+  const [anchors, lbs, groups] = await Promise.all([describeAnchors(api, clusterName), listLoadBalancers(api), listTargetGroups(api)]);
+  const names = new Set(anchors.map((g) => tagMap(g.Tags)[LOAD_BALANCER_NAME_TAG]));
+  const loadBalancers = new Map(lbs.filter((lb) => names.has(lb.LoadBalancerName)).map((lb) => [lb.LoadBalancerName!, lb]));
+  const lbArns = new Set([...loadBalancers.values()].map((lb) => lb.LoadBalancerArn!));
+  const targetGroups = groups.filter((g) => (g.LoadBalancerArns ?? []).some((a) => lbArns.has(a)) || listenerGroups.has(g.TargetGroupArn ?? ''));
+  const tags = await describeElbTags(api, [...lbArns, ...targetGroups.map((g) => g.TargetGroupArn!)]);
+  return { anchors, loadBalancers, targetGroups, tags };
+}
+
+/** One Service's stacks as the snapshot shows them: everything but listeners, targets and attributes. */
+export function listLevelStacks(snapshot: ListSnapshot, clusterName: string, uid: string, listenerGroups: ReadonlySet<string>): ObservedStack[] {
+  const stacks = stacksOf(snapshot.anchors.filter((g) => tagMap(g.Tags)[SERVICE_UID_TAG] === uid));
+  for (const stack of stacks) {
+    const lb = snapshot.loadBalancers.get(stack.lbName);
+    if (!lb) continue;
+    const arn = lb.LoadBalancerArn!;
+    withLoadBalancer(stack, lb, snapshot.tags.get(arn) ?? {}, clusterName, uid);
+    stack.targetGroups = snapshot.targetGroups
+      .filter((g) => (g.LoadBalancerArns ?? []).includes(arn) || listenerGroups.has(g.TargetGroupArn!))
+      .map((g) => targetGroupOf(g, snapshot.tags.get(g.TargetGroupArn!) ?? {}, clusterName, uid));
+  }
+  return stacks;
+}
+
+/** The list-level part of stacks, as a comparable key (what a snapshot can confirm unchanged). */
+export function listLevelKey(stacks: ObservedStack[]): string {
+  return JSON.stringify(
+    stacks.map((s) => ({
+      ...s,
+      listeners: undefined,
+      loadBalancer: s.loadBalancer && { ...s.loadBalancer, attributes: undefined, crossZone: undefined },
+      targetGroups: [...s.targetGroups].sort((a, b) => a.arn.localeCompare(b.arn)).map((g) => ({ ...g, targets: undefined, attributes: undefined })),
+    })),
+  );
+}
+
+/**
+ * Every read of one Service: the list-level ones scoped to it, then listeners, targets and
+ * attributes. A delete needs no targets or attributes (`forDelete`): two reads fewer per port.
+ */
+export async function observeService(api: AwsApi, clusterName: string, ref: ServiceRef, network: AwsNetwork, forDelete = false): Promise<AwsObserved> {
+  const anchors = await describeAnchors(api, clusterName, ref.uid);
+  if (anchors.length === 0) return { ref, stacks: [], network };
+
+  const stacks = stacksOf(anchors);
   const lbs = await describeLoadBalancersByName(
     api,
     stacks.map((s) => s.lbName),
@@ -186,30 +284,13 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     const stack = stacks.find((s) => s.lbName === lb.LoadBalancerName);
     if (!stack) continue;
     const lbTags = tags.get(lb.LoadBalancerArn!) ?? {};
-    const reported = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).filter((a) => a.AllocationId && a.IpAddress).map((a) => a.IpAddress!));
-    const privates = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).flatMap((a) => (a.PrivateIPv4Address ? [a.PrivateIPv4Address] : [])));
-    stack.holds = [...new Set([...stack.holds, ...reported, ...privates, ...splitAddresses(lbTags[ADDRESSES_TAG]), ...splitAddresses(lbTags[HELD_ADDRESSES_TAG])])];
-    stack.loadBalancer = {
-      arn: lb.LoadBalancerArn!,
-      dnsName: lb.DNSName ?? '',
-      state: lb.State?.Code ?? 'provisioning',
-      owned: clusterOwns(lbTags, clusterName) && lbTags[SERVICE_UID_TAG] === ref.uid,
-      tags: lbTags,
-      addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
-      securityGroups: lb.SecurityGroups ?? [],
-      zones: (lb.AvailabilityZones ?? []).map((z) => ({
-        zone: z.ZoneName ?? '',
-        subnetId: z.SubnetId ?? '',
-        // An Elastic IP fixes the zone's mapping; AWS-chosen private addresses do not.
-        pinned: (z.LoadBalancerAddresses ?? []).some((a) => a.AllocationId !== undefined),
-      })),
-    };
-    if (stack.loadBalancer.owned && (lbTags[ADDRESSES_TAG] !== undefined || lbTags[ATTRIBUTES_TAG] !== undefined)) {
+    const loadBalancer = withLoadBalancer(stack, lb, lbTags, clusterName, ref.uid);
+    if (!forDelete && loadBalancer.owned && (lbTags[ADDRESSES_TAG] !== undefined || lbTags[ATTRIBUTES_TAG] !== undefined)) {
       const res = await api.elb('DescribeLoadBalancerAttributes', false, (c) => c.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb.LoadBalancerArn! })));
-      stack.loadBalancer.attributes = Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
-      stack.loadBalancer.crossZone = stack.loadBalancer.attributes['load_balancing.cross_zone.enabled'] === 'true';
+      loadBalancer.attributes = Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
+      loadBalancer.crossZone = loadBalancer.attributes['load_balancing.cross_zone.enabled'] === 'true';
     }
-    const listenerAttributes = stack.loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
+    const listenerAttributes = !forDelete && loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
     stack.listeners = await Promise.all(listeners.map(async (l) => ({
       ...(listenerAttributes ? { attributes: await describeListenerAttributes(api, l.ListenerArn!) } : {}),
       arn: l.ListenerArn!,
@@ -222,19 +303,9 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     })));
     stack.targetGroups = await Promise.all(
       groups.map(async (g) => {
-        const gTags = tags.get(g.TargetGroupArn!) ?? {};
-        const owned = clusterOwns(gTags, clusterName) && gTags[SERVICE_UID_TAG] === ref.uid;
-        return {
-          arn: g.TargetGroupArn!,
-          name: g.TargetGroupName ?? '',
-          protocol: g.Protocol ?? '',
-          port: g.Port ?? 0,
-          owned,
-          tags: gTags,
-          healthCheck: healthCheckOf(g),
-          targets: owned ? await describeTargets(api, g.TargetGroupArn!) : [],
-          ...(owned ? { attributes: await describeTargetGroupAttributes(api, g.TargetGroupArn!) } : {}),
-        };
+        const group = targetGroupOf(g, tags.get(g.TargetGroupArn!) ?? {}, clusterName, ref.uid);
+        if (!group.owned || forDelete) return group;
+        return { ...group, targets: await describeTargets(api, group.arn), attributes: await describeTargetGroupAttributes(api, group.arn) };
       }),
     );
   }

@@ -3,7 +3,7 @@
 // two sweeps at least minAgeMs apart (so a create in progress, which makes its groups before its
 // listeners, is never swept). This is how a protocol change interrupted between the listener switch
 // and the old group's deletion gets cleaned up.
-import { DescribeTargetGroupsCommand, type TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { listTargetGroups } from './listAll.js';
 import type { AwsApi } from './awsApi.js';
 import { deleteTargetGroup, StillReleasingError } from './deleteStack.js';
 import { describeElbTags } from './observe.js';
@@ -28,13 +28,7 @@ export class TargetGroupSweeper {
 
   /** Returns how many target groups it deleted. Without `wanted`, it only watches. */
   async sweep(wanted: WantedTargetGroups | undefined): Promise<number> {
-    const unattached: TargetGroup[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await this.api.elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ Marker: marker, PageSize: 400 })));
-      for (const g of page.TargetGroups ?? []) if (g.TargetGroupArn && (g.LoadBalancerArns ?? []).length === 0) unattached.push(g);
-      marker = page.NextMarker;
-    } while (marker);
+    const unattached = (await listTargetGroups(this.api)).filter((g) => g.TargetGroupArn && (g.LoadBalancerArns ?? []).length === 0);
 
     const tags = unattached.length > 0 ? await describeElbTags(this.api, unattached.map((g) => g.TargetGroupArn!)) : new Map<string, Record<string, string>>();
     const seen = new Set<string>();

@@ -115,7 +115,7 @@ export class Reconciler {
       if (endpoints) desired.podEndpoints = endpoints;
     }
     validateAgainstCapabilities(desired, slot.provider.capabilities, slot.provider.name);
-    const observed = await slot.provider.observe(ref);
+    const observed = await slot.provider.observe(ref, desired);
     return slot.provider.diff(observed, desired);
   }
 

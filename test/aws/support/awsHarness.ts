@@ -122,7 +122,7 @@ export function makeService(h: Pick<AwsHarness, 'world' | 'clusterName'>, overri
 export async function converge(provider: AwsProvider, desired: DesiredLoadBalancer, maxRounds = 8): Promise<{ result: Extract<ApplyResult, { state: 'ready' }>; rounds: number; results: ApplyResult[] }> {
   const results: ApplyResult[] = [];
   for (let round = 1; round <= maxRounds; round++) {
-    const observed = await provider.observe(desired.ref);
+    const observed = await provider.observe(desired.ref, desired);
     const plan = provider.diff(observed, desired);
     const result = await provider.apply(plan);
     results.push(result);
@@ -133,7 +133,7 @@ export async function converge(provider: AwsProvider, desired: DesiredLoadBalanc
 
 /** True when a fresh observe+diff finds nothing to change. */
 export async function isSteady(provider: AwsProvider, desired: DesiredLoadBalancer): Promise<boolean> {
-  return isNoop(provider.diff(await provider.observe(desired.ref), desired));
+  return isNoop(provider.diff(await provider.observe(desired.ref, desired), desired));
 }
 
 export interface Inventory {
