@@ -8,7 +8,8 @@
 //   <id>-far:    (optional) a second bird2 router one routed hop behind the first: eth0 10.1.0.2/24
 //                and 10.1.0.3/24 to the router's eth2 10.1.0.1/24, default route via it. The nodes
 //                reach it only through the router (TTL decremented). 10.1.0.2 speaks eBGP as
-//                AS 64501 (multihop), 10.1.0.3 iBGP in the nodes' AS 64512; routes stay in its RIB
+//                AS 64501 (multihop), 10.1.0.3 iBGP in the nodes' AS 64512, each its own bird2
+//                (strict bind: bird allows one session per neighbor address); routes stay in its RIB
 //   <id>-nN:     eth0 10.0.0.1N/24, default route via the router; FRR (pathspace = the namespace's
 //                name) started by the node's speaker; an HTTP server on the NodePort answering its
 //                node name and an nftables DNAT from the pool to it (kube-proxy's part)
@@ -87,7 +88,7 @@ export class BgpLab {
   readonly nodes: BgpLabNode[];
   private readonly segment = new LabSegment(this.lan);
   private bird: ChildProcess | undefined;
-  private farBird: ChildProcess | undefined;
+  private farBirds: ChildProcess[] = [];
   private dir = '';
 
   constructor(nodeNames: string[]) {
@@ -98,8 +99,8 @@ export class BgpLab {
     return join(this.dir, 'bird.ctl');
   }
 
-  get farBirdSocket(): string {
-    return join(this.dir, 'bird-far.ctl');
+  farBirdSocket(kind: FarKind): string {
+    return join(this.dir, `bird-far-${kind}.ctl`);
   }
 
   async create(dir: string, router: RouterOptions): Promise<void> {
@@ -138,26 +139,27 @@ export class BgpLab {
     for (const ip of [FAR_IP, FAR_IBGP_IP]) await inNetns(this.far, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     await inNetns(this.far, 'ip', ['link', 'set', 'eth0', 'up']);
     await inNetns(this.far, 'ip', ['route', 'add', 'default', 'via', FAR_HOP]);
-    await writeFile(join(this.dir, 'bird-far.conf'), this.farBirdConfig());
-    this.farBird = await this.spawnBird(this.far, join(this.dir, 'bird-far.conf'), this.farBirdSocket);
+    for (const kind of ['ebgp', 'ibgp'] as const) {
+      const conf = join(this.dir, `bird-far-${kind}.conf`);
+      await writeFile(conf, this.farBirdConfig(kind));
+      this.farBirds.push(await this.spawnBird(this.far, conf, this.farBirdSocket(kind)));
+    }
   }
 
   /**
-   * The far router: per node, an eBGP session (multihop: the nodes are a hop away) and an iBGP one.
-   * The static route lets bird resolve the nodes' next-hops (recursive, as for any multihop session).
+   * One of the far router's two birds: per node, an eBGP session (multihop: the nodes are a hop
+   * away) or an iBGP one. The static route lets bird resolve the nodes' next-hops (recursive, as for
+   * any multihop session).
    */
-  farBirdConfig(): string {
+  farBirdConfig(kind: FarKind): string {
+    const [local, as, multihop] = kind === 'ebgp' ? [FAR_IP, FAR_ASN, ' multihop;'] : [FAR_IBGP_IP, NODE_ASN, ''];
     const lines = [
-      `router id ${FAR_IP};`,
+      `router id ${local};`,
       'protocol device { }',
       `protocol static { ipv4; route 10.0.0.0/24 via ${FAR_HOP}; }`,
-      `template bgp far_ebgp { local ${FAR_IP} as ${FAR_ASN}; multihop; ipv4 { import all; export none; }; connect retry time 1; error wait time 1, 5; }`,
-      `template bgp far_ibgp { local ${FAR_IBGP_IP} as ${NODE_ASN}; ipv4 { import all; export none; }; connect retry time 1; error wait time 1, 5; }`,
+      `template bgp far { local ${local} as ${as};${multihop} strict bind yes; ipv4 { import all; export none; }; connect retry time 1; error wait time 1, 5; }`,
     ];
-    for (const node of this.nodes) {
-      lines.push(`protocol bgp ebgp_${protocolName(node.name)} from far_ebgp { neighbor ${node.ip} as ${NODE_ASN}; }`);
-      lines.push(`protocol bgp ibgp_${protocolName(node.name)} from far_ibgp { neighbor ${node.ip} as ${NODE_ASN}; }`);
-    }
+    for (const node of this.nodes) lines.push(`protocol bgp ${kind}_${protocolName(node.name)} from far { neighbor ${node.ip} as ${NODE_ASN}; }`);
     return `${lines.join('\n')}\n`;
   }
 
@@ -196,8 +198,8 @@ export class BgpLab {
     return sh('birdc', ['-s', socket, ...command.split(' ')]);
   }
 
-  async farBirdc(command: string): Promise<string> {
-    return this.birdc(command, this.farBirdSocket);
+  async farBirdc(kind: FarKind, command: string): Promise<string> {
+    return this.birdc(command, this.farBirdSocket(kind));
   }
 
   /** The router's kernel next-hops for `prefix` ([] when it has no route). */
@@ -229,8 +231,8 @@ export class BgpLab {
   }
 
   /** The far router's state of its eBGP or iBGP session with `node`. */
-  async farSession(kind: 'ebgp' | 'ibgp', node: BgpLabNode): Promise<{ state: string; since: string }> {
-    return this.protocolState(`${kind}_${protocolName(node.name)}`, this.farBirdSocket);
+  async farSession(kind: FarKind, node: BgpLabNode): Promise<{ state: string; since: string }> {
+    return this.protocolState(`${kind}_${protocolName(node.name)}`, this.farBirdSocket(kind));
   }
 
   private async protocolState(protocol: string, socket: string): Promise<{ state: string; since: string }> {
@@ -343,7 +345,7 @@ export class BgpLab {
       await stopFrr({ pathspace: node.netns, configPath: '' }).catch(() => undefined);
     }
     this.bird?.kill('SIGKILL');
-    this.farBird?.kill('SIGKILL');
+    for (const bird of this.farBirds) bird.kill('SIGKILL');
     await this.segment.deleteAll();
     for (const node of this.nodes) {
       await rm(join('/etc/frr', node.netns), { recursive: true, force: true });
@@ -351,6 +353,8 @@ export class BgpLab {
     }
   }
 }
+
+export type FarKind = 'ebgp' | 'ibgp';
 
 export function protocolName(node: string): string {
   return node.replace(/[^a-zA-Z0-9]/g, '_');
