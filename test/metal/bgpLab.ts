@@ -46,6 +46,8 @@ export const FAR_IP = '10.1.0.2';
 export const FAR_ASN = 64501;
 export const FAR_IBGP_IP = '10.1.0.3';
 const FAR_HOP = '10.1.0.1';
+/** What the far router's eBGP bird gives routes as local preference (bird's default is 100). */
+export const FAR_EBGP_DEFAULT_LOCAL_PREF = 77;
 
 export interface BgpLabNode {
   name: string;
@@ -139,6 +141,9 @@ export class BgpLab {
     for (const ip of [FAR_IP, FAR_IBGP_IP]) await inNetns(this.far, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     await inNetns(this.far, 'ip', ['link', 'set', 'eth0', 'up']);
     await inNetns(this.far, 'ip', ['route', 'add', 'default', 'via', FAR_HOP]);
+    // FRR's next-hop tracking ignores the default route (zebra's `ip nht resolve-via-default` is off),
+    // so an eBGP multi-hop peer reached only by it would wait for NHT forever: a route, as a rack has.
+    for (const node of this.nodes) await inNetns(node.netns, 'ip', ['route', 'add', '10.1.0.0/24', 'via', ROUTER_IP]);
     for (const kind of ['ebgp', 'ibgp'] as const) {
       const conf = join(this.dir, `bird-far-${kind}.conf`);
       await writeFile(conf, this.farBirdConfig(kind));
@@ -152,12 +157,14 @@ export class BgpLab {
    * any multihop session).
    */
   farBirdConfig(kind: FarKind): string {
-    const [local, as, multihop] = kind === 'ebgp' ? [FAR_IP, FAR_ASN, ' multihop;'] : [FAR_IBGP_IP, NODE_ASN, ''];
+    // eBGP never carries LOCAL_PREF; bird gives such routes its own default, set apart here from
+    // anything a node could send.
+    const [local, as, options] = kind === 'ebgp' ? [FAR_IP, FAR_ASN, ` multihop; default bgp_local_pref ${FAR_EBGP_DEFAULT_LOCAL_PREF};`] : [FAR_IBGP_IP, NODE_ASN, ''];
     const lines = [
       `router id ${local};`,
       'protocol device { }',
       `protocol static { ipv4; route 10.0.0.0/24 via ${FAR_HOP}; }`,
-      `template bgp far { local ${local} as ${as};${multihop} strict bind yes; ipv4 { import all; export none; }; connect retry time 1; error wait time 1, 5; }`,
+      `template bgp far { local ${local} as ${as};${options} strict bind yes; ipv4 { import all; export none; }; connect retry time 1; error wait time 1, 5; }`,
     ];
     for (const node of this.nodes) lines.push(`protocol bgp ${kind}_${protocolName(node.name)} from far { neighbor ${node.ip} as ${NODE_ASN}; }`);
     return `${lines.join('\n')}\n`;

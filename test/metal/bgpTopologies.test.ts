@@ -3,7 +3,7 @@
 // over iBGP (its second address speaks in the nodes' own AS). Assertions read both sides: the far
 // router's RIB and session state (birdc) and FRR's own neighbor state on the nodes. Needs root.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BGP_POOL, FAR_ASN, FAR_IBGP_IP, FAR_IP, NODE_ASN, startBgpSpeakerLab, type BgpLabNode, type BgpSpeakerLab } from './bgpLab.js';
+import { BGP_POOL, FAR_ASN, FAR_EBGP_DEFAULT_LOCAL_PREF, FAR_IBGP_IP, FAR_IP, NODE_ASN, startBgpSpeakerLab, type BgpLabNode, type BgpSpeakerLab } from './bgpLab.js';
 import { pollUntil, setIngress } from './l2Lab.js';
 
 const NODES = ['node-a', 'node-b'];
@@ -76,7 +76,9 @@ describe('metal BGP topologies: a router one hop away, eBGP multi-hop and iBGP l
     for (const n of NODES) expect(await farRoute(`ebgp_${n.replace('-', '_')}`)).toBe('');
 
     await env.apply(farPeer(true));
-    for (const n of NODES) await pollUntil(async () => (await env.lab.farSession('ebgp', node(n))).state === 'Established', 60_000, `the multi-hop session with ${n}`);
+    for (const n of NODES) {
+      await pollUntil(async () => (await env.lab.farSession('ebgp', node(n))).state === 'Established', 60_000, `the multi-hop session with ${n}`);
+    }
     for (const n of NODES) expect((await env.lab.frrConnections(node(n), FAR_IP)).state).toBe('Established');
     for (const n of NODES) {
       const protocol = `ebgp_${n.replace('-', '_')}`;
@@ -87,9 +89,9 @@ describe('metal BGP topologies: a router one hop away, eBGP multi-hop and iBGP l
       expect(rib).toContain('via 10.1.0.1 on eth0');
       expect(rib).toMatch(new RegExp(`BGP.as_path: ${NODE_ASN}\\s*$`, 'm'));
     }
-  });
+  }, 150_000);
 
-  it('localPref reaches the iBGP peer; the eBGP peer gets no local preference', async () => {
+  it('localPref reaches the iBGP peer; the eBGP peer gets none of it', async () => {
     for (const n of NODES) {
       const protocol = n.replace('-', '_');
       const ibgp = await farRoute(`ibgp_${protocol}`);
@@ -97,7 +99,9 @@ describe('metal BGP topologies: a router one hop away, eBGP multi-hop and iBGP l
       expect(ibgp).toMatch(/BGP\.local_pref: 150\s*$/m);
       const ebgp = await farRoute(`ebgp_${protocol}`);
       expect(ebgp).toContain(`${VIP}/32`);
-      expect(ebgp).not.toContain('BGP.local_pref');
+      // The 150 stayed on the iBGP side: the eBGP route has only the far router's own default.
+      expect(ebgp).toMatch(new RegExp(`BGP\\.local_pref: ${FAR_EBGP_DEFAULT_LOCAL_PREF}\\s*$`, 'm'));
+      expect(ebgp).not.toContain('BGP.local_pref: 150');
     }
   });
 });
