@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 // The BGP lab (FRR in three namespaces, bird2, BFD at sub-second timers) runs last and alone: beside
 // another heavy suite on two cores, FRR's reloads and BFD miss their timers.
 const INCLUDE = ['test/**/*.test.ts', 'src/**/*.test.ts', 'providers/**/*.test.ts'];
-const ALONE = ['test/metal/bgpRouter.test.ts'];
+const ALONE = ['test/metal/bgpRouter.test.ts', 'test/metal/bgpTopologies.test.ts'];
 const shared = { testTimeout: 60_000, hookTimeout: 120_000, pool: 'forks' as const };
 
 export default defineConfig({

@@ -5,6 +5,11 @@
 //                different BGP implementation from the speakers' FRR) as the top-of-rack router,
 //                AS 64500, installing ECMP routes in its kernel table; BFD on eth0 (250 ms x 4)
 //   <id>-client: eth0 172.16.0.100/24, default route via the router
+//   <id>-far:    (optional) a second bird2 router one routed hop behind the first: eth0 10.1.0.2/24
+//                and 10.1.0.3/24 to the router's eth2 10.1.0.1/24, default route via it. The nodes
+//                reach it only through the router (TTL decremented). 10.1.0.2 speaks eBGP as
+//                AS 64501 (multihop), 10.1.0.3 iBGP in the nodes' AS 64512, each its own bird2
+//                (strict bind: bird allows one session per neighbor address); routes stay in its RIB
 //   <id>-nN:     eth0 10.0.0.1N/24, default route via the router; FRR (pathspace = the namespace's
 //                name) started by the node's speaker; an HTTP server on the NodePort answering its
 //                node name and an nftables DNAT from the pool to it (kube-proxy's part)
@@ -36,6 +41,13 @@ export const CLIENT_NET_IP = '172.16.0.100';
 export const BGP_POOL = '203.0.113.0/24';
 export const NODE_PORT = 30080;
 export const MD5_PASSWORD = 'lab-s3cret';
+/** The far router: its eBGP address and AS, its iBGP address (AS NODE_ASN), and the hop's address. */
+export const FAR_IP = '10.1.0.2';
+export const FAR_ASN = 64501;
+export const FAR_IBGP_IP = '10.1.0.3';
+const FAR_HOP = '10.1.0.1';
+/** What the far router's eBGP bird gives routes as local preference (bird's default is 100). */
+export const FAR_EBGP_DEFAULT_LOCAL_PREF = 77;
 
 export interface BgpLabNode {
   name: string;
@@ -55,6 +67,8 @@ export interface RouterOptions {
   bfdTiming?: { intervalMs: number; multiplier: number };
   /** The router's hold time; the session uses the smaller of both sides' (default: the speakers'). */
   holdSeconds?: number;
+  /** A second router one hop behind the first (see the top of this file). */
+  far?: boolean;
 }
 
 /** Fails loudly when a tool the lab needs is missing (after trying to install it). */
@@ -72,9 +86,11 @@ export class BgpLab {
   readonly lan = `${this.id}-lan`;
   readonly router = `${this.id}-router`;
   readonly client = `${this.id}-client`;
+  readonly far = `${this.id}-far`;
   readonly nodes: BgpLabNode[];
   private readonly segment = new LabSegment(this.lan);
   private bird: ChildProcess | undefined;
+  private farBirds: ChildProcess[] = [];
   private dir = '';
 
   constructor(nodeNames: string[]) {
@@ -83,6 +99,10 @@ export class BgpLab {
 
   get birdSocket(): string {
     return join(this.dir, 'bird.ctl');
+  }
+
+  farBirdSocket(kind: FarKind): string {
+    return join(this.dir, `bird-far-${kind}.ctl`);
   }
 
   async create(dir: string, router: RouterOptions): Promise<void> {
@@ -108,7 +128,46 @@ export class BgpLab {
       const server = `require('node:http').createServer((q, s) => { s.setHeader('connection', 'close'); s.end(${JSON.stringify(node.name)}); }).listen(${NODE_PORT}, '0.0.0.0')`;
       node.http = spawn('ip', ['netns', 'exec', node.netns, process.execPath, '-e', server], { stdio: 'ignore' });
     }
-    await this.startBird(router);
+    await writeFile(join(this.dir, 'bird.conf'), this.birdConfig(router));
+    this.bird = await this.spawnBird(this.router, join(this.dir, 'bird.conf'), this.birdSocket);
+    if (router.far) await this.createFar();
+  }
+
+  private async createFar(): Promise<void> {
+    await this.segment.addNetns(this.far);
+    await inNetns(this.router, 'ip', ['link', 'add', 'eth2', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.far]);
+    await inNetns(this.router, 'ip', ['addr', 'add', `${FAR_HOP}/24`, 'dev', 'eth2']);
+    await inNetns(this.router, 'ip', ['link', 'set', 'eth2', 'up']);
+    for (const ip of [FAR_IP, FAR_IBGP_IP]) await inNetns(this.far, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    await inNetns(this.far, 'ip', ['link', 'set', 'eth0', 'up']);
+    await inNetns(this.far, 'ip', ['route', 'add', 'default', 'via', FAR_HOP]);
+    // FRR's next-hop tracking ignores the default route (zebra's `ip nht resolve-via-default` is off),
+    // so an eBGP multi-hop peer reached only by it would wait for NHT forever: a route, as a rack has.
+    for (const node of this.nodes) await inNetns(node.netns, 'ip', ['route', 'add', '10.1.0.0/24', 'via', ROUTER_IP]);
+    for (const kind of ['ebgp', 'ibgp'] as const) {
+      const conf = join(this.dir, `bird-far-${kind}.conf`);
+      await writeFile(conf, this.farBirdConfig(kind));
+      this.farBirds.push(await this.spawnBird(this.far, conf, this.farBirdSocket(kind)));
+    }
+  }
+
+  /**
+   * One of the far router's two birds: per node, an eBGP session (multihop: the nodes are a hop
+   * away) or an iBGP one. The static route lets bird resolve the nodes' next-hops (recursive, as for
+   * any multihop session).
+   */
+  farBirdConfig(kind: FarKind): string {
+    // eBGP never carries LOCAL_PREF; bird gives such routes its own default, set apart here from
+    // anything a node could send.
+    const [local, as, options] = kind === 'ebgp' ? [FAR_IP, FAR_ASN, ` multihop; default bgp_local_pref ${FAR_EBGP_DEFAULT_LOCAL_PREF};`] : [FAR_IBGP_IP, NODE_ASN, ''];
+    const lines = [
+      `router id ${local};`,
+      'protocol device { }',
+      `protocol static { ipv4; route 10.0.0.0/24 via ${FAR_HOP}; }`,
+      `template bgp far { local ${local} as ${as};${options} strict bind yes; ipv4 { import all; export none; }; connect retry time 1; error wait time 1, 5; }`,
+    ];
+    for (const node of this.nodes) lines.push(`protocol bgp ${kind}_${protocolName(node.name)} from far { neighbor ${node.ip} as ${NODE_ASN}; }`);
+    return `${lines.join('\n')}\n`;
   }
 
   /** bird2's configuration for the router: one eBGP session per node, ECMP into the kernel. */
@@ -136,15 +195,18 @@ export class BgpLab {
     return `${lines.join('\n')}\n`;
   }
 
-  private async startBird(router: RouterOptions): Promise<void> {
-    const conf = join(this.dir, 'bird.conf');
-    await writeFile(conf, this.birdConfig(router));
-    this.bird = spawn('ip', ['netns', 'exec', this.router, 'bird', '-f', '-c', conf, '-s', this.birdSocket], { stdio: ['ignore', 'ignore', 'inherit'] });
-    await pollUntil(async () => (await this.birdc('show status').catch(() => '')).includes('Daemon is up'), 10_000, 'bird2 answering on its socket');
+  private async spawnBird(netns: string, conf: string, socket: string): Promise<ChildProcess> {
+    const bird = spawn('ip', ['netns', 'exec', netns, 'bird', '-f', '-c', conf, '-s', socket], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await pollUntil(async () => (await this.birdc('show status', socket).catch(() => '')).includes('Daemon is up'), 10_000, `bird2 answering in ${netns}`);
+    return bird;
   }
 
-  async birdc(command: string): Promise<string> {
-    return sh('birdc', ['-s', this.birdSocket, ...command.split(' ')]);
+  async birdc(command: string, socket = this.birdSocket): Promise<string> {
+    return sh('birdc', ['-s', socket, ...command.split(' ')]);
+  }
+
+  async farBirdc(kind: FarKind, command: string): Promise<string> {
+    return this.birdc(command, this.farBirdSocket(kind));
   }
 
   /** The router's kernel next-hops for `prefix` ([] when it has no route). */
@@ -172,20 +234,29 @@ export class BgpLab {
 
   /** bird's state of the session with `node` ("Established", "Active", ...), and since when. */
   async birdSession(node: BgpLabNode): Promise<{ state: string; since: string }> {
-    const out = await this.birdc(`show protocols ${protocolName(node.name)}`);
-    const line = out.split('\n').find((l) => l.startsWith(protocolName(node.name)));
+    return this.protocolState(protocolName(node.name), this.birdSocket);
+  }
+
+  /** The far router's state of its eBGP or iBGP session with `node`. */
+  async farSession(kind: FarKind, node: BgpLabNode): Promise<{ state: string; since: string }> {
+    return this.protocolState(`${kind}_${protocolName(node.name)}`, this.farBirdSocket(kind));
+  }
+
+  private async protocolState(protocol: string, socket: string): Promise<{ state: string; since: string }> {
+    const out = await this.birdc(`show protocols ${protocol}`, socket);
+    const line = out.split('\n').find((l) => l.startsWith(`${protocol} `));
     const cols = line?.trim().split(/\s+/) ?? [];
     // name proto table state since info: "node_a BGP --- up 07:20:01.123 Established"
     return { state: cols.slice(5).join(' '), since: cols[4] ?? '' };
   }
 
-  /** FRR's own count of sessions established with the router on `node`, and why the last one ended. */
-  async frrConnections(node: BgpLabNode): Promise<{ established: number; dropped: number; state: string; lastReset: string }> {
+  /** FRR's own count of sessions established with `peer` (the router) on `node`, and why the last one ended. */
+  async frrConnections(node: BgpLabNode, peer = ROUTER_IP): Promise<{ established: number; dropped: number; state: string; lastReset: string }> {
     const frr = { pathspace: node.netns, configPath: '' };
     const json = JSON.parse(await vtysh(frr, 'show bgp summary json')) as { ipv4Unicast?: { peers?: Record<string, { state: string; connectionsEstablished: number; connectionsDropped: number }> } };
-    const peer = json.ipv4Unicast?.peers?.[ROUTER_IP];
-    const neighbor = JSON.parse(await vtysh(frr, `show bgp neighbors ${ROUTER_IP} json`)) as Record<string, { lastResetDueTo?: string }>;
-    return { established: peer?.connectionsEstablished ?? 0, dropped: peer?.connectionsDropped ?? 0, state: peer?.state ?? 'none', lastReset: neighbor[ROUTER_IP]?.lastResetDueTo ?? '' };
+    const summary = json.ipv4Unicast?.peers?.[peer];
+    const neighbor = JSON.parse(await vtysh(frr, `show bgp neighbors ${peer} json`)) as Record<string, { lastResetDueTo?: string }>;
+    return { established: summary?.connectionsEstablished ?? 0, dropped: summary?.connectionsDropped ?? 0, state: summary?.state ?? 'none', lastReset: neighbor[peer]?.lastResetDueTo ?? '' };
   }
 
   /**
@@ -281,6 +352,7 @@ export class BgpLab {
       await stopFrr({ pathspace: node.netns, configPath: '' }).catch(() => undefined);
     }
     this.bird?.kill('SIGKILL');
+    for (const bird of this.farBirds) bird.kill('SIGKILL');
     await this.segment.deleteAll();
     for (const node of this.nodes) {
       await rm(join('/etc/frr', node.netns), { recursive: true, force: true });
@@ -288,6 +360,8 @@ export class BgpLab {
     }
   }
 }
+
+export type FarKind = 'ebgp' | 'ibgp';
 
 export function protocolName(node: string): string {
   return node.replace(/[^a-zA-Z0-9]/g, '_');
