@@ -19,7 +19,9 @@ export async function loadBalancerServiceSelector(core: CoreV1Api, signal?: Abor
         return true;
       } catch (error) {
         if ((error as { code?: number }).code === 400) return false;
-        if ((error as { code?: number }).code === 403) throw new AbortError(error as Error);
+        if ((error as { code?: number }).code === 403) {
+          throw new AbortError(new Error('cannot list Services cluster-wide: forbidden (403). Grant list and watch on services to this ServiceAccount (the chart\'s speaker ClusterRole does).', { cause: error }));
+        }
         throw error;
       }
     },

@@ -125,4 +125,15 @@ describe('the speaker\'s Service watch', () => {
       await proxy.stop();
     }
   });
+
+  it('refused the Service list (RBAC): start fails naming what to grant, instead of retrying forever', async () => {
+    const proxy: FaultProxy = await startFaultProxy(api.url, [
+      { matches: (method, path) => method === 'GET' && path === '/api/v1/services', code: 403, reason: 'Forbidden', remaining: Number.MAX_SAFE_INTEGER },
+    ]);
+    try {
+      await expect(withSpeaker(proxy.url, async () => {})).rejects.toThrow(/cannot list Services cluster-wide: forbidden \(403\)\. Grant list and watch on services/);
+    } finally {
+      await proxy.stop();
+    }
+  });
 });
