@@ -304,6 +304,11 @@ export interface CustomResourceAccess {
 export interface Provider<TObserved = unknown, TPlan extends Plan = Plan> {
   readonly name: string;
   readonly capabilities: Capabilities;
+  /**
+   * The status.conditions types it writes (ProviderConditions.types): removed from a Service that
+   * stays but stops being served (type or class changed away), as with its ingress.
+   */
+  readonly conditionTypes?: readonly string[];
   /** Optional warm-up before the first reconcile (metal rebuilds its assignments here). */
   start?(ctx: ProviderContext): Promise<void>;
   stop?(): Promise<void>;

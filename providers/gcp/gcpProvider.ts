@@ -32,7 +32,7 @@ import { clusterDescription, healthCheckFirewallName, instanceGroupName, ipv6Twi
 import type { ExternalGroup, GcpObserved, ObservedGroup } from './observed.js';
 import { observedAddresses, observedBackendService, observedFirewall, observedForwardingRule, observedHealthCheck } from './observedFromCompute.js';
 import { OperationTracker } from './operationTracker.js';
-import { gkeConditions } from './serviceConditions.js';
+import { GKE_CONDITION_TYPES, gkeConditions } from './serviceConditions.js';
 import { slotsOf, type ResourceSlot } from './resourceSlots.js';
 import { classifyStepFailure, fieldOf } from './stepFailure.js';
 import { currentPhase, planActions, type GcpPlan, type Step } from './planActions.js';
@@ -81,6 +81,7 @@ function isMembershipOnly(plan: GcpPlan): boolean {
 
 export class GcpProvider implements Provider<GcpObserved, GcpPlan> {
   readonly name = 'gcp';
+  readonly conditionTypes = GKE_CONDITION_TYPES;
   readonly capabilities: Capabilities = {
     protocols: ['TCP', 'UDP'],
     mixedProtocol: true,

@@ -17,7 +17,7 @@ import { ENDPOINT_NODES_ANNOTATION } from './ourAnnotations.js';
 import { eligibleTargets, ineligibility } from './eligibleNodes.js';
 import { Reasons } from './events.js';
 import { sameIngress } from './ingressStatus.js';
-import { nextConditions } from './serviceConditions.js';
+import { conditionsToDrop, nextConditions } from './serviceConditions.js';
 import type { ClusterView, KubeWriter, ProviderSlot } from './ports.js';
 import { concernsUs, hasCleanupFinalizer, isBeingDeleted, serviceRefOf, slotForClass, wantedSlot } from './serviceSelection.js';
 import { validateAgainstCapabilities } from './validateService.js';
@@ -235,9 +235,11 @@ export class Reconciler {
     this.deleting.delete(key);
     this.ensuring.delete(key);
     if (!serviceIsOurs) return { kind: 'done', action: 'deleted' };
-    // Upstream clears the status of a Service that stays but is no longer ours to serve.
-    if (!isBeingDeleted(service) && (service.status?.loadBalancer?.ingress ?? []).length > 0) {
-      await this.deps.kube.patchIngress(service, []);
+    // Upstream clears the status of a Service that stays but is no longer ours to serve: the
+    // ingress, and the conditions the provider wrote (GKE's controllers drop theirs too).
+    if (!isBeingDeleted(service)) {
+      const conditions = conditionsToDrop(service, this.deps.slots.find((s) => s.id === slotId)?.provider.conditionTypes);
+      if ((service.status?.loadBalancer?.ingress ?? []).length > 0 || conditions) await this.deps.kube.patchIngress(service, [], conditions);
     }
     if (hasCleanupFinalizer(service)) await this.deps.kube.removeFinalizer(service);
     this.deps.kube.event(service, 'Normal', Reasons.Deleted, 'Deleted load balancer');

@@ -32,3 +32,9 @@ export function nextConditions(service: V1Service, reported: ProviderConditions,
   });
   return changed ? { set, remove } : undefined;
 }
+
+/** Removal of the provider's condition types still on a Service it no longer serves, if any. */
+export function conditionsToDrop(service: V1Service, types: readonly string[] | undefined): ConditionsChange | undefined {
+  const remove = (service.status?.conditions ?? []).filter((c) => types?.includes(c.type)).map((c) => c.type);
+  return remove.length > 0 ? { set: [], remove } : undefined;
+}

@@ -1,7 +1,7 @@
 // The conditions a provider reports, applied to a Service: only the provider's types change.
 import type { V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { nextConditions } from '../../src/controller/serviceConditions.js';
+import { conditionsToDrop, nextConditions } from '../../src/controller/serviceConditions.js';
 
 const then = new Date('2026-01-01T00:00:00Z');
 const now = new Date('2026-02-01T00:00:00Z');
@@ -22,5 +22,13 @@ describe('nextConditions', () => {
     expect(nextConditions(service([cond('A'), cond('B')]), { types, current: [cond('A'), cond('B')] }, now)).toBeUndefined();
     const change = nextConditions(service([cond('A')]), { types, current: [cond('A', 'renamed')] }, now);
     expect(change?.set[0]).toMatchObject({ message: 'renamed', lastTransitionTime: then });
+  });
+});
+
+describe('conditionsToDrop', () => {
+  it("removes only the provider's types, and answers nothing when none is left", () => {
+    expect(conditionsToDrop(service([cond('A'), cond('other.io/X')]), types)).toEqual({ set: [], remove: ['A'] });
+    expect(conditionsToDrop(service([cond('other.io/X')]), types)).toBeUndefined();
+    expect(conditionsToDrop(service([cond('A')]), undefined)).toBeUndefined();
   });
 });

@@ -120,6 +120,23 @@ describe('gcp end to end', () => {
     await waitFor(async () => (await controller.resyncNow(), fake.list().length === 0), { timeoutMs: 30_000, message: 'the fake holding nothing' });
   });
 
+  it('a Service turned ClusterIP loses the GKE conditions and its ingress, and keeps others\' conditions', async () => {
+    expect((await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('demoted')) })).code).toBe(0);
+    const mark = { type: 'example.com/Audited', status: 'True', reason: 'Checked', message: 'by a tool', lastTransitionTime: new Date('2026-01-01T00:00:00Z') };
+    await core.patchNamespacedServiceStatus({ namespace: 'default', name: 'demoted', body: { status: { conditions: [mark] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await waitFor(async () => ((await readService(kc, 'default', 'demoted'))?.status?.conditions ?? []).length > 1, { timeoutMs: 30_000, message: 'GKE conditions on the Service' });
+    const patched = await kubectl(api, ['patch', 'svc', 'demoted', '-p', '{"spec":{"type":"ClusterIP","externalTrafficPolicy":null}}']);
+    expect(patched.code, patched.stderr).toBe(0);
+    const svc = await waitFor(async () => {
+      const s = await readService(kc, 'default', 'demoted');
+      return s && (s.status?.conditions ?? []).length === 1 && !s.metadata?.finalizers?.length ? s : undefined;
+    }, { timeoutMs: 30_000, message: 'only the foreign condition left, finalizer removed' });
+    expect(svc.status?.conditions?.[0]).toMatchObject({ type: 'example.com/Audited', message: 'by a tool' });
+    expect(svc.status?.loadBalancer?.ingress ?? []).toEqual([]);
+    await kubectl(api, ['delete', 'svc', 'demoted', '--wait=false']);
+    await waitFor(async () => (await controller.resyncNow(), fake.list().length === 0), { timeoutMs: 30_000, message: 'the fake holding nothing' });
+  });
+
   it('a loadBalancerIP the project does not hold becomes a Warning Event', async () => {
     const mutatingBefore = fake.mutatingCalls();
     const applied = await kubectl(api, ['apply', '-f', '-'], { input: JSON.stringify(lbService('pinned', { loadBalancerIP: '203.0.113.50' })) });
