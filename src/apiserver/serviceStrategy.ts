@@ -29,6 +29,99 @@ function rangeOf(store: ObjectStore, ip: string): ClusterIpAllocator | undefined
   return store.clusterIpRanges.find((r) => r.family === family);
 }
 
+/** An asked-for IP or port that cannot be had: a 422 on its field. */
+class FieldProblem extends Error {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What one admission takes from the allocators, given back on rollback. */
+class Allocation {
+  readonly taken: Taken = { ips: [], ports: [] };
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly owner: string,
+  ) {}
+
+  nextIp(range: ClusterIpAllocator): string {
+    const ip = range.allocateNext(this.owner);
+    this.taken.ips.push(ip);
+    return ip;
+  }
+
+  specificIp(range: ClusterIpAllocator, ip: string, field: string, value: unknown): void {
+    this.claim(field, value, () => range.allocateSpecific(ip, this.owner));
+    this.taken.ips.push(ip);
+  }
+
+  nextPort(): number {
+    const port = this.store.nodePorts.allocateNext(this.owner);
+    this.taken.ports.push(port);
+    return port;
+  }
+
+  specificPort(port: number, field: string): void {
+    this.claim(field, port, () => this.store.nodePorts.allocateSpecific(port, this.owner));
+    this.taken.ports.push(port);
+  }
+
+  rollback(): void {
+    for (const ip of this.taken.ips) rangeOf(this.store, ip)?.release(ip);
+    for (const p of this.taken.ports) this.store.nodePorts.release(p);
+  }
+
+  private claim(field: string, value: unknown, take: () => void): void {
+    try {
+      take();
+    } catch (e) {
+      if (e instanceof AllocationError) throw new FieldProblem(field, value, e.message);
+      throw e;
+    }
+  }
+}
+
+/** One cluster IP per settled family, in the order of ipFamilies; asked-for ones are honoured. */
+function allocateClusterIps(spec: ServiceSpec, ranges: readonly ClusterIpAllocator[], oldIps: ReadonlySet<string>, allocation: Allocation): void {
+  if (spec.type === 'ExternalName') {
+    delete spec.clusterIP;
+    delete spec.clusterIPs;
+    return;
+  }
+  if (spec.clusterIP === 'None') return;
+  const asked = spec.clusterIPs ?? [];
+  spec.clusterIPs = (spec.ipFamilies ?? []).map((family, i) => {
+    const range = ranges.find((r) => r.family === family)!;
+    const ip = asked[i];
+    if (!ip) return allocation.nextIp(range);
+    if (!oldIps.has(ip)) allocation.specificIp(range, ip, 'spec.clusterIPs', asked);
+    return ip;
+  });
+  spec.clusterIP = spec.clusterIPs[0]!;
+}
+
+function allocateNodePorts(spec: ServiceSpec, oldPorts: ReadonlySet<number>, allocation: Allocation): void {
+  if (needsNodePorts(spec)) {
+    (spec.ports ?? []).forEach((p, i) => {
+      if (p.nodePort) {
+        if (!oldPorts.has(p.nodePort) && !allocation.taken.ports.includes(p.nodePort)) allocation.specificPort(p.nodePort, `spec.ports[${i}].nodePort`);
+        return;
+      }
+      // The same port number for another protocol of this Service shares its NodePort.
+      const sibling = spec.ports!.find((q) => q !== p && q.port === p.port && q.nodePort);
+      p.nodePort = sibling?.nodePort ?? allocation.nextPort();
+    });
+  }
+  if (needsHealthCheckNodePort(spec)) {
+    if (!spec.healthCheckNodePort) spec.healthCheckNodePort = allocation.nextPort();
+    else if (!oldPorts.has(spec.healthCheckNodePort)) allocation.specificPort(spec.healthCheckNodePort, 'spec.healthCheckNodePort');
+  }
+}
+
 /**
  * Default, validate and allocate the spec of a Service being created (old undefined) or updated.
  * Returns field errors (nothing allocated then) or the final spec plus a function that gives back
@@ -43,89 +136,19 @@ export function admitServiceSpec(
   const spec = defaultServiceSpec(input, old);
   const errors = validateServiceSpec(spec, old);
   if (errors.length > 0) return { errors };
-  const ranges = store.clusterIpRanges;
-  const familyErrors = settleIpFamilies(spec, old, ranges.map((r) => r.family));
+  const familyErrors = settleIpFamilies(spec, old, store.clusterIpRanges.map((r) => r.family));
   if (familyErrors.length > 0) return { errors: familyErrors };
-  const taken: Taken = { ips: [], ports: [] };
-  const rollback = (): void => {
-    for (const ip of taken.ips) rangeOf(store, ip)?.release(ip);
-    for (const p of taken.ports) store.nodePorts.release(p);
-  };
+  const allocation = new Allocation(store, owner);
   const oldIps = new Set(allocatedIps(old));
   const oldPorts = new Set(allocatedPorts(old));
   try {
-    if (spec.type !== 'ExternalName' && spec.clusterIP !== 'None') {
-      // One cluster IP per settled family, in the order of ipFamilies; asked-for ones are honoured.
-      const asked = spec.clusterIPs ?? [];
-      spec.clusterIPs = (spec.ipFamilies ?? []).map((family, i) => {
-        const range = ranges.find((r) => r.family === family)!;
-        const ip = asked[i];
-        if (!ip) {
-          const next = range.allocateNext(owner);
-          taken.ips.push(next);
-          return next;
-        }
-        if (!oldIps.has(ip)) {
-          try {
-            range.allocateSpecific(ip, owner);
-          } catch (e) {
-            if (e instanceof AllocationError) throw { field: 'spec.clusterIPs', value: asked, message: e.message };
-            throw e;
-          }
-          taken.ips.push(ip);
-        }
-        return ip;
-      });
-      spec.clusterIP = spec.clusterIPs[0]!;
-    }
-    if (spec.type === 'ExternalName') {
-      delete spec.clusterIP;
-      delete spec.clusterIPs;
-    }
-    if (needsNodePorts(spec)) {
-      (spec.ports ?? []).forEach((p, i) => {
-        if (p.nodePort) {
-          if (oldPorts.has(p.nodePort) || taken.ports.includes(p.nodePort)) return;
-          try {
-            store.nodePorts.allocateSpecific(p.nodePort, owner);
-          } catch (e) {
-            if (e instanceof AllocationError) throw { field: `spec.ports[${i}].nodePort`, value: p.nodePort, message: e.message };
-            throw e;
-          }
-          taken.ports.push(p.nodePort);
-        } else {
-          // The same port number for another protocol of this Service shares its NodePort.
-          const sibling = spec.ports!.find((q) => q !== p && q.port === p.port && q.nodePort);
-          if (sibling?.nodePort) p.nodePort = sibling.nodePort;
-          else {
-            p.nodePort = store.nodePorts.allocateNext(owner);
-            taken.ports.push(p.nodePort);
-          }
-        }
-      });
-    }
-    if (needsHealthCheckNodePort(spec)) {
-      if (spec.healthCheckNodePort) {
-        if (!oldPorts.has(spec.healthCheckNodePort)) {
-          try {
-            store.nodePorts.allocateSpecific(spec.healthCheckNodePort, owner);
-          } catch (e) {
-            if (e instanceof AllocationError) throw { field: 'spec.healthCheckNodePort', value: spec.healthCheckNodePort, message: e.message };
-            throw e;
-          }
-          taken.ports.push(spec.healthCheckNodePort);
-        }
-      } else {
-        spec.healthCheckNodePort = store.nodePorts.allocateNext(owner);
-        taken.ports.push(spec.healthCheckNodePort);
-      }
-    }
+    allocateClusterIps(spec, store.clusterIpRanges, oldIps, allocation);
+    allocateNodePorts(spec, oldPorts, allocation);
   } catch (e) {
-    rollback();
+    allocation.rollback();
     // A full range is a server-side failure in Kubernetes (500), not an invalid Service.
     if (e instanceof AllocationError) throw internalError(`failed to allocate a ${e.message.includes('serviceIP') ? 'serviceIP' : 'nodePort'}: range is full`);
-    const f = e as { field: string; value: unknown; message: string };
-    if (typeof f.field === 'string') return { errors: [invalidValue(f.field, f.value, f.message)] };
+    if (e instanceof FieldProblem) return { errors: [invalidValue(e.field, e.value, e.message)] };
     throw e;
   }
   const commit = (): void => {
@@ -134,7 +157,7 @@ export function admitServiceSpec(
     for (const ip of oldIps) if (!keepIps.has(ip)) rangeOf(store, ip)?.release(ip);
     for (const p of oldPorts) if (!keepPorts.has(p)) store.nodePorts.release(p);
   };
-  return { spec, commit, rollback };
+  return { spec, commit, rollback: () => allocation.rollback() };
 }
 
 /** Give back everything a deleted Service held. */
