@@ -1,55 +1,47 @@
 // The simulated account's addresses: a CIDR to allocate from, plus static addresses it owns.
-// Pure apart from its own bookkeeping; IP math with ipaddr.js.
-import ipaddr from 'ipaddr.js';
+// Pure apart from its own bookkeeping; the IP arithmetic is the address pools' (src/metallb).
+import { bigIntToIP, canonicalIP, familyOf, ipToBigInt, parseAddressRange, type AddressRange } from '../../src/metallb/addressRange.js';
 
 export class AddressPool {
-  private readonly base: bigint;
-  private readonly size: bigint;
-  private readonly bits: number;
-  private readonly isV6: boolean;
+  private readonly range: AddressRange;
   private readonly inUse = new Set<string>();
   private readonly statics: Set<string>;
+  /** Offset of the next address to try from the range's first (0 is the network address). */
   private cursor = 1n;
 
   constructor(cidr: string, staticAddresses: readonly string[] = []) {
-    const [addr, prefix] = ipaddr.parseCIDR(cidr);
-    this.isV6 = addr.kind() === 'ipv6';
-    this.bits = this.isV6 ? 128 : 32;
-    this.size = 1n << BigInt(this.bits - prefix);
-    this.base = toBigInt(addr.toByteArray()) & ~(this.size - 1n);
-    this.statics = new Set(staticAddresses.map((a) => ipaddr.parse(a).toString()));
+    this.range = parseAddressRange(cidr);
+    this.statics = new Set(staticAddresses.map((a) => canonicalIP(a) ?? a));
   }
 
-  /** Does the account own this address (a static one, or one inside the pool)? */
+  /** Does the account own this address (a static one, or one inside the pool but its network and broadcast)? */
   owns(ip: string): boolean {
-    if (!ipaddr.isValid(ip)) return false;
-    const norm = ipaddr.parse(ip).toString();
+    const norm = canonicalIP(ip);
+    if (norm === undefined) return false;
     if (this.statics.has(norm)) return true;
-    const parsed = ipaddr.parse(ip);
-    if ((parsed.kind() === 'ipv6') !== this.isV6) return false;
-    const n = toBigInt(parsed.toByteArray());
-    return n > this.base && n < this.base + this.size - 1n;
+    if (familyOf(norm) !== this.range.family) return false;
+    const n = ipToBigInt(norm);
+    return n > this.range.first && n < this.range.last;
   }
 
   isFree(ip: string): boolean {
-    return !this.inUse.has(ipaddr.parse(ip).toString());
+    return !this.inUse.has(canonicalIP(ip) ?? ip);
   }
 
   /** Takes a specific owned address; false if not owned or already in use. */
   claim(ip: string): boolean {
-    const norm = ipaddr.parse(ip).toString();
-    if (!this.owns(norm) || this.inUse.has(norm)) return false;
+    const norm = canonicalIP(ip);
+    if (norm === undefined || !this.owns(norm) || this.inUse.has(norm)) return false;
     this.inUse.add(norm);
     return true;
   }
 
   /** Allocates the next free pool address (skipping network and broadcast), or undefined. */
   allocate(): string | undefined {
-    const usable = this.size - 2n;
-    for (let tried = 0n; tried < usable; tried++) {
-      const offset = this.cursor;
-      this.cursor = this.cursor >= this.size - 2n ? 1n : this.cursor + 1n;
-      const ip = fromBigInt(this.base + offset, this.bits);
+    const lastOffset = this.range.last - this.range.first - 1n;
+    for (let tried = 0n; tried < lastOffset; tried++) {
+      const ip = bigIntToIP(this.range.first + this.cursor, this.range.family);
+      this.cursor = this.cursor >= lastOffset ? 1n : this.cursor + 1n;
       if (!this.inUse.has(ip) && !this.statics.has(ip)) {
         this.inUse.add(ip);
         return ip;
@@ -59,16 +51,6 @@ export class AddressPool {
   }
 
   release(ip: string): void {
-    this.inUse.delete(ipaddr.parse(ip).toString());
+    this.inUse.delete(canonicalIP(ip) ?? ip);
   }
-}
-
-function toBigInt(bytes: number[]): bigint {
-  return bytes.reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
-}
-
-function fromBigInt(n: bigint, bits: number): string {
-  const bytes: number[] = [];
-  for (let i = bits / 8 - 1; i >= 0; i--) bytes.push(Number((n >> BigInt(i * 8)) & 0xffn));
-  return ipaddr.fromByteArray(bytes).toString();
 }
