@@ -22,15 +22,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, constants, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { FRR_DAEMONS, stopFrr, vtysh } from '../../src/speaker/bgp/frrDaemons.js';
 import { ensureNetworkTools, pollUntil, waitForLiveSpeakers } from './l2Lab.js';
 import { inNetns, LabSegment, sh } from './labSegment.js';
+import { repoRoot, spawnSpeaker } from './speakerProcess.js';
 import { kubectlOk } from '../support/kube.js';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const ROUTER_IP = '10.0.0.1';
 export const ROUTER_IP6 = '2001:db8:ff::1';
@@ -304,42 +303,12 @@ export class BgpLab {
   }
 
   startSpeaker(node: BgpLabNode, kubeconfigPath: string): ChildProcess {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(repoRoot, 'src', 'cli', 'main.ts'),
-        'speaker',
-        '--node-name',
-        node.name,
-        '--kubeconfig',
-        kubeconfigPath,
-        '--interface',
-        'eth0',
-        '--netns',
-        node.netns,
-        '--liveness-port',
-        '0',
-        '--namespace',
-        'kube-system',
-        '--renew-interval-ms',
-        '500',
-        '--lapse-ms',
-        '3000',
-        '--log-level',
-        process.env.SPEAKER_LOG_LEVEL ?? 'warn',
-        '--metrics-address',
-        '127.0.0.1:0',
-        '--bgp',
-        '--frr-start',
-        '--frr-pathspace',
-        node.netns,
-        '--frr-netns',
-        node.netns,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], cwd: repoRoot },
-    );
+    const child = spawnSpeaker({
+      nodeName: node.name,
+      kubeconfigPath,
+      metricsAddress: '127.0.0.1:0',
+      args: ['--interface', 'eth0', '--netns', node.netns, '--liveness-port', '0', '--renew-interval-ms', '500', '--lapse-ms', '3000', '--bgp', '--frr-start', '--frr-pathspace', node.netns, '--frr-netns', node.netns],
+    });
     node.speaker = child;
     return child;
   }

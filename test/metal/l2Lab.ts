@@ -14,18 +14,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import { inNetns, LabSegment, sh } from './labSegment.js';
+import { repoRoot, spawnSpeaker } from './speakerProcess.js';
 import { kubectlOk } from '../support/kube.js';
 
 export { inNetns, sh };
 import { speakerLeaseName } from '../../src/speaker/speaker.js';
 
 const run = promisify(execFile);
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const LAN_PREFIX = '198.51.100';
 export const CLIENT_IP = `${LAN_PREFIX}.100`;
@@ -208,36 +207,14 @@ export class L2Lab {
    * with `--interface <iface>` (eth0 unless told), or none when iface is null.
    */
   startSpeaker(node: LabNode, kubeconfigPath: string, extraArgs: string[] = [], iface: string | null = 'eth0'): ChildProcess {
-    const child = spawn(
-      process.execPath,
-      [
-        // tsx as a loader, not its CLI: one process, so a signal reaches the speaker itself.
-        '--import',
-        'tsx',
-        join(repoRoot, 'src', 'cli', 'main.ts'),
-        'speaker',
-        '--node-name',
-        node.name,
-        '--kubeconfig',
-        kubeconfigPath,
-        ...(iface === null ? [] : ['--interface', iface]),
-        '--netns',
-        node.netns,
-        // Every speaker here shares the root namespace: they cannot all bind the liveness port, and
-        // their probes would not cross the lab's links. startSpeakerInNetns runs the real thing.
-        '--liveness-port',
-        '0',
-        '--namespace',
-        'kube-system',
-        '--log-level',
-        process.env.SPEAKER_LOG_LEVEL ?? 'warn',
-        // Several speakers share this machine's network: each serves its endpoints on a free port.
-        '--metrics-address',
-        '127.0.0.1:0',
-        ...extraArgs,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], cwd: repoRoot },
-    );
+    const child = spawnSpeaker({
+      nodeName: node.name,
+      kubeconfigPath,
+      metricsAddress: '127.0.0.1:0',
+      // Every speaker here shares the root namespace: they cannot all bind the liveness port, and
+      // their probes would not cross the lab's links. startSpeakerInNetns runs the real thing.
+      args: [...(iface === null ? [] : ['--interface', iface]), '--netns', node.netns, '--liveness-port', '0', ...extraArgs],
+    });
     node.speaker = child;
     return child;
   }
@@ -271,33 +248,13 @@ export class L2Lab {
    */
   startSpeakerInNetns(node: LabNode, kubeconfigPath: string, extraArgs: string[] = []): ChildProcess {
     if (!this.apiRelay) throw new Error('relayApiServer() first: the speaker inside the namespace needs the API server');
-    const child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        node.netns,
-        process.execPath,
-        '--import',
-        'tsx',
-        join(repoRoot, 'src', 'cli', 'main.ts'),
-        'speaker',
-        '--node-name',
-        node.name,
-        '--kubeconfig',
-        kubeconfigPath,
-        '--interface',
-        'eth0',
-        '--namespace',
-        'kube-system',
-        '--log-level',
-        process.env.SPEAKER_LOG_LEVEL ?? 'warn',
-        '--metrics-address',
-        `127.0.0.1:${NETNS_METRICS_PORT}`,
-        ...extraArgs,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], cwd: repoRoot },
-    );
+    const child = spawnSpeaker({
+      nodeName: node.name,
+      kubeconfigPath,
+      metricsAddress: `127.0.0.1:${NETNS_METRICS_PORT}`,
+      insideNetns: node.netns,
+      args: ['--interface', 'eth0', ...extraArgs],
+    });
     node.speaker = child;
     return child;
   }
