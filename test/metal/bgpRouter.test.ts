@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINT_NODES_ANNOTATION } from '../../src/controller/ourAnnotations.js';
 import { BGP_POOL, BGP_POOL6, MD5_PASSWORD, ROUTER_IP6, NODE_ASN, ROUTER_ASN, ROUTER_IP, startBgpSpeakerLab, type BgpLabNode, type BgpSpeakerLab } from './bgpLab.js';
-import { pollUntil, setIngress } from './l2Lab.js';
+import { pollUntil, setIngress, speakerHttpUrl } from './l2Lab.js';
 
 const NODES = ['node-a', 'node-b', 'node-c'];
 const NAMESPACE = 'default';
@@ -251,6 +251,11 @@ spec: { myASN: ${NODE_ASN}, peerASN: ${ROUTER_ASN}, peerAddress: 10.99.0.1, pass
     env.lab.startSpeaker(b, env.kubeconfigPath);
     await pollUntil(async () => (await env.lab.birdSession(b)).state === 'Established', 60_000, 'node-b\'s session back');
     await env.lab.waitForAdvertisers(`${CLUSTER_VIP}/32`, ['node-a', 'node-b']);
+    // The fresh FRR's first reload added the graceful-restart lines, which frr-reload.py's second
+    // pass repeats and FRR refuses: that still counts as applied, not as a failure to retry.
+    const metrics = await (await fetch(`${await speakerHttpUrl(b.name, b.speaker)}/metrics`)).text();
+    expect(metrics).toMatch(/kube_lb_speaker_frr_reloads_total\{outcome="ok",method="frr-reload"\} [1-9]/);
+    expect(metrics).not.toMatch(/kube_lb_speaker_frr_reloads_total\{outcome="failed"/);
   });
 
   it('a speaker supervises the FRR it started: daemons killed under it are started again and configured', async () => {

@@ -265,26 +265,10 @@ export class L2Lab {
   }
 
   /**
-   * Where the node's speaker serves /healthz, /readyz and /metrics: it binds 127.0.0.1:0, so the
-   * port is read from the kernel's socket table (ss) for the speaker's pid.
+   * Where the node's speaker serves /healthz, /readyz and /metrics (speakerHttpUrl).
    */
   async speakerHealthUrl(node: LabNode, timeoutMs = 20_000): Promise<string> {
-    const pid = node.speaker?.pid;
-    if (pid === undefined) throw new Error(`no speaker running on ${node.name}`);
-    let url = '';
-    await pollUntil(
-      async () => {
-        const listening = await sh('ss', ['-Hltnp']);
-        const line = listening.split('\n').find((l) => l.includes(`pid=${pid},`) && /\s127\.0\.0\.1:\d+\s/.test(l));
-        const port = line ? /\s127\.0\.0\.1:(\d+)\s/.exec(line)?.[1] : undefined;
-        if (port) url = `http://127.0.0.1:${port}`;
-        return url !== '';
-      },
-      timeoutMs,
-      `${node.name}'s speaker listening on 127.0.0.1`,
-      100,
-    );
-    return url;
+    return speakerHttpUrl(node.name, node.speaker, timeoutMs);
   }
 
   async stopSpeaker(node: LabNode, signal: NodeJS.Signals): Promise<void> {
@@ -420,4 +404,27 @@ export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Where a speaker started with `--metrics-address 127.0.0.1:0` serves /healthz, /readyz and
+ * /metrics: the port is read from the kernel's socket table (ss) for the speaker's pid.
+ */
+export async function speakerHttpUrl(nodeName: string, speaker: ChildProcess | undefined, timeoutMs = 20_000): Promise<string> {
+  const pid = speaker?.pid;
+  if (pid === undefined) throw new Error(`no speaker running on ${nodeName}`);
+  let url = '';
+  await pollUntil(
+    async () => {
+      const listening = await sh('ss', ['-Hltnp']);
+      const line = listening.split('\n').find((l) => l.includes(`pid=${pid},`) && /\s127\.0\.0\.1:\d+\s/.test(l));
+      const port = line ? /\s127\.0\.0\.1:(\d+)\s/.exec(line)?.[1] : undefined;
+      if (port) url = `http://127.0.0.1:${port}`;
+      return url !== '';
+    },
+    timeoutMs,
+    `${nodeName}'s speaker listening on 127.0.0.1`,
+    100,
+  );
+  return url;
 }

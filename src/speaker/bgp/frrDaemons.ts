@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { onlyRepeatsRefused } from './frrReloadRefusals.js';
 import { prefixOnlyCommands } from './frrPrefixChange.js';
 
 const execFileAsync = promisify(execFile);
@@ -169,7 +170,11 @@ export function frrControl(o: FrrOptions): FrrControl {
         );
         if (ok) return 'vtysh';
       }
-      await run('python3', [join(FRR_BIN_DIR, 'frr-reload.py'), '--reload', ...(o.pathspace ? ['--pathspace', o.pathspace] : []), o.configPath], 60_000);
+      const reload = [join(FRR_BIN_DIR, 'frr-reload.py'), '--reload', ...(o.pathspace ? ['--pathspace', o.pathspace] : []), o.configPath];
+      await execFileAsync('python3', reload, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }).catch(async (error: { stdout?: string; stderr?: string; message: string }) => {
+        if (onlyRepeatsRefused(error.stderr ?? '', await vtysh(o, 'show running-config').catch(() => ''))) return;
+        throw new Error(`python3 ${reload.join(' ')} failed: ${(error.stderr || error.stdout || error.message).trim()}`, { cause: error });
+      });
       return 'frr-reload';
     },
     async sessions(): Promise<PeerSession[]> {
