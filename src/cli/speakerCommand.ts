@@ -8,11 +8,12 @@ import { livenessKey } from '../speaker/livenessPacket.js';
 import type { HealthServer } from '../observability/healthServer.js';
 import { createLogger } from '../observability/logger.js';
 import { createSpeakerMetrics } from '../observability/speakerMetrics.js';
-import { connectOrExit, explainListenFailure, failFast } from './startupChecks.js';
+import { connectOrExit, explainListenFailure, failFast, StartupError } from './startupChecks.js';
 import { ipCommandEffects } from '../speaker/ipCommandEffects.js';
 import { Speaker } from '../speaker/speaker.js';
 import { startMetallbWatch } from '../speaker/metallbWatch.js';
 import { EventRecorder } from '../kube/eventRecorder.js';
+import type { OwnerReference } from '../speaker/serviceStatusObjects.js';
 import { StatusObjectWriter } from '../speaker/statusObjectWriter.js';
 import { startBgpMode, type BgpModeOptions } from '../speaker/bgp/bgpMode.js';
 import { DEFAULT_SPEAKER_METRICS_ADDRESS, parseSpeakerMetricsAddress, serveSpeakerHealth } from '../speaker/speakerHealth.js';
@@ -38,6 +39,13 @@ function metricsAddress(value: string): string {
   return value;
 }
 
+/** The Pod owning the status objects: both name and uid, or neither (outside a cluster). */
+function podOwner(name: string | undefined, uid: string | undefined): OwnerReference | undefined {
+  if (!name && !uid) return undefined;
+  if (!name || !uid) throw new StartupError('--pod-name and --pod-uid go together (POD_NAME and POD_UID from the downward API): pass both, or neither');
+  return { apiVersion: 'v1', kind: 'Pod', name, uid };
+}
+
 export function speakerCommand(): Command {
   return new Command('speaker')
     .description('Announce metal load-balancer addresses from this node (L2: gratuitous ARP / NDP; BGP through FRR with --bgp)')
@@ -45,6 +53,8 @@ export function speakerCommand(): Command {
     .option('--interface <if>', 'interface that carries every address, e.g. eth0 (default: for each address, the interface its route leaves by)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then ~/.kube/config)')
     .option('--namespace <ns>', 'namespace of the speakers\' Leases', process.env.POD_NAMESPACE ?? 'kube-system')
+    .option('--pod-name <name>', 'this speaker\'s Pod, owner of the ServiceL2Status/ServiceBGPStatus objects it writes, so they go with it (the DaemonSet passes it)', process.env.POD_NAME)
+    .option('--pod-uid <uid>', 'the uid of --pod-name (the DaemonSet passes it)', process.env.POD_UID)
     .option('--load-balancer-class <class>', 'serve Services of this loadBalancerClass (default: Services without a class)')
     .option('--default', 'with --load-balancer-class: also serve Services without a class (the metal provider is the default)', false)
     .option('--netns <name>', 'run network commands inside this network namespace (labs and tests)')
@@ -68,6 +78,8 @@ export function speakerCommand(): Command {
       interface?: string;
       kubeconfig?: string;
       namespace: string;
+      podName?: string;
+      podUid?: string;
       loadBalancerClass?: string;
       default: boolean;
       netns?: string;
@@ -88,6 +100,7 @@ export function speakerCommand(): Command {
       frrConfigPath?: string;
     }) => {
       const logger = createLogger(opts.logLevel, 'kube-lb-provisioner-speaker');
+      const owner = await failFast(async () => podOwner(opts.podName, opts.podUid));
       const kubeConfig = await connectOrExit(opts.kubeconfig);
       const effects = ipCommandEffects({ iface: opts.interface, netns: opts.netns, lifetimeSeconds: opts.addressLifetimeSeconds });
       const metrics = createSpeakerMetrics(undefined, { processMetrics: true });
@@ -112,7 +125,7 @@ export function speakerCommand(): Command {
         metrics,
         bgp: bgp?.hook,
         metallb,
-        statusObjects: new StatusObjectWriter({ kubeConfig, namespace: opts.namespace, nodeName: opts.nodeName, logger }),
+        statusObjects: new StatusObjectWriter({ kubeConfig, namespace: opts.namespace, nodeName: opts.nodeName, owner, logger }),
         liveness: opts.livenessPort === 0 ? undefined : { port: opts.livenessPort, key: livenessKey(secret), timing: { probeIntervalMs: opts.probeIntervalMs, probeTimeoutMs: opts.probeTimeoutMs } },
       });
       // Up before the informers sync, so /readyz answers 503 (not connection refused) meanwhile.

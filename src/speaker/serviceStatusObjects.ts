@@ -4,7 +4,9 @@
 // status.peers: the BGPPeers configured to get it), both with status.serviceName and
 // status.serviceNamespace, in the speakers' namespace, named "l2-…"/"bgp-…" by the API server,
 // labelled with the node and the Service. A node's speaker writes only its own node's objects:
-// an object is ours when both its node label and its status.node name this node. Pure.
+// an object is ours when both its node label and its status.node name this node. Like MetalLB's,
+// they are owned by the speaker's Pod, so the garbage collector removes them with it (a node
+// deleted, a speaker uninstalled); a new Pod adopts what an older one wrote. Pure.
 
 export const STATUS_GROUP = 'metallb.io';
 export const STATUS_VERSION = 'v1beta1';
@@ -29,8 +31,16 @@ export interface StatusBody {
 
 /** An object as listed from the API server (only the fields we read). */
 export interface StatusObject {
-  metadata?: { name?: string; labels?: Record<string, string> };
+  metadata?: { name?: string; labels?: Record<string, string>; ownerReferences?: OwnerReference[] };
   status?: Partial<StatusBody>;
+}
+
+/** The speaker's Pod, owner of the objects it writes. */
+export interface OwnerReference {
+  apiVersion: 'v1';
+  kind: 'Pod';
+  name: string;
+  uid: string;
 }
 
 export interface StatusChanges {
@@ -38,6 +48,8 @@ export interface StatusChanges {
   create: { labels: Record<string, string>; status: StatusBody }[];
   /** Existing objects of ours whose status differs. */
   update: { name: string; status: StatusBody }[];
+  /** Existing objects of ours not yet owned by this speaker's Pod (written by an older one). */
+  adopt: string[];
   /** Objects of ours for Services we no longer announce (or duplicates). */
   remove: string[];
 }
@@ -92,8 +104,8 @@ function normalize(s: Partial<StatusBody>): Partial<StatusBody> {
  * What to write so that this node's objects of one kind say `wanted` (Service key -> body).
  * Objects that are not this node's are never in the answer, whatever they say.
  */
-export function statusChanges(node: string, wanted: ReadonlyMap<string, StatusBody>, existing: readonly StatusObject[]): StatusChanges {
-  const changes: StatusChanges = { create: [], update: [], remove: [] };
+export function statusChanges(node: string, wanted: ReadonlyMap<string, StatusBody>, existing: readonly StatusObject[], owner?: OwnerReference): StatusChanges {
+  const changes: StatusChanges = { create: [], update: [], adopt: [], remove: [] };
   const seen = new Set<string>();
   for (const object of existing) {
     const name = object.metadata?.name;
@@ -108,6 +120,7 @@ export function statusChanges(node: string, wanted: ReadonlyMap<string, StatusBo
     }
     seen.add(key);
     if (!sameBody(object.status, body)) changes.update.push({ name, status: body });
+    if (owner && !(object.metadata?.ownerReferences ?? []).some((r) => r.uid === owner.uid)) changes.adopt.push(name);
   }
   for (const [key, status] of wanted) if (!seen.has(key)) changes.create.push({ labels: statusLabels(node, key), status });
   return changes;

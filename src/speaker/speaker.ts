@@ -663,7 +663,9 @@ export class Speaker {
       const on = this.interfaces.get(owner.ip);
       for (const key of owner.services) interfaces.set(key, [...(interfaces.get(key) ?? []), ...(on ? [on] : [])]);
     }
-    this.options.statusObjects?.set('ServiceL2Status', l2StatusBodies(node, interfaces));
+    // Only from a synced view: a restarted speaker's first pass (caches still empty) would delete
+    // the objects its predecessor wrote, only to create them again a moment later.
+    if (this.synced) this.options.statusObjects?.set('ServiceL2Status', l2StatusBodies(node, interfaces));
   }
 
   private recordEvent(svc: V1Service, ip: string): void {

@@ -12,6 +12,7 @@ import {
   STATUS_VERSION,
   statusChanges,
   type StatusBody,
+  type OwnerReference,
   type StatusKind,
   type StatusObject,
 } from './serviceStatusObjects.js';
@@ -23,6 +24,8 @@ export interface StatusObjectWriterOptions {
   /** The speakers' namespace, where MetalLB keeps these objects. */
   namespace: string;
   nodeName: string;
+  /** The speaker's own Pod (downward API): it owns what it writes, so they go with it. */
+  owner?: OwnerReference;
   logger: Logger;
   retryDelayMs?: number;
 }
@@ -122,7 +125,8 @@ export class StatusObjectWriter {
       const list = (await this.custom.listNamespacedCustomObject({ ...base, labelSelector: `${LABEL_NODE}=${node}` })) as { items?: StatusObject[] };
       state.known = list.items ?? [];
     }
-    const changes = statusChanges(node, wanted, state.known);
+    const { owner } = this.options;
+    const changes = statusChanges(node, wanted, state.known, owner);
     const known = new Map(state.known.map((o) => [o.metadata?.name ?? '', o]));
     for (const name of changes.remove) {
       await this.custom.deleteNamespacedCustomObject({ ...base, name }).catch((error: unknown) => {
@@ -134,15 +138,22 @@ export class StatusObjectWriter {
       await this.custom.patchNamespacedCustomObjectStatus({ ...base, name, body: { status } }, mergePatch);
       known.set(name, { ...known.get(name), status });
     }
+    // The older Pod it replaces is gone or going: ours alone, so the collector keeps the object.
+    for (const name of owner ? changes.adopt : []) {
+      await this.custom.patchNamespacedCustomObject({ ...base, name, body: { metadata: { ownerReferences: [owner] } } }, mergePatch);
+      const object = known.get(name);
+      known.set(name, { ...object, metadata: { ...object?.metadata, ownerReferences: [owner!] } });
+    }
+    const ownerReferences = owner ? [owner] : undefined;
     for (const { labels, status } of changes.create) {
       const created = (await this.custom.createNamespacedCustomObject({
         ...base,
-        body: { apiVersion: `${STATUS_GROUP}/${STATUS_VERSION}`, kind, metadata: { generateName, namespace, labels } },
+        body: { apiVersion: `${STATUS_GROUP}/${STATUS_VERSION}`, kind, metadata: { generateName, namespace, labels, ownerReferences } },
       })) as StatusObject;
       const name = created.metadata!.name!;
       // Should this status write fail, the pass lists again and finds the object by its labels.
       await this.custom.patchNamespacedCustomObjectStatus({ ...base, name, body: { status } }, mergePatch);
-      known.set(name, { metadata: { name, labels }, status });
+      known.set(name, { metadata: { name, labels, ownerReferences }, status });
     }
     state.known = [...known.values()];
   }

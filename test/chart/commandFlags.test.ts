@@ -43,14 +43,21 @@ function longFlags(args: readonly string[]): string[] {
   return args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!);
 }
 
-/** What the kubelet does with $(VAR) in args, given the container's env (fieldRefs get sample values). */
-function expandEnv(args: readonly string[], container: Container, fieldValues: Record<string, string>): string[] {
+/** The container's environment as the kubelet builds it (fieldRefs get sample values). */
+function containerEnv(container: Container, fieldValues: Record<string, string>): Map<string, string> {
+  const samples: Record<string, string> = { 'metadata.name': 'speaker-x7k2p', 'metadata.uid': '0f6e1c1a-3b52-4b8e-9d6a-2f0c1e4d5a6b', ...fieldValues };
   const env = new Map<string, string>();
   for (const e of container.env ?? []) {
-    const value = e.value ?? (e.valueFrom?.fieldRef ? fieldValues[e.valueFrom.fieldRef.fieldPath] : undefined);
+    const value = e.value ?? (e.valueFrom?.fieldRef ? samples[e.valueFrom.fieldRef.fieldPath] : undefined);
     if (value === undefined) throw new Error(`env ${e.name} has no value the test knows how to give`);
     env.set(e.name, value);
   }
+  return env;
+}
+
+/** What the kubelet does with $(VAR) in args, given the container's env. */
+function expandEnv(args: readonly string[], container: Container, fieldValues: Record<string, string>): string[] {
+  const env = containerEnv(container, fieldValues);
   return args.map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env.get(name) ?? whole));
 }
 
@@ -116,6 +123,26 @@ describe('the speaker container', () => {
     });
     expect(opts.kubeconfig).toBeUndefined();
     expect(opts.netns).toBeUndefined();
+  });
+
+  it("passes the speaker its Pod's name and uid, so the status objects it writes are owned by the Pod", async () => {
+    const manifests = await renderChart({ valuesFiles: withSiteValues('values-metal.yaml') });
+    const container = podSpec(findManifest(manifests, 'DaemonSet')).containers[0]!;
+    const fieldOf = (name: string) => (container.env ?? []).find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+    expect([fieldOf('POD_NAME'), fieldOf('POD_UID')]).toEqual(['metadata.name', 'metadata.uid']);
+    // The command reads them from the environment, as the kubelet sets it.
+    const env = containerEnv(container, { 'spec.nodeName': 'node-7', 'metadata.name': 'speaker-x7k2p', 'metadata.uid': 'uid-7' });
+    const saved = { POD_NAME: process.env.POD_NAME, POD_UID: process.env.POD_UID };
+    Object.assign(process.env, { POD_NAME: env.get('POD_NAME'), POD_UID: env.get('POD_UID') });
+    try {
+      const opts = parseWith(speakerCommand(), expandEnv(container.args.slice(1), container, { 'spec.nodeName': 'node-7' }));
+      expect(opts).toMatchObject({ podName: 'speaker-x7k2p', podUid: 'uid-7' });
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
   });
 
   it('names no interface by default, so each node announces from the interface its route leaves by', async () => {

@@ -3,6 +3,7 @@
 // token). Every recorded (verb, group, resource, subresource, namespace, name) must be granted by the
 // rules the chart binds to that component's ServiceAccount, and every permission the chart grants
 // must have been used. The configuration and the speaker's flags come from the rendered chart.
+import { randomUUID } from 'node:crypto';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,6 +74,8 @@ function kubeConfigAs(user: string): KubeConfig {
   return kc;
 }
 
+let speakerStarts = 0;
+
 /** A speaker as the DaemonSet runs it: reading MetalLB's resources from its --metallb-namespace. */
 async function startSpeaker(node: string): Promise<Speaker> {
   const loadBalancerClass = speakerArgs.get('load-balancer-class');
@@ -92,7 +95,14 @@ async function startSpeaker(node: string): Promise<Speaker> {
     lapseMs: Number(speakerArgs.get('lapse-ms')),
     refreshIntervalMs: 200,
     metallb,
-    statusObjects: new StatusObjectWriter({ kubeConfig: kubeConfigAs('speaker'), namespace: speakerArgs.get('namespace') ?? '', nodeName: node, logger: silentLogger() }),
+    // Each start is a new Pod (POD_NAME and POD_UID from the downward API), owner of what it writes.
+    statusObjects: new StatusObjectWriter({
+      kubeConfig: kubeConfigAs('speaker'),
+      namespace: speakerArgs.get('namespace') ?? '',
+      nodeName: node,
+      owner: { apiVersion: 'v1', kind: 'Pod', name: `speaker-${node}-${speakerStarts++}`, uid: randomUUID() },
+      logger: silentLogger(),
+    }),
   });
   speakers.set(node, speaker);
   return speaker;
@@ -204,10 +214,22 @@ describe('the controller and the speaker, each as its own user, through a whole 
     await core.deleteNamespacedService({ namespace: appNamespace, name: 'pooled' });
     await waitFor(async () => (await readService(admin, appNamespace, 'pooled')) === undefined, { message: 'shop/pooled deleted', timeoutMs: 20_000 });
 
-    // A speaker restarts without having released its Lease: create conflicts, it reads and replaces.
-    await speakers.get('node-1')!.stop(false);
-    await (await startSpeaker('node-1')).start();
-    expect(api.requests.some((r) => r.user === 'speaker' && r.verb === 'get' && r.resource === 'leases' && r.name === speakerLeaseName('node-1'))).toBe(true);
+    // The announcing speaker restarts without having released its Lease: create conflicts, it reads
+    // and replaces. Its new Pod takes over the ServiceL2Status the old one wrote.
+    const announcer = (await readService(admin, appNamespace, 'web'))!.metadata!.annotations![ANNOUNCING_NODE_ANNOTATION]!;
+    await speakers.get(announcer)!.stop(false);
+    await (await startSpeaker(announcer)).start();
+    expect(api.requests.some((r) => r.user === 'speaker' && r.verb === 'get' && r.resource === 'leases' && r.name === speakerLeaseName(announcer))).toBe(true);
+    await waitFor(() => api.requests.some((r) => r.user === 'speaker' && r.verb === 'patch' && r.resource === 'servicel2statuses' && r.subresource === undefined), {
+      message: 'the restarted speaker adopting its ServiceL2Status',
+      timeoutMs: 20_000,
+    });
+    // Taken over, not deleted and created again: the object is the same, now owned by the new Pod.
+    const statuses = (await admin.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'metallb.io', version: 'v1beta1', namespace: speakerArgs.get('namespace') ?? '', plural: 'servicel2statuses' })) as {
+      items: { metadata: { ownerReferences?: { name: string }[] } }[];
+    };
+    expect(statuses.items.map((o) => o.metadata.ownerReferences?.map((r) => r.name))).toEqual([[`speaker-${announcer}-${speakerStarts - 1}`]]);
+    expect(api.requests.filter((r) => r.user === 'speaker' && r.resource === 'servicel2statuses' && r.verb === 'delete')).toEqual([]);
 
     // Node membership changes, the Service changes, then it goes away: the finalizer comes off.
     await core.patchNode(

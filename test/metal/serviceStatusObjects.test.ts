@@ -41,6 +41,19 @@ describe('statusChanges', () => {
     expect(statusChanges('node-a', new Map(), existing).remove).toEqual(['l2-1', 'l2-2', 'l2-3', 'l2-4']);
   });
 
+  it("adopts this node's objects another Pod owns, and no other node's", () => {
+    const owner = { apiVersion: 'v1' as const, kind: 'Pod' as const, name: 'speaker-x2', uid: 'u2' };
+    const body = { node: 'node-a', serviceName: 'web', serviceNamespace: 'default', interfaces: [{ name: 'eth0' }] };
+    const mine = { ...object('l2-1', 'node-a', 'web', body), metadata: { ...object('l2-1', 'node-a', 'web').metadata, ownerReferences: [{ ...owner, name: 'speaker-x1', uid: 'u1' }] } };
+    const theirs = object('l2-2', 'node-b', 'web', { ...body, node: 'node-b' });
+    const changes = statusChanges('node-a', new Map([['default/web', body]]), [mine, theirs], owner);
+    expect(changes).toEqual({ create: [], update: [], adopt: ['l2-1'], remove: [] });
+    const adopted = { ...mine, metadata: { ...mine.metadata, ownerReferences: [owner] } };
+    expect(statusChanges('node-a', new Map([['default/web', body]]), [adopted], owner).adopt).toEqual([]);
+    // Outside a cluster (no Pod to name) nothing is adopted.
+    expect(statusChanges('node-a', new Map([['default/web', body]]), [mine]).adopt).toEqual([]);
+  });
+
   it('ServiceBGPStatus names the peers, sorted', () => {
     expect(bgpStatusBodies('node-a', new Map([['shop/web', ['tor2', 'tor1']]])).get('shop/web')).toEqual({ node: 'node-a', serviceName: 'web', serviceNamespace: 'shop', peers: ['tor1', 'tor2'] });
   });
