@@ -150,7 +150,7 @@ function stacksOf(anchors: SecurityGroup[]): ObservedStack[] {
 /** What DescribeLoadBalancers and DescribeTags say of a stack's NLB (attributes are a deep read). */
 function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record<string, string>, clusterName: string, uid: string): NonNullable<ObservedStack['loadBalancer']> {
   const reported = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).filter((a) => a.AllocationId && a.IpAddress).map((a) => a.IpAddress!));
-  const privates = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).flatMap((a) => (a.PrivateIPv4Address ? [a.PrivateIPv4Address] : [])));
+  const privates = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).flatMap((a) => [a.PrivateIPv4Address, a.IPv6Address].filter((x): x is string => x !== undefined)));
   stack.holds = [...new Set([...stack.holds, ...reported, ...privates, ...splitAddresses(lbTags[ADDRESSES_TAG]), ...splitAddresses(lbTags[HELD_ADDRESSES_TAG])])];
   stack.loadBalancer = {
     arn: lb.LoadBalancerArn!,
@@ -160,6 +160,7 @@ function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record
     tags: lbTags,
     addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
     securityGroups: lb.SecurityGroups ?? [],
+    ipAddressType: lb.IpAddressType ?? 'ipv4',
     zones: (lb.AvailabilityZones ?? []).map((z) => ({
       zone: z.ZoneName ?? '',
       subnetId: z.SubnetId ?? '',
