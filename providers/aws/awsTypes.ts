@@ -28,7 +28,7 @@ export interface NodeRule {
 
 /** One rule as we compare them: protocol, a single port (for ICMP: the type), and a source. */
 export interface IngressRule {
-  protocol: 'tcp' | 'udp' | 'icmp';
+  protocol: 'tcp' | 'udp' | 'icmp' | 'icmpv6';
   port: number;
   /** ICMP only: the code (ToPort on the wire). */
   icmpCode?: number;

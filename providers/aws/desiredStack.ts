@@ -379,6 +379,9 @@ export function withLoadBalancerName(stack: DesiredStack, lbName: string): Desir
  */
 export const PATH_MTU_DISCOVERY_RULE: IngressRule = { protocol: 'icmp', port: 3, icmpCode: 4, source: '0.0.0.0/0' };
 
+/** Its IPv6 counterpart on a dual-stack NLB: ICMPv6 Packet Too Big (type 2, code 0; RFC 8201 path MTU discovery). */
+export const PATH_MTU_DISCOVERY_RULE_V6: IngressRule = { protocol: 'icmpv6', port: 2, icmpCode: 0, source: '::/0' };
+
 function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
   return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'UDP' ? 'udp' : 'tcp'];
 }
@@ -423,7 +426,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
   if (!dualStack) requireIPv4SourceRanges(sources, `IPv4 NLBs (set ${AWS_ANNOTATIONS.ipAddressType}: dualstack to admit IPv6 clients)`);
   const admitted = [...sources, ...Object.keys(prefixListEntries)];
   const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => admitted.map((source) => ({ protocol, port: g.port, source }))));
-  ingress.push(PATH_MTU_DISCOVERY_RULE);
+  ingress.push(PATH_MTU_DISCOVERY_RULE, ...(dualStack ? [PATH_MTU_DISCOVERY_RULE_V6] : []));
   if (options.securityGroups && (desired.sourceRanges.length > 0 || options.prefixLists)) {
     throw new ServiceConfigError(
       AWS_ANNOTATIONS.securityGroups,

@@ -33,6 +33,11 @@ export function ingressRules(permissions: IpPermission[] | undefined): IngressRu
       for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol: 'icmp', port: p.FromPort, icmpCode: p.ToPort, source: r.CidrIp });
       continue;
     }
+    // ICMPv6 (AWS may answer with its protocol number, 58).
+    if ((p.IpProtocol === 'icmpv6' || p.IpProtocol === '58') && p.FromPort !== undefined && p.ToPort !== undefined) {
+      for (const r of p.Ipv6Ranges ?? []) if (r.CidrIpv6) rules.push({ protocol: 'icmpv6', port: p.FromPort, icmpCode: p.ToPort, source: r.CidrIpv6 });
+      continue;
+    }
     if ((p.IpProtocol !== 'tcp' && p.IpProtocol !== 'udp') || p.FromPort === undefined || p.FromPort !== p.ToPort) continue;
     const protocol = p.IpProtocol;
     for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol, port: p.FromPort, source: r.CidrIp });

@@ -258,7 +258,7 @@ function planListeners({ stack, current, observedGroups, add }: StackPlanning): 
   }
   // Ports still open in the security group but no longer served: an interrupted run may have left
   // their target groups unattached (invisible from the NLB), so look for them by name.
-  const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).filter((r) => r.protocol !== 'icmp').map((r) => r.port).filter((p) => !desiredPorts.has(p)));
+  const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).filter((r) => r.protocol === 'tcp' || r.protocol === 'udp').map((r) => r.port).filter((p) => !desiredPorts.has(p)));
   const attachedNames = new Set((current?.targetGroups ?? []).map((g) => g.name));
   const leakCandidates = [...staleRulePorts]
     .flatMap((port) => TARGET_GROUP_PROTOCOLS.flatMap((p) => [targetGroupName(stack.lbName, port, p), targetGroupName(stack.lbName, port, p, 'ip'), targetGroupName(stack.lbName, port, p, 'ip', 'ipv6')]))

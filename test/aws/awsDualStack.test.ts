@@ -108,7 +108,7 @@ describe('an IPv6 Service on a dual-stack NLB', () => {
     const described = (await h.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [group.arn] }))).TargetGroups![0]!;
     expect([described.TargetType, described.IpAddressType]).toEqual(['ip', 'ipv6']);
     expect(group.targets).toEqual([`${a('a1')}:8080`]);
-    expect(await ipv6RulesOf(svc.ref.uid)).toEqual(['tcp/80/::/0']);
+    expect(await ipv6RulesOf(svc.ref.uid)).toEqual(['icmpv6/2/::/0', 'tcp/80/::/0']);
     expect(await isSteady(h.provider, svc)).toBe(true);
 
     // Pods come and go: membership only, IPv6 in and out.
@@ -121,10 +121,10 @@ describe('an IPv6 Service on a dual-stack NLB', () => {
     await deleteFully(svc);
   });
 
-  it('IPv6 source ranges are rules of the NLB security group (Ipv6Ranges) next to the IPv4 ones', async () => {
+  it('IPv6 source ranges are rules of the NLB security group (Ipv6Ranges) next to the IPv4 ones, with ICMPv6 Packet Too Big for path MTU discovery', async () => {
     const svc = makeService(h, { annotations: dual(), sourceRanges: ['203.0.113.0/24', '2001:db8::/32'] });
     await converge(h.provider, svc);
-    expect(await ipv6RulesOf(svc.ref.uid)).toEqual(['tcp/80/2001:db8::/32']);
+    expect(await ipv6RulesOf(svc.ref.uid)).toEqual(['icmpv6/2/::/0', 'tcp/80/2001:db8::/32']);
     expect((await inventory(h)).securityGroups.find(ownedBy(svc.ref.uid))!.ingress).toContain('tcp/80/203.0.113.0/24');
     expect(await isSteady(h.provider, svc)).toBe(true);
     await deleteFully(svc);
@@ -132,7 +132,7 @@ describe('an IPv6 Service on a dual-stack NLB', () => {
 });
 
 describe('aws-load-balancer-ip-address-type changes in place', () => {
-  it('ipv4 -> dualstack -> ipv4 keeps the NLB (SetIpAddressType), and adds then revokes ::/0', async () => {
+  it('ipv4 -> dualstack -> ipv4 keeps the NLB (SetIpAddressType), and adds then revokes the IPv6 rules', async () => {
     const svc = makeService(h, { annotations: inTwoZones() });
     await converge(h.provider, svc);
     const before = await loadBalancerOf(svc.ref.uid);
@@ -146,7 +146,7 @@ describe('aws-load-balancer-ip-address-type changes in place', () => {
     expect(after.IpAddressType).toBe('dualstack');
     expect(h.proxy.requests.filter((r) => r.action === 'SetIpAddressType').map((r) => r.params.get('IpAddressType'))).toEqual(['dualstack']);
     expect(h.proxy.requests.filter((r) => r.action === 'CreateLoadBalancer')).toEqual([]);
-    expect(await ipv6RulesOf(svc.ref.uid)).toEqual(['tcp/80/::/0']);
+    expect(await ipv6RulesOf(svc.ref.uid)).toEqual(['icmpv6/2/::/0', 'tcp/80/::/0']);
     expect(await isSteady(h.provider, svc)).toBe(true);
 
     svc.annotations = inTwoZones();

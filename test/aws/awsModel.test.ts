@@ -6,6 +6,7 @@ import { awsConfigSchema } from '../../providers/aws/config.js';
 import type { AwsNetwork, AwsObserved, ObservedStack } from '../../providers/aws/awsTypes.js';
 import { buildDesiredStack } from '../../providers/aws/desiredStack.js';
 import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js';
+import { ingressRules } from '../../providers/aws/observe.js';
 import { planActions } from '../../providers/aws/planActions.js';
 import { instanceIdFromProviderID } from '../../providers/aws/providerID.js';
 import type { DesiredLoadBalancer } from '../../providers/provider.js';
@@ -451,6 +452,13 @@ describe('aws dual-stack (ip-address-type, ipv6-addresses, IPv6 Services)', () =
     expect(instance.message).toContain('ip targets only');
     const udp = thrownConfigError(() => buildDesiredStack(ipv6Service({ ports: [{ name: 'dns', port: 53, protocol: 'UDP', nodePort: 0 }] }), dualEnv));
     expect(udp.field).toBe('spec.ports[0].protocol');
+  });
+
+  it('reads ICMPv6 rules back whether AWS names the protocol or numbers it (58), so the Packet Too Big rule stays steady', () => {
+    const permission = (IpProtocol: string) => ({ IpProtocol, FromPort: 2, ToPort: 0, Ipv6Ranges: [{ CidrIpv6: '::/0' }] });
+    for (const protocol of ['icmpv6', '58']) expect(ingressRules([permission(protocol)])).toEqual([{ protocol: 'icmpv6', port: 2, icmpCode: 0, source: '::/0' }]);
+    expect(buildDesiredStack(desired({ annotations: dual }), dualEnv).ingress).toContainEqual({ protocol: 'icmpv6', port: 2, icmpCode: 0, source: '::/0' });
+    expect(buildDesiredStack(desired(), env).ingress.some((r) => r.protocol === 'icmpv6')).toBe(false);
   });
 
   it('plans SetIpAddressType in place when the annotation changes on an existing NLB', () => {
