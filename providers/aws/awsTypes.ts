@@ -193,6 +193,8 @@ export interface DesiredStack {
   ingress: IngressRule[];
   /** MaxEntries of each prefix list the rules reference: what each such rule counts against the rule quota. */
   prefixListEntries: Record<string, number>;
+  /** Those prefix lists that are IPv6 (dualstack only): their entries count against the IPv6 rule quota. */
+  ipv6PrefixLists?: string[];
   nodeSecurityGroupIds: string[];
   /** Rules the node groups need from the backend group: the NodePort range and ports outside it. */
   nodeAccess: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[];

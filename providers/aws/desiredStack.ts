@@ -418,6 +418,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
   const heldAddresses = [...addresses, ...mappings.flatMap((m) => [m.PrivateIPv4Address, m.IPv6Address].filter((a): a is string => a !== undefined))];
 
   const prefixListEntries = prefixListsOf(options, network);
+  const ipv6PrefixLists = Object.keys(prefixListEntries).filter((id) => network.prefixLists?.find((l) => l.id === id)?.family === 'IPv6');
   // As the AWS Load Balancer Controller: everyone (of both families on a dual-stack NLB) only when
   // neither ranges nor prefix lists are given.
   const dualStack = options.ipAddressType === 'dualstack';
@@ -501,6 +502,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     // The managed group with your own ones is only our anchor (found by tag): no rules on it.
     ingress: options.securityGroups ? [] : ingress,
     prefixListEntries,
+    ...(ipv6PrefixLists.length > 0 ? { ipv6PrefixLists } : {}),
     // manage-backend-security-group-rules: false: the user opens the node groups; none is touched for this Service.
     nodeSecurityGroupIds: options.manageBackendRules ? [...network.nodeSecurityGroupIds].sort() : [],
     nodeAccess: [...nodeAccess.values()].sort((a, b) => a.fromPort - b.fromPort || a.protocol.localeCompare(b.protocol)),

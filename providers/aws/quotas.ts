@@ -50,7 +50,7 @@ export function checkQuotas(stack: DesiredStack, quotas: AwsQuotas): void {
   const perFamily = { IPv4: 0, IPv6: 0 };
   for (const r of stack.ingress) {
     const entries = stack.prefixListEntries[r.source];
-    if (entries !== undefined) perFamily.IPv4 += entries;
+    if (entries !== undefined) perFamily[stack.ipv6PrefixLists?.includes(r.source) ? 'IPv6' : 'IPv4'] += entries;
     else perFamily[cidrFamily(r.source)]++;
   }
   const usesPrefixLists = Object.keys(stack.prefixListEntries).length > 0;

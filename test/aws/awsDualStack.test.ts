@@ -9,6 +9,7 @@ import {
   CreateTargetGroupCommand,
   DescribeLoadBalancersCommand,
   DescribeTargetGroupsCommand,
+  ModifyListenerCommand,
   RegisterTargetsCommand,
   SetIpAddressTypeCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -248,7 +249,9 @@ describe("the proxy enforces AWS's documented dual-stack rules that moto does no
     const dualArn = await nlb('l6', 'dualstack');
     const udp = await refusal(viaProxy.elbv2.send(new CreateListenerCommand({ LoadBalancerArn: dualArn, Protocol: 'UDP', Port: 53, DefaultActions: [{ Type: 'forward', TargetGroupArn: group }] })));
     expect((udp as Error).name).toMatch(/^InvalidConfigurationRequest/);
-    await viaProxy.elbv2.send(new CreateListenerCommand({ LoadBalancerArn: dualArn, Protocol: 'TCP', Port: 80, DefaultActions: [{ Type: 'forward', TargetGroupArn: group }] }));
+    const listener = await viaProxy.elbv2.send(new CreateListenerCommand({ LoadBalancerArn: dualArn, Protocol: 'TCP', Port: 80, DefaultActions: [{ Type: 'forward', TargetGroupArn: group }] }));
+    const toUdp = await refusal(viaProxy.elbv2.send(new ModifyListenerCommand({ ListenerArn: listener.Listeners![0]!.ListenerArn!, Protocol: 'UDP', DefaultActions: [{ Type: 'forward', TargetGroupArn: group }] })));
+    expect((toUdp as Error).name).toMatch(/^InvalidConfigurationRequest/);
     const back = await refusal(viaProxy.elbv2.send(new SetIpAddressTypeCommand({ LoadBalancerArn: dualArn, IpAddressType: 'ipv4' })));
     expect((back as Error).name).toMatch(/^InvalidConfigurationRequest/);
   });

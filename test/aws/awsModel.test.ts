@@ -7,6 +7,7 @@ import type { AwsNetwork, AwsObserved, ObservedStack } from '../../providers/aws
 import { buildDesiredStack } from '../../providers/aws/desiredStack.js';
 import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js';
 import { ingressRules } from '../../providers/aws/observe.js';
+import { AWS_DEFAULT_QUOTAS, checkQuotas } from '../../providers/aws/quotas.js';
 import { planActions } from '../../providers/aws/planActions.js';
 import { instanceIdFromProviderID } from '../../providers/aws/providerID.js';
 import type { DesiredLoadBalancer } from '../../providers/provider.js';
@@ -459,6 +460,16 @@ describe('aws dual-stack (ip-address-type, ipv6-addresses, IPv6 Services)', () =
     for (const protocol of ['icmpv6', '58']) expect(ingressRules([permission(protocol)])).toEqual([{ protocol: 'icmpv6', port: 2, icmpCode: 0, source: '::/0' }]);
     expect(buildDesiredStack(desired({ annotations: dual }), dualEnv).ingress).toContainEqual({ protocol: 'icmpv6', port: 2, icmpCode: 0, source: '::/0' });
     expect(buildDesiredStack(desired(), env).ingress.some((r) => r.protocol === 'icmpv6')).toBe(false);
+  });
+
+  it('accepts an IPv6 prefix list on a dualstack NLB and counts its entries against the IPv6 rule quota, not the IPv4 one', () => {
+    const lists: AwsNetwork = { ...dualEnv, prefixLists: [{ id: 'pl-4', family: 'IPv4', maxEntries: 40 }, { id: 'pl-6', family: 'IPv6', maxEntries: 40 }, { id: 'pl-4b', family: 'IPv4', maxEntries: 40 }] };
+    const withLists = (ids: string, extra: Record<string, string> = dual) => desired({ annotations: { ...extra, [`${P}security-group-prefix-lists`]: ids } });
+    expect(thrownConfigError(() => buildDesiredStack(withLists('pl-6', {}), lists)).field).toBe(`${P}security-group-prefix-lists`);
+    const stack = buildDesiredStack(withLists('pl-4,pl-6'), lists);
+    expect(stack.ipv6PrefixLists).toEqual(['pl-6']);
+    expect(() => checkQuotas(stack, AWS_DEFAULT_QUOTAS)).not.toThrow();
+    expect(() => checkQuotas(buildDesiredStack(withLists('pl-4,pl-4b'), lists), AWS_DEFAULT_QUOTAS)).toThrow(/IPv4 rules/);
   });
 
   it('plans SetIpAddressType in place when the annotation changes on an existing NLB', () => {

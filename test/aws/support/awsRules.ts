@@ -220,9 +220,9 @@ export class AwsRules {
       case 'ModifyTargetGroup':
         return this.healthCheck(p, p.get('TargetGroupArn') ?? '');
       case 'CreateListener':
-        return this.tlsCertificates(p) ?? (await this.ipv6Listener(p, async () => p.get('LoadBalancerArn') ?? '')) ?? (await this.createListener(p));
+        return this.tlsCertificates(p) ?? (await this.ipv6Listener(p, async () => ({ loadBalancerArn: p.get('LoadBalancerArn') ?? '' }))) ?? (await this.createListener(p));
       case 'ModifyListener':
-        return this.tlsCertificates(p) ?? (await this.ipv6Listener(p, () => this.loadBalancerOfListener(p.get('ListenerArn') ?? '')));
+        return this.tlsCertificates(p) ?? (await this.ipv6Listener(p, () => this.listener(p.get('ListenerArn') ?? '')));
       case 'ModifyListenerAttributes': {
         // ELB API reference, ListenerAttribute.Key: Network Load Balancers support "tcp.idle_timeout.seconds",
         // "The valid range is 60-6000 seconds" (moto accepts any key and value).
@@ -375,9 +375,10 @@ export class AwsRules {
         if (v) return v;
       }
       for (const l of sub(perm, 'PrefixListIds')) {
-        const entries = await this.prefixListEntries(l.PrefixListId ?? '');
-        if (entries === undefined) return { code: 'InvalidPrefixListId.NotFound', message: `The prefix list ID '${l.PrefixListId}' does not exist` };
-        v4 += entries;
+        const list = await this.prefixList(l.PrefixListId ?? '');
+        if (list === undefined) return { code: 'InvalidPrefixListId.NotFound', message: `The prefix list ID '${l.PrefixListId}' does not exist` };
+        if (list.family === 'IPv6') v6 += list.entries;
+        else v4 += list.entries;
         const v = checkSgText('PrefixListId.Description', l.Description, SG_TEXT);
         if (v) return v;
       }
@@ -388,7 +389,11 @@ export class AwsRules {
     const res = await this.moto.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] })).catch(() => undefined);
     for (const perm of res?.SecurityGroups?.[0]?.IpPermissions ?? []) {
       v4 += (perm.IpRanges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0);
-      for (const l of perm.PrefixListIds ?? []) v4 += (await this.prefixListEntries(l.PrefixListId ?? '')) ?? 1;
+      for (const l of perm.PrefixListIds ?? []) {
+        const list = await this.prefixList(l.PrefixListId ?? '');
+        if (list?.family === 'IPv6') v6 += list.entries;
+        else v4 += list?.entries ?? 1;
+      }
       v6 += (perm.Ipv6Ranges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0);
     }
     const limit = this.state.quotas.inboundRulesPerGroupPerFamily;
@@ -401,12 +406,13 @@ export class AwsRules {
   /**
    * VPC quotas (…/vpc/latest/userguide/amazon-vpc-limits.html): "When you reference a prefix list in a
    * security group rule, the maximum number of entries for the prefix list counts as the same number of
-   * rules for the security group." moto counts one. Undefined: no such list (moto accepts any ID).
+   * rules for the security group" (of the list's address family, the quota being per family). moto
+   * counts one. Undefined: no such list (moto accepts any ID).
    */
-  private async prefixListEntries(id: string): Promise<number | undefined> {
+  private async prefixList(id: string): Promise<{ entries: number; family: string } | undefined> {
     const res = await this.moto.ec2.send(new DescribeManagedPrefixListsCommand({ PrefixListIds: [id] })).catch(() => undefined);
     const list = res?.PrefixLists?.find((l) => l.PrefixListId === id);
-    return list ? (list.MaxEntries ?? 1) : undefined;
+    return list ? { entries: list.MaxEntries ?? 1, family: list.AddressFamily ?? 'IPv4' } : undefined;
   }
 
   private async createLoadBalancer(p: URLSearchParams): Promise<RuleViolation | undefined> {
@@ -508,22 +514,25 @@ export class AwsRules {
     return res?.LoadBalancers?.[0];
   }
 
-  private async loadBalancerOfListener(listenerArn: string): Promise<string> {
+  /** A listener's NLB and protocol (what a ModifyListener that does not change them keeps). */
+  private async listener(listenerArn: string): Promise<{ loadBalancerArn: string; protocol?: string }> {
     const res = await this.moto.elbv2.send(new DescribeListenersCommand({ ListenerArns: [listenerArn] })).catch(() => undefined);
-    return res?.Listeners?.[0]?.LoadBalancerArn ?? '';
+    const l = res?.Listeners?.[0];
+    return { loadBalancerArn: l?.LoadBalancerArn ?? '', ...(l?.Protocol ? { protocol: l.Protocol } : {}) };
   }
 
   /**
    * NLB target groups, IP address type: "IPv6 target groups can only be associated with dualstack
    * load balancers with TCP or TLS listeners" (moto forwards any listener to any group).
    */
-  private async ipv6Listener(p: URLSearchParams, loadBalancerArn: () => Promise<string>): Promise<RuleViolation | undefined> {
+  private async ipv6Listener(p: URLSearchParams, current: () => Promise<{ loadBalancerArn: string; protocol?: string }>): Promise<RuleViolation | undefined> {
     const forwardTo = members(p, 'DefaultActions.member').map((a) => a.TargetGroupArn ?? '').filter((a) => a !== '');
     for (const arn of forwardTo) {
       if (!this.isIPv6Group(arn)) continue;
-      const lb = await this.loadBalancer(await loadBalancerArn());
+      const { loadBalancerArn, protocol: kept } = await current();
+      const lb = await this.loadBalancer(loadBalancerArn);
       if (lb?.IpAddressType !== 'dualstack') return { code: 'InvalidConfigurationRequest', message: `IPv6 target groups can only be associated with dualstack load balancers` };
-      const protocol = p.get('Protocol') ?? 'TCP';
+      const protocol = p.get('Protocol') ?? kept ?? 'TCP';
       if (protocol !== 'TCP' && protocol !== 'TLS') return { code: 'InvalidConfigurationRequest', message: `IPv6 target groups can only be used with TCP or TLS listeners, not ${protocol}` };
     }
     return undefined;
