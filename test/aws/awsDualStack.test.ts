@@ -2,7 +2,7 @@
 // IPv6 Services with IPv6 ip target groups following their IPv6 EndpointSlices, ipv6-addresses, the
 // in-place change of the IP address type, and bad values refused naming the annotation. The proxy
 // enforces AWS's documented dual-stack rules that moto does not (test/aws/support/awsRules.ts).
-import { AssociateSubnetCidrBlockCommand, AssociateVpcCidrBlockCommand, DescribeSecurityGroupsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
@@ -13,10 +13,9 @@ import {
   RegisterTargetsCommand,
   SetIpAddressTypeCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import ipaddr from 'ipaddr.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError, type DesiredLoadBalancer, type PodEndpoint } from '../../providers/provider.js';
-import { MOTO_REGION, motoClients } from '../support/moto.js';
+import { hostIn, MOTO_REGION, motoClients, seedIPv6 } from '../support/moto.js';
 import { converge, inventory, isSteady, makeService, ownedBy, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
 
 const A = 'service.beta.kubernetes.io/aws-load-balancer-';
@@ -25,31 +24,13 @@ const ZONE_B = `${MOTO_REGION}b`;
 
 let h: AwsHarness;
 /** The IPv6 /64 of the public subnets in zones a and b (zone c has none). */
-const v6: Record<string, string> = {};
+let v6: Record<string, string> = {};
 let viaProxy: ReturnType<typeof motoClients>;
-
-/** The k-th /64 of a /56 (as AWS hands subnets their blocks). */
-function slash64(block: string, k: number): string {
-  const bytes = ipaddr.IPv6.parse(block.split('/')[0]!).toByteArray();
-  bytes[7] = k;
-  return `${ipaddr.fromByteArray(bytes).toString()}/64`;
-}
-
-/** An address in a /64: its prefix with `host` as the last group. */
-function hostIn(cidr: string, host: string): string {
-  return ipaddr.IPv6.parse(`${cidr.split('::/')[0]}::${host}`).toString();
-}
 
 beforeAll(async () => {
   h = await startAwsHarness({ clusterName: 'dual-cluster' });
   viaProxy = motoClients(h.proxy.endpoint);
-  await h.ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: h.world.vpcId, AmazonProvidedIpv6CidrBlock: true }));
-  const vpc = (await h.ec2.send(new DescribeVpcsCommand({ VpcIds: [h.world.vpcId] }))).Vpcs![0]!;
-  const block = vpc.Ipv6CidrBlockAssociationSet![0]!.Ipv6CidrBlock!;
-  for (const [k, zone] of [ZONE_A, ZONE_B].entries()) {
-    v6[zone] = slash64(block, k + 1);
-    await h.ec2.send(new AssociateSubnetCidrBlockCommand({ SubnetId: h.world.publicSubnets[zone], Ipv6CidrBlock: v6[zone] }));
-  }
+  v6 = await seedIPv6(h.ec2, h.world, [ZONE_A, ZONE_B]);
   h.provider.invalidateNetwork();
 });
 afterAll(async () => {
