@@ -89,17 +89,17 @@ function resolveMappings(
   const vpcId = subnets[0]!.vpcId;
   if (subnets.some((s) => s.vpcId !== vpcId)) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'the subnets are in different VPCs');
   const mapped = mappingsFor(desired, options, network, subnets);
-  if (options.ipAddressType === 'dualstack') withIPv6Addresses(mapped.mappings, options, subnets);
-  return { vpcId, ...mapped, ...(candidates ? { candidates } : {}) };
+  const mappings = options.ipAddressType === 'dualstack' ? withIPv6Addresses(mapped.mappings, options, subnets) : mapped.mappings;
+  return { vpcId, ...mapped, mappings, ...(candidates ? { candidates } : {}) };
 }
 
 /**
  * A dual-stack NLB needs "associated IPv6 CIDR blocks" on the VPC and every subnet it uses (NLB user
  * guide, IP address types, "Dualstack requirements"). ipv6-addresses as the AWS Load Balancer
  * Controller reads them: as many as subnets, each in the IPv6 range of exactly one of them
- * (SubnetMapping.IPv6Address, one per subnet). Sets IPv6Address on the mappings.
+ * (SubnetMapping.IPv6Address, one per subnet).
  */
-function withIPv6Addresses(mappings: SubnetMapping[], options: AwsServiceOptions, subnets: AwsNetwork['subnets']): void {
+function withIPv6Addresses(mappings: SubnetMapping[], options: AwsServiceOptions, subnets: AwsNetwork['subnets']): SubnetMapping[] {
   const lacking = subnets.filter((s) => (s.ipv6Cidrs ?? []).length === 0);
   if (lacking.length > 0) {
     throw new ServiceConfigError(
@@ -108,12 +108,12 @@ function withIPv6Addresses(mappings: SubnetMapping[], options: AwsServiceOptions
     );
   }
   const wanted = options.ipv6Addresses;
-  if (wanted === undefined) return;
+  if (wanted === undefined) return mappings;
   const field = AWS_ANNOTATIONS.ipv6Addresses;
   if (wanted.length !== subnets.length) {
     throw new ServiceConfigError(field, `lists ${wanted.length} address(es) for ${subnets.length} subnets (${subnets.map((s) => s.id).join(', ')}); give one IPv6 address per subnet`);
   }
-  for (const m of mappings) {
+  return mappings.map((m) => {
     const subnet = subnets.find((s) => s.id === m.SubnetId)!;
     const inside = wanted.filter((a) => subnet.ipv6Cidrs!.some((c) => cidrContains(c, a)));
     if (inside.length !== 1) {
@@ -122,8 +122,8 @@ function withIPv6Addresses(mappings: SubnetMapping[], options: AwsServiceOptions
         `${inside.length === 0 ? 'no address is' : `${inside.join(' and ')} are all`} in subnet ${m.SubnetId} (${subnet.ipv6Cidrs!.join(', ')}); give exactly one address from each subnet's IPv6 range`,
       );
     }
-    m.IPv6Address = inside[0];
-  }
+    return { ...m, IPv6Address: inside[0]! };
+  });
 }
 
 /**
@@ -265,6 +265,15 @@ export function targetGroupAttributes(desired: DesiredLoadBalancer, options: Aws
 }
 
 /**
+ * "All IP addresses within a target group must have the same IP address type": only endpoints of
+ * the group's family (from EndpointSlices of addressType IPv4 or IPv6), IPv6 in RFC 5952 form.
+ */
+function addressOfFamily(address: string, family: 'ipv4' | 'ipv6'): string | undefined {
+  if (family === 'ipv4') return ipaddr.IPv4.isValidFourPartDecimal(address) ? address : undefined;
+  return ipaddr.IPv6.isValid(address) && !address.includes('.') ? ipaddr.IPv6.parse(address).toString() : undefined;
+}
+
+/**
  * ip targets: the Pod endpoints that should receive traffic on one Service port. Ready and not
  * terminating: a terminating Pod is deregistered (and drains) before it goes. Undefined while the
  * endpoints are not known, so a controller that has not read them yet deregisters nothing.
@@ -273,9 +282,7 @@ export function podTargets(desired: DesiredLoadBalancer, portNames: string[], fa
   if (desired.podEndpoints === undefined) return undefined;
   const targets = new Map<string, { id: string; port: number }>();
   for (const ep of desired.podEndpoints) {
-    // "All IP addresses within a target group must have the same IP address type": the
-    // EndpointSlices of the group's family only (addressType IPv4 or IPv6), IPv6 in RFC 5952 form.
-    const address = family === 'ipv4' ? (ipaddr.IPv4.isValidFourPartDecimal(ep.address) ? ep.address : undefined) : ipaddr.IPv6.isValid(ep.address) && !ep.address.includes('.') ? ipaddr.IPv6.parse(ep.address).toString() : undefined;
+    const address = addressOfFamily(ep.address, family);
     if (!ep.ready || ep.terminating || address === undefined) continue;
     for (const name of portNames) {
       const port = ep.ports[name];
