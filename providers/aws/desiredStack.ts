@@ -65,9 +65,11 @@ function resolveSubnets(options: AwsServiceOptions, network: AwsNetwork, cluster
   const ours = (s: AwsNetwork['subnets'][number]) => s.tags[clusterTagKey(clusterName)] !== undefined;
   const anyCluster = (s: AwsNetwork['subnets'][number]) => Object.keys(s.tags).some((k) => k.startsWith('kubernetes.io/cluster/'));
   const eligible = network.subnets.filter((s) => s.tags[role] !== undefined && (ours(s) || !anyCluster(s)));
+  // A dual-stack NLB needs IPv6 in each subnet: in a zone, a subnet with an IPv6 block comes first.
+  const v6 = (s: AwsNetwork['subnets'][number]) => options.ipAddressType === 'dualstack' && (s.ipv6Cidrs ?? []).length > 0;
   const tagged = eligible
     .filter((s) => s.freeIps === undefined || s.freeIps >= MIN_FREE_IPS)
-    .sort((a, b) => a.zone.localeCompare(b.zone) || Number(ours(b)) - Number(ours(a)) || a.id.localeCompare(b.id));
+    .sort((a, b) => a.zone.localeCompare(b.zone) || Number(v6(b)) - Number(v6(a)) || Number(ours(b)) - Number(ours(a)) || a.id.localeCompare(b.id));
   const perZone = new Map<string, AwsNetwork['subnets'][number]>();
   for (const s of tagged) if (!perZone.has(s.zone)) perZone.set(s.zone, s);
   if (perZone.size === 0) {
@@ -76,8 +78,9 @@ function resolveSubnets(options: AwsServiceOptions, network: AwsNetwork, cluster
       `no subnet with ${MIN_FREE_IPS} or more free addresses is tagged ${role} (and either ${clusterTagKey(clusterName)} or no cluster tag); tag the subnets or list them in this annotation`,
     );
   }
-  // An NLB already in a subnet that has since filled up stays there: its interfaces exist.
-  return { subnets: [...perZone.values()], candidates: eligible.map((s) => s.id) };
+  // An NLB already in a subnet that has since filled up stays there: its interfaces exist. Going
+  // dual-stack, one in a subnet without IPv6 moves (SetSubnets) to one with it.
+  return { subnets: [...perZone.values()], candidates: eligible.filter((s) => options.ipAddressType !== 'dualstack' || v6(s)).map((s) => s.id) };
 }
 
 function resolveMappings(

@@ -171,11 +171,7 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
     const where = stack.subnetMappings.map((m) => m.SubnetId + [m.AllocationId ?? m.PrivateIPv4Address, m.IPv6Address].filter((a) => a !== undefined).map((a) => `=${a}`).join('')).join(', ');
     add({ op: 'createLoadBalancer' }, `create ${stack.scheme}${stack.ipAddressType === 'dualstack' ? ' dualstack' : ''} NLB ${stack.lbName} in ${where}`);
   }
-  // To dualstack before listeners forward to IPv6 groups (those need a dual-stack NLB); back to ipv4 after they stopped (planIPv4).
   const lb = current?.loadBalancer;
-  if (lb?.state === 'active' && stack.ipAddressType === 'dualstack' && (lb.ipAddressType ?? 'ipv4') !== 'dualstack') {
-    add({ op: 'setIpAddressType', arn: lb.arn, ipAddressType: 'dualstack' }, `IP address type of ${stack.lbName}: ${lb.ipAddressType ?? 'ipv4'} -> dualstack (in place)`);
-  }
   // Also after a crash between the create and this step: observe reads the attribute for NLBs with Elastic IPs.
   if (stack.crossZone && current?.loadBalancer?.crossZone !== true) {
     add({ op: 'enableCrossZone' }, `enable cross-zone load balancing on ${stack.lbName}: its Elastic IP is in one zone, its nodes in all of them`);
@@ -208,6 +204,12 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
   // 3b. Discovered subnets changed since the NLB was made: SetSubnets adds, moves and removes zones in place.
   const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.network) : undefined;
   if (subnets) add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds: subnets.subnetIds }, `subnets of NLB ${stack.lbName}: ${subnets.changes.join(', ')}`);
+
+  // 3c. To dualstack once its subnets have IPv6 (3b), before listeners forward to IPv6 groups (those
+  // need a dual-stack NLB); back to ipv4 only after they stopped (planIPv4).
+  if (lb?.state === 'active' && stack.ipAddressType === 'dualstack' && (lb.ipAddressType ?? 'ipv4') !== 'dualstack') {
+    add({ op: 'setIpAddressType', arn: lb.arn, ipAddressType: 'dualstack' }, `IP address type of ${stack.lbName}: ${lb.ipAddressType ?? 'ipv4'} -> dualstack (in place)`);
+  }
 }
 
 /** Back to ipv4 (SetIpAddressType, in place), once the listeners forward to IPv4 groups only. */

@@ -416,6 +416,26 @@ describe('aws dual-stack (ip-address-type, ipv6-addresses, IPv6 Services)', () =
     expect(buildDesiredStack(desired({ annotations: dual, sourceRanges: ['2001:db8::/32'] }), dualEnv).ingress.filter((r) => r.port === 80).map((r) => r.source)).toEqual(['2001:db8::/32']);
   });
 
+  it('discovery for a dualstack NLB prefers, in each zone, a subnet with an IPv6 block', () => {
+    // subnet-a0 (this cluster's tag) and subnet-a1 (shared) are both in zone a; only a1 has IPv6 here.
+    const a1v6: AwsNetwork = { ...env, subnets: env.subnets.map((s) => (s.id === 'subnet-a1' ? { ...s, ipv6Cidrs: ['2600:1f18:aa:300::/64'] } : s.id === 'subnet-b2' ? { ...s, ipv6Cidrs: ['2600:1f18:aa:200::/64'] } : s)) };
+    expect(buildDesiredStack(desired({ annotations: dual }), a1v6).subnetMappings.map((m) => m.SubnetId)).toEqual(['subnet-a1', 'subnet-b2']);
+    // An IPv4 NLB keeps the usual order (this cluster's subnet first).
+    expect(buildDesiredStack(desired(), a1v6).subnetMappings.map((m) => m.SubnetId)).toEqual(['subnet-a0', 'subnet-b2']);
+
+    // An IPv4 NLB in subnet-a0 going dual-stack moves zone a to subnet-a1 first, then changes its type.
+    const svc = desired({ annotations: dual });
+    const stack = buildDesiredStack(svc, a1v6);
+    const zones = [{ zone: 'us-east-1a', subnetId: 'subnet-a0', pinned: false }, { zone: 'us-east-1b', subnetId: 'subnet-b2', pinned: false }];
+    const lb: NonNullable<ObservedStack['loadBalancer']> = { arn: 'arn:lb', dnsName: 'x', state: 'active', owned: true, tags: {}, addresses: [], ipAddressType: 'ipv4', zones };
+    const current: ObservedStack = { lbName: stack.lbName, placement: stack.placement, securityGroup: { id: 'sg-1', ingress: stack.ingress, tags: {} }, holds: [], loadBalancer: lb, listeners: [], targetGroups: [] };
+    const steps = planActions({ ref: svc.ref, stacks: [current], network: a1v6 }, svc).actions.map((a) => a.step).filter((x) => x.op === 'setSubnets' || x.op === 'setIpAddressType');
+    expect(steps).toEqual([
+      { op: 'setSubnets', arn: 'arn:lb', subnetIds: ['subnet-a1', 'subnet-b2'] },
+      { op: 'setIpAddressType', arn: 'arn:lb', ipAddressType: 'dualstack' },
+    ]);
+  });
+
   it('ipv6-addresses: one per subnet, each in that subnet\'s IPv6 range, and part of the placement (a new address is a new NLB)', () => {
     const with6 = (addresses: string) => desired({ annotations: { ...dual, [`${P}ipv6-addresses`]: addresses } });
     const stack = buildDesiredStack(with6('2600:1f18:aa:200::7, 2600:1f18:aa:100::5'), dualEnv);
