@@ -1,6 +1,7 @@
 // Reads the service.beta.kubernetes.io/aws-load-balancer-* annotations users bring from
 // cloud-provider-aws and the AWS Load Balancer Controller. Pure; bad values throw ServiceConfigError
 // naming the annotation, so the user sees which one to fix.
+import ipaddr from 'ipaddr.js';
 import { ServiceConfigError } from '../provider.js';
 import { tagProblem } from './awsText.js';
 
@@ -55,6 +56,10 @@ export interface HealthCheckOverrides {
 
 export interface AwsServiceOptions {
   scheme: 'internet-facing' | 'internal';
+  /** aws-load-balancer-ip-address-type: IPv4 only (default), or IPv4 and IPv6 (dualstack). */
+  ipAddressType: 'ipv4' | 'dualstack';
+  /** aws-load-balancer-ipv6-addresses: one IPv6 address per subnet (dualstack only). */
+  ipv6Addresses?: string[];
   /** aws-load-balancer-nlb-target-type: node instances on NodePorts (default), or Pod IPs on their ports. */
   targetType: 'instance' | 'ip';
   /** Subnet IDs or Name tags from aws-load-balancer-subnets; undefined means discover by tags. */
@@ -118,6 +123,31 @@ export function targetGroupAttributesField(keys: string[]): string {
   const fromSpec = keys.every((k) => k === 'stickiness.enabled' || k === 'stickiness.type');
   if (keys.every((k) => k === 'proxy_protocol_v2.enabled')) return `metadata.annotations[${AWS_ANNOTATIONS.proxyProtocol}]`;
   return fromSpec ? 'spec.sessionAffinity' : `metadata.annotations[${AWS_ANNOTATIONS.targetGroupAttributes}]`;
+}
+
+/**
+ * ip-address-type and ipv6-addresses as the AWS Load Balancer Controller reads them: "ipv4" (the
+ * default) or "dualstack" (NLBs take no other: SetIpAddressTypeInput, "[Network Load Balancers]
+ * The possible values are ipv4 ... and dualstack"); IPv6 addresses "can only be set for dualstack
+ * load balancers". Matching them to subnets needs the subnets (desiredStack).
+ */
+function addressTypeOf(annotations: Record<string, string>): { ipAddressType: AwsServiceOptions['ipAddressType']; ipv6Addresses?: string[] } {
+  const raw = annotations[AWS_ANNOTATIONS.ipAddressType]?.trim();
+  if (raw !== undefined && raw !== 'ipv4' && raw !== 'dualstack') {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.ipAddressType, `must be "ipv4" (the default) or "dualstack" (IPv4 and IPv6; Network Load Balancers take no other type), got "${raw}"`);
+  }
+  const ipAddressType = raw ?? 'ipv4';
+  const v6 = annotations[AWS_ANNOTATIONS.ipv6Addresses];
+  if (v6 === undefined) return { ipAddressType };
+  if (ipAddressType !== 'dualstack') {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.ipv6Addresses, `IPv6 addresses need a dual-stack NLB: set ${AWS_ANNOTATIONS.ipAddressType}: dualstack, or remove this annotation`);
+  }
+  const ipv6Addresses = list(v6).map((address) => {
+    if (!ipaddr.IPv6.isValid(address) || address.includes('.')) throw new ServiceConfigError(AWS_ANNOTATIONS.ipv6Addresses, `"${address}" is not an IPv6 address; list one IPv6 address per subnet, separated by commas`);
+    return ipaddr.IPv6.parse(address).toString();
+  });
+  if (ipv6Addresses.length === 0) throw new ServiceConfigError(AWS_ANNOTATIONS.ipv6Addresses, 'lists no address; list one IPv6 address per subnet, or remove the annotation');
+  return { ipAddressType, ipv6Addresses };
 }
 
 /** aws-load-balancer-nlb-target-type; cloud-provider-aws and the AWS Load Balancer Controller default to instance. */
@@ -194,18 +224,12 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
     scheme = schemeRaw;
   }
 
-  // Dual-stack NLBs are not made yet: say so rather than make an IPv4 one silently.
-  const addressType = annotations[AWS_ANNOTATIONS.ipAddressType]?.trim().toLowerCase();
-  if (addressType !== undefined && addressType !== 'ipv4') {
-    throw new ServiceConfigError(AWS_ANNOTATIONS.ipAddressType, `"${annotations[AWS_ANNOTATIONS.ipAddressType]}": this provider makes IPv4 NLBs only (dual-stack is not supported yet); remove the annotation or set it to ipv4`);
-  }
-  if (annotations[AWS_ANNOTATIONS.ipv6Addresses] !== undefined) {
-    throw new ServiceConfigError(AWS_ANNOTATIONS.ipv6Addresses, 'this provider makes IPv4 NLBs only (dual-stack is not supported yet); remove the annotation');
-  }
+  const { ipAddressType, ipv6Addresses } = addressTypeOf(annotations);
   const proxy = annotations[AWS_ANNOTATIONS.proxyProtocol]?.trim();
   // The AWS Load Balancer Controller (and cloud-provider-aws) accept only "*": every target group.
   if (proxy !== undefined && proxy !== '*') throw new ServiceConfigError(AWS_ANNOTATIONS.proxyProtocol, `must be "*" (PROXY protocol v2 on every port), got "${proxy}"; remove it to turn PROXY protocol off`);
-  const options: AwsServiceOptions = { scheme, targetType: targetTypeOf(annotations), proxyProtocol: proxy === '*', manageBackendRules: true, additionalTags: {}, healthCheck: {} };
+  const options: AwsServiceOptions = { scheme, ipAddressType, targetType: targetTypeOf(annotations), proxyProtocol: proxy === '*', manageBackendRules: true, additionalTags: {}, healthCheck: {} };
+  if (ipv6Addresses) options.ipv6Addresses = ipv6Addresses;
   const groups = annotations[AWS_ANNOTATIONS.securityGroups];
   if (groups !== undefined) {
     options.securityGroups = [...new Set(list(groups))];

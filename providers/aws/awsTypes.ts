@@ -5,7 +5,7 @@ import type { TargetGroupProtocol } from './names.js';
 /** Subnets, Elastic IPs and node security groups: read rarely, cached with a TTL. */
 export interface AwsNetwork {
   /** freeIps: AvailableIpAddressCount (undefined when AWS does not say). */
-  subnets: { id: string; zone: string; vpcId: string; cidr: string; tags: Record<string, string>; freeIps?: number }[];
+  subnets: { id: string; zone: string; vpcId: string; cidr: string; tags: Record<string, string>; freeIps?: number; ipv6Cidrs?: string[] }[];
   addresses: { allocationId: string; publicIp: string; associated: boolean }[];
   nodeSecurityGroupIds: string[];
   /** The cluster's shared backend security group, on every NLB; node groups admit NodePorts from it. */
@@ -28,7 +28,7 @@ export interface NodeRule {
 
 /** One rule as we compare them: protocol, a single port (for ICMP: the type), and a source. */
 export interface IngressRule {
-  protocol: 'tcp' | 'udp' | 'icmp';
+  protocol: 'tcp' | 'udp' | 'icmp' | 'icmpv6';
   port: number;
   /** ICMP only: the code (ToPort on the wire). */
   icmpCode?: number;
@@ -95,6 +95,8 @@ export interface ObservedStack {
     crossZone?: boolean;
     /** Every attribute, read for NLBs with Elastic IPs or managed attributes (their tags say so). */
     attributes?: Record<string, string>;
+    /** ipv4 or dualstack, as AWS reports it (SetIpAddressType changes it in place). */
+    ipAddressType?: string;
     /** The enabled zones and their subnets, with whether an Elastic IP is mapped there. */
     zones: { zone: string; subnetId: string; pinned: boolean }[];
   };
@@ -112,6 +114,8 @@ export interface SubnetMapping {
   SubnetId: string;
   AllocationId?: string;
   PrivateIPv4Address?: string;
+  /** aws-load-balancer-ipv6-addresses: the NLB's IPv6 address in this subnet (dualstack). */
+  IPv6Address?: string;
 }
 
 export interface DesiredPortGroup {
@@ -126,6 +130,8 @@ export interface DesiredPortGroup {
   tls?: { certificates: string[]; sslPolicy?: string; alpnPolicy?: string };
   /** instance: the nodes on nodePort; ip: Pod IPs on their own ports. */
   targetType: 'instance' | 'ip';
+  /** The target group's address family: ipv6 for ip targets of a Service whose first family is IPv6. */
+  ipAddressType: 'ipv4' | 'ipv6';
   /** 0 for ip targets (allocateLoadBalancerNodePorts: false is fine there). */
   nodePort: number;
   /** The target group's port: nodePort for instance targets, the Pods' port for ip targets. */
@@ -150,6 +156,8 @@ export interface DesiredStack {
   placement: string;
   vpcId: string;
   scheme: 'internet-facing' | 'internal';
+  /** aws-load-balancer-ip-address-type: changed in place (SetIpAddressType). */
+  ipAddressType: 'ipv4' | 'dualstack';
   subnetMappings: SubnetMapping[];
   /** Discovery only: every subnet that qualifies (not just one per zone), so an existing NLB keeps an eligible one. */
   subnetCandidates?: string[];
@@ -185,6 +193,8 @@ export interface DesiredStack {
   ingress: IngressRule[];
   /** MaxEntries of each prefix list the rules reference: what each such rule counts against the rule quota. */
   prefixListEntries: Record<string, number>;
+  /** Those prefix lists that are IPv6 (dualstack only): their entries count against the IPv6 rule quota. */
+  ipv6PrefixLists?: string[];
   nodeSecurityGroupIds: string[];
   /** Rules the node groups need from the backend group: the NodePort range and ports outside it. */
   nodeAccess: { protocol: 'tcp' | 'udp'; fromPort: number; toPort: number }[];
@@ -223,6 +233,8 @@ export type AwsStep =
   | { op: 'retireStack'; stack: ObservedStack; first?: boolean }
   /** Set an existing NLB's subnets: zones added, moved or removed (SetSubnets lists every subnet to keep). */
   | { op: 'setSubnets'; arn: string; subnetIds: string[] }
+  /** ip-address-type changed: SetIpAddressType, in place (the NLB keeps its name, DNS name and addresses). */
+  | { op: 'setIpAddressType'; arn: string; ipAddressType: 'ipv4' | 'dualstack' }
   /** The user's security groups changed (SetSecurityGroups: an NLB created with groups can change them). */
   | { op: 'setSecurityGroups'; arn: string; groupIds: string[] };
 

@@ -17,7 +17,7 @@ import { clusterTagKey, SERVICE_NAME_TAG, SERVICE_UID_TAG } from './tags.js';
  * or more Availability Zones", with no rule that previous ones be kept, unlike Gateway Load Balancers).
  */
 export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): string {
-  const withAddresses = desired.loadBalancerIP !== undefined || options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined;
+  const withAddresses = desired.loadBalancerIP !== undefined || options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined || options.ipv6Addresses !== undefined;
   return placementHash(options, withAddresses ? (options.subnets ?? null) : null, desired.loadBalancerIP);
 }
 
@@ -30,7 +30,10 @@ export function legacyPlacementOf(desired: DesiredLoadBalancer, options: AwsServ
 }
 
 function placementHash(options: AwsServiceOptions, subnets: string[] | null, loadBalancerIP: string | undefined): string {
-  const key = JSON.stringify([options.scheme, subnets, loadBalancerIP ?? null, options.eipAllocations ?? null, options.privateIPv4Addresses ?? null]);
+  const parts: unknown[] = [options.scheme, subnets, loadBalancerIP ?? null, options.eipAllocations ?? null, options.privateIPv4Addresses ?? null];
+  // Only when set, so that every NLB made before IPv6 addresses keeps its name.
+  if (options.ipv6Addresses) parts.push(options.ipv6Addresses);
+  const key = JSON.stringify(parts);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
@@ -62,9 +65,11 @@ function resolveSubnets(options: AwsServiceOptions, network: AwsNetwork, cluster
   const ours = (s: AwsNetwork['subnets'][number]) => s.tags[clusterTagKey(clusterName)] !== undefined;
   const anyCluster = (s: AwsNetwork['subnets'][number]) => Object.keys(s.tags).some((k) => k.startsWith('kubernetes.io/cluster/'));
   const eligible = network.subnets.filter((s) => s.tags[role] !== undefined && (ours(s) || !anyCluster(s)));
+  // A dual-stack NLB needs IPv6 in each subnet: in a zone, a subnet with an IPv6 block comes first.
+  const v6 = (s: AwsNetwork['subnets'][number]) => options.ipAddressType === 'dualstack' && (s.ipv6Cidrs ?? []).length > 0;
   const tagged = eligible
     .filter((s) => s.freeIps === undefined || s.freeIps >= MIN_FREE_IPS)
-    .sort((a, b) => a.zone.localeCompare(b.zone) || Number(ours(b)) - Number(ours(a)) || a.id.localeCompare(b.id));
+    .sort((a, b) => a.zone.localeCompare(b.zone) || Number(v6(b)) - Number(v6(a)) || Number(ours(b)) - Number(ours(a)) || a.id.localeCompare(b.id));
   const perZone = new Map<string, AwsNetwork['subnets'][number]>();
   for (const s of tagged) if (!perZone.has(s.zone)) perZone.set(s.zone, s);
   if (perZone.size === 0) {
@@ -73,8 +78,9 @@ function resolveSubnets(options: AwsServiceOptions, network: AwsNetwork, cluster
       `no subnet with ${MIN_FREE_IPS} or more free addresses is tagged ${role} (and either ${clusterTagKey(clusterName)} or no cluster tag); tag the subnets or list them in this annotation`,
     );
   }
-  // An NLB already in a subnet that has since filled up stays there: its interfaces exist.
-  return { subnets: [...perZone.values()], candidates: eligible.map((s) => s.id) };
+  // An NLB already in a subnet that has since filled up stays there: its interfaces exist. Going
+  // dual-stack, one in a subnet without IPv6 moves (SetSubnets) to one with it.
+  return { subnets: [...perZone.values()], candidates: eligible.filter((s) => options.ipAddressType !== 'dualstack' || v6(s)).map((s) => s.id) };
 }
 
 function resolveMappings(
@@ -85,7 +91,65 @@ function resolveMappings(
   const { subnets, candidates } = resolveSubnets(options, network, desired.clusterName);
   const vpcId = subnets[0]!.vpcId;
   if (subnets.some((s) => s.vpcId !== vpcId)) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'the subnets are in different VPCs');
-  return { vpcId, ...mappingsFor(desired, options, network, subnets), ...(candidates ? { candidates } : {}) };
+  const mapped = mappingsFor(desired, options, network, subnets);
+  const mappings = options.ipAddressType === 'dualstack' ? withIPv6Addresses(mapped.mappings, options, subnets) : mapped.mappings;
+  return { vpcId, ...mapped, mappings, ...(candidates ? { candidates } : {}) };
+}
+
+/**
+ * A dual-stack NLB needs "associated IPv6 CIDR blocks" on the VPC and every subnet it uses (NLB user
+ * guide, IP address types, "Dualstack requirements"). ipv6-addresses as the AWS Load Balancer
+ * Controller reads them: as many as subnets, each in the IPv6 range of exactly one of them
+ * (SubnetMapping.IPv6Address, one per subnet).
+ */
+function withIPv6Addresses(mappings: SubnetMapping[], options: AwsServiceOptions, subnets: AwsNetwork['subnets']): SubnetMapping[] {
+  const lacking = subnets.filter((s) => (s.ipv6Cidrs ?? []).length === 0);
+  if (lacking.length > 0) {
+    throw new ServiceConfigError(
+      AWS_ANNOTATIONS.ipAddressType,
+      `dualstack needs an IPv6 CIDR block on every subnet of the NLB, and ${lacking.map((s) => `${s.id} (${s.zone})`).join(', ')} has none: associate an IPv6 block with ${lacking.length > 1 ? 'them' : 'it'}, list subnets that have one in ${AWS_ANNOTATIONS.subnets}, or set this annotation to ipv4`,
+    );
+  }
+  const wanted = options.ipv6Addresses;
+  if (wanted === undefined) return mappings;
+  const field = AWS_ANNOTATIONS.ipv6Addresses;
+  if (wanted.length !== subnets.length) {
+    throw new ServiceConfigError(field, `lists ${wanted.length} address(es) for ${subnets.length} subnets (${subnets.map((s) => s.id).join(', ')}); give one IPv6 address per subnet`);
+  }
+  return mappings.map((m) => {
+    const subnet = subnets.find((s) => s.id === m.SubnetId)!;
+    const inside = wanted.filter((a) => subnet.ipv6Cidrs!.some((c) => cidrContains(c, a)));
+    if (inside.length !== 1) {
+      throw new ServiceConfigError(
+        field,
+        `${inside.length === 0 ? 'no address is' : `${inside.join(' and ')} are all`} in subnet ${m.SubnetId} (${subnet.ipv6Cidrs!.join(', ')}); give exactly one address from each subnet's IPv6 range`,
+      );
+    }
+    return { ...m, IPv6Address: inside[0]! };
+  });
+}
+
+/**
+ * The target groups' address family. As the AWS Load Balancer Controller, IPv6 needs a dual-stack
+ * NLB ("IPv6 target groups can only be associated with dualstack load balancers"), and IPv6 target
+ * groups "only support IP type targets" (NLB user guide, target groups, IP address type). The
+ * Service's first family decides (the controller takes any IPv6 family; a [IPv4, IPv6] Service
+ * here keeps IPv4 targets, which instance targets can serve too).
+ */
+export function targetFamilyOf(desired: Pick<DesiredLoadBalancer, 'ipFamilies' | 'ipFamilyPolicy'>, options: AwsServiceOptions): 'ipv4' | 'ipv6' {
+  const first = desired.ipFamilies[0] ?? 'IPv4';
+  if (options.ipAddressType !== 'dualstack' && (first === 'IPv6' || desired.ipFamilyPolicy === 'RequireDualStack')) {
+    const why = first === 'IPv6' ? `spec.ipFamilies starts with IPv6` : 'spec.ipFamilyPolicy is RequireDualStack';
+    throw new ServiceConfigError(AWS_ANNOTATIONS.ipAddressType, `${why}, and an IPv4 NLB cannot serve it: set this annotation to dualstack (IPv4 and IPv6), or make the Service IPv4`);
+  }
+  if (first !== 'IPv6') return 'ipv4';
+  if (options.targetType !== 'ip') {
+    throw new ServiceConfigError(
+      AWS_ANNOTATIONS.targetType,
+      `spec.ipFamilies starts with IPv6, and IPv6 target groups take ip targets only (AWS registers instances by their IPv4 address): set this annotation to ip, or put IPv4 first in spec.ipFamilies`,
+    );
+  }
+  return 'ipv6';
 }
 
 function mappingsFor(
@@ -204,18 +268,28 @@ export function targetGroupAttributes(desired: DesiredLoadBalancer, options: Aws
 }
 
 /**
+ * "All IP addresses within a target group must have the same IP address type": only endpoints of
+ * the group's family (from EndpointSlices of addressType IPv4 or IPv6), IPv6 in RFC 5952 form.
+ */
+function addressOfFamily(address: string, family: 'ipv4' | 'ipv6'): string | undefined {
+  if (family === 'ipv4') return ipaddr.IPv4.isValidFourPartDecimal(address) ? address : undefined;
+  return ipaddr.IPv6.isValid(address) && !address.includes('.') ? ipaddr.IPv6.parse(address).toString() : undefined;
+}
+
+/**
  * ip targets: the Pod endpoints that should receive traffic on one Service port. Ready and not
  * terminating: a terminating Pod is deregistered (and drains) before it goes. Undefined while the
  * endpoints are not known, so a controller that has not read them yet deregisters nothing.
  */
-export function podTargets(desired: DesiredLoadBalancer, portNames: string[]): { id: string; port: number }[] | undefined {
+export function podTargets(desired: DesiredLoadBalancer, portNames: string[], family: 'ipv4' | 'ipv6' = 'ipv4'): { id: string; port: number }[] | undefined {
   if (desired.podEndpoints === undefined) return undefined;
   const targets = new Map<string, { id: string; port: number }>();
   for (const ep of desired.podEndpoints) {
-    if (!ep.ready || ep.terminating || !ipaddr.IPv4.isValidFourPartDecimal(ep.address)) continue;
+    const address = addressOfFamily(ep.address, family);
+    if (!ep.ready || ep.terminating || address === undefined) continue;
     for (const name of portNames) {
       const port = ep.ports[name];
-      if (port !== undefined) targets.set(`${ep.address}:${port}`, { id: ep.address, port });
+      if (port !== undefined) targets.set(`${address}:${port}`, { id: address, port });
     }
   }
   return [...targets.values()].sort((a, b) => a.id.localeCompare(b.id) || a.port - b.port);
@@ -224,6 +298,7 @@ export function podTargets(desired: DesiredLoadBalancer, portNames: string[]): {
 function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lbName: string): DesiredPortGroup[] {
   const attributes = targetGroupAttributes(desired, options);
   const ip = options.targetType === 'ip';
+  const family = targetFamilyOf(desired, options);
   const byPort = new Map<number, { protocols: Set<string>; nodePort: number; names: string[] }>();
   desired.ports.forEach((p, i) => {
     if (p.protocol === 'SCTP') throw new ServiceConfigError(`spec.ports[${i}].protocol`, 'this provider does not make SCTP listeners; use TCP or UDP');
@@ -252,13 +327,17 @@ function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lb
       const tls = tlsPorts.has(port) && options.tls ? options.tls : undefined;
       if (tls && plain !== 'TCP') throw new ServiceConfigError(AWS_ANNOTATIONS.sslPorts, `port ${port} is ${plain}; only TCP ports can have TLS listeners`);
       const protocol: TargetGroupProtocol = tls?.toTargets ? 'TLS' : plain;
+      if (family === 'ipv6' && plain !== 'TCP') {
+        const i = desired.ports.findIndex((p) => p.port === port && p.protocol !== 'TCP');
+        throw new ServiceConfigError(`spec.ports[${i}].protocol`, `port ${port} is ${plain}, and IPv6 target groups serve TCP and TLS listeners only: use TCP, or put IPv4 first in spec.ipFamilies`);
+      }
       const listener = tls
         ? { listenerProtocol: 'TLS' as const, tls: { certificates: tls.certificates, ...(tls.sslPolicy ? { sslPolicy: tls.sslPolicy } : {}), ...(tls.alpnPolicy ? { alpnPolicy: tls.alpnPolicy } : {}) } }
         : { listenerProtocol: plain };
       const listenerAttributes = options.listenerAttributes?.[`${listener.listenerProtocol}-${port}`];
-      const common = { port, protocol, ...listener, ...(listenerAttributes ? { listenerAttributes } : {}), targetGroupName: targetGroupName(lbName, port, protocol, options.targetType), healthCheck: healthCheckFor(desired, options, protocol), attributes: { ...attributes } };
+      const common = { port, protocol, ...listener, ...(listenerAttributes ? { listenerAttributes } : {}), ipAddressType: family, targetGroupName: targetGroupName(lbName, port, protocol, options.targetType, family), healthCheck: healthCheckFor(desired, options, protocol), attributes: { ...attributes } };
       if (!ip) return { ...common, targetType: 'instance' as const, nodePort, targetGroupPort: nodePort };
-      const targets = podTargets(desired, names);
+      const targets = podTargets(desired, names, family);
       // The group's port is only a default (targets are registered with their own); the Pods' usual one.
       return { ...common, targetType: 'ip' as const, nodePort: 0, targetGroupPort: targets?.[0]?.port ?? port, ...(targets ? { targets } : {}) };
     });
@@ -300,7 +379,7 @@ export function wantedTargetGroupNames(desired: DesiredLoadBalancer): string[] {
 /** The stack under another NLB name (an existing NLB adopted under its name): its target groups follow. */
 export function withLoadBalancerName(stack: DesiredStack, lbName: string): DesiredStack {
   if (stack.lbName === lbName) return stack;
-  return { ...stack, lbName, groups: stack.groups.map((g) => ({ ...g, targetGroupName: targetGroupName(lbName, g.port, g.protocol, g.targetType) })) };
+  return { ...stack, lbName, groups: stack.groups.map((g) => ({ ...g, targetGroupName: targetGroupName(lbName, g.port, g.protocol, g.targetType, g.ipAddressType) })) };
 }
 
 /**
@@ -310,17 +389,22 @@ export function withLoadBalancerName(stack: DesiredStack, lbName: string): Desir
  */
 export const PATH_MTU_DISCOVERY_RULE: IngressRule = { protocol: 'icmp', port: 3, icmpCode: 4, source: '0.0.0.0/0' };
 
+/** Its IPv6 counterpart on a dual-stack NLB: ICMPv6 Packet Too Big (type 2, code 0; RFC 8201 path MTU discovery). */
+export const PATH_MTU_DISCOVERY_RULE_V6: IngressRule = { protocol: 'icmpv6', port: 2, icmpCode: 0, source: '::/0' };
+
 function ruleProtocols(protocol: TargetGroupProtocol): ('tcp' | 'udp')[] {
   return protocol === 'TCP_UDP' ? ['tcp', 'udp'] : [protocol === 'UDP' ? 'udp' : 'tcp'];
 }
 
-/** The annotation's prefix lists with their MaxEntries; unknown ones and IPv6 ones (the NLB is IPv4) are refused. */
+/** The annotation's prefix lists with their MaxEntries; unknown ones, and IPv6 ones on an IPv4 NLB, are refused. */
 function prefixListsOf(options: AwsServiceOptions, network: AwsNetwork): Record<string, number> {
   const entries: Record<string, number> = {};
   for (const id of options.prefixLists ?? []) {
     const found = network.prefixLists?.find((l) => l.id === id);
     if (!found) throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `no managed prefix list ${id} in this account and region; create or share it first, or remove it from the annotation`);
-    if (found.family !== 'IPv4') throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `${id} is an ${found.family} prefix list, and this provider makes IPv4 NLBs: list IPv4 prefix lists only`);
+    if (found.family !== 'IPv4' && options.ipAddressType !== 'dualstack') {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `${id} is an ${found.family} prefix list, and this NLB is IPv4: list IPv4 prefix lists only, or set ${AWS_ANNOTATIONS.ipAddressType}: dualstack`);
+    }
     entries[id] = found.maxEntries;
   }
   return entries;
@@ -328,9 +412,6 @@ function prefixListsOf(options: AwsServiceOptions, network: AwsNetwork): Record<
 
 export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetwork): DesiredStack {
   const options = parseAwsAnnotations(desired.annotations);
-  if (!desired.ipFamilies.includes('IPv4') || desired.ipFamilyPolicy === 'RequireDualStack') {
-    throw new ServiceConfigError('spec.ipFamilies', 'this provider makes IPv4 Network Load Balancers only; use an IPv4 (or PreferDualStack) Service');
-  }
   const placement = placementOf(desired, options);
   const lbName = nlbName(desired, options, placement);
   const legacyLbName = nlbName(desired, options, legacyPlacementOf(desired, options));
@@ -344,15 +425,19 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     }
   }
   const { mappings, addresses, vpcId, field, candidates } = resolveMappings(desired, options, network);
-  const heldAddresses = [...addresses, ...mappings.flatMap((m) => (m.PrivateIPv4Address ? [m.PrivateIPv4Address] : []))];
+  const heldAddresses = [...addresses, ...mappings.flatMap((m) => [m.PrivateIPv4Address, m.IPv6Address].filter((a): a is string => a !== undefined))];
 
   const prefixListEntries = prefixListsOf(options, network);
-  // As the AWS Load Balancer Controller: everyone only when neither ranges nor prefix lists are given.
-  const sources = desired.sourceRanges.length > 0 || options.prefixLists !== undefined ? desired.sourceRanges : ['0.0.0.0/0'];
-  requireIPv4SourceRanges(sources, 'IPv4 NLBs');
+  const ipv6PrefixLists = Object.keys(prefixListEntries).filter((id) => network.prefixLists?.find((l) => l.id === id)?.family === 'IPv6');
+  // As the AWS Load Balancer Controller: everyone (of both families on a dual-stack NLB) only when
+  // neither ranges nor prefix lists are given.
+  const dualStack = options.ipAddressType === 'dualstack';
+  const everyone = dualStack ? ['0.0.0.0/0', '::/0'] : ['0.0.0.0/0'];
+  const sources = desired.sourceRanges.length > 0 || options.prefixLists !== undefined ? desired.sourceRanges : everyone;
+  if (!dualStack) requireIPv4SourceRanges(sources, `IPv4 NLBs (set ${AWS_ANNOTATIONS.ipAddressType}: dualstack to admit IPv6 clients)`);
   const admitted = [...sources, ...Object.keys(prefixListEntries)];
   const ingress: IngressRule[] = groups.flatMap((g) => ruleProtocols(g.protocol).flatMap((protocol) => admitted.map((source) => ({ protocol, port: g.port, source }))));
-  ingress.push(PATH_MTU_DISCOVERY_RULE);
+  ingress.push(PATH_MTU_DISCOVERY_RULE, ...(dualStack ? [PATH_MTU_DISCOVERY_RULE_V6] : []));
   if (options.securityGroups && (desired.sourceRanges.length > 0 || options.prefixLists)) {
     throw new ServiceConfigError(
       AWS_ANNOTATIONS.securityGroups,
@@ -407,6 +492,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     placement,
     vpcId,
     scheme: options.scheme,
+    ipAddressType: options.ipAddressType,
     subnetMappings: mappings,
     ...(candidates ? { subnetCandidates: candidates } : {}),
     addresses,
@@ -426,6 +512,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     // The managed group with your own ones is only our anchor (found by tag): no rules on it.
     ingress: options.securityGroups ? [] : ingress,
     prefixListEntries,
+    ...(ipv6PrefixLists.length > 0 ? { ipv6PrefixLists } : {}),
     // manage-backend-security-group-rules: false: the user opens the node groups; none is touched for this Service.
     nodeSecurityGroupIds: options.manageBackendRules ? [...network.nodeSecurityGroupIds].sort() : [],
     nodeAccess: [...nodeAccess.values()].sort((a, b) => a.fromPort - b.fromPort || a.protocol.localeCompare(b.protocol)),

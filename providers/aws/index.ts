@@ -102,8 +102,9 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
 
   return {
     name: 'aws',
-    capabilities: { protocols: ['TCP', 'UDP'], mixedProtocol: true, loadBalancerIP: true, sourceRanges: true, dualStack: false, ipFamilies: ['IPv4'], annotations: [], usesNodePorts: false, followsEndpoints: false, needsProviderID: true },
+    capabilities: { protocols: ['TCP', 'UDP'], mixedProtocol: true, loadBalancerIP: true, sourceRanges: true, dualStack: true, ipFamilies: ['IPv4', 'IPv6'], annotations: [], usesNodePorts: false, followsEndpoints: false, needsProviderID: true },
     // NodePorts are needed by instance targets only: buildDesiredStack refuses a Service without them there.
+    // IPv6 and dual-stack Services need aws-load-balancer-ip-address-type: dualstack: buildDesiredStack says so.
     wantsPodEndpoints: (desired) => {
       try {
         return targetTypeOf(desired.annotations) === 'ip';

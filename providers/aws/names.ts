@@ -12,12 +12,15 @@ export function loadBalancerName(clusterName: string, uid: string, placementKey:
 }
 
 /**
- * k8s-<20 hex>-<port><t|u|b>[i] (at most 32 chars): per load balancer, Service port, protocol and
- * target type (a group's target type cannot change, so ip targets are another group, suffix i).
+ * k8s-<20 hex>-<port><t|u|b|s>[i|v] (at most 32 chars): per load balancer, Service port, protocol,
+ * target type and address family. A group's target type and IP address type cannot change, so ip
+ * targets are another group (suffix i), and IPv6 ip targets another again (suffix v; IPv6 target
+ * groups take ip targets only).
  */
-export function targetGroupName(lbName: string, port: number, protocol: TargetGroupProtocol, targetType: 'instance' | 'ip' = 'instance'): string {
+export function targetGroupName(lbName: string, port: number, protocol: TargetGroupProtocol, targetType: 'instance' | 'ip' = 'instance', family: 'ipv4' | 'ipv6' = 'ipv4'): string {
   const letter = protocol === 'TCP' ? 't' : protocol === 'UDP' ? 'u' : protocol === 'TLS' ? 's' : 'b';
-  return `k8s-${digest([lbName], 20)}-${port}${letter}${targetType === 'ip' ? 'i' : ''}`;
+  const suffix = targetType === 'ip' ? (family === 'ipv6' ? 'v' : 'i') : '';
+  return `k8s-${digest([lbName], 20)}-${port}${letter}${suffix}`;
 }
 
 /** The cluster's shared backend security group. */

@@ -7,6 +7,11 @@ import type { AwsApi } from './awsApi.js';
 import type { AwsNetwork, NodeRule } from './awsTypes.js';
 import { clusterTagKey, ROLE_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
 
+/** An IPv6 block in use ("associated"; moto writes the state as "{'State': 'associated'}"). */
+function associated(state: string | undefined): boolean {
+  return state === undefined || /(^|')associated($|')/.test(state);
+}
+
 export interface NetworkCacheOptions {
   clusterName: string;
   vpcId?: string;
@@ -54,6 +59,8 @@ export class NetworkCache {
           cidr: s.CidrBlock ?? '',
           tags: tagMap(s.Tags),
           ...(s.AvailableIpAddressCount !== undefined ? { freeIps: s.AvailableIpAddressCount } : {}),
+          // A dual-stack NLB needs an IPv6 block in each of its subnets (only associated ones count).
+          ipv6Cidrs: (s.Ipv6CidrBlockAssociationSet ?? []).filter((a) => a.Ipv6CidrBlock && associated(a.Ipv6CidrBlockState?.State)).map((a) => a.Ipv6CidrBlock!),
         });
       }
       token = page.NextToken;

@@ -33,6 +33,11 @@ export function ingressRules(permissions: IpPermission[] | undefined): IngressRu
       for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol: 'icmp', port: p.FromPort, icmpCode: p.ToPort, source: r.CidrIp });
       continue;
     }
+    // ICMPv6 (AWS may answer with its protocol number, 58).
+    if ((p.IpProtocol === 'icmpv6' || p.IpProtocol === '58') && p.FromPort !== undefined && p.ToPort !== undefined) {
+      for (const r of p.Ipv6Ranges ?? []) if (r.CidrIpv6) rules.push({ protocol: 'icmpv6', port: p.FromPort, icmpCode: p.ToPort, source: r.CidrIpv6 });
+      continue;
+    }
     if ((p.IpProtocol !== 'tcp' && p.IpProtocol !== 'udp') || p.FromPort === undefined || p.FromPort !== p.ToPort) continue;
     const protocol = p.IpProtocol;
     for (const r of p.IpRanges ?? []) if (r.CidrIp) rules.push({ protocol, port: p.FromPort, source: r.CidrIp });
@@ -150,7 +155,7 @@ function stacksOf(anchors: SecurityGroup[]): ObservedStack[] {
 /** What DescribeLoadBalancers and DescribeTags say of a stack's NLB (attributes are a deep read). */
 function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record<string, string>, clusterName: string, uid: string): NonNullable<ObservedStack['loadBalancer']> {
   const reported = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).filter((a) => a.AllocationId && a.IpAddress).map((a) => a.IpAddress!));
-  const privates = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).flatMap((a) => (a.PrivateIPv4Address ? [a.PrivateIPv4Address] : [])));
+  const privates = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).flatMap((a) => [a.PrivateIPv4Address, a.IPv6Address].filter((x): x is string => x !== undefined)));
   stack.holds = [...new Set([...stack.holds, ...reported, ...privates, ...splitAddresses(lbTags[ADDRESSES_TAG]), ...splitAddresses(lbTags[HELD_ADDRESSES_TAG])])];
   stack.loadBalancer = {
     arn: lb.LoadBalancerArn!,
@@ -160,6 +165,7 @@ function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record
     tags: lbTags,
     addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
     securityGroups: lb.SecurityGroups ?? [],
+    ipAddressType: lb.IpAddressType ?? 'ipv4',
     zones: (lb.AvailabilityZones ?? []).map((z) => ({
       zone: z.ZoneName ?? '',
       subnetId: z.SubnetId ?? '',

@@ -1,6 +1,7 @@
 // Pure diff: what exists (observe) against what the Service wants (buildDesiredStack) gives an
 // ordered, printable plan. Order matters for crash safety: the security group (our anchor) comes
 // first and goes last; rules open before a port is served and close after it is gone.
+import ipaddr from 'ipaddr.js';
 import { ServiceConfigError, type DesiredLoadBalancer, type LoadBalancerIngress } from '../provider.js';
 import type { AwsAction, AwsObserved, AwsPlan, AwsStep, DesiredPortGroup, DesiredStack, HealthCheckSettings, IngressRule, ObservedStack } from './awsTypes.js';
 import { inBatches } from './batches.js';
@@ -167,9 +168,10 @@ function planTargetGroups({ stack, observedGroups, add }: StackPlanning): void {
 function planLoadBalancer({ observed, stack, current, add }: StackPlanning): void {
   if (!observed.network.backend) add({ op: 'ensureBackendSecurityGroup' }, `create the cluster's backend security group (shared by every NLB)`);
   if (!current?.loadBalancer) {
-    const where = stack.subnetMappings.map((m) => m.SubnetId + (m.AllocationId ? `=${m.AllocationId}` : m.PrivateIPv4Address ? `=${m.PrivateIPv4Address}` : '')).join(', ');
-    add({ op: 'createLoadBalancer' }, `create ${stack.scheme} NLB ${stack.lbName} in ${where}`);
+    const where = stack.subnetMappings.map((m) => m.SubnetId + [m.AllocationId ?? m.PrivateIPv4Address, m.IPv6Address].filter((a) => a !== undefined).map((a) => `=${a}`).join('')).join(', ');
+    add({ op: 'createLoadBalancer' }, `create ${stack.scheme}${stack.ipAddressType === 'dualstack' ? ' dualstack' : ''} NLB ${stack.lbName} in ${where}`);
   }
+  const lb = current?.loadBalancer;
   // Also after a crash between the create and this step: observe reads the attribute for NLBs with Elastic IPs.
   if (stack.crossZone && current?.loadBalancer?.crossZone !== true) {
     add({ op: 'enableCrossZone' }, `enable cross-zone load balancing on ${stack.lbName}: its Elastic IP is in one zone, its nodes in all of them`);
@@ -190,7 +192,6 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
 
   // Your own security groups: changed in place (the managed pair is set at creation and never moves).
   // Back to the managed group: the anchor is not on the NLB.
-  const lb = current?.loadBalancer;
   const have = lb?.securityGroups ?? [];
   if (lb && (stack.ownSecurityGroups || (have.length > 0 && !have.includes(current.securityGroup.id)))) {
     const backend = observed.network.backend?.id;
@@ -203,6 +204,20 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
   // 3b. Discovered subnets changed since the NLB was made: SetSubnets adds, moves and removes zones in place.
   const subnets = current?.loadBalancer?.state === 'active' ? subnetsToSet(current.loadBalancer.zones, stack, observed.network) : undefined;
   if (subnets) add({ op: 'setSubnets', arn: current!.loadBalancer!.arn, subnetIds: subnets.subnetIds }, `subnets of NLB ${stack.lbName}: ${subnets.changes.join(', ')}`);
+
+  // 3c. To dualstack once its subnets have IPv6 (3b), before listeners forward to IPv6 groups (those
+  // need a dual-stack NLB); back to ipv4 only after they stopped (planIPv4).
+  if (lb?.state === 'active' && stack.ipAddressType === 'dualstack' && (lb.ipAddressType ?? 'ipv4') !== 'dualstack') {
+    add({ op: 'setIpAddressType', arn: lb.arn, ipAddressType: 'dualstack' }, `IP address type of ${stack.lbName}: ${lb.ipAddressType ?? 'ipv4'} -> dualstack (in place)`);
+  }
+}
+
+/** Back to ipv4 (SetIpAddressType, in place), once the listeners forward to IPv4 groups only. */
+function planIPv4({ stack, current, add }: StackPlanning): void {
+  const lb = current?.loadBalancer;
+  if (lb?.state === 'active' && stack.ipAddressType === 'ipv4' && (lb.ipAddressType ?? 'ipv4') !== 'ipv4') {
+    add({ op: 'setIpAddressType', arn: lb.arn, ipAddressType: 'ipv4' }, `IP address type of ${stack.lbName}: ${lb.ipAddressType} -> ipv4 (in place)`);
+  }
 }
 
 /** A TLS listener's default certificate, or a policy the annotations set, differs (AWS's default policy is never compared). */
@@ -245,31 +260,36 @@ function planListeners({ stack, current, observedGroups, add }: StackPlanning): 
   }
   // Ports still open in the security group but no longer served: an interrupted run may have left
   // their target groups unattached (invisible from the NLB), so look for them by name.
-  const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).filter((r) => r.protocol !== 'icmp').map((r) => r.port).filter((p) => !desiredPorts.has(p)));
+  const staleRulePorts = new Set((current?.securityGroup.ingress ?? []).filter((r) => r.protocol === 'tcp' || r.protocol === 'udp').map((r) => r.port).filter((p) => !desiredPorts.has(p)));
   const attachedNames = new Set((current?.targetGroups ?? []).map((g) => g.name));
   const leakCandidates = [...staleRulePorts]
-    .flatMap((port) => TARGET_GROUP_PROTOCOLS.flatMap((p) => [targetGroupName(stack.lbName, port, p), targetGroupName(stack.lbName, port, p, 'ip')]))
+    .flatMap((port) => TARGET_GROUP_PROTOCOLS.flatMap((p) => [targetGroupName(stack.lbName, port, p), targetGroupName(stack.lbName, port, p, 'ip'), targetGroupName(stack.lbName, port, p, 'ip', 'ipv6')]))
     .filter((n) => !attachedNames.has(n));
   if (leakCandidates.length > 0) add({ op: 'deleteTargetGroupsByName', names: leakCandidates }, `delete any owned target group left for removed ports ${[...staleRulePorts].join(', ')}`);
+}
+
+/** A target as compared: IPv6 addresses in one form (RFC 5952), whatever form AWS reports them in. */
+function targetKey(t: { id: string; port: number }): string {
+  return `${t.id.includes(':') && ipaddr.IPv6.isValid(t.id) ? ipaddr.IPv6.parse(t.id).toString() : t.id}/${t.port}`;
 }
 
 /** 5. Membership: only the change, chunked. */
 function planMembership({ stack, observedGroups, add }: StackPlanning, targetChunkSize: number): void {
   for (const g of stack.groups) {
     const have = observedGroups.get(g.targetGroupName)?.targets ?? [];
-    const haveKeys = new Set(have.map((t) => `${t.id}:${t.port}`));
+    const haveKeys = new Set(have.map(targetKey));
     // ip targets whose endpoints are not known yet: leave the group as it is.
     const want = g.targetType === 'ip' ? g.targets : stack.instanceIds.map((id) => ({ id, port: g.nodePort }));
     if (want === undefined) continue;
-    const wantKeys = new Set(want.map((t) => `${t.id}:${t.port}`));
-    const register = want.filter((t) => !haveKeys.has(`${t.id}:${t.port}`));
-    const deregister = have.filter((t) => !wantKeys.has(`${t.id}:${t.port}`));
+    const wantKeys = new Set(want.map(targetKey));
+    const register = want.filter((t) => !haveKeys.has(targetKey(t)));
+    const deregister = have.filter((t) => !wantKeys.has(targetKey(t)));
     // Deregister first: a moved NodePort leaves the same instance under a new port.
     for (const part of inBatches(deregister, targetChunkSize)) {
       add({ op: 'deregisterTargets', targetGroupName: g.targetGroupName, targets: part }, `deregister ${part.length} target(s) from ${g.targetGroupName}`, { membershipOnly: true });
     }
     for (const part of inBatches(register, targetChunkSize)) {
-      add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part, ...(g.targetType === 'ip' ? { targetType: 'ip' as const } : {}) }, g.targetType === 'ip' ? `register ${part.length} Pod IP(s) on ${g.targetGroupName}` : `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
+      add({ op: 'registerTargets', targetGroupName: g.targetGroupName, targets: part, ...(g.targetType === 'ip' ? { targetType: 'ip' as const } : {}) }, g.targetType === 'ip' ? `register ${part.length} Pod ${g.ipAddressType === 'ipv6' ? 'IPv6' : 'IP'}(s) on ${g.targetGroupName}` : `register ${part.length} instance(s) on ${g.targetGroupName} port ${g.nodePort}`, { membershipOnly: true });
     }
   }
 }
@@ -340,6 +360,7 @@ export function planFromStack(observed: AwsObserved, wanted: DesiredStack, targe
   planTargetGroups(planning);
   planLoadBalancer(planning);
   planListeners(planning);
+  planIPv4(planning);
   planMembership(planning, targetChunkSize);
   planNodeRules(planning);
   // Rules are revoked only after everything that may still need them.
@@ -391,7 +412,7 @@ export function subnetsToSet(
   network: Pick<AwsObserved['network'], 'subnets'>,
 ): { subnetIds: string[]; changes: string[] } | undefined {
   if (zones.length === 0 || zones.some((z) => z.pinned)) return undefined;
-  if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined)) return undefined;
+  if (stack.subnetMappings.some((m) => m.AllocationId !== undefined || m.PrivateIPv4Address !== undefined || m.IPv6Address !== undefined)) return undefined;
   const zoneOf = (id: string) => network.subnets.find((s) => s.id === id)?.zone ?? '';
   // Subnets from the annotation: exactly those (a kept subnet must be listed); discovered: any eligible one.
   const candidates = new Set(stack.subnetCandidates ?? stack.subnetMappings.map((m) => m.SubnetId));

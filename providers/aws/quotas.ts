@@ -50,13 +50,13 @@ export function checkQuotas(stack: DesiredStack, quotas: AwsQuotas): void {
   const perFamily = { IPv4: 0, IPv6: 0 };
   for (const r of stack.ingress) {
     const entries = stack.prefixListEntries[r.source];
-    if (entries !== undefined) perFamily.IPv4 += entries;
+    if (entries !== undefined) perFamily[stack.ipv6PrefixLists?.includes(r.source) ? 'IPv6' : 'IPv4'] += entries;
     else perFamily[cidrFamily(r.source)]++;
   }
   const usesPrefixLists = Object.keys(stack.prefixListEntries).length > 0;
   for (const [family, count] of Object.entries(perFamily)) {
     if (count > quotas.inboundRulesPerSecurityGroup) {
-      const ports = new Set(stack.ingress.filter((r) => r.protocol !== 'icmp').map((r) => `${r.protocol}/${r.port}`)).size;
+      const ports = new Set(stack.ingress.filter((r) => r.protocol === 'tcp' || r.protocol === 'udp').map((r) => `${r.protocol}/${r.port}`)).size;
       throw new ServiceConfigError(
         usesPrefixLists ? `spec.loadBalancerSourceRanges and ${AWS_ANNOTATIONS.securityGroupPrefixLists}` : 'spec.loadBalancerSourceRanges',
         `${ports} port/protocol pairs × the source ranges${usesPrefixLists ? ' (a prefix list counting as its MaxEntries)' : ''} make ${count} ${family} rules in the NLB's security group; AWS allows ${quotas.inboundRulesPerSecurityGroup} inbound rules per address family (VPC quota "Inbound or outbound rules per security group"): merge the ranges into fewer, wider CIDRs${usesPrefixLists ? ', or use prefix lists with a smaller MaxEntries' : ''}`,

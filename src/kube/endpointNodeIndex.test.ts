@@ -61,6 +61,17 @@ describe('EndpointNodeIndex', () => {
     expect(s.endpoints).toEqual([]);
   });
 
+  it('keeps the IPv6 slice of a dual-stack Service next to its IPv4 one (the AWS provider picks the family its target group needs)', () => {
+    const index = new EndpointNodeIndex(true);
+    const v4 = slice('web-v4', 'web', [['n1', true]]);
+    const v6 = slice('web-v6', 'web', [['n1', true]]);
+    v6.addressType = 'IPv6';
+    v6.endpoints![0]!.addresses = ['fd00:10:244::5'];
+    index.absorb(v4);
+    index.absorb(v6);
+    expect(index.podEndpointsOf('ns', 'web').map((e) => e.address).sort()).toEqual(['10.0.0.0', 'fd00:10:244::5']);
+  });
+
   it('FQDN slices carry no Pod IPs', () => {
     const s = slice('web-f', 'web', [['n1', true]]);
     s.addressType = 'FQDN';

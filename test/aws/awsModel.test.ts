@@ -6,6 +6,8 @@ import { awsConfigSchema } from '../../providers/aws/config.js';
 import type { AwsNetwork, AwsObserved, ObservedStack } from '../../providers/aws/awsTypes.js';
 import { buildDesiredStack } from '../../providers/aws/desiredStack.js';
 import { loadBalancerName, targetGroupName } from '../../providers/aws/names.js';
+import { ingressRules } from '../../providers/aws/observe.js';
+import { AWS_DEFAULT_QUOTAS, checkQuotas } from '../../providers/aws/quotas.js';
 import { planActions } from '../../providers/aws/planActions.js';
 import { instanceIdFromProviderID } from '../../providers/aws/providerID.js';
 import type { DesiredLoadBalancer } from '../../providers/provider.js';
@@ -56,6 +58,7 @@ describe('aws annotations', () => {
     });
     expect(o).toEqual({
       scheme: 'internet-facing',
+      ipAddressType: 'ipv4',
       targetType: 'instance',
       proxyProtocol: false,
       manageBackendRules: true,
@@ -183,9 +186,13 @@ describe('aws desired stack', () => {
     expect(thrownConfigError(() => buildDesiredStack(differ, env)).field).toBe('spec.ports[1].nodePort');
   });
 
-  it('refuses IPv6-only and RequireDualStack Services on spec.ipFamilies', () => {
-    expect(thrownConfigError(() => buildDesiredStack(desired({ ipFamilies: ['IPv6'] }), env)).field).toBe('spec.ipFamilies');
-    expect(thrownConfigError(() => buildDesiredStack(desired({ ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }), env)).field).toBe('spec.ipFamilies');
+  it('refuses IPv6-first and RequireDualStack Services on an IPv4 NLB, naming ip-address-type; serves PreferDualStack [IPv4, IPv6] with IPv4', () => {
+    const type = 'service.beta.kubernetes.io/aws-load-balancer-ip-address-type';
+    const v6 = thrownConfigError(() => buildDesiredStack(desired({ ipFamilies: ['IPv6'] }), env));
+    expect(v6.field).toBe(type);
+    expect(v6.message).toContain('dualstack');
+    expect(thrownConfigError(() => buildDesiredStack(desired({ ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }), env)).field).toBe(type);
+    expect(buildDesiredStack(desired({ ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'PreferDualStack' }), env).ipAddressType).toBe('ipv4');
   });
 
   it('skips nodes without a usable providerID', () => {
@@ -366,11 +373,134 @@ describe('aws placement and ip targets (pure)', () => {
   });
 });
 
-describe('aws dual-stack annotations (not supported yet)', () => {
-  it('refuses ip-address-type dualstack and ipv6-addresses naming them, accepts ipv4', () => {
-    const P = 'service.beta.kubernetes.io/aws-load-balancer-';
-    expect(thrownConfigError(() => parseAwsAnnotations({ [`${P}ip-address-type`]: 'dualstack' })).field).toBe(`${P}ip-address-type`);
-    expect(thrownConfigError(() => parseAwsAnnotations({ [`${P}ipv6-addresses`]: '2600::1' })).field).toBe(`${P}ipv6-addresses`);
-    expect(parseAwsAnnotations({ [`${P}ip-address-type`]: 'ipv4' }).scheme).toBe('internet-facing');
+describe('aws dual-stack (ip-address-type, ipv6-addresses, IPv6 Services)', () => {
+  const P = 'service.beta.kubernetes.io/aws-load-balancer-';
+  const dual = { [`${P}ip-address-type`]: 'dualstack' };
+  // Two zones with IPv6 blocks (one per subnet, as AWS gives them), one without.
+  const dualEnv: AwsNetwork = {
+    ...env,
+    subnets: env.subnets.map((s) =>
+      s.id === 'subnet-a0' ? { ...s, ipv6Cidrs: ['2600:1f18:aa:100::/64'] } : s.id === 'subnet-b2' ? { ...s, ipv6Cidrs: ['2600:1f18:aa:200::/64'] } : s,
+    ),
+  };
+  const pod = (address: string) => ({ address, ready: true, terminating: false, ports: { http: 8080 } });
+  const ipv6Service = (extra: Partial<DesiredLoadBalancer> = {}) =>
+    desired({ ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack', annotations: { ...dual, [`${P}nlb-target-type`]: 'ip' }, ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 0 }], ...extra });
+
+  it('parses ipv4 and dualstack as the AWS Load Balancer Controller does, and refuses anything else naming the annotation', () => {
+    expect(parseAwsAnnotations({}).ipAddressType).toBe('ipv4');
+    expect(parseAwsAnnotations(dual).ipAddressType).toBe('dualstack');
+    for (const bad of ['dualstack-without-public-ipv4', 'ipv6', 'DualStack']) {
+      const error = thrownConfigError(() => parseAwsAnnotations({ [`${P}ip-address-type`]: bad }));
+      expect(error.field).toBe(`${P}ip-address-type`);
+      expect(error.message).toContain(bad);
+    }
+  });
+
+  it('ipv6-addresses needs dualstack and IPv6 addresses, and is kept in RFC 5952 form', () => {
+    const error = thrownConfigError(() => parseAwsAnnotations({ [`${P}ipv6-addresses`]: '2600:1f18:aa:100::10' }));
+    expect(error.field).toBe(`${P}ipv6-addresses`);
+    expect(error.message).toContain('dualstack');
+    expect(thrownConfigError(() => parseAwsAnnotations({ ...dual, [`${P}ipv6-addresses`]: '10.0.0.5' })).field).toBe(`${P}ipv6-addresses`);
+    expect(parseAwsAnnotations({ ...dual, [`${P}ipv6-addresses`]: '2600:1F18:00AA:0100:0:0:0:10' }).ipv6Addresses).toEqual(['2600:1f18:aa:100::10']);
+  });
+
+  it('a dualstack NLB needs an IPv6 block on each of its subnets: refused naming ip-address-type and the subnet', () => {
+    const error = thrownConfigError(() => buildDesiredStack(desired({ annotations: dual }), env));
+    expect(error.field).toBe(`${P}ip-address-type`);
+    expect(error.message).toContain('subnet-a0');
+    const stack = buildDesiredStack(desired({ annotations: dual }), dualEnv);
+    expect(stack.ipAddressType).toBe('dualstack');
+    // Everyone of both families when no source ranges are given (as the controller does).
+    expect(stack.ingress.filter((r) => r.port === 80).map((r) => r.source)).toEqual(['0.0.0.0/0', '::/0']);
+    expect(buildDesiredStack(desired({ annotations: dual, sourceRanges: ['2001:db8::/32'] }), dualEnv).ingress.filter((r) => r.port === 80).map((r) => r.source)).toEqual(['2001:db8::/32']);
+  });
+
+  it('discovery for a dualstack NLB prefers, in each zone, a subnet with an IPv6 block', () => {
+    // subnet-a0 (this cluster's tag) and subnet-a1 (shared) are both in zone a; only a1 has IPv6 here.
+    const a1v6: AwsNetwork = { ...env, subnets: env.subnets.map((s) => (s.id === 'subnet-a1' ? { ...s, ipv6Cidrs: ['2600:1f18:aa:300::/64'] } : s.id === 'subnet-b2' ? { ...s, ipv6Cidrs: ['2600:1f18:aa:200::/64'] } : s)) };
+    expect(buildDesiredStack(desired({ annotations: dual }), a1v6).subnetMappings.map((m) => m.SubnetId)).toEqual(['subnet-a1', 'subnet-b2']);
+    // An IPv4 NLB keeps the usual order (this cluster's subnet first).
+    expect(buildDesiredStack(desired(), a1v6).subnetMappings.map((m) => m.SubnetId)).toEqual(['subnet-a0', 'subnet-b2']);
+
+    // An IPv4 NLB in subnet-a0 going dual-stack moves zone a to subnet-a1 first, then changes its type.
+    const svc = desired({ annotations: dual });
+    const stack = buildDesiredStack(svc, a1v6);
+    const zones = [{ zone: 'us-east-1a', subnetId: 'subnet-a0', pinned: false }, { zone: 'us-east-1b', subnetId: 'subnet-b2', pinned: false }];
+    const lb: NonNullable<ObservedStack['loadBalancer']> = { arn: 'arn:lb', dnsName: 'x', state: 'active', owned: true, tags: {}, addresses: [], ipAddressType: 'ipv4', zones };
+    const current: ObservedStack = { lbName: stack.lbName, placement: stack.placement, securityGroup: { id: 'sg-1', ingress: stack.ingress, tags: {} }, holds: [], loadBalancer: lb, listeners: [], targetGroups: [] };
+    const steps = planActions({ ref: svc.ref, stacks: [current], network: a1v6 }, svc).actions.map((a) => a.step).filter((x) => x.op === 'setSubnets' || x.op === 'setIpAddressType');
+    expect(steps).toEqual([
+      { op: 'setSubnets', arn: 'arn:lb', subnetIds: ['subnet-a1', 'subnet-b2'] },
+      { op: 'setIpAddressType', arn: 'arn:lb', ipAddressType: 'dualstack' },
+    ]);
+  });
+
+  it('ipv6-addresses: one per subnet, each in that subnet\'s IPv6 range, and part of the placement (a new address is a new NLB)', () => {
+    const with6 = (addresses: string) => desired({ annotations: { ...dual, [`${P}ipv6-addresses`]: addresses } });
+    const stack = buildDesiredStack(with6('2600:1f18:aa:200::7, 2600:1f18:aa:100::5'), dualEnv);
+    expect(stack.subnetMappings).toEqual([
+      { SubnetId: 'subnet-a0', IPv6Address: '2600:1f18:aa:100::5' },
+      { SubnetId: 'subnet-b2', IPv6Address: '2600:1f18:aa:200::7' },
+    ]);
+    expect(stack.heldAddresses).toEqual(['2600:1f18:aa:100::5', '2600:1f18:aa:200::7']);
+    expect(buildDesiredStack(with6('2600:1f18:aa:200::8, 2600:1f18:aa:100::5'), dualEnv).lbName).not.toBe(stack.lbName);
+    // Without the annotation the name is what it was before IPv6 addresses existed.
+    expect(buildDesiredStack(desired({ annotations: dual }), dualEnv).lbName).toBe(buildDesiredStack(desired(), env).lbName);
+    for (const [addresses, why] of [
+      ['2600:1f18:aa:100::5', '1 address(es) for 2 subnets'],
+      ['2600:1f18:aa:100::5, 2600:1f18:aa:100::6', 'subnet-a0'],
+      ['2600:1f18:aa:100::5, 2600:1f18:bb::6', 'no address is in subnet subnet-b2'],
+    ] as const) {
+      const error = thrownConfigError(() => buildDesiredStack(with6(addresses), dualEnv));
+      expect(error.field).toBe(`${P}ipv6-addresses`);
+      expect(error.message).toContain(why);
+    }
+  });
+
+  it('an IPv6 Service gets IPv6 ip target groups with the IPv6 endpoints only', () => {
+    const stack = buildDesiredStack(ipv6Service({ podEndpoints: [pod('10.0.1.5'), pod('2600:1f18:aa:100:0:0:0:a'), pod('2600:1f18:aa:200::b')] }), dualEnv);
+    expect(stack.groups[0]).toMatchObject({ targetType: 'ip', ipAddressType: 'ipv6', targets: [{ id: '2600:1f18:aa:100::a', port: 8080 }, { id: '2600:1f18:aa:200::b', port: 8080 }] });
+    expect(stack.groups[0]!.targetGroupName).toMatch(/-80tv$/);
+    // An IPv4-first dual-stack Service keeps IPv4 targets.
+    const v4first = buildDesiredStack(ipv6Service({ ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack', podEndpoints: [pod('10.0.1.5'), pod('2600:1f18:aa:100::a')] }), dualEnv);
+    expect(v4first.groups[0]).toMatchObject({ ipAddressType: 'ipv4', targets: [{ id: '10.0.1.5', port: 8080 }] });
+  });
+
+  it('an IPv6 Service is refused with instance targets (naming nlb-target-type) and with UDP ports (naming the port)', () => {
+    const instance = thrownConfigError(() => buildDesiredStack(desired({ ipFamilies: ['IPv6'], annotations: dual }), dualEnv));
+    expect(instance.field).toBe(`${P}nlb-target-type`);
+    expect(instance.message).toContain('ip targets only');
+    const udp = thrownConfigError(() => buildDesiredStack(ipv6Service({ ports: [{ name: 'dns', port: 53, protocol: 'UDP', nodePort: 0 }] }), dualEnv));
+    expect(udp.field).toBe('spec.ports[0].protocol');
+  });
+
+  it('reads ICMPv6 rules back whether AWS names the protocol or numbers it (58), so the Packet Too Big rule stays steady', () => {
+    const permission = (IpProtocol: string) => ({ IpProtocol, FromPort: 2, ToPort: 0, Ipv6Ranges: [{ CidrIpv6: '::/0' }] });
+    for (const protocol of ['icmpv6', '58']) expect(ingressRules([permission(protocol)])).toEqual([{ protocol: 'icmpv6', port: 2, icmpCode: 0, source: '::/0' }]);
+    expect(buildDesiredStack(desired({ annotations: dual }), dualEnv).ingress).toContainEqual({ protocol: 'icmpv6', port: 2, icmpCode: 0, source: '::/0' });
+    expect(buildDesiredStack(desired(), env).ingress.some((r) => r.protocol === 'icmpv6')).toBe(false);
+  });
+
+  it('accepts an IPv6 prefix list on a dualstack NLB and counts its entries against the IPv6 rule quota, not the IPv4 one', () => {
+    const lists: AwsNetwork = { ...dualEnv, prefixLists: [{ id: 'pl-4', family: 'IPv4', maxEntries: 40 }, { id: 'pl-6', family: 'IPv6', maxEntries: 40 }, { id: 'pl-4b', family: 'IPv4', maxEntries: 40 }] };
+    const withLists = (ids: string, extra: Record<string, string> = dual) => desired({ annotations: { ...extra, [`${P}security-group-prefix-lists`]: ids } });
+    expect(thrownConfigError(() => buildDesiredStack(withLists('pl-6', {}), lists)).field).toBe(`${P}security-group-prefix-lists`);
+    const stack = buildDesiredStack(withLists('pl-4,pl-6'), lists);
+    expect(stack.ipv6PrefixLists).toEqual(['pl-6']);
+    expect(() => checkQuotas(stack, AWS_DEFAULT_QUOTAS)).not.toThrow();
+    expect(() => checkQuotas(buildDesiredStack(withLists('pl-4,pl-4b'), lists), AWS_DEFAULT_QUOTAS)).toThrow(/IPv4 rules/);
+  });
+
+  it('plans SetIpAddressType in place when the annotation changes on an existing NLB', () => {
+    const svc = desired({ annotations: dual });
+    const stack = buildDesiredStack(svc, dualEnv);
+    const lb: NonNullable<ObservedStack['loadBalancer']> = { arn: 'arn:lb', dnsName: 'x', state: 'active', owned: true, tags: {}, addresses: [], ipAddressType: 'ipv4', zones: [] };
+    const observedStack: ObservedStack = { lbName: stack.lbName, placement: stack.placement, securityGroup: { id: 'sg-1', ingress: stack.ingress, tags: {} }, holds: [], loadBalancer: lb, listeners: [], targetGroups: [] };
+    const plan = planActions({ ref: svc.ref, stacks: [observedStack], network: dualEnv }, svc);
+    expect(plan.actions.filter((a) => a.kind === 'setIpAddressType').map((a) => a.step)).toEqual([{ op: 'setIpAddressType', arn: 'arn:lb', ipAddressType: 'dualstack' }]);
+    expect(plan.actions.map((a) => a.kind)).not.toContain('createLoadBalancer');
+    const back = planActions({ ref: svc.ref, stacks: [{ ...observedStack, loadBalancer: { ...lb, ipAddressType: 'dualstack' } }], network: dualEnv }, desired());
+    expect(back.actions.filter((a) => a.kind === 'setIpAddressType').map((a) => a.step)).toEqual([{ op: 'setIpAddressType', arn: 'arn:lb', ipAddressType: 'ipv4' }]);
   });
 });

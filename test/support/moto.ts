@@ -3,12 +3,16 @@
 // instances with a node security group, and Elastic IPs. Fails loudly when moto_server is missing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import {
   AllocateAddressCommand,
+  AssociateSubnetCidrBlockCommand,
+  AssociateVpcCidrBlockCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateTagsCommand,
   CreateVpcCommand,
+  DescribeVpcsCommand,
   EC2Client,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -163,4 +167,27 @@ export async function seedWorld(ec2: EC2Client, options: SeedOptions): Promise<S
     eips.push({ allocationId: eip.AllocationId!, publicIp: eip.PublicIp! });
   }
   return { vpcId, publicSubnets, privateSubnets, untaggedSubnet: untagged.Subnet!.SubnetId!, nodeSecurityGroupId, nodes, eips };
+}
+
+/**
+ * Gives the seeded VPC an Amazon-provided IPv6 /56 and the public subnets of `zones` one /64 each
+ * (as AWS hands them out), for dual-stack NLBs. Answers each zone's /64.
+ */
+export async function seedIPv6(ec2: EC2Client, world: SeededWorld, zones: string[]): Promise<Record<string, string>> {
+  await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: world.vpcId, AmazonProvidedIpv6CidrBlock: true }));
+  const vpc = (await ec2.send(new DescribeVpcsCommand({ VpcIds: [world.vpcId] }))).Vpcs![0]!;
+  const block = vpc.Ipv6CidrBlockAssociationSet![0]!.Ipv6CidrBlock!;
+  const blocks: Record<string, string> = {};
+  for (const [k, zone] of zones.entries()) {
+    const bytes = ipaddr.IPv6.parse(block.split('/')[0]!).toByteArray();
+    bytes[7] = k + 1;
+    blocks[zone] = `${ipaddr.fromByteArray(bytes).toString()}/64`;
+    await ec2.send(new AssociateSubnetCidrBlockCommand({ SubnetId: world.publicSubnets[zone], Ipv6CidrBlock: blocks[zone] }));
+  }
+  return blocks;
+}
+
+/** An address in a /64: its prefix with `host` as the last group, in RFC 5952 form. */
+export function hostIn(cidr: string, host: string): string {
+  return ipaddr.IPv6.parse(`${cidr.split('::/')[0]}::${host}`).toString();
 }

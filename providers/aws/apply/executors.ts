@@ -3,7 +3,7 @@
 import type { AwsStep } from '../awsTypes.js';
 import type { ApplyRun } from './applyRun.js';
 import { createListener, deleteListener, modifyListener, modifyListenerAttributes } from './listenerSteps.js';
-import { announceReplacement, createLoadBalancer, enableCrossZone, modifyLoadBalancerAttributes, retireStack, setSecurityGroups, setSubnets, tagResources } from './loadBalancerSteps.js';
+import { announceReplacement, createLoadBalancer, enableCrossZone, modifyLoadBalancerAttributes, retireStack, setIpAddressType, setSecurityGroups, setSubnets, tagResources } from './loadBalancerSteps.js';
 import { authorizeCidrIngress, authorizeNodeRules, createSecurityGroup, ensureBackendSecurityGroup, revokeCidrIngress } from './securityGroupSteps.js';
 import {
   createTargetGroup,
@@ -41,6 +41,7 @@ const executors: Executors = {
   authorizeNodeRules,
   retireStack,
   setSubnets,
+  setIpAddressType,
   setSecurityGroups,
 };
 

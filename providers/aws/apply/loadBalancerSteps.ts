@@ -1,7 +1,7 @@
 // Executors of the load balancer steps: create (adopting our own after a crash), attributes,
 // subnets, tags, and the replacement of an NLB whose placement cannot change in place.
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
-import { AddTagsCommand, CreateLoadBalancerCommand, ModifyLoadBalancerAttributesCommand, SetSecurityGroupsCommand, SetSubnetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { AddTagsCommand, CreateLoadBalancerCommand, ModifyLoadBalancerAttributesCommand, SetIpAddressTypeCommand, SetSecurityGroupsCommand, SetSubnetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ServiceConfigError } from '../../provider.js';
 import { isCode, rootError } from '../awsApi.js';
 import type { AwsStep } from '../awsTypes.js';
@@ -69,7 +69,7 @@ export async function createLoadBalancer(run: ApplyRun): Promise<void> {
           Name: d.lbName,
           Type: 'network',
           Scheme: d.scheme,
-          IpAddressType: 'ipv4',
+          IpAddressType: d.ipAddressType,
           SubnetMappings: d.subnetMappings,
           SecurityGroups: securityGroupsOf(run),
           Tags: toTagList(tags),
@@ -110,6 +110,19 @@ function securityGroupsOf(run: ApplyRun): string[] {
 
 export async function setSecurityGroups(run: ApplyRun, step: Step<'setSecurityGroups'>): Promise<void> {
   await run.api.elb('SetSecurityGroups', true, (c) => c.send(new SetSecurityGroupsCommand({ LoadBalancerArn: step.arn, SecurityGroups: step.groupIds })));
+}
+
+/** ip-address-type changed: in place (SetIpAddressType keeps the NLB, its DNS name and its IPv4 addresses). */
+export async function setIpAddressType(run: ApplyRun, step: Step<'setIpAddressType'>): Promise<void> {
+  try {
+    await run.api.elb('SetIpAddressType', true, (c) => c.send(new SetIpAddressTypeCommand({ LoadBalancerArn: step.arn, IpAddressType: step.ipAddressType })));
+  } catch (error) {
+    // A subnet without an IPv6 block (the network view is cached) is the user's to fix.
+    if (!isCode(error, 'InvalidSubnet', 'InvalidSubnetException', 'InvalidConfigurationRequest', 'InvalidConfigurationRequestException', 'ValidationError')) throw error;
+    run.deps.networkChanged();
+    throw new ServiceConfigError(AWS_ANNOTATIONS.ipAddressType, `AWS refused ${step.ipAddressType} on ${run.d.lbName}: ${(error as Error).message}`);
+  }
+  run.deps.emit({ ref: run.d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${run.d.lbName} is now ${step.ipAddressType}` });
 }
 
 export async function setSubnets(run: ApplyRun, step: Step<'setSubnets'>): Promise<void> {

@@ -49,6 +49,7 @@ export async function createTargetGroup(run: ApplyRun, { group: g }: Step<'creat
         Port: g.targetGroupPort,
         VpcId: run.d.vpcId,
         TargetType: g.targetType,
+        IpAddressType: g.ipAddressType,
         ...healthCheckParams(g.healthCheck),
         Tags: toTagList({ ...run.d.tags, [SERVICE_PORT_TAG]: `${g.port}/${g.protocol}` }),
       }),

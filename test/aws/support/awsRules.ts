@@ -3,14 +3,18 @@
 // can be lowered per test (they are adjustable per account on AWS too). Stateful rules (addresses
 // held by a deleted NLB until its network interfaces are released) are kept here, since moto
 // forgets an NLB the moment it is deleted.
-import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeManagedPrefixListsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeManagedPrefixListsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client, type Subnet } from '@aws-sdk/client-ec2';
 import {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
   DescribeTargetGroupsCommand,
   type ElasticLoadBalancingV2Client,
+  type LoadBalancer,
+  type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import ipaddr from 'ipaddr.js';
+import { cidrContains } from '../../../providers/common/cidr.js';
 
 export interface AwsQuotas {
   /** NLB quotas page (docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-limits.html): "Listeners per load balancer: 50". */
@@ -124,6 +128,31 @@ function checkSgText(field: string, value: string | undefined, pattern: RegExp):
   return undefined;
 }
 
+/** A subnet's associated IPv6 blocks (moto writes the state as "{'State': 'associated'}"). */
+function ipv6Ranges(subnet: Subnet | undefined): string[] {
+  return (subnet?.Ipv6CidrBlockAssociationSet ?? []).filter((a) => /(^|')associated($|')/.test(a.Ipv6CidrBlockState?.State ?? 'associated')).map((a) => a.Ipv6CidrBlock ?? '');
+}
+
+/**
+ * NLB user guide, IP address types, "Dualstack requirements": "The virtual private cloud (VPC) and
+ * subnets that you specify for the Network Load Balancer must have associated IPv6 CIDR blocks."
+ * moto makes a dualstack NLB in any subnet.
+ */
+function dualStackSubnets(ipAddressType: string, subnets: Subnet[]): RuleViolation | undefined {
+  if (ipAddressType !== 'dualstack') return undefined;
+  const lacking = subnets.find((s) => ipv6Ranges(s).length === 0);
+  if (lacking) return { code: 'InvalidSubnet', message: `Subnet '${lacking.SubnetId}' does not have an IPv6 CIDR block; a dualstack load balancer needs one in each of its subnets` };
+  return undefined;
+}
+
+/** NLB target groups, IP address type: "IPv6 target groups only support IP type targets" (moto makes an IPv6 instance group). */
+function ipv6TargetGroupTargetType(p: URLSearchParams): RuleViolation | undefined {
+  if (p.get('IpAddressType') === 'ipv6' && p.get('TargetType') !== 'ip') {
+    return { code: 'ValidationError', message: `IPv6 target groups only support the ip target type, not '${p.get('TargetType') ?? 'instance'}'` };
+  }
+  return undefined;
+}
+
 /** Health check defaults by protocol (ELB API reference, CreateTargetGroupInput). */
 function defaultTimeout(healthCheckProtocol: string): number {
   return healthCheckProtocol === 'HTTP' ? 6 : 10;
@@ -141,6 +170,8 @@ export class AwsRules {
   /** Target group ARN -> the NLB whose listener forwards to it. */
   private readonly loadBalancerOf = new Map<string, string>();
   private readonly zoneOf = new Map<string, string>();
+  /** Names of the IPv6 target groups made through the proxy (a group's ARN carries its name). */
+  private readonly ipv6Groups = new Set<string>();
 
   constructor(private readonly moto: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client }) {}
 
@@ -178,13 +209,20 @@ export class AwsRules {
       case 'CreateLoadBalancer':
         return this.createLoadBalancer(p);
       case 'CreateTargetGroup':
-        return this.name('target group', p.get('Name') ?? '') ?? this.healthCheck(p, undefined) ?? checkElbTags(members(p, 'Tags.member'), 0, this.state.quotas.tagsPerResource);
+        return (
+          this.name('target group', p.get('Name') ?? '') ??
+          ipv6TargetGroupTargetType(p) ??
+          (await this.healthCheck(p, undefined)) ??
+          checkElbTags(members(p, 'Tags.member'), 0, this.state.quotas.tagsPerResource)
+        );
+      case 'SetIpAddressType':
+        return this.setIpAddressType(p);
       case 'ModifyTargetGroup':
         return this.healthCheck(p, p.get('TargetGroupArn') ?? '');
       case 'CreateListener':
-        return this.tlsCertificates(p) ?? (await this.createListener(p));
+        return this.tlsCertificates(p) ?? (await this.ipv6Listener(p, async () => ({ loadBalancerArn: p.get('LoadBalancerArn') ?? '' }))) ?? (await this.createListener(p));
       case 'ModifyListener':
-        return this.tlsCertificates(p);
+        return this.tlsCertificates(p) ?? (await this.ipv6Listener(p, () => this.listener(p.get('ListenerArn') ?? '')));
       case 'ModifyListenerAttributes': {
         // ELB API reference, ListenerAttribute.Key: Network Load Balancers support "tcp.idle_timeout.seconds",
         // "The valid range is 60-6000 seconds" (moto accepts any key and value).
@@ -242,6 +280,7 @@ export class AwsRules {
       if (forwardTo && p.get('LoadBalancerArn')) this.loadBalancerOf.set(forwardTo, p.get('LoadBalancerArn')!);
     }
     if (action === 'CreateLoadBalancer') this.loadBalancerNames?.add(p.get('Name') ?? '');
+    if (action === 'CreateTargetGroup' && p.get('IpAddressType') === 'ipv6') this.ipv6Groups.add(p.get('Name') ?? '');
     if (action === 'DeleteLoadBalancer' && nameOfDeleted !== undefined) this.loadBalancerNames?.delete(nameOfDeleted);
     if (action === 'CreateLoadBalancer') {
       const mappings = members(p, 'SubnetMappings.member');
@@ -336,9 +375,10 @@ export class AwsRules {
         if (v) return v;
       }
       for (const l of sub(perm, 'PrefixListIds')) {
-        const entries = await this.prefixListEntries(l.PrefixListId ?? '');
-        if (entries === undefined) return { code: 'InvalidPrefixListId.NotFound', message: `The prefix list ID '${l.PrefixListId}' does not exist` };
-        v4 += entries;
+        const list = await this.prefixList(l.PrefixListId ?? '');
+        if (list === undefined) return { code: 'InvalidPrefixListId.NotFound', message: `The prefix list ID '${l.PrefixListId}' does not exist` };
+        if (list.family === 'IPv6') v6 += list.entries;
+        else v4 += list.entries;
         const v = checkSgText('PrefixListId.Description', l.Description, SG_TEXT);
         if (v) return v;
       }
@@ -349,7 +389,11 @@ export class AwsRules {
     const res = await this.moto.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] })).catch(() => undefined);
     for (const perm of res?.SecurityGroups?.[0]?.IpPermissions ?? []) {
       v4 += (perm.IpRanges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0);
-      for (const l of perm.PrefixListIds ?? []) v4 += (await this.prefixListEntries(l.PrefixListId ?? '')) ?? 1;
+      for (const l of perm.PrefixListIds ?? []) {
+        const list = await this.prefixList(l.PrefixListId ?? '');
+        if (list?.family === 'IPv6') v6 += list.entries;
+        else v4 += list?.entries ?? 1;
+      }
       v6 += (perm.Ipv6Ranges?.length ?? 0) + (perm.UserIdGroupPairs?.length ?? 0);
     }
     const limit = this.state.quotas.inboundRulesPerGroupPerFamily;
@@ -362,12 +406,13 @@ export class AwsRules {
   /**
    * VPC quotas (…/vpc/latest/userguide/amazon-vpc-limits.html): "When you reference a prefix list in a
    * security group rule, the maximum number of entries for the prefix list counts as the same number of
-   * rules for the security group." moto counts one. Undefined: no such list (moto accepts any ID).
+   * rules for the security group" (of the list's address family, the quota being per family). moto
+   * counts one. Undefined: no such list (moto accepts any ID).
    */
-  private async prefixListEntries(id: string): Promise<number | undefined> {
+  private async prefixList(id: string): Promise<{ entries: number; family: string } | undefined> {
     const res = await this.moto.ec2.send(new DescribeManagedPrefixListsCommand({ PrefixListIds: [id] })).catch(() => undefined);
     const list = res?.PrefixLists?.find((l) => l.PrefixListId === id);
-    return list ? (list.MaxEntries ?? 1) : undefined;
+    return list ? { entries: list.MaxEntries ?? 1, family: list.AddressFamily ?? 'IPv4' } : undefined;
   }
 
   private async createLoadBalancer(p: URLSearchParams): Promise<RuleViolation | undefined> {
@@ -390,6 +435,16 @@ export class AwsRules {
     // Network Load Balancer user guide, "Availability Zones and subnets": each subnet needs at least 8 free IP addresses.
     const full = subnets.find((s) => (s.AvailableIpAddressCount ?? 8) < 8);
     if (full) return { code: 'InvalidSubnet', message: `Not enough IP space available in ${full.SubnetId}. ELB requires at least 8 free IP addresses in each subnet.` };
+    const dualStack = dualStackSubnets(p.get('IpAddressType') ?? 'ipv4', subnets);
+    if (dualStack) return dualStack;
+    for (const m of mappings) {
+      if (m.IPv6Address === undefined) continue;
+      // LBC annotation guide, ipv6-addresses: "NLB must be dualstack", "You must specify the IPv6
+      // addresses from the load balancer subnet IPv6 ranges" (SubnetMapping.IPv6Address).
+      if (p.get('IpAddressType') !== 'dualstack') return { code: 'ValidationError', message: 'IPv6 addresses can only be specified for dualstack load balancers' };
+      const ranges = ipv6Ranges(subnets.find((s) => s.SubnetId === m.SubnetId));
+      if (!ranges.some((r) => cidrContains(r, m.IPv6Address!))) return { code: 'InvalidConfigurationRequest', message: `The IPv6 address '${m.IPv6Address}' is not in the IPv6 range of subnet '${m.SubnetId}'` };
+    }
     for (const m of mappings) {
       // An address sits on one network interface: held by a live NLB, or a deleted one not yet released.
       const holder = this.holdings.find((h) => (m.AllocationId && h.allocationIds.includes(m.AllocationId)) || (m.PrivateIPv4Address && h.privateIps.includes(m.PrivateIPv4Address)));
@@ -444,9 +499,77 @@ export class AwsRules {
     return checkElbTags(members(p, 'Tags.member'), 0, this.state.quotas.tagsPerResource);
   }
 
+  /** arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id> */
+  private isIPv6Group(arn: string): boolean {
+    return this.ipv6Groups.has(arn.split('/')[1] ?? '');
+  }
+
+  private async targetGroup(arn: string): Promise<TargetGroup | undefined> {
+    const res = await this.moto.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [arn] })).catch(() => undefined);
+    return res?.TargetGroups?.[0];
+  }
+
+  private async loadBalancer(arn: string): Promise<LoadBalancer | undefined> {
+    const res = await this.moto.elbv2.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [arn] })).catch(() => undefined);
+    return res?.LoadBalancers?.[0];
+  }
+
+  /** A listener's NLB and protocol (what a ModifyListener that does not change them keeps). */
+  private async listener(listenerArn: string): Promise<{ loadBalancerArn: string; protocol?: string }> {
+    const res = await this.moto.elbv2.send(new DescribeListenersCommand({ ListenerArns: [listenerArn] })).catch(() => undefined);
+    const l = res?.Listeners?.[0];
+    return { loadBalancerArn: l?.LoadBalancerArn ?? '', ...(l?.Protocol ? { protocol: l.Protocol } : {}) };
+  }
+
+  /**
+   * NLB target groups, IP address type: "IPv6 target groups can only be associated with dualstack
+   * load balancers with TCP or TLS listeners" (moto forwards any listener to any group).
+   */
+  private async ipv6Listener(p: URLSearchParams, current: () => Promise<{ loadBalancerArn: string; protocol?: string }>): Promise<RuleViolation | undefined> {
+    const forwardTo = members(p, 'DefaultActions.member').map((a) => a.TargetGroupArn ?? '').filter((a) => a !== '');
+    for (const arn of forwardTo) {
+      if (!this.isIPv6Group(arn)) continue;
+      const { loadBalancerArn, protocol: kept } = await current();
+      const lb = await this.loadBalancer(loadBalancerArn);
+      if (lb?.IpAddressType !== 'dualstack') return { code: 'InvalidConfigurationRequest', message: `IPv6 target groups can only be associated with dualstack load balancers` };
+      const protocol = p.get('Protocol') ?? kept ?? 'TCP';
+      if (protocol !== 'TCP' && protocol !== 'TLS') return { code: 'InvalidConfigurationRequest', message: `IPv6 target groups can only be used with TCP or TLS listeners, not ${protocol}` };
+    }
+    return undefined;
+  }
+
+  /** SetIpAddressType: dualstack needs IPv6 blocks on the NLB's subnets; back to ipv4 not while a listener forwards to an IPv6 group. */
+  private async setIpAddressType(p: URLSearchParams): Promise<RuleViolation | undefined> {
+    const lb = await this.loadBalancer(p.get('LoadBalancerArn') ?? '');
+    if (!lb) return undefined;
+    const type = p.get('IpAddressType') ?? '';
+    if (type === 'dualstack') {
+      const ids = (lb.AvailabilityZones ?? []).map((z) => z.SubnetId ?? '');
+      const subnets = (await this.moto.ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids })).catch(() => undefined))?.Subnets ?? [];
+      return dualStackSubnets(type, subnets);
+    }
+    const listeners = (await this.moto.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: lb.LoadBalancerArn })).catch(() => undefined))?.Listeners ?? [];
+    for (const l of listeners) {
+      for (const a of l.DefaultActions ?? []) {
+        if (a.TargetGroupArn && this.isIPv6Group(a.TargetGroupArn)) {
+          return { code: 'InvalidConfigurationRequest', message: `Listener ${l.Port} forwards to an IPv6 target group, which needs a dualstack load balancer` };
+        }
+      }
+    }
+    return undefined;
+  }
+
   private async registerTargets(p: URLSearchParams): Promise<RuleViolation | undefined> {
     const tgArn = p.get('TargetGroupArn') ?? '';
     const targets = members(p, 'Targets.member').map((t) => ({ id: t.Id ?? '', port: t.Port ?? '' }));
+    // NLB target groups, IP address type: "All IP addresses within a target group must have the same
+    // IP address type. For example, you can't register an IPv4 target with an IPv6 target group."
+    const group = targets.some((t) => ipaddr.isValid(t.id)) ? await this.targetGroup(tgArn) : undefined;
+    if (group?.TargetType === 'ip') {
+      const family = group.IpAddressType === 'ipv6' ? 'ipv6' : 'ipv4';
+      const other = targets.find((t) => (ipaddr.isValid(t.id) ? ipaddr.parse(t.id).kind() : '') !== family);
+      if (other) return { code: 'InvalidTarget', message: `The IP address '${other.id}' is not an ${family === 'ipv6' ? 'IPv6' : 'IPv4'} address, as the target group's IP address type requires` };
+    }
     const res = await this.moto.ec2.send(new DescribeInstancesCommand({ InstanceIds: targets.map((t) => t.id) })).catch(() => undefined);
     const instances = res?.Reservations?.flatMap((r) => r.Instances ?? []) ?? [];
     for (const i of instances) if (i.InstanceId) this.zoneOf.set(i.InstanceId, i.Placement?.AvailabilityZone ?? '');
