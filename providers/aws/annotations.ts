@@ -213,117 +213,152 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
   if (type !== undefined && type !== 'nlb' && type !== 'external') {
     throw new ServiceConfigError(AWS_ANNOTATIONS.type, `this provider creates Network Load Balancers only ("nlb" or "external"), got "${type}"`);
   }
-
-  let scheme: AwsServiceOptions['scheme'] = 'internet-facing';
-  if (bool(annotations, AWS_ANNOTATIONS.internal) === true) scheme = 'internal';
-  const schemeRaw = annotations[AWS_ANNOTATIONS.scheme]?.trim();
-  if (schemeRaw !== undefined) {
-    if (schemeRaw !== 'internal' && schemeRaw !== 'internet-facing') {
-      throw new ServiceConfigError(AWS_ANNOTATIONS.scheme, `must be "internal" or "internet-facing", got "${schemeRaw}"`);
-    }
-    scheme = schemeRaw;
-  }
-
+  const scheme = schemeOf(annotations);
   const { ipAddressType, ipv6Addresses } = addressTypeOf(annotations);
   const proxy = annotations[AWS_ANNOTATIONS.proxyProtocol]?.trim();
   // The AWS Load Balancer Controller (and cloud-provider-aws) accept only "*": every target group.
   if (proxy !== undefined && proxy !== '*') throw new ServiceConfigError(AWS_ANNOTATIONS.proxyProtocol, `must be "*" (PROXY protocol v2 on every port), got "${proxy}"; remove it to turn PROXY protocol off`);
-  const options: AwsServiceOptions = { scheme, ipAddressType, targetType: targetTypeOf(annotations), proxyProtocol: proxy === '*', manageBackendRules: true, additionalTags: {}, healthCheck: {} };
+  const options: AwsServiceOptions = {
+    scheme,
+    ipAddressType,
+    targetType: targetTypeOf(annotations),
+    proxyProtocol: proxy === '*',
+    ...securityGroupsOf(annotations),
+    ...addressesOf(annotations, scheme),
+    additionalTags: additionalTagsOf(annotations),
+    ...attributesOf(annotations),
+    healthCheck: healthCheckOf(annotations),
+  };
   if (ipv6Addresses) options.ipv6Addresses = ipv6Addresses;
-  const groups = annotations[AWS_ANNOTATIONS.securityGroups];
-  if (groups !== undefined) {
-    options.securityGroups = [...new Set(list(groups))];
-    const bad = options.securityGroups.find((g) => !/^sg-[0-9a-f]+$/.test(g));
-    if (bad !== undefined || options.securityGroups.length === 0) {
-      throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroups, `${bad !== undefined ? `"${bad}" is not a security group ID` : 'lists no group'}; list security group IDs (sg-...), separated by commas`);
-    }
-    // As the AWS Load Balancer Controller: with your own groups, the backend rules are yours unless asked for.
-    options.manageBackendRules = false;
+  const targetNodeLabels = targetNodeLabelsOf(annotations);
+  if (targetNodeLabels) options.targetNodeLabels = targetNodeLabels;
+  const loadBalancerName = loadBalancerNameOf(annotations);
+  if (loadBalancerName !== undefined) options.loadBalancerName = loadBalancerName;
+  const tls = tlsOf(annotations);
+  if (tls) options.tls = tls;
+  const prefixLists = idList(annotations, AWS_ANNOTATIONS.securityGroupPrefixLists, /^pl-[0-9a-f]+$/, 'a managed prefix list ID (pl-...)');
+  if (prefixLists) options.prefixLists = prefixLists;
+  return options;
+}
+
+function schemeOf(annotations: Record<string, string>): AwsServiceOptions['scheme'] {
+  const schemeRaw = annotations[AWS_ANNOTATIONS.scheme]?.trim();
+  if (schemeRaw === undefined) return bool(annotations, AWS_ANNOTATIONS.internal) === true ? 'internal' : 'internet-facing';
+  bool(annotations, AWS_ANNOTATIONS.internal); // still refused when malformed
+  if (schemeRaw !== 'internal' && schemeRaw !== 'internet-facing') {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.scheme, `must be "internal" or "internet-facing", got "${schemeRaw}"`);
   }
+  return schemeRaw;
+}
+
+/** Distinct IDs of one kind from a comma-separated annotation; undefined when it is absent. */
+function idList(annotations: Record<string, string>, key: string, pattern: RegExp, what: string): string[] | undefined {
+  const raw = annotations[key];
+  if (raw === undefined) return undefined;
+  const ids = [...new Set(list(raw))];
+  const bad = ids.find((id) => !pattern.test(id));
+  if (bad !== undefined) throw new ServiceConfigError(key, `"${bad}" is not ${what}; list IDs separated by commas`);
+  return ids;
+}
+
+/** security-groups (bring your own) and manage-backend-security-group-rules. */
+function securityGroupsOf(annotations: Record<string, string>): Pick<AwsServiceOptions, 'securityGroups' | 'manageBackendRules'> {
+  const securityGroups = idList(annotations, AWS_ANNOTATIONS.securityGroups, /^sg-[0-9a-f]+$/, 'a security group ID (sg-...)');
+  if (securityGroups?.length === 0) throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroups, 'lists no group; list security group IDs (sg-...), separated by commas');
+  // As the AWS Load Balancer Controller: with your own groups, the backend rules are yours unless asked for.
+  let manageBackendRules = securityGroups === undefined;
   const manage = annotations[AWS_ANNOTATIONS.manageBackendRules]?.trim().toLowerCase();
   if (manage !== undefined) {
     if (manage !== 'true' && manage !== 'false') throw new ServiceConfigError(AWS_ANNOTATIONS.manageBackendRules, `must be "true" or "false", got "${annotations[AWS_ANNOTATIONS.manageBackendRules]}"`);
-    options.manageBackendRules = manage === 'true';
+    manageBackendRules = manage === 'true';
   }
+  return securityGroups ? { securityGroups, manageBackendRules } : { manageBackendRules };
+}
+
+/** subnets, eip-allocations and private-ipv4-addresses. */
+function addressesOf(annotations: Record<string, string>, scheme: AwsServiceOptions['scheme']): Pick<AwsServiceOptions, 'subnets' | 'eipAllocations' | 'privateIPv4Addresses'> {
+  const out: Pick<AwsServiceOptions, 'subnets' | 'eipAllocations' | 'privateIPv4Addresses'> = {};
   const subnets = annotations[AWS_ANNOTATIONS.subnets];
   if (subnets !== undefined) {
-    options.subnets = list(subnets);
-    if (options.subnets.length === 0) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'lists no subnet');
+    out.subnets = list(subnets);
+    if (out.subnets.length === 0) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'lists no subnet');
   }
   const eips = annotations[AWS_ANNOTATIONS.eipAllocations];
   if (eips !== undefined) {
-    options.eipAllocations = list(eips);
-    const bad = options.eipAllocations.find((e) => !/^eipalloc-[0-9a-f]+$/.test(e));
+    out.eipAllocations = list(eips);
+    const bad = out.eipAllocations.find((e) => !/^eipalloc-[0-9a-f]+$/.test(e));
     if (bad !== undefined) throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, `"${bad}" is not an Elastic IP allocation ID (eipalloc-...)`);
     if (scheme === 'internal') throw new ServiceConfigError(AWS_ANNOTATIONS.eipAllocations, 'Elastic IPs need an internet-facing load balancer');
   }
   const privates = annotations[AWS_ANNOTATIONS.privateIPv4Addresses];
   if (privates !== undefined) {
-    options.privateIPv4Addresses = list(privates);
+    out.privateIPv4Addresses = list(privates);
     if (scheme !== 'internal') throw new ServiceConfigError(AWS_ANNOTATIONS.privateIPv4Addresses, 'private addresses need an internal load balancer');
   }
+  return out;
+}
 
-  const tags = annotations[AWS_ANNOTATIONS.additionalTags];
-  if (tags !== undefined) {
-    for (const pair of list(tags)) {
-      const eq = pair.indexOf('=');
-      const key = (eq < 0 ? pair : pair.slice(0, eq)).trim();
-      const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
-      const problem = tagProblem(key, value);
-      if (problem !== undefined) {
-        throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `"${pair}" is not a tag AWS accepts: ${problem}. Write key=value pairs, separated by commas`);
-      }
-      if (key.startsWith('kubernetes.io/') || key.startsWith('kube-lb-provisioner.io/')) {
-        throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `tag "${key}" is reserved for ownership`);
-      }
-      options.additionalTags[key] = value;
+function additionalTagsOf(annotations: Record<string, string>): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const pair of list(annotations[AWS_ANNOTATIONS.additionalTags] ?? '')) {
+    const eq = pair.indexOf('=');
+    const key = (eq < 0 ? pair : pair.slice(0, eq)).trim();
+    const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
+    const problem = tagProblem(key, value);
+    if (problem !== undefined) {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `"${pair}" is not a tag AWS accepts: ${problem}. Write key=value pairs, separated by commas`);
     }
+    if (key.startsWith('kubernetes.io/') || key.startsWith('kube-lb-provisioner.io/')) {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.additionalTags, `tag "${key}" is reserved for ownership`);
+    }
+    tags[key] = value;
   }
+  return tags;
+}
 
+/** target-group-attributes, listener-attributes.<PROTOCOL>-<port> and attributes (the load balancer's). */
+function attributesOf(annotations: Record<string, string>): Pick<AwsServiceOptions, 'targetGroupAttributes' | 'listenerAttributes' | 'loadBalancerAttributes'> {
+  const out: Pick<AwsServiceOptions, 'targetGroupAttributes' | 'listenerAttributes' | 'loadBalancerAttributes'> = {};
   const attributes = annotations[AWS_ANNOTATIONS.targetGroupAttributes];
-  if (attributes !== undefined) options.targetGroupAttributes = attributePairs(AWS_ANNOTATIONS.targetGroupAttributes, attributes, 'stickiness.enabled=true');
+  if (attributes !== undefined) out.targetGroupAttributes = attributePairs(AWS_ANNOTATIONS.targetGroupAttributes, attributes, 'stickiness.enabled=true');
   for (const [key, raw] of Object.entries(annotations)) {
     if (!key.startsWith(AWS_ANNOTATIONS.listenerAttributesPrefix)) continue;
     const listener = key.slice(AWS_ANNOTATIONS.listenerAttributesPrefix.length);
     if (!/^(TCP|UDP|TCP_UDP|TLS)-\d{1,5}$/.test(listener)) throw new ServiceConfigError(key, `"${listener}" is not <PROTOCOL>-<port> of a listener (e.g. TCP-80, TLS-443)`);
-    options.listenerAttributes ??= {};
-    options.listenerAttributes[listener] = attributePairs(key, raw, 'tcp.idle_timeout.seconds=400');
+    out.listenerAttributes ??= {};
+    out.listenerAttributes[listener] = attributePairs(key, raw, 'tcp.idle_timeout.seconds=400');
   }
   const lbAttributes = annotations[AWS_ANNOTATIONS.attributes];
-  if (lbAttributes !== undefined) options.loadBalancerAttributes = attributePairs(AWS_ANNOTATIONS.attributes, lbAttributes, 'load_balancing.cross_zone.enabled=true');
+  if (lbAttributes !== undefined) out.loadBalancerAttributes = attributePairs(AWS_ANNOTATIONS.attributes, lbAttributes, 'load_balancing.cross_zone.enabled=true');
+  return out;
+}
 
+function targetNodeLabelsOf(annotations: Record<string, string>): AwsServiceOptions['targetNodeLabels'] {
   const nodeLabels = annotations[AWS_ANNOTATIONS.targetNodeLabels];
-  if (nodeLabels !== undefined) {
-    options.targetNodeLabels = {};
-    for (const pair of list(nodeLabels)) {
-      const eq = pair.indexOf('=');
-      const key = (eq < 0 ? pair : pair.slice(0, eq)).trim();
-      if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(key)) {
-        throw new ServiceConfigError(AWS_ANNOTATIONS.targetNodeLabels, `"${pair}" is not a label selector term (key=value or key, separated by commas)`);
-      }
-      options.targetNodeLabels[key] = eq < 0 ? undefined : pair.slice(eq + 1).trim();
+  if (nodeLabels === undefined) return undefined;
+  const labels: NonNullable<AwsServiceOptions['targetNodeLabels']> = {};
+  for (const pair of list(nodeLabels)) {
+    const eq = pair.indexOf('=');
+    const key = (eq < 0 ? pair : pair.slice(0, eq)).trim();
+    if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(key)) {
+      throw new ServiceConfigError(AWS_ANNOTATIONS.targetNodeLabels, `"${pair}" is not a label selector term (key=value or key, separated by commas)`);
     }
+    labels[key] = eq < 0 ? undefined : pair.slice(eq + 1).trim();
   }
+  return labels;
+}
+
+function loadBalancerNameOf(annotations: Record<string, string>): string | undefined {
   const lbName = annotations[AWS_ANNOTATIONS.loadBalancerName]?.trim();
-  if (lbName !== undefined) {
-    // CreateLoadBalancerInput.Name: at most 32 alphanumerics or hyphens, not beginning or ending with a hyphen, nor beginning with "internal-".
-    if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/.test(lbName) || lbName.startsWith('internal-')) {
-      throw new ServiceConfigError(AWS_ANNOTATIONS.loadBalancerName, `"${lbName}" is not a load balancer name AWS accepts: at most 32 letters, digits or hyphens, not starting or ending with a hyphen, nor with "internal-"`);
-    }
-    options.loadBalancerName = lbName;
+  // CreateLoadBalancerInput.Name: at most 32 alphanumerics or hyphens, not beginning or ending with a hyphen, nor beginning with "internal-".
+  if (lbName !== undefined && (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/.test(lbName) || lbName.startsWith('internal-'))) {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.loadBalancerName, `"${lbName}" is not a load balancer name AWS accepts: at most 32 letters, digits or hyphens, not starting or ending with a hyphen, nor with "internal-"`);
   }
+  return lbName;
+}
 
-  const tls = tlsOf(annotations);
-  if (tls) options.tls = tls;
-
-  const prefixLists = annotations[AWS_ANNOTATIONS.securityGroupPrefixLists];
-  if (prefixLists !== undefined) {
-    options.prefixLists = [...new Set(list(prefixLists))];
-    const bad = options.prefixLists.find((id) => !/^pl-[0-9a-f]+$/.test(id));
-    if (bad !== undefined) throw new ServiceConfigError(AWS_ANNOTATIONS.securityGroupPrefixLists, `"${bad}" is not a managed prefix list ID (pl-...); list IDs separated by commas`);
-  }
-
-  const hc = options.healthCheck;
+function healthCheckOf(annotations: Record<string, string>): HealthCheckOverrides {
+  const hc: HealthCheckOverrides = {};
   const protocol = annotations[AWS_ANNOTATIONS.hcProtocol]?.trim().toUpperCase();
   if (protocol !== undefined) {
     if (protocol !== 'TCP' && protocol !== 'HTTP' && protocol !== 'HTTPS') {
@@ -332,10 +367,7 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
     hc.protocol = protocol;
   }
   const port = annotations[AWS_ANNOTATIONS.hcPort]?.trim();
-  if (port !== undefined) {
-    if (port === 'traffic-port') hc.port = 'traffic-port';
-    else hc.port = integer(annotations, AWS_ANNOTATIONS.hcPort, 1, 65535);
-  }
+  if (port !== undefined) hc.port = port === 'traffic-port' ? 'traffic-port' : integer(annotations, AWS_ANNOTATIONS.hcPort, 1, 65535);
   const path = annotations[AWS_ANNOTATIONS.hcPath]?.trim();
   if (path !== undefined) {
     if (!path.startsWith('/') || path.length > 1024) throw new ServiceConfigError(AWS_ANNOTATIONS.hcPath, `must be a path starting with "/", got "${path}"`);
@@ -351,5 +383,5 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
     hc.successCodes = codes;
   }
   for (const key of Object.keys(hc) as (keyof HealthCheckOverrides)[]) if (hc[key] === undefined) delete hc[key];
-  return options;
+  return hc;
 }

@@ -68,6 +68,13 @@ describe('aws annotations', () => {
       healthCheck: { protocol: 'HTTP', port: 8080, intervalSeconds: 10 },
     });
     expect(parseAwsAnnotations({ 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true' }).scheme).toBe('internal');
+    // The scheme annotation wins over the older internal one, which must still be well formed.
+    expect(parseAwsAnnotations({ 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true', 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing' }).scheme).toBe('internet-facing');
+    // Your own security groups leave the backend rules to you unless asked for, as LBC.
+    const sg = 'service.beta.kubernetes.io/aws-load-balancer-security-groups';
+    expect(parseAwsAnnotations({ [sg]: 'sg-0abc, sg-0abc' })).toMatchObject({ securityGroups: ['sg-0abc'], manageBackendRules: false });
+    expect(parseAwsAnnotations({ [sg]: 'sg-0abc', 'service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules': 'true' }).manageBackendRules).toBe(true);
+    expect(parseAwsAnnotations({}).manageBackendRules).toBe(true);
   });
 
   it.each([
@@ -79,6 +86,14 @@ describe('aws annotations', () => {
     ['service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol', 'UDP'],
     ['service.beta.kubernetes.io/aws-load-balancer-healthcheck-path', 'healthz'],
     ['service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags', 'kubernetes.io/cluster/x=owned'],
+    ['service.beta.kubernetes.io/aws-load-balancer-security-groups', 'sg-0abc,web'],
+    ['service.beta.kubernetes.io/aws-load-balancer-security-groups', ' , '],
+    ['service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules', 'yes'],
+    ['service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists', 'pl-12,prefix'],
+    ['service.beta.kubernetes.io/aws-load-balancer-target-node-labels', 'bad key=x'],
+    ['service.beta.kubernetes.io/aws-load-balancer-load-balancer-name', 'internal-web'],
+    ['service.beta.kubernetes.io/aws-load-balancer-listener-attributes.HTTP-80', 'tcp.idle_timeout.seconds=400'],
+    ['service.beta.kubernetes.io/aws-load-balancer-healthcheck-success-codes', '2xx'],
   ])('rejects %s=%s naming the annotation', (key, value) => {
     expect(thrownConfigError(() => parseAwsAnnotations({ [key]: value })).field).toBe(key);
   });
