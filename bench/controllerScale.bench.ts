@@ -8,9 +8,16 @@
 //   controller, metal serving the 1,000 Local Services:       RSS above baseline, target 200 MB
 //   speaker on one node, same cluster:                        RSS above baseline, target 60 MB
 //   watch events reaching a speaker per endpoint change of a Service it does not serve: target 0
+//
+// KLP_BENCH_NODE_FLAGS passes node options to the children, e.g. the image's (charts/Dockerfile)
+// "--optimize-for-size", plus the chart's "--max-semi-space-size=2" for the speaker; the options in
+// use are printed. KLP_BENCH_ROLES=cloud,metal picks the controller roles (the speaker always runs).
+// KLP_BENCH_HEAP_DETAIL=1 prints where each child's memory is (V8 spaces, resident memory by
+// mapping; =snapshot also writes a heap snapshot per role in the cwd, =sizes lists anonymous
+// mappings by size).
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, type V1EndpointSlice, type V1Node } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +135,7 @@ export async function run(): Promise<void> {
   const api = await startApiServer({ port: 0, requestRecordLimit: 1000 });
   try {
     await populate(api);
+    console.log(`node options of the children: ${process.env.KLP_BENCH_NODE_FLAGS || '(none)'}`);
     console.log(`cluster: ${SERVICES} Services with ${SERVICES * ENDPOINTS_PER_SLICE} endpoints in slices, ${NODES} Nodes, ${LOCAL_SERVICES} Local LoadBalancer Services (populated in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const roles = (process.env.KLP_BENCH_ROLES ?? 'cloud,metal').split(',');
     for (const [role, what, target] of [
@@ -209,8 +217,6 @@ function detail(when: string): void {
   const h = getHeapStatistics();
   console.error(`[${role} ${when}] v8: physical ${(h.total_physical_size / 2 ** 20).toFixed(0)}, malloced ${(h.malloced_memory / 2 ** 20).toFixed(0)} (peak ${(h.peak_malloced_memory / 2 ** 20).toFixed(0)}), external ${(h.external_memory / 2 ** 20).toFixed(0)}`);
   console.error(`[${role} ${when}] spaces (used/size MB): ${spaces.join(', ')}`);
-  const threads = readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
-  console.error(`[${role} ${when}] threads: ${threads.join(',')}`);
   console.error(`[${role} ${when}] resident by mapping: ${residentByMapping()}`);
   if (when !== 'baseline' && process.env.KLP_BENCH_HEAP_DETAIL === 'snapshot') console.error(`[${role}] snapshot: ${writeHeapSnapshot(`bench-${role}.heapsnapshot`)}`);
 }
