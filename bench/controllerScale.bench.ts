@@ -8,9 +8,18 @@
 //   controller, metal serving the 1,000 Local Services:       RSS above baseline, target 200 MB
 //   speaker on one node, same cluster:                        RSS above baseline, target 60 MB
 //   watch events reaching a speaker per endpoint change of a Service it does not serve: target 0
+//
+// KLP_BENCH_NODE_FLAGS passes node options to the children, e.g. the image's (charts/Dockerfile)
+// "--optimize-for-size", plus the chart's "--max-semi-space-size=2" for the speaker; the options in
+// use are printed. KLP_BENCH_ROLES=cloud,metal picks the controller roles (the speaker always runs).
+// KLP_BENCH_HEAP_DETAIL=1 prints where each child's memory is (V8 spaces, resident memory by
+// mapping; =snapshot also writes a heap snapshot per role in the cwd, =sizes lists anonymous
+// mappings by size).
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, type V1EndpointSlice, type V1Node } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { startApiServer, type ApiServerHandle } from '../src/apiserver/index.js';
@@ -105,9 +114,13 @@ function startChild(role: string, api: ApiServerHandle): { child: ChildProcess; 
   return {
     child,
     next: async () => {
-      const line = await lines.next();
-      if (line.done) throw new Error(`${role} child ended without a report`);
-      return JSON.parse(line.value) as ChildReport;
+      // Lines that are not reports (e.g. --trace-gc under KLP_BENCH_NODE_FLAGS) go to stderr.
+      for (;;) {
+        const line = await lines.next();
+        if (line.done) throw new Error(`${role} child ended without a report`);
+        if (line.value.startsWith('{')) return JSON.parse(line.value) as ChildReport;
+        console.error(`[${role}] ${line.value}`);
+      }
     },
   };
 }
@@ -122,6 +135,7 @@ export async function run(): Promise<void> {
   const api = await startApiServer({ port: 0, requestRecordLimit: 1000 });
   try {
     await populate(api);
+    console.log(`node options of the children: ${process.env.KLP_BENCH_NODE_FLAGS || '(none)'}`);
     console.log(`cluster: ${SERVICES} Services with ${SERVICES * ENDPOINTS_PER_SLICE} endpoints in slices, ${NODES} Nodes, ${LOCAL_SERVICES} Local LoadBalancer Services (populated in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const roles = (process.env.KLP_BENCH_ROLES ?? 'cloud,metal').split(',');
     for (const [role, what, target] of [
@@ -167,6 +181,24 @@ class IdleNetEffects implements NetEffects {
   async announce(): Promise<void> {}
 }
 
+/** Resident MB by kind of mapping: the brk heap, file-backed, and anonymous maps by size. */
+function residentByMapping(): string {
+  const sums = new Map<string, number>();
+  let kind = '';
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) {
+      const mb = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 2 ** 20;
+      const name = head[4] ?? '';
+      kind = name === '' ? (process.env.KLP_BENCH_HEAP_DETAIL === 'sizes' ? `anon ${head[3]} ${(mb * 1024).toFixed(0)}kB` : mb >= 60 ? 'anon>=60MB' : mb >= 1 ? 'anon 1-60MB' : 'anon<1MB') : name.startsWith('/') ? 'file' : name;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) sums.set(kind, (sums.get(kind) ?? 0) + Number(rss[1]) / 1024);
+  }
+  return [...sums].filter(([, mb]) => mb >= 1).map(([k, mb]) => `${k} ${mb.toFixed(0)}`).join(', ');
+}
+
 async function settledRss(): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
   for (let i = 0; i < 3; i++) {
@@ -176,7 +208,21 @@ async function settledRss(): Promise<number> {
   return process.memoryUsage().rss / 2 ** 20;
 }
 
+/** KLP_BENCH_HEAP_DETAIL=1: where the memory is, on stderr (=snapshot: also a heap snapshot in the cwd). */
+function detail(when: string): void {
+  if (!process.env.KLP_BENCH_HEAP_DETAIL) return;
+  const m = process.memoryUsage();
+  const spaces = getHeapSpaceStatistics().map((s) => `${s.space_name.replace('_space', '')} ${(s.space_used_size / 2 ** 20).toFixed(1)}/${(s.space_size / 2 ** 20).toFixed(1)}`);
+  console.error(`[${role} ${when}] rss ${(m.rss / 2 ** 20).toFixed(0)}, heap used/total ${(m.heapUsed / 2 ** 20).toFixed(0)}/${(m.heapTotal / 2 ** 20).toFixed(0)}, external ${(m.external / 2 ** 20).toFixed(0)} (array buffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)})`);
+  const h = getHeapStatistics();
+  console.error(`[${role} ${when}] v8: physical ${(h.total_physical_size / 2 ** 20).toFixed(0)}, malloced ${(h.malloced_memory / 2 ** 20).toFixed(0)} (peak ${(h.peak_malloced_memory / 2 ** 20).toFixed(0)}), external ${(h.external_memory / 2 ** 20).toFixed(0)}`);
+  console.error(`[${role} ${when}] spaces (used/size MB): ${spaces.join(', ')}`);
+  console.error(`[${role} ${when}] resident by mapping: ${residentByMapping()}`);
+  if (when !== 'baseline' && process.env.KLP_BENCH_HEAP_DETAIL === 'snapshot') console.error(`[${role}] snapshot: ${writeHeapSnapshot(`bench-${role}.heapsnapshot`)}`);
+}
+
 function heap(): { heapMb: number; heapTotalMb: number; externalMb: number } {
+  detail('cached');
   const m = process.memoryUsage();
   return { heapMb: m.heapUsed / 2 ** 20, heapTotalMb: m.heapTotal / 2 ** 20, externalMb: m.external / 2 ** 20 };
 }
@@ -202,6 +248,7 @@ async function controllerChild(role: 'cloud' | 'metal'): Promise<void> {
       : { type: 'metal', pools: [{ name: 'bench', addresses: ['10.255.0.0/21'] }] };
   const config = controllerConfigSchema.parse({ leaderElection: { enabled: false }, workers: 16, providers: [provider] });
   const baseline = await settledRss();
+  detail('baseline');
   const t0 = performance.now();
   const controller = await runController({ kubeConfig: kc, config, logger: silentLogger(), registry: new Registry(), tuning: { resyncPeriodMs: 0 } });
   await until(() => controller.ready(), 'caches synced');
@@ -209,6 +256,10 @@ async function controllerChild(role: 'cloud' | 'metal'): Promise<void> {
   await until(() => controller.pendingWork() === 0, 'every Service reconciled');
   const seconds = (performance.now() - t0) / 1000;
   report({ baselineMb: baseline, cachedMb: await settledRss(), ...heap(), seconds });
+  if (process.env.KLP_BENCH_HEAP_DETAIL) {
+    await new Promise((r) => setTimeout(r, 15_000));
+    detail('15 s later');
+  }
   await stdinLines().next();
   await controller.stop();
 }
@@ -219,6 +270,7 @@ async function speakerChild(): Promise<void> {
   let watchEvents = 0;
   let counting = false;
   const baseline = await settledRss();
+  detail('baseline');
   const t0 = performance.now();
   const speaker = new Speaker({
     kubeConfig: kc,

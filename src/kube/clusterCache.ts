@@ -53,7 +53,6 @@ export class ClusterCache implements ClusterView {
   private slices: RunningInformer<V1EndpointSlice> | undefined;
   private readonly serviceFps = new Map<string, string>();
   private readonly nodeFps = new Map<string, string>();
-  private readonly sliceFps = new Map<string, string>();
   private endpointNodeIndex = new EndpointNodeIndex();
   private keepPodEndpoints = false;
   /** The index of a slice informer replaced by followPodEndpoints, until the new one has synced. */
@@ -111,12 +110,8 @@ export class ClusterCache implements ClusterView {
       informerOptions,
     );
     const onSlice = (deleted: boolean) => (e: V1EndpointSlice) => {
-      const key = keyOf(e);
-      if (deleted) this.endpointNodeIndex.forget(e);
-      const fp = deleted ? undefined : this.endpointNodeIndex.fingerprint(e);
-      if (this.sliceFps.get(key) === fp) return;
-      if (fp === undefined) this.sliceFps.delete(key);
-      else this.sliceFps.set(key, fp);
+      const changed = deleted ? this.endpointNodeIndex.forget(e) : this.endpointNodeIndex.takeChange(e);
+      if (!changed) return;
       const serviceName = e.metadata?.labels?.[SERVICE_NAME_LABEL];
       if (serviceName) this.handlers.endpointsChanged(e.metadata?.namespace ?? '', serviceName);
     };
@@ -149,7 +144,6 @@ export class ClusterCache implements ClusterView {
     this.keepPodEndpoints = true;
     if (this.slices) this.previousIndex = this.endpointNodeIndex;
     this.endpointNodeIndex = new EndpointNodeIndex(true);
-    this.sliceFps.clear();
     if (!this.startSlices) return;
     void this.slices?.stop();
     this.startSlices();

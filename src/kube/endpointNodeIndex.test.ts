@@ -35,6 +35,28 @@ describe('EndpointNodeIndex', () => {
     expect(index.nodesOf('ns', 'web')).toEqual([]);
   });
 
+  it('reports a change of a slice once, and none for an update that keeps its ready nodes', () => {
+    const index = new EndpointNodeIndex();
+    const first = slice('web-a', 'web', [['n1', true]]);
+    index.absorb(first);
+    expect(index.takeChange(first)).toBe(true);
+    expect(index.takeChange(first)).toBe(false);
+    const sameNodes = slice('web-a', 'web', [['n1', true], ['n2', false]]);
+    index.absorb(sameNodes);
+    expect(index.takeChange(sameNodes)).toBe(false);
+    const moved = slice('web-a', 'web', [['n2', true]]);
+    index.absorb(moved);
+    expect(index.takeChange(moved)).toBe(true);
+    // A slice without the Service label is not ours to follow: no change, nothing to forget.
+    const unlabelled = slice('stray', 'web', [['n1', true]]);
+    unlabelled.metadata!.labels = {};
+    index.absorb(unlabelled);
+    expect(index.takeChange(unlabelled)).toBe(false);
+    expect(index.forget(unlabelled)).toBe(false);
+    expect(index.forget(moved)).toBe(true);
+    expect(index.nodesOf('ns', 'web')).toEqual([]);
+  });
+
   it('keeps compact Pod endpoints only with keepPodEndpoints: addresses, conditions, node and the slice ports by name', () => {
     const plain = new EndpointNodeIndex();
     plain.absorb(slice('web-a', 'web', [['n1', true]]));

@@ -93,7 +93,9 @@ describe('charts/Dockerfile', () => {
     const argv = JSON.parse(entrypoint?.args ?? '[]') as string[];
     expect(argv[0]).toBe('node');
     const bin = Object.values(packageJson.bin)[0]!;
-    expect(argv[1]).toBe(`/app/${bin}`);
+    expect(argv.at(-1)).toBe(`/app/${bin}`);
+    // Between them, only node's own options (the CLI start below runs with them: node refuses unknown ones).
+    for (const flag of argv.slice(1, -1)) expect(flag).toMatch(/^--[a-z-]+(=\S+)?$/);
     expect(copiesFrom(final).some((i) => i.args === `--from=${build!.name} /app/dist ./dist`)).toBe(true);
   });
 });
@@ -198,12 +200,14 @@ describe('the image build, replayed without a container engine', () => {
     expect(notProduction).toEqual([]);
   });
 
-  it('the CLI starts with the production dependencies alone, and knows its subcommands', async () => {
+  it('the CLI starts with the production dependencies alone and the entrypoint\'s node options, and knows its subcommands', async () => {
     const bin = join(work, 'runtime', Object.values(packageJson.bin)[0]!);
-    const { stdout } = await execFileAsync(process.execPath, [bin, '--help'], { cwd: join(work, 'runtime'), env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } });
+    const entrypoint = parseDockerfile(readFileSync(dockerfilePath, 'utf8')).at(-1)!.instructions.find((i) => i.keyword === 'ENTRYPOINT');
+    const nodeOptions = (JSON.parse(entrypoint?.args ?? '[]') as string[]).slice(1, -1);
+    const { stdout } = await execFileAsync(process.execPath, [...nodeOptions, bin, '--help'], { cwd: join(work, 'runtime'), env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } });
     expect(stdout).toMatch(/\bcontroller\b/);
     expect(stdout).toMatch(/\bspeaker\b/);
-    const run = (args: string[]) => execFileAsync(process.execPath, [bin, ...args], { cwd: join(work, 'runtime'), env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } });
+    const run = (args: string[]) => execFileAsync(process.execPath, [...nodeOptions, bin, ...args], { cwd: join(work, 'runtime'), env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } });
     // The roles the chart runs: the Deployment's `controller --config` and the DaemonSet's `speaker`.
     expect((await run(['controller', '--help'])).stdout).toContain('--config');
     expect((await run(['speaker', '--help'])).stdout).toContain('--interface');
