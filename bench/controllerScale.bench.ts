@@ -9,9 +9,10 @@
 //   speaker on one node, same cluster:                        RSS above baseline, target 60 MB
 //   watch events reaching a speaker per endpoint change of a Service it does not serve: target 0
 //
-// KLP_BENCH_NODE_FLAGS passes node options to the children, e.g. the image's (charts/Dockerfile)
-// "--optimize-for-size", plus the chart's "--max-semi-space-size=2" for the speaker; the options in
-// use are printed. KLP_BENCH_ROLES=cloud,metal picks the controller roles (the speaker always runs).
+// The children run with the node options they ship with: the image's entrypoint options
+// (charts/Dockerfile), plus the DaemonSet's NODE_OPTIONS for the speaker, read from those files.
+// KLP_BENCH_NODE_FLAGS replaces them (e.g. "" for none, or "--trace-gc"); the options in use are
+// printed. KLP_BENCH_ROLES=cloud,metal picks the controller roles (the speaker always runs).
 // KLP_BENCH_HEAP_DETAIL=1 prints where each child's memory is (V8 spaces, resident memory by
 // mapping; =snapshot also writes a heap snapshot per role in the cwd, =sizes lists anonymous
 // mappings by size).
@@ -103,9 +104,25 @@ interface ChildReport {
   watchEvents?: number;
 }
 
+const repoFile = (path: string) => readFileSync(fileURLToPath(new URL(`../${path}`, import.meta.url)), 'utf8');
+
+/** The node options a role ships with: the image's entrypoint, and for the speaker the DaemonSet's NODE_OPTIONS too. */
+function shippedNodeFlags(role: string): string[] {
+  const entrypoint = JSON.parse(/^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(repoFile('charts/Dockerfile'))?.[1] ?? '[]') as string[];
+  const image = entrypoint.slice(1).filter((a) => a.startsWith('--'));
+  if (role !== 'speaker') return image;
+  const daemonSet = /name: NODE_OPTIONS\s+value: (.+)$/m.exec(repoFile('charts/kube-lb-provisioner/templates/speaker-daemonset.yaml'))?.[1] ?? '';
+  return [...image, ...daemonSet.split(' ').filter((f) => f !== '')];
+}
+
+function nodeFlags(role: string): string[] {
+  const override = process.env.KLP_BENCH_NODE_FLAGS;
+  return override === undefined ? shippedNodeFlags(role) : override.split(' ').filter((f) => f !== '');
+}
+
 /** Starts this file as a child in `role`; it reports JSON lines; "go" on stdin makes it report again. */
 function startChild(role: string, api: ApiServerHandle): { child: ChildProcess; next: () => Promise<ChildReport> } {
-  const flags = (process.env.KLP_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const flags = nodeFlags(role);
   const child = spawn(process.execPath, ['--expose-gc', ...flags, '--import', 'tsx', fileURLToPath(import.meta.url)], {
     env: { ...process.env, KLP_BENCH_CHILD: role, KLP_BENCH_KUBECONFIG: api.kubeconfig() },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -135,7 +152,8 @@ export async function run(): Promise<void> {
   const api = await startApiServer({ port: 0, requestRecordLimit: 1000 });
   try {
     await populate(api);
-    console.log(`node options of the children: ${process.env.KLP_BENCH_NODE_FLAGS || '(none)'}`);
+    const shown = (role: string) => nodeFlags(role).join(' ') || '(none)';
+    console.log(`node options of the children: controllers ${shown('controller')}; speaker ${shown('speaker')}${process.env.KLP_BENCH_NODE_FLAGS === undefined ? ' (as shipped: charts/Dockerfile, the speaker DaemonSet)' : ' (KLP_BENCH_NODE_FLAGS)'}`);
     console.log(`cluster: ${SERVICES} Services with ${SERVICES * ENDPOINTS_PER_SLICE} endpoints in slices, ${NODES} Nodes, ${LOCAL_SERVICES} Local LoadBalancer Services (populated in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const roles = (process.env.KLP_BENCH_ROLES ?? 'cloud,metal').split(',');
     for (const [role, what, target] of [
