@@ -12,12 +12,13 @@ import {
   DescribeTargetGroupAttributesCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
+  type Listener,
   type LoadBalancer,
   type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
-import type { AwsNetwork, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
+import type { AwsNetwork, AwsObserved, IngressRule, ObservedListener, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
 import { ELB_BATCH, inBatches } from './batches.js';
 import { listLoadBalancers, listTargetGroups } from './listAll.js';
 import { ADDRESSES_TAG, ATTRIBUTES_TAG, LISTENER_ATTRIBUTES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
@@ -133,7 +134,7 @@ export async function describeTargets(api: AwsApi, arn: string): Promise<{ id: s
 }
 
 /** The stacks of one Service's anchors, before anything is read from ELB. */
-function stacksOf(anchors: SecurityGroup[]): ObservedStack[] {
+export function stacksOf(anchors: SecurityGroup[]): ObservedStack[] {
   return anchors.map((g) => {
     const tags = tagMap(g.Tags);
     return {
@@ -148,7 +149,7 @@ function stacksOf(anchors: SecurityGroup[]): ObservedStack[] {
 }
 
 /** What DescribeLoadBalancers and DescribeTags say of a stack's NLB (attributes are a deep read). */
-function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record<string, string>, clusterName: string, uid: string): NonNullable<ObservedStack['loadBalancer']> {
+export function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record<string, string>, clusterName: string, uid: string): NonNullable<ObservedStack['loadBalancer']> {
   const reported = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).filter((a) => a.AllocationId && a.IpAddress).map((a) => a.IpAddress!));
   const privates = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).flatMap((a) => (a.PrivateIPv4Address ? [a.PrivateIPv4Address] : [])));
   stack.holds = [...new Set([...stack.holds, ...reported, ...privates, ...splitAddresses(lbTags[ADDRESSES_TAG]), ...splitAddresses(lbTags[HELD_ADDRESSES_TAG])])];
@@ -171,7 +172,7 @@ function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record
 }
 
 /** What DescribeTargetGroups and DescribeTags say of a target group (targets and attributes are deep reads). */
-function targetGroupOf(g: TargetGroup, gTags: Record<string, string>, clusterName: string, uid: string): ObservedTargetGroup {
+export function targetGroupOf(g: TargetGroup, gTags: Record<string, string>, clusterName: string, uid: string): ObservedTargetGroup {
   return {
     arn: g.TargetGroupArn!,
     name: g.TargetGroupName ?? '',
@@ -181,6 +182,19 @@ function targetGroupOf(g: TargetGroup, gTags: Record<string, string>, clusterNam
     tags: gTags,
     healthCheck: healthCheckOf(g),
     targets: [],
+  };
+}
+
+/** What DescribeListeners (or CreateListener) says of a listener (its attributes are a deep read). */
+export function listenerOf(l: Listener): ObservedListener {
+  return {
+    arn: l.ListenerArn!,
+    port: l.Port ?? 0,
+    protocol: l.Protocol ?? '',
+    targetGroupArn: l.DefaultActions?.find((a) => a.Type === 'forward')?.TargetGroupArn ?? l.DefaultActions?.[0]?.TargetGroupArn,
+    ...(l.Certificates?.[0]?.CertificateArn ? { certificateArn: l.Certificates[0].CertificateArn } : {}),
+    ...(l.SslPolicy ? { sslPolicy: l.SslPolicy } : {}),
+    ...(l.AlpnPolicy?.[0] ? { alpnPolicy: l.AlpnPolicy[0] } : {}),
   };
 }
 
@@ -227,6 +241,9 @@ export function listLevelKey(stacks: ObservedStack[]): string {
   return JSON.stringify(
     stacks.map((s) => ({
       ...s,
+      // Rules in a stable order: AWS's grouping of them need not be the order they were written in.
+      securityGroup: { ...s.securityGroup, ingress: [...s.securityGroup.ingress].map((r) => JSON.stringify(r)).sort() },
+      holds: [...s.holds].sort(),
       listeners: undefined,
       loadBalancer: s.loadBalancer && { ...s.loadBalancer, attributes: undefined, crossZone: undefined },
       targetGroups: [...s.targetGroups].sort((a, b) => a.arn.localeCompare(b.arn)).map((g) => ({ ...g, targets: undefined, attributes: undefined })),
@@ -293,13 +310,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     const listenerAttributes = !forDelete && loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
     stack.listeners = await Promise.all(listeners.map(async (l) => ({
       ...(listenerAttributes ? { attributes: await describeListenerAttributes(api, l.ListenerArn!) } : {}),
-      arn: l.ListenerArn!,
-      port: l.Port ?? 0,
-      protocol: l.Protocol ?? '',
-      targetGroupArn: l.DefaultActions?.find((a) => a.Type === 'forward')?.TargetGroupArn ?? l.DefaultActions?.[0]?.TargetGroupArn,
-      ...(l.Certificates?.[0]?.CertificateArn ? { certificateArn: l.Certificates[0].CertificateArn } : {}),
-      ...(l.SslPolicy ? { sslPolicy: l.SslPolicy } : {}),
-      ...(l.AlpnPolicy?.[0] ? { alpnPolicy: l.AlpnPolicy[0] } : {}),
+      ...listenerOf(l),
     })));
     stack.targetGroups = await Promise.all(
       groups.map(async (g) => {

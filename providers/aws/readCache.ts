@@ -9,7 +9,7 @@
 import type { DesiredLoadBalancer, ServiceRef } from '../provider.js';
 import type { AwsApi } from './awsApi.js';
 import type { AwsNetwork, AwsObserved, ObservedStack } from './awsTypes.js';
-import { listLevelKey, listLevelStacks, observeService, readListSnapshot, type ListSnapshot } from './observe.js';
+import { describeLoadBalancersByName, listLevelKey, listLevelStacks, observeService, readListSnapshot, withLoadBalancer, type ListSnapshot } from './observe.js';
 
 interface Kept {
   stacks: ObservedStack[];
@@ -37,8 +37,20 @@ function settled(stacks: ObservedStack[]): boolean {
   return stacks.length > 0 && stacks.every((s) => s.loadBalancer?.state === 'active');
 }
 
+function keptOf(stacks: ObservedStack[], desiredKey: string, readAt: number): Kept {
+  return {
+    stacks: structuredClone(stacks),
+    desiredKey,
+    listKey: listLevelKey(stacks),
+    listenerGroups: new Set(stacks.flatMap((s) => s.listeners.flatMap((l) => (l.targetGroupArn ? [l.targetGroupArn] : [])))),
+    readAt,
+  };
+}
+
 export class ReadCache {
   private readonly kept = new Map<string, Kept>();
+  /** The desired state each Service was last observed for: what a write that follows was planned from. */
+  private readonly observedFor = new Map<string, string>();
   private snapshot: { takenAt: number; view: Promise<ListSnapshot> } | undefined;
 
   constructor(
@@ -50,25 +62,20 @@ export class ReadCache {
   /** Without `desired` (delete, the plan command) there is nothing to compare with: a full read. */
   async observe(ref: ServiceRef, desired: DesiredLoadBalancer | undefined, network: AwsNetwork): Promise<AwsObserved> {
     const desiredKey = desired ? desiredKeyOf(desired) : undefined;
+    if (desiredKey !== undefined) this.observedFor.set(ref.uid, desiredKey);
     const kept = this.kept.get(ref.uid);
     const now = this.options.now();
-    if (kept && desiredKey === kept.desiredKey && now - kept.readAt < this.lifetime(ref.uid)) {
+    if (kept && desiredKey === kept.desiredKey && now - kept.readAt < this.lifetime(ref.uid) && (await this.settle(ref.uid, kept))) {
       const current = this.snapshot && now - this.snapshot.takenAt < this.options.listSnapshotMs ? this.snapshot : undefined;
-      // A read taken after this resync's snapshot is already the fresher view.
-      const fresh = current !== undefined && current.takenAt <= kept.readAt;
+      // A read or write younger than a snapshot may be, or made after this resync's snapshot, is the fresher view.
+      const fresh = now - kept.readAt < this.options.listSnapshotMs || (current !== undefined && current.takenAt <= kept.readAt);
       if (fresh || listLevelKey(listLevelStacks(await (current ?? this.newSnapshot(now)).view, this.clusterName, ref.uid, kept.listenerGroups)) === kept.listKey) {
         return { ref, stacks: structuredClone(kept.stacks), network };
       }
     }
     const observed = await observeService(this.api, this.clusterName, ref, network);
     if (desiredKey !== undefined && settled(observed.stacks)) {
-      this.kept.set(ref.uid, {
-        stacks: structuredClone(observed.stacks),
-        desiredKey,
-        listKey: listLevelKey(observed.stacks),
-        listenerGroups: new Set(observed.stacks.flatMap((s) => s.listeners.flatMap((l) => (l.targetGroupArn ? [l.targetGroupArn] : [])))),
-        readAt: now,
-      });
+      this.kept.set(ref.uid, keptOf(observed.stacks, desiredKey, now));
     } else {
       this.kept.delete(ref.uid);
     }
@@ -88,6 +95,41 @@ export class ReadCache {
   /** Before a write (and so after a failed one): the next observe reads everything. */
   forget(uid: string): void {
     this.kept.delete(uid);
+  }
+
+  /**
+   * After a create went through: what it wrote stands for a read of it, for the desired state its
+   * plan came from (see written.ts). Its NLB is still provisioning: settle() looks at that alone.
+   */
+  record(uid: string, stack: ObservedStack): void {
+    const desiredKey = this.observedFor.get(uid);
+    if (desiredKey !== undefined) this.kept.set(uid, keptOf([stack], desiredKey, this.options.now()));
+  }
+
+  /** What is kept for a Service (a delete works from it instead of reading), if anything. */
+  keptStacks(uid: string): ObservedStack[] | undefined {
+    const kept = this.kept.get(uid);
+    return kept && structuredClone(kept.stacks);
+  }
+
+  /**
+   * A kept NLB that was provisioning when written is looked at again (one DescribeLoadBalancers):
+   * its state, DNS name and zones are all a create cannot know. False when it is gone.
+   */
+  private async settle(uid: string, kept: Kept): Promise<boolean> {
+    const waiting = kept.stacks.filter((s) => s.loadBalancer && s.loadBalancer.state !== 'active');
+    if (waiting.length === 0) return true;
+    const found = new Map((await describeLoadBalancersByName(this.api, waiting.map((s) => s.lbName))).map((lb) => [lb.LoadBalancerName, lb]));
+    for (const stack of waiting) {
+      const lb = found.get(stack.lbName);
+      if (!lb) {
+        this.kept.delete(uid);
+        return false;
+      }
+      withLoadBalancer(stack, lb, stack.loadBalancer!.tags, this.clusterName, uid);
+    }
+    kept.listKey = listLevelKey(kept.stacks);
+    return true;
   }
 
   private newSnapshot(now: number): { takenAt: number; view: Promise<ListSnapshot> } {
