@@ -162,7 +162,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         reads.forget(ref.uid);
         throw error;
       }
-      reads.forget(ref.uid);
+      reads.deleted(ref.uid);
       return { state: 'deleted' };
     },
     async sweep(): Promise<void> {

@@ -211,8 +211,8 @@ export interface ListSnapshot {
  * ours: a few calls for a whole resync. `listenerGroups` are groups our listeners forward to that
  * may not list their NLB (see observeService).
  */
-export async function readListSnapshot(api: AwsApi, clusterName: string, listenerGroups: ReadonlySet<string>): Promise<ListSnapshot> {
-  const [anchors, lbs, groups] = await Promise.all([describeAnchors(api, clusterName), listLoadBalancers(api), listTargetGroups(api)]);
+export async function readListSnapshot(api: AwsApi, clusterName: string, listenerGroups: ReadonlySet<string>, anchorsRead?: Promise<SecurityGroup[]>): Promise<ListSnapshot> {
+  const [anchors, lbs, groups] = await Promise.all([anchorsRead ?? describeAnchors(api, clusterName), listLoadBalancers(api), listTargetGroups(api)]);
   const names = new Set(anchors.map((g) => tagMap(g.Tags)[LOAD_BALANCER_NAME_TAG]));
   const loadBalancers = new Map(lbs.filter((lb) => names.has(lb.LoadBalancerName)).map((lb) => [lb.LoadBalancerName!, lb]));
   const lbArns = new Set([...loadBalancers.values()].map((lb) => lb.LoadBalancerArn!));
@@ -238,6 +238,8 @@ export function listLevelStacks(snapshot: ListSnapshot, clusterName: string, uid
 
 /** The list-level part of stacks, as a comparable key (what a snapshot can confirm unchanged). */
 export function listLevelKey(stacks: ObservedStack[]): string {
+  // Keys sorted: tags come back from AWS in another order than they were written in.
+  const sortedKeys = (_: string, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v);
   return JSON.stringify(
     stacks.map((s) => ({
       ...s,
@@ -248,12 +250,13 @@ export function listLevelKey(stacks: ObservedStack[]): string {
       loadBalancer: s.loadBalancer && { ...s.loadBalancer, attributes: undefined, crossZone: undefined },
       targetGroups: [...s.targetGroups].sort((a, b) => a.arn.localeCompare(b.arn)).map((g) => ({ ...g, targets: undefined, attributes: undefined })),
     })),
+    sortedKeys,
   );
 }
 
 /**
- * Every read of one Service: the list-level ones scoped to it, then listeners, targets and
- * attributes. A delete needs no targets or attributes (`forDelete`): two reads fewer per port.
+ * Every read of one Service: the list-level ones scoped to it, then the deep ones (readDeep).
+ * A delete needs no targets or attributes (`forDelete`): two reads fewer per port.
  */
 export async function observeService(api: AwsApi, clusterName: string, ref: ServiceRef, network: AwsNetwork, forDelete = false): Promise<AwsObserved> {
   const anchors = await describeAnchors(api, clusterName, ref.uid);
@@ -268,7 +271,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     lbs.map(async (lb) => {
       const arn = lb.LoadBalancerArn!;
       const [listeners, groups] = await Promise.all([
-        api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: arn }))),
+        describeListeners(api, arn).then((Listeners) => ({ Listeners })),
         api
           .elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ LoadBalancerArn: arn })))
           // moto answers "not found" for a load balancer without target groups; AWS answers an empty list.
@@ -300,26 +303,45 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
   for (const { lb, listeners, groups } of perLb) {
     const stack = stacks.find((s) => s.lbName === lb.LoadBalancerName);
     if (!stack) continue;
-    const lbTags = tags.get(lb.LoadBalancerArn!) ?? {};
-    const loadBalancer = withLoadBalancer(stack, lb, lbTags, clusterName, ref.uid);
-    if (!forDelete && loadBalancer.owned && (lbTags[ADDRESSES_TAG] !== undefined || lbTags[ATTRIBUTES_TAG] !== undefined)) {
-      const res = await api.elb('DescribeLoadBalancerAttributes', false, (c) => c.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb.LoadBalancerArn! })));
-      loadBalancer.attributes = Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
-      loadBalancer.crossZone = loadBalancer.attributes['load_balancing.cross_zone.enabled'] === 'true';
-    }
-    const listenerAttributes = !forDelete && loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
-    stack.listeners = await Promise.all(listeners.map(async (l) => ({
-      ...(listenerAttributes ? { attributes: await describeListenerAttributes(api, l.ListenerArn!) } : {}),
-      ...listenerOf(l),
-    })));
-    stack.targetGroups = await Promise.all(
-      groups.map(async (g) => {
-        const group = targetGroupOf(g, tags.get(g.TargetGroupArn!) ?? {}, clusterName, ref.uid);
-        if (!group.owned || forDelete) return group;
-        return { ...group, targets: await describeTargets(api, group.arn), attributes: await describeTargetGroupAttributes(api, group.arn) };
-      }),
-    );
+    withLoadBalancer(stack, lb, tags.get(lb.LoadBalancerArn!) ?? {}, clusterName, ref.uid);
+    stack.targetGroups = groups.map((g) => targetGroupOf(g, tags.get(g.TargetGroupArn!) ?? {}, clusterName, ref.uid));
+    if (forDelete) stack.listeners = listeners.map(listenerOf);
+    else await readDeep(api, stack, listeners);
   }
 
   return { ref, stacks, network };
+}
+
+/** DescribeListeners of one NLB. */
+export async function describeListeners(api: AwsApi, lbArn: string): Promise<Listener[]> {
+  const res = await api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn })));
+  return res.Listeners ?? [];
+}
+
+/**
+ * The deep reads of a stack whose list-level part is known, each for drift that list-level reads
+ * cannot show: its listeners (given, as DescribeListeners answered), for each of our groups its
+ * targets (DescribeTargetHealth: membership) and attributes (stickiness, PROXY protocol), and the
+ * NLB's and listeners' attributes where we manage them (their tags say so).
+ */
+export async function readDeep(api: AwsApi, stack: ObservedStack, listeners: Listener[]): Promise<void> {
+  const loadBalancer = stack.loadBalancer;
+  if (!loadBalancer) return;
+  const lbTags = loadBalancer.tags;
+  if (loadBalancer.owned && (lbTags[ADDRESSES_TAG] !== undefined || lbTags[ATTRIBUTES_TAG] !== undefined)) {
+    const res = await api.elb('DescribeLoadBalancerAttributes', false, (c) => c.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: loadBalancer.arn })));
+    loadBalancer.attributes = Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
+    loadBalancer.crossZone = loadBalancer.attributes['load_balancing.cross_zone.enabled'] === 'true';
+  }
+  const listenerAttributes = loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
+  stack.listeners = await Promise.all(listeners.map(async (l) => ({
+    ...(listenerAttributes ? { attributes: await describeListenerAttributes(api, l.ListenerArn!) } : {}),
+    ...listenerOf(l),
+  })));
+  stack.targetGroups = await Promise.all(
+    stack.targetGroups.map(async (group) => {
+      if (!group.owned) return group;
+      return { ...group, targets: await describeTargets(api, group.arn), attributes: await describeTargetGroupAttributes(api, group.arn) };
+    }),
+  );
 }

@@ -1,15 +1,37 @@
-// What a steady-state resync reads. Each Service's last full read (listeners, targets, attributes
-// included) is kept with the desired state it was read for. A resync then reads only list-level
-// state, once for all Services (a snapshot shared by every observe while it is younger than
-// listSnapshotMs): if it shows this Service's security group, NLB, target groups and tags as they
-// were, the kept read stands. A full read happens instead on the first look, after any change of
-// the desired state (a spec, node or endpoint change), after any write or failed write (apply
-// forgets the Service first), when the list-level state differs, and once the kept read is older
-// than deepReadMs (the deep cycle: drift of listeners, targets and attributes is found then).
+// What a Service's observe reads, and what it is spared. Each Service's last read (listeners,
+// targets and attributes included), or what its create wrote (written.ts), is kept with the desired
+// state it was read for. A resync reads list-level state once for all Services (a snapshot shared
+// by every observe while it is younger than listSnapshotMs): if it shows this Service's security
+// group, NLB, target groups and tags as they were, the kept read stands.
+//
+// Otherwise the Service is read again, as little as the case allows:
+// - after a write that is not recorded, a failed one (apply forgets the Service first) or a delete,
+//   and for a Service whose last read was not kept (a half-made stack without its NLB): every read
+//   of it, on its own, since no snapshot can be younger than the write;
+// - once the kept read is older than deepReadMs (the deep cycle), when the snapshot differs, and on
+//   the first look after a restart: the list-level part from the snapshot, then its deep reads
+//   (listeners, targets, attributes; readDeep);
+// - on an event (another desired state): the same while a snapshot younger than the kept read is
+//   current, else on its own;
+// - on the first look at a Service, only the snapshot's anchors: none for it means nothing exists
+//   (a run makes the anchor first, and what this process made since is kept or forgotten).
+import type { SecurityGroup } from '@aws-sdk/client-ec2';
 import type { DesiredLoadBalancer, ServiceRef } from '../provider.js';
 import type { AwsApi } from './awsApi.js';
 import type { AwsNetwork, AwsObserved, ObservedStack } from './awsTypes.js';
-import { describeLoadBalancersByName, listLevelKey, listLevelStacks, observeService, readListSnapshot, withLoadBalancer, type ListSnapshot } from './observe.js';
+import {
+  describeAnchors,
+  describeListeners,
+  describeLoadBalancersByName,
+  listLevelKey,
+  listLevelStacks,
+  observeService,
+  readDeep,
+  readListSnapshot,
+  withLoadBalancer,
+  type ListSnapshot,
+} from './observe.js';
+import { SERVICE_UID_TAG, tagMap } from './tags.js';
 
 interface Kept {
   stacks: ObservedStack[];
@@ -19,6 +41,13 @@ interface Kept {
   /** Groups its listeners forward to (moto does not always list those under the NLB). */
   listenerGroups: Set<string>;
   readAt: number;
+}
+
+/** One resync's list-level view: the anchors, then (only when some Service has one) NLBs, groups and tags. */
+interface Snapshot {
+  takenAt: number;
+  anchors: Promise<SecurityGroup[]>;
+  full?: Promise<ListSnapshot>;
 }
 
 export interface ReadCacheOptions {
@@ -32,26 +61,26 @@ function desiredKeyOf(desired: DesiredLoadBalancer): string {
   return JSON.stringify({ ...desired, currentIngress: undefined });
 }
 
-/** Only settled stacks are kept: a provisioning NLB must be looked at again, not remembered. */
-function settled(stacks: ObservedStack[]): boolean {
-  return stacks.length > 0 && stacks.every((s) => s.loadBalancer?.state === 'active');
+/** Stacks with an NLB are kept (settle() looks again at one still provisioning); a half-made one is read again. */
+function keepable(stacks: ObservedStack[]): boolean {
+  return stacks.length > 0 && stacks.every((s) => s.loadBalancer !== undefined);
+}
+
+function listenerGroupsOf(stacks: ObservedStack[]): Set<string> {
+  return new Set(stacks.flatMap((s) => s.listeners.flatMap((l) => (l.targetGroupArn ? [l.targetGroupArn] : []))));
 }
 
 function keptOf(stacks: ObservedStack[], desiredKey: string, readAt: number): Kept {
-  return {
-    stacks: structuredClone(stacks),
-    desiredKey,
-    listKey: listLevelKey(stacks),
-    listenerGroups: new Set(stacks.flatMap((s) => s.listeners.flatMap((l) => (l.targetGroupArn ? [l.targetGroupArn] : [])))),
-    readAt,
-  };
+  return { stacks: structuredClone(stacks), desiredKey, listKey: listLevelKey(stacks), listenerGroups: listenerGroupsOf(stacks), readAt };
 }
 
 export class ReadCache {
   private readonly kept = new Map<string, Kept>();
+  /** Services whose next observe reads everything on its own (after a write that was not recorded). */
+  private readonly alone = new Set<string>();
   /** The desired state each Service was last observed for: what a write that follows was planned from. */
   private readonly observedFor = new Map<string, string>();
-  private snapshot: { takenAt: number; view: Promise<ListSnapshot> } | undefined;
+  private snapshot: Snapshot | undefined;
 
   constructor(
     private readonly api: AwsApi,
@@ -59,27 +88,74 @@ export class ReadCache {
     private readonly options: ReadCacheOptions,
   ) {}
 
-  /** Without `desired` (delete, the plan command) there is nothing to compare with: a full read. */
+  /** Without `desired` (the plan command) there is nothing to compare with: a full read. */
   async observe(ref: ServiceRef, desired: DesiredLoadBalancer | undefined, network: AwsNetwork): Promise<AwsObserved> {
+    const { uid } = ref;
     const desiredKey = desired ? desiredKeyOf(desired) : undefined;
-    if (desiredKey !== undefined) this.observedFor.set(ref.uid, desiredKey);
-    const kept = this.kept.get(ref.uid);
+    if (desiredKey === undefined) return observeService(this.api, this.clusterName, ref, network);
+    this.observedFor.set(uid, desiredKey);
+    const kept = this.kept.get(uid);
     const now = this.options.now();
-    if (kept && desiredKey === kept.desiredKey && now - kept.readAt < this.lifetime(ref.uid) && (await this.settle(ref.uid, kept))) {
-      const current = this.snapshot && now - this.snapshot.takenAt < this.options.listSnapshotMs ? this.snapshot : undefined;
+    let current = this.currentSnapshot(now);
+    if (kept && !this.alone.has(uid) && desiredKey === kept.desiredKey && now - kept.readAt < this.lifetime(uid) && (await this.settle(uid, kept))) {
       // A read or write younger than a snapshot may be, or made after this resync's snapshot, is the fresher view.
-      const fresh = now - kept.readAt < this.options.listSnapshotMs || (current !== undefined && current.takenAt <= kept.readAt);
-      if (fresh || listLevelKey(listLevelStacks(await (current ?? this.newSnapshot(now)).view, this.clusterName, ref.uid, kept.listenerGroups)) === kept.listKey) {
-        return { ref, stacks: structuredClone(kept.stacks), network };
+      if (now - kept.readAt < this.options.listSnapshotMs || (current !== undefined && current.takenAt <= kept.readAt)) return { ref, stacks: structuredClone(kept.stacks), network };
+      current ??= this.newSnapshot(now);
+      if (listLevelKey(this.listLevel(await this.full(current), uid)) === kept.listKey) return { ref, stacks: structuredClone(kept.stacks), network };
+    }
+
+    let stacks: ObservedStack[] | undefined;
+    if (!this.alone.has(uid)) {
+      if (!kept) {
+        current ??= this.newSnapshot(now);
+        // No anchor: nothing of this Service exists (and nothing to keep: the create records itself).
+        if (!(await current.anchors).some((g) => tagMap(g.Tags)[SERVICE_UID_TAG] === uid)) return { ref, stacks: [], network };
+      } else if (desiredKey === kept.desiredKey) {
+        current ??= this.newSnapshot(now);
+      } else if (current && current.takenAt < kept.readAt) {
+        // An event: a snapshot older than the kept read (or write) does not show it.
+        current = undefined;
       }
+      if (current) stacks = await this.fromSnapshot(uid, current, kept);
     }
-    const observed = await observeService(this.api, this.clusterName, ref, network);
-    if (desiredKey !== undefined && settled(observed.stacks)) {
-      this.kept.set(ref.uid, keptOf(observed.stacks, desiredKey, now));
-    } else {
-      this.kept.delete(ref.uid);
+    stacks ??= (await observeService(this.api, this.clusterName, ref, network)).stacks;
+    this.alone.delete(uid);
+    if (keepable(stacks)) this.kept.set(uid, keptOf(stacks, desiredKey, now));
+    else {
+      this.kept.delete(uid);
+      this.alone.add(uid);
     }
-    return observed;
+    return { ref, stacks, network };
+  }
+
+  /** Before a write (and so after a failed one): the next observe reads everything, on its own. */
+  forget(uid: string): void {
+    this.kept.delete(uid);
+    this.alone.add(uid);
+  }
+
+  /** A delete went through: should the Service want a load balancer again, it is read on its own (no snapshot shows the delete). */
+  deleted(uid: string): void {
+    this.kept.delete(uid);
+    this.alone.add(uid);
+    this.observedFor.delete(uid);
+  }
+
+  /**
+   * After a create went through: what it wrote stands for a read of it, for the desired state its
+   * plan came from (see written.ts). Its NLB is still provisioning: settle() looks at that alone.
+   */
+  record(uid: string, stack: ObservedStack): void {
+    const desiredKey = this.observedFor.get(uid);
+    if (desiredKey === undefined) return;
+    this.kept.set(uid, keptOf([stack], desiredKey, this.options.now()));
+    this.alone.delete(uid);
+  }
+
+  /** What is kept for a Service (a delete works from it instead of reading), if anything. */
+  keptStacks(uid: string): ObservedStack[] | undefined {
+    const kept = this.kept.get(uid);
+    return kept && structuredClone(kept.stacks);
   }
 
   /**
@@ -90,26 +166,6 @@ export class ReadCache {
     let h = 7;
     for (const c of uid) h = (h * 31 + c.charCodeAt(0)) >>> 0;
     return this.options.deepReadMs * (0.5 + h / 2 ** 33);
-  }
-
-  /** Before a write (and so after a failed one): the next observe reads everything. */
-  forget(uid: string): void {
-    this.kept.delete(uid);
-  }
-
-  /**
-   * After a create went through: what it wrote stands for a read of it, for the desired state its
-   * plan came from (see written.ts). Its NLB is still provisioning: settle() looks at that alone.
-   */
-  record(uid: string, stack: ObservedStack): void {
-    const desiredKey = this.observedFor.get(uid);
-    if (desiredKey !== undefined) this.kept.set(uid, keptOf([stack], desiredKey, this.options.now()));
-  }
-
-  /** What is kept for a Service (a delete works from it instead of reading), if anything. */
-  keptStacks(uid: string): ObservedStack[] | undefined {
-    const kept = this.kept.get(uid);
-    return kept && structuredClone(kept.stacks);
   }
 
   /**
@@ -123,7 +179,7 @@ export class ReadCache {
     for (const stack of waiting) {
       const lb = found.get(stack.lbName);
       if (!lb) {
-        this.kept.delete(uid);
+        this.forget(uid);
         return false;
       }
       withLoadBalancer(stack, lb, stack.loadBalancer!.tags, this.clusterName, uid);
@@ -132,15 +188,49 @@ export class ReadCache {
     return true;
   }
 
-  private newSnapshot(now: number): { takenAt: number; view: Promise<ListSnapshot> } {
-    const listenerGroups = new Set([...this.kept.values()].flatMap((k) => [...k.listenerGroups]));
-    const view = readListSnapshot(this.api, this.clusterName, listenerGroups);
-    const taken = { takenAt: now, view };
+  /**
+   * The list-level part from the snapshot, then the deep reads. undefined when a listener forwards to
+   * a group the snapshot does not tie to the NLB (moto after a listener switch): read on its own then.
+   */
+  private async fromSnapshot(uid: string, snapshot: Snapshot, kept: Kept | undefined): Promise<ObservedStack[] | undefined> {
+    const stacks = this.listLevel(await this.full(snapshot), uid, kept?.listenerGroups);
+    for (const stack of stacks) {
+      if (!stack.loadBalancer) continue;
+      const listeners = await describeListeners(this.api, stack.loadBalancer.arn);
+      const known = new Set(stack.targetGroups.map((g) => g.arn));
+      if (listeners.some((l) => (l.DefaultActions ?? []).some((a) => a.TargetGroupArn !== undefined && !known.has(a.TargetGroupArn)))) return undefined;
+      await readDeep(this.api, stack, listeners);
+    }
+    return stacks;
+  }
+
+  private listLevel(view: ListSnapshot, uid: string, listenerGroups = this.kept.get(uid)?.listenerGroups ?? new Set<string>()): ObservedStack[] {
+    return listLevelStacks(view, this.clusterName, uid, listenerGroups);
+  }
+
+  private currentSnapshot(now: number): Snapshot | undefined {
+    return this.snapshot && now - this.snapshot.takenAt < this.options.listSnapshotMs ? this.snapshot : undefined;
+  }
+
+  private newSnapshot(now: number): Snapshot {
+    const taken: Snapshot = { takenAt: now, anchors: describeAnchors(this.api, this.clusterName) };
     this.snapshot = taken;
     // A failed read is not kept: the next observe tries again.
-    view.catch(() => {
+    taken.anchors.catch(() => {
       if (this.snapshot === taken) this.snapshot = undefined;
     });
     return taken;
+  }
+
+  /** The NLBs, groups and tags the snapshot's anchors lead to, read once per snapshot when first needed. */
+  private full(snapshot: Snapshot): Promise<ListSnapshot> {
+    if (!snapshot.full) {
+      const listenerGroups = new Set([...this.kept.values()].flatMap((k) => [...k.listenerGroups]));
+      snapshot.full = readListSnapshot(this.api, this.clusterName, listenerGroups, snapshot.anchors);
+      snapshot.full.catch(() => {
+        if (this.snapshot === snapshot) this.snapshot = undefined;
+      });
+    }
+    return snapshot.full;
   }
 }
