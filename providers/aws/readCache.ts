@@ -112,7 +112,7 @@ export class ReadCache {
         if (!(await current.anchors).some((g) => tagMap(g.Tags)[SERVICE_UID_TAG] === uid)) return { ref, stacks: [], network };
       } else if (desiredKey === kept.desiredKey) {
         current ??= this.newSnapshot(now);
-      } else if (current && current.takenAt < kept.readAt) {
+      } else if (current && current.takenAt <= kept.readAt) {
         // An event: a snapshot older than the kept read (or write) does not show it.
         current = undefined;
       }

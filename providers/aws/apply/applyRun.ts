@@ -42,7 +42,7 @@ export class ApplyRun {
   /** Tag naming the addresses the new NLB needs from a replaced one, when there are any. */
   readonly heldTag: Record<string, string>;
   /**
-   * The anchor was made by this run (not found after a crash): nothing of ours can carry its name,
+   * The anchor was made by this run (not found after a crash): no NLB of ours can carry its name,
    * since a run makes the anchor first and a delete removes it last. See namesAreNew.
    */
   anchorMade = false;
@@ -69,12 +69,12 @@ export class ApplyRun {
   }
 
   /**
-   * Whether a create may skip its look for an existing resource with the name. Our own cannot exist
-   * (anchorMade), and a name derived from the Service's uid is no one else's; a custom name
-   * (load-balancer-name) may be another cluster's, so it is looked up first.
+   * Whether CreateLoadBalancer may skip its look for an NLB with the name: our own cannot exist
+   * (anchorMade), and the answer tells another's (it lacks the anchor made now), so the look is
+   * needed only then. With the user's security groups there is no such mark: looked for first.
    */
   get namesAreNew(): boolean {
-    return this.anchorMade && !this.d.customName;
+    return this.anchorMade && this.d.ownSecurityGroups === undefined;
   }
 
   get api(): AwsApi {

@@ -69,12 +69,17 @@ export async function createLoadBalancer(run: ApplyRun): Promise<void> {
       ),
     )
     .catch(async (error: unknown) => {
-      // A same-named NLB (another's, or ours with other settings): adopt ours, refuse another's.
-      if (isCode(error, 'DuplicateLoadBalancerName', 'DuplicateLoadBalancerNameException') && (await adoptLoadBalancer(run))) return undefined;
+      // A same-named NLB with other settings: adopt ours, refuse another's.
+      if (isCode(rootError(error), 'DuplicateLoadBalancerName', 'DuplicateLoadBalancerNameException') && (await adoptLoadBalancer(run))) return undefined;
       throw createRefusal(run, error);
     });
   if (!res) return;
   const created = res.LoadBalancers![0]!;
+  // AWS answers a create with an existing NLB's name and settings with that NLB: one made now carries the anchor made now.
+  if (run.namesAreNew && !created.SecurityGroups?.includes(run.needSg())) {
+    if (await adoptLoadBalancer(run)) return;
+    throw new Error(`CreateLoadBalancer answered ${created.LoadBalancerArn} without security group ${run.needSg()}, and no NLB named ${d.lbName} is found`);
+  }
   run.lb = { arn: created.LoadBalancerArn!, dnsName: created.DNSName ?? '', state: created.State?.Code ?? 'provisioning' };
   run.written.loadBalancer = created;
 }

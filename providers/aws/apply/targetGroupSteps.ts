@@ -44,7 +44,9 @@ async function adoptTargetGroup(run: ApplyRun, name: string): Promise<boolean> {
 }
 
 export async function createTargetGroup(run: ApplyRun, { group: g }: Step<'createTargetGroup'>): Promise<void> {
-  if (!run.namesAreNew && (await adoptTargetGroup(run, g.targetGroupName))) return;
+  // Looked for even when this run made the anchor: AWS answers a create of a group with the same
+  // name and settings with that group, and nothing in the answer would tell another's from ours.
+  if (await adoptTargetGroup(run, g.targetGroupName)) return;
   const res = await run.api.elb('CreateTargetGroup', true, (c) =>
     c.send(
       new CreateTargetGroupCommand({
@@ -57,12 +59,7 @@ export async function createTargetGroup(run: ApplyRun, { group: g }: Step<'creat
         Tags: toTagList({ ...run.d.tags, [SERVICE_PORT_TAG]: `${g.port}/${g.protocol}` }),
       }),
     ),
-  ).catch(async (error: unknown) => {
-    // AWS answers a same-named group with other settings so (moto any same-named group).
-    if (isCode(error, 'DuplicateTargetGroupName', 'DuplicateTargetGroupNameException') && (await adoptTargetGroup(run, g.targetGroupName))) return undefined;
-    throw error;
-  });
-  if (!res) return;
+  );
   const created = res.TargetGroups![0]!;
   run.tgArns.set(g.targetGroupName, created.TargetGroupArn!);
   run.written.groups.set(g.targetGroupName, created);
