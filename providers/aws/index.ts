@@ -144,7 +144,7 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         emit,
         networkChanged: () => networkCache.invalidate(),
         quotas: config.quotas,
-        written: (stack) => reads.record(plan.ref.uid, stack),
+        written: (stack, what) => reads.record(plan.ref.uid, stack, what === 'membership'),
         ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
       });
     },

@@ -78,6 +78,8 @@ export class ReadCache {
   private readonly kept = new Map<string, Kept>();
   /** Services whose next observe reads everything on its own (after a write that was not recorded). */
   private readonly alone = new Set<string>();
+  /** When a forgotten Service was last read deeply: a membership change recorded keeps that age. */
+  private readonly deepReadAt = new Map<string, number>();
   /** The desired state each Service was last observed for: what a write that follows was planned from. */
   private readonly observedFor = new Map<string, string>();
   private snapshot: Snapshot | undefined;
@@ -96,27 +98,30 @@ export class ReadCache {
     this.observedFor.set(uid, desiredKey);
     const kept = this.kept.get(uid);
     const now = this.options.now();
-    let current = this.currentSnapshot(now);
+    // Looked up after every await: concurrent observes share the snapshot the first of them takes.
+    const shared = () => this.currentSnapshot(now) ?? this.newSnapshot(now);
     if (kept && !this.alone.has(uid) && desiredKey === kept.desiredKey && now - kept.readAt < this.lifetime(uid) && (await this.settle(uid, kept))) {
+      const current = this.currentSnapshot(now);
       // A read or write younger than a snapshot may be, or made after this resync's snapshot, is the fresher view.
       if (now - kept.readAt < this.options.listSnapshotMs || (current !== undefined && current.takenAt <= kept.readAt)) return { ref, stacks: structuredClone(kept.stacks), network };
-      current ??= this.newSnapshot(now);
-      if (listLevelKey(this.listLevel(await this.full(current), uid)) === kept.listKey) return { ref, stacks: structuredClone(kept.stacks), network };
+      if (listLevelKey(this.listLevel(await this.full(current ?? shared()), uid)) === kept.listKey) return { ref, stacks: structuredClone(kept.stacks), network };
     }
 
     let stacks: ObservedStack[] | undefined;
     if (!this.alone.has(uid)) {
+      let snapshot: Snapshot | undefined;
       if (!kept) {
-        current ??= this.newSnapshot(now);
+        snapshot = shared();
         // No anchor: nothing of this Service exists (and nothing to keep: the create records itself).
-        if (!(await current.anchors).some((g) => tagMap(g.Tags)[SERVICE_UID_TAG] === uid)) return { ref, stacks: [], network };
+        if (!(await snapshot.anchors).some((g) => tagMap(g.Tags)[SERVICE_UID_TAG] === uid)) return { ref, stacks: [], network };
       } else if (desiredKey === kept.desiredKey) {
-        current ??= this.newSnapshot(now);
-      } else if (current && current.takenAt <= kept.readAt) {
-        // An event: a snapshot older than the kept read (or write) does not show it.
-        current = undefined;
+        snapshot = shared();
+      } else {
+        // An event: a current snapshot serves, unless it is older than the kept read (or write).
+        snapshot = this.currentSnapshot(now);
+        if (snapshot && snapshot.takenAt <= kept.readAt) snapshot = undefined;
       }
-      if (current) stacks = await this.fromSnapshot(uid, current, kept);
+      if (snapshot) stacks = await this.fromSnapshot(uid, snapshot, kept);
     }
     stacks ??= (await observeService(this.api, this.clusterName, ref, network)).stacks;
     this.alone.delete(uid);
@@ -130,6 +135,8 @@ export class ReadCache {
 
   /** Before a write (and so after a failed one): the next observe reads everything, on its own. */
   forget(uid: string): void {
+    const kept = this.kept.get(uid);
+    if (kept) this.deepReadAt.set(uid, kept.readAt);
     this.kept.delete(uid);
     this.alone.add(uid);
   }
@@ -137,18 +144,23 @@ export class ReadCache {
   /** A delete went through: should the Service want a load balancer again, it is read on its own (no snapshot shows the delete). */
   deleted(uid: string): void {
     this.kept.delete(uid);
+    this.deepReadAt.delete(uid);
     this.alone.add(uid);
     this.observedFor.delete(uid);
   }
 
   /**
-   * After a create went through: what it wrote stands for a read of it, for the desired state its
-   * plan came from (see written.ts). Its NLB is still provisioning: settle() looks at that alone.
+   * After a write went through: what it wrote stands for a read of it, for the desired state its
+   * plan came from (see written.ts). A new NLB is still provisioning: settle() looks at that alone.
+   * A membership change keeps the age of the deep read it was planned on (targets are not in the
+   * list-level key, so any snapshot still confirms the rest); a create is all new.
    */
-  record(uid: string, stack: ObservedStack): void {
+  record(uid: string, stack: ObservedStack, membershipOnly = false): void {
     const desiredKey = this.observedFor.get(uid);
-    if (desiredKey === undefined) return;
-    this.kept.set(uid, keptOf([stack], desiredKey, this.options.now()));
+    const readAt = membershipOnly ? this.deepReadAt.get(uid) : this.options.now();
+    this.deepReadAt.delete(uid);
+    if (desiredKey === undefined || readAt === undefined) return;
+    this.kept.set(uid, keptOf([stack], desiredKey, readAt));
     this.alone.delete(uid);
   }
 

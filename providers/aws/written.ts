@@ -1,9 +1,9 @@
-// What a create wrote, in the shape observe reads it back in: ReadCache keeps it instead of reading
-// back what this controller has just made (AWS's answers to the creates carry the ARNs, the NLB's
-// zones and DNS name, the groups' health checks). Only a plain create is recorded: one new stack,
-// every resource made by this run, every target accepted, nothing that observe reads deeply
-// (attributes of an NLB with addresses or managed attributes, listener attributes). Anything else
-// is read afresh after the write.
+// What a write did, in the shape observe reads it back in: ReadCache keeps it instead of reading
+// back what this controller has just made or changed. Recorded are a plain create (one new stack,
+// every resource made by this run, every target accepted, nothing that observe reads deeply:
+// attributes of an NLB with addresses or managed attributes, listener attributes; AWS's answers to
+// the creates carry the ARNs, the NLB's zones and DNS name, the groups' health checks) and a
+// membership change (targets registered and deregistered). Anything else is read afresh after it.
 import type { ApplyRun } from './apply/applyRun.js';
 import type { AwsStep, ObservedStack } from './awsTypes.js';
 import { listenerOf, stacksOf, targetGroupOf, withLoadBalancer } from './observe.js';
@@ -22,6 +22,22 @@ const CREATE_STEPS = new Set<AwsStep['op']>([
   'ensureBackendSecurityGroup',
   'authorizeNodeRules',
 ]);
+
+/** The stack after a write that only registered and deregistered targets, from the one it was planned on. */
+export function writtenMembership(run: ApplyRun): ObservedStack | undefined {
+  const { plan, written } = run;
+  if (!plan.current || plan.retiring.length > 0 || written.refused) return undefined;
+  const stack = structuredClone(plan.current);
+  for (const { step } of plan.actions) {
+    if (step.op !== 'registerTargets' && step.op !== 'deregisterTargets') return undefined;
+    const group = stack.targetGroups.find((g) => g.name === step.targetGroupName);
+    if (!group) return undefined;
+    const key = (t: { id: string; port: number }) => `${t.id}:${t.port}`;
+    const changed = new Set(step.targets.map(key));
+    group.targets = [...group.targets.filter((t) => !changed.has(key(t))), ...(step.op === 'registerTargets' ? step.targets : [])];
+  }
+  return stack;
+}
 
 export function writtenStack(run: ApplyRun): ObservedStack | undefined {
   const { plan, d, written } = run;

@@ -20,8 +20,8 @@ export interface ApplyDeps {
   /** The cached network view is stale (the backend group or node rules changed). */
   networkChanged(): void;
   quotas: AwsQuotas;
-  /** After a plan ran through: the stack it created, as observe would read it back (see written.ts). */
-  written?(stack: ObservedStack): void;
+  /** After a plan ran through: the stack it made or changed, as observe would read it back (see written.ts). */
+  written?(stack: ObservedStack, what: 'create' | 'membership'): void;
 }
 
 export interface KnownLoadBalancer {
