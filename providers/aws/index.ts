@@ -2,7 +2,7 @@
 // node's NodePort. observe -> diff (pure) -> apply, plus delete and listOwned for garbage collection,
 // and sweep for leftovers no Service owns (unattached target groups, the shared backend group).
 // State kept between calls: the subnet and Elastic IP cache (NetworkCache), each Service's last
-// full read (ReadCache: a steady-state resync reads list-level state only), what the sweepers
+// read or what it wrote (ReadCache: a steady-state resync reads list-level state only), what the sweepers
 // saw on their last run (a leftover is removed only when seen twice).
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';

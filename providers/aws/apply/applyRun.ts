@@ -43,7 +43,7 @@ export class ApplyRun {
   readonly heldTag: Record<string, string>;
   /**
    * The anchor was made by this run (not found after a crash): no NLB of ours can carry its name,
-   * since a run makes the anchor first and a delete removes it last. See namesAreNew.
+   * since a run makes the anchor first and a delete removes it last. See nlbNameIsNew.
    */
   anchorMade = false;
   /** What AWS answered to the creates of this run, and the targets it accepted: the record of what was written. */
@@ -73,7 +73,7 @@ export class ApplyRun {
    * (anchorMade), and the answer tells another's (it lacks the anchor made now), so the look is
    * needed only then. With the user's security groups there is no such mark: looked for first.
    */
-  get namesAreNew(): boolean {
+  get nlbNameIsNew(): boolean {
     return this.anchorMade && this.d.ownSecurityGroups === undefined;
   }
 

@@ -51,7 +51,7 @@ function createRefusal(run: ApplyRun, error: unknown): unknown {
 export async function createLoadBalancer(run: ApplyRun): Promise<void> {
   const { d } = run;
   await reestablishBackend(run);
-  if (!run.namesAreNew && (await adoptLoadBalancer(run))) return;
+  if (!run.nlbNameIsNew && (await adoptLoadBalancer(run))) return;
   const tags: Record<string, string> = { ...d.tags, ...run.heldTag, [PLACEMENT_TAG]: d.placement };
   if (d.addresses.length > 0) tags[ADDRESSES_TAG] = d.addresses.join(' ');
   const res = await run.api
@@ -76,7 +76,7 @@ export async function createLoadBalancer(run: ApplyRun): Promise<void> {
   if (!res) return;
   const created = res.LoadBalancers![0]!;
   // AWS answers a create with an existing NLB's name and settings with that NLB: one made now carries the anchor made now.
-  if (run.namesAreNew && !created.SecurityGroups?.includes(run.needSg())) {
+  if (run.nlbNameIsNew && !created.SecurityGroups?.includes(run.needSg())) {
     if (await adoptLoadBalancer(run)) return;
     throw new Error(`CreateLoadBalancer answered ${created.LoadBalancerArn} without security group ${run.needSg()}, and no NLB named ${d.lbName} is found`);
   }
