@@ -90,11 +90,17 @@ export class ReadCache {
     private readonly options: ReadCacheOptions,
   ) {}
 
-  /** Without `desired` (the plan command) there is nothing to compare with: a full read. */
+  /**
+   * Without `desired` (the plan command) there is nothing to compare with: a full read. What it
+   * sees may differ from what is kept, so the Service's next observe reads afresh too.
+   */
   async observe(ref: ServiceRef, desired: DesiredLoadBalancer | undefined, network: AwsNetwork): Promise<AwsObserved> {
     const { uid } = ref;
     const desiredKey = desired ? desiredKeyOf(desired) : undefined;
-    if (desiredKey === undefined) return observeService(this.api, this.clusterName, ref, network);
+    if (desiredKey === undefined) {
+      this.forget(uid);
+      return observeService(this.api, this.clusterName, ref, network);
+    }
     this.observedFor.set(uid, desiredKey);
     const kept = this.kept.get(uid);
     const now = this.options.now();
