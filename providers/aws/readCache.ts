@@ -12,7 +12,7 @@
 //   the first look after a restart: the list-level part from the snapshot, then its deep reads
 //   (listeners, targets, attributes; readDeep);
 // - on an event (another desired state): the same while a snapshot younger than the kept read is
-//   current, else on its own;
+//   current (and its list-level part already read), else on its own;
 // - on the first look at a Service, only the snapshot's anchors: none for it means nothing exists
 //   (a run makes the anchor first, and what this process made since is kept or forgotten).
 import type { SecurityGroup } from '@aws-sdk/client-ec2';
@@ -123,9 +123,10 @@ export class ReadCache {
       } else if (desiredKey === kept.desiredKey) {
         snapshot = shared();
       } else {
-        // An event: a current snapshot serves, unless it is older than the kept read (or write).
+        // An event: a current snapshot serves, unless it is older than the kept read (or write) or
+        // would have to read the NLBs, groups and tags of every Service for this one.
         snapshot = this.currentSnapshot(now);
-        if (snapshot && snapshot.takenAt <= kept.readAt) snapshot = undefined;
+        if (snapshot && (snapshot.takenAt <= kept.readAt || !snapshot.full)) snapshot = undefined;
       }
       if (snapshot) stacks = await this.fromSnapshot(uid, snapshot, kept);
     }
