@@ -8,6 +8,7 @@ import { executeStep } from './apply/executors.js';
 import type { AwsPlan } from './awsTypes.js';
 import { StillReleasingError } from './deleteStack.js';
 import { ingressFor } from './planActions.js';
+import { writtenMembership, writtenStack } from './written.js';
 
 
 export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyResult> {
@@ -29,6 +30,10 @@ export async function applyPlan(plan: AwsPlan, deps: ApplyDeps): Promise<ApplyRe
     if (error instanceof StillReleasingError) return { state: 'inProgress', retryAfterMs: deps.provisioningRetryMs, reason: error.message };
     throw error;
   }
+  const created = changing ? writtenStack(run) : undefined;
+  const moved = changing && !created ? writtenMembership(run) : undefined;
+  if (created) deps.written?.(created, 'create');
+  if (moved) deps.written?.(moved, 'membership');
   return resultOf(run);
 }
 

@@ -2,7 +2,7 @@
 // node's NodePort. observe -> diff (pure) -> apply, plus delete and listOwned for garbage collection,
 // and sweep for leftovers no Service owns (unattached target groups, the shared backend group).
 // State kept between calls: the subnet and Elastic IP cache (NetworkCache), each Service's last
-// full read (ReadCache: a steady-state resync reads list-level state only), what the sweepers
+// read or what it wrote (ReadCache: a steady-state resync reads list-level state only), what the sweepers
 // saw on their last run (a leftover is removed only when seen twice).
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -145,18 +145,25 @@ export async function createAwsProvider(config: AwsConfig, deps: ProviderDeps, o
         emit,
         networkChanged: () => networkCache.invalidate(),
         quotas: config.quotas,
+        written: (stack, what) => reads.record(plan.ref.uid, stack, what === 'membership'),
         ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
       });
     },
     async delete(ref: ServiceRef): Promise<DeleteResult> {
-      reads.forget(ref.uid);
-      const observed = await observeService(api, deps.clusterName, ref, { subnets: [], addresses: [], nodeSecurityGroupIds: [], nodePortRange: { from: rangeFrom, to: rangeTo } }, true);
+      // What this controller read or wrote last (checked against the list-level reads of every
+      // resync) names everything to delete: no read. Otherwise read what the anchors lead to.
+      const stacks =
+        reads.keptStacks(ref.uid) ??
+        (await observeService(api, deps.clusterName, ref, { subnets: [], addresses: [], nodeSecurityGroupIds: [], nodePortRange: { from: rangeFrom, to: rangeTo } }, true)).stacks;
       try {
-        for (const stack of observed.stacks) await deleteStack(api, deps.clusterName, ref.uid, stack);
+        for (const stack of stacks) await deleteStack(api, deps.clusterName, ref.uid, stack);
       } catch (error) {
+        // Each step of a delete is safe to repeat: the same stacks serve the next try.
         if (error instanceof StillReleasingError) return { state: 'inProgress', retryAfterMs: retryMs, reason: error.message };
+        reads.forget(ref.uid);
         throw error;
       }
+      reads.deleted(ref.uid);
       return { state: 'deleted' };
     },
     async sweep(): Promise<void> {

@@ -12,12 +12,13 @@ import {
   DescribeTargetGroupAttributesCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
+  type Listener,
   type LoadBalancer,
   type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ServiceRef } from '../provider.js';
 import { isCode, type AwsApi } from './awsApi.js';
-import type { AwsNetwork, AwsObserved, IngressRule, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
+import type { AwsNetwork, AwsObserved, IngressRule, ObservedListener, ObservedStack, ObservedTargetGroup } from './awsTypes.js';
 import { ELB_BATCH, inBatches } from './batches.js';
 import { listLoadBalancers, listTargetGroups } from './listAll.js';
 import { ADDRESSES_TAG, ATTRIBUTES_TAG, LISTENER_ATTRIBUTES_TAG, clusterTagKey, HELD_ADDRESSES_TAG, clusterOwns, LOAD_BALANCER_NAME_TAG, PLACEMENT_TAG, SERVICE_UID_TAG, tagMap } from './tags.js';
@@ -138,7 +139,7 @@ export async function describeTargets(api: AwsApi, arn: string): Promise<{ id: s
 }
 
 /** The stacks of one Service's anchors, before anything is read from ELB. */
-function stacksOf(anchors: SecurityGroup[]): ObservedStack[] {
+export function stacksOf(anchors: SecurityGroup[]): ObservedStack[] {
   return anchors.map((g) => {
     const tags = tagMap(g.Tags);
     return {
@@ -153,7 +154,7 @@ function stacksOf(anchors: SecurityGroup[]): ObservedStack[] {
 }
 
 /** What DescribeLoadBalancers and DescribeTags say of a stack's NLB (attributes are a deep read). */
-function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record<string, string>, clusterName: string, uid: string): NonNullable<ObservedStack['loadBalancer']> {
+export function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record<string, string>, clusterName: string, uid: string): NonNullable<ObservedStack['loadBalancer']> {
   const reported = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).filter((a) => a.AllocationId && a.IpAddress).map((a) => a.IpAddress!));
   const privates = (lb.AvailabilityZones ?? []).flatMap((z) => (z.LoadBalancerAddresses ?? []).flatMap((a) => [a.PrivateIPv4Address, a.IPv6Address].filter((x): x is string => x !== undefined)));
   stack.holds = [...new Set([...stack.holds, ...reported, ...privates, ...splitAddresses(lbTags[ADDRESSES_TAG]), ...splitAddresses(lbTags[HELD_ADDRESSES_TAG])])];
@@ -177,7 +178,7 @@ function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags: Record
 }
 
 /** What DescribeTargetGroups and DescribeTags say of a target group (targets and attributes are deep reads). */
-function targetGroupOf(g: TargetGroup, gTags: Record<string, string>, clusterName: string, uid: string): ObservedTargetGroup {
+export function targetGroupOf(g: TargetGroup, gTags: Record<string, string>, clusterName: string, uid: string): ObservedTargetGroup {
   return {
     arn: g.TargetGroupArn!,
     name: g.TargetGroupName ?? '',
@@ -187,6 +188,19 @@ function targetGroupOf(g: TargetGroup, gTags: Record<string, string>, clusterNam
     tags: gTags,
     healthCheck: healthCheckOf(g),
     targets: [],
+  };
+}
+
+/** What DescribeListeners (or CreateListener) says of a listener (its attributes are a deep read). */
+export function listenerOf(l: Listener): ObservedListener {
+  return {
+    arn: l.ListenerArn!,
+    port: l.Port ?? 0,
+    protocol: l.Protocol ?? '',
+    targetGroupArn: l.DefaultActions?.find((a) => a.Type === 'forward')?.TargetGroupArn ?? l.DefaultActions?.[0]?.TargetGroupArn,
+    ...(l.Certificates?.[0]?.CertificateArn ? { certificateArn: l.Certificates[0].CertificateArn } : {}),
+    ...(l.SslPolicy ? { sslPolicy: l.SslPolicy } : {}),
+    ...(l.AlpnPolicy?.[0] ? { alpnPolicy: l.AlpnPolicy[0] } : {}),
   };
 }
 
@@ -203,8 +217,8 @@ export interface ListSnapshot {
  * ours: a few calls for a whole resync. `listenerGroups` are groups our listeners forward to that
  * may not list their NLB (see observeService).
  */
-export async function readListSnapshot(api: AwsApi, clusterName: string, listenerGroups: ReadonlySet<string>): Promise<ListSnapshot> {
-  const [anchors, lbs, groups] = await Promise.all([describeAnchors(api, clusterName), listLoadBalancers(api), listTargetGroups(api)]);
+export async function readListSnapshot(api: AwsApi, clusterName: string, listenerGroups: ReadonlySet<string>, anchorsRead?: Promise<SecurityGroup[]>): Promise<ListSnapshot> {
+  const [anchors, lbs, groups] = await Promise.all([anchorsRead ?? describeAnchors(api, clusterName), listLoadBalancers(api), listTargetGroups(api)]);
   const names = new Set(anchors.map((g) => tagMap(g.Tags)[LOAD_BALANCER_NAME_TAG]));
   const loadBalancers = new Map(lbs.filter((lb) => names.has(lb.LoadBalancerName)).map((lb) => [lb.LoadBalancerName!, lb]));
   const lbArns = new Set([...loadBalancers.values()].map((lb) => lb.LoadBalancerArn!));
@@ -230,19 +244,25 @@ export function listLevelStacks(snapshot: ListSnapshot, clusterName: string, uid
 
 /** The list-level part of stacks, as a comparable key (what a snapshot can confirm unchanged). */
 export function listLevelKey(stacks: ObservedStack[]): string {
+  // Keys sorted: tags come back from AWS in another order than they were written in.
+  const sortedKeys = (_: string, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v);
   return JSON.stringify(
     stacks.map((s) => ({
       ...s,
+      // Rules in a stable order: AWS's grouping of them need not be the order they were written in.
+      securityGroup: { ...s.securityGroup, ingress: [...s.securityGroup.ingress].map((r) => JSON.stringify(r)).sort() },
+      holds: [...s.holds].sort(),
       listeners: undefined,
       loadBalancer: s.loadBalancer && { ...s.loadBalancer, attributes: undefined, crossZone: undefined },
       targetGroups: [...s.targetGroups].sort((a, b) => a.arn.localeCompare(b.arn)).map((g) => ({ ...g, targets: undefined, attributes: undefined })),
     })),
+    sortedKeys,
   );
 }
 
 /**
- * Every read of one Service: the list-level ones scoped to it, then listeners, targets and
- * attributes. A delete needs no targets or attributes (`forDelete`): two reads fewer per port.
+ * Every read of one Service: the list-level ones scoped to it, then the deep ones (readDeep).
+ * A delete needs no targets or attributes (`forDelete`): two reads fewer per port.
  */
 export async function observeService(api: AwsApi, clusterName: string, ref: ServiceRef, network: AwsNetwork, forDelete = false): Promise<AwsObserved> {
   const anchors = await describeAnchors(api, clusterName, ref.uid);
@@ -257,7 +277,7 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
     lbs.map(async (lb) => {
       const arn = lb.LoadBalancerArn!;
       const [listeners, groups] = await Promise.all([
-        api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: arn }))),
+        describeListeners(api, arn).then((Listeners) => ({ Listeners })),
         api
           .elb('DescribeTargetGroups', false, (c) => c.send(new DescribeTargetGroupsCommand({ LoadBalancerArn: arn })))
           // moto answers "not found" for a load balancer without target groups; AWS answers an empty list.
@@ -289,32 +309,45 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
   for (const { lb, listeners, groups } of perLb) {
     const stack = stacks.find((s) => s.lbName === lb.LoadBalancerName);
     if (!stack) continue;
-    const lbTags = tags.get(lb.LoadBalancerArn!) ?? {};
-    const loadBalancer = withLoadBalancer(stack, lb, lbTags, clusterName, ref.uid);
-    if (!forDelete && loadBalancer.owned && (lbTags[ADDRESSES_TAG] !== undefined || lbTags[ATTRIBUTES_TAG] !== undefined)) {
-      const res = await api.elb('DescribeLoadBalancerAttributes', false, (c) => c.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: lb.LoadBalancerArn! })));
-      loadBalancer.attributes = Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
-      loadBalancer.crossZone = loadBalancer.attributes['load_balancing.cross_zone.enabled'] === 'true';
-    }
-    const listenerAttributes = !forDelete && loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
-    stack.listeners = await Promise.all(listeners.map(async (l) => ({
-      ...(listenerAttributes ? { attributes: await describeListenerAttributes(api, l.ListenerArn!) } : {}),
-      arn: l.ListenerArn!,
-      port: l.Port ?? 0,
-      protocol: l.Protocol ?? '',
-      targetGroupArn: l.DefaultActions?.find((a) => a.Type === 'forward')?.TargetGroupArn ?? l.DefaultActions?.[0]?.TargetGroupArn,
-      ...(l.Certificates?.[0]?.CertificateArn ? { certificateArn: l.Certificates[0].CertificateArn } : {}),
-      ...(l.SslPolicy ? { sslPolicy: l.SslPolicy } : {}),
-      ...(l.AlpnPolicy?.[0] ? { alpnPolicy: l.AlpnPolicy[0] } : {}),
-    })));
-    stack.targetGroups = await Promise.all(
-      groups.map(async (g) => {
-        const group = targetGroupOf(g, tags.get(g.TargetGroupArn!) ?? {}, clusterName, ref.uid);
-        if (!group.owned || forDelete) return group;
-        return { ...group, targets: await describeTargets(api, group.arn), attributes: await describeTargetGroupAttributes(api, group.arn) };
-      }),
-    );
+    withLoadBalancer(stack, lb, tags.get(lb.LoadBalancerArn!) ?? {}, clusterName, ref.uid);
+    stack.targetGroups = groups.map((g) => targetGroupOf(g, tags.get(g.TargetGroupArn!) ?? {}, clusterName, ref.uid));
+    if (forDelete) stack.listeners = listeners.map(listenerOf);
+    else await readDeep(api, stack, listeners);
   }
 
   return { ref, stacks, network };
+}
+
+/** DescribeListeners of one NLB. */
+export async function describeListeners(api: AwsApi, lbArn: string): Promise<Listener[]> {
+  const res = await api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn })));
+  return res.Listeners ?? [];
+}
+
+/**
+ * The deep reads of a stack whose list-level part is known, each for drift that list-level reads
+ * cannot show: its listeners (given, as DescribeListeners answered), for each of our groups its
+ * targets (DescribeTargetHealth: membership) and attributes (stickiness, PROXY protocol), and the
+ * NLB's and listeners' attributes where we manage them (their tags say so).
+ */
+export async function readDeep(api: AwsApi, stack: ObservedStack, listeners: Listener[]): Promise<void> {
+  const loadBalancer = stack.loadBalancer;
+  if (!loadBalancer) return;
+  const lbTags = loadBalancer.tags;
+  if (loadBalancer.owned && (lbTags[ADDRESSES_TAG] !== undefined || lbTags[ATTRIBUTES_TAG] !== undefined)) {
+    const res = await api.elb('DescribeLoadBalancerAttributes', false, (c) => c.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: loadBalancer.arn })));
+    loadBalancer.attributes = Object.fromEntries((res.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']));
+    loadBalancer.crossZone = loadBalancer.attributes['load_balancing.cross_zone.enabled'] === 'true';
+  }
+  const listenerAttributes = loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
+  stack.listeners = await Promise.all(listeners.map(async (l) => ({
+    ...(listenerAttributes ? { attributes: await describeListenerAttributes(api, l.ListenerArn!) } : {}),
+    ...listenerOf(l),
+  })));
+  stack.targetGroups = await Promise.all(
+    stack.targetGroups.map(async (group) => {
+      if (!group.owned) return group;
+      return { ...group, targets: await describeTargets(api, group.arn), attributes: await describeTargetGroupAttributes(api, group.arn) };
+    }),
+  );
 }

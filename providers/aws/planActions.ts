@@ -47,7 +47,7 @@ export function withTimeoutWithinInterval(observed: HealthCheckSettings, desired
 }
 
 /** What a new target group reports for the attributes we may set, so None on a new group is no call. */
-const TARGET_GROUP_ATTRIBUTE_DEFAULTS: Record<string, string> = { 'stickiness.enabled': 'false', 'proxy_protocol_v2.enabled': 'false' };
+export const TARGET_GROUP_ATTRIBUTE_DEFAULTS: Record<string, string> = { 'stickiness.enabled': 'false', 'proxy_protocol_v2.enabled': 'false' };
 
 /** The desired attributes whose observed value (or AWS's default, for a new group) differs. */
 export function attributesToChange(observed: Record<string, string> | undefined, desired: Record<string, string>): Record<string, string> {

@@ -2,7 +2,13 @@
 // list-level reads shared by every Service; listeners, targets and attributes are read on the deep
 // cycle, and at once after any change of the Service or any write. moto behind the validating proxy;
 // the read cache's clock is the test's, so the cycles are crossed without waiting.
-import { DeleteListenerCommand, DescribeListenersCommand, ModifyTargetGroupCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DeleteListenerCommand,
+  DescribeListenersCommand,
+  DescribeTargetGroupAttributesCommand,
+  ModifyTargetGroupAttributesCommand,
+  ModifyTargetGroupCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNoop, type DesiredLoadBalancer } from '../../providers/provider.js';
 import type { AwsProvider } from '../../providers/aws/index.js';
@@ -41,23 +47,37 @@ async function listenersOf(uid: string): Promise<{ arn: string; port: number }[]
   return (res.Listeners ?? []).map((l) => ({ arn: l.ListenerArn!, port: l.Port! }));
 }
 
+/** The NLBs, target groups and security groups of a Service that AWS still holds, by name. */
+async function leftOf(uid: string): Promise<string[]> {
+  const inv = await inventory(h);
+  return [...inv.loadBalancers, ...inv.targetGroups, ...inv.securityGroups].filter(ownedBy(uid)).map((r) => r.name);
+}
+
+/** Calls since the last reset, by operation. */
+function byOperation(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const c of h.calls.calls) counts[c.operation] = (counts[c.operation] ?? 0) + 1;
+  return counts;
+}
+
 describe('aws read cost', () => {
-  it('a steady-state resync of 25 Services reads every NLB, target group and tag list-wise, once for all', async () => {
+  it('a steady-state resync of 25 Services reads every NLB, target group and tag list-wise, once for all; the deep cycle adds listeners, targets and attributes alone', async () => {
     const clock = { now: 1_000_000 };
     const provider = await cachedProvider(clock);
     const services = Array.from({ length: 25 }, (_, i) => makeService(h, { name: `steady-${i}` }));
     for (const svc of services) await converge(provider, svc);
-    // The first resync after the writes reads each Service fully (what was written is read back).
+    // What the creates wrote stands for a read of it: the resync right after reads nothing.
+    h.calls.reset();
     expect(await resync(provider, services)).toEqual([]);
+    expect(h.calls.calls).toEqual([]);
 
     clock.now += (SNAPSHOT_SECONDS + 1) * 1000;
     h.calls.reset();
     expect(await resync(provider, services)).toEqual([]);
-    const byOperation: Record<string, number> = {};
-    for (const c of h.calls.calls) byOperation[c.operation] = (byOperation[c.operation] ?? 0) + 1;
     // One page each of anchors, NLBs and target groups (by name they would take 2 calls of 20 per
     // 25 Services), and DescribeTags 20 ARNs a call for 25 NLBs and 25 groups: nothing per NLB.
-    expect(byOperation).toEqual({ DescribeSecurityGroups: 1, DescribeLoadBalancers: 1, DescribeTargetGroups: 1, DescribeTags: 3 });
+    // The kept records of the creates matched what AWS lists (else this would read deeply).
+    expect(byOperation()).toEqual({ DescribeSecurityGroups: 1, DescribeLoadBalancers: 1, DescribeTargetGroups: 1, DescribeTags: 3 });
     expect(h.calls.count({ mutating: true })).toBe(0);
 
     // Within the snapshot's life, another resync reads nothing at all.
@@ -65,12 +85,98 @@ describe('aws read cost', () => {
     expect(await resync(provider, services)).toEqual([]);
     expect(h.calls.calls).toEqual([]);
 
-    // Past the deep cycle, every Service is read fully again.
+    // Past the deep cycle, every Service reads its listeners, targets and attributes; the rest
+    // comes from the same list-level reads as before.
     clock.now += DEEP_SECONDS * 1000;
     h.calls.reset();
     expect(await resync(provider, services)).toEqual([]);
-    expect(h.calls.count({ operation: 'DescribeListeners' })).toBe(services.length);
-    expect(h.calls.count({ operation: 'DescribeTargetHealth' })).toBe(services.length);
+    expect(byOperation()).toEqual({
+      DescribeSecurityGroups: 1,
+      DescribeLoadBalancers: 1,
+      DescribeTargetGroups: 1,
+      DescribeTags: 3,
+      DescribeListeners: 25,
+      DescribeTargetHealth: 25,
+      DescribeTargetGroupAttributes: 25,
+    });
+
+    // A restart reads the same way: list-level once for all, then each Service's deep reads.
+    const restarted = await cachedProvider(clock);
+    await restarted.observe(services[0]!.ref, services[0]); // the environment cache, read once
+    h.calls.reset();
+    expect(await resync(restarted, services.slice(1))).toEqual([]);
+    expect(byOperation()).toEqual({ DescribeListeners: 24, DescribeTargetHealth: 24, DescribeTargetGroupAttributes: 24 });
+    await restarted.stop?.();
+  });
+
+  it('a create reads only what it cannot know, and a delete works from what it wrote', async () => {
+    const clock = { now: 1_000_000 };
+    const provider = await cachedProvider(clock);
+    const warm = makeService(h, { name: 'warm' });
+    await converge(provider, warm); // the environment cache and the backend group exist
+    const svc = makeService(h, { name: 'create-reads' });
+    clock.now += (SNAPSHOT_SECONDS + 1) * 1000;
+    h.calls.reset();
+    await converge(provider, svc);
+    // The anchors (a page shared by every first look while the snapshot is current: none for this
+    // Service, so nothing exists), the backend group (a sweep may have deleted it), the target
+    // group's name (AWS would answer another's with the same settings as if made), and the NLB's
+    // state once more (provisioning when made). Nothing made is read back.
+    expect(byOperation()).toMatchObject({ DescribeSecurityGroups: 2, DescribeTargetGroups: 1, DescribeLoadBalancers: 1 });
+    expect(h.calls.count({ mutating: false })).toBe(4);
+
+    h.calls.reset();
+    expect(await provider.delete(svc.ref)).toEqual({ state: 'deleted' });
+    expect(h.calls.count({ mutating: false })).toBe(0);
+    expect(await leftOf(svc.ref.uid)).toEqual([]);
+
+    // Without a kept read (a restart), the delete reads what the anchor leads to.
+    const restarted = await cachedProvider(clock);
+    h.calls.reset();
+    expect(await restarted.delete(warm.ref)).toEqual({ state: 'deleted' });
+    expect(h.calls.count({ operation: 'DescribeSecurityGroups' })).toBe(1);
+    expect(h.calls.count({ operation: 'DescribeTargetHealth' })).toBe(0);
+    expect(await leftOf(warm.ref.uid)).toEqual([]);
+    await restarted.stop?.();
+  });
+
+  it('a write that fails makes the next observe read the Service afresh, on its own', async () => {
+    const clock = { now: 1_000_000 };
+    const provider = await cachedProvider(clock);
+    const svc = makeService(h, { name: 'failed-write' });
+    await converge(provider, svc);
+    svc.nodes = svc.nodes.slice(1);
+    h.proxy.failWhen = (r) => r.action === 'DeregisterTargets';
+    try {
+      await expect(resync(provider, [svc])).rejects.toThrow();
+    } finally {
+      h.proxy.failWhen = undefined;
+    }
+    // Within the snapshot's life, yet read again: the failed call may have changed something.
+    h.calls.reset();
+    expect(await resync(provider, [svc])).toEqual(['deregisterTargets']);
+    expect(byOperation()).toMatchObject({ DescribeSecurityGroups: 1, DescribeLoadBalancers: 1, DescribeListeners: 1, DescribeTargetHealth: 1, DescribeTags: 1 });
+    expect((await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!.targets).toHaveLength(svc.nodes.length);
+    // That write went through, and a membership change is recorded: nothing is read back.
+    h.calls.reset();
+    expect(await resync(provider, [svc])).toEqual([]);
+    expect(h.calls.calls).toEqual([]);
+  });
+
+  it('a target group attribute changed behind our back is corrected after the deep cycle', async () => {
+    const clock = { now: 1_000_000 };
+    const provider = await cachedProvider(clock);
+    const svc = makeService(h, { name: 'attrdrift' });
+    await converge(provider, svc);
+    const tg = (await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!;
+    await h.elbv2.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: tg.arn, Attributes: [{ Key: 'stickiness.enabled', Value: 'true' }, { Key: 'stickiness.type', Value: 'source_ip' }] }));
+    clock.now += (SNAPSHOT_SECONDS + 1) * 1000;
+    // List-level reads cannot see attributes.
+    expect(await resync(provider, [svc])).toEqual([]);
+    clock.now += DEEP_SECONDS * 1000;
+    expect(await resync(provider, [svc])).toEqual(['modifyTargetGroupAttributes']);
+    const res = await h.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: tg.arn }));
+    expect(res.Attributes?.find((a) => a.Key === 'stickiness.enabled')?.Value).toBe('false');
   });
 
   it('a listener deleted behind our back is restored after the deep cycle, and at once after an event on the Service', async () => {

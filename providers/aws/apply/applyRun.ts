@@ -1,9 +1,10 @@
 // What the executors of one apply share: the plan, the dependencies, and the ARNs and IDs learnt
 // while its steps run (a step creates what a later step of the same plan refers to).
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import type { Listener, LoadBalancer, TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ProviderEvent } from '../../provider.js';
 import type { AwsApi } from '../awsApi.js';
-import type { AwsPlan, DesiredStack } from '../awsTypes.js';
+import type { AwsPlan, DesiredStack, ObservedStack } from '../awsTypes.js';
 import { describeTargetGroupsByName } from '../observe.js';
 import type { AwsQuotas } from '../quotas.js';
 import { HELD_ADDRESSES_TAG, clusterOwns, tagMap } from '../tags.js';
@@ -19,6 +20,8 @@ export interface ApplyDeps {
   /** The cached network view is stale (the backend group or node rules changed). */
   networkChanged(): void;
   quotas: AwsQuotas;
+  /** After a plan ran through: the stack it made or changed, as observe would read it back (see written.ts). */
+  written?(stack: ObservedStack, what: 'create' | 'membership'): void;
 }
 
 export interface KnownLoadBalancer {
@@ -38,6 +41,18 @@ export class ApplyRun {
   readonly stillReleasing = new Set<string>();
   /** Tag naming the addresses the new NLB needs from a replaced one, when there are any. */
   readonly heldTag: Record<string, string>;
+  /**
+   * The anchor was made by this run (not found after a crash): no NLB of ours can carry its name,
+   * since a run makes the anchor first and a delete removes it last. See nlbNameIsNew.
+   */
+  anchorMade = false;
+  /** What AWS answered to the creates of this run, and the targets it accepted: the record of what was written. */
+  readonly written: { loadBalancer?: LoadBalancer; groups: Map<string, TargetGroup>; listeners: Listener[]; targets: Map<string, { id: string; port: number }[]>; refused: boolean } = {
+    groups: new Map(),
+    listeners: [],
+    targets: new Map(),
+    refused: false,
+  };
 
   constructor(
     readonly plan: AwsPlan,
@@ -51,6 +66,15 @@ export class ApplyRun {
     this.tgArns = new Map((plan.current?.targetGroups ?? []).map((g) => [g.name, g.arn]));
     this.backendId = plan.network.backend?.id;
     this.heldTag = this.d.heldAddresses.length > 0 ? { [HELD_ADDRESSES_TAG]: this.d.heldAddresses.join(' ') } : {};
+  }
+
+  /**
+   * Whether CreateLoadBalancer may skip its look for an NLB with the name: our own cannot exist
+   * (anchorMade), and the answer tells another's (it lacks the anchor made now), so the look is
+   * needed only then. With the user's security groups there is no such mark: looked for first.
+   */
+  get nlbNameIsNew(): boolean {
+    return this.anchorMade && this.d.ownSecurityGroups === undefined;
   }
 
   get api(): AwsApi {

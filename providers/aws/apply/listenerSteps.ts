@@ -51,6 +51,7 @@ export async function createListener(run: ApplyRun, { group: g }: Step<'createLi
   const tgArn = await run.targetGroupArn(g.targetGroupName);
   try {
     const res = await run.api.elb('CreateListener', true, (c) => c.send(new CreateListenerCommand({ LoadBalancerArn: run.needLb(), ...listenerSettings(g, tgArn), Tags: toTagList(run.d.tags) })));
+    run.written.listeners.push(res.Listeners![0]!);
     await addMoreCertificates(run, res.Listeners![0]!.ListenerArn!, g);
   } catch (error) {
     if (!isCode(error, 'DuplicateListenerException', 'DuplicateListener')) throw error;

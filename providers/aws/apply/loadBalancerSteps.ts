@@ -51,15 +51,7 @@ function createRefusal(run: ApplyRun, error: unknown): unknown {
 export async function createLoadBalancer(run: ApplyRun): Promise<void> {
   const { d } = run;
   await reestablishBackend(run);
-  const [existing] = await describeLoadBalancersByName(run.api, [d.lbName]);
-  if (existing?.LoadBalancerArn) {
-    const tags = (await describeElbTags(run.api, [existing.LoadBalancerArn])).get(existing.LoadBalancerArn) ?? {};
-    if (!clusterOwns(tags, run.clusterName) || tags[SERVICE_UID_TAG] !== run.uid) {
-      throw new AwsOwnershipConflictError(`a load balancer named ${d.lbName} exists without the tag kubernetes.io/cluster/${run.clusterName}=owned; it is left alone`);
-    }
-    run.lb = { arn: existing.LoadBalancerArn, dnsName: existing.DNSName ?? '', state: existing.State?.Code ?? 'provisioning' };
-    return;
-  }
+  if (!run.nlbNameIsNew && (await adoptLoadBalancer(run))) return;
   const tags: Record<string, string> = { ...d.tags, ...run.heldTag, [PLACEMENT_TAG]: d.placement };
   if (d.addresses.length > 0) tags[ADDRESSES_TAG] = d.addresses.join(' ');
   const res = await run.api
@@ -76,11 +68,33 @@ export async function createLoadBalancer(run: ApplyRun): Promise<void> {
         }),
       ),
     )
-    .catch((error: unknown) => {
+    .catch(async (error: unknown) => {
+      // A same-named NLB with other settings: adopt ours, refuse another's.
+      if (isCode(rootError(error), 'DuplicateLoadBalancerName', 'DuplicateLoadBalancerNameException') && (await adoptLoadBalancer(run))) return undefined;
       throw createRefusal(run, error);
     });
+  if (!res) return;
   const created = res.LoadBalancers![0]!;
+  // AWS answers a create with an existing NLB's name and settings with that NLB: one made now carries the anchor made now.
+  if (run.nlbNameIsNew && !created.SecurityGroups?.includes(run.needSg())) {
+    if (await adoptLoadBalancer(run)) return;
+    throw new Error(`CreateLoadBalancer answered ${created.LoadBalancerArn} without security group ${run.needSg()}, and no NLB named ${d.lbName} is found`);
+  }
   run.lb = { arn: created.LoadBalancerArn!, dnsName: created.DNSName ?? '', state: created.State?.Code ?? 'provisioning' };
+  run.written.loadBalancer = created;
+}
+
+/** An existing NLB with the name: ours is adopted (a crashed run made it), another's is a conflict. */
+async function adoptLoadBalancer(run: ApplyRun): Promise<boolean> {
+  const { d } = run;
+  const [existing] = await describeLoadBalancersByName(run.api, [d.lbName]);
+  if (!existing?.LoadBalancerArn) return false;
+  const tags = (await describeElbTags(run.api, [existing.LoadBalancerArn])).get(existing.LoadBalancerArn) ?? {};
+  if (!clusterOwns(tags, run.clusterName) || tags[SERVICE_UID_TAG] !== run.uid) {
+    throw new AwsOwnershipConflictError(`a load balancer named ${d.lbName} exists without the tag kubernetes.io/cluster/${run.clusterName}=owned; it is left alone`);
+  }
+  run.lb = { arn: existing.LoadBalancerArn, dnsName: existing.DNSName ?? '', state: existing.State?.Code ?? 'provisioning' };
+  return true;
 }
 
 export async function enableCrossZone(run: ApplyRun): Promise<void> {

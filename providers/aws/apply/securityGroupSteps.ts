@@ -28,6 +28,7 @@ export async function createSecurityGroup(run: ApplyRun): Promise<void> {
       ),
     );
     run.sgId = res.GroupId;
+    run.anchorMade = true;
   } catch (error) {
     if (!isCode(error, 'InvalidGroup.Duplicate')) throw error;
     run.sgId = await run.findSecurityGroup(d.lbName, (tags) => tags[SERVICE_UID_TAG] === run.uid);

@@ -33,14 +33,20 @@ function healthCheckParams(hc: HealthCheckSettings) {
   };
 }
 
+/** An existing group with the name: ours is adopted (a crashed run made it), another's is a conflict. */
+async function adoptTargetGroup(run: ApplyRun, name: string): Promise<boolean> {
+  const [existing] = await describeTargetGroupsByName(run.api, [name]);
+  if (!existing?.TargetGroupArn) return false;
+  const tags = (await describeElbTags(run.api, [existing.TargetGroupArn])).get(existing.TargetGroupArn) ?? {};
+  if (!clusterOwns(tags, run.clusterName) || tags[SERVICE_UID_TAG] !== run.uid) throw new AwsOwnershipConflictError(`target group ${name} exists without this cluster's ownership tags; it is left alone`);
+  run.tgArns.set(name, existing.TargetGroupArn);
+  return true;
+}
+
 export async function createTargetGroup(run: ApplyRun, { group: g }: Step<'createTargetGroup'>): Promise<void> {
-  const [existing] = await describeTargetGroupsByName(run.api, [g.targetGroupName]);
-  if (existing?.TargetGroupArn) {
-    const tags = (await describeElbTags(run.api, [existing.TargetGroupArn])).get(existing.TargetGroupArn) ?? {};
-    if (!clusterOwns(tags, run.clusterName) || tags[SERVICE_UID_TAG] !== run.uid) throw new AwsOwnershipConflictError(`target group ${g.targetGroupName} exists without this cluster's ownership tags; it is left alone`);
-    run.tgArns.set(g.targetGroupName, existing.TargetGroupArn);
-    return;
-  }
+  // Looked for even when this run made the anchor: AWS answers a create of a group with the same
+  // name and settings with that group, and nothing in the answer would tell another's from ours.
+  if (await adoptTargetGroup(run, g.targetGroupName)) return;
   const res = await run.api.elb('CreateTargetGroup', true, (c) =>
     c.send(
       new CreateTargetGroupCommand({
@@ -55,7 +61,9 @@ export async function createTargetGroup(run: ApplyRun, { group: g }: Step<'creat
       }),
     ),
   );
-  run.tgArns.set(g.targetGroupName, res.TargetGroups![0]!.TargetGroupArn!);
+  const created = res.TargetGroups![0]!;
+  run.tgArns.set(g.targetGroupName, created.TargetGroupArn!);
+  run.written.groups.set(g.targetGroupName, created);
 }
 
 export async function modifyTargetGroup(run: ApplyRun, step: Step<'modifyTargetGroup'>): Promise<void> {
@@ -79,9 +87,12 @@ export async function registerTargets(run: ApplyRun, step: Step<'registerTargets
   if (step.targetType === 'ip') {
     const arn = await run.targetGroupArn(step.targetGroupName);
     await run.api.elb('RegisterTargets', true, (c) => c.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: step.targets.map((t) => ({ Id: t.id, Port: t.port })) })));
+    run.written.targets.set(step.targetGroupName, [...(run.written.targets.get(step.targetGroupName) ?? []), ...step.targets]);
     return;
   }
   const refused = await registerRunningTargets(run.api, await run.targetGroupArn(step.targetGroupName), step.targets);
+  run.written.targets.set(step.targetGroupName, [...(run.written.targets.get(step.targetGroupName) ?? []), ...step.targets]);
+  if (refused.length > 0) run.written.refused = true;
   for (const { target, state } of refused) {
     run.deps.emit({ ref: run.d.ref, type: 'Warning', reason: 'UnAvailableLoadBalancer', message: `instance ${target.id} is ${state}, and AWS registers running instances only: it is not a target of ${run.d.lbName} for now` });
   }

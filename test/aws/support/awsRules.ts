@@ -419,8 +419,17 @@ export class AwsRules {
     const name = p.get('Name') ?? '';
     const invalid = this.name('load balancer', name) ?? checkElbTags(members(p, 'Tags.member'), 0, this.state.quotas.tagsPerResource);
     if (invalid) return invalid;
+    // CreateLoadBalancer: "If you attempt to create multiple load balancers with the same settings,
+    // each call succeeds"; otherwise DuplicateLoadBalancerNameException, "A load balancer with the
+    // specified name already exists" (moto makes a second one with the name). Compared here: the
+    // scheme and the security groups. Read by name: the NLB may have been made around the proxy.
+    const existing = (await this.moto.elbv2.send(new DescribeLoadBalancersCommand({ Names: [name] })).catch(() => undefined))?.LoadBalancers?.[0];
+    if (existing) {
+      const groups = (list: string[] | undefined) => [...(list ?? [])].sort().join(',');
+      const same = (existing.Scheme ?? 'internet-facing') === (p.get('Scheme') ?? 'internet-facing') && groups(existing.SecurityGroups) === groups(members(p, 'SecurityGroups.member').map((m) => m[''] ?? ''));
+      return same ? undefined : { code: 'DuplicateLoadBalancerName', message: `A load balancer with the name ${name} already exists` };
+    }
     const names = await this.existingLoadBalancers();
-    if (names.has(name)) return undefined; // moto answers with the existing one
     if (names.size >= this.state.quotas.loadBalancersPerRegion) {
       return { code: 'TooManyLoadBalancers', message: `You've reached the limit on the number of load balancers (${this.state.quotas.loadBalancersPerRegion}) for your account` };
     }
