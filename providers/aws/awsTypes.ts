@@ -72,6 +72,8 @@ export interface ObservedListener {
   certificateArn?: string;
   sslPolicy?: string;
   alpnPolicy?: string;
+  /** TLS: the SNI certificates besides the default (DescribeListenerCertificates, a deep read); undefined: not read. */
+  extraCertificates?: string[];
 }
 
 /** One load balancer of a Service with everything hanging off it, found from its security group. */
@@ -219,6 +221,7 @@ export type AwsStep =
   | { op: 'modifyListenerAttributes'; port: number; attributes: Record<string, string>; tag: boolean }
   | { op: 'createListener'; group: DesiredPortGroup }
   | { op: 'modifyListener'; arn: string; group: DesiredPortGroup }
+  | { op: 'syncListenerCertificates'; arn: string; add: string[]; remove: string[] }
   | { op: 'deleteListener'; arn: string; port: number }
   | { op: 'deleteTargetGroup'; arn: string; name: string }
   /** Target groups of ports that are gone but may have been left unattached by an interrupted run. */

@@ -5,6 +5,7 @@
 import { DescribeSecurityGroupsCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
 import {
   DescribeListenerAttributesCommand,
+  DescribeListenerCertificatesCommand,
   DescribeListenersCommand,
   DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
@@ -318,6 +319,12 @@ export async function observeService(api: AwsApi, clusterName: string, ref: Serv
   return { ref, stacks, network };
 }
 
+/** A TLS listener's SNI certificates (not the default); AWS allows 25 per listener, one page holds 400. */
+async function describeExtraCertificates(api: AwsApi, listenerArn: string): Promise<string[]> {
+  const res = await api.elb('DescribeListenerCertificates', false, (c) => c.send(new DescribeListenerCertificatesCommand({ ListenerArn: listenerArn, PageSize: 400 })));
+  return (res.Certificates ?? []).filter((c) => !c.IsDefault && c.CertificateArn).map((c) => c.CertificateArn!);
+}
+
 /** DescribeListeners of one NLB. */
 export async function describeListeners(api: AwsApi, lbArn: string): Promise<Listener[]> {
   const res = await api.elb('DescribeListeners', false, (c) => c.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn })));
@@ -342,6 +349,7 @@ export async function readDeep(api: AwsApi, stack: ObservedStack, listeners: Lis
   const listenerAttributes = loadBalancer.owned && lbTags[LISTENER_ATTRIBUTES_TAG] !== undefined;
   stack.listeners = await Promise.all(listeners.map(async (l) => ({
     ...(listenerAttributes ? { attributes: await describeListenerAttributes(api, l.ListenerArn!) } : {}),
+    ...(loadBalancer.owned && l.Protocol === 'TLS' ? { extraCertificates: await describeExtraCertificates(api, l.ListenerArn!) } : {}),
     ...listenerOf(l),
   })));
   stack.targetGroups = await Promise.all(

@@ -230,16 +230,35 @@ function tlsDiffers(listener: ObservedStack['listeners'][number], g: DesiredPort
   );
 }
 
+/**
+ * The SNI certificates (ssl-cert after the first) to add to and remove from a TLS listener. Known
+ * only after a deep read; unread, a modified listener gets all of them added, as on create. The
+ * default certificate is never removed this way (AWS refuses; ModifyListener replaces it).
+ */
+function sniChanges(listener: ObservedStack['listeners'][number], g: DesiredPortGroup, modified: boolean): { add: string[]; remove: string[] } | undefined {
+  const defaultCert = g.tls?.certificates[0];
+  const want = new Set(g.tls?.certificates.slice(1).filter((c) => c !== defaultCert));
+  const have = listener.extraCertificates;
+  if (have === undefined) return modified && want.size > 0 ? { add: [...want], remove: [] } : undefined;
+  const add = [...want].filter((c) => !have.includes(c));
+  const remove = have.filter((c) => !want.has(c) && c !== defaultCert);
+  return add.length > 0 || remove.length > 0 ? { add, remove } : undefined;
+}
+
 /** 4. Listeners, and the target groups of ports no longer served. */
 function planListeners({ stack, current, observedGroups, add }: StackPlanning): void {
   const desiredPorts = new Set(stack.groups.map((g) => g.port));
   for (const g of stack.groups) {
     const listener = current?.listeners.find((l) => l.port === g.port);
     const tg = observedGroups.get(g.targetGroupName);
-    if (!listener) add({ op: 'createListener', group: g }, `create listener ${g.listenerProtocol}:${g.port} -> ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
-    else if (listener.protocol !== g.listenerProtocol || !tg || listener.targetGroupArn !== tg.arn || tlsDiffers(listener, g)) {
-      add({ op: 'modifyListener', arn: listener.arn, group: g }, `listener ${listener.protocol}:${g.port} -> ${g.listenerProtocol}:${g.port} forwarding to ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
+    if (!listener) {
+      add({ op: 'createListener', group: g }, `create listener ${g.listenerProtocol}:${g.port} -> ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
+      continue;
     }
+    const modify = listener.protocol !== g.listenerProtocol || !tg || listener.targetGroupArn !== tg.arn || tlsDiffers(listener, g);
+    if (modify) add({ op: 'modifyListener', arn: listener.arn, group: g }, `listener ${listener.protocol}:${g.port} -> ${g.listenerProtocol}:${g.port} forwarding to ${g.targetGroupName}${g.tls ? ` (certificate ${g.tls.certificates[0]})` : ''}`);
+    const sni = sniChanges(listener, g, modify);
+    if (sni) add({ op: 'syncListenerCertificates', arn: listener.arn, ...sni }, `listener ${g.port}: SNI certificates${sni.add.length > 0 ? ` + ${sni.add.join(', ')}` : ''}${sni.remove.length > 0 ? ` - ${sni.remove.join(', ')}` : ''}`);
   }
   // listener-attributes.*: a new listener, or one not read yet (NLB not tagged), gets them all.
   const tagged = current?.loadBalancer?.tags[LISTENER_ATTRIBUTES_TAG] !== undefined;

@@ -57,7 +57,11 @@ export function writtenStack(run: ApplyRun): ObservedStack | undefined {
     },
   ]);
   withLoadBalancer(stack!, lb, { ...d.tags, ...run.heldTag, [PLACEMENT_TAG]: d.placement }, run.clusterName, run.uid);
-  stack!.listeners = written.listeners.map(listenerOf);
+  // A TLS listener got its SNI certificates right after its create (listenerSteps).
+  stack!.listeners = written.listeners.map((l) => {
+    const tls = d.groups.find((g) => g.port === l.Port)?.tls;
+    return tls ? { ...listenerOf(l), extraCertificates: tls.certificates.slice(1).filter((c) => c !== tls.certificates[0]) } : listenerOf(l);
+  });
   stack!.targetGroups = d.groups.map((g) => {
     const set = plan.actions.flatMap((a) => (a.step.op === 'modifyTargetGroupAttributes' && a.step.targetGroupName === g.targetGroupName ? [a.step.attributes] : []));
     return {

@@ -5,6 +5,7 @@ import { AuthorizeSecurityGroupIngressCommand, CreateManagedPrefixListCommand, C
 import {
   CreateListenerCommand,
   DescribeListenerAttributesCommand,
+  DescribeListenerCertificatesCommand,
   DescribeListenersCommand,
   DescribeLoadBalancerAttributesCommand,
   DescribeTargetGroupAttributesCommand,
@@ -253,6 +254,30 @@ describe('TLS: ssl-cert, ssl-ports, ssl-negotiation-policy, alpn-policy, backend
     expect(added.map((r) => r.params.get('Certificates.member.1.CertificateArn'))).toEqual([extra]);
     // The target groups stay TCP (TLS ends at the NLB).
     expect((await inventory(h)).targetGroups.filter(ownedBy(svc.ref.uid)).map((g) => g.protocol)).toEqual(['TCP', 'TCP']);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(svc);
+  });
+
+  it('SNI certificates follow the list in place: one added, one removed, the default kept; steady', async () => {
+    const [a, b, c] = [await acmCertificate('d.example.com'), await acmCertificate('e.example.com'), await acmCertificate('f.example.com')];
+    const svc = makeService(h, { ports: twoPorts, annotations: { [`${A}ssl-cert`]: `${a},${b}`, [`${A}ssl-ports`]: '443' } });
+    await converge(h.provider, svc);
+    const lbArn = (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!.arn;
+    const tlsListener = async () => (await h.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn }))).Listeners!.find((l) => l.Port === 443)!;
+    const certificates = async (arn: string) =>
+      (await h.elbv2.send(new DescribeListenerCertificatesCommand({ ListenerArn: arn }))).Certificates!.map((x) => `${x.CertificateArn}${x.IsDefault ? ' (default)' : ''}`).sort();
+    const before = await tlsListener();
+    expect(await certificates(before.ListenerArn!)).toEqual([`${a} (default)`, b].sort());
+
+    svc.annotations = { [`${A}ssl-cert`]: `${a},${c}`, [`${A}ssl-ports`]: '443' };
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    expect(h.proxy.requests.filter((r) => r.action === 'RemoveListenerCertificates').map((r) => r.params.get('Certificates.member.1.CertificateArn'))).toEqual([b]);
+    expect(h.proxy.requests.filter((r) => r.action === 'AddListenerCertificates').map((r) => r.params.get('Certificates.member.1.CertificateArn'))).toEqual([c]);
+    expect(h.proxy.requests.filter((r) => ['ModifyListener', 'DeleteListener', 'CreateListener'].includes(r.action))).toEqual([]);
+    const after = await tlsListener();
+    expect(after.ListenerArn).toBe(before.ListenerArn);
+    expect(await certificates(after.ListenerArn!)).toEqual([`${a} (default)`, c].sort());
     expect(await isSteady(h.provider, svc)).toBe(true);
     await deleteFully(svc);
   });

@@ -2,7 +2,7 @@
 // own synthesizer). The table is total: a new step kind does not compile until it has one.
 import type { AwsStep } from '../awsTypes.js';
 import type { ApplyRun } from './applyRun.js';
-import { createListener, deleteListener, modifyListener, modifyListenerAttributes } from './listenerSteps.js';
+import { createListener, deleteListener, modifyListener, modifyListenerAttributes, syncListenerCertificates } from './listenerSteps.js';
 import { announceReplacement, createLoadBalancer, enableCrossZone, modifyLoadBalancerAttributes, retireStack, setIpAddressType, setSecurityGroups, setSubnets, tagResources } from './loadBalancerSteps.js';
 import { authorizeCidrIngress, authorizeNodeRules, createSecurityGroup, ensureBackendSecurityGroup, revokeCidrIngress } from './securityGroupSteps.js';
 import {
@@ -30,6 +30,7 @@ const executors: Executors = {
   modifyLoadBalancerAttributes,
   createListener,
   modifyListener,
+  syncListenerCertificates,
   modifyListenerAttributes,
   deleteListener,
   deleteTargetGroup: deleteOneTargetGroup,

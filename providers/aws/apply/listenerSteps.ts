@@ -7,6 +7,7 @@ import {
   DeleteListenerCommand,
   DescribeListenersCommand,
   ModifyListenerCommand,
+  RemoveListenerCertificatesCommand,
   type Action,
   type ProtocolEnum,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -67,7 +68,13 @@ export async function createListener(run: ApplyRun, { group: g }: Step<'createLi
 export async function modifyListener(run: ApplyRun, step: Step<'modifyListener'>): Promise<void> {
   const tgArn = await run.targetGroupArn(step.group.targetGroupName);
   await run.api.elb('ModifyListener', true, (c) => c.send(new ModifyListenerCommand({ ListenerArn: step.arn, ...listenerSettings(step.group, tgArn) })));
-  await addMoreCertificates(run, step.arn, step.group);
+}
+
+/** SNI certificates: those no longer in ssl-cert off first, then the new ones on. */
+export async function syncListenerCertificates(run: ApplyRun, step: Step<'syncListenerCertificates'>): Promise<void> {
+  const list = (arns: string[]) => arns.map((CertificateArn) => ({ CertificateArn }));
+  if (step.remove.length > 0) await run.api.elb('RemoveListenerCertificates', true, (c) => c.send(new RemoveListenerCertificatesCommand({ ListenerArn: step.arn, Certificates: list(step.remove) })));
+  if (step.add.length > 0) await run.api.elb('AddListenerCertificates', true, (c) => c.send(new AddListenerCertificatesCommand({ ListenerArn: step.arn, Certificates: list(step.add) })));
 }
 
 export async function modifyListenerAttributes(run: ApplyRun, step: Step<'modifyListenerAttributes'>): Promise<void> {
