@@ -12,13 +12,12 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AwsProvider } from '../../providers/aws/index.js';
 import { backendSecurityGroupName } from '../../providers/aws/names.js';
 import { planFromStack, subnetsToSet } from '../../providers/aws/planActions.js';
 import { buildDesiredStack, legacyPlacementOf, withLoadBalancerName } from '../../providers/aws/desiredStack.js';
 import { parseAwsAnnotations } from '../../providers/aws/annotations.js';
 import type { DesiredLoadBalancer } from '../../providers/provider.js';
-import { converge, inventory, isSteady, makeService, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+import { type AwsHarness, converge, deleteFully, inventory, isSteady, makeService, startAwsHarness } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -27,11 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
-
-async function deleteFully(provider: AwsProvider, svc: DesiredLoadBalancer): Promise<void> {
-  for (let i = 0; i < 10; i++) if ((await provider.delete(svc.ref)).state === 'deleted') return;
-  throw new Error(`delete of ${svc.ref.name} did not finish`);
-}
 
 /** Every ingress rule anywhere whose source is the given group. */
 async function rulesReferencing(groupId: string): Promise<string[]> {

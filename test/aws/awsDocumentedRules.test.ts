@@ -4,7 +4,7 @@ import { CreateSecurityGroupCommand, StartInstancesCommand, StopInstancesCommand
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError } from '../../providers/provider.js';
 import { motoClients } from '../support/moto.js';
-import { converge, inventory, makeService, ownedBy, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+import { type AwsHarness, converge, inventory, makeService, ownedBy, refusal, startAwsHarness } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -13,15 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
-
-async function refusal(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe('AWS character sets', () => {
   it('the proxy refuses a security group description AWS refuses (an apostrophe), as AWS does', async () => {

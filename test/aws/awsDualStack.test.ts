@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError, type DesiredLoadBalancer, type PodEndpoint } from '../../providers/provider.js';
 import { hostIn, MOTO_REGION, motoClients, seedIPv6 } from '../support/moto.js';
-import { converge, inventory, isSteady, makeService, ownedBy, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+import { type AwsHarness, converge, deleteFully, inventory, isSteady, makeService, ownedBy, refusal, startAwsHarness } from './support/awsHarness.js';
 
 const A = 'service.beta.kubernetes.io/aws-load-balancer-';
 const ZONE_A = `${MOTO_REGION}a`;
@@ -38,20 +38,6 @@ afterAll(async () => {
   viaProxy?.elbv2.destroy();
   await h?.stop();
 });
-
-async function refusal(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
-
-async function deleteFully(svc: DesiredLoadBalancer): Promise<void> {
-  for (let i = 0; i < 10; i++) if ((await h.provider.delete(svc.ref)).state === 'deleted') return;
-  throw new Error(`delete of ${svc.ref.name} did not finish`);
-}
 
 const inTwoZones = () => ({ [`${A}subnets`]: `${h.world.publicSubnets[ZONE_A]},${h.world.publicSubnets[ZONE_B]}` });
 const dual = () => ({ ...inTwoZones(), [`${A}ip-address-type`]: 'dualstack' });
@@ -100,7 +86,7 @@ describe('an IPv6 Service on a dual-stack NLB', () => {
     await converge(h.provider, svc);
     expect((await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!.targets).toEqual([`${a('a2')}:8080`, `${a('a3')}:8080`].sort());
     expect(h.proxy.requests.filter((r) => r.refused)).toEqual([]);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it('IPv6 source ranges are rules of the NLB security group (Ipv6Ranges) next to the IPv4 ones, with ICMPv6 Packet Too Big for path MTU discovery', async () => {
@@ -109,7 +95,7 @@ describe('an IPv6 Service on a dual-stack NLB', () => {
     expect(await ipv6RulesOf(svc.ref.uid)).toEqual(['icmpv6/2/::/0', 'tcp/80/2001:db8::/32']);
     expect((await inventory(h)).securityGroups.find(ownedBy(svc.ref.uid))!.ingress).toContain('tcp/80/203.0.113.0/24');
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 });
 
@@ -136,7 +122,7 @@ describe('aws-load-balancer-ip-address-type changes in place', () => {
     expect((await loadBalancerOf(svc.ref.uid)).IpAddressType).toBe('ipv4');
     expect(await ipv6RulesOf(svc.ref.uid)).toEqual([]);
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 });
 
@@ -156,7 +142,7 @@ describe('aws-load-balancer-ipv6-addresses', () => {
     );
     expect(create.params.get('IpAddressType')).toBe('dualstack');
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 });
 

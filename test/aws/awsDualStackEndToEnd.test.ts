@@ -3,17 +3,16 @@
 // refuses what AWS refuses for IPv6 and dual-stack). An IPv6 Service gets a dualstack NLB whose IPv6
 // ip target group follows the Service's IPv6 EndpointSlice; a bad value is a Warning Event.
 import { DescribeLoadBalancersCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AwsConfig } from '../../providers/aws/config.js';
-import { createAwsProvider } from '../../providers/aws/index.js';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import type { RunningController } from '../../src/cli/runController.js';
-import { e2eConfig, lbService, readService, startController, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
+import { lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
 import { hostIn, MOTO_REGION, motoClients, seedIPv6, seedWorld, startMoto, type Moto, type SeededWorld } from '../support/moto.js';
 import { startFaultProxy, type FaultProxy } from './support/faultProxy.js';
 import { inventory } from './support/awsHarness.js';
+import { createWorldNodes, startAwsController } from './support/awsEndToEnd.js';
 
 const A = 'service.beta.kubernetes.io/aws-load-balancer-';
 const ZONES = [`${MOTO_REGION}a`, `${MOTO_REGION}b`];
@@ -37,22 +36,8 @@ beforeAll(async () => {
   v6 = await seedIPv6(clients.ec2, world, ZONES);
   api = await startApiServer({ port: 0, serviceCIDR: '10.96.0.0/16,fd00:10:96::/112' });
   kc = kubeConfigFor(api);
-  const core = kc.makeApiClient(CoreV1Api);
-  for (const node of world.nodes) {
-    await core.createNode({ body: { metadata: { name: node.name }, spec: { providerID: node.providerID }, status: { addresses: [{ type: 'InternalIP', address: node.privateIp }] } } });
-  }
-  const fast = { ratePerSecond: 1000, burst: 1000 };
-  ({ controller } = await startController({
-    kubeConfig: kc,
-    config: e2eConfig([{ type: 'aws', region: MOTO_REGION, endpoint: proxy.endpoint, provisioningRetrySeconds: 0.1, rateLimits: { registration: fast, other: fast } }], {
-      clusterName: 'e2e-dual',
-      backoff: { initialSeconds: 0.05, maxSeconds: 0.5 },
-    }),
-    createProvider: async (entry, deps) => {
-      if (entry.type !== 'aws') throw new Error(`this test runs the aws provider, got ${entry.type}`);
-      return createAwsProvider(entry as AwsConfig, deps, { credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, retryTiming: { minTimeoutMs: 10, maxTimeoutMs: 200 } });
-    },
-  }));
+  await createWorldNodes(kc, world);
+  controller = await startAwsController(kc, proxy.endpoint, 'e2e-dual');
 });
 
 afterAll(async () => {

@@ -5,16 +5,16 @@ import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AwsConfig } from '../../providers/aws/config.js';
 import { createAwsProvider } from '../../providers/aws/index.js';
 import { startApiServer, type ApiServerHandle } from '../../src/apiserver/index.js';
 import type { RunningController } from '../../src/cli/runController.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { e2eConfig, lbService, readService, startController, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
+import { lbService, readService, waitFor, waitForEvent, waitForIngress } from '../support/controller.js';
 import { kubeConfigFor, kubectl } from '../support/kube.js';
 import { MOTO_REGION, motoClients, seedWorld, startMoto, type Moto, type SeededWorld } from '../support/moto.js';
 import { awsConfigSchema } from '../../providers/aws/config.js';
 import { converge, inventory, makeService } from './support/awsHarness.js';
+import { createWorldNodes, startAwsController } from './support/awsEndToEnd.js';
 
 let moto: Moto;
 let world: SeededWorld;
@@ -33,24 +33,8 @@ beforeAll(async () => {
   api = await startApiServer({ port: 0 });
   kc = kubeConfigFor(api);
   core = kc.makeApiClient(CoreV1Api);
-  for (const node of world.nodes) {
-    await core.createNode({
-      body: {
-        metadata: { name: node.name, labels: { 'topology.kubernetes.io/zone': node.zone } },
-        spec: { providerID: node.providerID },
-        status: { addresses: [{ type: 'InternalIP', address: node.privateIp }] },
-      },
-    });
-  }
-  const fast = { ratePerSecond: 1000, burst: 1000 };
-  ({ controller } = await startController({
-    kubeConfig: kc,
-    config: e2eConfig([{ type: 'aws', region: MOTO_REGION, endpoint: moto.endpoint, provisioningRetrySeconds: 0.1, rateLimits: { registration: fast, other: fast } }], { clusterName: 'e2e', backoff: { initialSeconds: 0.05, maxSeconds: 0.5 } }),
-    createProvider: async (entry, deps) => {
-      if (entry.type !== 'aws') throw new Error(`this test runs the aws provider, got ${entry.type}`);
-      return createAwsProvider(entry as AwsConfig, deps, { credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, retryTiming: { minTimeoutMs: 10, maxTimeoutMs: 200 } });
-    },
-  }));
+  await createWorldNodes(kc, world, true);
+  controller = await startAwsController(kc, moto.endpoint, 'e2e');
 });
 
 afterAll(async () => {

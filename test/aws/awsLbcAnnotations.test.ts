@@ -12,9 +12,9 @@ import {
   ModifyLoadBalancerAttributesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceConfigError, type DesiredLoadBalancer, type PodEndpoint } from '../../providers/provider.js';
+import { ServiceConfigError, type PodEndpoint } from '../../providers/provider.js';
 import { motoClients } from '../support/moto.js';
-import { converge, inventory, isSteady, makeService, ownedBy, startAwsHarness, type AwsHarness } from './support/awsHarness.js';
+import { type AwsHarness, converge, deleteFully, inventory, isSteady, makeService, ownedBy, refusal, startAwsHarness } from './support/awsHarness.js';
 
 let h: AwsHarness;
 beforeAll(async () => {
@@ -25,20 +25,6 @@ afterAll(async () => {
 });
 
 const A = 'service.beta.kubernetes.io/aws-load-balancer-';
-
-async function refusal(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
-
-async function deleteFully(svc: DesiredLoadBalancer): Promise<void> {
-  for (let i = 0; i < 10; i++) if ((await h.provider.delete(svc.ref)).state === 'deleted') return;
-  throw new Error(`delete of ${svc.ref.name} did not finish`);
-}
 
 async function prefixList(maxEntries: number, family: 'IPv4' | 'IPv6' = 'IPv4'): Promise<string> {
   const res = await h.ec2.send(new CreateManagedPrefixListCommand({ PrefixListName: `pl-test-${maxEntries}-${family}`, MaxEntries: maxEntries, AddressFamily: family }));
@@ -63,7 +49,7 @@ describe('aws-load-balancer-security-group-prefix-lists', () => {
     expect(after.PrefixListIds ?? []).toEqual([]);
     expect(after.IpRanges?.map((r) => r.CidrIp)).toEqual(['0.0.0.0/0']);
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it.each([
@@ -134,7 +120,7 @@ describe('aws-load-balancer-nlb-target-type: ip', () => {
     // Endpoints not read yet (the controller's cache not synced): nothing is deregistered.
     delete svc.podEndpoints;
     expect(h.provider.diff(await h.provider.observe(svc.ref), svc).actions).toEqual([]);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it('switching instance -> ip moves the listener to a new ip target group and deletes the instance one', async () => {
@@ -150,7 +136,7 @@ describe('aws-load-balancer-nlb-target-type: ip', () => {
     expect(after[0]!.targets).toEqual(['10.0.1.60:8080']);
     expect((await inventory(h)).listeners.find((l) => l.targetGroupArn === after[0]!.arn)).toBeDefined();
     expect(h.provider.diff(await h.provider.observe(svc.ref), svc).actions.map((x) => x.description)).toEqual([]);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it('instance targets stay the default, and without a NodePort they are refused naming the field and the way out', async () => {
@@ -197,7 +183,7 @@ describe('aws-load-balancer-proxy-protocol', () => {
     expect(await proxyOn(svc.ref.uid)).toBe('false');
     const { result: plain } = await converge(h.provider, svc);
     expect(plain.ingress.filter((i) => i.ip)).toEqual([{ ip: eip.publicIp }]);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it('a value other than "*" is a ServiceConfigError naming the annotation', async () => {
@@ -255,7 +241,7 @@ describe('TLS: ssl-cert, ssl-ports, ssl-negotiation-policy, alpn-policy, backend
     // The target groups stay TCP (TLS ends at the NLB).
     expect((await inventory(h)).targetGroups.filter(ownedBy(svc.ref.uid)).map((g) => g.protocol)).toEqual(['TCP', 'TCP']);
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it('SNI certificates follow the list in place: one added, one removed, the default kept; steady', async () => {
@@ -279,7 +265,7 @@ describe('TLS: ssl-cert, ssl-ports, ssl-negotiation-policy, alpn-policy, backend
     expect(after.ListenerArn).toBe(before.ListenerArn);
     expect(await certificates(after.ListenerArn!)).toEqual([`${a} (default)`, c].sort());
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it('backend-protocol: ssl makes TLS target groups; ssl-ports defaults to every TCP port', async () => {
@@ -291,7 +277,7 @@ describe('TLS: ssl-cert, ssl-ports, ssl-negotiation-policy, alpn-policy, backend
     const lbArn = inv.loadBalancers.find(ownedBy(svc.ref.uid))!.arn;
     expect((await h.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn }))).Listeners!.map((l) => l.Protocol)).toEqual(['TLS', 'TLS']);
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it.each([
@@ -331,7 +317,7 @@ describe('target-node-labels and load-balancer-name', () => {
     expect(plan.actions.every((a) => a.membershipOnly)).toBe(true);
     await converge(h.provider, svc);
     expect((await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!.targets).toEqual([instance(0), instance(1)].sort());
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it('load-balancer-name names the NLB; a bad name is refused naming the annotation', async () => {
@@ -346,7 +332,7 @@ describe('target-node-labels and load-balancer-name', () => {
     svc.annotations = { [`${A}load-balancer-name`]: 'team-a-web-internal', [`${A}scheme`]: 'internal' };
     await converge(h.provider, svc);
     expect((await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid)).map((l) => l.name)).toEqual(['team-a-web-internal']);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
 
     for (const bad of ['-x', 'internal-web', 'a'.repeat(33), 'under_score']) {
       const refused = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}load-balancer-name`]: bad } })));
@@ -370,7 +356,7 @@ describe('aws-load-balancer-attributes', () => {
     await converge(h.provider, svc);
     expect((await attrs())['load_balancing.cross_zone.enabled']).toBe('true');
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it('an attribute AWS refuses, or a malformed pair, is a ServiceConfigError naming the annotation', async () => {
@@ -379,7 +365,7 @@ describe('aws-load-balancer-attributes', () => {
     expect((error as ServiceConfigError).field).toBe(`${A}attributes`);
     delete svc.annotations[`${A}attributes`];
     await converge(h.provider, svc);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
     const malformed = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}attributes`]: 'cross-zone' } })));
     expect((malformed as ServiceConfigError).field).toBe(`${A}attributes`);
   });
@@ -398,7 +384,7 @@ describe('aws-load-balancer-manage-backend-security-group-rules', () => {
     svc.annotations = { [`${A}nlb-target-type`]: 'ip' };
     await converge(h.provider, svc);
     expect(nodeGroupWrites().map((r) => r.params.get('IpPermissions.1.FromPort'))).toEqual(['7070']);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
     const error = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}manage-backend-security-group-rules`]: 'no' } })));
     expect((error as ServiceConfigError).field).toBe(`${A}manage-backend-security-group-rules`);
   });
@@ -431,7 +417,7 @@ describe('aws-load-balancer-security-groups (bring your own)', () => {
     expect((await lbOf()).securityGroups).toContain(managed.id);
     expect(managed.ingress).toContain('tcp/80/0.0.0.0/0');
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it('refuses source ranges next to your own groups, and anything but IDs, naming the annotation', async () => {
@@ -457,7 +443,7 @@ describe('aws-load-balancer-listener-attributes.<PROTOCOL>-<port>', () => {
     await converge(h.provider, svc);
     expect(await value()).toBe('900');
     expect(await isSteady(h.provider, svc)).toBe(true);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 
   it.each([
@@ -470,6 +456,6 @@ describe('aws-load-balancer-listener-attributes.<PROTOCOL>-<port>', () => {
     expect((error as ServiceConfigError).field).toBe(field);
     svc.annotations = {};
     await converge(h.provider, svc);
-    await deleteFully(svc);
+    await deleteFully(h.provider, svc);
   });
 });

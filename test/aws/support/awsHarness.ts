@@ -201,3 +201,19 @@ export async function inventory(h: Pick<AwsHarness, 'ec2' | 'elbv2' | 'world'>):
     nodeRules,
   };
 }
+
+/** The error a promise rejects with, or undefined when it resolves. */
+export async function refusal(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+/** Deletes until the provider says deleted (a few rounds while AWS lets go). */
+export async function deleteFully(provider: AwsProvider, svc: DesiredLoadBalancer): Promise<void> {
+  for (let i = 0; i < 10; i++) if ((await provider.delete(svc.ref)).state === 'deleted') return;
+  throw new Error(`delete of ${svc.ref.name} did not finish`);
+}
