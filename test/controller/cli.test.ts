@@ -180,6 +180,17 @@ describe('controller command', () => {
     }
   });
 
+  it('a speaker given its Pod name without the uid (or the reverse) says so in one line and exits 1', async () => {
+    for (const [args, env] of [
+      [['--pod-name', 'speaker-x7k2p'], { POD_UID: '' }],
+      [['--pod-uid', '0f6e1c1a'], { POD_NAME: '' }],
+    ] as const) {
+      const { code, stderr } = await run(['speaker', '--node-name', 'node-1', '--kubeconfig', '/nonexistent', ...args], env);
+      expect(code, stderr).toBe(1);
+      expect(stderr.trim().split('\n')).toEqual(['kube-lb-provisioner: --pod-name and --pod-uid go together (POD_NAME and POD_UID from the downward API): pass both, or neither']);
+    }
+  });
+
   it('starts with --provider simulated alone: the cluster name defaults to "kubernetes"', async () => {
     const api = await startApiServer({ port: 0 });
     const dir = mkdtempSync(join(tmpdir(), 'klp-startup-'));
