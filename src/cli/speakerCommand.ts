@@ -64,6 +64,7 @@ export function speakerCommand(): Command {
     .option('--liveness-secret-file <path>', 'file holding the cluster\'s shared secret that signs liveness packets (default: a key derived from --namespace)')
     .option('--probe-interval-ms <ms>', 'how often each speaker probes its neighbours', positiveInt, 100)
     .option('--probe-timeout-ms <ms>', 'wait this long for an ack before probing indirectly, and as long again before declaring a speaker dead', positiveInt, 70)
+    .option('--handover-timeout-ms <ms>', 'on SIGTERM, wait this long at most for the others to announce what this node held before withdrawing (keep it under terminationGracePeriodSeconds)', positiveInt, 5_000)
     .option('--address-lifetime-seconds <s>', 'valid_lft of announced addresses (kept fresh while alive)', positiveInt, 2)
     .option('--metrics-address <host:port>', "serve /healthz, /readyz and /metrics here (port 0: any free port; '' or off: none)", metricsAddress, DEFAULT_SPEAKER_METRICS_ADDRESS)
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
@@ -89,6 +90,7 @@ export function speakerCommand(): Command {
       livenessSecretFile?: string;
       probeIntervalMs: number;
       probeTimeoutMs: number;
+      handoverTimeoutMs: number;
       addressLifetimeSeconds: number;
       metricsAddress: string;
       logLevel: string;
@@ -122,6 +124,7 @@ export function speakerCommand(): Command {
         logger,
         renewIntervalMs: opts.renewIntervalMs,
         lapseMs: opts.lapseMs,
+        handoverTimeoutMs: opts.handoverTimeoutMs,
         metrics,
         bgp: bgp?.hook,
         metallb,

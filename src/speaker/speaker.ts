@@ -56,6 +56,7 @@ import type { StatusObjectWriter } from './statusObjectWriter.js';
 export { ANNOUNCING_NODE_ANNOTATION };
 export const SPEAKER_LEASE_LABEL = 'kube-lb-provisioner.io/speaker';
 export const EVENT_REASON_NODE_ASSIGNED = 'nodeAssigned';
+const DEFAULT_HANDOVER_TIMEOUT_MS = 5_000;
 
 export interface SpeakerOptions {
   kubeConfig: KubeConfig;
@@ -83,7 +84,11 @@ export interface SpeakerOptions {
    * only the fallback. Undefined: Leases alone, as before.
    */
   liveness?: { port: number; key: Buffer; timing?: Partial<LivenessTiming> };
-  /** SIGTERM: how long to wait for the others to take over before withdrawing (default 1.5 s). */
+  /**
+   * SIGTERM: how long to wait for the others to take over before withdrawing (default 5 s). The
+   * acks usually come within a probe interval; the margin is for a new owner on a loaded node,
+   * where withdrawing early leaves the address unanswered until it announces.
+   */
   handoverTimeoutMs?: number;
   /** BGP mode (src/speaker/bgp): told of every evaluation. */
   bgp?: SpeakerBgp;
@@ -201,10 +206,16 @@ export class Speaker {
     await Promise.all(Object.values(this.informers).map((i: RunningInformer<KubernetesObject>) => i.waitForSync()));
     this.options.metallb?.onChange(() => this.evaluateSoon());
     this.synced = true;
-    await this.startLiveness();
     // Before the first renewal: a node that cannot announce never shows up as a live speaker.
     await this.checkAnnounce(Date.now());
     await this.renew();
+    // Make before break: take what this node owns (as the Leases tell) before the others hear it
+    // is back and let go, or a restarted speaker leaves its addresses unanswered for a moment.
+    if (this.options.liveness && this.cannotAnnounce === undefined) {
+      this.evaluateSoon();
+      await this.converging;
+    }
+    await this.startLiveness();
     this.lastEvaluated = Date.now();
     this.timers.push(setInterval(() => void this.renew(), this.renewIntervalMs));
     this.timers.push(setInterval(() => this.evaluateSoon(), this.refreshIntervalMs));
@@ -220,10 +231,10 @@ export class Speaker {
     if (release && this.liveness && !this.stopped && this.announcer.held().length > 0) {
       // Hand over first: the others take our addresses and acknowledge once they announce them;
       // only then do we withdraw, so some node answers at every moment.
-      const pending = await this.liveness.leave(this.options.handoverTimeoutMs ?? 1500);
+      const pending = await this.liveness.leave(this.options.handoverTimeoutMs ?? DEFAULT_HANDOVER_TIMEOUT_MS);
       if (pending.length > 0) this.options.logger.warn({ pending }, 'speaker: not every speaker acknowledged the handover in time');
     } else if (this.liveness && !this.stopped) {
-      await this.liveness.leave(Math.min(300, this.options.handoverTimeoutMs ?? 1500));
+      await this.liveness.leave(Math.min(300, this.options.handoverTimeoutMs ?? DEFAULT_HANDOVER_TIMEOUT_MS));
     }
     this.stopped = true;
     this.liveness?.stop();

@@ -127,11 +127,20 @@ export class L2Lab {
 
   /** One HTTP GET from the client namespace; the body, or undefined when nothing answered. */
   async curl(ip: string, port = SERVICE_PORT, timeoutSeconds = 0.5): Promise<string | undefined> {
+    return (await this.curlOutcome(ip, port, timeoutSeconds)).answer;
+  }
+
+  /**
+   * One HTTP GET, with curl's verdict when it failed: its exit code (7: could not connect, 28:
+   * timed out, 52 or 56: a connection made was cut).
+   */
+  async curlOutcome(ip: string, port = SERVICE_PORT, timeoutSeconds = 0.5): Promise<{ answer?: string; exitCode: number }> {
     try {
       const host = ip.includes(':') ? `[${ip}]` : ip;
-      return await inNetns(this.client, 'curl', ['-g', '-s', '--max-time', String(timeoutSeconds), `http://${host}:${port}/`], 5_000);
-    } catch {
-      return undefined;
+      return { answer: await inNetns(this.client, 'curl', ['-g', '-s', '--max-time', String(timeoutSeconds), `http://${host}:${port}/`], (timeoutSeconds + 5) * 1000), exitCode: 0 };
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      return { exitCode: typeof code === 'number' ? code : -1 };
     }
   }
 
