@@ -140,6 +140,11 @@ export class Speaker {
   private lastConverge = 0;
   private pendingReport: AddressOwner[] | undefined;
   private synced = false;
+  /**
+   * Set once the first renewal was tried. Before that our own Lease reads as lapsed, so an
+   * evaluation would count this node dead and delete the status objects its predecessor wrote.
+   */
+  private joined = false;
   private lastEvaluated = 0;
   private readonly effects: NetEffects;
   /** Why this node cannot announce now; undefined: it can. It then holds no Lease, no address. */
@@ -209,6 +214,7 @@ export class Speaker {
     // Before the first renewal: a node that cannot announce never shows up as a live speaker.
     await this.checkAnnounce(Date.now());
     await this.renew();
+    this.joined = true;
     // Make before break: take what this node owns (as the Leases tell) before the others hear it
     // is back and let go, or a restarted speaker leaves its addresses unanswered for a moment.
     if (this.options.liveness && this.cannotAnnounce === undefined) {
@@ -335,7 +341,7 @@ export class Speaker {
   }
 
   private evaluateSoon(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.joined) return;
     this.dirty = true;
     if (this.converging) return;
     this.converging = (async () => {
