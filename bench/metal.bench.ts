@@ -4,8 +4,8 @@
 //    reference run in the same process: the allocator alone on the same 1,000 Services.
 // 2. L2 failover in network namespaces (root), speakers inside the node namespaces probing each
 //    other over UDP: owner speaker killed (SIGKILL) to the first successful request answered by the
-//    new owner, median and worst of 20 trials; SIGTERM handover under a 20 ms curl loop (failed
-//    requests); Lease writes per node per second for liveness.
+//    new owner, median and worst of 20 trials; SIGTERM handover and restart under a 20 ms curl
+//    loop (requests unanswered, connections cut in flight); Lease writes per node per second.
 import { CoreV1Api, KubeConfig, makeInformer, type V1Service } from '@kubernetes/client-node';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
