@@ -161,6 +161,9 @@ async function failover(): Promise<FailoverFigures> {
         async () => {
           const holders = await lab.holders(vip);
           owner = holders[0] ?? '';
+          // A fresh client: an entry left from the last move may still name the previous holder,
+          // whose DNAT answers too.
+          await lab.forgetNeighbour(vip);
           return holders.length === 1 && (await lab.curl(vip)) === owner;
         },
         30_000,

@@ -15,20 +15,24 @@ const NODES = ['node-a', 'node-b', 'node-c'];
 
 function objects(bfd: boolean, communities: string[]): string {
   return `
+apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
-metadata: { name: bench }
+metadata: { namespace: metallb-system, name: bench }
 spec: { addresses: ["${BGP_POOL}"] }
 ---
+apiVersion: metallb.io/v1beta1
 kind: BFDProfile
-metadata: { name: fast }
+metadata: { namespace: metallb-system, name: fast }
 spec: { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 }
 ---
+apiVersion: metallb.io/v1beta2
 kind: BGPPeer
-metadata: { name: tor }
+metadata: { namespace: metallb-system, name: tor }
 spec: { myASN: ${NODE_ASN}, peerASN: ${ROUTER_ASN}, peerAddress: ${ROUTER_IP}, password: ${MD5_PASSWORD}, holdTime: 3s${bfd ? ', bfdProfile: fast' : ''} }
 ---
+apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
-metadata: { name: bench }
+metadata: { namespace: metallb-system, name: bench }
 spec: { communities: [${communities.map((c) => `"${c}"`).join(', ')}] }
 `;
 }
