@@ -3,6 +3,8 @@
 // instances with a node security group, and Elastic IPs. Fails loudly when moto_server is missing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
 import {
   AllocateAddressCommand,
@@ -54,7 +56,9 @@ export async function startMoto(): Promise<Moto> {
   const binary = motoBinary();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(binary, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // moto-speedups/sitecustomize.py: moto's EC2 tag lookups by resource ID without a scan of every tag.
+  const pythonPath = [join(dirname(fileURLToPath(import.meta.url)), 'moto-speedups'), process.env.PYTHONPATH].filter(Boolean).join(':');
+  const child: ChildProcess = spawn(binary, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PYTHONPATH: pythonPath } });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
