@@ -219,26 +219,17 @@ async function failover(): Promise<FailoverFigures> {
     for (let trial = 0; trial < 5; trial++) {
       await meshed();
       const victim = await singleOwner();
-      let running = true;
-      const loop = (async () => {
-        while (running) {
-          const t = Date.now();
-          await lab.forgetNeighbour(vip);
-          handoverRequests++;
-          const { answer, exitCode } = await lab.curlOutcome(vip, SERVICE_PORT, 3);
-          if (answer === undefined && (exitCode === 52 || exitCode === 56)) handoverCut++;
-          else if (answer === undefined) handoverUnanswered++;
-          await new Promise((r) => setTimeout(r, Math.max(0, 20 - (Date.now() - t))));
-        }
-      })();
+      const loop = lab.curlLoop(vip);
       await new Promise((r) => setTimeout(r, 300));
       await lab.stopSpeaker(victim, 'SIGTERM');
       await new Promise((r) => setTimeout(r, 1500));
       lab.startSpeakerInNetns(victim, kubeconfig);
       await pollUntil(async () => (await lab.holders(vip)).join() === victim.name, 60_000, `${victim.name} back`);
       await new Promise((r) => setTimeout(r, 500));
-      running = false;
-      await loop;
+      const result = await loop.stop();
+      handoverRequests += result.ok + result.unanswered + result.cut;
+      handoverUnanswered += result.unanswered;
+      handoverCut += result.cut;
     }
     console.log(`  SIGTERM handover and restart, 5 trials, 20 ms curl loop with fresh ARP: ${handoverUnanswered} unanswered and ${handoverCut} cut in flight of ${handoverRequests} requests`);
   } finally {

@@ -1,7 +1,7 @@
 // A loopback HTTP proxy in front of the embedded API server that answers chosen requests with an
-// error instead of forwarding them (or forward them late), once each. The RBAC proof uses it to drive rare code paths that
-// make their own API calls (a 409 Conflict makes the controller re-read the Service). Everything
-// else, watches included, streams through untouched.
+// error instead of forwarding them (or forwards them late), once each. The RBAC proof uses it to
+// drive rare code paths that make their own API calls (a 409 Conflict makes the controller re-read
+// the Service). Everything else, watches included, streams through untouched.
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 

@@ -144,6 +144,43 @@ export class L2Lab {
     }
   }
 
+  /**
+   * Every `everyMs`, a fresh client (neighbour entry flushed) asks `ip`, until stopped. A failure is
+   * `unanswered` when the client could not connect or got no answer (curl 7 or 28), `cut` when a
+   * connection it had made was reset (52, 56): when an address moves, the new holder's gratuitous
+   * ARP redirects the client mid-request to a node without that connection's state, as in any L2
+   * failover. curl waits 3 s, as a patient client: a stalled process on a loaded machine is slow,
+   * not lost.
+   */
+  curlLoop(ip: string, everyMs = 20): { stop: () => Promise<CurlLoopResult> } {
+    let running = true;
+    const result: CurlLoopResult = { ok: 0, unanswered: 0, cut: 0, answers: new Set<string>(), failures: [] };
+    const start = Date.now();
+    const loop = (async () => {
+      while (running) {
+        const t0 = Date.now();
+        await this.forgetNeighbour(ip);
+        const { answer, exitCode } = await this.curlOutcome(ip, SERVICE_PORT, 3);
+        if (answer) {
+          result.ok++;
+          result.answers.add(answer);
+        } else {
+          if (exitCode === 52 || exitCode === 56) result.cut++;
+          else result.unanswered++;
+          result.failures.push(`curl exit ${exitCode} at +${t0 - start} ms, after ${Date.now() - t0} ms`);
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - t0))));
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        await loop;
+        return result;
+      },
+    };
+  }
+
   /** Node namespaces that carry `vip` on any interface right now. */
   async holders(vip: string): Promise<string[]> {
     const out: string[] = [];
@@ -301,6 +338,14 @@ export class L2Lab {
     }
     await this.segment.deleteAll();
   }
+}
+
+export interface CurlLoopResult {
+  ok: number;
+  unanswered: number;
+  cut: number;
+  answers: Set<string>;
+  failures: string[];
 }
 
 /** A lab with the embedded API server, a Node object per lab node and a live speaker on each. */

@@ -5,7 +5,7 @@
 // owner's Lease is still live, so it came from the probes. Needs root (CI is root).
 import { describe, afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { SERVICE_PORT, NODE_PORT, pollUntil, setIngress, startSpeakerLab, type LabNode, type SpeakerLab } from './l2Lab.js';
+import { SERVICE_PORT, NODE_PORT, pollUntil, setIngress, startSpeakerLab, type CurlLoopResult, type LabNode, type SpeakerLab } from './l2Lab.js';
 
 const VIP = '198.51.100.201';
 const VIP6 = '2001:db8:100::203';
@@ -62,44 +62,8 @@ describe('metal L2 failover by liveness probes (speakers inside the node namespa
     return to;
   }
 
-  /**
-   * Every `everyMs`, a fresh client (neighbour entry flushed) asks `ip`. A failure is `unanswered`
-   * when the client could not connect or got no answer (curl 7 or 28), `cut` when a connection it
-   * had made was reset (52, 56): when an address moves, the new holder's gratuitous ARP redirects
-   * the client mid-request to a node without that connection's state, as in any L2 failover.
-   */
-  function curlLoop(ip: string, everyMs = 20): { stop: () => Promise<{ ok: number; unanswered: number; cut: number; answers: Set<string>; failures: string[] }> } {
-    let running = true;
-    const result = { ok: 0, unanswered: 0, cut: 0, answers: new Set<string>(), failures: [] as string[] };
-    const start = Date.now();
-    const loop = (async () => {
-      while (running) {
-        const t0 = Date.now();
-        await env.lab.forgetNeighbour(ip);
-        // 3 s, as a patient client: a stalled process on a loaded machine is slow, not a failure.
-        const { answer, exitCode } = await env.lab.curlOutcome(ip, SERVICE_PORT, 3);
-        if (answer) {
-          result.ok++;
-          result.answers.add(answer);
-        } else {
-          if (exitCode === 52 || exitCode === 56) result.cut++;
-          else result.unanswered++;
-          result.failures.push(`curl exit ${exitCode} at +${t0 - start} ms, after ${Date.now() - t0} ms`);
-        }
-        await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - t0))));
-      }
-    })();
-    return {
-      stop: async () => {
-        running = false;
-        await loop;
-        return result;
-      },
-    };
-  }
-
   /** No request found no one; at most one connection cut per move of the address. */
-  function expectServedThroughout(result: Awaited<ReturnType<ReturnType<typeof curlLoop>['stop']>>, moves: number): void {
+  function expectServedThroughout(result: CurlLoopResult, moves: number): void {
     const shown = JSON.stringify({ ...result, answers: [...result.answers] });
     expect(result.unanswered, shown).toBe(0);
     expect(result.cut, shown).toBeLessThanOrEqual(moves);
@@ -169,7 +133,7 @@ describe('metal L2 failover by liveness probes (speakers inside the node namespa
     const next = await movedAway(VIP, owner);
     expect(next).not.toBe(owner);
     // Make before break: the restarted speaker announces before the others hear it is back.
-    const loop = curlLoop(VIP);
+    const loop = env.lab.curlLoop(VIP);
     const watch = holderWatch(VIP);
     await restart(node(owner));
     await ownerAgain(VIP, owner);
@@ -183,7 +147,7 @@ describe('metal L2 failover by liveness probes (speakers inside the node namespa
 
   it('SIGTERM hands over: in a 20 ms curl loop with fresh ARP resolution no request goes unanswered', async () => {
     const owner = await soleOwner(VIP);
-    const loop = curlLoop(VIP);
+    const loop = env.lab.curlLoop(VIP);
     await new Promise((r) => setTimeout(r, 500));
     await env.lab.stopSpeaker(node(owner), 'SIGTERM');
     const next = await movedAway(VIP, owner);
@@ -211,7 +175,7 @@ describe('metal L2 failover by liveness probes (speakers inside the node namespa
 
   it('a partition of the owner: every address stays answered on the majority side throughout, and one owner after it heals', async () => {
     const owner = await soleOwner(VIP);
-    const loop = curlLoop(VIP, 50);
+    const loop = env.lab.curlLoop(VIP, 50);
     const others = env.lab.nodes.filter((n) => n.name !== owner);
     await env.lab.partition(node(owner), others);
     try {
