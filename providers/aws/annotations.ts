@@ -23,9 +23,17 @@ export const AWS_ANNOTATIONS = {
   hcUnhealthy: `${P}healthcheck-unhealthy-threshold`,
   hcSuccessCodes: `${P}healthcheck-success-codes`,
   targetGroupAttributes: `${P}target-group-attributes`,
+  /** Followed by .<port>: that port's target group attributes, over the ones above. */
+  targetGroupAttributesPortPrefix: `${P}target-group-attributes.`,
   securityGroupPrefixLists: `${P}security-group-prefix-lists`,
   targetType: `${P}nlb-target-type`,
   proxyProtocol: `${P}proxy-protocol`,
+  proxyProtocolPerTargetGroup: `${P}proxy-protocol-per-target-group`,
+  // Deprecated by the AWS Load Balancer Controller in favour of `attributes`, still read by it.
+  accessLogEnabled: `${P}access-log-enabled`,
+  accessLogBucket: `${P}access-log-s3-bucket-name`,
+  accessLogPrefix: `${P}access-log-s3-bucket-prefix`,
+  crossZone: `${P}cross-zone-load-balancing-enabled`,
   sslCert: `${P}ssl-cert`,
   sslPorts: `${P}ssl-ports`,
   sslNegotiationPolicy: `${P}ssl-negotiation-policy`,
@@ -70,6 +78,10 @@ export interface AwsServiceOptions {
   healthCheck: HealthCheckOverrides;
   /** aws-load-balancer-target-group-attributes (key=value,...): wins over what the Service spec implies. */
   targetGroupAttributes?: Record<string, string>;
+  /** target-group-attributes.<port>: one port's target group attributes, over the Service-wide ones. */
+  targetGroupAttributesByPort?: Record<number, Record<string, string>>;
+  /** proxy-protocol-per-target-group: the Service ports whose groups get PROXY protocol v2 (the others not). */
+  proxyProtocolPorts?: number[];
   /** ssl-cert and friends: TLS listeners on ssl-ports (all TCP ports when unset). */
   tls?: { certificates: string[]; ports?: string[]; sslPolicy?: string; alpnPolicy?: string; toTargets: boolean };
   /** target-node-labels: instance targets only on nodes with all of these labels (value undefined: the key alone). */
@@ -115,6 +127,15 @@ function bool(annotations: Record<string, string>, key: string): boolean | undef
   throw new ServiceConfigError(key, `must be "true" or "false", got "${annotations[key]}"`);
 }
 
+/** Go's strconv.ParseBool, as the AWS Load Balancer Controller reads its boolean annotations. */
+function goBool(annotations: Record<string, string>, key: string): boolean | undefined {
+  const raw = annotations[key]?.trim();
+  if (raw === undefined) return undefined;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(raw)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(raw)) return false;
+  throw new ServiceConfigError(key, `must be "true" or "false", got "${annotations[key]}"`);
+}
+
 /**
  * Which field to name when AWS refuses target group attributes: the stickiness keys alone come from
  * spec.sessionAffinity, anything else only from the annotation.
@@ -150,9 +171,13 @@ function addressTypeOf(annotations: Record<string, string>): { ipAddressType: Aw
   return { ipAddressType, ipv6Addresses };
 }
 
-/** aws-load-balancer-nlb-target-type; cloud-provider-aws and the AWS Load Balancer Controller default to instance. */
+/**
+ * aws-load-balancer-nlb-target-type; cloud-provider-aws and the AWS Load Balancer Controller default
+ * to instance. The controller's older spelling, aws-load-balancer-type: nlb-ip, also means ip.
+ */
 export function targetTypeOf(annotations: Record<string, string>): 'instance' | 'ip' {
   const raw = annotations[AWS_ANNOTATIONS.targetType]?.trim().toLowerCase();
+  if (raw === undefined && annotations[AWS_ANNOTATIONS.type]?.trim() === 'nlb-ip') return 'ip';
   if (raw === undefined || raw === 'instance' || raw === 'nlb-ip') return raw === 'nlb-ip' ? 'ip' : 'instance';
   if (raw === 'ip') return 'ip';
   throw new ServiceConfigError(AWS_ANNOTATIONS.targetType, `must be "instance" (node ports, the default) or "ip" (Pod IPs), got "${annotations[AWS_ANNOTATIONS.targetType]}"`);
@@ -210,9 +235,10 @@ function attributePairs(annotation: string, raw: string, example: string): Recor
 
 export function parseAwsAnnotations(annotations: Record<string, string>): AwsServiceOptions {
   const type = annotations[AWS_ANNOTATIONS.type]?.trim();
-  if (type !== undefined && type !== 'nlb' && type !== 'external') {
-    throw new ServiceConfigError(AWS_ANNOTATIONS.type, `this provider creates Network Load Balancers only ("nlb" or "external"), got "${type}"`);
+  if (type !== undefined && type !== 'nlb' && type !== 'external' && type !== 'nlb-ip') {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.type, `this provider creates Network Load Balancers only ("nlb", "external", or "nlb-ip" for Pod IP targets), got "${type}"`);
   }
+  refuseUnsupported(annotations);
   const scheme = schemeOf(annotations);
   const { ipAddressType, ipv6Addresses } = addressTypeOf(annotations);
   const proxy = annotations[AWS_ANNOTATIONS.proxyProtocol]?.trim();
@@ -223,6 +249,7 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
     ipAddressType,
     targetType: targetTypeOf(annotations),
     proxyProtocol: proxy === '*',
+    ...proxyProtocolPortsOf(annotations),
     ...securityGroupsOf(annotations),
     ...addressesOf(annotations, scheme),
     additionalTags: additionalTagsOf(annotations),
@@ -317,8 +344,10 @@ function additionalTagsOf(annotations: Record<string, string>): Record<string, s
 }
 
 /** target-group-attributes, listener-attributes.<PROTOCOL>-<port> and attributes (the load balancer's). */
-function attributesOf(annotations: Record<string, string>): Pick<AwsServiceOptions, 'targetGroupAttributes' | 'listenerAttributes' | 'loadBalancerAttributes'> {
-  const out: Pick<AwsServiceOptions, 'targetGroupAttributes' | 'listenerAttributes' | 'loadBalancerAttributes'> = {};
+type AttributeOptions = Pick<AwsServiceOptions, 'targetGroupAttributes' | 'targetGroupAttributesByPort' | 'listenerAttributes' | 'loadBalancerAttributes'>;
+
+function attributesOf(annotations: Record<string, string>): AttributeOptions {
+  const out: AttributeOptions = {};
   const attributes = annotations[AWS_ANNOTATIONS.targetGroupAttributes];
   if (attributes !== undefined) out.targetGroupAttributes = attributePairs(AWS_ANNOTATIONS.targetGroupAttributes, attributes, 'stickiness.enabled=true');
   for (const [key, raw] of Object.entries(annotations)) {
@@ -328,9 +357,78 @@ function attributesOf(annotations: Record<string, string>): Pick<AwsServiceOptio
     out.listenerAttributes ??= {};
     out.listenerAttributes[listener] = attributePairs(key, raw, 'tcp.idle_timeout.seconds=400');
   }
+  for (const [key, raw] of Object.entries(annotations)) {
+    if (!key.startsWith(AWS_ANNOTATIONS.targetGroupAttributesPortPrefix)) continue;
+    const port = Number(key.slice(AWS_ANNOTATIONS.targetGroupAttributesPortPrefix.length));
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ServiceConfigError(key, `"${key.slice(AWS_ANNOTATIONS.targetGroupAttributesPortPrefix.length)}" is not a port: use target-group-attributes.<port>, e.g. target-group-attributes.443`);
+    out.targetGroupAttributesByPort ??= {};
+    out.targetGroupAttributesByPort[port] = attributePairs(key, raw, 'deregistration_delay.timeout_seconds=30');
+  }
   const lbAttributes = annotations[AWS_ANNOTATIONS.attributes];
-  if (lbAttributes !== undefined) out.loadBalancerAttributes = attributePairs(AWS_ANNOTATIONS.attributes, lbAttributes, 'load_balancing.cross_zone.enabled=true');
+  const deprecated = deprecatedLoadBalancerAttributes(annotations);
+  // As the AWS Load Balancer Controller merges them: the deprecated annotations win a shared key.
+  if (lbAttributes !== undefined || deprecated) {
+    out.loadBalancerAttributes = { ...(lbAttributes !== undefined ? attributePairs(AWS_ANNOTATIONS.attributes, lbAttributes, 'load_balancing.cross_zone.enabled=true') : {}), ...deprecated };
+  }
   return out;
+}
+
+/**
+ * The AWS Load Balancer Controller's annotations this provider does not serve, each with the values
+ * that ask for nothing beyond what it builds anyway. Any other value is refused, naming the
+ * annotation: silently building something else than asked is worse than a pending Service.
+ */
+const UNSUPPORTED: { suffix: string; accepted: string[]; why: string }[] = [
+  { suffix: 'disable-nlb-sg', accepted: ['false'], why: 'the NLB always gets a security group (the managed one, or yours through aws-load-balancer-security-groups)' },
+  { suffix: 'multi-cluster-target-group', accepted: ['false'], why: "target groups serve this cluster's targets only" },
+  { suffix: 'enable-prefix-for-ipv6-source-nat', accepted: ['off'], why: 'IPv6 source NAT prefixes (UDP on a dualstack NLB) are not made yet' },
+  { suffix: 'source-nat-ipv6-prefixes', accepted: [], why: 'IPv6 source NAT prefixes (UDP on a dualstack NLB) are not made yet' },
+  { suffix: 'minimum-load-balancer-capacity', accepted: [], why: 'capacity reservations are not made (the provider never touches one you make with ModifyCapacityReservation)' },
+  { suffix: 'eip-allocations-discovery-tags', accepted: [], why: 'Elastic IPs are not discovered by tag: list them in aws-load-balancer-eip-allocations' },
+  { suffix: 'inbound-sg-rules-on-private-link-traffic', accepted: ['on'], why: "PrivateLink traffic is always held to the NLB's security group rules (AWS's default)" },
+  { suffix: 'quic-enabled-ports', accepted: [], why: 'QUIC listeners are not made' },
+  { suffix: 'enable-icmp-for-path-mtu-discovery', accepted: ['on'], why: 'the managed security group always admits ICMP path MTU discovery' },
+  { suffix: 'enable-tcp-udp-listener', accepted: ['true'], why: 'TCP and UDP on one port always share a TCP_UDP listener' },
+];
+
+function refuseUnsupported(annotations: Record<string, string>): void {
+  for (const { suffix, accepted, why } of UNSUPPORTED) {
+    const key = `${P}${suffix}`;
+    const raw = annotations[key]?.trim();
+    if (raw === undefined || accepted.includes(raw.toLowerCase())) continue;
+    const keep = accepted.length > 0 ? ` (or set it to "${accepted[0]}")` : '';
+    throw new ServiceConfigError(key, `"${raw}" is not supported by this provider: ${why}; remove the annotation${keep}`);
+  }
+}
+
+/**
+ * access-log-* and cross-zone-load-balancing-enabled, which the AWS Load Balancer Controller still
+ * reads: access logs only when enabled (then the bucket and prefix given), cross-zone either way.
+ */
+function deprecatedLoadBalancerAttributes(annotations: Record<string, string>): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  if (goBool(annotations, AWS_ANNOTATIONS.accessLogEnabled)) {
+    out['access_logs.s3.enabled'] = 'true';
+    const bucket = annotations[AWS_ANNOTATIONS.accessLogBucket]?.trim();
+    const prefix = annotations[AWS_ANNOTATIONS.accessLogPrefix]?.trim();
+    if (bucket !== undefined) out['access_logs.s3.bucket'] = bucket;
+    if (prefix !== undefined) out['access_logs.s3.prefix'] = prefix;
+  }
+  const crossZone = goBool(annotations, AWS_ANNOTATIONS.crossZone);
+  if (crossZone !== undefined) out['load_balancing.cross_zone.enabled'] = String(crossZone);
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** proxy-protocol-per-target-group: Service port numbers, comma-separated (names are not read, as upstream). */
+function proxyProtocolPortsOf(annotations: Record<string, string>): Pick<AwsServiceOptions, 'proxyProtocolPorts'> {
+  const raw = annotations[AWS_ANNOTATIONS.proxyProtocolPerTargetGroup];
+  if (raw === undefined) return {};
+  const ports = list(raw).map((p) => {
+    const n = Number(p);
+    if (!/^\d+$/.test(p) || n < 1 || n > 65535) throw new ServiceConfigError(AWS_ANNOTATIONS.proxyProtocolPerTargetGroup, `"${p}" is not a port number: list the Service ports (spec.ports[].port) whose target groups get PROXY protocol v2, e.g. "80,443"`);
+    return n;
+  });
+  return { proxyProtocolPorts: ports };
 }
 
 function targetNodeLabelsOf(annotations: Record<string, string>): AwsServiceOptions['targetNodeLabels'] {

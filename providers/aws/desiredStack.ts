@@ -257,14 +257,29 @@ function checkIntervalCoversTimeout(hc: HealthCheckSettings): void {
 }
 
 /**
- * spec.sessionAffinity ClientIP is source-IP stickiness on every target group (NLBs have no timeout
- * for it, so sessionAffinityTimeoutSeconds only applies in kube-proxy). The target-group-attributes
- * annotation is applied on top: an explicit key there wins.
+ * One port's target group attributes. spec.sessionAffinity ClientIP is source-IP stickiness (NLBs
+ * have no timeout for it, so sessionAffinityTimeoutSeconds only applies in kube-proxy); the
+ * target-group-attributes annotation, then its .<port> form, win over it. PROXY protocol is decided
+ * last, as the AWS Load Balancer Controller does: proxy-protocol-per-target-group for the ports it
+ * lists (off on the others), and proxy-protocol "*" over everything.
  */
-export function targetGroupAttributes(desired: DesiredLoadBalancer, options: AwsServiceOptions): Record<string, string> {
+export function targetGroupAttributes(desired: DesiredLoadBalancer, options: AwsServiceOptions, port: number): Record<string, string> {
   const fromSpec: Record<string, string> =
     desired.sessionAffinity === 'ClientIP' ? { 'stickiness.enabled': 'true', 'stickiness.type': 'source_ip' } : { 'stickiness.enabled': 'false' };
-  return { ...fromSpec, 'proxy_protocol_v2.enabled': String(options.proxyProtocol), ...options.targetGroupAttributes };
+  const out = { ...fromSpec, 'proxy_protocol_v2.enabled': 'false', ...options.targetGroupAttributes, ...options.targetGroupAttributesByPort?.[port] };
+  if (options.proxyProtocolPorts) out['proxy_protocol_v2.enabled'] = String(options.proxyProtocolPorts.includes(port));
+  if (options.proxyProtocol) out['proxy_protocol_v2.enabled'] = 'true';
+  return out;
+}
+
+/** Port-scoped annotations must name ports of the Service. */
+function checkPortAnnotations(desired: DesiredLoadBalancer, options: AwsServiceOptions): void {
+  const ports = new Set(desired.ports.map((p) => p.port));
+  const missing = (options.proxyProtocolPorts ?? []).filter((p) => !ports.has(p));
+  if (missing.length > 0) throw new ServiceConfigError(AWS_ANNOTATIONS.proxyProtocolPerTargetGroup, `${missing.join(', ')} ${missing.length > 1 ? 'are not ports' : 'is not a port'} of the Service (spec.ports[].port: ${[...ports].join(', ')})`);
+  for (const port of Object.keys(options.targetGroupAttributesByPort ?? {}).map(Number)) {
+    if (!ports.has(port)) throw new ServiceConfigError(`${AWS_ANNOTATIONS.targetGroupAttributesPortPrefix}${port}`, `${port} is not a port of the Service (spec.ports[].port: ${[...ports].join(', ')})`);
+  }
 }
 
 /**
@@ -296,7 +311,7 @@ export function podTargets(desired: DesiredLoadBalancer, portNames: string[], fa
 }
 
 function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lbName: string): DesiredPortGroup[] {
-  const attributes = targetGroupAttributes(desired, options);
+  checkPortAnnotations(desired, options);
   const ip = options.targetType === 'ip';
   const family = targetFamilyOf(desired, options);
   const byPort = new Map<number, { protocols: Set<string>; nodePort: number; names: string[] }>();
@@ -335,7 +350,7 @@ function groupPorts(desired: DesiredLoadBalancer, options: AwsServiceOptions, lb
         ? { listenerProtocol: 'TLS' as const, tls: { certificates: tls.certificates, ...(tls.sslPolicy ? { sslPolicy: tls.sslPolicy } : {}), ...(tls.alpnPolicy ? { alpnPolicy: tls.alpnPolicy } : {}) } }
         : { listenerProtocol: plain };
       const listenerAttributes = options.listenerAttributes?.[`${listener.listenerProtocol}-${port}`];
-      const common = { port, protocol, ...listener, ...(listenerAttributes ? { listenerAttributes } : {}), ipAddressType: family, targetGroupName: targetGroupName(lbName, port, protocol, options.targetType, family), healthCheck: healthCheckFor(desired, options, protocol), attributes: { ...attributes } };
+      const common = { port, protocol, ...listener, ...(listenerAttributes ? { listenerAttributes } : {}), ipAddressType: family, targetGroupName: targetGroupName(lbName, port, protocol, options.targetType, family), healthCheck: healthCheckFor(desired, options, protocol), attributes: targetGroupAttributes(desired, options, port) };
       if (!ip) return { ...common, targetType: 'instance' as const, nodePort, targetGroupPort: nodePort };
       const targets = podTargets(desired, names, family);
       // The group's port is only a default (targets are registered with their own); the Pods' usual one.

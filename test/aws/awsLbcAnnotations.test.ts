@@ -459,3 +459,131 @@ describe('aws-load-balancer-listener-attributes.<PROTOCOL>-<port>', () => {
     await deleteFully(h.provider, svc);
   });
 });
+
+describe('per-port PROXY protocol and target group attributes', () => {
+  const twoPorts = [
+    { name: 'http', port: 80, protocol: 'TCP' as const, nodePort: 30080 },
+    { name: 'https', port: 443, protocol: 'TCP' as const, nodePort: 30443 },
+  ];
+  /** The attributes of the group behind each listener port. */
+  const byPort = async (uid: string): Promise<Record<number, Record<string, string | undefined>>> => {
+    const inv = await inventory(h);
+    const lbName = inv.loadBalancers.find(ownedBy(uid))!.name;
+    const out: Record<number, Record<string, string | undefined>> = {};
+    for (const l of inv.listeners.filter((x) => x.lbName === lbName)) {
+      const res = await h.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: l.targetGroupArn }));
+      out[l.port] = Object.fromEntries((res.Attributes ?? []).map((a) => [a.Key!, a.Value]));
+    }
+    return out;
+  };
+
+  it('proxy-protocol-per-target-group turns PROXY v2 on for the listed ports only, target-group-attributes.<port> sets one group; steady, and "*" wins', async () => {
+    const svc = makeService(h, {
+      ports: twoPorts,
+      annotations: { [`${A}proxy-protocol-per-target-group`]: '443', [`${A}target-group-attributes.80`]: 'deregistration_delay.timeout_seconds=30' },
+    });
+    await converge(h.provider, svc);
+    let attrs = await byPort(svc.ref.uid);
+    expect(attrs[443]!['proxy_protocol_v2.enabled']).toBe('true');
+    expect(attrs[80]!['proxy_protocol_v2.enabled']).not.toBe('true');
+    expect(attrs[80]!['deregistration_delay.timeout_seconds']).toBe('30');
+    expect(attrs[443]!['deregistration_delay.timeout_seconds']).toBe('300');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    // As the AWS Load Balancer Controller: proxy-protocol "*" is applied last, over the per-group list
+    // and over a proxy_protocol_v2.enabled key in target-group-attributes.
+    svc.annotations = { ...svc.annotations, [`${A}proxy-protocol`]: '*', [`${A}target-group-attributes`]: 'proxy_protocol_v2.enabled=false' };
+    await converge(h.provider, svc);
+    attrs = await byPort(svc.ref.uid);
+    expect([attrs[80]!['proxy_protocol_v2.enabled'], attrs[443]!['proxy_protocol_v2.enabled']]).toEqual(['true', 'true']);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(h.provider, svc);
+  });
+
+  it.each([
+    [`${A}proxy-protocol-per-target-group`, 'https', 'is not a port number'],
+    [`${A}proxy-protocol-per-target-group`, '80,8443', '8443 is not a port of the Service'],
+    [`${A}target-group-attributes.8443`, 'deregistration_delay.timeout_seconds=30', '8443 is not a port of the Service'],
+    [`${A}target-group-attributes.http`, 'deregistration_delay.timeout_seconds=30', 'is not a port'],
+  ])('%s: %s is refused naming the annotation, before any create', async (key, value, why) => {
+    h.proxy.requests.length = 0;
+    const error = await refusal(converge(h.provider, makeService(h, { ports: twoPorts, annotations: { [key]: value } })));
+    expect((error as ServiceConfigError).field).toBe(key);
+    expect((error as Error).message).toContain(why);
+    expect(h.proxy.requests.filter((r) => r.action.startsWith('Create'))).toEqual([]);
+  });
+});
+
+describe("the AWS Load Balancer Controller's deprecated and older spellings", () => {
+  it('cross-zone-load-balancing-enabled and access-log-* become load balancer attributes, winning over aws-load-balancer-attributes; drift is repaired', async () => {
+    const svc = makeService(h, {
+      annotations: {
+        [`${A}cross-zone-load-balancing-enabled`]: 'true',
+        [`${A}attributes`]: 'load_balancing.cross_zone.enabled=false,deletion_protection.enabled=false',
+        [`${A}access-log-enabled`]: 'false',
+        [`${A}access-log-s3-bucket-name`]: 'ignored-while-disabled',
+      },
+    });
+    await converge(h.provider, svc);
+    const arn = (await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!.arn;
+    const attrs = async () => Object.fromEntries(((await h.elbv2.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: arn }))).Attributes ?? []).map((a) => [a.Key, a.Value]));
+    expect((await attrs())['load_balancing.cross_zone.enabled']).toBe('true');
+    expect((await attrs())['access_logs.s3.bucket']).toBe('');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    await h.elbv2.send(new ModifyLoadBalancerAttributesCommand({ LoadBalancerArn: arn, Attributes: [{ Key: 'load_balancing.cross_zone.enabled', Value: 'false' }] }));
+    const repair = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    expect(repair.actions.map((a) => a.description)).toEqual([expect.stringContaining('load_balancing.cross_zone.enabled=true')]);
+    await h.provider.apply(repair);
+    expect((await attrs())['load_balancing.cross_zone.enabled']).toBe('true');
+
+    // Enabled access logs carry the bucket and prefix given.
+    svc.annotations = { [`${A}access-log-enabled`]: 'True', [`${A}access-log-s3-bucket-name`]: 'my-logs', [`${A}access-log-s3-bucket-prefix`]: 'nlb' };
+    const plan = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    expect(plan.actions.map((a) => a.description).join('\n')).toContain('access_logs.s3.enabled=true, access_logs.s3.bucket=my-logs, access_logs.s3.prefix=nlb');
+    await deleteFully(h.provider, svc);
+  });
+
+  it('a value Go would not parse as a boolean is refused naming the deprecated annotation', async () => {
+    const error = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}cross-zone-load-balancing-enabled`]: 'yes' } })));
+    expect((error as ServiceConfigError).field).toBe(`${A}cross-zone-load-balancing-enabled`);
+  });
+
+  it('aws-load-balancer-type: nlb-ip makes ip target groups with the Pod IPs', async () => {
+    const svc = makeService(h, {
+      ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 0 }],
+      annotations: { [`${A}type`]: 'nlb-ip' },
+      podEndpoints: [{ address: '10.0.1.70', ready: true, terminating: false, ports: { http: 8080 } }],
+    });
+    await converge(h.provider, svc);
+    expect((await inventory(h)).targetGroups.find(ownedBy(svc.ref.uid))!.targets).toEqual(['10.0.1.70:8080']);
+    expect(h.provider.wantsPodEndpoints?.({ annotations: { [`${A}type`]: 'nlb-ip' } })).toBe(true);
+    await deleteFully(h.provider, svc);
+  });
+});
+
+describe("the AWS Load Balancer Controller's annotations this provider does not serve", () => {
+  it.each([
+    ['disable-nlb-sg', 'true', 'false'],
+    ['multi-cluster-target-group', 'true', 'false'],
+    ['enable-prefix-for-ipv6-source-nat', 'on', 'off'],
+    ['inbound-sg-rules-on-private-link-traffic', 'off', 'on'],
+    ['enable-icmp-for-path-mtu-discovery', 'off', 'on'],
+    ['enable-tcp-udp-listener', 'false', 'true'],
+    ['source-nat-ipv6-prefixes', 'auto_assigned', undefined],
+    ['minimum-load-balancer-capacity', 'CapacityUnits=1000', undefined],
+    ['eip-allocations-discovery-tags', 'team=web', undefined],
+    ['quic-enabled-ports', '443', undefined],
+  ])('%s: "%s" is refused naming it, before any create; the value that asks for what is built anyway is served', async (suffix, refused, served) => {
+    h.proxy.requests.length = 0;
+    const error = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}${suffix}`]: refused } })));
+    expect((error as ServiceConfigError).field).toBe(`${A}${suffix}`);
+    expect((error as Error).message).toContain('not supported by this provider');
+    expect(h.proxy.requests.filter((r) => r.action.startsWith('Create'))).toEqual([]);
+    if (served === undefined) return;
+    const svc = makeService(h, { annotations: { [`${A}${suffix}`]: served } });
+    await converge(h.provider, svc);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(h.provider, svc);
+  });
+});
