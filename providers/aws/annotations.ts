@@ -40,7 +40,10 @@ export const AWS_ANNOTATIONS = {
   alpnPolicy: `${P}alpn-policy`,
   backendProtocol: `${P}backend-protocol`,
   targetNodeLabels: `${P}target-node-labels`,
-  loadBalancerName: `${P}load-balancer-name`,
+  /** The AWS Load Balancer Controller's key. */
+  loadBalancerName: `${P}name`,
+  /** The key this provider read before it matched the controller's; still read. */
+  loadBalancerNameOld: `${P}load-balancer-name`,
   attributes: `${P}attributes`,
   manageBackendRules: `${P}manage-backend-security-group-rules`,
   securityGroups: `${P}security-groups`,
@@ -94,7 +97,7 @@ export interface AwsServiceOptions {
   manageBackendRules: boolean;
   /** aws-load-balancer-attributes: load balancer attributes (ModifyLoadBalancerAttributes). */
   loadBalancerAttributes?: Record<string, string>;
-  /** load-balancer-name: the NLB's name instead of the generated one (a new name is a new NLB). */
+  /** aws-load-balancer-name: the NLB's name instead of the generated one (a new name is a new NLB). */
   loadBalancerName?: string;
   /** aws-load-balancer-proxy-protocol "*": PROXY protocol v2 to every target group. */
   proxyProtocol: boolean;
@@ -447,10 +450,16 @@ function targetNodeLabelsOf(annotations: Record<string, string>): AwsServiceOpti
 }
 
 function loadBalancerNameOf(annotations: Record<string, string>): string | undefined {
-  const lbName = annotations[AWS_ANNOTATIONS.loadBalancerName]?.trim();
+  const current = annotations[AWS_ANNOTATIONS.loadBalancerName]?.trim();
+  const old = annotations[AWS_ANNOTATIONS.loadBalancerNameOld]?.trim();
+  if (current !== undefined && old !== undefined && current !== old) {
+    throw new ServiceConfigError(AWS_ANNOTATIONS.loadBalancerNameOld, `names "${old}" and ${AWS_ANNOTATIONS.loadBalancerName} names "${current}": keep only ${AWS_ANNOTATIONS.loadBalancerName}`);
+  }
+  const key = current !== undefined ? AWS_ANNOTATIONS.loadBalancerName : AWS_ANNOTATIONS.loadBalancerNameOld;
+  const lbName = current ?? old;
   // CreateLoadBalancerInput.Name: at most 32 alphanumerics or hyphens, not beginning or ending with a hyphen, nor beginning with "internal-".
   if (lbName !== undefined && (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/.test(lbName) || lbName.startsWith('internal-'))) {
-    throw new ServiceConfigError(AWS_ANNOTATIONS.loadBalancerName, `"${lbName}" is not a load balancer name AWS accepts: at most 32 letters, digits or hyphens, not starting or ending with a hyphen, nor with "internal-"`);
+    throw new ServiceConfigError(key, `"${lbName}" is not a load balancer name AWS accepts: at most 32 letters, digits or hyphens, not starting or ending with a hyphen, nor with "internal-"`);
   }
   return lbName;
 }

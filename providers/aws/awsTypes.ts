@@ -151,7 +151,7 @@ export interface DesiredStack {
   ref: ServiceRef;
   clusterName: string;
   lbName: string;
-  /** lbName comes from aws-load-balancer-load-balancer-name. */
+  /** lbName comes from aws-load-balancer-name. */
   customName?: boolean;
   /** The name releases before in-place subnet changes gave this NLB (the subnets annotation in it), when different. */
   legacyLbName?: string;

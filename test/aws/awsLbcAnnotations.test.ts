@@ -304,7 +304,7 @@ describe('TLS: ssl-cert, ssl-ports, ssl-negotiation-policy, alpn-policy, backend
   });
 });
 
-describe('target-node-labels and load-balancer-name', () => {
+describe('target-node-labels and aws-load-balancer-name', () => {
   it('target-node-labels registers only matching nodes; a label change follows as membership only', async () => {
     const svc = makeService(h, { annotations: { [`${A}target-node-labels`]: 'role=edge,ingress' } });
     const labels: Record<string, string>[] = [{ role: 'edge', ingress: '' }, { role: 'edge' }, {}];
@@ -320,24 +320,36 @@ describe('target-node-labels and load-balancer-name', () => {
     await deleteFully(h.provider, svc);
   });
 
-  it('load-balancer-name names the NLB; a bad name is refused naming the annotation', async () => {
-    const svc = makeService(h, { annotations: { [`${A}load-balancer-name`]: 'team-a-web' } });
+  it('aws-load-balancer-name names the NLB; a bad name is refused naming the annotation', async () => {
+    const svc = makeService(h, { annotations: { [`${A}name`]: 'team-a-web' } });
     await converge(h.provider, svc);
     expect((await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!.name).toBe('team-a-web');
     expect(await isSteady(h.provider, svc)).toBe(true);
     // The scheme cannot change under the same name: the user is told to rename.
     svc.annotations = { ...svc.annotations, [`${A}scheme`]: 'internal' };
     const error = await refusal(converge(h.provider, svc));
-    expect((error as ServiceConfigError).field).toBe(`${A}load-balancer-name`);
-    svc.annotations = { [`${A}load-balancer-name`]: 'team-a-web-internal', [`${A}scheme`]: 'internal' };
+    expect((error as ServiceConfigError).field).toBe(`${A}name`);
+    svc.annotations = { [`${A}name`]: 'team-a-web-internal', [`${A}scheme`]: 'internal' };
     await converge(h.provider, svc);
     expect((await inventory(h)).loadBalancers.filter(ownedBy(svc.ref.uid)).map((l) => l.name)).toEqual(['team-a-web-internal']);
     await deleteFully(h.provider, svc);
 
     for (const bad of ['-x', 'internal-web', 'a'.repeat(33), 'under_score']) {
-      const refused = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}load-balancer-name`]: bad } })));
-      expect((refused as ServiceConfigError).field).toBe(`${A}load-balancer-name`);
+      const refused = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}name`]: bad } })));
+      expect((refused as ServiceConfigError).field).toBe(`${A}name`);
     }
+  });
+
+  it('the key earlier releases read (aws-load-balancer-load-balancer-name) still names the NLB; both with different names are refused', async () => {
+    const svc = makeService(h, { annotations: { [`${A}load-balancer-name`]: 'team-b-web' } });
+    await converge(h.provider, svc);
+    expect((await inventory(h)).loadBalancers.find(ownedBy(svc.ref.uid))!.name).toBe('team-b-web');
+    // Moving to the controller's key with the same name changes nothing.
+    svc.annotations = { [`${A}name`]: 'team-b-web' };
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(h.provider, svc);
+    const both = await refusal(converge(h.provider, makeService(h, { annotations: { [`${A}name`]: 'one', [`${A}load-balancer-name`]: 'two' } })));
+    expect((both as ServiceConfigError).field).toBe(`${A}load-balancer-name`);
   });
 });
 

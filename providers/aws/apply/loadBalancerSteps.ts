@@ -111,7 +111,10 @@ export async function modifyLoadBalancerAttributes(run: ApplyRun, step: Step<'mo
   } catch (error) {
     // An unknown key or a bad value is the user's to fix.
     if (!isCode(error, 'ValidationError', 'InvalidConfigurationRequest', 'InvalidConfigurationRequestException')) throw error;
-    throw new ServiceConfigError(AWS_ANNOTATIONS.attributes, `AWS refused ${Attributes.map((a) => `${a.Key}=${a.Value}`).join(', ')}: ${(error as Error).message}`);
+    const deprecated = Attributes.some((a) => a.Key.startsWith('access_logs.') || a.Key === 'load_balancing.cross_zone.enabled')
+      ? ` (access_logs.* and load_balancing.cross_zone.enabled may also come from ${AWS_ANNOTATIONS.accessLogEnabled}, ${AWS_ANNOTATIONS.accessLogBucket}, ${AWS_ANNOTATIONS.accessLogPrefix} or ${AWS_ANNOTATIONS.crossZone})`
+      : '';
+    throw new ServiceConfigError(AWS_ANNOTATIONS.attributes, `AWS refused ${Attributes.map((a) => `${a.Key}=${a.Value}`).join(', ')}: ${(error as Error).message}${deprecated}`);
   }
   if (step.tag) await run.api.elb('AddTags', true, (c) => c.send(new AddTagsCommand({ ResourceArns: [arn], Tags: [{ Key: ATTRIBUTES_TAG, Value: 'managed' }] })));
 }
