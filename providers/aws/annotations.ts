@@ -49,6 +49,8 @@ export const AWS_ANNOTATIONS = {
   securityGroups: `${P}security-groups`,
   ipAddressType: `${P}ip-address-type`,
   ipv6Addresses: `${P}ipv6-addresses`,
+  ipv6SourceNat: `${P}enable-prefix-for-ipv6-source-nat`,
+  sourceNatIpv6Prefixes: `${P}source-nat-ipv6-prefixes`,
   /** Followed by <PROTOCOL>-<port>, e.g. listener-attributes.TCP-80. */
   listenerAttributesPrefix: `${P}listener-attributes.`,
 } as const;
@@ -71,6 +73,10 @@ export interface AwsServiceOptions {
   ipAddressType: 'ipv4' | 'dualstack';
   /** aws-load-balancer-ipv6-addresses: one IPv6 address per subnet (dualstack only). */
   ipv6Addresses?: string[];
+  /** enable-prefix-for-ipv6-source-nat, when set: an IPv6 /80 per subnet for source NAT (UDP on dualstack). */
+  ipv6SourceNat?: 'on' | 'off';
+  /** source-nat-ipv6-prefixes: a /80 from each subnet's IPv6 range, or auto_assigned (needs ipv6SourceNat on). */
+  sourceNatIpv6Prefixes?: string[];
   /** aws-load-balancer-nlb-target-type: node instances on NodePorts (default), or Pod IPs on their ports. */
   targetType: 'instance' | 'ip';
   /** Subnet IDs or Name tags from aws-load-balancer-subnets; undefined means discover by tags. */
@@ -260,6 +266,7 @@ export function parseAwsAnnotations(annotations: Record<string, string>): AwsSer
     healthCheck: healthCheckOf(annotations),
   };
   if (ipv6Addresses) options.ipv6Addresses = ipv6Addresses;
+  Object.assign(options, sourceNatOf(annotations, ipAddressType));
   const targetNodeLabels = targetNodeLabelsOf(annotations);
   if (targetNodeLabels) options.targetNodeLabels = targetNodeLabels;
   const loadBalancerName = loadBalancerNameOf(annotations);
@@ -377,6 +384,35 @@ function attributesOf(annotations: Record<string, string>): AttributeOptions {
 }
 
 /**
+ * enable-prefix-for-ipv6-source-nat and source-nat-ipv6-prefixes, with the AWS Load Balancer
+ * Controller's checks: "on" or "off"; dualstack only (EnablePrefixForIpv6SourceNat: "The IP address
+ * type must be dualstack"); prefixes only with "on", each "auto_assigned" or an IPv6 prefix with a
+ * /80 netmask (SubnetMapping.SourceNatIpv6Prefix). Matching them to subnets needs the subnets.
+ */
+function sourceNatOf(annotations: Record<string, string>, ipAddressType: AwsServiceOptions['ipAddressType']): Pick<AwsServiceOptions, 'ipv6SourceNat' | 'sourceNatIpv6Prefixes'> {
+  const key = AWS_ANNOTATIONS.ipv6SourceNat;
+  const raw = annotations[key]?.trim();
+  if (raw !== undefined && raw !== 'on' && raw !== 'off') throw new ServiceConfigError(key, `must be "on" or "off", got "${raw}"`);
+  const needsDualstack = `needs a dualstack NLB: set ${AWS_ANNOTATIONS.ipAddressType}: dualstack, or remove this annotation`;
+  if (raw === 'on' && ipAddressType !== 'dualstack') throw new ServiceConfigError(key, `"on" ${needsDualstack}`);
+  const out: Pick<AwsServiceOptions, 'ipv6SourceNat' | 'sourceNatIpv6Prefixes'> = raw === undefined ? {} : { ipv6SourceNat: raw };
+  const prefixesKey = AWS_ANNOTATIONS.sourceNatIpv6Prefixes;
+  const prefixes = annotations[prefixesKey];
+  if (prefixes === undefined) return out;
+  if (ipAddressType !== 'dualstack') throw new ServiceConfigError(prefixesKey, needsDualstack);
+  if (raw !== 'on') throw new ServiceConfigError(prefixesKey, `applies only with ${key}: "on"`);
+  out.sourceNatIpv6Prefixes = list(prefixes).map((prefix) => {
+    if (prefix === 'auto_assigned') return prefix;
+    const [address, length] = prefix.split('/');
+    if (length !== '80' || address === undefined || !ipaddr.IPv6.isValid(address) || address.includes('.')) {
+      throw new ServiceConfigError(prefixesKey, `"${prefix}" is neither an IPv6 prefix with a /80 netmask nor auto_assigned; list one per subnet, separated by commas`);
+    }
+    return `${ipaddr.IPv6.parse(address).toString()}/80`;
+  });
+  return out;
+}
+
+/**
  * The AWS Load Balancer Controller's annotations this provider does not serve, each with the values
  * that ask for nothing beyond what it builds anyway. Any other value is refused, naming the
  * annotation: silently building something else than asked is worse than a pending Service.
@@ -384,8 +420,6 @@ function attributesOf(annotations: Record<string, string>): AttributeOptions {
 const UNSUPPORTED: { suffix: string; accepted: string[]; why: string }[] = [
   { suffix: 'disable-nlb-sg', accepted: ['false'], why: 'the NLB always gets a security group (the managed one, or yours through aws-load-balancer-security-groups)' },
   { suffix: 'multi-cluster-target-group', accepted: ['false'], why: "target groups serve this cluster's targets only" },
-  { suffix: 'enable-prefix-for-ipv6-source-nat', accepted: ['off'], why: 'IPv6 source NAT prefixes (UDP on a dualstack NLB) are not made yet' },
-  { suffix: 'source-nat-ipv6-prefixes', accepted: [], why: 'IPv6 source NAT prefixes (UDP on a dualstack NLB) are not made yet' },
   { suffix: 'minimum-load-balancer-capacity', accepted: [], why: 'capacity reservations are not made (the provider never touches one you make with ModifyCapacityReservation)' },
   { suffix: 'eip-allocations-discovery-tags', accepted: [], why: 'Elastic IPs are not discovered by tag: list them in aws-load-balancer-eip-allocations' },
   { suffix: 'inbound-sg-rules-on-private-link-traffic', accepted: ['on'], why: "PrivateLink traffic is always held to the NLB's security group rules (AWS's default)" },

@@ -99,6 +99,8 @@ export interface ObservedStack {
     attributes?: Record<string, string>;
     /** ipv4 or dualstack, as AWS reports it (SetIpAddressType changes it in place). */
     ipAddressType?: string;
+    /** EnablePrefixForIpv6SourceNat as AWS reports it ("on" or "off"). */
+    ipv6SourceNat?: string;
     /** The enabled zones and their subnets, with whether an Elastic IP is mapped there. */
     zones: { zone: string; subnetId: string; pinned: boolean }[];
   };
@@ -118,6 +120,8 @@ export interface SubnetMapping {
   PrivateIPv4Address?: string;
   /** aws-load-balancer-ipv6-addresses: the NLB's IPv6 address in this subnet (dualstack). */
   IPv6Address?: string;
+  /** source-nat-ipv6-prefixes: the /80 (or auto_assigned) this subnet gives source NAT. */
+  SourceNatIpv6Prefix?: string;
 }
 
 export interface DesiredPortGroup {
@@ -160,6 +164,8 @@ export interface DesiredStack {
   scheme: 'internet-facing' | 'internal';
   /** aws-load-balancer-ip-address-type: changed in place (SetIpAddressType). */
   ipAddressType: 'ipv4' | 'dualstack';
+  /** enable-prefix-for-ipv6-source-nat, when set on a dualstack NLB: held in place (SetSubnets). */
+  ipv6SourceNat?: 'on' | 'off';
   subnetMappings: SubnetMapping[];
   /** Discovery only: every subnet that qualifies (not just one per zone), so an existing NLB keeps an eligible one. */
   subnetCandidates?: string[];
@@ -236,6 +242,8 @@ export type AwsStep =
   | { op: 'retireStack'; stack: ObservedStack; first?: boolean }
   /** Set an existing NLB's subnets: zones added, moved or removed (SetSubnets lists every subnet to keep). */
   | { op: 'setSubnets'; arn: string; subnetIds: string[] }
+  /** enable-prefix-for-ipv6-source-nat changed: SetSubnets with the NLB's subnets and the new setting, in place. */
+  | { op: 'setIpv6SourceNat'; arn: string; subnetIds: string[]; enable: 'on' | 'off' }
   /** ip-address-type changed: SetIpAddressType, in place (the NLB keeps its name, DNS name and addresses). */
   | { op: 'setIpAddressType'; arn: string; ipAddressType: 'ipv4' | 'dualstack' }
   /** The user's security groups changed (SetSecurityGroups: an NLB created with groups can change them). */

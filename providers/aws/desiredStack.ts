@@ -17,7 +17,8 @@ import { clusterTagKey, SERVICE_NAME_TAG, SERVICE_UID_TAG } from './tags.js';
  * or more Availability Zones", with no rule that previous ones be kept, unlike Gateway Load Balancers).
  */
 export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): string {
-  const withAddresses = desired.loadBalancerIP !== undefined || options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined || options.ipv6Addresses !== undefined;
+  const withAddresses =
+    desired.loadBalancerIP !== undefined || options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined || options.ipv6Addresses !== undefined || options.sourceNatIpv6Prefixes !== undefined;
   return placementHash(options, withAddresses ? (options.subnets ?? null) : null, desired.loadBalancerIP);
 }
 
@@ -33,6 +34,7 @@ function placementHash(options: AwsServiceOptions, subnets: string[] | null, loa
   const parts: unknown[] = [options.scheme, subnets, loadBalancerIP ?? null, options.eipAllocations ?? null, options.privateIPv4Addresses ?? null];
   // Only when set, so that every NLB made before IPv6 addresses keeps its name.
   if (options.ipv6Addresses) parts.push(options.ipv6Addresses);
+  if (options.sourceNatIpv6Prefixes) parts.push({ sourceNat: options.sourceNatIpv6Prefixes });
   const key = JSON.stringify(parts);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
@@ -92,7 +94,7 @@ function resolveMappings(
   const vpcId = subnets[0]!.vpcId;
   if (subnets.some((s) => s.vpcId !== vpcId)) throw new ServiceConfigError(AWS_ANNOTATIONS.subnets, 'the subnets are in different VPCs');
   const mapped = mappingsFor(desired, options, network, subnets);
-  const mappings = options.ipAddressType === 'dualstack' ? withIPv6Addresses(mapped.mappings, options, subnets) : mapped.mappings;
+  const mappings = options.ipAddressType === 'dualstack' ? withSourceNatPrefixes(withIPv6Addresses(mapped.mappings, options, subnets), options, subnets) : mapped.mappings;
   return { vpcId, ...mapped, mappings, ...(candidates ? { candidates } : {}) };
 }
 
@@ -127,6 +129,30 @@ function withIPv6Addresses(mappings: SubnetMapping[], options: AwsServiceOptions
     }
     return { ...m, IPv6Address: inside[0]! };
   });
+}
+
+/**
+ * source-nat-ipv6-prefixes: one per subnet of the NLB (SubnetMapping.SourceNatIpv6Prefix, "an IPv6
+ * prefix (/80 netmask) from the subnet CIDR block or auto_assigned"). A prefix goes to the subnet
+ * whose IPv6 range holds it; auto_assigned entries take the subnets left, in order.
+ */
+function withSourceNatPrefixes(mappings: SubnetMapping[], options: AwsServiceOptions, subnets: AwsNetwork['subnets']): SubnetMapping[] {
+  const wanted = options.sourceNatIpv6Prefixes;
+  if (wanted === undefined) return mappings;
+  const field = AWS_ANNOTATIONS.sourceNatIpv6Prefixes;
+  if (wanted.length !== subnets.length) {
+    throw new ServiceConfigError(field, `lists ${wanted.length} prefix(es) for ${subnets.length} subnets (${subnets.map((s) => s.id).join(', ')}); give one per subnet (a /80 of its IPv6 range, or auto_assigned)`);
+  }
+  const explicit = wanted.filter((p) => p !== 'auto_assigned');
+  const bySubnet = new Map<string, string>();
+  for (const prefix of explicit) {
+    const address = prefix.slice(0, -'/80'.length);
+    const home = subnets.filter((s) => (s.ipv6Cidrs ?? []).some((c) => cidrContains(c, address)));
+    if (home.length !== 1) throw new ServiceConfigError(field, `${prefix} is in no subnet of the NLB (${subnets.map((s) => `${s.id}: ${(s.ipv6Cidrs ?? []).join(', ')}`).join('; ')}); give a /80 of each subnet's IPv6 range`);
+    if (bySubnet.has(home[0]!.id)) throw new ServiceConfigError(field, `${bySubnet.get(home[0]!.id)} and ${prefix} are both in subnet ${home[0]!.id}; give one prefix per subnet`);
+    bySubnet.set(home[0]!.id, prefix);
+  }
+  return mappings.map((m) => ({ ...m, SourceNatIpv6Prefix: bySubnet.get(m.SubnetId) ?? 'auto_assigned' }));
 }
 
 /**
@@ -508,6 +534,7 @@ export function buildDesiredStack(desired: DesiredLoadBalancer, network: AwsNetw
     vpcId,
     scheme: options.scheme,
     ipAddressType: options.ipAddressType,
+    ...(options.ipv6SourceNat && options.ipAddressType === 'dualstack' ? { ipv6SourceNat: options.ipv6SourceNat } : {}),
     subnetMappings: mappings,
     ...(candidates ? { subnetCandidates: candidates } : {}),
     addresses,

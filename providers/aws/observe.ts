@@ -168,6 +168,7 @@ export function withLoadBalancer(stack: ObservedStack, lb: LoadBalancer, lbTags:
     addresses: reported.length > 0 ? reported : splitAddresses(lbTags[ADDRESSES_TAG]),
     securityGroups: lb.SecurityGroups ?? [],
     ipAddressType: lb.IpAddressType ?? 'ipv4',
+    ipv6SourceNat: lb.EnablePrefixForIpv6SourceNat ?? 'off',
     zones: (lb.AvailabilityZones ?? []).map((z) => ({
       zone: z.ZoneName ?? '',
       subnetId: z.SubnetId ?? '',

@@ -210,6 +210,13 @@ function planLoadBalancer({ observed, stack, current, add }: StackPlanning): voi
   if (lb?.state === 'active' && stack.ipAddressType === 'dualstack' && (lb.ipAddressType ?? 'ipv4') !== 'dualstack') {
     add({ op: 'setIpAddressType', arn: lb.arn, ipAddressType: 'dualstack' }, `IP address type of ${stack.lbName}: ${lb.ipAddressType ?? 'ipv4'} -> dualstack (in place)`);
   }
+
+  // 3d. IPv6 source NAT prefixes, when the annotation sets them, once dual-stack (3c) and before
+  // listeners (UDP ones use them): SetSubnets with the subnets it keeps (3b's, or its own).
+  if (lb?.state === 'active' && stack.ipv6SourceNat !== undefined && (lb.ipv6SourceNat ?? 'off') !== stack.ipv6SourceNat) {
+    const subnetIds = subnets?.subnetIds ?? lb.zones.map((z) => z.subnetId);
+    add({ op: 'setIpv6SourceNat', arn: lb.arn, subnetIds, enable: stack.ipv6SourceNat }, `IPv6 source NAT prefixes of ${stack.lbName}: ${lb.ipv6SourceNat ?? 'off'} -> ${stack.ipv6SourceNat} (in place)`);
+  }
 }
 
 /** Back to ipv4 (SetIpAddressType, in place), once the listeners forward to IPv4 groups only. */

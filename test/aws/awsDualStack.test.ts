@@ -12,7 +12,9 @@ import {
   ModifyListenerCommand,
   RegisterTargetsCommand,
   SetIpAddressTypeCommand,
+  SetSubnetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import ipaddr from 'ipaddr.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceConfigError, type DesiredLoadBalancer, type PodEndpoint } from '../../providers/provider.js';
 import { hostIn, MOTO_REGION, motoClients, seedIPv6 } from '../support/moto.js';
@@ -146,6 +148,86 @@ describe('aws-load-balancer-ipv6-addresses', () => {
   });
 });
 
+/** A /80 of a subnet's IPv6 /64 (its fifth group set), as source-nat-ipv6-prefixes takes them. */
+function slash80(cidr: string, group: number): string {
+  const parts = ipaddr.IPv6.parse(cidr.split('/')[0]!).parts;
+  parts[4] = group;
+  return `${new ipaddr.IPv6(parts).toString()}/80`;
+}
+
+describe('IPv6 source NAT prefixes (enable-prefix-for-ipv6-source-nat, source-nat-ipv6-prefixes)', () => {
+  const udp = [{ name: 'dns', port: 53, protocol: 'UDP' as const, nodePort: 30053 }];
+  const sourceNat = (value: string) => ({ ...dual(), [`${A}enable-prefix-for-ipv6-source-nat`]: value });
+
+  it('"on" is set in place on a dualstack NLB serving UDP, kept steady, repaired after drift, and "off" turns it off, all on the same NLB', async () => {
+    const svc = makeService(h, { ports: udp, annotations: dual() });
+    await converge(h.provider, svc);
+    const before = await loadBalancerOf(svc.ref.uid);
+    expect(before.EnablePrefixForIpv6SourceNat).toBe('off');
+
+    svc.annotations = sourceNat('on');
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    const set = h.proxy.requests.filter((r) => r.action === 'SetSubnets' && !r.refused);
+    expect(set.map((r) => r.params.get('EnablePrefixForIpv6SourceNat'))).toEqual(['on']);
+    expect(set[0]!.params.get('Subnets.member.1')).toBeDefined();
+    expect(h.proxy.requests.filter((r) => r.action === 'CreateLoadBalancer')).toEqual([]);
+    const on = await loadBalancerOf(svc.ref.uid);
+    expect([on.LoadBalancerArn, on.EnablePrefixForIpv6SourceNat]).toEqual([before.LoadBalancerArn, 'on']);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+
+    // Turned off behind our back: the NLB's description shows it, and the plan sets it again.
+    const subnets = (on.AvailabilityZones ?? []).map((z) => z.SubnetId!);
+    await h.elbv2.send(new SetSubnetsCommand({ LoadBalancerArn: on.LoadBalancerArn, Subnets: subnets, EnablePrefixForIpv6SourceNat: 'off' }));
+    const repair = h.provider.diff(await h.provider.observe(svc.ref), svc);
+    expect(repair.actions.map((a) => a.kind)).toEqual(['setIpv6SourceNat']);
+    await h.provider.apply(repair);
+    expect((await loadBalancerOf(svc.ref.uid)).EnablePrefixForIpv6SourceNat).toBe('on');
+
+    svc.annotations = sourceNat('off');
+    await converge(h.provider, svc);
+    const off = await loadBalancerOf(svc.ref.uid);
+    expect([off.LoadBalancerArn, off.EnablePrefixForIpv6SourceNat]).toEqual([before.LoadBalancerArn, 'off']);
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(h.provider, svc);
+  });
+
+  it('a new NLB asks for it on create, with a given /80 in its subnet and auto_assigned for the other', async () => {
+    const prefix = slash80(v6[ZONE_B]!, 7);
+    const svc = makeService(h, { ports: udp, annotations: { ...sourceNat('on'), [`${A}source-nat-ipv6-prefixes`]: `auto_assigned, ${prefix}` } });
+    h.proxy.requests.length = 0;
+    await converge(h.provider, svc);
+    const create = h.proxy.requests.find((r) => r.action === 'CreateLoadBalancer' && !r.refused)!;
+    expect(create.params.get('EnablePrefixForIpv6SourceNat')).toBe('on');
+    const mappings = [1, 2].map((i) => [create.params.get(`SubnetMappings.member.${i}.SubnetId`), create.params.get(`SubnetMappings.member.${i}.SourceNatIpv6Prefix`)]);
+    expect(mappings).toEqual(
+      expect.arrayContaining([
+        [h.world.publicSubnets[ZONE_A], 'auto_assigned'],
+        [h.world.publicSubnets[ZONE_B], prefix],
+      ]),
+    );
+    expect((await loadBalancerOf(svc.ref.uid)).EnablePrefixForIpv6SourceNat).toBe('on');
+    expect(await isSteady(h.provider, svc)).toBe(true);
+    await deleteFully(h.provider, svc);
+  });
+
+  it.each([
+    ['a value other than on or off', () => sourceNat('true'), `${A}enable-prefix-for-ipv6-source-nat`, 'must be "on" or "off"'],
+    ['"on" on an IPv4 NLB', () => ({ ...inTwoZones(), [`${A}enable-prefix-for-ipv6-source-nat`]: 'on' }), `${A}enable-prefix-for-ipv6-source-nat`, 'needs a dualstack NLB'],
+    ['prefixes without "on"', () => ({ ...dual(), [`${A}source-nat-ipv6-prefixes`]: 'auto_assigned,auto_assigned' }), `${A}source-nat-ipv6-prefixes`, '"on"'],
+    ['a /64 instead of a /80', () => ({ ...sourceNat('on'), [`${A}source-nat-ipv6-prefixes`]: `${v6[ZONE_A]!},auto_assigned` }), `${A}source-nat-ipv6-prefixes`, '/80'],
+    ['a /80 in no subnet of the NLB', () => ({ ...sourceNat('on'), [`${A}source-nat-ipv6-prefixes`]: '2001:db8:0:0:1::/80,auto_assigned' }), `${A}source-nat-ipv6-prefixes`, 'in no subnet'],
+    ['one prefix for two subnets', () => ({ ...sourceNat('on'), [`${A}source-nat-ipv6-prefixes`]: 'auto_assigned' }), `${A}source-nat-ipv6-prefixes`, 'one per subnet'],
+    ['two prefixes in one subnet', () => ({ ...sourceNat('on'), [`${A}source-nat-ipv6-prefixes`]: `${slash80(v6[ZONE_A]!, 1)},${slash80(v6[ZONE_A]!, 2)}` }), `${A}source-nat-ipv6-prefixes`, 'both in subnet'],
+  ] as const)('%s is refused naming the annotation, before any create', async (_what, annotations, field, says) => {
+    h.proxy.requests.length = 0;
+    const error = await refusal(converge(h.provider, makeService(h, { ports: udp, annotations: annotations() })));
+    expect((error as ServiceConfigError).field).toBe(field);
+    expect((error as Error).message).toContain(says);
+    expect(h.proxy.requests.filter((r) => r.action.startsWith('Create') || r.action.startsWith('Set'))).toEqual([]);
+  });
+});
+
 describe('bad dual-stack values are refused naming the annotation, before any create', () => {
   it.each([
     ['an address type NLBs do not take', () => ({ [`${A}ip-address-type`]: 'dualstack-without-public-ipv4' }), {}, `${A}ip-address-type`, 'dualstack-without-public-ipv4'],
@@ -198,6 +280,26 @@ describe("the proxy enforces AWS's documented dual-stack rules that moto does no
     expect((ipv4 as Error).name).toMatch(/^ValidationError/);
     const outside = await refusal(viaProxy.elbv2.send(new CreateLoadBalancerCommand({ Name: name('m6'), Type: 'network', IpAddressType: 'dualstack', SubnetMappings: mapping(hostIn(v6[ZONE_B]!, '5')) })));
     expect((outside as Error).name).toMatch(/^InvalidConfigurationRequest/);
+  });
+
+  it('EnablePrefixForIpv6SourceNat needs dualstack, on create and on SetSubnets; a SourceNatIpv6Prefix is a /80 of its subnet or auto_assigned (ELB API reference)', async () => {
+    const mappings = (prefix: string) => [{ SubnetId: h.world.publicSubnets[ZONE_A], SourceNatIpv6Prefix: prefix }, { SubnetId: h.world.publicSubnets[ZONE_B] }];
+    const ipv4 = await refusal(viaProxy.elbv2.send(new CreateLoadBalancerCommand({ Name: name('s4'), Type: 'network', EnablePrefixForIpv6SourceNat: 'on', SubnetMappings: mappings('auto_assigned') })));
+    expect((ipv4 as Error).name).toMatch(/^ValidationError/);
+    const wide = await refusal(
+      viaProxy.elbv2.send(new CreateLoadBalancerCommand({ Name: name('s64'), Type: 'network', IpAddressType: 'dualstack', EnablePrefixForIpv6SourceNat: 'on', SubnetMappings: mappings(v6[ZONE_A]!) })),
+    );
+    expect((wide as Error).name).toMatch(/^ValidationError/);
+    const elsewhere = await refusal(
+      viaProxy.elbv2.send(new CreateLoadBalancerCommand({ Name: name('sb'), Type: 'network', IpAddressType: 'dualstack', EnablePrefixForIpv6SourceNat: 'on', SubnetMappings: mappings(slash80(v6[ZONE_B]!, 3)) })),
+    );
+    expect((elsewhere as Error).name).toMatch(/^ValidationError/);
+    const ipv4Nlb = await nlb('s4set', 'ipv4');
+    const set = await refusal(viaProxy.elbv2.send(new SetSubnetsCommand({ LoadBalancerArn: ipv4Nlb, Subnets: [h.world.publicSubnets[ZONE_A]!, h.world.publicSubnets[ZONE_B]!], EnablePrefixForIpv6SourceNat: 'on' })));
+    expect((set as Error).name).toMatch(/^ValidationError/);
+    // Both sides: a /80 of its subnet is accepted, and the NLB reports the setting.
+    const made = await viaProxy.elbv2.send(new CreateLoadBalancerCommand({ Name: name('sok'), Type: 'network', IpAddressType: 'dualstack', EnablePrefixForIpv6SourceNat: 'on', SubnetMappings: mappings(slash80(v6[ZONE_A]!, 3)) }));
+    expect(made.LoadBalancers![0]!.EnablePrefixForIpv6SourceNat).toBe('on');
   });
 
   it('IPv6 target groups take ip targets only, and IPv6 addresses only (NLB target groups, IP address type)', async () => {

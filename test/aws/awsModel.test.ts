@@ -92,6 +92,12 @@ describe('aws annotations', () => {
     ['service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists', 'pl-12,prefix'],
     ['service.beta.kubernetes.io/aws-load-balancer-target-node-labels', 'bad key=x'],
     ['service.beta.kubernetes.io/aws-load-balancer-load-balancer-name', 'internal-web'],
+    ['service.beta.kubernetes.io/aws-load-balancer-name', 'internal-web'],
+    ['service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group', 'http'],
+    ['service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled', 'yes'],
+    ['service.beta.kubernetes.io/aws-load-balancer-access-log-enabled', 'on'],
+    ['service.beta.kubernetes.io/aws-load-balancer-enable-prefix-for-ipv6-source-nat', 'true'],
+    ['service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.http', 'stickiness.enabled=true'],
     ['service.beta.kubernetes.io/aws-load-balancer-listener-attributes.HTTP-80', 'tcp.idle_timeout.seconds=400'],
     ['service.beta.kubernetes.io/aws-load-balancer-healthcheck-success-codes', '2xx'],
   ])('rejects %s=%s naming the annotation', (key, value) => {

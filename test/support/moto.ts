@@ -56,8 +56,9 @@ export async function startMoto(): Promise<Moto> {
   const binary = motoBinary();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  // moto-speedups/sitecustomize.py: moto's EC2 tag lookups by resource ID without a scan of every tag.
-  const pythonPath = [join(dirname(fileURLToPath(import.meta.url)), 'moto-speedups'), process.env.PYTHONPATH].filter(Boolean).join(':');
+  // moto-patches/: moto's EC2 tag lookups by resource ID without a scan of every tag, and the NLB's
+  // EnablePrefixForIpv6SourceNat kept and reported (moto ignores it).
+  const pythonPath = [join(dirname(fileURLToPath(import.meta.url)), 'moto-patches'), process.env.PYTHONPATH].filter(Boolean).join(':');
   const child: ChildProcess = spawn(binary, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PYTHONPATH: pythonPath } });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -3,7 +3,7 @@
 import type { AwsStep } from '../awsTypes.js';
 import type { ApplyRun } from './applyRun.js';
 import { createListener, deleteListener, modifyListener, modifyListenerAttributes, syncListenerCertificates } from './listenerSteps.js';
-import { announceReplacement, createLoadBalancer, enableCrossZone, modifyLoadBalancerAttributes, retireStack, setIpAddressType, setSecurityGroups, setSubnets, tagResources } from './loadBalancerSteps.js';
+import { announceReplacement, createLoadBalancer, enableCrossZone, modifyLoadBalancerAttributes, retireStack, setIpAddressType, setIpv6SourceNat, setSecurityGroups, setSubnets, tagResources } from './loadBalancerSteps.js';
 import { authorizeCidrIngress, authorizeNodeRules, createSecurityGroup, ensureBackendSecurityGroup, revokeCidrIngress } from './securityGroupSteps.js';
 import {
   createTargetGroup,
@@ -43,6 +43,7 @@ const executors: Executors = {
   retireStack,
   setSubnets,
   setIpAddressType,
+  setIpv6SourceNat,
   setSecurityGroups,
 };
 

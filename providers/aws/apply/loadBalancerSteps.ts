@@ -62,6 +62,7 @@ export async function createLoadBalancer(run: ApplyRun): Promise<void> {
           Type: 'network',
           Scheme: d.scheme,
           IpAddressType: d.ipAddressType,
+          ...(d.ipv6SourceNat ? { EnablePrefixForIpv6SourceNat: d.ipv6SourceNat } : {}),
           SubnetMappings: d.subnetMappings,
           SecurityGroups: securityGroupsOf(run),
           Tags: toTagList(tags),
@@ -145,6 +146,17 @@ export async function setIpAddressType(run: ApplyRun, step: Step<'setIpAddressTy
 export async function setSubnets(run: ApplyRun, step: Step<'setSubnets'>): Promise<void> {
   await run.api.elb('SetSubnets', true, (c) => c.send(new SetSubnetsCommand({ LoadBalancerArn: step.arn, Subnets: step.subnetIds })));
   run.deps.emit({ ref: run.d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${run.d.lbName} now serves from subnets ${step.subnetIds.join(', ')}` });
+}
+
+/** enable-prefix-for-ipv6-source-nat changed on an existing dualstack NLB: SetSubnets keeps its subnets and sets it. */
+export async function setIpv6SourceNat(run: ApplyRun, step: Step<'setIpv6SourceNat'>): Promise<void> {
+  try {
+    await run.api.elb('SetSubnets', true, (c) => c.send(new SetSubnetsCommand({ LoadBalancerArn: step.arn, Subnets: step.subnetIds, EnablePrefixForIpv6SourceNat: step.enable })));
+  } catch (error) {
+    if (!isCode(error, 'InvalidConfigurationRequest', 'InvalidConfigurationRequestException', 'ValidationError', 'InvalidSubnet', 'InvalidSubnetException')) throw error;
+    throw new ServiceConfigError(AWS_ANNOTATIONS.ipv6SourceNat, `AWS refused to turn IPv6 source NAT prefixes ${step.enable} on ${run.d.lbName}: ${(error as Error).message}`);
+  }
+  run.deps.emit({ ref: run.d.ref, type: 'Normal', reason: 'UpdatedLoadBalancer', message: `NLB ${run.d.lbName}: IPv6 source NAT prefixes ${step.enable}` });
 }
 
 export async function tagResources(run: ApplyRun, step: Step<'tagResources'>): Promise<void> {

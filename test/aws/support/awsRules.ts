@@ -253,7 +253,7 @@ export class AwsRules {
         const subnets = (await this.moto.ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids })).catch(() => undefined))?.Subnets ?? [];
         const zones = subnets.map((s) => s.AvailabilityZone ?? '');
         if (new Set(ids).size !== ids.length || new Set(zones).size !== zones.length) return { code: 'InvalidConfigurationRequest', message: 'You can specify only one subnet per Availability Zone' };
-        return undefined;
+        return this.setSubnetsSourceNat(p);
       }
       default:
         return undefined;
@@ -446,6 +446,8 @@ export class AwsRules {
     if (full) return { code: 'InvalidSubnet', message: `Not enough IP space available in ${full.SubnetId}. ELB requires at least 8 free IP addresses in each subnet.` };
     const dualStack = dualStackSubnets(p.get('IpAddressType') ?? 'ipv4', subnets);
     if (dualStack) return dualStack;
+    const sourceNat = sourceNatPrefixes(p, mappings, subnets);
+    if (sourceNat) return sourceNat;
     for (const m of mappings) {
       if (m.IPv6Address === undefined) continue;
       // LBC annotation guide, ipv6-addresses: "NLB must be dualstack", "You must specify the IPv6
@@ -468,6 +470,13 @@ export class AwsRules {
       }
     }
     return undefined;
+  }
+
+  /** SetSubnets' EnablePrefixForIpv6SourceNat, against the NLB's own IP address type (the request does not carry it). */
+  private async setSubnetsSourceNat(p: URLSearchParams): Promise<RuleViolation | undefined> {
+    if (p.get('EnablePrefixForIpv6SourceNat') !== 'on') return sourceNatValue(p.get('EnablePrefixForIpv6SourceNat'));
+    const lb = (await this.moto.elbv2.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [p.get('LoadBalancerArn') ?? ''] })).catch(() => undefined))?.LoadBalancers?.[0];
+    return lb?.IpAddressType === 'dualstack' ? undefined : SOURCE_NAT_NEEDS_DUALSTACK;
   }
 
   private async healthCheck(p: URLSearchParams, modifiedArn: string | undefined): Promise<RuleViolation | undefined> {
@@ -604,4 +613,35 @@ export class AwsRules {
     if (over) return { code: 'TooManyTargets', message: `You've reached the limit on the number of targets (${limit}) in Availability Zone ${over[0]}` };
     return undefined;
   }
+}
+
+// ELB API reference, CreateLoadBalancerInput / SetSubnetsInput.EnablePrefixForIpv6SourceNat:
+// "[Network Load Balancers with UDP listeners] ... The IP address type must be dualstack", values
+// on | off (moto ignores the parameter).
+const SOURCE_NAT_NEEDS_DUALSTACK: RuleViolation = { code: 'ValidationError', message: 'EnablePrefixForIpv6SourceNat requires the dualstack IP address type' };
+
+function sourceNatValue(value: string | null): RuleViolation | undefined {
+  if (value === null || value === 'on' || value === 'off') return undefined;
+  return { code: 'ValidationError', message: `1 validation error detected: Value '${value}' at 'enablePrefixForIpv6SourceNat' failed to satisfy constraint: Member must satisfy enum value set: [on, off]` };
+}
+
+/**
+ * CreateLoadBalancer's source NAT settings: the switch as above, and SubnetMapping.SourceNatIpv6Prefix
+ * "an IPv6 prefix (/80 netmask) from the subnet CIDR block or auto_assigned".
+ */
+function sourceNatPrefixes(p: URLSearchParams, mappings: Record<string, string>[], subnets: Subnet[]): RuleViolation | undefined {
+  const value = p.get('EnablePrefixForIpv6SourceNat');
+  const bad = sourceNatValue(value);
+  if (bad) return bad;
+  if (value === 'on' && p.get('IpAddressType') !== 'dualstack') return SOURCE_NAT_NEEDS_DUALSTACK;
+  for (const m of mappings) {
+    const prefix = m.SourceNatIpv6Prefix;
+    if (prefix === undefined || prefix === 'auto_assigned') continue;
+    const [address, length] = prefix.split('/');
+    const ranges = ipv6Ranges(subnets.find((s) => s.SubnetId === m.SubnetId));
+    if (length !== '80' || address === undefined || !ipaddr.IPv6.isValid(address) || !ranges.some((r) => cidrContains(r, address))) {
+      return { code: 'ValidationError', message: `The source NAT IPv6 prefix '${prefix}' must be a /80 prefix from the IPv6 CIDR block of subnet '${m.SubnetId}', or auto_assigned` };
+    }
+  }
+  return undefined;
 }

@@ -1,5 +1,5 @@
-# Loaded by moto_server's Python at start-up (test/support/moto.ts puts this directory on
-# PYTHONPATH). moto's EC2 resources find their own tags by scanning every tag in the Region
+# Imported by sitecustomize.py at moto_server start-up.
+# moto's EC2 resources find their own tags by scanning every tag in the Region
 # (describe_tags with a resource-id filter, one regular expression per tag), so a page of 1,000
 # security groups scans all tags 1,000 times, and a run slows down as it creates resources
 # (2,000 Services in the AWS bench: over half of moto's time went there). Same answer, looked up by
@@ -20,4 +20,4 @@ try:
 
     TaggedEC2Resource.get_tags = get_tags
 except Exception as error:  # noqa: BLE001 - a speed-up only; never stop moto
-    print(f"moto-speedups: not applied ({error!r})", file=sys.stderr)
+    print(f"moto-patches: tag lookups not applied ({error!r})", file=sys.stderr)
