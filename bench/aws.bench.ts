@@ -60,8 +60,12 @@ function report(h: AwsHarness, label: string, per: number, minRead: number, minM
   const answered = h.calls.calls.filter((c) => c.outcome !== 'throttled');
   const reads = answered.filter((c) => !c.mutating).length / per;
   const writes = answered.filter((c) => c.mutating).length / per;
+  // Calls AWS answered with an error (moto under load resets a connection now and then) are made
+  // again by the retry layer: they count, and are shown, so that they are not mistaken for design.
+  const errors = answered.filter((c) => c.outcome === 'error').length;
   console.log(
-    `${label.padEnd(44)} reads ${fmt(reads).padStart(6)} (min ${fmt(minRead)}, x${fmt(reads / minRead)})   mutating ${fmt(writes).padStart(6)} (min ${minMutating}, x${minMutating ? fmt(writes / minMutating) : '-'})`,
+    `${label.padEnd(44)} reads ${fmt(reads).padStart(6)} (min ${fmt(minRead)}, x${fmt(reads / minRead)})   mutating ${fmt(writes).padStart(6)} (min ${minMutating}, x${minMutating ? fmt(writes / minMutating) : '-'})` +
+      (errors > 0 ? `   ${errors} answered with an error` : ''),
   );
   return reads;
 }
@@ -153,6 +157,9 @@ export async function run(): Promise<void> {
     h.calls.reset();
     await reconcileAll(h, services, resyncing);
     const deepPassReads = report(h, 'resync past deepReadIntervalSeconds', SERVICES, 3 + listLevel, 0);
+    const byOperation = new Map<string, number>();
+    for (const c of h.calls.calls.filter((x) => !x.mutating && x.outcome !== 'throttled')) byOperation.set(c.operation, (byOperation.get(c.operation) ?? 0) + 1);
+    console.log(`  its reads by operation: ${[...byOperation].sort(([a], [b]) => a.localeCompare(b)).map(([op, n]) => `${op} ${n}`).join(', ')}`);
     // The deep cycle's own reads: what such a resync reads beyond the list-level snapshot that every
     // resync reads whether or not a deep read is due (the steady-state row counts that snapshot).
     const deepCycleReads = Math.round((deepPassReads - steadyReadsPer) * SERVICES) / SERVICES;
