@@ -578,11 +578,9 @@ describe("the AWS Load Balancer Controller's annotations this provider does not 
   it.each([
     ['disable-nlb-sg', 'true', 'false'],
     ['multi-cluster-target-group', 'true', 'false'],
-    ['enable-prefix-for-ipv6-source-nat', 'on', 'off'],
     ['inbound-sg-rules-on-private-link-traffic', 'off', 'on'],
     ['enable-icmp-for-path-mtu-discovery', 'off', 'on'],
     ['enable-tcp-udp-listener', 'false', 'true'],
-    ['source-nat-ipv6-prefixes', 'auto_assigned', undefined],
     ['minimum-load-balancer-capacity', 'CapacityUnits=1000', undefined],
     ['eip-allocations-discovery-tags', 'team=web', undefined],
     ['quic-enabled-ports', '443', undefined],
