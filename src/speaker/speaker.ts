@@ -210,6 +210,9 @@ export class Speaker {
     };
     await Promise.all(Object.values(this.informers).map((i: RunningInformer<KubernetesObject>) => i.waitForSync()));
     this.options.metallb?.onChange(() => this.evaluateSoon());
+    // The stall clock starts now: /healthz must not read the start-up below (announce check, Lease,
+    // first pass, liveness probes) as a loop that stopped finishing passes.
+    this.lastEvaluated = Date.now();
     this.synced = true;
     // Before the first renewal: a node that cannot announce never shows up as a live speaker.
     await this.checkAnnounce(Date.now());

@@ -13,6 +13,7 @@ import { createNodes, waitFor } from '../support/controller.js';
 import { kubeConfigFor } from '../support/kube.js';
 import { startFaultProxy, type FaultProxy, type InjectedFault } from '../chart/faultProxy.js';
 import { MemoryNetEffects } from '../chart/memoryNetEffects.js';
+import type { AnnounceReadiness } from '../../src/speaker/announceInterface.js';
 
 const NAMESPACE = 'lb-system';
 const VIP = '192.0.2.41';
@@ -190,6 +191,47 @@ describe('the speaker liveness endpoint', () => {
     } finally {
       stuck.release();
       await second.stop(false);
+      await server.close();
+    }
+  });
+});
+
+/** In-memory effects whose readiness check waits for the test, as a slow `ip route get` would at start-up. */
+class SlowReadinessEffects extends MemoryNetEffects {
+  entered = false;
+  private open: (() => void) | undefined;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+  release(): void {
+    this.open?.();
+  }
+  override async readiness(addresses: string[]): Promise<AnnounceReadiness> {
+    this.entered = true;
+    await this.gate;
+    return super.readiness(addresses);
+  }
+}
+
+describe('the speaker liveness endpoint while it starts', () => {
+  it('answers 200 while its first announce check is slow after the caches synced: starting is not a stalled loop', async () => {
+    const slow = new SlowReadinessEffects();
+    const own = createSpeakerMetrics();
+    const third = new Speaker({ kubeConfig: kubeConfigFor(api, 'speaker'), nodeName: 'node-3', namespace: NAMESPACE, effects: slow, logger: silentLogger(), renewIntervalMs: 200, lapseMs: 800, refreshIntervalMs: 100, stallMs: 1000, metrics: own });
+    const server = await serveSpeakerHealth('127.0.0.1:0', third, own.registry);
+    const status = async (path: string) => (await fetch(`${server.url}${path}`)).status;
+    const started = third.start();
+    try {
+      await waitFor(async () => slow.entered, { message: 'the first announce check under way' });
+      // Within stallMs of the sync: start-up counts against the stall clock from there, not from 0.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await status('/healthz')).toBe(200);
+      expect(await status('/readyz')).toBe(503);
+      slow.release();
+      await started;
+      await waitFor(async () => (await status('/readyz')) === 200, { message: '/readyz 200 once started' });
+    } finally {
+      slow.release();
+      await started.catch(() => undefined);
+      await third.stop(false);
       await server.close();
     }
   });
