@@ -18,7 +18,7 @@ import { clusterTagKey, SERVICE_NAME_TAG, SERVICE_UID_TAG } from './tags.js';
  */
 export function placementOf(desired: DesiredLoadBalancer, options: AwsServiceOptions): string {
   const withAddresses =
-    desired.loadBalancerIP !== undefined || options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined || options.ipv6Addresses !== undefined || options.sourceNatIpv6Prefixes !== undefined;
+    desired.loadBalancerIP !== undefined || options.eipAllocations !== undefined || options.privateIPv4Addresses !== undefined || options.ipv6Addresses !== undefined || explicitSourceNat(options) !== undefined;
   return placementHash(options, withAddresses ? (options.subnets ?? null) : null, desired.loadBalancerIP);
 }
 
@@ -34,9 +34,15 @@ function placementHash(options: AwsServiceOptions, subnets: string[] | null, loa
   const parts: unknown[] = [options.scheme, subnets, loadBalancerIP ?? null, options.eipAllocations ?? null, options.privateIPv4Addresses ?? null];
   // Only when set, so that every NLB made before IPv6 addresses keeps its name.
   if (options.ipv6Addresses) parts.push(options.ipv6Addresses);
-  if (options.sourceNatIpv6Prefixes) parts.push({ sourceNat: options.sourceNatIpv6Prefixes });
+  const sourceNat = explicitSourceNat(options);
+  if (sourceNat) parts.push({ sourceNat });
   const key = JSON.stringify(parts);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+/** Source NAT prefixes that name a /80 place the NLB like addresses do; auto_assigned alone does not. */
+function explicitSourceNat(options: AwsServiceOptions): string[] | undefined {
+  return options.sourceNatIpv6Prefixes?.some((p) => p !== 'auto_assigned') ? options.sourceNatIpv6Prefixes : undefined;
 }
 
 /** NLB subnets need "at least 8 free IP addresses" (Network Load Balancers: Availability Zones and subnets). */
