@@ -369,8 +369,9 @@ function attributesOf(annotations: Record<string, string>): AttributeOptions {
   }
   for (const [key, raw] of Object.entries(annotations)) {
     if (!key.startsWith(AWS_ANNOTATIONS.targetGroupAttributesPortPrefix)) continue;
-    const port = Number(key.slice(AWS_ANNOTATIONS.targetGroupAttributesPortPrefix.length));
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ServiceConfigError(key, `"${key.slice(AWS_ANNOTATIONS.targetGroupAttributesPortPrefix.length)}" is not a port: use target-group-attributes.<port>, e.g. target-group-attributes.443`);
+    const suffix = key.slice(AWS_ANNOTATIONS.targetGroupAttributesPortPrefix.length);
+    const port = /^\d{1,5}$/.test(suffix) ? Number(suffix) : 0;
+    if (port < 1 || port > 65535) throw new ServiceConfigError(key, `"${suffix}" is not a port: use target-group-attributes.<port>, e.g. target-group-attributes.443`);
     out.targetGroupAttributesByPort ??= {};
     out.targetGroupAttributesByPort[port] = attributePairs(key, raw, 'deregistration_delay.timeout_seconds=30');
   }

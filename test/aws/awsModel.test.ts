@@ -98,6 +98,7 @@ describe('aws annotations', () => {
     ['service.beta.kubernetes.io/aws-load-balancer-access-log-enabled', 'on'],
     ['service.beta.kubernetes.io/aws-load-balancer-enable-prefix-for-ipv6-source-nat', 'true'],
     ['service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.http', 'stickiness.enabled=true'],
+    ['service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.0x1bb', 'stickiness.enabled=true'],
     ['service.beta.kubernetes.io/aws-load-balancer-listener-attributes.HTTP-80', 'tcp.idle_timeout.seconds=400'],
     ['service.beta.kubernetes.io/aws-load-balancer-healthcheck-success-codes', '2xx'],
   ])('rejects %s=%s naming the annotation', (key, value) => {
